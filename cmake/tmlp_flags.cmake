@@ -1,0 +1,17 @@
+# Project-wide compiler flags, applied through the interface target tmlp_flags.
+add_library(tmlp_flags INTERFACE)
+target_compile_options(tmlp_flags INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
+  # IEEE semantics everywhere: no -ffast-math, and no silent contraction of a*b+c into an FMA;
+  # kernels that want an FMA ask for it explicitly, so a result depends on the code alone.
+  -ffp-contract=off -fno-math-errno
+  $<$<BOOL:${TMLP_WERROR}>:-Werror>)
+
+if(TMLP_SANITIZE)
+  set(_tmlp_san "-fsanitize=${TMLP_SANITIZE}")
+  if(TMLP_SANITIZE MATCHES "undefined")
+    string(APPEND _tmlp_san ";-fno-sanitize-recover=all")
+  endif()
+  target_compile_options(tmlp_flags INTERFACE ${_tmlp_san} -fno-omit-frame-pointer -g)
+  target_link_options(tmlp_flags INTERFACE ${_tmlp_san})
+endif()

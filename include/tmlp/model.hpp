@@ -1,0 +1,83 @@
+// Model specification: an MLP as a stack of dense layers, each followed by an activation,
+// trained against one loss.
+//
+//     tmlp::model_spec spec{
+//         .n_inputs = 28,
+//         .layers = {{.units = 256, .act = tmlp::activation::relu},
+//                    {.units = 256, .act = tmlp::activation::relu},
+//                    {.units = 1, .act = tmlp::activation::identity}},
+//         .loss = tmlp::loss_kind::bce,
+//         .seed = 42};
+//     tmlp::validate(spec);  // throws tmlp::error naming the first bad field
+//
+// The last layer's outputs are what the loss sees: logits for bce and ce (the loss applies the
+// sigmoid or softmax itself, in a numerically stable form), values for regression losses.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace tmlp {
+
+// Activation after a dense layer. Numeric values are stable (stored in model files).
+enum class activation : int {
+  identity = 0,
+  relu,
+  leaky_relu,  // x > 0 ? x : alpha * x
+  prelu,       // x > 0 ? x : a_j * x, one learned slope a_j per unit (initialized to alpha)
+  elu,         // x > 0 ? x : alpha * (exp(x) - 1)
+  selu,        // scaled ELU with the fixed constants of Klambauer et al.
+  sigmoid,
+  tanh,
+  gelu,        // exact form, x * Phi(x) with the normal CDF through erf
+  gelu_tanh,   // tanh approximation
+  softplus,
+};
+
+enum class loss_kind : int {
+  // Per row, over K outputs y (the last layer) and targets t; a batch's loss is the mean over
+  // its rows of w_r * L_r, with sample weights w_r (1 when none are given).
+  mse = 0,  // L = (1/K) sum_j (y_j - t_j)^2
+  mae,      // L = (1/K) sum_j |y_j - t_j|
+  huber,    // L = (1/K) sum_j h(y_j - t_j), h(d) = d^2/2 if |d| <= delta else delta(|d| - delta/2)
+  bce,      // L = (1/K) sum_j [log(1 + exp(y_j)) - t_j y_j]: y are logits, t in [0, 1]
+  ce,       // L = logsumexp(y) - y_c: y are logits, the target is one class index c in 0..K-1
+};
+
+enum class init_kind : int {
+  automatic = 0,   // he_uniform for the ReLU family, lecun_normal for selu, xavier_uniform else
+  xavier_uniform,  // U(-a, a), a = sqrt(6 / (fan_in + fan_out))
+  xavier_normal,   // N(0, 2 / (fan_in + fan_out))
+  he_uniform,      // U(-a, a), a = sqrt(6 / fan_in)
+  he_normal,       // N(0, 2 / fan_in)
+  lecun_normal,    // N(0, 1 / fan_in)
+  lecun_uniform,   // U(-a, a), a = sqrt(3 / fan_in)
+};
+
+struct dense_spec {
+  std::size_t units = 0;
+  activation act = activation::relu;
+  // leaky_relu: negative slope (default 0.01); prelu: initial slope (0.25); elu: alpha (1.0).
+  std::optional<float> alpha;
+  init_kind init = init_kind::automatic;
+};
+
+struct model_spec {
+  std::size_t n_inputs = 0;
+  std::vector<dense_spec> layers;
+  loss_kind loss = loss_kind::mse;
+  float huber_delta = 1.0f;
+  std::uint64_t seed = 0;  // parameter initialization
+};
+
+// Throws tmlp::error (errc::invalid_argument) naming the first field that is out of range.
+void validate(const model_spec& spec);
+
+std::string_view to_string(activation a) noexcept;
+std::string_view to_string(loss_kind l) noexcept;
+std::string_view to_string(init_kind i) noexcept;
+
+}  // namespace tmlp

@@ -1,0 +1,89 @@
+// Chooses the kernel table once per process: TMLP_SIMD if set, else the best the CPU offers.
+#include <cstdlib>
+#include <string>
+
+#include <xsimd/xsimd.hpp>
+
+#include "kernels.hpp"
+#include "reference.hpp"
+#include "table_impl.hpp"
+#include "tmlp/error.hpp"
+
+namespace tmlp::kernels {
+namespace {
+
+kernel_table make_reference_table() noexcept {
+  kernel_table t{};
+  t.name = "scalar";
+  t.lanes = 1;
+  fill_reference_activation_kernels(t);
+  fill_reference_optimizer_kernels(t);
+  return t;
+}
+
+struct all_tables {
+  kernel_table scalar = make_reference_table();
+  kernel_table sse2 = make_table_sse2();
+  kernel_table avx2 = make_table_avx2();
+  kernel_table avx512 = make_table_avx512();
+  bool has_sse2 = false, has_avx2 = false, has_avx512 = false;
+
+  all_tables() noexcept {
+    const auto cpu = xsimd::available_architectures();
+    has_sse2 = cpu.sse2;
+    has_avx2 = cpu.fma3_avx2;
+    has_avx512 = cpu.avx512f && cpu.avx512cd && cpu.fma3_avx2;
+  }
+};
+
+const all_tables& tables() noexcept {
+  static const all_tables t;
+  return t;
+}
+
+const kernel_table& choose() {
+  const char* forced = std::getenv("TMLP_SIMD");
+  if (forced == nullptr || *forced == '\0') {
+    const auto& t = tables();
+    if (t.has_avx512) return t.avx512;
+    if (t.has_avx2) return t.avx2;
+    if (t.has_sse2) return t.sse2;
+    return t.scalar;
+  }
+  if (const kernel_table* k = find(forced)) return *k;
+  std::string offered;
+  for (auto name : available()) offered += (offered.empty() ? "" : ", ") + std::string(name);
+  const std::string_view f = forced;
+  const bool known = f == "scalar" || f == "sse2" || f == "avx2" || f == "avx512";
+  throw error(known ? errc::unsupported : errc::invalid_argument,
+              "TMLP_SIMD=" + std::string(forced) +
+                  (known ? ": this CPU does not support it" : ": unknown architecture") +
+                  "; expected one of: " + offered);
+}
+
+}  // namespace
+
+const kernel_table& active() {
+  static const kernel_table& chosen = choose();
+  return chosen;
+}
+
+const kernel_table* find(std::string_view name) noexcept {
+  const auto& t = tables();
+  if (name == "scalar") return &t.scalar;
+  if (name == "sse2") return t.has_sse2 ? &t.sse2 : nullptr;
+  if (name == "avx2") return t.has_avx2 ? &t.avx2 : nullptr;
+  if (name == "avx512") return t.has_avx512 ? &t.avx512 : nullptr;
+  return nullptr;
+}
+
+std::vector<std::string_view> available() {
+  std::vector<std::string_view> names;
+  for (std::string_view n : {"scalar", "sse2", "avx2", "avx512"})
+    if (find(n) != nullptr) names.push_back(n);
+  return names;
+}
+
+const kernel_table& reference() noexcept { return tables().scalar; }
+
+}  // namespace tmlp::kernels

@@ -1,0 +1,134 @@
+// tmlp kernels: the dispatch table of every vectorized routine the library runs.
+//
+// Intended usage (library code only; public headers never include this file):
+//
+//     const tmlp::kernels::kernel_table& k = tmlp::kernels::active();   // chosen once
+//     k.bias_act_forward[int(act::relu)](rows, cols, bias, {}, z, y);
+//
+// Every kernel is written once as a template over an xsimd architecture (activations.hpp,
+// optimizers.hpp), instantiated once per architecture in its own translation unit
+// (arch_sse2.cpp, arch_avx2.cpp, arch_avx512.cpp), and reached through a table of function
+// pointers. reference.cpp holds the scalar reference of every kernel: plain loops over <cmath>;
+// it doubles as the "scalar" architecture and is the oracle the tests compare against.
+//
+// Conventions: matrices are row-major float32, `rows x cols`, contiguous (leading dimension
+// = cols). Sizes come before the pointers they describe, inputs before outputs. Kernels never
+// allocate, never throw and never check their arguments: callers validate once, up front.
+// Tails shorter than a vector are run through the same vector code on a padded copy, so a
+// value's result never depends on where in the array it sits or how work was cut.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+#include <vector>
+
+namespace tmlp::kernels {
+
+// Activation functions. The numeric values are stable (model files store them).
+enum class act : int {
+  identity = 0,
+  relu,
+  leaky_relu,  // x > 0 ? x : alpha * x
+  prelu,       // x > 0 ? x : slope[c] * x, slope learned per column (unit)
+  elu,         // x > 0 ? x : alpha * (exp(x) - 1)
+  selu,        // lambda * (x > 0 ? x : alpha * (exp(x) - 1)), fixed constants below
+  sigmoid,     // 1 / (1 + exp(-x))
+  tanh,
+  gelu_erf,    // x * 0.5 * (1 + erf(x / sqrt(2)))
+  gelu_tanh,   // x * 0.5 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))
+  softplus,    // log(1 + exp(x)), computed as max(x, 0) + log1p(exp(-|x|))
+  count
+};
+inline constexpr int n_acts = static_cast<int>(act::count);
+
+inline constexpr float selu_alpha = 1.6732632423543772f;
+inline constexpr float selu_lambda = 1.0507009873554805f;
+
+// Parameters of an activation: `alpha` for leaky_relu and elu; `slope` (cols values) for prelu.
+struct act_param {
+  float alpha = 0.0f;
+  const float* slope = nullptr;
+};
+
+// Hyper-parameters of one optimizer update; each kernel reads the fields it documents.
+// The gradient g is first regularized: g' = g + l2 * w + l1 * sign(w). Then the rule runs.
+// Finally decoupled weight decay (AdamW style): w -= lr * decay * w_old.
+struct update_args {
+  float lr = 0.0f;
+  float l2 = 0.0f;        // coupled L2 penalty, added to the gradient
+  float l1 = 0.0f;        // L1 penalty, l1 * sign(w) added to the gradient (sign(0) = 0)
+  float decay = 0.0f;     // decoupled weight decay
+  float momentum = 0.0f;  // momentum, nesterov
+  float beta1 = 0.9f;     // adam: first-moment decay
+  float beta2 = 0.999f;   // adam: second-moment decay; rmsprop: squared-gradient decay (rho)
+  float eps = 1e-8f;      // adam, rmsprop, adagrad
+  float bias1 = 1.0f;     // adam: 1 - beta1^t (t = 1-based step count)
+  float bias2 = 1.0f;     // adam: 1 - beta2^t
+};
+
+struct kernel_table {
+  const char* name;  // "scalar", "sse2", "avx2", "avx512"
+  std::size_t lanes; // float lanes of one vector (1 for scalar)
+
+  // --- activations -------------------------------------------------------------------------
+  // Forward, fused with the bias add that follows a GEMM. z: rows x cols, in: X·Wᵀ, out:
+  // Z = X·Wᵀ + bias (bias: cols values, or nullptr for no bias); y: rows x cols, out: f(Z).
+  // y may alias z (then Z is not kept).
+  using bias_act_forward_fn = void (*)(std::size_t rows, std::size_t cols, const float* bias,
+                                       act_param p, float* z, float* y) noexcept;
+  bias_act_forward_fn bias_act_forward[n_acts];
+
+  // Backward: dz = dy * f'(z). z, y = f(z), dy: rows x cols; dz: rows x cols, may alias dy.
+  // For prelu, d_slope (cols values) is accumulated: d_slope[c] += sum_r dy[r,c] * min(z[r,c],0)
+  // (rows summed in order 0..rows-1); d_slope is ignored by every other activation.
+  using act_backward_fn = void (*)(std::size_t rows, std::size_t cols, const float* z,
+                                   const float* y, const float* dy, act_param p, float* dz,
+                                   float* d_slope) noexcept;
+  act_backward_fn act_backward[n_acts];
+
+  // Row-wise softmax and log-softmax with the row maximum subtracted. x, y: rows x cols;
+  // y may alias x.
+  void (*softmax_rows)(std::size_t rows, std::size_t cols, const float* x, float* y) noexcept;
+  void (*log_softmax_rows)(std::size_t rows, std::size_t cols, const float* x, float* y) noexcept;
+
+  // Column sums (bias gradients): out[c] = sum over r = 0..rows-1, in that order, of x[r,c].
+  // Exactly the scalar result on every architecture (same additions in the same order).
+  void (*col_sums)(std::size_t rows, std::size_t cols, const float* x, float* out) noexcept;
+
+  // --- reduction helpers ---------------------------------------------------------------------
+  void (*axpy)(std::size_t n, float a, const float* x, float* y) noexcept;  // y += a * x
+  void (*scale)(std::size_t n, float a, float* x) noexcept;                 // x *= a
+
+  // --- optimizer updates over a flat parameter vector w (n values) with gradient g -----------
+  // sgd:      w -= lr * g'
+  // momentum: v = momentum * v + g';  w -= lr * v
+  // nesterov: v = momentum * v + g';  w -= lr * (g' + momentum * v)
+  // adam:     m = b1 m + (1-b1) g';  v = b2 v + (1-b2) g'^2;
+  //           w -= lr * (m / bias1) / (sqrt(v / bias2) + eps)      (AdamW: decay > 0, l2 = 0)
+  // rmsprop:  s = beta2 * s + (1 - beta2) g'^2;  w -= lr * g' / (sqrt(s) + eps)
+  // adagrad:  s += g'^2;  w -= lr * g' / (sqrt(s) + eps)
+  // g' and the decoupled decay as described at update_args. State vectors (v, m, s) are n values.
+  void (*sgd)(std::size_t n, const update_args& a, const float* g, float* w) noexcept;
+  void (*momentum)(std::size_t n, const update_args& a, const float* g, float* w, float* v) noexcept;
+  void (*nesterov)(std::size_t n, const update_args& a, const float* g, float* w, float* v) noexcept;
+  void (*adam)(std::size_t n, const update_args& a, const float* g, float* w, float* m,
+               float* v) noexcept;
+  void (*rmsprop)(std::size_t n, const update_args& a, const float* g, float* w, float* s) noexcept;
+  void (*adagrad)(std::size_t n, const update_args& a, const float* g, float* w, float* s) noexcept;
+};
+
+// The table chosen for this process: built on first use from TMLP_SIMD if set (scalar, sse2,
+// avx2, avx512; an unknown or unavailable choice throws tmlp::error naming it and what this CPU
+// offers), otherwise the best architecture the CPU supports. Thread-safe.
+const kernel_table& active();
+
+// The table of one architecture by name, or nullptr if this build or this CPU lacks it.
+const kernel_table* find(std::string_view name) noexcept;
+
+// Names of every architecture usable on this machine, scalar first, best last.
+std::vector<std::string_view> available();
+
+// The scalar reference table (always available).
+const kernel_table& reference() noexcept;
+
+}  // namespace tmlp::kernels

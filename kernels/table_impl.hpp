@@ -1,0 +1,26 @@
+// Builds the kernel table of one xsimd architecture. Included only by the arch_*.cpp files,
+// each compiled with that architecture's instruction-set flags.
+#pragma once
+
+#include "activations.hpp"
+#include "kernels.hpp"
+#include "optimizers.hpp"
+
+namespace tmlp::kernels {
+
+template <class Arch>
+kernel_table make_table(const char* name) noexcept {
+  kernel_table t{};
+  t.name = name;
+  t.lanes = xsimd::batch<float, Arch>::size;
+  fill_activation_kernels<Arch>(t);
+  fill_optimizer_kernels<Arch>(t);
+  return t;
+}
+
+// One per architecture, defined in arch_<name>.cpp.
+kernel_table make_table_sse2() noexcept;
+kernel_table make_table_avx2() noexcept;
+kernel_table make_table_avx512() noexcept;
+
+}  // namespace tmlp::kernels

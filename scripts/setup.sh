@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs every build, test and benchmark dependency of tmlp from Debian packages.
+# Idempotent and non-interactive. Run as root, or as a user with sudo.
+#
+#   scripts/setup.sh            C++ toolchain, libraries, test and benchmark tools
+#   scripts/setup.sh --peers    also the Python peers used by the comparison scripts
+#                               (PyTorch, scikit-learn, pandas, matplotlib)
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  clang libclang-rt-14-dev clang-format
+  libtbb-dev libxsimd-dev libopenblas-dev
+  catch2 libbenchmark-dev
+  libfast-float-dev libcli11-dev nlohmann-json3-dev libfmt-dev
+  hyperfine
+)
+if [[ "${1:-}" == "--peers" ]]; then
+  packages+=(python3-numpy python3-pandas python3-matplotlib python3-sklearn python3-torch)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=()
+[[ $(id -u) -eq 0 ]] || sudo=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+echo "setup: installing ${missing[*]}"
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done"
