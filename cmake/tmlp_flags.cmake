@@ -2,6 +2,8 @@
 add_library(tmlp_flags INTERFACE)
 target_compile_options(tmlp_flags INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
+  # Designated initializers that leave fields at their defaults are the intended style.
+  -Wno-missing-field-initializers
   # IEEE semantics everywhere: no -ffast-math, and no silent contraction of a*b+c into an FMA;
   # kernels that want an FMA ask for it explicitly, so a result depends on the code alone.
   -ffp-contract=off -fno-math-errno

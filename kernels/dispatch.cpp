@@ -21,11 +21,11 @@ kernel_table make_reference_table() noexcept {
   return t;
 }
 
+// A table is built only when the CPU runs its instruction set: make_table_<arch> itself is
+// compiled with that set's flags and may use its instructions.
 struct all_tables {
   kernel_table scalar = make_reference_table();
-  kernel_table sse2 = make_table_sse2();
-  kernel_table avx2 = make_table_avx2();
-  kernel_table avx512 = make_table_avx512();
+  kernel_table sse2{}, avx2{}, avx512{};
   bool has_sse2 = false, has_avx2 = false, has_avx512 = false;
 
   all_tables() noexcept {
@@ -33,6 +33,9 @@ struct all_tables {
     has_sse2 = cpu.sse2;
     has_avx2 = cpu.fma3_avx2;
     has_avx512 = cpu.avx512f && cpu.avx512cd && cpu.fma3_avx2;
+    if (has_sse2) sse2 = make_table_sse2();
+    if (has_avx2) avx2 = make_table_avx2();
+    if (has_avx512) avx512 = make_table_avx512();
   }
 };
 
@@ -41,8 +44,9 @@ const all_tables& tables() noexcept {
   return t;
 }
 
-const kernel_table& choose() {
-  const char* forced = std::getenv("TMLP_SIMD");
+}  // namespace
+
+const kernel_table& select_table(const char* forced) {
   if (forced == nullptr || *forced == '\0') {
     const auto& t = tables();
     if (t.has_avx512) return t.avx512;
@@ -61,10 +65,8 @@ const kernel_table& choose() {
                   "; expected one of: " + offered);
 }
 
-}  // namespace
-
 const kernel_table& active() {
-  static const kernel_table& chosen = choose();
+  static const kernel_table& chosen = select_table(std::getenv("TMLP_SIMD"));
   return chosen;
 }
 

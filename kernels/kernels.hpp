@@ -122,6 +122,9 @@ struct kernel_table {
 // offers), otherwise the best architecture the CPU supports. Thread-safe.
 const kernel_table& active();
 
+// What active() does with the value of TMLP_SIMD (nullptr or empty: the best available).
+const kernel_table& select_table(const char* forced);
+
 // The table of one architecture by name, or nullptr if this build or this CPU lacks it.
 const kernel_table* find(std::string_view name) noexcept;
 

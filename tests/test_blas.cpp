@@ -1,1 +1,48 @@
+// The BLAS wrapper against a naive triple loop, for every transpose combination and odd shapes.
 #include <catch2/catch.hpp>
+
+#include <vector>
+
+#include "blas.hpp"
+#include "core/random.hpp"
+
+namespace {
+
+std::vector<float> random_vec(std::size_t n, std::uint64_t key) {
+  std::vector<float> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<float>(2.0 * tmlp::core::uniform01(key, i) - 1.0);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("sgemm matches a naive product for every transpose and shape", "[blas]") {
+  const bool ta = GENERATE(false, true), tb = GENERATE(false, true);
+  const auto [m, n, k] = GENERATE(std::tuple<std::size_t, std::size_t, std::size_t>{1, 1, 1},
+                                  std::tuple<std::size_t, std::size_t, std::size_t>{7, 5, 3},
+                                  std::tuple<std::size_t, std::size_t, std::size_t>{33, 17, 65},
+                                  std::tuple<std::size_t, std::size_t, std::size_t>{64, 256, 28});
+  const float beta = GENERATE(0.0f, 0.5f);
+  CAPTURE(ta, tb, m, n, k, beta);
+  const std::size_t lda = ta ? m : k, ldb = tb ? k : n;
+  const auto a = random_vec(m * k, 1), b = random_vec(k * n, 2);
+  auto c = random_vec(m * n, 3);
+  std::vector<double> ref(m * n);
+  for (std::size_t i = 0; i < m; ++i)
+    for (std::size_t j = 0; j < n; ++j) {
+      double s = 0.0;
+      for (std::size_t p = 0; p < k; ++p)
+        s += double(ta ? a[p * lda + i] : a[i * lda + p]) * double(tb ? b[j * ldb + p] : b[p * ldb + j]);
+      ref[i * n + j] = 1.5 * s + beta * c[i * n + j];
+    }
+  tmlp::blas::sgemm(ta, tb, m, n, k, 1.5f, a.data(), lda, b.data(), ldb, beta, c.data(), n);
+  for (std::size_t i = 0; i < m * n; ++i) REQUIRE(c[i] == Approx(ref[i]).margin(1e-4 * double(k)));
+}
+
+TEST_CASE("sgemm with k = 0 scales C by beta", "[blas]") {
+  std::vector<float> c = {1.0f, -2.0f, 3.0f, 4.0f};
+  tmlp::blas::sgemm(false, false, 2, 2, 0, 1.0f, nullptr, 1, nullptr, 2, 0.5f, c.data(), 2);
+  CHECK(c == std::vector<float>{0.5f, -1.0f, 1.5f, 2.0f});
+  tmlp::blas::sgemm(false, false, 2, 2, 0, 1.0f, nullptr, 1, nullptr, 2, 0.0f, c.data(), 2);
+  CHECK(c == std::vector<float>{0.0f, 0.0f, 0.0f, 0.0f});
+}

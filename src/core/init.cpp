@@ -1,1 +1,58 @@
-namespace tmlp {}
+// Parameter initialization from counter-based random streams keyed by (seed, layer).
+#include <algorithm>
+#include <cmath>
+
+#include "core/network.hpp"
+#include "core/random.hpp"
+
+namespace tmlp::core {
+namespace {
+
+init_kind resolve(init_kind kind, activation act) noexcept {
+  if (kind != init_kind::automatic) return kind;
+  switch (act) {
+    case activation::relu:
+    case activation::leaky_relu:
+    case activation::prelu:
+    case activation::elu:
+    case activation::gelu:
+    case activation::gelu_tanh: return init_kind::he_uniform;
+    case activation::selu: return init_kind::lecun_normal;
+    default: return init_kind::xavier_uniform;
+  }
+}
+
+}  // namespace
+
+void init_params(const network& net, const model_spec& spec, float* params) {
+  for (std::size_t i = 0; i < net.layers.size(); ++i) {
+    const dense_layer& l = net.layers[i];
+    const auto fan_in = static_cast<double>(l.n_in);
+    const auto fan_out = static_cast<double>(l.n_out);
+    const init_kind kind = resolve(spec.layers[i].init, spec.layers[i].act);
+    const std::uint64_t key = derive_key(spec.seed, i, 0x1417);
+    const bool uniform = kind == init_kind::xavier_uniform || kind == init_kind::he_uniform ||
+                         kind == init_kind::lecun_uniform;
+    double scale = 0.0;  // half-width for uniform, standard deviation for normal
+    switch (kind) {
+      case init_kind::xavier_uniform: scale = std::sqrt(6.0 / (fan_in + fan_out)); break;
+      case init_kind::xavier_normal: scale = std::sqrt(2.0 / (fan_in + fan_out)); break;
+      case init_kind::he_uniform: scale = std::sqrt(6.0 / fan_in); break;
+      case init_kind::he_normal: scale = std::sqrt(2.0 / fan_in); break;
+      case init_kind::lecun_normal: scale = std::sqrt(1.0 / fan_in); break;
+      case init_kind::lecun_uniform: scale = std::sqrt(3.0 / fan_in); break;
+      case init_kind::automatic: break;
+    }
+    float* w = params + l.w_offset;
+    const std::size_t n_w = l.n_in * l.n_out;
+    for (std::size_t j = 0; j < n_w; ++j) {
+      const double u = uniform ? 2.0 * uniform01(key, j) - 1.0 : normal(key, j);
+      w[j] = static_cast<float>(scale * u);
+    }
+    std::fill(params + l.b_offset, params + l.b_offset + l.n_out, 0.0f);
+    if (l.slope_offset != no_offset)
+      std::fill(params + l.slope_offset, params + l.slope_offset + l.n_out, l.alpha);
+  }
+}
+
+}  // namespace tmlp::core

@@ -1,1 +1,147 @@
-namespace tmlp {}
+// Validation of a model_spec and its layout as a core::network.
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "core/network.hpp"
+#include "tmlp/error.hpp"
+#include "tmlp/model.hpp"
+
+namespace tmlp {
+
+static_assert(static_cast<int>(activation::softplus) == static_cast<int>(kernels::act::softplus) &&
+                  static_cast<int>(activation::gelu) == static_cast<int>(kernels::act::gelu_erf) &&
+                  static_cast<int>(activation::prelu) == static_cast<int>(kernels::act::prelu),
+              "tmlp::activation and kernels::act must share their numbering");
+
+std::string_view to_string(activation a) noexcept {
+  switch (a) {
+    case activation::identity: return "identity";
+    case activation::relu: return "relu";
+    case activation::leaky_relu: return "leaky_relu";
+    case activation::prelu: return "prelu";
+    case activation::elu: return "elu";
+    case activation::selu: return "selu";
+    case activation::sigmoid: return "sigmoid";
+    case activation::tanh: return "tanh";
+    case activation::gelu: return "gelu";
+    case activation::gelu_tanh: return "gelu_tanh";
+    case activation::softplus: return "softplus";
+  }
+  return "?";
+}
+
+std::string_view to_string(loss_kind l) noexcept {
+  switch (l) {
+    case loss_kind::mse: return "mse";
+    case loss_kind::mae: return "mae";
+    case loss_kind::huber: return "huber";
+    case loss_kind::bce: return "bce";
+    case loss_kind::ce: return "ce";
+  }
+  return "?";
+}
+
+std::string_view to_string(init_kind i) noexcept {
+  switch (i) {
+    case init_kind::automatic: return "auto";
+    case init_kind::xavier_uniform: return "xavier_uniform";
+    case init_kind::xavier_normal: return "xavier_normal";
+    case init_kind::he_uniform: return "he_uniform";
+    case init_kind::he_normal: return "he_normal";
+    case init_kind::lecun_normal: return "lecun_normal";
+    case init_kind::lecun_uniform: return "lecun_uniform";
+  }
+  return "?";
+}
+
+namespace {
+
+[[noreturn]] void bad_spec(const std::string& what) {
+  throw error(errc::invalid_argument, "model spec: " + what);
+}
+
+float default_alpha(activation a) noexcept {
+  switch (a) {
+    case activation::leaky_relu: return 0.01f;
+    case activation::prelu: return 0.25f;
+    case activation::elu: return 1.0f;
+    default: return 0.0f;
+  }
+}
+
+// Largest layer side and weight count: far beyond any real MLP, small enough that sizes and
+// BLAS's 32-bit dimensions never overflow.
+constexpr std::size_t max_units = std::size_t{1} << 24;
+constexpr std::size_t max_layer_weights = std::size_t{1} << 31;
+
+}  // namespace
+
+void validate(const model_spec& spec) {
+  if (spec.n_inputs == 0) bad_spec("n_inputs is 0; expected the number of input features (>= 1)");
+  if (spec.n_inputs > max_units)
+    bad_spec(fmt::format("n_inputs {} is larger than the limit {}", spec.n_inputs, max_units));
+  if (spec.layers.empty()) bad_spec("no layers; expected at least the output layer");
+  std::size_t n_in = spec.n_inputs;
+  for (std::size_t i = 0; i < spec.layers.size(); ++i) {
+    const dense_spec& l = spec.layers[i];
+    if (l.units == 0 || l.units > max_units)
+      bad_spec(fmt::format("layer {}: units {} is out of range; expected 1..{}", i, l.units,
+                           max_units));
+    if (n_in * l.units > max_layer_weights)
+      bad_spec(fmt::format("layer {}: {} x {} weights exceed the limit of {} per layer", i, l.units,
+                           n_in, max_layer_weights));
+    if (static_cast<int>(l.act) < 0 || static_cast<int>(l.act) >= kernels::n_acts)
+      bad_spec(fmt::format("layer {}: unknown activation {}", i, static_cast<int>(l.act)));
+    if (static_cast<int>(l.init) < 0 || static_cast<int>(l.init) > static_cast<int>(init_kind::lecun_uniform))
+      bad_spec(fmt::format("layer {}: unknown init {}", i, static_cast<int>(l.init)));
+    if (l.alpha && !std::isfinite(*l.alpha))
+      bad_spec(fmt::format("layer {}: alpha {} is not finite", i, *l.alpha));
+    n_in = l.units;
+  }
+  const std::size_t n_out = spec.layers.back().units;
+  if (static_cast<int>(spec.loss) < 0 || static_cast<int>(spec.loss) > static_cast<int>(loss_kind::ce))
+    bad_spec(fmt::format("unknown loss {}", static_cast<int>(spec.loss)));
+  if (spec.loss == loss_kind::ce && n_out < 2)
+    bad_spec(fmt::format("loss ce needs an output layer of >= 2 units (one per class), got {}", n_out));
+  if (spec.loss == loss_kind::huber && !(std::isfinite(spec.huber_delta) && spec.huber_delta > 0.0f))
+    bad_spec(fmt::format("huber_delta {} is not a finite value > 0", spec.huber_delta));
+}
+
+namespace core {
+
+network network::from_spec(const model_spec& spec) {
+  validate(spec);
+  network net;
+  net.n_inputs = spec.n_inputs;
+  net.n_outputs = spec.layers.back().units;
+  net.loss = {spec.loss, spec.huber_delta};
+  net.max_width = spec.n_inputs;
+  std::size_t n_in = spec.n_inputs;
+  std::size_t off = 0;
+  for (const dense_spec& s : spec.layers) {
+    dense_layer l;
+    l.n_in = n_in;
+    l.n_out = s.units;
+    l.act = static_cast<kernels::act>(s.act);
+    l.alpha = s.alpha.value_or(default_alpha(s.act));
+    l.w_offset = off;
+    off += l.n_out * l.n_in;
+    l.b_offset = off;
+    off += l.n_out;
+    if (s.act == activation::prelu) {
+      l.slope_offset = off;
+      off += l.n_out;
+    }
+    net.layers.push_back(l);
+    net.max_width = std::max(net.max_width, s.units);
+    n_in = s.units;
+  }
+  net.n_params = off;
+  return net;
+}
+
+}  // namespace core
+}  // namespace tmlp

@@ -1,0 +1,36 @@
+// Dense layer with its activation: forward and backward over a block of rows.
+// Parameters and gradients live in flat buffers; a layer is a set of offsets into them.
+#pragma once
+
+#include <cstddef>
+
+#include "kernels.hpp"
+
+namespace tmlp::core {
+
+inline constexpr std::size_t no_offset = static_cast<std::size_t>(-1);
+
+// One dense layer: Z = X·Wᵀ + b, A = f(Z).
+// W is n_out x n_in (row j holds unit j's weights), b is n_out, slope is n_out (prelu only).
+struct dense_layer {
+  std::size_t n_in = 0;
+  std::size_t n_out = 0;
+  kernels::act act = kernels::act::identity;
+  float alpha = 0.0f;               // leaky_relu slope, elu alpha
+  std::size_t w_offset = 0;         // into the flat parameter (and gradient) vector
+  std::size_t b_offset = 0;
+  std::size_t slope_offset = no_offset;  // prelu slopes, else no_offset
+};
+
+// x: rows x n_in. z, a: rows x n_out, out. a may equal z only for the identity activation.
+void dense_forward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
+                   std::size_t rows, const float* x, float* z, float* a) noexcept;
+
+// d_a: rows x n_out, in: dL/dA; overwritten with dL/dZ. x: rows x n_in, the layer's input.
+// z, a: the forward's outputs. Writes (not accumulates) dW, db and d_slope into grads at the
+// layer's offsets. d_x: rows x n_in, out: dL/dX, or nullptr to skip (first layer).
+void dense_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
+                    std::size_t rows, const float* x, const float* z, const float* a, float* d_a,
+                    float* grads, float* d_x) noexcept;
+
+}  // namespace tmlp::core

@@ -1,0 +1,61 @@
+// A validated MLP: layer offsets into one flat parameter vector, plus forward and backward over
+// a block of rows with a preallocated workspace. No threads here: the trainer runs one of these
+// per shard, each with its own workspace and gradient buffer.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "core/dense.hpp"
+#include "core/loss.hpp"
+#include "kernels.hpp"
+#include "tmlp/model.hpp"
+
+namespace tmlp::core {
+
+struct network {
+  std::size_t n_inputs = 0;
+  std::size_t n_outputs = 0;
+  std::size_t n_params = 0;   // length of the flat parameter (and gradient) vector
+  std::size_t max_width = 0;  // widest layer input or output
+  std::vector<dense_layer> layers;
+  loss_config loss;
+
+  // Validates the spec (throws tmlp::error) and lays out the parameters: for each layer in
+  // order, W (n_out x n_in), then b (n_out), then the prelu slopes (n_out) if any.
+  static network from_spec(const model_spec& spec);
+};
+
+// Buffers for one forward and backward of up to max_rows rows; sized once, reused every step.
+class workspace {
+ public:
+  workspace(const network& net, std::size_t max_rows);
+  std::size_t max_rows() const noexcept { return max_rows_; }
+
+  float* z(std::size_t layer) noexcept { return buf_.data() + z_off_[layer]; }
+  float* a(std::size_t layer) noexcept { return buf_.data() + a_off_[layer]; }
+  float* grad_a(std::size_t i) noexcept { return buf_.data() + d_off_[i & 1]; }
+
+ private:
+  std::size_t max_rows_;
+  std::vector<float> buf_;
+  std::vector<std::size_t> z_off_, a_off_;
+  std::size_t d_off_[2] = {0, 0};
+};
+
+// Forward of rows <= ws.max_rows() rows of x (rows x n_inputs). Returns the last layer's
+// outputs (rows x n_outputs), which live in ws.
+const float* forward(const kernels::kernel_table& k, const network& net, const float* params,
+                     std::size_t rows, const float* x, workspace& ws) noexcept;
+
+// Forward, loss and backward. Writes the gradient of sum_r w_r L_r (not divided by rows) into
+// grads (n_params values) and returns sum_r w_r L_r. targets and weights as in loss.hpp.
+double forward_backward(const kernels::kernel_table& k, const network& net, const float* params,
+                        std::size_t rows, const float* x, const float* targets,
+                        const float* weights, workspace& ws, float* grads) noexcept;
+
+// Fills params (n_params values) from spec.seed: weights by each layer's init rule, biases zero,
+// prelu slopes at their initial alpha. A pure function of the spec: the same bits every time.
+void init_params(const network& net, const model_spec& spec, float* params);
+
+}  // namespace tmlp::core

@@ -1,0 +1,145 @@
+// A naive MLP in double precision, written independently of src/core and kernels/: the oracle
+// for finite-difference gradient checks and for the trainer's agreement tests. Slow and plain.
+// It lays out parameters in the documented order (per layer: W n_out x n_in, b, prelu slopes).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <vector>
+
+#include "tmlp/model.hpp"
+
+namespace tmlp::test {
+
+inline double naive_alpha(const dense_spec& l) {
+  if (l.alpha) return *l.alpha;
+  switch (l.act) {
+    case activation::leaky_relu: return 0.01;
+    case activation::prelu: return 0.25;
+    case activation::elu: return 1.0;
+    default: return 0.0;
+  }
+}
+
+inline double naive_act(activation a, double x, double alpha, double slope) {
+  constexpr double pi = 3.14159265358979323846;
+  switch (a) {
+    case activation::identity: return x;
+    case activation::relu: return x > 0 ? x : 0.0;
+    case activation::leaky_relu: return x > 0 ? x : alpha * x;
+    case activation::prelu: return x > 0 ? x : slope * x;
+    case activation::elu: return x > 0 ? x : alpha * std::expm1(x);
+    case activation::selu: {
+      const double l = 1.0507009873554804934193349852946, s = 1.6732632423543772848170429916717;
+      return l * (x > 0 ? x : s * std::expm1(x));
+    }
+    case activation::sigmoid: return 1.0 / (1.0 + std::exp(-x));
+    case activation::tanh: return std::tanh(x);
+    case activation::gelu: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+    case activation::gelu_tanh:
+      return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / pi) * (x + 0.044715 * x * x * x)));
+    case activation::softplus: return std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x)));
+  }
+  return x;
+}
+
+struct naive_mlp {
+  model_spec spec;
+
+  std::size_t n_params() const {
+    std::size_t n = 0, in = spec.n_inputs;
+    for (const auto& l : spec.layers) {
+      n += l.units * in + l.units + (l.act == activation::prelu ? l.units : 0);
+      in = l.units;
+    }
+    return n;
+  }
+
+  // Outputs of the last layer for one row x (n_inputs values).
+  std::vector<double> forward(const std::vector<double>& p, const double* x) const {
+    std::vector<double> in(x, x + spec.n_inputs), out;
+    std::size_t off = 0;
+    for (const auto& l : spec.layers) {
+      const std::size_t n_in = in.size();
+      const double* w = p.data() + off;
+      const double* b = w + l.units * n_in;
+      const double* slope = b + l.units;
+      out.assign(l.units, 0.0);
+      for (std::size_t j = 0; j < l.units; ++j) {
+        double z = b[j];
+        for (std::size_t i = 0; i < n_in; ++i) z += w[j * n_in + i] * in[i];
+        out[j] = naive_act(l.act, z, naive_alpha(l), l.act == activation::prelu ? slope[j] : 0.0);
+      }
+      off += l.units * n_in + l.units + (l.act == activation::prelu ? l.units : 0);
+      in.swap(out);
+    }
+    return in;
+  }
+
+  // L_r for one row given outputs y and the row's targets t.
+  double row_loss(const std::vector<double>& y, const double* t) const {
+    const double k = static_cast<double>(y.size());
+    double s = 0.0;
+    switch (spec.loss) {
+      case loss_kind::mse:
+        for (std::size_t j = 0; j < y.size(); ++j) s += (y[j] - t[j]) * (y[j] - t[j]);
+        return s / k;
+      case loss_kind::mae:
+        for (std::size_t j = 0; j < y.size(); ++j) s += std::fabs(y[j] - t[j]);
+        return s / k;
+      case loss_kind::huber: {
+        const double d = spec.huber_delta;
+        for (std::size_t j = 0; j < y.size(); ++j) {
+          const double a = std::fabs(y[j] - t[j]);
+          s += a <= d ? 0.5 * a * a : d * (a - 0.5 * d);
+        }
+        return s / k;
+      }
+      case loss_kind::bce:
+        for (std::size_t j = 0; j < y.size(); ++j)
+          s += std::log1p(std::exp(y[j])) - t[j] * y[j];
+        return s / k;
+      case loss_kind::ce: {
+        const double m = *std::max_element(y.begin(), y.end());
+        for (double v : y) s += std::exp(v - m);
+        return m + std::log(s) - y[static_cast<std::size_t>(t[0])];
+      }
+    }
+    return 0.0;
+  }
+
+  std::size_t target_width() const {
+    return spec.loss == loss_kind::ce ? 1 : spec.layers.back().units;
+  }
+
+  // sum_r w_r L_r over rows of x (rows x n_inputs) and targets (rows x target_width()).
+  double loss(const std::vector<double>& p, std::size_t rows, const std::vector<double>& x,
+              const std::vector<double>& t, const std::vector<double>* w = nullptr) const {
+    double total = 0.0;
+    for (std::size_t r = 0; r < rows; ++r) {
+      const auto y = forward(p, x.data() + r * spec.n_inputs);
+      total += (w ? (*w)[r] : 1.0) * row_loss(y, t.data() + r * target_width());
+    }
+    return total;
+  }
+
+  // Central differences of loss() with step h * max(1, |p_i|).
+  std::vector<double> gradient_fd(std::vector<double> p, std::size_t rows,
+                                  const std::vector<double>& x, const std::vector<double>& t,
+                                  const std::vector<double>* w = nullptr, double h = 1e-6) const {
+    std::vector<double> g(p.size());
+    for (std::size_t i = 0; i < p.size(); ++i) {
+      const double p0 = p[i], step = h * std::max(1.0, std::fabs(p0));
+      p[i] = p0 + step;
+      const double up = loss(p, rows, x, t, w);
+      p[i] = p0 - step;
+      const double down = loss(p, rows, x, t, w);
+      p[i] = p0;
+      g[i] = (up - down) / (2.0 * step);
+    }
+    return g;
+  }
+};
+
+}  // namespace tmlp::test
