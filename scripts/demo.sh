@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Sets up (Debian packages), builds tmlp, and shows what is built: the SIMD kernels chosen for
+# this CPU, the BLAS it runs on, and a short timing of the vectorized activation kernels
+# against the scalar reference and of one training step's GEMMs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/release -j "$(nproc)" --target tmlp_cli tmlp_bench
+
+build/release/src/cli/tmlp system
+echo
+echo "Activation kernels, vectorized against the scalar reference (4096 floats, in cache):"
+OPENBLAS_NUM_THREADS=1 build/release/bench/tmlp_bench --benchmark_min_time=0.05 \
+  --benchmark_filter='^act/(tanh|sigmoid|gelu_erf|relu)/fwd/(scalar|avx2|avx512)/4096$'
+echo
+echo "GEMMs of one training step, one thread (items/s = samples/s):"
+OPENBLAS_NUM_THREADS=1 build/release/bench/tmlp_bench --benchmark_min_time=0.1 \
+  --benchmark_filter='^gemm_step/'

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Sets up (Debian packages), builds and runs the whole tmlp test suite:
+#   1. ASan+UBSan build (clang): every test but those tagged [slow]
+#   2. Release build: the core tests again with each SIMD architecture of this CPU forced
+#      through TMLP_SIMD (the kernel tests already cover every architecture in one run)
+#   3. Release build: the whole suite through ctest
+# Warnings are errors in every build. Options:
+#   --no-sanitize   skip step 1 (faster local runs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sanitize=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-sanitize) sanitize=0 ;;
+    *) echo "test.sh: unknown option '$arg' (expected --no-sanitize)" >&2; exit 2 ;;
+  esac
+done
+
+bash scripts/setup.sh
+
+jobs=$(nproc)
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DTMLP_WERROR=ON >/dev/null
+cmake --build build/release -j "$jobs"
+
+if [[ $sanitize -eq 1 ]]; then
+  cmake -S . -B build/asan -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DTMLP_SANITIZE=address,undefined -DTMLP_BUILD_BENCH=OFF -DTMLP_WERROR=ON >/dev/null
+  cmake --build build/asan -j "$jobs"
+  echo "== ASan+UBSan: all tests but [slow]"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    build/asan/tests/tmlp_tests "~[slow]"
+fi
+
+for arch in $(build/release/src/cli/tmlp system --list-simd); do
+  echo "== Release, TMLP_SIMD=$arch: core tests"
+  TMLP_SIMD=$arch build/release/tests/tmlp_tests "[core]"
+done
+
+echo "== Release: whole suite"
+cd build/release && ctest --output-on-failure -j "$jobs" --timeout 900
