@@ -13,7 +13,7 @@ build/release/src/cli/tmlp system
 echo
 echo "Activation kernels, vectorized against the scalar reference (4096 floats, in cache):"
 OPENBLAS_NUM_THREADS=1 build/release/bench/tmlp_bench --benchmark_min_time=0.05 \
-  --benchmark_filter='^act/(tanh|sigmoid|gelu_erf|relu)/fwd/(scalar|avx2|avx512)/4096$'
+  --benchmark_filter='^act_fwd/(tanh|sigmoid|gelu_erf|relu)/(scalar|avx2|avx512)/4096$'
 echo
 echo "GEMMs of one training step, one thread (items/s = samples/s):"
 OPENBLAS_NUM_THREADS=1 build/release/bench/tmlp_bench --benchmark_min_time=0.1 \
