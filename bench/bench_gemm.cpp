@@ -40,13 +40,25 @@ struct layer_buffers {
   std::size_t rows, n_in, n_out;
   std::vector<float> x, w, z, dw, dx;
   layer_buffers(std::size_t r, std::size_t i, std::size_t o)
-      : rows(r), n_in(i), n_out(o), x(filled(r * i, 0.5f)), w(filled(o * i, 0.01f)),
-        z(filled(r * o, 0.25f)), dw(filled(o * i, 0.0f)), dx(filled(r * i, 0.0f)) {}
+      : rows(r),
+        n_in(i),
+        n_out(o),
+        x(filled(r * i, 0.5f)),
+        w(filled(o * i, 0.01f)),
+        z(filled(r * o, 0.25f)),
+        dw(filled(o * i, 0.0f)),
+        dx(filled(r * i, 0.0f)) {}
   void run(int kind) {
     using tmlp::blas::sgemm;
-    if (kind == 0) sgemm(false, true, rows, n_out, n_in, 1.0f, x.data(), n_in, w.data(), n_in, 0.0f, z.data(), n_out);
-    if (kind == 1) sgemm(true, false, n_out, n_in, rows, 1.0f, z.data(), n_out, x.data(), n_in, 0.0f, dw.data(), n_in);
-    if (kind == 2) sgemm(false, false, rows, n_in, n_out, 1.0f, z.data(), n_out, w.data(), n_in, 0.0f, dx.data(), n_in);
+    if (kind == 0)
+      sgemm(false, true, rows, n_out, n_in, 1.0f, x.data(), n_in, w.data(), n_in, 0.0f, z.data(),
+            n_out);
+    if (kind == 1)
+      sgemm(true, false, n_out, n_in, rows, 1.0f, z.data(), n_out, x.data(), n_in, 0.0f, dw.data(),
+            n_in);
+    if (kind == 2)
+      sgemm(false, false, rows, n_in, n_out, 1.0f, z.data(), n_out, w.data(), n_in, 0.0f, dx.data(),
+            n_in);
   }
 };
 
@@ -55,13 +67,15 @@ void check_once(layer_buffers& l) {
   l.run(0);
   const float want = 0.005f * static_cast<float>(l.n_in);
   if (std::abs(l.z[0] - want) > 1e-3f * want || std::abs(l.z.back() - want) > 1e-3f * want) {
-    std::fprintf(stderr, "bench_gemm: wrong GEMM result %g, expected %g\n", double(l.z[0]), double(want));
+    std::fprintf(stderr, "bench_gemm: wrong GEMM result %g, expected %g\n", double(l.z[0]),
+                 double(want));
     std::abort();
   }
   l.z.assign(l.z.size(), 0.25f);
 }
 
-void bm_layer(benchmark::State& state, std::size_t rows, std::size_t n_in, std::size_t n_out, int kind) {
+void bm_layer(benchmark::State& state, std::size_t rows, std::size_t n_in, std::size_t n_out,
+              int kind) {
   layer_buffers l(rows, n_in, n_out);
   check_once(l);
   for (auto _ : state) {
@@ -69,7 +83,8 @@ void bm_layer(benchmark::State& state, std::size_t rows, std::size_t n_in, std::
     benchmark::ClobberMemory();
   }
   const double flops = 2.0 * double(rows) * double(n_in) * double(n_out);
-  state.counters["GFLOP"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void bm_step(benchmark::State& state, const config* c) {
@@ -77,7 +92,8 @@ void bm_step(benchmark::State& state, const config* c) {
   double flops = 0.0;
   for (std::size_t i = 0; i + 1 < c->widths.size(); ++i) {
     layers.emplace_back(c->batch, c->widths[i], c->widths[i + 1]);
-    flops += 2.0 * double(c->batch) * double(c->widths[i]) * double(c->widths[i + 1]) * (i == 0 ? 2 : 3);
+    flops +=
+        2.0 * double(c->batch) * double(c->widths[i]) * double(c->widths[i + 1]) * (i == 0 ? 2 : 3);
   }
   check_once(layers.front());
   for (auto _ : state) {
@@ -89,7 +105,8 @@ void bm_step(benchmark::State& state, const config* c) {
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * c->batch));
-  state.counters["GFLOP"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 const int registered = [] {
@@ -97,11 +114,13 @@ const int registered = [] {
   for (const config& c : configs()) {
     benchmark::RegisterBenchmark((std::string("gemm_step/") + c.name).c_str(), bm_step, &c);
     for (std::size_t i = 0; i + 1 < c.widths.size(); ++i) {
-      if (i >= 2 && c.widths[i] == c.widths[i - 1] && c.widths[i + 1] == c.widths[i]) continue;  // same shape
+      if (i >= 2 && c.widths[i] == c.widths[i - 1] && c.widths[i + 1] == c.widths[i])
+        continue;  // same shape
       for (int k = 0; k < 3; ++k) {
-        const std::string name = std::string("gemm/") + c.name + "/" + std::to_string(c.widths[i]) + "x" +
-                                 std::to_string(c.widths[i + 1]) + "/" + kinds[k];
-        benchmark::RegisterBenchmark(name.c_str(), bm_layer, c.batch, c.widths[i], c.widths[i + 1], k);
+        const std::string name = std::string("gemm/") + c.name + "/" + std::to_string(c.widths[i]) +
+                                 "x" + std::to_string(c.widths[i + 1]) + "/" + kinds[k];
+        benchmark::RegisterBenchmark(name.c_str(), bm_layer, c.batch, c.widths[i], c.widths[i + 1],
+                                     k);
       }
     }
   }

@@ -1,5 +1,5 @@
-// Instantiates every kernel for xsimd::fma3<xsimd::avx2>. Compiled with that instruction set's flags
-// (kernels/CMakeLists.txt); nothing else in this file.
+// Instantiates every kernel for xsimd::fma3<xsimd::avx2>. Compiled with that instruction set's
+// flags (kernels/CMakeLists.txt); nothing else in this file.
 #include "table_impl.hpp"
 
 namespace tmlp::kernels {

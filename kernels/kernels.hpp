@@ -34,9 +34,9 @@ enum class act : int {
   selu,        // lambda * (x > 0 ? x : alpha * (exp(x) - 1)), fixed constants below
   sigmoid,     // 1 / (1 + exp(-x))
   tanh,
-  gelu_erf,    // x * 0.5 * (1 + erf(x / sqrt(2)))
-  gelu_tanh,   // x * 0.5 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))
-  softplus,    // log(1 + exp(x)), computed as max(x, 0) + log1p(exp(-|x|))
+  gelu_erf,   // x * 0.5 * (1 + erf(x / sqrt(2)))
+  gelu_tanh,  // x * 0.5 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))
+  softplus,   // log(1 + exp(x)), computed as max(x, 0) + log1p(exp(-|x|))
   count
 };
 inline constexpr int n_acts = static_cast<int>(act::count);
@@ -67,8 +67,8 @@ struct update_args {
 };
 
 struct kernel_table {
-  const char* name;  // "scalar", "sse2", "avx2", "avx512"
-  std::size_t lanes; // float lanes of one vector (1 for scalar)
+  const char* name;   // "scalar", "sse2", "avx2", "avx512"
+  std::size_t lanes;  // float lanes of one vector (1 for scalar)
 
   // --- activations -------------------------------------------------------------------------
   // Forward, fused with the bias add that follows a GEMM. z: rows x cols, in: X·Wᵀ, out:
@@ -109,8 +109,10 @@ struct kernel_table {
   // adagrad:  s += g'^2;  w -= lr * g' / (sqrt(s) + eps)
   // g' and the decoupled decay as described at update_args. State vectors (v, m, s) are n values.
   void (*sgd)(std::size_t n, const update_args& a, const float* g, float* w) noexcept;
-  void (*momentum)(std::size_t n, const update_args& a, const float* g, float* w, float* v) noexcept;
-  void (*nesterov)(std::size_t n, const update_args& a, const float* g, float* w, float* v) noexcept;
+  void (*momentum)(std::size_t n, const update_args& a, const float* g, float* w,
+                   float* v) noexcept;
+  void (*nesterov)(std::size_t n, const update_args& a, const float* g, float* w,
+                   float* v) noexcept;
   void (*adam)(std::size_t n, const update_args& a, const float* g, float* w, float* m,
                float* v) noexcept;
   void (*rmsprop)(std::size_t n, const update_args& a, const float* g, float* w, float* s) noexcept;

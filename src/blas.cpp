@@ -11,20 +11,21 @@ void sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t
   if (m == 0 || n == 0) return;
   if (k == 0) {  // op(A)·op(B) is the zero matrix; BLAS implementations disagree on this case
     for (std::size_t i = 0; i < m; ++i)
-      for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+      for (std::size_t j = 0; j < n; ++j)
+        c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
     return;
   }
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
-              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
-              static_cast<blasint>(ldc));
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, static_cast<blasint>(m), static_cast<blasint>(n),
+              static_cast<blasint>(k), alpha, a, static_cast<blasint>(lda), b,
+              static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
 }
 
 std::string describe() {
   static const char* const modes[] = {"sequential", "pthreads", "OpenMP"};
   const int mode = openblas_get_parallel();
-  return std::string(openblas_get_config()) + ", core " + openblas_get_corename() +
-         ", " + (mode >= 0 && mode <= 2 ? modes[mode] : "unknown threading") + " with " +
+  return std::string(openblas_get_config()) + ", core " + openblas_get_corename() + ", " +
+         (mode >= 0 && mode <= 2 ? modes[mode] : "unknown threading") + " with " +
          std::to_string(openblas_get_num_threads()) + " thread(s)";
 }
 

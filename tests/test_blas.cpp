@@ -10,7 +10,8 @@ namespace {
 
 std::vector<float> random_vec(std::size_t n, std::uint64_t key) {
   std::vector<float> v(n);
-  for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<float>(2.0 * tmlp::core::uniform01(key, i) - 1.0);
+  for (std::size_t i = 0; i < n; ++i)
+    v[i] = static_cast<float>(2.0 * tmlp::core::uniform01(key, i) - 1.0);
   return v;
 }
 
@@ -32,7 +33,8 @@ TEST_CASE("sgemm matches a naive product for every transpose and shape", "[blas]
     for (std::size_t j = 0; j < n; ++j) {
       double s = 0.0;
       for (std::size_t p = 0; p < k; ++p)
-        s += double(ta ? a[p * lda + i] : a[i * lda + p]) * double(tb ? b[j * ldb + p] : b[p * ldb + j]);
+        s += double(ta ? a[p * lda + i] : a[i * lda + p]) *
+             double(tb ? b[j * ldb + p] : b[p * ldb + j]);
       ref[i * n + j] = 1.5 * s + beta * c[i * n + j];
     }
   tmlp::blas::sgemm(ta, tb, m, n, k, 1.5f, a.data(), lda, b.data(), ldb, beta, c.data(), n);

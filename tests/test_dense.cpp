@@ -13,10 +13,11 @@ using tmlp::activation;
 TEST_CASE("forward matches the naive MLP for every activation", "[core][dense]") {
   const auto act = static_cast<activation>(GENERATE(range(0, 11)));
   CAPTURE(tmlp::to_string(act));
-  tmlp::model_spec spec{.n_inputs = 9,
-                        .layers = {{.units = 17, .act = act}, {.units = 16, .act = act}, {.units = 3, .act = act}},
-                        .loss = tmlp::loss_kind::mse,
-                        .seed = 3};
+  tmlp::model_spec spec{
+      .n_inputs = 9,
+      .layers = {{.units = 17, .act = act}, {.units = 16, .act = act}, {.units = 3, .act = act}},
+      .loss = tmlp::loss_kind::mse,
+      .seed = 3};
   const auto net = tmlp::core::network::from_spec(spec);
   std::vector<float> params(net.n_params);
   tmlp::core::init_params(net, spec, params.data());
@@ -28,18 +29,21 @@ TEST_CASE("forward matches the naive MLP for every activation", "[core][dense]")
     x[i] = static_cast<float>(4.0 * tmlp::core::uniform01(11, i) - 2.0);
 
   tmlp::core::workspace ws(net, 64);
-  const float* y = tmlp::core::forward(tmlp::kernels::active(), net, params.data(), rows, x.data(), ws);
+  const float* y =
+      tmlp::core::forward(tmlp::kernels::active(), net, params.data(), rows, x.data(), ws);
   const tmlp::test::naive_mlp naive{spec};
   const std::vector<double> pd(params.begin(), params.end()), xd(x.begin(), x.end());
   for (std::size_t r = 0; r < rows; ++r) {
     const auto ref = naive.forward(pd, xd.data() + r * spec.n_inputs);
-    for (std::size_t j = 0; j < 3; ++j) REQUIRE(y[r * 3 + j] == Approx(ref[j]).epsilon(1e-4).margin(1e-5));
+    for (std::size_t j = 0; j < 3; ++j)
+      REQUIRE(y[r * 3 + j] == Approx(ref[j]).epsilon(1e-4).margin(1e-5));
   }
 }
 
 TEST_CASE("layout puts W, b and prelu slopes of each layer in order", "[core][dense]") {
   tmlp::model_spec spec{.n_inputs = 4,
-                        .layers = {{.units = 3, .act = activation::prelu}, {.units = 2, .act = activation::identity}}};
+                        .layers = {{.units = 3, .act = activation::prelu},
+                                   {.units = 2, .act = activation::identity}}};
   const auto net = tmlp::core::network::from_spec(spec);
   REQUIRE(net.layers.size() == 2);
   CHECK(net.layers[0].w_offset == 0);

@@ -48,7 +48,8 @@ TEST_CASE("TMLP_SIMD values: default, each available, unknown", "[kernels][dispa
   const auto names = tmlp::kernels::available();
   CHECK(std::string(tmlp::kernels::select_table(nullptr).name) == std::string(names.back()));
   CHECK(std::string(tmlp::kernels::select_table("").name) == std::string(names.back()));
-  for (auto n : names) CHECK(std::string(tmlp::kernels::select_table(std::string(n).c_str()).name) == std::string(n));
+  for (auto n : names)
+    CHECK(std::string(tmlp::kernels::select_table(std::string(n).c_str()).name) == std::string(n));
   CHECK_THROWS_WITH(tmlp::kernels::select_table("avx9000"),
                     Contains("TMLP_SIMD=avx9000") && Contains("unknown") && Contains("scalar"));
   for (const char* n : {"sse2", "avx2", "avx512"})

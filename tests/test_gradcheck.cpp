@@ -30,20 +30,25 @@ problem make_problem(activation act, loss_kind loss, bool weighted, std::uint64_
   problem p;
   const std::size_t k = loss == loss_kind::ce ? 3 : 2;
   p.spec.n_inputs = 5;
-  p.spec.layers = {{.units = 6, .act = act}, {.units = 4, .act = act}, {.units = k, .act = activation::identity}};
+  p.spec.layers = {{.units = 6, .act = act},
+                   {.units = 4, .act = act},
+                   {.units = k, .act = activation::identity}};
   p.spec.loss = loss;
   p.spec.huber_delta = 0.3f;  // small enough that both Huber branches are taken
   p.spec.seed = seed;
   p.rows = 7;
   const auto key = tmlp::core::derive_key(seed, 99);
   std::uint64_t c = 0;
-  auto u = [&](double lo, double hi) { return static_cast<float>(lo + (hi - lo) * tmlp::core::uniform01(key, c++)); };
+  auto u = [&](double lo, double hi) {
+    return static_cast<float>(lo + (hi - lo) * tmlp::core::uniform01(key, c++));
+  };
   for (std::size_t i = 0; i < p.rows * p.spec.n_inputs; ++i) p.x.push_back(u(-2.0, 2.0));
   for (std::size_t r = 0; r < p.rows; ++r) {
     if (loss == loss_kind::ce) {
       p.t.push_back(static_cast<float>(r % k));
     } else {
-      for (std::size_t j = 0; j < k; ++j) p.t.push_back(loss == loss_kind::bce ? u(0.0, 1.0) : u(-1.5, 1.5));
+      for (std::size_t j = 0; j < k; ++j)
+        p.t.push_back(loss == loss_kind::bce ? u(0.0, 1.0) : u(-1.5, 1.5));
     }
     if (weighted) p.w.push_back(u(0.2, 2.0));
   }
@@ -65,7 +70,8 @@ double worst_ratio(const std::vector<float>& a, const std::vector<double>& fd, d
   for (double v : fd) scale = std::max(scale, std::fabs(v));
   double worst = 0.0;
   for (std::size_t i = 0; i < fd.size(); ++i) {
-    const double r = std::fabs(a[i] - fd[i]) / (tol_rel * std::fabs(fd[i]) + tol_abs * scale + 1e-12);
+    const double r =
+        std::fabs(a[i] - fd[i]) / (tol_rel * std::fabs(fd[i]) + tol_abs * scale + 1e-12);
     if (r > worst) {
       worst = r;
       *at = i;
@@ -89,13 +95,14 @@ TEST_CASE("gradients match finite differences for every activation and loss", "[
   const auto& k = tmlp::kernels::active();
   tmlp::core::workspace ws(net, p.rows);
   std::vector<float> grads(net.n_params, -7.0f);  // garbage: backward must overwrite every value
-  const double loss_f = tmlp::core::forward_backward(k, net, p.params.data(), p.rows, p.x.data(),
-                                                     p.t.data(), weighted ? p.w.data() : nullptr, ws,
-                                                     grads.data());
+  const double loss_f =
+      tmlp::core::forward_backward(k, net, p.params.data(), p.rows, p.x.data(), p.t.data(),
+                                   weighted ? p.w.data() : nullptr, ws, grads.data());
 
   const tmlp::test::naive_mlp naive{p.spec};
   REQUIRE(naive.n_params() == net.n_params);
-  const auto pd = to_double(p.params), xd = to_double(p.x), td = to_double(p.t), wd = to_double(p.w);
+  const auto pd = to_double(p.params), xd = to_double(p.x), td = to_double(p.t),
+             wd = to_double(p.w);
   const double loss_d = naive.loss(pd, p.rows, xd, td, weighted ? &wd : nullptr);
   CHECK(loss_f == Approx(loss_d).epsilon(1e-5).margin(1e-6));
 
@@ -117,7 +124,8 @@ TEST_CASE("prelu slope gradients match finite differences", "[core][gradcheck]")
                                p.t.data(), p.w.data(), ws, grads.data());
   const tmlp::test::naive_mlp naive{p.spec};
   const auto wd = to_double(p.w);
-  const auto fd = naive.gradient_fd(to_double(p.params), p.rows, to_double(p.x), to_double(p.t), &wd);
+  const auto fd =
+      naive.gradient_fd(to_double(p.params), p.rows, to_double(p.x), to_double(p.t), &wd);
   std::size_t n_checked = 0;
   double slope_grad_norm = 0.0;
   for (const auto& l : net.layers) {
@@ -142,8 +150,8 @@ TEST_CASE("forward_backward does not depend on how rows are split", "[core][grad
   const auto& k = tmlp::kernels::active();
   tmlp::core::workspace ws(net, p.rows);
   std::vector<float> whole(net.n_params), a(net.n_params), b(net.n_params);
-  const double lw = tmlp::core::forward_backward(k, net, p.params.data(), p.rows, p.x.data(), p.t.data(),
-                                                 p.w.data(), ws, whole.data());
+  const double lw = tmlp::core::forward_backward(k, net, p.params.data(), p.rows, p.x.data(),
+                                                 p.t.data(), p.w.data(), ws, whole.data());
   const std::size_t h = 3;
   const double la = tmlp::core::forward_backward(k, net, p.params.data(), h, p.x.data(), p.t.data(),
                                                  p.w.data(), ws, a.data());
@@ -151,5 +159,6 @@ TEST_CASE("forward_backward does not depend on how rows are split", "[core][grad
                                                  p.x.data() + h * p.spec.n_inputs, p.t.data() + h,
                                                  p.w.data() + h, ws, b.data());
   CHECK(la + lb == Approx(lw).epsilon(1e-6));
-  for (std::size_t i = 0; i < net.n_params; ++i) CHECK(a[i] + b[i] == Approx(whole[i]).epsilon(1e-4).margin(1e-6));
+  for (std::size_t i = 0; i < net.n_params; ++i)
+    CHECK(a[i] + b[i] == Approx(whole[i]).epsilon(1e-4).margin(1e-6));
 }

@@ -19,13 +19,17 @@ std::vector<float> init(const tmlp::model_spec& spec) {
 }  // namespace
 
 TEST_CASE("each init rule draws from its distribution", "[core][init]") {
-  const auto [kind, uniform, var] = GENERATE(
-      std::tuple{init_kind::xavier_uniform, true, 2.0 / (300 + 200)},
-      std::tuple{init_kind::xavier_normal, false, 2.0 / (300 + 200)},
-      std::tuple{init_kind::he_uniform, true, 2.0 / 300}, std::tuple{init_kind::he_normal, false, 2.0 / 300},
-      std::tuple{init_kind::lecun_normal, false, 1.0 / 300}, std::tuple{init_kind::lecun_uniform, true, 1.0 / 300});
+  const auto [kind, uniform, var] =
+      GENERATE(std::tuple{init_kind::xavier_uniform, true, 2.0 / (300 + 200)},
+               std::tuple{init_kind::xavier_normal, false, 2.0 / (300 + 200)},
+               std::tuple{init_kind::he_uniform, true, 2.0 / 300},
+               std::tuple{init_kind::he_normal, false, 2.0 / 300},
+               std::tuple{init_kind::lecun_normal, false, 1.0 / 300},
+               std::tuple{init_kind::lecun_uniform, true, 1.0 / 300});
   CAPTURE(tmlp::to_string(kind));
-  tmlp::model_spec spec{.n_inputs = 300, .layers = {{.units = 200, .act = activation::tanh, .init = kind}}, .seed = 9};
+  tmlp::model_spec spec{.n_inputs = 300,
+                        .layers = {{.units = 200, .act = activation::tanh, .init = kind}},
+                        .seed = 9};
   const auto p = init(spec);
   const std::size_t n = 300 * 200;
   double mean = 0.0, m2 = 0.0, m4 = 0.0, max_abs = 0.0;
@@ -45,15 +49,18 @@ TEST_CASE("each init rule draws from its distribution", "[core][init]") {
 }
 
 TEST_CASE("automatic init picks by activation and prelu slopes start at alpha", "[core][init]") {
-  tmlp::model_spec relu{.n_inputs = 100, .layers = {{.units = 100, .act = activation::relu}}, .seed = 1};
+  tmlp::model_spec relu{
+      .n_inputs = 100, .layers = {{.units = 100, .act = activation::relu}}, .seed = 1};
   tmlp::model_spec he = relu;
   he.layers[0].init = init_kind::he_uniform;
   CHECK(init(relu) == init(he));
-  tmlp::model_spec selu{.n_inputs = 100, .layers = {{.units = 100, .act = activation::selu}}, .seed = 1};
+  tmlp::model_spec selu{
+      .n_inputs = 100, .layers = {{.units = 100, .act = activation::selu}}, .seed = 1};
   tmlp::model_spec lecun = selu;
   lecun.layers[0].init = init_kind::lecun_normal;
   CHECK(init(selu) == init(lecun));
-  tmlp::model_spec prelu{.n_inputs = 3, .layers = {{.units = 2, .act = activation::prelu, .alpha = 0.1f}}};
+  tmlp::model_spec prelu{.n_inputs = 3,
+                         .layers = {{.units = 2, .act = activation::prelu, .alpha = 0.1f}}};
   const auto p = init(prelu);
   CHECK(p[8] == 0.1f);
   CHECK(p[9] == 0.1f);
@@ -69,5 +76,6 @@ TEST_CASE("initialization is reproducible and keyed by seed and layer", "[core][
   tmlp::model_spec c = a;
   c.layers[1].units = 7;
   const auto pa = init(a), pc = init(c);
-  CHECK(std::vector<float>(pa.begin(), pa.begin() + 200) == std::vector<float>(pc.begin(), pc.begin() + 200));
+  CHECK(std::vector<float>(pa.begin(), pa.begin() + 200) ==
+        std::vector<float>(pc.begin(), pc.begin() + 200));
 }

@@ -17,10 +17,11 @@ struct result {
   double loss;
   std::vector<float> grad;
 };
-result eval(loss_config c, std::size_t rows, std::size_t k, std::vector<float> y, std::vector<float> t,
-            const std::vector<float>& w = {}) {
+result eval(loss_config c, std::size_t rows, std::size_t k, std::vector<float> y,
+            std::vector<float> t, const std::vector<float>& w = {}) {
   result r{0.0, std::vector<float>(rows * k, -9.0f)};
-  r.loss = loss_forward_backward(c, rows, k, y.data(), t.data(), w.empty() ? nullptr : w.data(), r.grad.data());
+  r.loss = loss_forward_backward(c, rows, k, y.data(), t.data(), w.empty() ? nullptr : w.data(),
+                                 r.grad.data());
   return r;
 }
 }  // namespace
@@ -88,12 +89,14 @@ TEST_CASE("bad targets and weights are rejected naming the row", "[core][loss]")
   CHECK_THROWS_WITH(tmlp::core::check_targets({loss_kind::ce}, 3, 3, t.data(), nullptr),
                     Contains("row 2") && Contains("not a class index in 0..2"));
   t = {0, 1, 3};
-  CHECK_THROWS_WITH(tmlp::core::check_targets({loss_kind::ce}, 3, 3, t.data(), nullptr), Contains("row 2"));
+  CHECK_THROWS_WITH(tmlp::core::check_targets({loss_kind::ce}, 3, 3, t.data(), nullptr),
+                    Contains("row 2"));
   t = {0, 1.5f};
   CHECK_THROWS_WITH(tmlp::core::check_targets({loss_kind::bce}, 2, 1, t.data(), nullptr),
                     Contains("row 1") && Contains("outside [0, 1]"));
   t = {nan};
-  CHECK_THROWS_WITH(tmlp::core::check_targets({loss_kind::mse}, 1, 1, t.data(), nullptr), Contains("not finite"));
+  CHECK_THROWS_WITH(tmlp::core::check_targets({loss_kind::mse}, 1, 1, t.data(), nullptr),
+                    Contains("not finite"));
   t = {1.0f};
   std::vector<float> w = {-1.0f};
   CHECK_THROWS_WITH(tmlp::core::check_targets({loss_kind::mse}, 1, 1, t.data(), w.data()),

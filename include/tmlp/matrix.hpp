@@ -53,7 +53,7 @@ class matrix {
   matrix(std::size_t rows, std::size_t cols) : rows_(rows), cols_(cols) {
     if (rows * cols != 0) {
       data_.reset(static_cast<float*>(
-          ::operator new[](rows * cols * sizeof(float), std::align_val_t{alignment})));
+          ::operator new[](rows* cols * sizeof(float), std::align_val_t{alignment})));
       for (std::size_t i = 0; i < rows * cols; ++i) data_[i] = 0.0f;
     }
   }
@@ -83,7 +83,9 @@ class matrix {
 
  private:
   struct aligned_delete {
-    void operator()(float* p) const noexcept { ::operator delete[](p, std::align_val_t{alignment}); }
+    void operator()(float* p) const noexcept {
+      ::operator delete[](p, std::align_val_t{alignment});
+    }
   };
   std::unique_ptr<float[], aligned_delete> data_;
   std::size_t rows_ = 0;

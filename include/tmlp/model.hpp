@@ -32,8 +32,8 @@ enum class activation : int {
   selu,        // scaled ELU with the fixed constants of Klambauer et al.
   sigmoid,
   tanh,
-  gelu,        // exact form, x * Phi(x) with the normal CDF through erf
-  gelu_tanh,   // tanh approximation
+  gelu,       // exact form, x * Phi(x) with the normal CDF through erf
+  gelu_tanh,  // tanh approximation
   softplus,
 };
 

@@ -3,9 +3,9 @@
 #include <cstdio>
 #include <string>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <tbb/info.h>
+#include <CLI/CLI.hpp>
 
 #include "blas.hpp"
 #include "kernels.hpp"
@@ -33,9 +33,17 @@ int main(int argc, char** argv) {
   CLI::App app{"tmlp: fast multilayer perceptrons for tabular data on multicore CPUs", "tmlp"};
   app.set_version_flag("--version", std::string(tmlp::version_string));
   app.require_subcommand(1);
-  auto* system = app.add_subcommand("system", "Show the SIMD kernels, BLAS and threads this machine gives tmlp");
+  auto* system = app.add_subcommand(
+      "system", "Show the SIMD kernels, BLAS and threads this machine gives tmlp");
+  bool list_simd = false;
+  system->add_flag("--list-simd", list_simd,
+                   "Print only the SIMD architectures usable here, one per line");
   try {
     app.parse(argc, argv);
+    if (system->parsed() && list_simd) {
+      for (auto n : tmlp::kernels::available()) fmt::print("{}\n", n);
+      return 0;
+    }
     if (system->parsed()) return run_system();
   } catch (const CLI::ParseError& e) {
     return app.exit(e);

@@ -16,9 +16,12 @@ init_kind resolve(init_kind kind, activation act) noexcept {
     case activation::prelu:
     case activation::elu:
     case activation::gelu:
-    case activation::gelu_tanh: return init_kind::he_uniform;
-    case activation::selu: return init_kind::lecun_normal;
-    default: return init_kind::xavier_uniform;
+    case activation::gelu_tanh:
+      return init_kind::he_uniform;
+    case activation::selu:
+      return init_kind::lecun_normal;
+    default:
+      return init_kind::xavier_uniform;
   }
 }
 
@@ -35,13 +38,26 @@ void init_params(const network& net, const model_spec& spec, float* params) {
                          kind == init_kind::lecun_uniform;
     double scale = 0.0;  // half-width for uniform, standard deviation for normal
     switch (kind) {
-      case init_kind::xavier_uniform: scale = std::sqrt(6.0 / (fan_in + fan_out)); break;
-      case init_kind::xavier_normal: scale = std::sqrt(2.0 / (fan_in + fan_out)); break;
-      case init_kind::he_uniform: scale = std::sqrt(6.0 / fan_in); break;
-      case init_kind::he_normal: scale = std::sqrt(2.0 / fan_in); break;
-      case init_kind::lecun_normal: scale = std::sqrt(1.0 / fan_in); break;
-      case init_kind::lecun_uniform: scale = std::sqrt(3.0 / fan_in); break;
-      case init_kind::automatic: break;
+      case init_kind::xavier_uniform:
+        scale = std::sqrt(6.0 / (fan_in + fan_out));
+        break;
+      case init_kind::xavier_normal:
+        scale = std::sqrt(2.0 / (fan_in + fan_out));
+        break;
+      case init_kind::he_uniform:
+        scale = std::sqrt(6.0 / fan_in);
+        break;
+      case init_kind::he_normal:
+        scale = std::sqrt(2.0 / fan_in);
+        break;
+      case init_kind::lecun_normal:
+        scale = std::sqrt(1.0 / fan_in);
+        break;
+      case init_kind::lecun_uniform:
+        scale = std::sqrt(3.0 / fan_in);
+        break;
+      case init_kind::automatic:
+        break;
     }
     float* w = params + l.w_offset;
     const std::size_t n_w = l.n_in * l.n_out;

@@ -90,9 +90,8 @@ std::size_t target_width(loss_kind kind, std::size_t k) noexcept {
   return kind == loss_kind::ce ? 1 : k;
 }
 
-double loss_forward_backward(const loss_config& c, std::size_t rows, std::size_t k,
-                             const float* y, const float* targets, const float* weights,
-                             float* d_y) noexcept {
+double loss_forward_backward(const loss_config& c, std::size_t rows, std::size_t k, const float* y,
+                             const float* targets, const float* weights, float* d_y) noexcept {
   const std::size_t tw = target_width(c.kind, k);
   double total = 0.0;
   for (std::size_t r = 0; r < rows; ++r) {
@@ -102,11 +101,21 @@ double loss_forward_backward(const loss_config& c, std::size_t rows, std::size_t
     float* gr = d_y ? d_y + r * k : nullptr;
     double l = 0.0;
     switch (c.kind) {
-      case loss_kind::mse: l = row_mse(k, yr, tr, w, gr); break;
-      case loss_kind::mae: l = row_mae(k, yr, tr, w, gr); break;
-      case loss_kind::huber: l = row_huber(k, yr, tr, c.huber_delta, w, gr); break;
-      case loss_kind::bce: l = row_bce(k, yr, tr, w, gr); break;
-      case loss_kind::ce: l = row_ce(k, yr, tr[0], w, gr); break;
+      case loss_kind::mse:
+        l = row_mse(k, yr, tr, w, gr);
+        break;
+      case loss_kind::mae:
+        l = row_mae(k, yr, tr, w, gr);
+        break;
+      case loss_kind::huber:
+        l = row_huber(k, yr, tr, c.huber_delta, w, gr);
+        break;
+      case loss_kind::bce:
+        l = row_bce(k, yr, tr, w, gr);
+        break;
+      case loss_kind::ce:
+        l = row_ce(k, yr, tr[0], w, gr);
+        break;
     }
     total += static_cast<double>(w) * l;
   }
@@ -122,17 +131,18 @@ void check_targets(const loss_config& c, std::size_t rows, std::size_t k, const 
       if (!std::isfinite(t))
         throw error(errc::invalid_data, fmt::format("target row {}: value {} is not finite", r, t));
       if (c.kind == loss_kind::bce && (t < 0.0f || t > 1.0f))
-        throw error(errc::invalid_data,
-                    fmt::format("target row {}: {} is outside [0, 1], as binary cross-entropy needs",
-                                r, t));
-      if (c.kind == loss_kind::ce &&
-          (t < 0.0f || t != std::floor(t) || t >= static_cast<float>(k)))
+        throw error(
+            errc::invalid_data,
+            fmt::format("target row {}: {} is outside [0, 1], as binary cross-entropy needs", r,
+                        t));
+      if (c.kind == loss_kind::ce && (t < 0.0f || t != std::floor(t) || t >= static_cast<float>(k)))
         throw error(errc::invalid_data,
                     fmt::format("target row {}: {} is not a class index in 0..{}", r, t, k - 1));
     }
     if (weights && !(std::isfinite(weights[r]) && weights[r] >= 0.0f))
-      throw error(errc::invalid_data,
-                  fmt::format("sample weight row {}: {} is not a finite value >= 0", r, weights[r]));
+      throw error(
+          errc::invalid_data,
+          fmt::format("sample weight row {}: {} is not a finite value >= 0", r, weights[r]));
   }
 }
 

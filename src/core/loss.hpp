@@ -17,9 +17,8 @@ struct loss_config {
 // Returns sum over rows of w_r * L_r, accumulated in double in row order.
 // d_y (rows x k, may be nullptr): w_r * dL_r/dy, not divided by the row count (the gradient
 // reduction divides by the batch size once). Inputs must be valid (see check_targets).
-double loss_forward_backward(const loss_config& c, std::size_t rows, std::size_t k,
-                             const float* y, const float* targets, const float* weights,
-                             float* d_y) noexcept;
+double loss_forward_backward(const loss_config& c, std::size_t rows, std::size_t k, const float* y,
+                             const float* targets, const float* weights, float* d_y) noexcept;
 
 // Number of target values per row: k, or 1 for ce.
 std::size_t target_width(loss_kind kind, std::size_t k) noexcept;

@@ -18,41 +18,64 @@ static_assert(static_cast<int>(activation::softplus) == static_cast<int>(kernels
 
 std::string_view to_string(activation a) noexcept {
   switch (a) {
-    case activation::identity: return "identity";
-    case activation::relu: return "relu";
-    case activation::leaky_relu: return "leaky_relu";
-    case activation::prelu: return "prelu";
-    case activation::elu: return "elu";
-    case activation::selu: return "selu";
-    case activation::sigmoid: return "sigmoid";
-    case activation::tanh: return "tanh";
-    case activation::gelu: return "gelu";
-    case activation::gelu_tanh: return "gelu_tanh";
-    case activation::softplus: return "softplus";
+    case activation::identity:
+      return "identity";
+    case activation::relu:
+      return "relu";
+    case activation::leaky_relu:
+      return "leaky_relu";
+    case activation::prelu:
+      return "prelu";
+    case activation::elu:
+      return "elu";
+    case activation::selu:
+      return "selu";
+    case activation::sigmoid:
+      return "sigmoid";
+    case activation::tanh:
+      return "tanh";
+    case activation::gelu:
+      return "gelu";
+    case activation::gelu_tanh:
+      return "gelu_tanh";
+    case activation::softplus:
+      return "softplus";
   }
   return "?";
 }
 
 std::string_view to_string(loss_kind l) noexcept {
   switch (l) {
-    case loss_kind::mse: return "mse";
-    case loss_kind::mae: return "mae";
-    case loss_kind::huber: return "huber";
-    case loss_kind::bce: return "bce";
-    case loss_kind::ce: return "ce";
+    case loss_kind::mse:
+      return "mse";
+    case loss_kind::mae:
+      return "mae";
+    case loss_kind::huber:
+      return "huber";
+    case loss_kind::bce:
+      return "bce";
+    case loss_kind::ce:
+      return "ce";
   }
   return "?";
 }
 
 std::string_view to_string(init_kind i) noexcept {
   switch (i) {
-    case init_kind::automatic: return "auto";
-    case init_kind::xavier_uniform: return "xavier_uniform";
-    case init_kind::xavier_normal: return "xavier_normal";
-    case init_kind::he_uniform: return "he_uniform";
-    case init_kind::he_normal: return "he_normal";
-    case init_kind::lecun_normal: return "lecun_normal";
-    case init_kind::lecun_uniform: return "lecun_uniform";
+    case init_kind::automatic:
+      return "auto";
+    case init_kind::xavier_uniform:
+      return "xavier_uniform";
+    case init_kind::xavier_normal:
+      return "xavier_normal";
+    case init_kind::he_uniform:
+      return "he_uniform";
+    case init_kind::he_normal:
+      return "he_normal";
+    case init_kind::lecun_normal:
+      return "lecun_normal";
+    case init_kind::lecun_uniform:
+      return "lecun_uniform";
   }
   return "?";
 }
@@ -65,10 +88,14 @@ namespace {
 
 float default_alpha(activation a) noexcept {
   switch (a) {
-    case activation::leaky_relu: return 0.01f;
-    case activation::prelu: return 0.25f;
-    case activation::elu: return 1.0f;
-    default: return 0.0f;
+    case activation::leaky_relu:
+      return 0.01f;
+    case activation::prelu:
+      return 0.25f;
+    case activation::elu:
+      return 1.0f;
+    default:
+      return 0.0f;
   }
 }
 
@@ -88,25 +115,29 @@ void validate(const model_spec& spec) {
   for (std::size_t i = 0; i < spec.layers.size(); ++i) {
     const dense_spec& l = spec.layers[i];
     if (l.units == 0 || l.units > max_units)
-      bad_spec(fmt::format("layer {}: units {} is out of range; expected 1..{}", i, l.units,
-                           max_units));
+      bad_spec(
+          fmt::format("layer {}: units {} is out of range; expected 1..{}", i, l.units, max_units));
     if (n_in * l.units > max_layer_weights)
       bad_spec(fmt::format("layer {}: {} x {} weights exceed the limit of {} per layer", i, l.units,
                            n_in, max_layer_weights));
     if (static_cast<int>(l.act) < 0 || static_cast<int>(l.act) >= kernels::n_acts)
       bad_spec(fmt::format("layer {}: unknown activation {}", i, static_cast<int>(l.act)));
-    if (static_cast<int>(l.init) < 0 || static_cast<int>(l.init) > static_cast<int>(init_kind::lecun_uniform))
+    if (static_cast<int>(l.init) < 0 ||
+        static_cast<int>(l.init) > static_cast<int>(init_kind::lecun_uniform))
       bad_spec(fmt::format("layer {}: unknown init {}", i, static_cast<int>(l.init)));
     if (l.alpha && !std::isfinite(*l.alpha))
       bad_spec(fmt::format("layer {}: alpha {} is not finite", i, *l.alpha));
     n_in = l.units;
   }
   const std::size_t n_out = spec.layers.back().units;
-  if (static_cast<int>(spec.loss) < 0 || static_cast<int>(spec.loss) > static_cast<int>(loss_kind::ce))
+  if (static_cast<int>(spec.loss) < 0 ||
+      static_cast<int>(spec.loss) > static_cast<int>(loss_kind::ce))
     bad_spec(fmt::format("unknown loss {}", static_cast<int>(spec.loss)));
   if (spec.loss == loss_kind::ce && n_out < 2)
-    bad_spec(fmt::format("loss ce needs an output layer of >= 2 units (one per class), got {}", n_out));
-  if (spec.loss == loss_kind::huber && !(std::isfinite(spec.huber_delta) && spec.huber_delta > 0.0f))
+    bad_spec(
+        fmt::format("loss ce needs an output layer of >= 2 units (one per class), got {}", n_out));
+  if (spec.loss == loss_kind::huber &&
+      !(std::isfinite(spec.huber_delta) && spec.huber_delta > 0.0f))
     bad_spec(fmt::format("huber_delta {} is not a finite value > 0", spec.huber_delta));
 }
 

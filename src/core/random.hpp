@@ -18,7 +18,8 @@ constexpr std::uint64_t mix64(std::uint64_t x) noexcept {
   return x;
 }
 
-constexpr std::uint64_t derive_key(std::uint64_t seed, std::uint64_t a, std::uint64_t b = 0) noexcept {
+constexpr std::uint64_t derive_key(std::uint64_t seed, std::uint64_t a,
+                                   std::uint64_t b = 0) noexcept {
   return mix64(mix64(mix64(seed + 0x9e3779b97f4a7c15ULL) ^ (a + 0x632be59bd9b4e019ULL)) ^
                (b + 0x2545f4914f6cdd1dULL));
 }

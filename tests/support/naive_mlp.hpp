@@ -15,31 +15,44 @@ namespace tmlp::test {
 inline double naive_alpha(const dense_spec& l) {
   if (l.alpha) return *l.alpha;
   switch (l.act) {
-    case activation::leaky_relu: return 0.01;
-    case activation::prelu: return 0.25;
-    case activation::elu: return 1.0;
-    default: return 0.0;
+    case activation::leaky_relu:
+      return 0.01;
+    case activation::prelu:
+      return 0.25;
+    case activation::elu:
+      return 1.0;
+    default:
+      return 0.0;
   }
 }
 
 inline double naive_act(activation a, double x, double alpha, double slope) {
   constexpr double pi = 3.14159265358979323846;
   switch (a) {
-    case activation::identity: return x;
-    case activation::relu: return x > 0 ? x : 0.0;
-    case activation::leaky_relu: return x > 0 ? x : alpha * x;
-    case activation::prelu: return x > 0 ? x : slope * x;
-    case activation::elu: return x > 0 ? x : alpha * std::expm1(x);
+    case activation::identity:
+      return x;
+    case activation::relu:
+      return x > 0 ? x : 0.0;
+    case activation::leaky_relu:
+      return x > 0 ? x : alpha * x;
+    case activation::prelu:
+      return x > 0 ? x : slope * x;
+    case activation::elu:
+      return x > 0 ? x : alpha * std::expm1(x);
     case activation::selu: {
       const double l = 1.0507009873554804934193349852946, s = 1.6732632423543772848170429916717;
       return l * (x > 0 ? x : s * std::expm1(x));
     }
-    case activation::sigmoid: return 1.0 / (1.0 + std::exp(-x));
-    case activation::tanh: return std::tanh(x);
-    case activation::gelu: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+    case activation::sigmoid:
+      return 1.0 / (1.0 + std::exp(-x));
+    case activation::tanh:
+      return std::tanh(x);
+    case activation::gelu:
+      return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
     case activation::gelu_tanh:
       return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / pi) * (x + 0.044715 * x * x * x)));
-    case activation::softplus: return std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x)));
+    case activation::softplus:
+      return std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x)));
   }
   return x;
 }
@@ -97,8 +110,7 @@ struct naive_mlp {
         return s / k;
       }
       case loss_kind::bce:
-        for (std::size_t j = 0; j < y.size(); ++j)
-          s += std::log1p(std::exp(y[j])) - t[j] * y[j];
+        for (std::size_t j = 0; j < y.size(); ++j) s += std::log1p(std::exp(y[j])) - t[j] * y[j];
         return s / k;
       case loss_kind::ce: {
         const double m = *std::max_element(y.begin(), y.end());

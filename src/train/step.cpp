@@ -1,0 +1,86 @@
+#include "train/step.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+namespace tmlp::train {
+
+shard_plan plan_shards(std::size_t rows, std::size_t min_shard_rows, std::size_t max_shards) noexcept {
+  const std::size_t n = std::clamp<std::size_t>(rows / std::max<std::size_t>(min_shard_rows, 1), 1,
+                                                std::max<std::size_t>(max_shards, 1));
+  return {rows, n};
+}
+
+gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch,
+                                 std::size_t min_shard_rows, std::size_t max_shards)
+    : net_(net), max_batch_(max_batch), min_shard_rows_(min_shard_rows),
+      target_width_(core::target_width(net.loss.kind, net.n_outputs)) {
+  const shard_plan biggest = plan_shards(max_batch, min_shard_rows, max_shards);
+  // The largest shard any batch up to max_batch can get: below the cap on shard count a shard
+  // has fewer than 2 * min_shard_rows rows; at the cap, ceil(max_batch / max_shards).
+  const std::size_t m = std::max<std::size_t>(min_shard_rows, 1);
+  const std::size_t max_rows = std::min(
+      max_batch, std::max(2 * m, (max_batch + biggest.n_shards - 1) / biggest.n_shards));
+  shards_.reserve(biggest.n_shards);
+  for (std::size_t s = 0; s < biggest.n_shards; ++s) {
+    shards_.push_back(shard{core::workspace(net, max_rows),
+                            std::vector<float>(max_rows * net.n_inputs),
+                            std::vector<float>(max_rows * target_width_), std::vector<float>(max_rows),
+                            std::vector<float>(net.n_params), 0.0});
+  }
+}
+
+const shard_plan& gradient_engine::plan_for(std::size_t batch) noexcept {
+  if (plan_.rows != batch) plan_ = plan_shards(batch, min_shard_rows_, shards_.size());
+  return plan_;
+}
+
+double gradient_engine::compute(const kernels::kernel_table& k, const float* params, matrix_view x,
+                                const float* y, const float* w, const std::uint32_t* idx,
+                                std::size_t batch, float* grad) {
+  const shard_plan& plan = plan_for(batch);
+  const std::size_t n_in = net_.n_inputs, tw = target_width_;
+
+  tbb::parallel_for(
+      tbb::blocked_range<std::size_t>(0, plan.n_shards, 1),
+      [&](const tbb::blocked_range<std::size_t>& r) {
+        for (std::size_t s = r.begin(); s != r.end(); ++s) {
+          shard& sh = shards_[s];
+          const std::size_t b0 = plan.begin(s), rows = plan.size(s);
+          for (std::size_t i = 0; i < rows; ++i) {  // gather
+            const std::size_t row = idx[b0 + i];
+            std::memcpy(sh.x.data() + i * n_in, x.row(row), n_in * sizeof(float));
+            std::memcpy(sh.y.data() + i * tw, y + row * tw, tw * sizeof(float));
+            if (w) sh.w[i] = w[row];
+          }
+          sh.loss = core::forward_backward(k, net_, params, rows, sh.x.data(), sh.y.data(),
+                                           w ? sh.w.data() : nullptr, sh.ws, sh.grad.data());
+        }
+      },
+      tbb::simple_partitioner());
+
+  // Reduction over fixed parameter blocks; shards added in order 0..S-1, then scaled by 1/B.
+  const std::size_t n = net_.n_params;
+  const float inv_b = 1.0f / static_cast<float>(batch);
+  tbb::parallel_for(
+      tbb::blocked_range<std::size_t>(0, (n + param_block - 1) / param_block, 1),
+      [&](const tbb::blocked_range<std::size_t>& r) {
+        for (std::size_t b = r.begin(); b != r.end(); ++b) {
+          const std::size_t lo = b * param_block, len = std::min(param_block, n - lo);
+          std::memcpy(grad + lo, shards_[0].grad.data() + lo, len * sizeof(float));
+          for (std::size_t s = 1; s < plan.n_shards; ++s)
+            k.axpy(len, 1.0f, shards_[s].grad.data() + lo, grad + lo);
+          k.scale(len, inv_b, grad + lo);
+        }
+      },
+      tbb::simple_partitioner());
+
+  double loss = 0.0;
+  for (std::size_t s = 0; s < plan.n_shards; ++s) loss += shards_[s].loss;
+  return loss;
+}
+
+}  // namespace tmlp::train

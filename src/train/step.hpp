@@ -1,0 +1,65 @@
+// One training step's gradient, computed data-parallel and deterministically.
+//
+// A batch of B rows is cut into S shards; S depends on B and the minimum shard size, never on
+// the thread count. Each shard has its own workspace and gradient buffer. Workers (TBB tasks in
+// the caller's arena) run gather, forward, loss and backward for whole shards. The reduction
+// then runs in parallel over fixed blocks of the flat parameter vector: inside a block the
+// shard gradients are added in the order 0..S-1 and scaled by 1/B. Every floating-point sum
+// therefore has one order, and the result is bit-identical for any thread count.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "core/network.hpp"
+#include "kernels.hpp"
+#include "tmlp/matrix.hpp"
+
+namespace tmlp::train {
+
+// How a batch of `rows` rows is cut: shard s covers rows [begin(s), begin(s + 1)).
+struct shard_plan {
+  std::size_t rows = 0;
+  std::size_t n_shards = 0;
+  std::size_t begin(std::size_t s) const noexcept { return s * rows / n_shards; }
+  std::size_t size(std::size_t s) const noexcept { return begin(s + 1) - begin(s); }
+};
+
+// n_shards = clamp(rows / min_shard_rows, 1, max_shards).
+shard_plan plan_shards(std::size_t rows, std::size_t min_shard_rows, std::size_t max_shards) noexcept;
+
+// The parameter vector is reduced and updated in blocks of this many floats: fixed, so the
+// cut never depends on the thread count (and the kernels' results never depend on the cut).
+inline constexpr std::size_t param_block = 16384;
+
+class gradient_engine {
+ public:
+  // Sizes every buffer for batches of up to max_batch rows. No allocation after this.
+  gradient_engine(const core::network& net, std::size_t max_batch, std::size_t min_shard_rows,
+                  std::size_t max_shards);
+
+  // Gradient of (1/B) sum_r w_r L_r over the rows idx[0..B) of x (n x n_inputs) with targets y
+  // (n x target width) and weights w (n values, or nullptr), written to grad (n_params values).
+  // Must run inside the caller's task_arena. Returns sum_r w_r L_r (in double, shard sums added
+  // in shard order).
+  double compute(const kernels::kernel_table& k, const float* params, matrix_view x,
+                 const float* y, const float* w, const std::uint32_t* idx, std::size_t batch,
+                 float* grad);
+
+  const shard_plan& plan_for(std::size_t batch) noexcept;
+  std::size_t max_shards() const noexcept { return shards_.size(); }
+
+ private:
+  struct shard {
+    core::workspace ws;
+    std::vector<float> x, y, w, grad;
+    double loss = 0.0;
+  };
+  const core::network& net_;
+  std::size_t max_batch_, min_shard_rows_, target_width_;
+  std::vector<shard> shards_;
+  shard_plan plan_;
+};
+
+}  // namespace tmlp::train

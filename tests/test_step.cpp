@@ -1,0 +1,118 @@
+// The data-parallel gradient: shard plans, bit-identity across thread counts, and agreement
+// with a single whole-batch pass.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <numeric>
+#include <vector>
+
+#include <tbb/global_control.h>
+#include <tbb/task_arena.h>
+
+#include "core/random.hpp"
+#include "train/step.hpp"
+
+using tmlp::activation;
+
+TEST_CASE("shard plans depend on the batch and minimum shard size only", "[train][step]") {
+  auto p = tmlp::train::plan_shards(256, 32, 64);
+  CHECK(p.n_shards == 8);
+  CHECK(p.size(0) == 32);
+  p = tmlp::train::plan_shards(100, 32, 64);
+  CHECK(p.n_shards == 3);
+  CHECK(p.size(0) + p.size(1) + p.size(2) == 100);
+  CHECK(tmlp::train::plan_shards(10, 32, 64).n_shards == 1);
+  CHECK(tmlp::train::plan_shards(1, 32, 64).n_shards == 1);
+  CHECK(tmlp::train::plan_shards(1 << 20, 32, 64).n_shards == 64);
+  p = tmlp::train::plan_shards(1000, 1, 7);
+  std::size_t total = 0;
+  for (std::size_t s = 0; s < p.n_shards; ++s) {
+    CHECK(p.begin(s) == total);
+    total += p.size(s);
+  }
+  CHECK(total == 1000);
+}
+
+namespace {
+
+struct data {
+  tmlp::model_spec spec;
+  std::size_t n = 0;
+  std::vector<float> x, y, w, params;
+  std::vector<std::uint32_t> idx;
+};
+
+data make_data(std::size_t n) {
+  data d;
+  d.spec = {.n_inputs = 13,
+            .layers = {{.units = 40, .act = activation::tanh}, {.units = 24, .act = activation::prelu}, {.units = 4, .act = activation::identity}},
+            .loss = tmlp::loss_kind::ce,
+            .seed = 5};
+  d.n = n;
+  for (std::size_t i = 0; i < n * 13; ++i) d.x.push_back(static_cast<float>(tmlp::core::normal(1, i)));
+  for (std::size_t i = 0; i < n; ++i) {
+    d.y.push_back(static_cast<float>(i % 4));
+    d.w.push_back(static_cast<float>(0.5 + tmlp::core::uniform01(2, i)));
+    d.idx.push_back(static_cast<std::uint32_t>((i * 7919) % n));  // a permutation (n prime to 7919)
+  }
+  const auto net = tmlp::core::network::from_spec(d.spec);
+  d.params.resize(net.n_params);
+  tmlp::core::init_params(net, d.spec, d.params.data());
+  return d;
+}
+
+std::vector<float> gradient(const data& d, int n_threads, std::size_t batch, double* loss) {
+  const auto net = tmlp::core::network::from_spec(d.spec);
+  tmlp::train::gradient_engine engine(net, batch, 16, 64);
+  std::vector<float> g(net.n_params);
+  tbb::task_arena arena(n_threads);
+  arena.execute([&] {
+    *loss = engine.compute(tmlp::kernels::active(), d.params.data(), {d.x.data(), d.n, 13}, d.y.data(), d.w.data(),
+                           d.idx.data(), batch, g.data());
+  });
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE("the batch gradient is bit-identical for 1, 2, 3 and 8 threads", "[train][step][determinism]") {
+  const data d = make_data(1000);
+  const std::size_t batch = GENERATE(1, 17, 250, 1000);
+  CAPTURE(batch);
+  // Let arenas have 8 real threads even on a 2-core machine (a test may set this; the library
+  // never does).
+  tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 8);
+  double l1 = 0.0;
+  const auto g1 = gradient(d, 1, batch, &l1);
+  for (int t : {2, 3, 8}) {
+    CAPTURE(t);
+    double lt = 0.0;
+    const auto gt = gradient(d, t, batch, &lt);
+    CHECK(std::memcmp(&l1, &lt, sizeof l1) == 0);
+    REQUIRE(std::memcmp(g1.data(), gt.data(), g1.size() * sizeof(float)) == 0);
+  }
+}
+
+TEST_CASE("the sharded gradient equals one whole-batch pass divided by B", "[train][step]") {
+  const data d = make_data(600);
+  const std::size_t batch = 500;
+  double loss = 0.0;
+  const auto g = gradient(d, 2, batch, &loss);
+
+  const auto net = tmlp::core::network::from_spec(d.spec);
+  std::vector<float> x, y, w;
+  for (std::size_t i = 0; i < batch; ++i) {
+    const std::size_t r = d.idx[i];
+    x.insert(x.end(), d.x.begin() + r * 13, d.x.begin() + (r + 1) * 13);
+    y.push_back(d.y[r]);
+    w.push_back(d.w[r]);
+  }
+  tmlp::core::workspace ws(net, batch);
+  std::vector<float> whole(net.n_params);
+  const double l = tmlp::core::forward_backward(tmlp::kernels::active(), net, d.params.data(), batch, x.data(),
+                                                y.data(), w.data(), ws, whole.data());
+  CHECK(loss == Approx(l).epsilon(1e-6));  // GEMMs over fewer rows round differently
+  double scale = 0.0;
+  for (float v : whole) scale = std::max(scale, std::fabs(double(v)) / batch);
+  for (std::size_t i = 0; i < whole.size(); ++i) REQUIRE(g[i] == Approx(whole[i] / batch).margin(1e-5 * scale));
+}
