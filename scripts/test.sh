@@ -33,8 +33,8 @@ if [[ $sanitize -eq 1 ]]; then
 fi
 
 for arch in $(build/release/src/cli/tmlp system --list-simd); do
-  echo "== Release, TMLP_SIMD=$arch: core tests"
-  TMLP_SIMD=$arch build/release/tests/tmlp_tests "[core]"
+  echo "== Release, TMLP_SIMD=$arch: core and trainer tests"
+  TMLP_SIMD=$arch build/release/tests/tmlp_tests "[core],[train]"
 done
 
 echo "== Release: whole suite"

@@ -21,6 +21,15 @@ void sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t
               static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
 }
 
+std::string ensure_single_threaded() {
+  if (openblas_get_parallel() == 0 || openblas_get_num_threads() <= 1) return {};
+  const int before = openblas_get_num_threads();
+  openblas_set_num_threads(1);
+  return "OpenBLAS is a threaded build (" + std::to_string(before) +
+         " threads); tmlp set it to 1 thread for this process, since each worker runs its own "
+         "GEMMs";
+}
+
 std::string describe() {
   static const char* const modes[] = {"sequential", "pthreads", "OpenMP"};
   const int mode = openblas_get_parallel();

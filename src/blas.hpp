@@ -15,6 +15,13 @@ void sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t
            const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta, float* c,
            std::size_t ldc) noexcept;
 
+// Makes sure BLAS calls run on the calling thread only. A sequential OpenBLAS needs nothing.
+// A threaded one (e.g. the pthreads build picked by the system when a host program loaded it
+// first) is set to one thread with openblas_set_num_threads(1), which affects the whole
+// process; the returned note says so (empty when nothing was changed). Environment variables
+// are never touched.
+std::string ensure_single_threaded();
+
 // One line describing the BLAS library: its build configuration, core and thread count.
 std::string describe();
 

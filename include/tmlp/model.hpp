@@ -16,9 +16,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
+
+#include "tmlp/matrix.hpp"
 
 namespace tmlp {
 
@@ -75,6 +79,49 @@ struct model_spec {
 
 // Throws tmlp::error (errc::invalid_argument) naming the first field that is out of range.
 void validate(const model_spec& spec);
+
+struct predict_options {
+  int n_threads = 0;             // 0: every core; the call runs in its own task arena
+  bool raw = false;              // true: the last layer's outputs as they are (logits for bce, ce)
+  std::size_t chunk_rows = 256;  // rows per unit of work
+};
+
+// A model: its spec and one flat vector of float32 parameters (per layer: W as n_out x n_in,
+// then b, then prelu slopes). Copyable; a copy owns its parameters.
+//
+//     tmlp::model m = tmlp::model::create(spec);   // validated, initialized from spec.seed
+//     tmlp::matrix p = m.predict(x);                // x: rows x n_inputs
+class model {
+ public:
+  // Validates the spec (throws tmlp::error) and initializes the parameters from spec.seed.
+  static model create(const model_spec& spec);
+
+  model(const model& other);
+  model& operator=(const model& other);
+  model(model&&) noexcept;
+  model& operator=(model&&) noexcept;
+  ~model();
+
+  const model_spec& spec() const noexcept;
+  std::size_t n_inputs() const noexcept;
+  std::size_t n_outputs() const noexcept;
+  std::size_t n_params() const noexcept;
+  std::span<float> parameters() noexcept;
+  std::span<const float> parameters() const noexcept;
+
+  // Predictions for each row of x (rows x n_inputs): rows x n_outputs. Unless options.raw,
+  // bce outputs are probabilities (sigmoid) and ce outputs class probabilities (softmax);
+  // regression outputs are returned as they are. Throws tmlp::error on a width mismatch.
+  matrix predict(matrix_view x, const predict_options& options = {}) const;
+  void predict(matrix_view x, matrix_span out, const predict_options& options = {}) const;
+
+  struct impl;  // library internals
+  const impl& internals() const noexcept { return *impl_; }
+
+ private:
+  explicit model(std::unique_ptr<impl> p) noexcept;
+  std::unique_ptr<impl> impl_;
+};
 
 std::string_view to_string(activation a) noexcept;
 std::string_view to_string(loss_kind l) noexcept;

@@ -8,7 +8,8 @@
 
 namespace tmlp::train {
 
-shard_plan plan_shards(std::size_t rows, std::size_t min_shard_rows, std::size_t max_shards) noexcept {
+shard_plan plan_shards(std::size_t rows, std::size_t min_shard_rows,
+                       std::size_t max_shards) noexcept {
   const std::size_t n = std::clamp<std::size_t>(rows / std::max<std::size_t>(min_shard_rows, 1), 1,
                                                 std::max<std::size_t>(max_shards, 1));
   return {rows, n};
@@ -16,20 +17,22 @@ shard_plan plan_shards(std::size_t rows, std::size_t min_shard_rows, std::size_t
 
 gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch,
                                  std::size_t min_shard_rows, std::size_t max_shards)
-    : net_(net), max_batch_(max_batch), min_shard_rows_(min_shard_rows),
+    : net_(net),
+      max_batch_(max_batch),
+      min_shard_rows_(min_shard_rows),
       target_width_(core::target_width(net.loss.kind, net.n_outputs)) {
   const shard_plan biggest = plan_shards(max_batch, min_shard_rows, max_shards);
   // The largest shard any batch up to max_batch can get: below the cap on shard count a shard
   // has fewer than 2 * min_shard_rows rows; at the cap, ceil(max_batch / max_shards).
   const std::size_t m = std::max<std::size_t>(min_shard_rows, 1);
-  const std::size_t max_rows = std::min(
-      max_batch, std::max(2 * m, (max_batch + biggest.n_shards - 1) / biggest.n_shards));
+  const std::size_t max_rows =
+      std::min(max_batch, std::max(2 * m, (max_batch + biggest.n_shards - 1) / biggest.n_shards));
   shards_.reserve(biggest.n_shards);
   for (std::size_t s = 0; s < biggest.n_shards; ++s) {
     shards_.push_back(shard{core::workspace(net, max_rows),
                             std::vector<float>(max_rows * net.n_inputs),
-                            std::vector<float>(max_rows * target_width_), std::vector<float>(max_rows),
-                            std::vector<float>(net.n_params), 0.0});
+                            std::vector<float>(max_rows * target_width_),
+                            std::vector<float>(max_rows), std::vector<float>(net.n_params), 0.0});
   }
 }
 

@@ -27,7 +27,8 @@ struct shard_plan {
 };
 
 // n_shards = clamp(rows / min_shard_rows, 1, max_shards).
-shard_plan plan_shards(std::size_t rows, std::size_t min_shard_rows, std::size_t max_shards) noexcept;
+shard_plan plan_shards(std::size_t rows, std::size_t min_shard_rows,
+                       std::size_t max_shards) noexcept;
 
 // The parameter vector is reduced and updated in blocks of this many floats: fixed, so the
 // cut never depends on the thread count (and the kernels' results never depend on the cut).
@@ -43,9 +44,8 @@ class gradient_engine {
   // (n x target width) and weights w (n values, or nullptr), written to grad (n_params values).
   // Must run inside the caller's task_arena. Returns sum_r w_r L_r (in double, shard sums added
   // in shard order).
-  double compute(const kernels::kernel_table& k, const float* params, matrix_view x,
-                 const float* y, const float* w, const std::uint32_t* idx, std::size_t batch,
-                 float* grad);
+  double compute(const kernels::kernel_table& k, const float* params, matrix_view x, const float* y,
+                 const float* w, const std::uint32_t* idx, std::size_t batch, float* grad);
 
   const shard_plan& plan_for(std::size_t batch) noexcept;
   std::size_t max_shards() const noexcept { return shards_.size(); }

@@ -1,0 +1,203 @@
+// Training: optimizers, learning-rate schedules, regularization, validation, early stopping,
+// callbacks and the trainer that runs them.
+//
+//     tmlp::model m = tmlp::model::create(spec);
+//     tmlp::trainer t(tmlp::train_config{.opt = tmlp::adam{.lr = 1e-3f},
+//                                        .batch_size = 256, .epochs = 20,
+//                                        .valid_fraction = 0.1f,
+//                                        .early_stop = {.patience = 3}});
+//     tmlp::fit_result r = t.fit(m, x, y);     // x: n x n_inputs, y: n x targets
+//     if (r.status == tmlp::fit_status::diverged) ...
+//
+// Results are bit-identical for any n_threads given the same data, config and seed: batches
+// are cut into shards by size alone and every sum has a fixed order.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "tmlp/matrix.hpp"
+#include "tmlp/model.hpp"
+
+namespace tmlp {
+
+// --- optimizers (update rules in kernels; defaults as in common practice) -----------------------
+struct sgd {
+  float lr = 0.01f;
+};
+struct momentum {  // v = m v + g; w -= lr v
+  float lr = 0.01f;
+  float momentum = 0.9f;
+};
+struct nesterov {  // v = m v + g; w -= lr (g + m v)
+  float lr = 0.01f;
+  float momentum = 0.9f;
+};
+struct adam {
+  float lr = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+};
+struct adamw {  // Adam with decoupled weight decay w -= lr * weight_decay * w
+  float lr = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0.01f;
+};
+struct rmsprop {
+  float lr = 0.01f;
+  float rho = 0.99f;
+  float eps = 1e-8f;
+};
+struct adagrad {
+  float lr = 0.01f;
+  float eps = 1e-10f;
+};
+using optimizer = std::variant<sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad>;
+
+// --- learning-rate schedules: the rate of each step from the optimizer's base lr --------------
+struct constant_lr {};
+struct step_decay {  // lr * gamma^floor(epoch / step_epochs)
+  std::size_t step_epochs = 10;
+  float gamma = 0.1f;
+};
+struct exponential_decay {  // lr * gamma^epoch
+  float gamma = 0.95f;
+};
+struct cosine {  // linear warm-up over warmup_epochs, then cosine from lr to lr * min_fraction
+  std::size_t warmup_epochs = 0;  // by step over the whole training run (config.epochs)
+  float min_fraction = 0.0f;
+};
+struct reduce_on_plateau {  // lr *= factor after `patience` epochs without improvement
+  float factor = 0.1f;      // of the validation loss (the training loss without validation)
+  std::size_t patience = 5;
+  float min_delta = 1e-4f;
+  float min_lr = 0.0f;
+};
+using schedule =
+    std::variant<constant_lr, step_decay, exponential_decay, cosine, reduce_on_plateau>;
+
+struct early_stopping {
+  std::size_t patience = 0;  // epochs without improvement before stopping; 0 = off
+  float min_delta = 0.0f;    // improvement smaller than this does not count
+  bool restore_best = true;  // end with the parameters of the best epoch
+};
+
+// --- reports ------------------------------------------------------------------------------------
+// Health of one dense layer, from the last batch of the epoch.
+struct layer_health {
+  double grad_norm = 0.0;     // L2 norm of the gradient of W (mean loss over the batch)
+  double weight_norm = 0.0;   // L2 norm of W
+  double dead_fraction = -1;  // relu family: fraction of units that output 0 for every row of
+                              // the health sample (up to 1024 training rows); -1 otherwise
+  bool vanishing = false;     // grad_norm < 1e-7 * weight_norm
+  bool exploding = false;     // grad_norm > 1e3 * max(weight_norm, 1), or not finite
+};
+
+struct epoch_report {
+  std::size_t epoch = 0;    // 1-based
+  double train_loss = 0.0;  // mean weighted loss over the epoch's batches
+  std::optional<double> valid_loss;
+  std::optional<double> valid_metric;  // accuracy for bce and ce, RMSE for regression losses
+  std::string metric_name;             // "accuracy" or "rmse"
+  float lr = 0.0f;                     // learning rate of the epoch's last step
+  double seconds = 0.0;
+  double samples_per_second = 0.0;
+  std::vector<layer_health> layers;
+  bool vanishing = false;  // any layer
+  bool exploding = false;  // any layer
+};
+
+struct batch_report {
+  std::size_t epoch = 0;  // 1-based
+  std::size_t batch = 0;  // 1-based within the epoch
+  std::size_t n_batches = 0;
+  double loss = 0.0;  // mean weighted loss of the batch
+  float lr = 0.0f;
+};
+
+enum class fit_status {
+  completed,            // every epoch ran
+  early_stopped,        // validation stopped improving
+  stopped_by_callback,  // a callback returned false
+  cancelled,            // trainer::cancel()
+  diverged,             // a loss or gradient turned NaN or infinite; the model keeps the last
+                        // finite parameters (those before the step that failed)
+};
+std::string_view to_string(fit_status s) noexcept;
+
+struct fit_result {
+  fit_status status = fit_status::completed;
+  std::vector<epoch_report> epochs;
+  std::size_t best_epoch = 0;  // 1-based, by validation (or training) loss; 0 if none finished
+  double best_loss = 0.0;
+  std::size_t n_steps = 0;
+  std::size_t n_shards = 0;        // shards of a full batch
+  std::size_t n_workers = 0;       // threads the scheduler used
+  std::vector<std::string> notes;  // one-line remarks (e.g. about BLAS threading)
+};
+
+// --- configuration ------------------------------------------------------------------------------
+struct train_config {
+  optimizer opt = adam{};
+  schedule sched = constant_lr{};
+  std::size_t batch_size = 256;  // 0 = full batch, 1 = stochastic
+  std::size_t epochs = 10;
+  int n_threads = 0;       // 0 = every core
+  std::uint64_t seed = 0;  // shuffling and the validation split
+
+  float l1 = 0.0f;            // L1 penalty, added to the gradient as l1 * sign(w)
+  float l2 = 0.0f;            // L2 penalty, added to the gradient as l2 * w
+  float weight_decay = 0.0f;  // decoupled decay w -= lr * weight_decay * w (any optimizer)
+  float clip_norm = 0.0f;     // rescale the gradient to this global L2 norm if above; 0 = off
+  float clip_value = 0.0f;    // clamp each gradient value to [-v, v]; 0 = off
+
+  float valid_fraction = 0.0f;  // held out from the training rows (stratified for classes)
+  early_stopping early_stop;
+
+  std::size_t min_shard_rows = 32;  // a batch is cut into shards of at least this many rows
+  std::size_t max_shards = 64;
+
+  // Called after each batch and each epoch; return false to stop training. Exceptions pass
+  // through fit() and leave the model at its last complete step.
+  std::function<bool(const batch_report&)> on_batch;
+  std::function<bool(const epoch_report&)> on_epoch;
+};
+
+class trainer {
+ public:
+  // Validates the config (throws tmlp::error naming the field).
+  explicit trainer(train_config config);
+  ~trainer();
+  trainer(const trainer&) = delete;
+  trainer& operator=(const trainer&) = delete;
+
+  // Trains m in place on x (n x n_inputs) and y (n x n_outputs; one class index per row for
+  // ce). weights: n sample weights, or empty. Holds out config.valid_fraction for validation.
+  fit_result fit(model& m, matrix_view x, matrix_view y, std::span<const float> weights = {});
+
+  // The same with a separate validation set (config.valid_fraction is then ignored).
+  fit_result fit(model& m, matrix_view x, matrix_view y, matrix_view x_valid, matrix_view y_valid,
+                 std::span<const float> weights = {});
+
+  // Stops a running fit() at the next batch; callable from any thread.
+  void cancel() noexcept { cancelled_.store(true, std::memory_order_relaxed); }
+
+  const train_config& config() const noexcept { return config_; }
+
+ private:
+  train_config config_;
+  std::atomic<bool> cancelled_{false};
+};
+
+}  // namespace tmlp

@@ -1,0 +1,96 @@
+// tmlp::model: creation, copies and batched prediction.
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <tbb/blocked_range.h>
+#include <tbb/enumerable_thread_specific.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include "core/model_impl.hpp"
+#include "kernels.hpp"
+#include "tmlp/error.hpp"
+
+namespace tmlp {
+
+model::model(std::unique_ptr<impl> p) noexcept : impl_(std::move(p)) {}
+model::model(const model& other) : impl_(std::make_unique<impl>(*other.impl_)) {}
+model& model::operator=(const model& other) {
+  if (this != &other) impl_ = std::make_unique<impl>(*other.impl_);
+  return *this;
+}
+model::model(model&&) noexcept = default;
+model& model::operator=(model&&) noexcept = default;
+model::~model() = default;
+
+model model::create(const model_spec& spec) {
+  auto p = std::make_unique<impl>();
+  p->spec = spec;
+  p->net = core::network::from_spec(spec);
+  p->params.resize(p->net.n_params);
+  core::init_params(p->net, spec, p->params.data());
+  return model(std::move(p));
+}
+
+const model_spec& model::spec() const noexcept { return impl_->spec; }
+std::size_t model::n_inputs() const noexcept { return impl_->net.n_inputs; }
+std::size_t model::n_outputs() const noexcept { return impl_->net.n_outputs; }
+std::size_t model::n_params() const noexcept { return impl_->net.n_params; }
+std::span<float> model::parameters() noexcept { return impl_->params; }
+std::span<const float> model::parameters() const noexcept { return impl_->params; }
+
+matrix model::predict(matrix_view x, const predict_options& options) const {
+  matrix out(x.rows, n_outputs());
+  predict(x, out.span(), options);
+  return out;
+}
+
+void model::predict(matrix_view x, matrix_span out, const predict_options& options) const {
+  const core::network& net = impl_->net;
+  if (x.cols != net.n_inputs)
+    throw error(
+        errc::invalid_argument,
+        fmt::format("predict: input has {} columns, the model expects {}", x.cols, net.n_inputs));
+  if (out.rows != x.rows || out.cols != net.n_outputs)
+    throw error(errc::invalid_argument, fmt::format("predict: output is {} x {}, expected {} x {}",
+                                                    out.rows, out.cols, x.rows, net.n_outputs));
+  if (options.n_threads < 0)
+    throw error(errc::invalid_argument,
+                fmt::format("predict: n_threads {} is negative", options.n_threads));
+  if (x.rows == 0) return;
+
+  const kernels::kernel_table& k = kernels::active();
+  const std::size_t chunk = std::max<std::size_t>(options.chunk_rows, 1);
+  const std::size_t n_chunks = (x.rows + chunk - 1) / chunk;
+  const std::size_t k_out = net.n_outputs;
+  const float* params = impl_->params.data();
+  tbb::enumerable_thread_specific<core::workspace> workspaces(
+      [&] { return core::workspace(net, std::min(chunk, x.rows)); });
+
+  auto run = [&] {
+    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n_chunks, 1), [&](const auto& r) {
+      core::workspace& ws = workspaces.local();
+      for (std::size_t c = r.begin(); c != r.end(); ++c) {
+        const std::size_t r0 = c * chunk, rows = std::min(chunk, x.rows - r0);
+        const float* y = core::forward(k, net, params, rows, x.row(r0), ws);
+        float* o = out.row(r0);
+        std::memcpy(o, y, rows * k_out * sizeof(float));
+        if (options.raw) continue;
+        if (net.loss.kind == loss_kind::bce)
+          k.bias_act_forward[static_cast<int>(kernels::act::sigmoid)](rows, k_out, nullptr, {}, o,
+                                                                      o);
+        else if (net.loss.kind == loss_kind::ce)
+          k.softmax_rows(rows, k_out, o, o);
+      }
+    });
+  };
+  if (n_chunks == 1) {
+    run();
+  } else {
+    tbb::task_arena arena(options.n_threads > 0 ? options.n_threads : tbb::task_arena::automatic);
+    arena.execute(run);
+  }
+}
+
+}  // namespace tmlp

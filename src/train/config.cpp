@@ -1,0 +1,87 @@
+// Validation of a train_config: every field checked once, each error naming the field.
+#include <cmath>
+#include <string>
+#include <type_traits>
+
+#include <fmt/format.h>
+
+#include "tmlp/error.hpp"
+#include "tmlp/trainer.hpp"
+
+namespace tmlp {
+namespace {
+
+[[noreturn]] void bad(const std::string& what) {
+  throw error(errc::invalid_argument, "train config: " + what);
+}
+
+void positive(const char* name, float v) {
+  if (!(std::isfinite(v) && v > 0.0f))
+    bad(fmt::format("{} = {} is not a finite value > 0", name, v));
+}
+void non_negative(const char* name, float v) {
+  if (!(std::isfinite(v) && v >= 0.0f))
+    bad(fmt::format("{} = {} is not a finite value >= 0", name, v));
+}
+void unit_interval(const char* name, float v) {  // [0, 1)
+  if (!(v >= 0.0f && v < 1.0f)) bad(fmt::format("{} = {} is outside [0, 1)", name, v));
+}
+
+}  // namespace
+
+void validate(const train_config& c) {
+  std::visit(
+      [](const auto& o) {
+        using T = std::decay_t<decltype(o)>;
+        positive("lr", o.lr);
+        if constexpr (std::is_same_v<T, momentum> || std::is_same_v<T, nesterov>)
+          unit_interval("momentum", o.momentum);
+        if constexpr (std::is_same_v<T, adam> || std::is_same_v<T, adamw>) {
+          unit_interval("beta1", o.beta1);
+          unit_interval("beta2", o.beta2);
+          positive("eps", o.eps);
+        }
+        if constexpr (std::is_same_v<T, adamw>)
+          non_negative("weight_decay (adamw)", o.weight_decay);
+        if constexpr (std::is_same_v<T, rmsprop>) {
+          unit_interval("rho", o.rho);
+          positive("eps", o.eps);
+        }
+        if constexpr (std::is_same_v<T, adagrad>) positive("eps", o.eps);
+      },
+      c.opt);
+  std::visit(
+      [](const auto& s) {
+        using T = std::decay_t<decltype(s)>;
+        if constexpr (std::is_same_v<T, step_decay>) {
+          if (s.step_epochs == 0) bad("step_decay.step_epochs is 0; expected >= 1");
+          positive("step_decay.gamma", s.gamma);
+        }
+        if constexpr (std::is_same_v<T, exponential_decay>)
+          positive("exponential_decay.gamma", s.gamma);
+        if constexpr (std::is_same_v<T, cosine>) {
+          if (!(s.min_fraction >= 0.0f && s.min_fraction <= 1.0f))
+            bad(fmt::format("cosine.min_fraction = {} is outside [0, 1]", s.min_fraction));
+        }
+        if constexpr (std::is_same_v<T, reduce_on_plateau>) {
+          if (!(s.factor > 0.0f && s.factor < 1.0f))
+            bad(fmt::format("reduce_on_plateau.factor = {} is outside (0, 1)", s.factor));
+          non_negative("reduce_on_plateau.min_delta", s.min_delta);
+          non_negative("reduce_on_plateau.min_lr", s.min_lr);
+        }
+      },
+      c.sched);
+  non_negative("l1", c.l1);
+  non_negative("l2", c.l2);
+  non_negative("weight_decay", c.weight_decay);
+  non_negative("clip_norm", c.clip_norm);
+  non_negative("clip_value", c.clip_value);
+  unit_interval("valid_fraction", c.valid_fraction);
+  non_negative("early_stop.min_delta", c.early_stop.min_delta);
+  if (c.n_threads < 0)
+    bad(fmt::format("n_threads = {} is negative; 0 means every core", c.n_threads));
+  if (c.min_shard_rows == 0) bad("min_shard_rows is 0; expected >= 1");
+  if (c.max_shards == 0) bad("max_shards is 0; expected >= 1");
+}
+
+}  // namespace tmlp

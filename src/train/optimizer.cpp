@@ -1,0 +1,77 @@
+#include "train/optimizer.hpp"
+
+#include <cmath>
+#include <type_traits>
+
+namespace tmlp::train {
+
+optimizer_state::optimizer_state(const optimizer& opt, const train_config& config,
+                                 std::size_t n_params)
+    : kind_(static_cast<int>(opt.index())) {
+  args_.l1 = config.l1;
+  args_.l2 = config.l2;
+  args_.decay = config.weight_decay;
+  std::visit(
+      [&](const auto& o) {
+        using T = std::decay_t<decltype(o)>;
+        base_lr_ = o.lr;
+        if constexpr (std::is_same_v<T, momentum> || std::is_same_v<T, nesterov>) {
+          args_.momentum = o.momentum;
+          s1_.assign(n_params, 0.0f);
+        } else if constexpr (std::is_same_v<T, adam> || std::is_same_v<T, adamw>) {
+          args_.beta1 = o.beta1;
+          args_.beta2 = o.beta2;
+          args_.eps = o.eps;
+          if constexpr (std::is_same_v<T, adamw>) args_.decay += o.weight_decay;
+          s1_.assign(n_params, 0.0f);
+          s2_.assign(n_params, 0.0f);
+        } else if constexpr (std::is_same_v<T, rmsprop>) {
+          args_.beta2 = o.rho;
+          args_.eps = o.eps;
+          s1_.assign(n_params, 0.0f);
+        } else if constexpr (std::is_same_v<T, adagrad>) {
+          args_.eps = o.eps;
+          s1_.assign(n_params, 0.0f);
+        }
+      },
+      opt);
+}
+
+void optimizer_state::begin_step(float lr) noexcept {
+  ++t_;
+  args_.lr = lr;
+  const auto t = static_cast<double>(t_);
+  args_.bias1 = static_cast<float>(1.0 - std::pow(static_cast<double>(args_.beta1), t));
+  args_.bias2 = static_cast<float>(1.0 - std::pow(static_cast<double>(args_.beta2), t));
+}
+
+void optimizer_state::update(const kernels::kernel_table& k, std::size_t lo, std::size_t len,
+                             const float* g, float* w) noexcept {
+  g += lo;
+  w += lo;
+  float* s1 = s1_.empty() ? nullptr : s1_.data() + lo;
+  float* s2 = s2_.empty() ? nullptr : s2_.data() + lo;
+  switch (kind_) {
+    case 0:
+      k.sgd(len, args_, g, w);
+      break;
+    case 1:
+      k.momentum(len, args_, g, w, s1);
+      break;
+    case 2:
+      k.nesterov(len, args_, g, w, s1);
+      break;
+    case 3:
+    case 4:
+      k.adam(len, args_, g, w, s1, s2);
+      break;
+    case 5:
+      k.rmsprop(len, args_, g, w, s1);
+      break;
+    case 6:
+      k.adagrad(len, args_, g, w, s1);
+      break;
+  }
+}
+
+}  // namespace tmlp::train

@@ -1,0 +1,37 @@
+// Optimizer state and the update of one block of the parameter vector.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "kernels.hpp"
+#include "tmlp/trainer.hpp"
+
+namespace tmlp::train {
+
+class optimizer_state {
+ public:
+  // Allocates the state vectors (zero) for n_params parameters. No allocation afterwards.
+  optimizer_state(const optimizer& opt, const train_config& config, std::size_t n_params);
+
+  float base_lr() const noexcept { return base_lr_; }
+
+  // Starts step t (1-based count of updates so far plus one) at learning rate lr: fixes the
+  // per-step scalars (Adam's bias corrections). Call once per step before update().
+  void begin_step(float lr) noexcept;
+
+  // Updates w[lo, lo + len) from g[lo, lo + len). Blocks may run concurrently.
+  void update(const kernels::kernel_table& k, std::size_t lo, std::size_t len, const float* g,
+              float* w) noexcept;
+
+  std::size_t n_steps() const noexcept { return t_; }
+
+ private:
+  int kind_;  // index into tmlp::optimizer
+  kernels::update_args args_;
+  float base_lr_;
+  std::size_t t_ = 0;
+  std::vector<float> s1_, s2_;  // momentum / first moment / squared sums; second moment
+};
+
+}  // namespace tmlp::train

@@ -1,0 +1,441 @@
+// The training loop: epochs of shuffled mini-batches through the gradient engine, clipping,
+// the optimizer update over parameter blocks, validation, health, early stopping, callbacks.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <tbb/blocked_range.h>
+#include <tbb/enumerable_thread_specific.h>
+#include <tbb/info.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include "blas.hpp"
+#include "core/model_impl.hpp"
+#include "tmlp/error.hpp"
+#include "tmlp/trainer.hpp"
+#include "train/optimizer.hpp"
+#include "train/schedule.hpp"
+#include "train/split.hpp"
+#include "train/step.hpp"
+
+namespace tmlp {
+
+std::string_view to_string(fit_status s) noexcept {
+  switch (s) {
+    case fit_status::completed:
+      return "completed";
+    case fit_status::early_stopped:
+      return "early_stopped";
+    case fit_status::stopped_by_callback:
+      return "stopped_by_callback";
+    case fit_status::cancelled:
+      return "cancelled";
+    case fit_status::diverged:
+      return "diverged";
+  }
+  return "?";
+}
+
+void validate(const train_config& c);  // config.cpp
+
+trainer::trainer(train_config config) : config_(std::move(config)) { validate(config_); }
+trainer::~trainer() = default;
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+// Floating-point work below which one more worker costs more in synchronization than it saves.
+constexpr double min_flops_per_worker = 2e6;
+
+[[noreturn]] void bad_input(const std::string& what) { throw error(errc::invalid_data, what); }
+
+void check_matrix(const char* name, matrix_view m, std::size_t rows, std::size_t cols) {
+  if (m.cols != cols)
+    bad_input(fmt::format("fit: {} has {} columns, expected {}", name, m.cols, cols));
+  if (m.rows != rows)
+    bad_input(fmt::format("fit: {} has {} rows, expected {}", name, m.rows, rows));
+  for (std::size_t r = 0; r < m.rows; ++r)
+    for (std::size_t c = 0; c < m.cols; ++c)
+      if (!std::isfinite(m(r, c)))
+        bad_input(fmt::format("fit: {} row {} column {} is {}, expected a finite number", name, r,
+                              c, m(r, c)));
+}
+
+// Validation (or health-sample) evaluation over a set of rows: loss sum and metric sums.
+struct eval_totals {
+  double loss = 0.0;
+  double metric = 0.0;  // correct predictions (classification) or squared errors (regression)
+};
+
+class evaluator {
+ public:
+  evaluator(const core::network& net, std::size_t chunk) : net_(net), chunk_(chunk) {}
+
+  // Mean loss and metric (accuracy or RMSE) over `rows` of x / y. Deterministic: chunk results
+  // are kept apart and added in chunk order.
+  std::pair<double, double> run(const kernels::kernel_table& k, const float* params, matrix_view x,
+                                matrix_view y, const std::vector<std::uint32_t>& rows) {
+    const std::size_t n_chunks = (rows.size() + chunk_ - 1) / chunk_;
+    totals_.assign(n_chunks, {});
+    const std::size_t n_in = net_.n_inputs, tw = y.cols, k_out = net_.n_outputs;
+    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n_chunks, 1), [&](const auto& range) {
+      scratch& s = scratch_.local();
+      if (s.x.empty()) {
+        s.ws = std::make_unique<core::workspace>(net_, chunk_);
+        s.x.resize(chunk_ * n_in);
+        s.y.resize(chunk_ * tw);
+      }
+      for (std::size_t c = range.begin(); c != range.end(); ++c) {
+        const std::size_t r0 = c * chunk_, n = std::min(chunk_, rows.size() - r0);
+        for (std::size_t i = 0; i < n; ++i) {
+          std::memcpy(s.x.data() + i * n_in, x.row(rows[r0 + i]), n_in * sizeof(float));
+          std::memcpy(s.y.data() + i * tw, y.row(rows[r0 + i]), tw * sizeof(float));
+        }
+        const float* out = core::forward(k, net_, params, n, s.x.data(), *s.ws);
+        eval_totals& t = totals_[c];
+        t.loss =
+            core::loss_forward_backward(net_.loss, n, k_out, out, s.y.data(), nullptr, nullptr);
+        t.metric = metric_sum(n, out, s.y.data());
+      }
+    });
+    eval_totals sum;
+    for (const auto& t : totals_) {
+      sum.loss += t.loss;
+      sum.metric += t.metric;
+    }
+    const auto n = static_cast<double>(rows.size());
+    const bool classify = net_.loss.kind == loss_kind::ce || net_.loss.kind == loss_kind::bce;
+    const double metric =
+        classify
+            ? sum.metric / (net_.loss.kind == loss_kind::bce ? n * static_cast<double>(k_out) : n)
+            : std::sqrt(sum.metric / (n * static_cast<double>(k_out)));
+    return {sum.loss / n, metric};
+  }
+
+ private:
+  double metric_sum(std::size_t n, const float* out, const float* y) const noexcept {
+    const std::size_t k = net_.n_outputs;
+    double s = 0.0;
+    for (std::size_t r = 0; r < n; ++r) {
+      const float* o = out + r * k;
+      if (net_.loss.kind == loss_kind::ce) {
+        s += static_cast<double>(static_cast<std::size_t>(std::max_element(o, o + k) - o) ==
+                                 static_cast<std::size_t>(y[r]));
+      } else if (net_.loss.kind == loss_kind::bce) {
+        for (std::size_t j = 0; j < k; ++j)
+          s += static_cast<double>((o[j] >= 0.0f) == (y[r * k + j] >= 0.5f));
+      } else {
+        for (std::size_t j = 0; j < k; ++j) {
+          const double d = static_cast<double>(o[j]) - y[r * k + j];
+          s += d * d;
+        }
+      }
+    }
+    return s;
+  }
+
+  struct scratch {
+    std::unique_ptr<core::workspace> ws;
+    std::vector<float> x, y;
+  };
+  const core::network& net_;
+  std::size_t chunk_;
+  std::vector<eval_totals> totals_;
+  tbb::enumerable_thread_specific<scratch> scratch_;
+};
+
+// Per-layer health from the gradient of the last batch and a sample of training rows.
+std::vector<layer_health> layer_report(const kernels::kernel_table& k, const core::network& net,
+                                       const float* params, const float* grad, matrix_view x,
+                                       const std::vector<std::uint32_t>& sample,
+                                       core::workspace& ws, std::vector<float>& xbuf,
+                                       std::vector<std::uint8_t>& alive) {
+  std::vector<layer_health> out(net.layers.size());
+  for (std::size_t i = 0; i < net.layers.size(); ++i) {
+    const core::dense_layer& l = net.layers[i];
+    double g2 = 0.0, w2 = 0.0;
+    for (std::size_t j = 0; j < l.n_in * l.n_out; ++j) {
+      g2 += static_cast<double>(grad[l.w_offset + j]) * grad[l.w_offset + j];
+      w2 += static_cast<double>(params[l.w_offset + j]) * params[l.w_offset + j];
+    }
+    out[i].grad_norm = std::sqrt(g2);
+    out[i].weight_norm = std::sqrt(w2);
+    out[i].vanishing = out[i].grad_norm < 1e-7 * out[i].weight_norm;
+    out[i].exploding = !std::isfinite(out[i].grad_norm) ||
+                       out[i].grad_norm > 1e3 * std::max(out[i].weight_norm, 1.0);
+  }
+  // Dead ReLU units: never positive over the sample.
+  bool any_relu = false;
+  for (const auto& l : net.layers) any_relu |= l.act == kernels::act::relu;
+  if (!any_relu || sample.empty()) return out;
+  std::size_t offset = 0;
+  std::vector<std::size_t> first(net.layers.size());
+  for (std::size_t i = 0; i < net.layers.size(); ++i) {
+    first[i] = offset;
+    offset += net.layers[i].n_out;
+  }
+  std::fill(alive.begin(), alive.end(), 0);
+  const std::size_t chunk = ws.max_rows(), n_in = net.n_inputs;
+  for (std::size_t r0 = 0; r0 < sample.size(); r0 += chunk) {
+    const std::size_t n = std::min(chunk, sample.size() - r0);
+    for (std::size_t i = 0; i < n; ++i)
+      std::memcpy(xbuf.data() + i * n_in, x.row(sample[r0 + i]), n_in * sizeof(float));
+    core::forward(k, net, params, n, xbuf.data(), ws);
+    for (std::size_t li = 0; li < net.layers.size(); ++li) {
+      if (net.layers[li].act != kernels::act::relu) continue;
+      const std::size_t w = net.layers[li].n_out;
+      const float* a = ws.a(li);
+      for (std::size_t i = 0; i < n * w; ++i)
+        alive[first[li] + i % w] |= static_cast<std::uint8_t>(a[i] > 0.0f);
+    }
+  }
+  for (std::size_t li = 0; li < net.layers.size(); ++li) {
+    if (net.layers[li].act != kernels::act::relu) continue;
+    std::size_t dead = 0;
+    for (std::size_t j = 0; j < net.layers[li].n_out; ++j) dead += alive[first[li] + j] == 0;
+    out[li].dead_fraction = static_cast<double>(dead) / static_cast<double>(net.layers[li].n_out);
+  }
+  return out;
+}
+
+}  // namespace
+
+fit_result trainer::fit(model& m, matrix_view x, matrix_view y, std::span<const float> weights) {
+  return fit(m, x, y, matrix_view{}, matrix_view{}, weights);
+}
+
+fit_result trainer::fit(model& m, matrix_view x, matrix_view y, matrix_view x_valid,
+                        matrix_view y_valid, std::span<const float> weights) {
+  cancelled_.store(false, std::memory_order_relaxed);
+  const train_config& cfg = config_;
+  auto& mi = const_cast<model::impl&>(m.internals());
+  const core::network& net = mi.net;
+  const std::size_t tw = core::target_width(net.loss.kind, net.n_outputs);
+  const bool separate_valid = x_valid.data != nullptr || x_valid.rows != 0;
+
+  // --- validate the data once ---
+  if (x.rows == 0) bad_input("fit: no training rows");
+  if (x.rows >= (std::size_t{1} << 32))
+    bad_input(fmt::format("fit: {} rows exceed the limit of 2^32 - 1", x.rows));
+  check_matrix("x", x, x.rows, net.n_inputs);
+  check_matrix("y", y, x.rows, tw);
+  core::check_targets(net.loss, y.rows, net.n_outputs, y.data,
+                      weights.empty() ? nullptr : weights.data());
+  if (!weights.empty() && weights.size() != x.rows)
+    bad_input(fmt::format("fit: {} sample weights for {} rows", weights.size(), x.rows));
+  if (separate_valid) {
+    if (x_valid.rows == 0) bad_input("fit: the validation set has no rows");
+    check_matrix("x_valid", x_valid, x_valid.rows, net.n_inputs);
+    check_matrix("y_valid", y_valid, x_valid.rows, tw);
+    core::check_targets(net.loss, y_valid.rows, net.n_outputs, y_valid.data, nullptr);
+  }
+
+  fit_result result;
+  if (std::string note = blas::ensure_single_threaded(); !note.empty())
+    result.notes.push_back(note);
+
+  // --- rows ---
+  std::vector<std::uint32_t> train_rows, valid_rows;
+  if (!separate_valid && cfg.valid_fraction > 0.0f) {
+    train::split_rows(x.rows, cfg.valid_fraction, cfg.seed, net.loss.kind, tw, y.data, train_rows,
+                      valid_rows);
+    if (train_rows.empty())
+      bad_input(fmt::format("fit: valid_fraction {} leaves no training rows", cfg.valid_fraction));
+  } else {
+    train_rows.resize(x.rows);
+    for (std::size_t i = 0; i < x.rows; ++i) train_rows[i] = static_cast<std::uint32_t>(i);
+  }
+  if (separate_valid) {
+    valid_rows.resize(x_valid.rows);
+    for (std::size_t i = 0; i < x_valid.rows; ++i) valid_rows[i] = static_cast<std::uint32_t>(i);
+  }
+  const matrix_view vx = separate_valid ? x_valid : x, vy = separate_valid ? y_valid : y;
+  const bool has_valid = !valid_rows.empty();
+
+  // --- sizes, buffers and workers: everything the loop needs, allocated once ---
+  const std::size_t n_train = train_rows.size();
+  const std::size_t batch = cfg.batch_size == 0 ? n_train : std::min(cfg.batch_size, n_train);
+  const std::size_t n_batches = (n_train + batch - 1) / batch;
+  const kernels::kernel_table& k = kernels::active();
+  train::gradient_engine engine(net, batch, cfg.min_shard_rows, cfg.max_shards);
+  const std::size_t n_shards = engine.plan_for(batch).n_shards;
+  std::size_t n_weights = 0;
+  for (const auto& l : net.layers) n_weights += l.n_in * l.n_out;
+  const double step_flops = 6.0 * static_cast<double>(batch) * static_cast<double>(n_weights);
+  const int hw = cfg.n_threads > 0 ? cfg.n_threads : tbb::info::default_concurrency();
+  const auto by_work = static_cast<std::size_t>(std::max(1.0, step_flops / min_flops_per_worker));
+  const int n_workers =
+      static_cast<int>(std::min({static_cast<std::size_t>(hw), n_shards, by_work}));
+  result.n_shards = n_shards;
+  result.n_workers = static_cast<std::size_t>(n_workers);
+
+  float* params = mi.params.data();
+  const std::size_t n_params = net.n_params;
+  const std::size_t n_blocks = (n_params + train::param_block - 1) / train::param_block;
+  std::vector<float> grad(n_params);
+  std::vector<double> block_sq(n_blocks);
+  train::optimizer_state opt(cfg.opt, cfg, n_params);
+  train::lr_schedule sched(cfg.sched, opt.base_lr(), cfg.epochs, n_batches);
+  const bool keep_best = cfg.early_stop.patience > 0 && cfg.early_stop.restore_best;
+  std::vector<float> best_params(keep_best ? n_params : 0);
+  evaluator eval(net, 256);
+  std::vector<std::uint32_t> health_sample(
+      train_rows.begin(),
+      train_rows.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(1024, n_train)));
+  core::workspace health_ws(net, 256);
+  std::vector<float> health_x(256 * net.n_inputs);
+  std::size_t n_units = 0;
+  for (const auto& l : net.layers) n_units += l.n_out;
+  std::vector<std::uint8_t> alive(n_units);
+  std::vector<std::uint32_t> order = train_rows;
+  std::vector<layer_health> last_health;
+
+  tbb::task_arena arena(n_workers);
+  double best = std::numeric_limits<double>::infinity();
+  std::size_t since_best = 0;
+  bool stop = false;
+
+  for (std::size_t epoch = 0; epoch < cfg.epochs && !stop; ++epoch) {
+    const auto t0 = clock_type::now();
+    order = train_rows;
+    train::shuffle_epoch(cfg.seed, epoch, order);
+    double epoch_loss = 0.0;
+    float lr = 0.0f;
+    std::size_t done_rows = 0;
+
+    for (std::size_t b = 0; b < n_batches; ++b) {
+      if (cancelled_.load(std::memory_order_relaxed)) {
+        result.status = fit_status::cancelled;
+        stop = true;
+        break;
+      }
+      const std::size_t b0 = b * batch, rows = std::min(batch, n_train - b0);
+      lr = sched.at(epoch, b);
+      double loss_sum = 0.0, sq = 0.0;
+      const bool last = b + 1 == n_batches;
+      arena.execute([&] {
+        loss_sum = engine.compute(k, params, x, y.data, weights.empty() ? nullptr : weights.data(),
+                                  order.data() + b0, rows, grad.data());
+        // Clip by value, then the squared norm per block (summed below in block order).
+        tbb::parallel_for(
+            tbb::blocked_range<std::size_t>(0, n_blocks, 1),
+            [&](const auto& r) {
+              for (std::size_t bl = r.begin(); bl != r.end(); ++bl) {
+                const std::size_t lo = bl * train::param_block,
+                                  len = std::min(train::param_block, n_params - lo);
+                float* g = grad.data() + lo;
+                double s = 0.0;
+                for (std::size_t i = 0; i < len; ++i) {
+                  if (cfg.clip_value > 0.0f)
+                    g[i] = std::clamp(g[i], -cfg.clip_value, cfg.clip_value);
+                  s += static_cast<double>(g[i]) * g[i];
+                }
+                block_sq[bl] = s;
+              }
+            },
+            tbb::simple_partitioner());
+      });
+      for (double s : block_sq) sq += s;
+      if (!std::isfinite(loss_sum) || !std::isfinite(sq)) {  // keep the parameters of this step
+        result.status = fit_status::diverged;
+        stop = true;
+        break;
+      }
+      if (last) {
+        last_health = layer_report(k, net, params, grad.data(), x, {}, health_ws, health_x, alive);
+      }
+      const double norm = std::sqrt(sq);
+      const float clip = cfg.clip_norm > 0.0f && norm > cfg.clip_norm
+                             ? static_cast<float>(cfg.clip_norm / norm)
+                             : 1.0f;
+      opt.begin_step(lr);
+      arena.execute([&] {
+        tbb::parallel_for(
+            tbb::blocked_range<std::size_t>(0, n_blocks, 1),
+            [&](const auto& r) {
+              for (std::size_t bl = r.begin(); bl != r.end(); ++bl) {
+                const std::size_t lo = bl * train::param_block,
+                                  len = std::min(train::param_block, n_params - lo);
+                if (clip != 1.0f) k.scale(len, clip, grad.data() + lo);
+                opt.update(k, lo, len, grad.data(), params);
+              }
+            },
+            tbb::simple_partitioner());
+      });
+      ++result.n_steps;
+      epoch_loss += loss_sum;
+      done_rows += rows;
+      if (cfg.on_batch && !cfg.on_batch(batch_report{epoch + 1, b + 1, n_batches,
+                                                     loss_sum / static_cast<double>(rows), lr})) {
+        result.status = fit_status::stopped_by_callback;
+        stop = true;
+        break;
+      }
+    }
+    if (done_rows == 0) break;  // cancelled or diverged before the epoch's first step
+
+    // --- end of epoch: report, validation, schedule, early stopping ---
+    epoch_report rep;
+    rep.epoch = epoch + 1;
+    rep.train_loss = epoch_loss / static_cast<double>(done_rows);
+    rep.lr = lr;
+    rep.metric_name =
+        net.loss.kind == loss_kind::ce || net.loss.kind == loss_kind::bce ? "accuracy" : "rmse";
+    if (has_valid) {
+      std::pair<double, double> v;
+      arena.execute([&] { v = eval.run(k, params, vx, vy, valid_rows); });
+      rep.valid_loss = v.first;
+      rep.valid_metric = v.second;
+    }
+    if (!last_health.empty()) {
+      // Dead units need a forward pass over the sample at the epoch's final parameters.
+      rep.layers =
+          layer_report(k, net, params, grad.data(), x, health_sample, health_ws, health_x, alive);
+      for (std::size_t i = 0; i < rep.layers.size(); ++i) {  // gradient norms of the last batch
+        rep.layers[i].grad_norm = last_health[i].grad_norm;
+        rep.layers[i].vanishing = last_health[i].vanishing;
+        rep.layers[i].exploding = last_health[i].exploding;
+      }
+      for (const auto& h : rep.layers) {
+        rep.vanishing |= h.vanishing;
+        rep.exploding |= h.exploding;
+      }
+    }
+    const double monitored = rep.valid_loss.value_or(rep.train_loss);
+    sched.end_epoch(monitored);
+    rep.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+    rep.samples_per_second = static_cast<double>(done_rows) / std::max(rep.seconds, 1e-9);
+    if (monitored < best - static_cast<double>(cfg.early_stop.min_delta)) {
+      best = monitored;
+      result.best_epoch = epoch + 1;
+      result.best_loss = monitored;
+      since_best = 0;
+      if (keep_best) std::copy(params, params + n_params, best_params.begin());
+    } else {
+      ++since_best;
+    }
+    result.epochs.push_back(rep);
+    if (stop) break;
+    if (cfg.early_stop.patience > 0 && since_best >= cfg.early_stop.patience) {
+      result.status = fit_status::early_stopped;
+      break;
+    }
+    if (cfg.on_epoch && !cfg.on_epoch(result.epochs.back())) {
+      result.status = fit_status::stopped_by_callback;
+      break;
+    }
+  }
+  // With early stopping on, training ends at the best epoch's parameters.
+  const bool ended_normally =
+      result.status == fit_status::completed || result.status == fit_status::early_stopped;
+  if (keep_best && ended_normally && result.best_epoch > 0 &&
+      result.best_epoch < result.epochs.size())
+    std::copy(best_params.begin(), best_params.end(), params);
+  return result;
+}
+
+}  // namespace tmlp
