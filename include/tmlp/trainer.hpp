@@ -165,8 +165,10 @@ struct train_config {
   float valid_fraction = 0.0f;  // held out from the training rows (stratified for classes)
   early_stopping early_stop;
 
-  std::size_t min_shard_rows = 32;  // a batch is cut into shards of at least this many rows
-  std::size_t max_shards = 64;
+  // A batch is cut into a power-of-two number of shards of at least min_shard_rows rows each,
+  // at most max_shards: the unit of parallel work, fixed by the batch size alone.
+  std::size_t min_shard_rows = 32;
+  std::size_t max_shards = 16;
 
   // Called after each batch and each epoch; return false to stop training. Exceptions pass
   // through fit() and leave the model at its last complete step.

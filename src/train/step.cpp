@@ -1,5 +1,7 @@
 #include "train/step.hpp"
 
+#include "core/assert.hpp"
+
 #include <algorithm>
 #include <cstring>
 
@@ -10,8 +12,12 @@ namespace tmlp::train {
 
 shard_plan plan_shards(std::size_t rows, std::size_t min_shard_rows,
                        std::size_t max_shards) noexcept {
-  const std::size_t n = std::clamp<std::size_t>(rows / std::max<std::size_t>(min_shard_rows, 1), 1,
-                                                std::max<std::size_t>(max_shards, 1));
+  // The largest power of two not above rows / min_shard_rows or max_shards: power-of-two counts
+  // divide evenly among 2, 4, 8 or 16 workers.
+  const std::size_t cap = std::min(rows / std::max<std::size_t>(min_shard_rows, 1),
+                                   std::max<std::size_t>(max_shards, 1));
+  std::size_t n = 1;
+  while (2 * n <= cap) n *= 2;
   return {rows, n};
 }
 
@@ -22,11 +28,11 @@ gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch
       min_shard_rows_(min_shard_rows),
       target_width_(core::target_width(net.loss.kind, net.n_outputs)) {
   const shard_plan biggest = plan_shards(max_batch, min_shard_rows, max_shards);
-  // The largest shard any batch up to max_batch can get: below the cap on shard count a shard
-  // has fewer than 2 * min_shard_rows rows; at the cap, ceil(max_batch / max_shards).
+  // The largest shard any batch up to max_batch can get. Below the cap on the shard count,
+  // floor(rows / m) < 2n, so a shard has fewer than 3m rows; at the cap, ceil(max_batch / n).
   const std::size_t m = std::max<std::size_t>(min_shard_rows, 1);
   const std::size_t max_rows =
-      std::min(max_batch, std::max(2 * m, (max_batch + biggest.n_shards - 1) / biggest.n_shards));
+      std::min(max_batch, std::max(3 * m, (max_batch + biggest.n_shards - 1) / biggest.n_shards));
   shards_.reserve(biggest.n_shards);
   for (std::size_t s = 0; s < biggest.n_shards; ++s) {
     shards_.push_back(shard{core::workspace(net, max_rows),
@@ -45,6 +51,8 @@ double gradient_engine::compute(const kernels::kernel_table& k, const float* par
                                 const float* y, const float* w, const std::uint32_t* idx,
                                 std::size_t batch, float* grad) {
   const shard_plan& plan = plan_for(batch);
+  // Shard sizes differ by at most one row; the last one is the largest.
+  TMLP_ASSERT(batch <= max_batch_ && plan.size(plan.n_shards - 1) <= shards_[0].ws.max_rows());
   const std::size_t n_in = net_.n_inputs, tw = target_width_;
 
   tbb::parallel_for(
@@ -65,7 +73,16 @@ double gradient_engine::compute(const kernels::kernel_table& k, const float* par
       },
       tbb::simple_partitioner());
 
-  // Reduction over fixed parameter blocks; shards added in order 0..S-1, then scaled by 1/B.
+  reduce(k, batch, grad);
+
+  double loss = 0.0;
+  for (std::size_t s = 0; s < plan.n_shards; ++s) loss += shards_[s].loss;
+  return loss;
+}
+
+void gradient_engine::reduce(const kernels::kernel_table& k, std::size_t batch, float* grad) {
+  const shard_plan& plan = plan_for(batch);
+  // Over fixed parameter blocks; shards added in order 0..S-1, then scaled by 1/B.
   const std::size_t n = net_.n_params;
   const float inv_b = 1.0f / static_cast<float>(batch);
   tbb::parallel_for(
@@ -80,10 +97,6 @@ double gradient_engine::compute(const kernels::kernel_table& k, const float* par
         }
       },
       tbb::simple_partitioner());
-
-  double loss = 0.0;
-  for (std::size_t s = 0; s < plan.n_shards; ++s) loss += shards_[s].loss;
-  return loss;
 }
 
 }  // namespace tmlp::train

@@ -26,7 +26,7 @@ struct shard_plan {
   std::size_t size(std::size_t s) const noexcept { return begin(s + 1) - begin(s); }
 };
 
-// n_shards = clamp(rows / min_shard_rows, 1, max_shards).
+// n_shards: the largest power of two <= min(rows / min_shard_rows, max_shards), at least 1.
 shard_plan plan_shards(std::size_t rows, std::size_t min_shard_rows,
                        std::size_t max_shards) noexcept;
 
@@ -46,6 +46,10 @@ class gradient_engine {
   // in shard order).
   double compute(const kernels::kernel_table& k, const float* params, matrix_view x, const float* y,
                  const float* w, const std::uint32_t* idx, std::size_t batch, float* grad);
+
+  // The second half of compute(): grad = (1/batch) * sum over shards, in order, of the shard
+  // gradients left by the last pass over `batch` rows. Public for the reduction benchmark.
+  void reduce(const kernels::kernel_table& k, std::size_t batch, float* grad);
 
   const shard_plan& plan_for(std::size_t batch) noexcept;
   std::size_t max_shards() const noexcept { return shards_.size(); }

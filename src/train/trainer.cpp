@@ -16,10 +16,9 @@
 #include "core/model_impl.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/trainer.hpp"
-#include "train/optimizer.hpp"
 #include "train/schedule.hpp"
 #include "train/split.hpp"
-#include "train/step.hpp"
+#include "train/stepper.hpp"
 
 namespace tmlp {
 
@@ -261,8 +260,8 @@ fit_result trainer::fit(model& m, matrix_view x, matrix_view y, matrix_view x_va
   const std::size_t batch = cfg.batch_size == 0 ? n_train : std::min(cfg.batch_size, n_train);
   const std::size_t n_batches = (n_train + batch - 1) / batch;
   const kernels::kernel_table& k = kernels::active();
-  train::gradient_engine engine(net, batch, cfg.min_shard_rows, cfg.max_shards);
-  const std::size_t n_shards = engine.plan_for(batch).n_shards;
+  train::stepper step(net, cfg, batch);
+  const std::size_t n_shards = step.n_shards(batch);
   std::size_t n_weights = 0;
   for (const auto& l : net.layers) n_weights += l.n_in * l.n_out;
   const double step_flops = 6.0 * static_cast<double>(batch) * static_cast<double>(n_weights);
@@ -275,11 +274,7 @@ fit_result trainer::fit(model& m, matrix_view x, matrix_view y, matrix_view x_va
 
   float* params = mi.params.data();
   const std::size_t n_params = net.n_params;
-  const std::size_t n_blocks = (n_params + train::param_block - 1) / train::param_block;
-  std::vector<float> grad(n_params);
-  std::vector<double> block_sq(n_blocks);
-  train::optimizer_state opt(cfg.opt, cfg, n_params);
-  train::lr_schedule sched(cfg.sched, opt.base_lr(), cfg.epochs, n_batches);
+  train::lr_schedule sched(cfg.sched, step.optimizer().base_lr(), cfg.epochs, n_batches);
   const bool keep_best = cfg.early_stop.patience > 0 && cfg.early_stop.restore_best;
   std::vector<float> best_params(keep_best ? n_params : 0);
   evaluator eval(net, 256);
@@ -315,62 +310,25 @@ fit_result trainer::fit(model& m, matrix_view x, matrix_view y, matrix_view x_va
       }
       const std::size_t b0 = b * batch, rows = std::min(batch, n_train - b0);
       lr = sched.at(epoch, b);
-      double loss_sum = 0.0, sq = 0.0;
       const bool last = b + 1 == n_batches;
+      train::stepper::gradient_result g;
       arena.execute([&] {
-        loss_sum = engine.compute(k, params, x, y.data, weights.empty() ? nullptr : weights.data(),
-                                  order.data() + b0, rows, grad.data());
-        // Clip by value, then the squared norm per block (summed below in block order).
-        tbb::parallel_for(
-            tbb::blocked_range<std::size_t>(0, n_blocks, 1),
-            [&](const auto& r) {
-              for (std::size_t bl = r.begin(); bl != r.end(); ++bl) {
-                const std::size_t lo = bl * train::param_block,
-                                  len = std::min(train::param_block, n_params - lo);
-                float* g = grad.data() + lo;
-                double s = 0.0;
-                for (std::size_t i = 0; i < len; ++i) {
-                  if (cfg.clip_value > 0.0f)
-                    g[i] = std::clamp(g[i], -cfg.clip_value, cfg.clip_value);
-                  s += static_cast<double>(g[i]) * g[i];
-                }
-                block_sq[bl] = s;
-              }
-            },
-            tbb::simple_partitioner());
+        g = step.gradient(k, params, x, y.data, weights.empty() ? nullptr : weights.data(),
+                          order.data() + b0, rows);
       });
-      for (double s : block_sq) sq += s;
-      if (!std::isfinite(loss_sum) || !std::isfinite(sq)) {  // keep the parameters of this step
+      if (!g.finite) {  // keep the parameters of this step: the last finite ones
         result.status = fit_status::diverged;
         stop = true;
         break;
       }
-      if (last) {
-        last_health = layer_report(k, net, params, grad.data(), x, {}, health_ws, health_x, alive);
-      }
-      const double norm = std::sqrt(sq);
-      const float clip = cfg.clip_norm > 0.0f && norm > cfg.clip_norm
-                             ? static_cast<float>(cfg.clip_norm / norm)
-                             : 1.0f;
-      opt.begin_step(lr);
-      arena.execute([&] {
-        tbb::parallel_for(
-            tbb::blocked_range<std::size_t>(0, n_blocks, 1),
-            [&](const auto& r) {
-              for (std::size_t bl = r.begin(); bl != r.end(); ++bl) {
-                const std::size_t lo = bl * train::param_block,
-                                  len = std::min(train::param_block, n_params - lo);
-                if (clip != 1.0f) k.scale(len, clip, grad.data() + lo);
-                opt.update(k, lo, len, grad.data(), params);
-              }
-            },
-            tbb::simple_partitioner());
-      });
+      if (last)
+        last_health = layer_report(k, net, params, step.grad(), x, {}, health_ws, health_x, alive);
+      arena.execute([&] { step.apply(k, params, lr, g.grad_norm); });
       ++result.n_steps;
-      epoch_loss += loss_sum;
+      epoch_loss += g.loss_sum;
       done_rows += rows;
       if (cfg.on_batch && !cfg.on_batch(batch_report{epoch + 1, b + 1, n_batches,
-                                                     loss_sum / static_cast<double>(rows), lr})) {
+                                                     g.loss_sum / static_cast<double>(rows), lr})) {
         result.status = fit_status::stopped_by_callback;
         stop = true;
         break;
@@ -394,7 +352,7 @@ fit_result trainer::fit(model& m, matrix_view x, matrix_view y, matrix_view x_va
     if (!last_health.empty()) {
       // Dead units need a forward pass over the sample at the epoch's final parameters.
       rep.layers =
-          layer_report(k, net, params, grad.data(), x, health_sample, health_ws, health_x, alive);
+          layer_report(k, net, params, step.grad(), x, health_sample, health_ws, health_x, alive);
       for (std::size_t i = 0; i < rep.layers.size(); ++i) {  // gradient norms of the last batch
         rep.layers[i].grad_norm = last_health[i].grad_norm;
         rep.layers[i].vanishing = last_health[i].vanishing;

@@ -1,0 +1,168 @@
+// One whole training step (gather, forward, backward, reduction, update) of the benchmark
+// configurations A, B, C, H at 1 and 2 threads, and the gradient reduction alone.
+//
+// step/<config>/threads:<T>: items/s is training samples/s; GFLOP counts 6 x weights per sample.
+// reduce/<config>/threads:<T>: the sum of the shard gradients of one full batch, bytes/s over
+// the shard buffers read and the gradient written.
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include <tbb/global_control.h>
+#include <tbb/task_arena.h>
+
+#include "blas.hpp"
+#include "core/network.hpp"
+#include "core/random.hpp"
+#include "train/split.hpp"
+#include "train/stepper.hpp"
+
+namespace {
+
+using tmlp::activation;
+
+struct config {
+  const char* name;
+  std::vector<std::size_t> widths;  // inputs, hidden..., outputs
+  activation act;
+  tmlp::loss_kind loss;
+  tmlp::optimizer opt;
+  std::size_t batch;
+};
+
+const std::vector<config>& configs() {
+  static const std::vector<config> c = {
+      {"A",
+       {28, 256, 256, 1},
+       activation::relu,
+       tmlp::loss_kind::bce,
+       tmlp::adam{.lr = 1e-3f},
+       256},
+      {"B",
+       {100, 1024, 1024, 1024, 10},
+       activation::relu,
+       tmlp::loss_kind::ce,
+       tmlp::momentum{.lr = 0.01f, .momentum = 0.9f},
+       1024},
+      {"C", {10, 64, 64, 1}, activation::tanh, tmlp::loss_kind::mse, tmlp::sgd{.lr = 0.01f}, 64},
+      {"H",
+       {28, 300, 300, 300, 300, 300, 1},
+       activation::tanh,
+       tmlp::loss_kind::bce,
+       tmlp::momentum{.lr = 0.01f, .momentum = 0.9f},
+       100},
+  };
+  return c;
+}
+
+struct problem {
+  tmlp::model_spec spec;
+  tmlp::core::network net;
+  std::vector<float> params, x, y;
+  std::vector<std::uint32_t> order;
+  std::size_t n_rows, n_weights = 0;
+
+  explicit problem(const config& c) : n_rows(std::max<std::size_t>(16 * c.batch, 4096)) {
+    spec.n_inputs = c.widths.front();
+    for (std::size_t i = 1; i < c.widths.size(); ++i)
+      spec.layers.push_back(
+          {.units = c.widths[i], .act = i + 1 == c.widths.size() ? activation::identity : c.act});
+    spec.loss = c.loss;
+    net = tmlp::core::network::from_spec(spec);
+    params.resize(net.n_params);
+    tmlp::core::init_params(net, spec, params.data());
+    for (const auto& l : net.layers) n_weights += l.n_in * l.n_out;
+    x.resize(n_rows * spec.n_inputs);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(tmlp::core::normal(1, i));
+    const std::size_t k = c.widths.back();
+    for (std::size_t r = 0; r < n_rows; ++r) {
+      if (c.loss == tmlp::loss_kind::ce)
+        y.push_back(static_cast<float>(r % k));
+      else
+        for (std::size_t j = 0; j < k; ++j)
+          y.push_back(c.loss == tmlp::loss_kind::bce ? float(r % 2) : x[r * spec.n_inputs]);
+    }
+    order.resize(n_rows);
+    std::iota(order.begin(), order.end(), 0u);
+    tmlp::train::shuffle_epoch(7, 0, order);
+  }
+};
+
+void bm_step(benchmark::State& state, const config* c) {
+  tmlp::blas::ensure_single_threaded();
+  const int n_threads = static_cast<int>(state.range(0));
+  tbb::global_control allow(tbb::global_control::max_allowed_parallelism,
+                            static_cast<std::size_t>(n_threads));
+  problem p(*c);
+  tmlp::train_config cfg{.opt = c->opt};
+  tmlp::train::stepper step(p.net, cfg, c->batch);
+  const auto& k = tmlp::kernels::active();
+  tbb::task_arena arena(n_threads);
+  std::size_t b0 = 0;
+  arena.execute([&] {  // one checked step before timing
+    const auto g = step.gradient(k, p.params.data(), {p.x.data(), p.n_rows, p.spec.n_inputs},
+                                 p.y.data(), nullptr, p.order.data(), c->batch);
+    if (!g.finite || g.grad_norm <= 0.0) {
+      std::fprintf(stderr, "bench_step: config %s gives a non-finite or zero gradient\n", c->name);
+      std::abort();
+    }
+  });
+  for (auto _ : state) {
+    arena.execute([&] {
+      const auto g = step.gradient(k, p.params.data(), {p.x.data(), p.n_rows, p.spec.n_inputs},
+                                   p.y.data(), nullptr, p.order.data() + b0, c->batch);
+      step.apply(k, p.params.data(), 1e-4f, g.grad_norm);
+    });
+    b0 = b0 + 2 * c->batch <= p.n_rows ? b0 + c->batch : 0;
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * c->batch));
+  state.counters["GFLOP"] = benchmark::Counter(6.0 * double(p.n_weights) * double(c->batch) * 1e-9,
+                                               benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["shards"] = static_cast<double>(step.n_shards(c->batch));
+}
+
+void bm_reduce(benchmark::State& state, const config* c) {
+  const int n_threads = static_cast<int>(state.range(0));
+  tbb::global_control allow(tbb::global_control::max_allowed_parallelism,
+                            static_cast<std::size_t>(n_threads));
+  problem p(*c);
+  const tmlp::train_config defaults;
+  tmlp::train::gradient_engine engine(p.net, c->batch, defaults.min_shard_rows,
+                                      defaults.max_shards);
+  std::vector<float> grad(p.net.n_params);
+  const auto& k = tmlp::kernels::active();
+  tbb::task_arena arena(n_threads);
+  arena.execute([&] {
+    engine.compute(k, p.params.data(), {p.x.data(), p.n_rows, p.spec.n_inputs}, p.y.data(), nullptr,
+                   p.order.data(), c->batch, grad.data());
+  });
+  for (auto _ : state) arena.execute([&] { engine.reduce(k, c->batch, grad.data()); });
+  const std::size_t s = engine.plan_for(c->batch).n_shards;
+  state.SetBytesProcessed(
+      static_cast<std::int64_t>(state.iterations() * (s + 1) * p.net.n_params * sizeof(float)));
+  state.counters["shards"] = static_cast<double>(s);
+}
+
+const int registered = [] {
+  for (const config& c : configs()) {
+    for (int t : {1, 2}) {
+      benchmark::RegisterBenchmark((std::string("step/") + c.name).c_str(), bm_step, &c)
+          ->Arg(t)
+          ->ArgName("threads")
+          ->UseRealTime()
+          ->Unit(benchmark::kMicrosecond);
+      benchmark::RegisterBenchmark((std::string("reduce/") + c.name).c_str(), bm_reduce, &c)
+          ->Arg(t)
+          ->ArgName("threads")
+          ->UseRealTime()
+          ->Unit(benchmark::kMicrosecond);
+    }
+  }
+  return 0;
+}();
+
+}  // namespace

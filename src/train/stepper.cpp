@@ -1,0 +1,67 @@
+#include "train/stepper.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+namespace tmlp::train {
+
+stepper::stepper(const core::network& net, const train_config& config, std::size_t max_batch)
+    : net_(net),
+      clip_value_(config.clip_value),
+      clip_norm_(config.clip_norm),
+      engine_(net, max_batch, config.min_shard_rows, config.max_shards),
+      opt_(config.opt, config, net.n_params),
+      grad_(net.n_params),
+      block_sq_((net.n_params + param_block - 1) / param_block) {}
+
+stepper::gradient_result stepper::gradient(const kernels::kernel_table& k, const float* params,
+                                           matrix_view x, const float* y, const float* w,
+                                           const std::uint32_t* idx, std::size_t rows) {
+  gradient_result r;
+  r.loss_sum = engine_.compute(k, params, x, y, w, idx, rows, grad_.data());
+  // Clip by value and square per block; blocks are summed below in block order.
+  const std::size_t n = net_.n_params;
+  const float cv = clip_value_;
+  tbb::parallel_for(
+      tbb::blocked_range<std::size_t>(0, block_sq_.size(), 1),
+      [&](const tbb::blocked_range<std::size_t>& range) {
+        for (std::size_t b = range.begin(); b != range.end(); ++b) {
+          const std::size_t lo = b * param_block, len = std::min(param_block, n - lo);
+          float* g = grad_.data() + lo;
+          if (cv > 0.0f)
+            for (std::size_t i = 0; i < len; ++i) g[i] = std::clamp(g[i], -cv, cv);
+          double s = 0.0;
+          for (std::size_t i = 0; i < len; ++i) s += static_cast<double>(g[i]) * g[i];
+          block_sq_[b] = s;
+        }
+      },
+      tbb::simple_partitioner());
+  double sq = 0.0;
+  for (double s : block_sq_) sq += s;
+  r.grad_norm = std::sqrt(sq);
+  r.finite = std::isfinite(r.loss_sum) && std::isfinite(sq);
+  return r;
+}
+
+void stepper::apply(const kernels::kernel_table& k, float* params, float lr, double grad_norm) {
+  const float scale = clip_norm_ > 0.0f && grad_norm > clip_norm_
+                          ? static_cast<float>(clip_norm_ / grad_norm)
+                          : 1.0f;
+  opt_.begin_step(lr);
+  const std::size_t n = net_.n_params;
+  tbb::parallel_for(
+      tbb::blocked_range<std::size_t>(0, block_sq_.size(), 1),
+      [&](const tbb::blocked_range<std::size_t>& range) {
+        for (std::size_t b = range.begin(); b != range.end(); ++b) {
+          const std::size_t lo = b * param_block, len = std::min(param_block, n - lo);
+          if (scale != 1.0f) k.scale(len, scale, grad_.data() + lo);
+          opt_.update(k, lo, len, grad_.data(), params);
+        }
+      },
+      tbb::simple_partitioner());
+}
+
+}  // namespace tmlp::train

@@ -1,0 +1,48 @@
+// One optimization step in two halves, so the caller can look at the gradient in between:
+//   gradient(): the batch gradient from the engine, clipped by value, and its global norm;
+//   apply():    clip by global norm, then the optimizer update over fixed parameter blocks.
+// Both run inside the caller's task_arena and allocate nothing.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "core/network.hpp"
+#include "kernels.hpp"
+#include "tmlp/trainer.hpp"
+#include "train/optimizer.hpp"
+#include "train/step.hpp"
+
+namespace tmlp::train {
+
+class stepper {
+ public:
+  stepper(const core::network& net, const train_config& config, std::size_t max_batch);
+
+  struct gradient_result {
+    double loss_sum = 0.0;   // sum_r w_r L_r over the batch
+    double grad_norm = 0.0;  // global L2 norm after clipping by value
+    bool finite = true;      // loss and gradient are finite
+  };
+  gradient_result gradient(const kernels::kernel_table& k, const float* params, matrix_view x,
+                           const float* y, const float* w, const std::uint32_t* idx,
+                           std::size_t rows);
+
+  // Updates params with the gradient of the last gradient() call at learning rate lr.
+  void apply(const kernels::kernel_table& k, float* params, float lr, double grad_norm);
+
+  const float* grad() const noexcept { return grad_.data(); }
+  std::size_t n_shards(std::size_t batch) noexcept { return engine_.plan_for(batch).n_shards; }
+  const optimizer_state& optimizer() const noexcept { return opt_; }
+
+ private:
+  const core::network& net_;
+  float clip_value_, clip_norm_;
+  gradient_engine engine_;
+  optimizer_state opt_;
+  std::vector<float> grad_;
+  std::vector<double> block_sq_;
+};
+
+}  // namespace tmlp::train
