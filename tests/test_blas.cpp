@@ -3,6 +3,10 @@
 
 #include <vector>
 
+#include <tbb/global_control.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
 #include "blas.hpp"
 #include "core/random.hpp"
 
@@ -47,4 +51,35 @@ TEST_CASE("sgemm with k = 0 scales C by beta", "[blas]") {
   CHECK(c == std::vector<float>{0.5f, -1.0f, 1.5f, 2.0f});
   tmlp::blas::sgemm(false, false, 2, 2, 0, 1.0f, nullptr, 1, nullptr, 2, 0.0f, c.data(), 2);
   CHECK(c == std::vector<float>{0.0f, 0.0f, 0.0f, 0.0f});
+}
+
+TEST_CASE("sgemm called concurrently from TBB workers matches serial results", "[blas][threads]") {
+  tmlp::blas::ensure_single_threaded();
+  tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 4);
+  // 32 independent products of layer-like shapes, each computed serially first, then all at
+  // once from 4 threads; every output bit must agree.
+  struct job {
+    std::size_t m, n, k;
+    std::vector<float> a, b, serial, parallel;
+  };
+  std::vector<job> jobs;
+  for (std::size_t i = 0; i < 32; ++i) {
+    const std::size_t m = 16 + 8 * (i % 5), n = 64 + 32 * (i % 3), k = 28 + 50 * (i % 4);
+    jobs.push_back({m, n, k, random_vec(m * k, 10 + i), random_vec(k * n, 100 + i),
+                    std::vector<float>(m * n), std::vector<float>(m * n)});
+  }
+  for (auto& j : jobs)
+    tmlp::blas::sgemm(false, false, j.m, j.n, j.k, 1.0f, j.a.data(), j.k, j.b.data(), j.n, 0.0f,
+                      j.serial.data(), j.n);
+  tbb::task_arena arena(4);
+  for (int round = 0; round < 5; ++round) {
+    arena.execute([&] {
+      tbb::parallel_for(std::size_t{0}, jobs.size(), [&](std::size_t i) {
+        auto& j = jobs[i];
+        tmlp::blas::sgemm(false, false, j.m, j.n, j.k, 1.0f, j.a.data(), j.k, j.b.data(), j.n, 0.0f,
+                          j.parallel.data(), j.n);
+      });
+    });
+    for (const auto& j : jobs) REQUIRE(j.serial == j.parallel);
+  }
 }

@@ -117,6 +117,7 @@ class model {
 
   struct impl;  // library internals
   const impl& internals() const noexcept { return *impl_; }
+  impl& internals() noexcept { return *impl_; }
 
  private:
   explicit model(std::unique_ptr<impl> p) noexcept;

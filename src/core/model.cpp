@@ -3,12 +3,11 @@
 #include <cstring>
 
 #include <fmt/format.h>
-#include <tbb/blocked_range.h>
 #include <tbb/enumerable_thread_specific.h>
-#include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
 #include "core/model_impl.hpp"
+#include "core/parallel.hpp"
 #include "kernels.hpp"
 #include "tmlp/error.hpp"
 
@@ -69,20 +68,17 @@ void model::predict(matrix_view x, matrix_span out, const predict_options& optio
       [&] { return core::workspace(net, std::min(chunk, x.rows)); });
 
   auto run = [&] {
-    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n_chunks, 1), [&](const auto& r) {
+    core::parallel_for_index(n_chunks, [&](std::size_t c) {
       core::workspace& ws = workspaces.local();
-      for (std::size_t c = r.begin(); c != r.end(); ++c) {
-        const std::size_t r0 = c * chunk, rows = std::min(chunk, x.rows - r0);
-        const float* y = core::forward(k, net, params, rows, x.row(r0), ws);
-        float* o = out.row(r0);
-        std::memcpy(o, y, rows * k_out * sizeof(float));
-        if (options.raw) continue;
-        if (net.loss.kind == loss_kind::bce)
-          k.bias_act_forward[static_cast<int>(kernels::act::sigmoid)](rows, k_out, nullptr, {}, o,
-                                                                      o);
-        else if (net.loss.kind == loss_kind::ce)
-          k.softmax_rows(rows, k_out, o, o);
-      }
+      const std::size_t r0 = c * chunk, rows = std::min(chunk, x.rows - r0);
+      const float* y = core::forward(k, net, params, rows, x.row(r0), ws);
+      float* o = out.row(r0);
+      std::memcpy(o, y, rows * k_out * sizeof(float));
+      if (options.raw) return;
+      if (net.loss.kind == loss_kind::bce)
+        k.bias_act_forward[static_cast<int>(kernels::act::sigmoid)](rows, k_out, nullptr, {}, o, o);
+      else if (net.loss.kind == loss_kind::ce)
+        k.softmax_rows(rows, k_out, o, o);
     });
   };
   if (n_chunks == 1) {

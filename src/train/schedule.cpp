@@ -52,7 +52,7 @@ void lr_schedule::end_epoch(double monitored_loss) noexcept {
   if (monitored_loss < plateau_best_ - static_cast<double>(p->min_delta)) {
     plateau_best_ = monitored_loss;
     plateau_bad_ = 0;
-  } else if (++plateau_bad_ > p->patience) {
+  } else if (++plateau_bad_ >= p->patience) {
     plateau_lr_ = std::max(plateau_lr_ * p->factor, p->min_lr);
     plateau_bad_ = 0;
   }

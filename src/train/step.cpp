@@ -1,12 +1,10 @@
 #include "train/step.hpp"
 
 #include "core/assert.hpp"
+#include "core/parallel.hpp"
 
 #include <algorithm>
 #include <cstring>
-
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
 
 namespace tmlp::train {
 
@@ -55,23 +53,18 @@ double gradient_engine::compute(const kernels::kernel_table& k, const float* par
   TMLP_ASSERT(batch <= max_batch_ && plan.size(plan.n_shards - 1) <= shards_[0].ws.max_rows());
   const std::size_t n_in = net_.n_inputs, tw = target_width_;
 
-  tbb::parallel_for(
-      tbb::blocked_range<std::size_t>(0, plan.n_shards, 1),
-      [&](const tbb::blocked_range<std::size_t>& r) {
-        for (std::size_t s = r.begin(); s != r.end(); ++s) {
-          shard& sh = shards_[s];
-          const std::size_t b0 = plan.begin(s), rows = plan.size(s);
-          for (std::size_t i = 0; i < rows; ++i) {  // gather
-            const std::size_t row = idx[b0 + i];
-            std::memcpy(sh.x.data() + i * n_in, x.row(row), n_in * sizeof(float));
-            std::memcpy(sh.y.data() + i * tw, y + row * tw, tw * sizeof(float));
-            if (w) sh.w[i] = w[row];
-          }
-          sh.loss = core::forward_backward(k, net_, params, rows, sh.x.data(), sh.y.data(),
-                                           w ? sh.w.data() : nullptr, sh.ws, sh.grad.data());
-        }
-      },
-      tbb::simple_partitioner());
+  core::parallel_for_index(plan.n_shards, [&](std::size_t s) {
+    shard& sh = shards_[s];
+    const std::size_t b0 = plan.begin(s), rows = plan.size(s);
+    for (std::size_t i = 0; i < rows; ++i) {  // gather
+      const std::size_t row = idx[b0 + i];
+      std::memcpy(sh.x.data() + i * n_in, x.row(row), n_in * sizeof(float));
+      std::memcpy(sh.y.data() + i * tw, y + row * tw, tw * sizeof(float));
+      if (w) sh.w[i] = w[row];
+    }
+    sh.loss = core::forward_backward(k, net_, params, rows, sh.x.data(), sh.y.data(),
+                                     w ? sh.w.data() : nullptr, sh.ws, sh.grad.data());
+  });
 
   reduce(k, batch, grad);
 
@@ -85,18 +78,13 @@ void gradient_engine::reduce(const kernels::kernel_table& k, std::size_t batch, 
   // Over fixed parameter blocks; shards added in order 0..S-1, then scaled by 1/B.
   const std::size_t n = net_.n_params;
   const float inv_b = 1.0f / static_cast<float>(batch);
-  tbb::parallel_for(
-      tbb::blocked_range<std::size_t>(0, (n + param_block - 1) / param_block, 1),
-      [&](const tbb::blocked_range<std::size_t>& r) {
-        for (std::size_t b = r.begin(); b != r.end(); ++b) {
-          const std::size_t lo = b * param_block, len = std::min(param_block, n - lo);
-          std::memcpy(grad + lo, shards_[0].grad.data() + lo, len * sizeof(float));
-          for (std::size_t s = 1; s < plan.n_shards; ++s)
-            k.axpy(len, 1.0f, shards_[s].grad.data() + lo, grad + lo);
-          k.scale(len, inv_b, grad + lo);
-        }
-      },
-      tbb::simple_partitioner());
+  core::parallel_for_index((n + param_block - 1) / param_block, [&](std::size_t b) {
+    const std::size_t lo = b * param_block, len = std::min(param_block, n - lo);
+    std::memcpy(grad + lo, shards_[0].grad.data() + lo, len * sizeof(float));
+    for (std::size_t s = 1; s < plan.n_shards; ++s)
+      k.axpy(len, 1.0f, shards_[s].grad.data() + lo, grad + lo);
+    k.scale(len, inv_b, grad + lo);
+  });
 }
 
 }  // namespace tmlp::train

@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
+#include "core/parallel.hpp"
 
 namespace tmlp::train {
 
@@ -15,7 +16,9 @@ stepper::stepper(const core::network& net, const train_config& config, std::size
       engine_(net, max_batch, config.min_shard_rows, config.max_shards),
       opt_(config.opt, config, net.n_params),
       grad_(net.n_params),
-      block_sq_((net.n_params + param_block - 1) / param_block) {}
+      block_sq_((net.n_params + param_block - 1) / param_block),
+      backup_(net.n_params),
+      block_finite_(block_sq_.size(), 1) {}
 
 stepper::gradient_result stepper::gradient(const kernels::kernel_table& k, const float* params,
                                            matrix_view x, const float* y, const float* w,
@@ -25,20 +28,15 @@ stepper::gradient_result stepper::gradient(const kernels::kernel_table& k, const
   // Clip by value and square per block; blocks are summed below in block order.
   const std::size_t n = net_.n_params;
   const float cv = clip_value_;
-  tbb::parallel_for(
-      tbb::blocked_range<std::size_t>(0, block_sq_.size(), 1),
-      [&](const tbb::blocked_range<std::size_t>& range) {
-        for (std::size_t b = range.begin(); b != range.end(); ++b) {
-          const std::size_t lo = b * param_block, len = std::min(param_block, n - lo);
-          float* g = grad_.data() + lo;
-          if (cv > 0.0f)
-            for (std::size_t i = 0; i < len; ++i) g[i] = std::clamp(g[i], -cv, cv);
-          double s = 0.0;
-          for (std::size_t i = 0; i < len; ++i) s += static_cast<double>(g[i]) * g[i];
-          block_sq_[b] = s;
-        }
-      },
-      tbb::simple_partitioner());
+  core::parallel_for_index(block_sq_.size(), [&](std::size_t b) {
+    const std::size_t lo = b * param_block, len = std::min(param_block, n - lo);
+    float* g = grad_.data() + lo;
+    if (cv > 0.0f)
+      for (std::size_t i = 0; i < len; ++i) g[i] = std::clamp(g[i], -cv, cv);
+    double s = 0.0;
+    for (std::size_t i = 0; i < len; ++i) s += static_cast<double>(g[i]) * g[i];
+    block_sq_[b] = s;
+  });
   double sq = 0.0;
   for (double s : block_sq_) sq += s;
   r.grad_norm = std::sqrt(sq);
@@ -46,22 +44,36 @@ stepper::gradient_result stepper::gradient(const kernels::kernel_table& k, const
   return r;
 }
 
-void stepper::apply(const kernels::kernel_table& k, float* params, float lr, double grad_norm) {
+namespace {
+// True if no value of p[0..n) is infinite or NaN (all exponent bits set). Integer ops, so the
+// compiler vectorizes it without reordering any floating-point arithmetic.
+bool all_finite(const float* p, std::size_t n) noexcept {
+  std::uint32_t bad = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint32_t bits;
+    std::memcpy(&bits, p + i, sizeof bits);
+    bad |= static_cast<std::uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+  }
+  return bad == 0;
+}
+}  // namespace
+
+bool stepper::apply(const kernels::kernel_table& k, float* params, float lr, double grad_norm) {
   const float scale = clip_norm_ > 0.0f && grad_norm > clip_norm_
                           ? static_cast<float>(clip_norm_ / grad_norm)
                           : 1.0f;
   opt_.begin_step(lr);
   const std::size_t n = net_.n_params;
-  tbb::parallel_for(
-      tbb::blocked_range<std::size_t>(0, block_sq_.size(), 1),
-      [&](const tbb::blocked_range<std::size_t>& range) {
-        for (std::size_t b = range.begin(); b != range.end(); ++b) {
-          const std::size_t lo = b * param_block, len = std::min(param_block, n - lo);
-          if (scale != 1.0f) k.scale(len, scale, grad_.data() + lo);
-          opt_.update(k, lo, len, grad_.data(), params);
-        }
-      },
-      tbb::simple_partitioner());
+  core::parallel_for_index(block_sq_.size(), [&](std::size_t b) {
+    const std::size_t lo = b * param_block, len = std::min(param_block, n - lo);
+    std::memcpy(backup_.data() + lo, params + lo, len * sizeof(float));
+    if (scale != 1.0f) k.scale(len, scale, grad_.data() + lo);
+    opt_.update(k, lo, len, grad_.data(), params);
+    block_finite_[b] = all_finite(params + lo, len);
+  });
+  if (std::find(block_finite_.begin(), block_finite_.end(), 0) == block_finite_.end()) return true;
+  std::copy(backup_.begin(), backup_.end(), params);
+  return false;
 }
 
 }  // namespace tmlp::train

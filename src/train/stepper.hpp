@@ -30,7 +30,9 @@ class stepper {
                            std::size_t rows);
 
   // Updates params with the gradient of the last gradient() call at learning rate lr.
-  void apply(const kernels::kernel_table& k, float* params, float lr, double grad_norm);
+  // Returns false, with params as they were before the call, if the update would make any
+  // parameter infinite or NaN (an overflow a finite gradient can still cause).
+  bool apply(const kernels::kernel_table& k, float* params, float lr, double grad_norm);
 
   const float* grad() const noexcept { return grad_.data(); }
   std::size_t n_shards(std::size_t batch) noexcept { return engine_.plan_for(batch).n_shards; }
@@ -43,6 +45,8 @@ class stepper {
   optimizer_state opt_;
   std::vector<float> grad_;
   std::vector<double> block_sq_;
+  std::vector<float> backup_;                // parameters before the update, per block
+  std::vector<unsigned char> block_finite_;  // after the update
 };
 
 }  // namespace tmlp::train

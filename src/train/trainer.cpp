@@ -6,14 +6,13 @@
 #include <cstring>
 
 #include <fmt/format.h>
-#include <tbb/blocked_range.h>
 #include <tbb/enumerable_thread_specific.h>
 #include <tbb/info.h>
-#include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
 #include "blas.hpp"
 #include "core/model_impl.hpp"
+#include "core/parallel.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/trainer.hpp"
 #include "train/schedule.hpp"
@@ -81,25 +80,23 @@ class evaluator {
     const std::size_t n_chunks = (rows.size() + chunk_ - 1) / chunk_;
     totals_.assign(n_chunks, {});
     const std::size_t n_in = net_.n_inputs, tw = y.cols, k_out = net_.n_outputs;
-    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, n_chunks, 1), [&](const auto& range) {
+    core::parallel_for_index(n_chunks, [&](std::size_t c) {
       scratch& s = scratch_.local();
       if (s.x.empty()) {
         s.ws = std::make_unique<core::workspace>(net_, chunk_);
         s.x.resize(chunk_ * n_in);
         s.y.resize(chunk_ * tw);
       }
-      for (std::size_t c = range.begin(); c != range.end(); ++c) {
-        const std::size_t r0 = c * chunk_, n = std::min(chunk_, rows.size() - r0);
-        for (std::size_t i = 0; i < n; ++i) {
-          std::memcpy(s.x.data() + i * n_in, x.row(rows[r0 + i]), n_in * sizeof(float));
-          std::memcpy(s.y.data() + i * tw, y.row(rows[r0 + i]), tw * sizeof(float));
-        }
-        const float* out = core::forward(k, net_, params, n, s.x.data(), *s.ws);
-        eval_totals& t = totals_[c];
-        t.loss =
-            core::loss_forward_backward(net_.loss, n, k_out, out, s.y.data(), nullptr, nullptr);
-        t.metric = metric_sum(n, out, s.y.data());
+
+      const std::size_t r0 = c * chunk_, n = std::min(chunk_, rows.size() - r0);
+      for (std::size_t i = 0; i < n; ++i) {
+        std::memcpy(s.x.data() + i * n_in, x.row(rows[r0 + i]), n_in * sizeof(float));
+        std::memcpy(s.y.data() + i * tw, y.row(rows[r0 + i]), tw * sizeof(float));
       }
+      const float* out = core::forward(k, net_, params, n, s.x.data(), *s.ws);
+      eval_totals& t = totals_[c];
+      t.loss = core::loss_forward_backward(net_.loss, n, k_out, out, s.y.data(), nullptr, nullptr);
+      t.metric = metric_sum(n, out, s.y.data());
     });
     eval_totals sum;
     for (const auto& t : totals_) {
@@ -211,7 +208,7 @@ fit_result trainer::fit(model& m, matrix_view x, matrix_view y, matrix_view x_va
                         matrix_view y_valid, std::span<const float> weights) {
   cancelled_.store(false, std::memory_order_relaxed);
   const train_config& cfg = config_;
-  auto& mi = const_cast<model::impl&>(m.internals());
+  model::impl& mi = m.internals();
   const core::network& net = mi.net;
   const std::size_t tw = core::target_width(net.loss.kind, net.n_outputs);
   const bool separate_valid = x_valid.data != nullptr || x_valid.rows != 0;
@@ -222,10 +219,10 @@ fit_result trainer::fit(model& m, matrix_view x, matrix_view y, matrix_view x_va
     bad_input(fmt::format("fit: {} rows exceed the limit of 2^32 - 1", x.rows));
   check_matrix("x", x, x.rows, net.n_inputs);
   check_matrix("y", y, x.rows, tw);
-  core::check_targets(net.loss, y.rows, net.n_outputs, y.data,
-                      weights.empty() ? nullptr : weights.data());
   if (!weights.empty() && weights.size() != x.rows)
     bad_input(fmt::format("fit: {} sample weights for {} rows", weights.size(), x.rows));
+  core::check_targets(net.loss, y.rows, net.n_outputs, y.data,
+                      weights.empty() ? nullptr : weights.data());
   if (separate_valid) {
     if (x_valid.rows == 0) bad_input("fit: the validation set has no rows");
     check_matrix("x_valid", x_valid, x_valid.rows, net.n_inputs);
@@ -323,7 +320,13 @@ fit_result trainer::fit(model& m, matrix_view x, matrix_view y, matrix_view x_va
       }
       if (last)
         last_health = layer_report(k, net, params, step.grad(), x, {}, health_ws, health_x, alive);
-      arena.execute([&] { step.apply(k, params, lr, g.grad_norm); });
+      bool applied = false;
+      arena.execute([&] { applied = step.apply(k, params, lr, g.grad_norm); });
+      if (!applied) {  // the update overflowed; apply() put the previous parameters back
+        result.status = fit_status::diverged;
+        stop = true;
+        break;
+      }
       ++result.n_steps;
       epoch_loss += g.loss_sum;
       done_rows += rows;
@@ -377,12 +380,13 @@ fit_result trainer::fit(model& m, matrix_view x, matrix_view y, matrix_view x_va
       ++since_best;
     }
     result.epochs.push_back(rep);
-    if (stop) break;
+    if (stop) break;  // a partial epoch: reported, but no on_epoch call
+    const bool go_on = !cfg.on_epoch || cfg.on_epoch(result.epochs.back());
     if (cfg.early_stop.patience > 0 && since_best >= cfg.early_stop.patience) {
       result.status = fit_status::early_stopped;
       break;
     }
-    if (cfg.on_epoch && !cfg.on_epoch(result.epochs.back())) {
+    if (!go_on) {
       result.status = fit_status::stopped_by_callback;
       break;
     }
