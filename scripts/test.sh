@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Sets up (Debian packages), builds and runs the whole tmlp test suite:
 #   1. ASan+UBSan build (clang): every test but those tagged [slow]
-#   2. Release build: the core tests again with each SIMD architecture of this CPU forced
-#      through TMLP_SIMD (the kernel tests already cover every architecture in one run)
-#   3. Release build: the whole suite through ctest
+#   2. ThreadSanitizer build (clang): the trainer and BLAS-threading tests
+#   3. Release build: the core and trainer tests again with each SIMD architecture of this CPU
+#      forced through TMLP_SIMD (the kernel tests already cover every architecture in one run)
+#   4. Release build: the whole suite through ctest
 # Warnings are errors in every build. Options:
-#   --no-sanitize   skip step 1 (faster local runs)
+#   --no-sanitize   skip steps 1 and 2 (faster local runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +31,13 @@ if [[ $sanitize -eq 1 ]]; then
   echo "== ASan+UBSan: all tests but [slow]"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     build/asan/tests/tmlp_tests "~[slow]"
+
+  cmake -S . -B build/tsan -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DTMLP_SANITIZE=thread -DTMLP_BUILD_BENCH=OFF -DTMLP_WERROR=ON >/dev/null
+  cmake --build build/tsan -j "$jobs" --target tmlp_tests
+  echo "== ThreadSanitizer: trainer and BLAS-threading tests but [slow]"
+  TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/cmake/tsan_suppressions.txt" \
+    build/tsan/tests/tmlp_tests "[train]~[slow],[blas]~[slow]"
 fi
 
 for arch in $(build/release/src/cli/tmlp system --list-simd); do
