@@ -4,10 +4,10 @@
 #include <vector>
 
 #include <tbb/global_control.h>
-#include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
 #include "blas.hpp"
+#include "core/parallel.hpp"
 #include "core/random.hpp"
 
 namespace {
@@ -74,7 +74,7 @@ TEST_CASE("sgemm called concurrently from TBB workers matches serial results", "
   tbb::task_arena arena(4);
   for (int round = 0; round < 5; ++round) {
     arena.execute([&] {
-      tbb::parallel_for(std::size_t{0}, jobs.size(), [&](std::size_t i) {
+      tmlp::core::parallel_for_index(jobs.size(), [&](std::size_t i) {
         auto& j = jobs[i];
         tmlp::blas::sgemm(false, false, j.m, j.n, j.k, 1.0f, j.a.data(), j.k, j.b.data(), j.n, 0.0f,
                           j.parallel.data(), j.n);
