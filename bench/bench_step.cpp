@@ -111,6 +111,7 @@ void bm_step(benchmark::State& state, const config* c) {
       std::abort();
     }
   });
+  step.reset_phases();
   for (auto _ : state) {
     arena.execute([&] {
       const auto g = step.gradient(k, p.params.data(), {p.x.data(), p.n_rows, p.spec.n_inputs},
@@ -123,6 +124,14 @@ void bm_step(benchmark::State& state, const config* c) {
   state.counters["GFLOP"] = benchmark::Counter(6.0 * double(p.n_weights) * double(c->batch) * 1e-9,
                                                benchmark::Counter::kIsIterationInvariantRate);
   state.counters["shards"] = static_cast<double>(step.n_shards(c->batch));
+  // Microseconds per step in each phase (gather/forward/backward: summed over shards).
+  const tmlp::train::phase_times ph = step.phases();
+  const double per = 1e6 / static_cast<double>(state.iterations());
+  state.counters["gather_us"] = ph.gather * per;
+  state.counters["fwd_us"] = ph.forward * per;
+  state.counters["bwd_us"] = ph.backward * per;
+  state.counters["reduce_us"] = ph.reduce * per;
+  state.counters["update_us"] = ph.update * per;
 }
 
 void bm_reduce(benchmark::State& state, const config* c) {

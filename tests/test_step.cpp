@@ -10,6 +10,8 @@
 #include <tbb/task_arena.h>
 
 #include "core/random.hpp"
+#include "support/alloc_counter.hpp"
+#include "tmlp/trainer.hpp"
 #include "train/step.hpp"
 
 using tmlp::activation;
@@ -142,4 +144,37 @@ TEST_CASE("the sharded gradient equals one whole-batch pass divided by B", "[tra
   for (float v : whole) scale = std::max(scale, std::fabs(double(v)) / batch);
   for (std::size_t i = 0; i < whole.size(); ++i)
     REQUIRE(g[i] == Approx(whole[i] / batch).margin(1e-5 * scale));
+}
+
+TEST_CASE("training steps allocate nothing", "[train][step][alloc]") {
+  // Between the on_batch callbacks of batches 1 and n-1 of an epoch (steps that are neither the
+  // first nor the last of the epoch, where per-epoch reports are built) no operator new runs,
+  // at 1 and 2 threads.
+  tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 2);
+  const data d = make_data(1000);
+  for (int threads : {1, 2}) {
+    CAPTURE(threads);
+    tmlp::model_spec spec = d.spec;  // wide enough that two workers get the shards
+    spec.layers[0].units = 256;
+    spec.layers[1].units = 256;
+    tmlp::model m = tmlp::model::create(spec);
+    std::vector<std::uint64_t> at;  // allocations seen at each batch of epoch 2
+    at.reserve(64);
+    tmlp::trainer t({.opt = tmlp::adam{},
+                     .batch_size = 100,
+                     .epochs = 2,
+                     .n_threads = threads,
+                     .clip_norm = 1.0f,
+                     .valid_fraction = 0.2f,
+                     .min_shard_rows = 16,
+                     .on_batch = [&](const tmlp::batch_report& b) {
+                       if (b.epoch == 2) at.push_back(tmlp::test::allocations());
+                       return true;
+                     }});
+    const auto r = t.fit(m, {d.x.data(), d.n, 13}, {d.y.data(), d.n, 1});
+    REQUIRE(r.status == tmlp::fit_status::completed);
+    REQUIRE(at.size() == 8);
+    CHECK(r.n_workers == static_cast<std::size_t>(threads));
+    for (std::size_t b = 1; b + 1 < at.size(); ++b) CHECK(at[b] == at[0]);
+  }
 }

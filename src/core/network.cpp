@@ -31,19 +31,30 @@ const float* forward(const kernels::kernel_table& k, const network& net, const f
   return in;
 }
 
-double forward_backward(const kernels::kernel_table& k, const network& net, const float* params,
-                        std::size_t rows, const float* x, const float* targets,
-                        const float* weights, workspace& ws, float* grads) noexcept {
-  const float* y = forward(k, net, params, rows, x, ws);
+double loss_gradient(const network& net, std::size_t rows, const float* targets,
+                     const float* weights, workspace& ws) noexcept {
+  const float* y = ws.a(net.layers.size() - 1);
+  return loss_forward_backward(net.loss, rows, net.n_outputs, y, targets, weights, ws.grad_a(0));
+}
+
+void backward(const kernels::kernel_table& k, const network& net, const float* params,
+              std::size_t rows, const float* x, workspace& ws, float* grads) noexcept {
   const std::size_t n_layers = net.layers.size();
   float* d = ws.grad_a(0);
-  const double loss = loss_forward_backward(net.loss, rows, net.n_outputs, y, targets, weights, d);
   for (std::size_t i = n_layers; i-- > 0;) {
     const float* in = i == 0 ? x : ws.a(i - 1);
     float* d_in = i == 0 ? nullptr : ws.grad_a(n_layers - i);
     dense_backward(k, net.layers[i], params, rows, in, ws.z(i), ws.a(i), d, grads, d_in);
     d = d_in;
   }
+}
+
+double forward_backward(const kernels::kernel_table& k, const network& net, const float* params,
+                        std::size_t rows, const float* x, const float* targets,
+                        const float* weights, workspace& ws, float* grads) noexcept {
+  forward(k, net, params, rows, x, ws);
+  const double loss = loss_gradient(net, rows, targets, weights, ws);
+  backward(k, net, params, rows, x, ws, grads);
   return loss;
 }
 

@@ -48,6 +48,14 @@ class workspace {
 const float* forward(const kernels::kernel_table& k, const network& net, const float* params,
                      std::size_t rows, const float* x, workspace& ws) noexcept;
 
+// The three parts of forward_backward, for callers that time them apart:
+// loss_gradient: after forward(), the loss of the outputs in ws and its gradient (kept in ws);
+// backward: from that gradient, writes the parameter gradient into grads (n_params values).
+double loss_gradient(const network& net, std::size_t rows, const float* targets,
+                     const float* weights, workspace& ws) noexcept;
+void backward(const kernels::kernel_table& k, const network& net, const float* params,
+              std::size_t rows, const float* x, workspace& ws, float* grads) noexcept;
+
 // Forward, loss and backward. Writes the gradient of sum_r w_r L_r (not divided by rows) into
 // grads (n_params values) and returns sum_r w_r L_r. targets and weights as in loss.hpp.
 double forward_backward(const kernels::kernel_table& k, const network& net, const float* params,

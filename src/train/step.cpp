@@ -4,9 +4,14 @@
 #include "core/parallel.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 namespace tmlp::train {
+namespace {
+using clock_type = std::chrono::steady_clock;
+double seconds(clock_type::duration d) noexcept { return std::chrono::duration<double>(d).count(); }
+}  // namespace
 
 shard_plan plan_shards(std::size_t rows, std::size_t min_shard_rows,
                        std::size_t max_shards) noexcept {
@@ -56,14 +61,22 @@ double gradient_engine::compute(const kernels::kernel_table& k, const float* par
   core::parallel_for_index(plan.n_shards, [&](std::size_t s) {
     shard& sh = shards_[s];
     const std::size_t b0 = plan.begin(s), rows = plan.size(s);
+    const auto t0 = clock_type::now();
     for (std::size_t i = 0; i < rows; ++i) {  // gather
       const std::size_t row = idx[b0 + i];
       std::memcpy(sh.x.data() + i * n_in, x.row(row), n_in * sizeof(float));
       std::memcpy(sh.y.data() + i * tw, y + row * tw, tw * sizeof(float));
       if (w) sh.w[i] = w[row];
     }
-    sh.loss = core::forward_backward(k, net_, params, rows, sh.x.data(), sh.y.data(),
-                                     w ? sh.w.data() : nullptr, sh.ws, sh.grad.data());
+    const auto t1 = clock_type::now();
+    core::forward(k, net_, params, rows, sh.x.data(), sh.ws);
+    sh.loss = core::loss_gradient(net_, rows, sh.y.data(), w ? sh.w.data() : nullptr, sh.ws);
+    const auto t2 = clock_type::now();
+    core::backward(k, net_, params, rows, sh.x.data(), sh.ws, sh.grad.data());
+    const auto t3 = clock_type::now();
+    sh.t_gather += seconds(t1 - t0);
+    sh.t_forward += seconds(t2 - t1);
+    sh.t_backward += seconds(t3 - t2);
   });
 
   reduce(k, batch, grad);
@@ -74,6 +87,7 @@ double gradient_engine::compute(const kernels::kernel_table& k, const float* par
 }
 
 void gradient_engine::reduce(const kernels::kernel_table& k, std::size_t batch, float* grad) {
+  const auto t0 = clock_type::now();
   const shard_plan& plan = plan_for(batch);
   // Over fixed parameter blocks; shards added in order 0..S-1, then scaled by 1/B.
   const std::size_t n = net_.n_params;
@@ -85,6 +99,23 @@ void gradient_engine::reduce(const kernels::kernel_table& k, std::size_t batch, 
       k.axpy(len, 1.0f, shards_[s].grad.data() + lo, grad + lo);
     k.scale(len, inv_b, grad + lo);
   });
+  t_reduce_ += seconds(clock_type::now() - t0);
+}
+
+phase_times gradient_engine::phases() const noexcept {
+  phase_times p;
+  for (const shard& sh : shards_) {
+    p.gather += sh.t_gather;
+    p.forward += sh.t_forward;
+    p.backward += sh.t_backward;
+  }
+  p.reduce = t_reduce_;
+  return p;
+}
+
+void gradient_engine::reset_phases() noexcept {
+  for (shard& sh : shards_) sh.t_gather = sh.t_forward = sh.t_backward = 0.0;
+  t_reduce_ = 0.0;
 }
 
 }  // namespace tmlp::train

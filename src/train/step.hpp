@@ -34,6 +34,14 @@ shard_plan plan_shards(std::size_t rows, std::size_t min_shard_rows,
 // cut never depends on the thread count (and the kernels' results never depend on the cut).
 inline constexpr std::size_t param_block = 16384;
 
+// Time spent in each part of the step, in seconds, accumulated since the last reset.
+// gather, forward (with the loss) and backward are summed over shards: worker time, which
+// divided by the workers used approximates their share of the wall clock. reduce and update
+// are wall-clock times of their passes (reduce includes clipping and the gradient norm).
+struct phase_times {
+  double gather = 0.0, forward = 0.0, backward = 0.0, reduce = 0.0, update = 0.0;
+};
+
 class gradient_engine {
  public:
   // Sizes every buffer for batches of up to max_batch rows. No allocation after this.
@@ -52,6 +60,10 @@ class gradient_engine {
   void reduce(const kernels::kernel_table& k, std::size_t batch, float* grad);
 
   const shard_plan& plan_for(std::size_t batch) noexcept;
+
+  // Phase times of compute() and reduce() since the last reset (update stays 0 here).
+  phase_times phases() const noexcept;
+  void reset_phases() noexcept;
   std::size_t max_shards() const noexcept { return shards_.size(); }
 
  private:
@@ -59,11 +71,13 @@ class gradient_engine {
     core::workspace ws;
     std::vector<float> x, y, w, grad;
     double loss = 0.0;
+    double t_gather = 0.0, t_forward = 0.0, t_backward = 0.0;
   };
   const core::network& net_;
   std::size_t max_batch_, min_shard_rows_, target_width_;
   std::vector<shard> shards_;
   shard_plan plan_;
+  double t_reduce_ = 0.0;
 };
 
 }  // namespace tmlp::train

@@ -1,6 +1,7 @@
 #include "train/stepper.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -25,6 +26,7 @@ stepper::gradient_result stepper::gradient(const kernels::kernel_table& k, const
                                            const std::uint32_t* idx, std::size_t rows) {
   gradient_result r;
   r.loss_sum = engine_.compute(k, params, x, y, w, idx, rows, grad_.data());
+  const auto t0 = std::chrono::steady_clock::now();
   // Clip by value and square per block; blocks are summed below in block order.
   const std::size_t n = net_.n_params;
   const float cv = clip_value_;
@@ -40,6 +42,7 @@ stepper::gradient_result stepper::gradient(const kernels::kernel_table& k, const
   double sq = 0.0;
   for (double s : block_sq_) sq += s;
   r.grad_norm = std::sqrt(sq);
+  t_norm_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.finite = std::isfinite(r.loss_sum) && std::isfinite(sq);
   return r;
 }
@@ -62,6 +65,7 @@ bool stepper::apply(const kernels::kernel_table& k, float* params, float lr, dou
   const float scale = clip_norm_ > 0.0f && grad_norm > clip_norm_
                           ? static_cast<float>(clip_norm_ / grad_norm)
                           : 1.0f;
+  const auto t0 = std::chrono::steady_clock::now();
   opt_.begin_step(lr);
   const std::size_t n = net_.n_params;
   core::parallel_for_index(block_sq_.size(), [&](std::size_t b) {
@@ -71,9 +75,23 @@ bool stepper::apply(const kernels::kernel_table& k, float* params, float lr, dou
     opt_.update(k, lo, len, grad_.data(), params);
     block_finite_[b] = all_finite(params + lo, len);
   });
-  if (std::find(block_finite_.begin(), block_finite_.end(), 0) == block_finite_.end()) return true;
-  std::copy(backup_.begin(), backup_.end(), params);
-  return false;
+  const bool finite =
+      std::find(block_finite_.begin(), block_finite_.end(), 0) == block_finite_.end();
+  if (!finite) std::copy(backup_.begin(), backup_.end(), params);
+  t_update_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return finite;
+}
+
+phase_times stepper::phases() const noexcept {
+  phase_times p = engine_.phases();
+  p.reduce += t_norm_;
+  p.update = t_update_;
+  return p;
+}
+
+void stepper::reset_phases() noexcept {
+  engine_.reset_phases();
+  t_norm_ = t_update_ = 0.0;
 }
 
 }  // namespace tmlp::train

@@ -38,6 +38,10 @@ class stepper {
   std::size_t n_shards(std::size_t batch) noexcept { return engine_.plan_for(batch).n_shards; }
   const optimizer_state& optimizer() const noexcept { return opt_; }
 
+  // Time per phase since the last reset (see phase_times in step.hpp).
+  phase_times phases() const noexcept;
+  void reset_phases() noexcept;
+
  private:
   const core::network& net_;
   float clip_value_, clip_norm_;
@@ -47,6 +51,7 @@ class stepper {
   std::vector<double> block_sq_;
   std::vector<float> backup_;                // parameters before the update, per block
   std::vector<unsigned char> block_finite_;  // after the update
+  double t_norm_ = 0.0, t_update_ = 0.0;
 };
 
 }  // namespace tmlp::train

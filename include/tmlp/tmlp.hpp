@@ -1,0 +1,12 @@
+// tmlp: the umbrella header.
+//
+//     #include <tmlp/tmlp.hpp>
+//     tmlp::model m = tmlp::model::create(spec);
+//     tmlp::trainer(config).fit(m, x, y);
+#pragma once
+
+#include "tmlp/error.hpp"
+#include "tmlp/matrix.hpp"
+#include "tmlp/model.hpp"
+#include "tmlp/trainer.hpp"
+#include "tmlp/version.hpp"
