@@ -99,9 +99,15 @@ void bm_step(benchmark::State& state, const config* c) {
                             static_cast<std::size_t>(n_threads));
   problem p(*c);
   tmlp::train_config cfg{.opt = c->opt};
+  if (const char* m = std::getenv("TMLP_BENCH_SHARD_ROWS"))
+    cfg.shard_rows = std::strtoul(m, nullptr, 10);
+  if (const char* m = std::getenv("TMLP_BENCH_MAX_SHARDS"))
+    cfg.max_shards = std::strtoul(m, nullptr, 10);
   tmlp::train::stepper step(p.net, cfg, c->batch);
   const auto& k = tmlp::kernels::active();
-  tbb::task_arena arena(n_threads);
+  const int n_workers =
+      tmlp::train::choose_workers(p.net, c->batch, step.n_shards(c->batch), n_threads);
+  tbb::task_arena arena(n_workers);
   std::size_t b0 = 0;
   arena.execute([&] {  // one checked step before timing
     const auto g = step.gradient(k, p.params.data(), {p.x.data(), p.n_rows, p.spec.n_inputs},
@@ -124,6 +130,7 @@ void bm_step(benchmark::State& state, const config* c) {
   state.counters["GFLOP"] = benchmark::Counter(6.0 * double(p.n_weights) * double(c->batch) * 1e-9,
                                                benchmark::Counter::kIsIterationInvariantRate);
   state.counters["shards"] = static_cast<double>(step.n_shards(c->batch));
+  state.counters["workers"] = n_workers;
   // Microseconds per step in each phase (gather/forward/backward: summed over shards).
   const tmlp::train::phase_times ph = step.phases();
   const double per = 1e6 / static_cast<double>(state.iterations());
@@ -140,8 +147,7 @@ void bm_reduce(benchmark::State& state, const config* c) {
                             static_cast<std::size_t>(n_threads));
   problem p(*c);
   const tmlp::train_config defaults;
-  tmlp::train::gradient_engine engine(p.net, c->batch, defaults.min_shard_rows,
-                                      defaults.max_shards);
+  tmlp::train::gradient_engine engine(p.net, c->batch, defaults.shard_rows, defaults.max_shards);
   std::vector<float> grad(p.net.n_params);
   const auto& k = tmlp::kernels::active();
   tbb::task_arena arena(n_threads);

@@ -16,23 +16,24 @@
 
 using tmlp::activation;
 
-TEST_CASE("shard plans depend on the batch and minimum shard size only", "[train][step]") {
-  auto p = tmlp::train::plan_shards(256, 32, 64);
-  CHECK(p.n_shards == 8);
-  CHECK(p.size(0) == 32);
-  p = tmlp::train::plan_shards(100, 32, 64);
-  CHECK(p.n_shards == 2);  // a power of two
-  CHECK(p.size(0) + p.size(1) == 100);
-  CHECK(tmlp::train::plan_shards(1024, 32, 16).n_shards == 16);
-  CHECK(tmlp::train::plan_shards(1024, 32, 12).n_shards == 8);
-  CHECK(tmlp::train::plan_shards(10, 32, 64).n_shards == 1);
-  CHECK(tmlp::train::plan_shards(1, 32, 64).n_shards == 1);
-  CHECK(tmlp::train::plan_shards(1 << 20, 32, 64).n_shards == 64);
-  p = tmlp::train::plan_shards(1000, 1, 7);
+TEST_CASE("shard plans depend on the batch and shard size only", "[train][step]") {
+  using tmlp::train::plan_shards;
+  // The power of two nearest to rows / shard_rows (in ratio), capped by max_shards and rows.
+  CHECK(plan_shards(256, 64, 16).n_shards == 4);    // benchmark config A
+  CHECK(plan_shards(1024, 64, 16).n_shards == 16);  // B
+  CHECK(plan_shards(64, 64, 16).n_shards == 1);     // C
+  CHECK(plan_shards(100, 64, 16).n_shards == 2);    // H: 1.56 is nearer 2 than 1
+  CHECK(plan_shards(90, 64, 16).n_shards == 1);     // 1.41 is nearer 1
+  CHECK(plan_shards(1024, 64, 12).n_shards == 8);
+  CHECK(plan_shards(1, 64, 16).n_shards == 1);
+  CHECK(plan_shards(5, 1, 64).n_shards == 4);  // never more shards than rows
+  CHECK(plan_shards(1 << 20, 32, 64).n_shards == 64);
+  const auto p = plan_shards(1000, 1, 7);
   CHECK(p.n_shards == 4);
   std::size_t total = 0;
   for (std::size_t s = 0; s < p.n_shards; ++s) {
     CHECK(p.begin(s) == total);
+    CHECK((p.size(s) == 250));
     total += p.size(s);
   }
   CHECK(total == 1000);
@@ -166,7 +167,7 @@ TEST_CASE("training steps allocate nothing", "[train][step][alloc]") {
                      .n_threads = threads,
                      .clip_norm = 1.0f,
                      .valid_fraction = 0.2f,
-                     .min_shard_rows = 16,
+                     .shard_rows = 16,
                      .on_batch = [&](const tmlp::batch_report& b) {
                        if (b.epoch == 2) at.push_back(tmlp::test::allocations());
                        return true;

@@ -274,7 +274,7 @@ TEST_CASE("the trainer agrees with a naive double-precision trainer over several
                    .epochs = 3,
                    .seed = 77,
                    .l2 = l2,
-                   .min_shard_rows = 4});  // several shards per batch
+                   .shard_rows = 4});  // several shards per batch
   const auto r = t.fit(m, {p.x.data(), p.n, 5}, {p.t.data(), p.n, tw}, p.w);
   REQUIRE(r.status == fit_status::completed);
   CHECK(r.n_steps == 3 * 7);  // 100 rows: 6 batches of 16 and one of 4 per epoch
@@ -344,7 +344,7 @@ TEST_CASE("fit is bit-identical for 1, 2, 3 and 8 threads", "[train][determinism
                      .n_threads = n_threads,
                      .seed = 5,
                      .valid_fraction = 0.2f,
-                     .min_shard_rows = 32});
+                     .shard_rows = 32});
     const auto r = t.fit(m, {p.x.data(), p.n, 32}, {p.t.data(), p.n, 1});
     params = params_of(m);
     return r;
@@ -973,7 +973,7 @@ TEST_CASE("bad data and bad configs throw tmlp::error naming the problem", "[tra
   CHECK_THAT(config_error({.opt = tmlp::adam{.beta1 = 1.0f}}), Contains("beta1"));
   CHECK_THAT(config_error({.opt = tmlp::momentum{.momentum = -0.5f}}), Contains("momentum"));
   CHECK_THAT(config_error({.valid_fraction = 1.0f}), Contains("valid_fraction = 1"));
-  CHECK_THAT(config_error({.min_shard_rows = 0}), Contains("min_shard_rows is 0"));
+  CHECK_THAT(config_error({.shard_rows = 0}), Contains("shard_rows is 0"));
   CHECK_THAT(config_error({.max_shards = 0}), Contains("max_shards is 0"));
   CHECK_THAT(config_error({.l2 = -1.0f}), Contains("l2"));
   CHECK_THAT(config_error({.clip_norm = INFINITY}), Contains("clip_norm"));

@@ -165,9 +165,10 @@ struct train_config {
   float valid_fraction = 0.0f;  // held out from the training rows (stratified for classes)
   early_stopping early_stop;
 
-  // A batch is cut into a power-of-two number of shards of at least min_shard_rows rows each,
-  // at most max_shards: the unit of parallel work, fixed by the batch size alone.
-  std::size_t min_shard_rows = 32;
+  // A batch is cut into shards, the unit of parallel work, fixed by the batch size alone: their
+  // count is the power of two nearest to batch / shard_rows, at most max_shards. Larger shards
+  // run their GEMMs more efficiently; more shards let more cores work.
+  std::size_t shard_rows = 64;
   std::size_t max_shards = 16;
 
   // Called after each batch and each epoch; return false to stop training. Exceptions pass

@@ -80,7 +80,7 @@ void validate(const train_config& c) {
   non_negative("early_stop.min_delta", c.early_stop.min_delta);
   if (c.n_threads < 0)
     bad(fmt::format("n_threads = {} is negative; 0 means every core", c.n_threads));
-  if (c.min_shard_rows == 0) bad("min_shard_rows is 0; expected >= 1");
+  if (c.shard_rows == 0) bad("shard_rows is 0; expected >= 1");
   if (c.max_shards == 0) bad("max_shards is 0; expected >= 1");
 }
 

@@ -13,31 +13,36 @@ using clock_type = std::chrono::steady_clock;
 double seconds(clock_type::duration d) noexcept { return std::chrono::duration<double>(d).count(); }
 }  // namespace
 
-shard_plan plan_shards(std::size_t rows, std::size_t min_shard_rows,
-                       std::size_t max_shards) noexcept {
-  // The largest power of two not above rows / min_shard_rows or max_shards: power-of-two counts
-  // divide evenly among 2, 4, 8 or 16 workers.
-  const std::size_t cap = std::min(rows / std::max<std::size_t>(min_shard_rows, 1),
-                                   std::max<std::size_t>(max_shards, 1));
+shard_plan plan_shards(std::size_t rows, std::size_t shard_rows, std::size_t max_shards) noexcept {
+  // The power of two nearest (in ratio) to rows / shard_rows: n doubles while each shard would
+  // still hold at least sqrt(2) * shard_rows rows. Power-of-two counts divide evenly among 2, 4,
+  // 8 or 16 workers.
+  const double limit =
+      1.4142135623730951 * static_cast<double>(std::max<std::size_t>(shard_rows, 1));
   std::size_t n = 1;
-  while (2 * n <= cap) n *= 2;
+  while (2 * n <= max_shards && 2 * n <= rows &&
+         static_cast<double>(rows) / static_cast<double>(n) >= limit)
+    n *= 2;
   return {rows, n};
 }
 
 gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch,
-                                 std::size_t min_shard_rows, std::size_t max_shards)
+                                 std::size_t shard_rows, std::size_t max_shards)
     : net_(net),
       max_batch_(max_batch),
-      min_shard_rows_(min_shard_rows),
+      shard_rows_(shard_rows),
+      max_shards_(max_shards),
       target_width_(core::target_width(net.loss.kind, net.n_outputs)) {
-  const shard_plan biggest = plan_shards(max_batch, min_shard_rows, max_shards);
-  // The largest shard any batch up to max_batch can get. Below the cap on the shard count,
-  // floor(rows / m) < 2n, so a shard has fewer than 3m rows; at the cap, ceil(max_batch / n).
-  const std::size_t m = std::max<std::size_t>(min_shard_rows, 1);
-  const std::size_t max_rows =
-      std::min(max_batch, std::max(3 * m, (max_batch + biggest.n_shards - 1) / biggest.n_shards));
-  shards_.reserve(biggest.n_shards);
-  for (std::size_t s = 0; s < biggest.n_shards; ++s) {
+  // Workspaces must hold the largest shard of any batch up to max_batch (the last batch of an
+  // epoch is shorter): scan them all once; the last shard of a plan is its largest.
+  std::size_t max_rows = 1, n_shards = 1;
+  for (std::size_t b = 1; b <= max_batch; ++b) {
+    const shard_plan p = plan_shards(b, shard_rows, max_shards);
+    max_rows = std::max(max_rows, p.size(p.n_shards - 1));
+    n_shards = std::max(n_shards, p.n_shards);
+  }
+  shards_.reserve(n_shards);
+  for (std::size_t s = 0; s < n_shards; ++s) {
     shards_.push_back(shard{core::workspace(net, max_rows),
                             std::vector<float>(max_rows * net.n_inputs),
                             std::vector<float>(max_rows * target_width_),
@@ -46,7 +51,7 @@ gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch
 }
 
 const shard_plan& gradient_engine::plan_for(std::size_t batch) noexcept {
-  if (plan_.rows != batch) plan_ = plan_shards(batch, min_shard_rows_, shards_.size());
+  if (plan_.rows != batch) plan_ = plan_shards(batch, shard_rows_, max_shards_);
   return plan_;
 }
 

@@ -26,9 +26,9 @@ struct shard_plan {
   std::size_t size(std::size_t s) const noexcept { return begin(s + 1) - begin(s); }
 };
 
-// n_shards: the largest power of two <= min(rows / min_shard_rows, max_shards), at least 1.
-shard_plan plan_shards(std::size_t rows, std::size_t min_shard_rows,
-                       std::size_t max_shards) noexcept;
+// n_shards: the power of two nearest (in ratio) to rows / shard_rows, at most max_shards and
+// rows, at least 1.
+shard_plan plan_shards(std::size_t rows, std::size_t shard_rows, std::size_t max_shards) noexcept;
 
 // The parameter vector is reduced and updated in blocks of this many floats: fixed, so the
 // cut never depends on the thread count (and the kernels' results never depend on the cut).
@@ -45,7 +45,7 @@ struct phase_times {
 class gradient_engine {
  public:
   // Sizes every buffer for batches of up to max_batch rows. No allocation after this.
-  gradient_engine(const core::network& net, std::size_t max_batch, std::size_t min_shard_rows,
+  gradient_engine(const core::network& net, std::size_t max_batch, std::size_t shard_rows,
                   std::size_t max_shards);
 
   // Gradient of (1/B) sum_r w_r L_r over the rows idx[0..B) of x (n x n_inputs) with targets y
@@ -74,7 +74,7 @@ class gradient_engine {
     double t_gather = 0.0, t_forward = 0.0, t_backward = 0.0;
   };
   const core::network& net_;
-  std::size_t max_batch_, min_shard_rows_, target_width_;
+  std::size_t max_batch_, shard_rows_, max_shards_, target_width_;
   std::vector<shard> shards_;
   shard_plan plan_;
   double t_reduce_ = 0.0;

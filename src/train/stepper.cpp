@@ -10,11 +10,35 @@
 
 namespace tmlp::train {
 
+namespace {
+// Sum of g[i]^2 in double, in a fixed order: eight interleaved partial sums (independent chains
+// the compiler can vectorize without reassociating anything), then added pairwise.
+double sum_of_squares(const float* g, std::size_t n) noexcept {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (std::size_t j = 0; j < 8; ++j) acc[j] += static_cast<double>(g[i + j]) * g[i + j];
+  for (std::size_t j = 0; i < n; ++i, ++j) acc[j] += static_cast<double>(g[i]) * g[i];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+}  // namespace
+
+int choose_workers(const core::network& net, std::size_t batch, std::size_t n_shards,
+                   int n_threads) noexcept {
+  constexpr double min_flops_per_worker = 2e6;
+  std::size_t n_weights = 0;
+  for (const auto& l : net.layers) n_weights += l.n_in * l.n_out;
+  const double flops = 6.0 * static_cast<double>(batch) * static_cast<double>(n_weights);
+  const auto by_work = static_cast<std::size_t>(std::max(1.0, flops / min_flops_per_worker));
+  return static_cast<int>(
+      std::min({static_cast<std::size_t>(std::max(n_threads, 1)), n_shards, by_work}));
+}
+
 stepper::stepper(const core::network& net, const train_config& config, std::size_t max_batch)
     : net_(net),
       clip_value_(config.clip_value),
       clip_norm_(config.clip_norm),
-      engine_(net, max_batch, config.min_shard_rows, config.max_shards),
+      engine_(net, max_batch, config.shard_rows, config.max_shards),
       opt_(config.opt, config, net.n_params),
       grad_(net.n_params),
       block_sq_((net.n_params + param_block - 1) / param_block),
@@ -35,9 +59,7 @@ stepper::gradient_result stepper::gradient(const kernels::kernel_table& k, const
     float* g = grad_.data() + lo;
     if (cv > 0.0f)
       for (std::size_t i = 0; i < len; ++i) g[i] = std::clamp(g[i], -cv, cv);
-    double s = 0.0;
-    for (std::size_t i = 0; i < len; ++i) s += static_cast<double>(g[i]) * g[i];
-    block_sq_[b] = s;
+    block_sq_[b] = sum_of_squares(g, len);
   });
   double sq = 0.0;
   for (double s : block_sq_) sq += s;

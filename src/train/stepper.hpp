@@ -16,6 +16,13 @@
 
 namespace tmlp::train {
 
+// Workers to use for steps of `batch` rows cut into n_shards shards, given n_threads: never
+// more than the shards, nor more than the step's work justifies (about 2 MFLOP per worker, below
+// which a fork and join costs more than it saves). Adding threads never adds workers that would
+// slow the step down.
+int choose_workers(const core::network& net, std::size_t batch, std::size_t n_shards,
+                   int n_threads) noexcept;
+
 class stepper {
  public:
   stepper(const core::network& net, const train_config& config, std::size_t max_batch);

@@ -46,9 +46,6 @@ namespace {
 
 using clock_type = std::chrono::steady_clock;
 
-// Floating-point work below which one more worker costs more in synchronization than it saves.
-constexpr double min_flops_per_worker = 2e6;
-
 [[noreturn]] void bad_input(const std::string& what) { throw error(errc::invalid_data, what); }
 
 void check_matrix(const char* name, matrix_view m, std::size_t rows, std::size_t cols) {
@@ -259,13 +256,8 @@ fit_result trainer::fit(model& m, matrix_view x, matrix_view y, matrix_view x_va
   const kernels::kernel_table& k = kernels::active();
   train::stepper step(net, cfg, batch);
   const std::size_t n_shards = step.n_shards(batch);
-  std::size_t n_weights = 0;
-  for (const auto& l : net.layers) n_weights += l.n_in * l.n_out;
-  const double step_flops = 6.0 * static_cast<double>(batch) * static_cast<double>(n_weights);
   const int hw = cfg.n_threads > 0 ? cfg.n_threads : tbb::info::default_concurrency();
-  const auto by_work = static_cast<std::size_t>(std::max(1.0, step_flops / min_flops_per_worker));
-  const int n_workers =
-      static_cast<int>(std::min({static_cast<std::size_t>(hw), n_shards, by_work}));
+  const int n_workers = train::choose_workers(net, batch, n_shards, hw);
   result.n_shards = n_shards;
   result.n_workers = static_cast<std::size_t>(n_workers);
 
