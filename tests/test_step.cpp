@@ -147,6 +147,7 @@ TEST_CASE("the sharded gradient equals one whole-batch pass divided by B", "[tra
     REQUIRE(g[i] == Approx(whole[i] / batch).margin(1e-5 * scale));
 }
 
+#ifdef TMLP_COUNT_ALLOCATIONS
 TEST_CASE("training steps allocate nothing", "[train][step][alloc]") {
   // Between the on_batch callbacks of batches 1 and n-1 of an epoch (steps that are neither the
   // first nor the last of the epoch, where per-epoch reports are built) no operator new runs,
@@ -179,3 +180,4 @@ TEST_CASE("training steps allocate nothing", "[train][step][alloc]") {
     for (std::size_t b = 1; b + 1 < at.size(); ++b) CHECK(at[b] == at[0]);
   }
 }
+#endif  // TMLP_COUNT_ALLOCATIONS
