@@ -25,3 +25,12 @@ if(TMLP_SANITIZE)
   target_compile_options(tmlp_flags INTERFACE ${_tmlp_san} -fno-omit-frame-pointer -g)
   target_link_options(tmlp_flags INTERFACE ${_tmlp_san})
 endif()
+
+# Fuzzing builds: coverage instrumentation in the library too, so libFuzzer sees its branches
+# (the fuzz targets themselves link with -fsanitize=fuzzer).
+if(TMLP_BUILD_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "TMLP_BUILD_FUZZ needs clang (libFuzzer)")
+  endif()
+  target_compile_options(tmlp_flags INTERFACE -fsanitize=fuzzer-no-link)
+endif()

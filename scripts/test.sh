@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up (Debian packages), builds and runs the whole tmlp test suite:
 #   1. ASan+UBSan build (clang): every test but those tagged [slow]
-#   2. ThreadSanitizer build (clang): the trainer and BLAS-threading tests
+#   2. ThreadSanitizer build (clang): the trainer, BLAS-threading and parallel CSV tests
 #   3. Release build: the core and trainer tests again with each SIMD architecture of this CPU
 #      forced through TMLP_SIMD (the kernel tests already cover every architecture in one run)
 #   4. Release build: the whole suite through ctest
@@ -35,9 +35,9 @@ if [[ $sanitize -eq 1 ]]; then
   cmake -S . -B build/tsan -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DTMLP_SANITIZE=thread -DTMLP_BUILD_BENCH=OFF -DTMLP_WERROR=ON >/dev/null
   cmake --build build/tsan -j "$jobs" --target tmlp_tests
-  echo "== ThreadSanitizer: trainer and BLAS-threading tests but [slow]"
+  echo "== ThreadSanitizer: trainer, BLAS-threading and parallel CSV tests but [slow]"
   TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/cmake/tsan_suppressions.txt" \
-    build/tsan/tests/tmlp_tests "[train]~[slow],[blas]~[slow]"
+    build/tsan/tests/tmlp_tests "[train]~[slow],[blas]~[slow],[csv]~[slow]"
 fi
 
 for arch in $(build/release/src/cli/tmlp system --list-simd); do

@@ -5,8 +5,11 @@
 //     tmlp::trainer(config).fit(m, x, y);
 #pragma once
 
+#include "tmlp/data.hpp"
 #include "tmlp/error.hpp"
+#include "tmlp/io.hpp"
 #include "tmlp/matrix.hpp"
 #include "tmlp/model.hpp"
+#include "tmlp/preprocess.hpp"
 #include "tmlp/trainer.hpp"
 #include "tmlp/version.hpp"

@@ -1,0 +1,82 @@
+// Tabular data: reading CSV and NumPy files into a typed, column-wise table.
+//
+//     tmlp::table t = tmlp::read_csv("data.csv");          // types inferred per column
+//     const tmlp::column* y = t.find("target");
+//     tmlp::table n = tmlp::read_npy("x.npy");             // numeric columns col_1, col_2, ...
+//
+// Every reader throws tmlp::error (errc::io or errc::invalid_data) with one line that names the
+// file and, for text, the line and column (1-based) of the first problem and what was expected.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tmlp {
+
+enum class column_kind : int {
+  numeric = 0,  // float values; NaN marks a missing value
+  categorical,  // codes into levels; -1 marks a missing value
+  boolean,      // float 0 or 1 (from true/false, yes/no, t/f, y/n in any case); NaN if missing
+};
+std::string_view to_string(column_kind k) noexcept;
+
+struct column {
+  std::string name;
+  column_kind kind = column_kind::numeric;
+  std::vector<float> values;        // numeric, boolean: one per row
+  std::vector<std::int32_t> codes;  // categorical: one per row, index into levels or -1
+  std::vector<std::string> levels;  // categorical: distinct texts in order of first appearance
+  std::size_t n_missing = 0;
+};
+
+struct table {
+  std::string source;  // file it was read from
+  std::size_t n_rows = 0;
+  std::vector<column> columns;
+
+  // The column with this name, or nullptr.
+  const column* find(std::string_view name) const noexcept;
+  column* find(std::string_view name) noexcept;
+};
+
+// Texts read as a missing value in any column: the empty field, NA, NaN, null, ? (exactly).
+bool is_missing_token(std::string_view field) noexcept;
+
+struct csv_options {
+  char delimiter = 0;  // 0: detect among , ; TAB | from the first lines
+  bool header = true;  // false: columns are named col_1, col_2, ...
+  int n_threads = 0;   // 0: every core; parsing runs in its own task arena
+  std::size_t chunk_bytes = std::size_t{8} << 20;  // unit of parallel parsing
+  // Columns forced to a kind regardless of inference (by name). A value that does not parse
+  // as a number in a forced numeric column is an error naming its line and column.
+  std::vector<std::string> numeric, categorical;
+};
+
+// Reads a CSV/TSV file (RFC 4180: quoted fields with doubled quotes, delimiters and newlines
+// inside; LF or CRLF; optional UTF-8 BOM; trailing blank lines; last line with or without a
+// newline). Numbers are parsed exactly and locale-free. A column is numeric if every non-missing
+// field is a finite number, boolean if every non-missing field is a boolean word, categorical
+// otherwise. Rejected with a message: a missing or unreadable path, a directory, an empty file,
+// a header without rows, duplicate or empty column names, ragged rows, an unterminated quote,
+// text that is not UTF-8, NUL bytes (a binary file), a line over 16 MiB, inf or nan literals
+// (or numbers beyond float32) in a numeric column, a quote inside an unquoted field. Blank
+// lines are skipped anywhere; a column number in a message is the field's position (1-based).
+// Categorical levels and codes are the same for any thread count and chunk size.
+table read_csv(const std::string& path, const csv_options& options = {});
+
+// The same on text in memory; `source` names it in messages.
+table read_csv_text(std::string_view text, const csv_options& options = {},
+                    const std::string& source = "<memory>");
+
+// Reads a NumPy .npy file (format 1.0 to 3.0) of float32, float64, int32 or int64 (either byte
+// order) in C or Fortran order, 1-D (one column) or 2-D. Columns are named col_1, col_2, ...;
+// values are rounded to float32 (a finite float64 beyond its range is an error), NaN is a
+// missing value, an infinity is an error. Rejects object arrays, other types, empty arrays, more
+// than 2 dimensions, and files whose size does not match the header.
+table read_npy(const std::string& path);
+
+}  // namespace tmlp

@@ -1,0 +1,41 @@
+// Model files: one file holding the architecture, any metadata the caller attaches
+// (preprocessing, labels, training config, as JSON) and the float32 parameters, with a checksum.
+//
+//     tmlp::save_model(m, "churn.tmlp", R"({"note": "anything JSON"})");
+//     tmlp::loaded_model l = tmlp::load_model("churn.tmlp");
+//     l.model.predict(x);  l.metadata;  // the JSON text given to save_model
+//
+// Layout (little-endian): magic "TMLPMODL", u32 format version, u32 reserved (0), u64 length of
+// the JSON header, u64 parameter count, the JSON header ({"spec": ..., "metadata": ...}), the
+// parameters as float32, then a u64 FNV-1a checksum of every byte before it. The same model and
+// metadata always give the same bytes (no timestamps, no host names).
+#pragma once
+
+#include <string>
+
+#include "tmlp/model.hpp"
+
+namespace tmlp {
+
+inline constexpr unsigned model_format_version = 1;
+
+// Writes to a temporary file beside `path`, flushes it to disk and renames it over `path`, so
+// a crash or kill at any moment leaves either the old file or the new one, never a mix.
+// metadata_json must be empty or a JSON value. Throws tmlp::error (errc::io) naming the path.
+void save_model(const model& m, const std::string& path, const std::string& metadata_json = "");
+
+struct loaded_model {
+  tmlp::model model;
+  std::string metadata;  // JSON text given to save_model ("null" if none)
+};
+
+// Reads and verifies a model file. A truncated, corrupted, wrong-version or hostile file is a
+// tmlp::error (errc::corrupt_model or errc::io) naming the path and the problem; nothing is
+// allocated beyond what the file's size justifies.
+loaded_model load_model(const std::string& path);
+
+// The model spec as JSON text, and back (throws tmlp::error naming the bad field).
+std::string spec_to_json(const model_spec& spec);
+model_spec spec_from_json(const std::string& json);
+
+}  // namespace tmlp

@@ -1,0 +1,107 @@
+// Preprocessing: turns a table into the float matrix a model trains on, and its target column
+// into model targets; fitted on the training rows only, saved with the model, and applied
+// again, unchanged, at predict time.
+//
+//     tmlp::table t = tmlp::read_csv("train.csv");
+//     tmlp::preprocessor p = tmlp::preprocessor::fit(t, {.target = "churn"}, train_rows);
+//     tmlp::matrix x = p.features(t);   // rows x p.n_features()
+//     tmlp::matrix y = p.targets(t);    // rows x 1: class index, 0/1, or scaled value
+//     std::string json = p.to_json();   // stored in the model file
+//
+// Numeric columns: missing values imputed with the training mean (or median), optionally with
+// a 0/1 missing-indicator column, then standardized (default), min-max scaled or left as is.
+// Boolean columns: 0/1, imputed like numeric ones. Categorical columns: one-hot over the
+// training levels plus a "missing" level; a level unseen in training maps to all zeros and is
+// counted in transform_report::unseen. Columns with more levels than one_hot_max are hashed
+// into one_hot_max buckets (a stated limit until embedding layers exist).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tmlp/data.hpp"
+#include "tmlp/matrix.hpp"
+
+namespace tmlp {
+
+enum class task_kind : int { regression = 0, binary, multiclass };
+std::string_view to_string(task_kind t) noexcept;
+
+enum class scaling : int { standardize = 0, minmax, none };
+enum class imputation : int { mean = 0, median };
+
+struct preprocess_options {
+  std::string target;                    // name of the target column (required)
+  std::vector<std::string> ignore;       // columns left out of the features
+  std::optional<task_kind> task;         // inferred from the target when empty
+  scaling scale = scaling::standardize;  // numeric and boolean features
+  imputation impute = imputation::mean;
+  bool missing_indicators = false;  // one more 0/1 feature per numeric column with missing
+  std::size_t one_hot_max = 64;     // more levels than this: hashed into this many buckets
+  bool scale_target = true;         // regression: standardize the target (undone on output)
+};
+
+// What transform() saw that training did not.
+struct transform_report {
+  std::size_t unseen = 0;  // categorical values whose level was not in the training data
+};
+
+class preprocessor {
+ public:
+  // Fits on `rows` of t (all rows when empty). Throws tmlp::error naming the problem: an
+  // unknown target or ignored column, a target with missing values in those rows, a
+  // classification target with fewer than 2 classes, no features left.
+  static preprocessor fit(const table& t, const preprocess_options& options,
+                          const std::vector<std::uint32_t>& rows = {});
+
+  task_kind task() const noexcept { return task_; }
+  std::size_t n_features() const noexcept { return n_features_; }
+  std::size_t n_classes() const noexcept { return class_labels_.size(); }  // 0 for regression
+  const std::vector<std::string>& feature_names() const noexcept { return feature_names_; }
+  // Classification: the text of each class index (the target's original values).
+  const std::vector<std::string>& class_labels() const noexcept { return class_labels_; }
+
+  // Features of every row of t: t.n_rows x n_features(). t must have every feature column
+  // (by name; other columns, the target included, are ignored). Throws tmlp::error naming a
+  // missing column or one whose kind changed.
+  matrix features(const table& t, transform_report* report = nullptr) const;
+
+  // Targets of every row: t.n_rows x 1 (class index for binary and multiclass, scaled value for
+  // regression). Throws tmlp::error on a missing target value or a class unseen in training.
+  matrix targets(const table& t) const;
+
+  // Regression: model output back to the target's units. Classification: identity.
+  double unscale_target(double v) const noexcept { return v * target_scale_ + target_offset_; }
+
+  std::string to_json() const;
+  static preprocessor from_json(const std::string& json);  // throws tmlp::error if malformed
+
+  struct feature_column;  // how one input column becomes features (library internals)
+
+ private:
+  task_kind task_ = task_kind::regression;
+  std::string target_;
+  std::vector<feature_column> columns_;
+  std::vector<std::string> feature_names_;
+  std::vector<std::string> class_labels_;
+  column_kind target_kind_ = column_kind::numeric;
+  double target_offset_ = 0.0, target_scale_ = 1.0;
+  std::size_t n_features_ = 0;
+};
+
+struct preprocessor::feature_column {
+  std::string name;
+  column_kind kind = column_kind::numeric;
+  // numeric and boolean: x' = (x - offset) / scale after imputing missing with fill
+  double fill = 0.0, offset = 0.0, scale = 1.0;
+  bool indicator = false;  // a missing-indicator feature follows
+  // categorical: one-hot over levels (then a "missing" slot), or hashed into n_buckets
+  std::vector<std::string> levels;
+  std::size_t n_buckets = 0;  // > 0: hashed
+  std::size_t first_feature = 0;
+};
+
+}  // namespace tmlp

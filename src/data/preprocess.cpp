@@ -1,0 +1,396 @@
+// Preprocessing fitted on training rows: imputation, scaling, one-hot or hashed categories,
+// target encoding; serialized as JSON for the model file.
+#include "tmlp/preprocess.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "tmlp/error.hpp"
+
+namespace tmlp {
+
+std::string_view to_string(task_kind t) noexcept {
+  switch (t) {
+    case task_kind::regression:
+      return "regression";
+    case task_kind::binary:
+      return "binary";
+    case task_kind::multiclass:
+      return "multiclass";
+  }
+  return "?";
+}
+
+namespace {
+
+[[noreturn]] void fail(const std::string& what) { throw error(errc::invalid_data, what); }
+
+// Largest number of distinct integer values a numeric target may have to be read as classes.
+constexpr std::size_t max_inferred_classes = 32;
+
+std::vector<std::uint32_t> all_rows(const table& t, const std::vector<std::uint32_t>& rows) {
+  if (!rows.empty()) return rows;
+  std::vector<std::uint32_t> r(t.n_rows);
+  for (std::size_t i = 0; i < t.n_rows; ++i) r[i] = static_cast<std::uint32_t>(i);
+  return r;
+}
+
+std::uint64_t fnv1a(std::string_view s) noexcept {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
+  return h;
+}
+
+std::string number_label(double v) {
+  return v == std::floor(v) && std::fabs(v) < 1e15 ? fmt::format("{}", static_cast<long long>(v))
+                                                   : fmt::format("{}", v);
+}
+
+// Numeric or boolean feature: imputation value and scaling from the training rows.
+void fit_numeric(const column& c, const std::vector<std::uint32_t>& rows,
+                 const preprocess_options& o, preprocessor::feature_column& f) {
+  std::vector<double> v;
+  v.reserve(rows.size());
+  for (std::uint32_t r : rows)
+    if (!std::isnan(c.values[r])) v.push_back(c.values[r]);
+  f.indicator = o.missing_indicators && v.size() < rows.size();
+  if (v.empty()) return;  // all missing: fill 0, identity scaling
+  double sum = 0.0;
+  for (double x : v) sum += x;
+  const double mean = sum / static_cast<double>(v.size());
+  if (o.impute == imputation::median) {
+    auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
+    std::nth_element(v.begin(), mid, v.end());
+    f.fill = *mid;
+  } else {
+    f.fill = mean;
+  }
+  if (o.scale == scaling::standardize) {
+    double ss = 0.0;
+    for (double x : v) ss += (x - mean) * (x - mean);
+    const double sd = std::sqrt(ss / static_cast<double>(v.size()));
+    f.offset = mean;
+    f.scale = sd > 0.0 ? sd : 1.0;
+  } else if (o.scale == scaling::minmax) {
+    const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+    f.offset = *lo;
+    f.scale = *hi > *lo ? *hi - *lo : 1.0;
+  }
+}
+
+void fit_categorical(const column& c, const std::vector<std::uint32_t>& rows,
+                     const preprocess_options& o, preprocessor::feature_column& f) {
+  std::vector<char> seen(c.levels.size(), 0);
+  for (std::uint32_t r : rows)
+    if (c.codes[r] >= 0) seen[static_cast<std::size_t>(c.codes[r])] = 1;
+  for (std::size_t i = 0; i < c.levels.size(); ++i)
+    if (seen[i]) f.levels.push_back(c.levels[i]);
+  if (f.levels.size() > o.one_hot_max) {
+    f.n_buckets = o.one_hot_max;
+    f.levels.clear();
+  }
+}
+
+std::size_t width(const preprocessor::feature_column& f) noexcept {
+  if (f.kind != column_kind::categorical) return f.indicator ? 2 : 1;
+  return f.n_buckets > 0 ? f.n_buckets : f.levels.size() + 1;  // + the "missing" slot
+}
+
+void append_feature_names(const preprocessor::feature_column& f, std::vector<std::string>& names) {
+  if (f.kind != column_kind::categorical) {
+    names.push_back(f.name);
+    if (f.indicator) names.push_back(f.name + "<missing>");
+  } else if (f.n_buckets > 0) {
+    for (std::size_t b = 0; b < f.n_buckets; ++b) names.push_back(fmt::format("{}#{}", f.name, b));
+  } else {
+    for (const auto& level : f.levels) names.push_back(f.name + "=" + level);
+    names.push_back(f.name + "=<missing>");
+  }
+}
+
+const column& need_column(const table& t, const std::string& name, column_kind kind) {
+  const column* c = t.find(name);
+  if (c == nullptr)
+    fail(fmt::format("{}: no column named '{}', which the model needs", t.source, name));
+  if ((c->kind == column_kind::categorical) != (kind == column_kind::categorical))
+    fail(fmt::format("{}: column '{}' is {} here but was {} in training", t.source, name,
+                     to_string(c->kind), to_string(kind)));
+  return *c;
+}
+
+}  // namespace
+
+preprocessor preprocessor::fit(const table& t, const preprocess_options& o,
+                               const std::vector<std::uint32_t>& rows_in) {
+  const std::vector<std::uint32_t> rows = all_rows(t, rows_in);
+  for (std::uint32_t r : rows)
+    if (r >= t.n_rows)
+      fail(fmt::format("{}: training row {} is beyond the {} rows", t.source, r, t.n_rows));
+  if (o.target.empty()) throw error(errc::invalid_argument, "preprocess: no target column given");
+  const column* target = t.find(o.target);
+  if (target == nullptr) {
+    std::string names;
+    for (const column& c : t.columns) names += (names.empty() ? "" : ", ") + c.name;
+    fail(fmt::format("{}: no target column '{}'; columns are: {}", t.source, o.target, names));
+  }
+  for (const std::string& name : o.ignore)
+    if (t.find(name) == nullptr)
+      fail(fmt::format("{}: cannot ignore column '{}': there is none", t.source, name));
+  if (o.one_hot_max == 0)
+    throw error(errc::invalid_argument, "preprocess: one_hot_max is 0; expected >= 1");
+
+  preprocessor p;
+  p.target_ = o.target;
+  p.target_kind_ = target->kind;
+
+  // --- target ---
+  for (std::uint32_t r : rows) {
+    const bool missing = target->kind == column_kind::categorical ? target->codes[r] < 0
+                                                                  : std::isnan(target->values[r]);
+    if (missing)
+      fail(fmt::format("{}: target '{}' is missing in row {}", t.source, o.target, r + 1));
+  }
+  std::map<double, std::size_t> numeric_classes;  // sorted distinct values
+  bool integral = true;
+  if (target->kind != column_kind::categorical) {
+    for (std::uint32_t r : rows) {
+      const double v = target->values[r];
+      integral &= v == std::floor(v);
+      if (numeric_classes.size() <= max_inferred_classes) numeric_classes.emplace(v, 0);
+    }
+  }
+  if (o.task) {
+    p.task_ = *o.task;
+  } else if (target->kind == column_kind::numeric &&
+             !(integral && numeric_classes.size() <= max_inferred_classes)) {
+    p.task_ = task_kind::regression;
+  } else {
+    std::size_t n = numeric_classes.size();
+    if (target->kind == column_kind::categorical) {
+      std::vector<char> seen(target->levels.size(), 0);
+      for (std::uint32_t r : rows) seen[static_cast<std::size_t>(target->codes[r])] = 1;
+      n = static_cast<std::size_t>(std::count(seen.begin(), seen.end(), 1));
+    }
+    p.task_ = n <= 2 ? task_kind::binary : task_kind::multiclass;
+  }
+  if (p.task_ == task_kind::regression) {
+    if (target->kind == column_kind::categorical)
+      fail(fmt::format("{}: target '{}' is text, so it cannot be a regression target", t.source,
+                       o.target));
+    double sum = 0.0, ss = 0.0;
+    for (std::uint32_t r : rows) sum += target->values[r];
+    const double mean = sum / static_cast<double>(rows.size());
+    for (std::uint32_t r : rows) ss += (target->values[r] - mean) * (target->values[r] - mean);
+    const double sd = std::sqrt(ss / static_cast<double>(rows.size()));
+    if (o.scale_target) {
+      p.target_offset_ = mean;
+      p.target_scale_ = sd > 0.0 ? sd : 1.0;
+    }
+  } else if (target->kind == column_kind::categorical) {
+    std::vector<char> seen(target->levels.size(), 0);
+    for (std::uint32_t r : rows) seen[static_cast<std::size_t>(target->codes[r])] = 1;
+    for (std::size_t i = 0; i < target->levels.size(); ++i)
+      if (seen[i]) p.class_labels_.push_back(target->levels[i]);
+  } else {
+    if (numeric_classes.size() > max_inferred_classes || !integral)
+      fail(fmt::format(
+          "{}: target '{}' has non-integer values or more than {} distinct values; a class target "
+          "needs a few distinct values",
+          t.source, o.target, max_inferred_classes));
+    for (const auto& [v, unused] : numeric_classes)
+      p.class_labels_.push_back(target->kind == column_kind::boolean ? (v != 0.0 ? "true" : "false")
+                                                                     : number_label(v));
+  }
+  if (p.task_ != task_kind::regression && p.class_labels_.size() < 2)
+    fail(fmt::format(
+        "{}: target '{}' has {} class in the training rows; classification needs at least 2",
+        t.source, o.target, p.class_labels_.size()));
+  if (p.task_ == task_kind::binary && p.class_labels_.size() > 2)
+    fail(fmt::format("{}: target '{}' has {} classes, so it is not binary", t.source, o.target,
+                     p.class_labels_.size()));
+
+  // --- features ---
+  for (const column& c : t.columns) {
+    if (c.name == o.target || std::find(o.ignore.begin(), o.ignore.end(), c.name) != o.ignore.end())
+      continue;
+    feature_column f;
+    f.name = c.name;
+    f.kind = c.kind;
+    f.first_feature = p.n_features_;
+    if (c.kind == column_kind::categorical)
+      fit_categorical(c, rows, o, f);
+    else
+      fit_numeric(c, rows, o, f);
+    append_feature_names(f, p.feature_names_);
+    p.n_features_ += width(f);
+    p.columns_.push_back(std::move(f));
+  }
+  if (p.n_features_ == 0)
+    fail(fmt::format("{}: no feature columns left besides the target", t.source));
+  return p;
+}
+
+matrix preprocessor::features(const table& t, transform_report* report) const {
+  matrix x(t.n_rows, n_features_);
+  std::size_t unseen = 0;
+  for (const feature_column& f : columns_) {
+    const column& c = need_column(t, f.name, f.kind);
+    if (f.kind != column_kind::categorical) {
+      for (std::size_t r = 0; r < t.n_rows; ++r) {
+        const float v = c.values[r];
+        const bool missing = std::isnan(v);
+        x(r, f.first_feature) = static_cast<float>(((missing ? f.fill : v) - f.offset) / f.scale);
+        if (f.indicator) x(r, f.first_feature + 1) = missing ? 1.0f : 0.0f;
+      }
+      continue;
+    }
+    // Map this table's level codes to feature slots once.
+    std::vector<std::ptrdiff_t> slot(c.levels.size(), -1);
+    if (f.n_buckets > 0) {
+      for (std::size_t i = 0; i < c.levels.size(); ++i)
+        slot[i] = static_cast<std::ptrdiff_t>(fnv1a(c.levels[i]) % f.n_buckets);
+    } else {
+      std::unordered_map<std::string_view, std::size_t> index;
+      for (std::size_t i = 0; i < f.levels.size(); ++i) index.emplace(f.levels[i], i);
+      for (std::size_t i = 0; i < c.levels.size(); ++i)
+        if (auto it = index.find(c.levels[i]); it != index.end())
+          slot[i] = static_cast<std::ptrdiff_t>(it->second);
+    }
+    for (std::size_t r = 0; r < t.n_rows; ++r) {
+      const std::int32_t code = c.codes[r];
+      if (code < 0) {
+        if (f.n_buckets == 0) x(r, f.first_feature + f.levels.size()) = 1.0f;  // the missing slot
+      } else if (slot[static_cast<std::size_t>(code)] >= 0) {
+        x(r, f.first_feature + static_cast<std::size_t>(slot[static_cast<std::size_t>(code)])) =
+            1.0f;
+      } else {
+        ++unseen;  // all zeros
+      }
+    }
+  }
+  if (report) report->unseen = unseen;
+  return x;
+}
+
+matrix preprocessor::targets(const table& t) const {
+  const column& c = need_column(t, target_, target_kind_);
+  matrix y(t.n_rows, 1);
+  std::unordered_map<std::string_view, std::size_t> index;
+  for (std::size_t i = 0; i < class_labels_.size(); ++i) index.emplace(class_labels_[i], i);
+  std::vector<std::ptrdiff_t> level_class(c.levels.size(), -1);
+  for (std::size_t i = 0; i < c.levels.size(); ++i)
+    if (auto it = index.find(c.levels[i]); it != index.end())
+      level_class[i] = static_cast<std::ptrdiff_t>(it->second);
+  for (std::size_t r = 0; r < t.n_rows; ++r) {
+    const bool missing =
+        c.kind == column_kind::categorical ? c.codes[r] < 0 : std::isnan(c.values[r]);
+    if (missing)
+      fail(fmt::format("{}: target '{}' is missing in row {}", t.source, target_, r + 1));
+    if (task_ == task_kind::regression) {
+      y(r, 0) = static_cast<float>((c.values[r] - target_offset_) / target_scale_);
+      continue;
+    }
+    std::ptrdiff_t cls = -1;
+    std::string text;
+    if (c.kind == column_kind::categorical) {
+      cls = level_class[static_cast<std::size_t>(c.codes[r])];
+      text = c.levels[static_cast<std::size_t>(c.codes[r])];
+    } else {
+      text = c.kind == column_kind::boolean ? (c.values[r] != 0.0f ? "true" : "false")
+                                            : number_label(c.values[r]);
+      if (auto it = index.find(text); it != index.end())
+        cls = static_cast<std::ptrdiff_t>(it->second);
+    }
+    if (cls < 0)
+      fail(fmt::format("{}: target '{}' row {} is '{}', a class not seen in training", t.source,
+                       target_, r + 1, text));
+    y(r, 0) = static_cast<float>(cls);
+  }
+  return y;
+}
+
+std::string preprocessor::to_json() const {
+  nlohmann::json j;
+  j["task"] = std::string(to_string(task_));
+  j["target"] = target_;
+  j["target_kind"] = std::string(to_string(target_kind_));
+  j["target_offset"] = target_offset_;
+  j["target_scale"] = target_scale_;
+  j["class_labels"] = class_labels_;
+  j["n_features"] = n_features_;
+  nlohmann::json cols = nlohmann::json::array();
+  for (const feature_column& f : columns_) {
+    nlohmann::json c{{"name", f.name}, {"kind", std::string(to_string(f.kind))}};
+    if (f.kind == column_kind::categorical) {
+      c["levels"] = f.levels;
+      c["buckets"] = f.n_buckets;
+    } else {
+      c["fill"] = f.fill;
+      c["offset"] = f.offset;
+      c["scale"] = f.scale;
+      c["indicator"] = f.indicator;
+    }
+    cols.push_back(std::move(c));
+  }
+  j["columns"] = std::move(cols);
+  return j.dump();
+}
+
+preprocessor preprocessor::from_json(const std::string& text) {
+  auto kind_of = [](const std::string& s) {
+    if (s == "numeric") return column_kind::numeric;
+    if (s == "categorical") return column_kind::categorical;
+    if (s == "boolean") return column_kind::boolean;
+    throw error(errc::corrupt_model, "preprocessing: unknown column kind '" + s + "'");
+  };
+  try {
+    const nlohmann::json j = nlohmann::json::parse(text);
+    preprocessor p;
+    const std::string task = j.at("task").get<std::string>();
+    p.task_ = task == "regression" ? task_kind::regression
+              : task == "binary"   ? task_kind::binary
+              : task == "multiclass"
+                  ? task_kind::multiclass
+                  : throw error(errc::corrupt_model, "preprocessing: unknown task '" + task + "'");
+    p.target_ = j.at("target").get<std::string>();
+    p.target_kind_ = kind_of(j.at("target_kind").get<std::string>());
+    p.target_offset_ = j.at("target_offset").get<double>();
+    p.target_scale_ = j.at("target_scale").get<double>();
+    p.class_labels_ = j.at("class_labels").get<std::vector<std::string>>();
+    for (const auto& c : j.at("columns")) {
+      feature_column f;
+      f.name = c.at("name").get<std::string>();
+      f.kind = kind_of(c.at("kind").get<std::string>());
+      if (f.kind == column_kind::categorical) {
+        f.levels = c.at("levels").get<std::vector<std::string>>();
+        f.n_buckets = c.at("buckets").get<std::size_t>();
+        if (f.n_buckets > (std::size_t{1} << 24))
+          throw error(errc::corrupt_model, "preprocessing: too many buckets");
+      } else {
+        f.fill = c.at("fill").get<double>();
+        f.offset = c.at("offset").get<double>();
+        f.scale = c.at("scale").get<double>();
+        f.indicator = c.at("indicator").get<bool>();
+        if (!(std::isfinite(f.scale) && f.scale != 0.0))
+          throw error(errc::corrupt_model,
+                      "preprocessing: column '" + f.name + "' has an unusable scale");
+      }
+      f.first_feature = p.n_features_;
+      p.n_features_ += width(f);
+      append_feature_names(f, p.feature_names_);
+      p.columns_.push_back(std::move(f));
+    }
+    if (p.n_features_ != j.at("n_features").get<std::size_t>())
+      throw error(errc::corrupt_model, "preprocessing: feature count does not match its columns");
+    return p;
+  } catch (const nlohmann::json::exception& e) {
+    throw error(errc::corrupt_model, std::string("preprocessing: malformed metadata: ") + e.what());
+  }
+}
+
+}  // namespace tmlp

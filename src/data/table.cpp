@@ -1,0 +1,34 @@
+// tmlp::table look-ups and the shared missing-value and kind vocabulary.
+#include "tmlp/data.hpp"
+
+namespace tmlp {
+
+std::string_view to_string(column_kind k) noexcept {
+  switch (k) {
+    case column_kind::numeric:
+      return "numeric";
+    case column_kind::categorical:
+      return "categorical";
+    case column_kind::boolean:
+      return "boolean";
+  }
+  return "?";
+}
+
+bool is_missing_token(std::string_view f) noexcept {
+  return f.empty() || f == "NA" || f == "NaN" || f == "null" || f == "?";
+}
+
+const column* table::find(std::string_view name) const noexcept {
+  for (const column& c : columns)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+column* table::find(std::string_view name) noexcept {
+  for (column& c : columns)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+}  // namespace tmlp

@@ -1,0 +1,178 @@
+// Model files: exact round trips, identical bytes, and clear errors on every kind of damage.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <vector>
+
+#include <unistd.h>
+
+#include "io/model_file.hpp"
+#include "tmlp/error.hpp"
+#include "tmlp/io.hpp"
+
+using Catch::Matchers::Contains;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path temp_dir() {
+  const fs::path d = fs::temp_directory_path() / ("tmlp_model_file_" + std::to_string(::getpid()));
+  fs::create_directories(d);
+  return d;
+}
+
+std::vector<unsigned char> read_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_bytes(const fs::path& p, const std::vector<unsigned char>& b) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+}
+
+tmlp::model small_model() {
+  return tmlp::model::create(
+      {.n_inputs = 3,
+       .layers = {{.units = 4, .act = tmlp::activation::prelu, .alpha = 0.2f},
+                  {.units = 2,
+                   .act = tmlp::activation::identity,
+                   .init = tmlp::init_kind::he_normal}},
+       .loss = tmlp::loss_kind::ce,
+       .seed = 11});
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const tmlp::error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
+TEST_CASE("a saved model loads with the same spec, parameters and metadata", "[io][model_file]") {
+  const fs::path dir = temp_dir();
+  const tmlp::model m = small_model();
+  const std::string path = (dir / "m.tmlp").string();
+  tmlp::save_model(m, path, R"({"labels": ["a", "b"], "n": 3})");
+  const tmlp::loaded_model l = tmlp::load_model(path);
+  CHECK(tmlp::spec_to_json(l.model.spec()) == tmlp::spec_to_json(m.spec()));
+  REQUIRE(l.model.n_params() == m.n_params());
+  CHECK(std::memcmp(l.model.parameters().data(), m.parameters().data(), m.n_params() * 4) == 0);
+  CHECK(l.metadata == R"({"labels":["a","b"],"n":3})");
+  CHECK(tmlp::load_model(path).metadata == l.metadata);
+  tmlp::save_model(m, path);
+  CHECK(tmlp::load_model(path).metadata == "null");
+  fs::remove_all(dir);
+}
+
+TEST_CASE("the same model gives the same bytes, and saving replaces the file whole",
+          "[io][model_file]") {
+  const fs::path dir = temp_dir();
+  tmlp::save_model(small_model(), (dir / "a.tmlp").string(), R"({"x": 1})");
+  tmlp::save_model(small_model(), (dir / "b.tmlp").string(), R"({"x": 1})");
+  CHECK(read_bytes(dir / "a.tmlp") == read_bytes(dir / "b.tmlp"));
+  tmlp::model other = small_model();
+  other.parameters()[0] += 1.0f;
+  tmlp::save_model(other, (dir / "a.tmlp").string());
+  CHECK(tmlp::load_model((dir / "a.tmlp").string()).model.parameters()[0] == other.parameters()[0]);
+  std::size_t n_files = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++n_files;
+  CHECK(n_files == 2);  // no temporary left behind
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a failed save leaves the old file and no temporary", "[io][model_file]") {
+  const fs::path dir = temp_dir();
+  const std::string path = (dir / "m.tmlp").string();
+  tmlp::save_model(small_model(), path);
+  const auto before = read_bytes(path);
+  CHECK_THROWS_WITH(tmlp::save_model(small_model(), path, "{not json"),
+                    Contains("metadata is not JSON"));
+  CHECK_THROWS_WITH(tmlp::save_model(small_model(), (dir / "no_such_dir" / "m.tmlp").string()),
+                    Contains("cannot create"));
+  CHECK(read_bytes(path) == before);
+  std::size_t n_files = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++n_files;
+  CHECK(n_files == 1);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("every truncation and every flipped byte is a clear error", "[io][model_file]") {
+  const fs::path dir = temp_dir();
+  const std::string path = (dir / "m.tmlp").string();
+  tmlp::save_model(small_model(), path, R"({"k": "v"})");
+  const auto good = read_bytes(path);
+  for (std::size_t n = 0; n < good.size(); ++n) {
+    const std::vector<unsigned char> cut(good.begin(),
+                                         good.begin() + static_cast<std::ptrdiff_t>(n));
+    CAPTURE(n);
+    CHECK_THROWS_AS(tmlp::parse_model_file(cut, "cut"), tmlp::error);
+  }
+  for (std::size_t i = 0; i < good.size(); ++i) {
+    auto bad = good;
+    bad[i] ^= 0x10;
+    CAPTURE(i);
+    CHECK_THROWS_AS(tmlp::parse_model_file(bad, "flipped"), tmlp::error);
+  }
+  auto bad = good;
+  bad.resize(good.size() - 10);
+  write_bytes(path, bad);
+  CHECK_THAT(error_of([&] { tmlp::load_model(path); }), Contains(path) && Contains("do not match"));
+  bad = good;
+  bad[8] = 9;  // version
+  write_bytes(path, bad);
+  CHECK_THAT(error_of([&] { tmlp::load_model(path); }), Contains("format version 9"));
+  bad = good;
+  bad[0] = 'X';
+  write_bytes(path, bad);
+  CHECK_THAT(error_of([&] { tmlp::load_model(path); }), Contains("wrong magic"));
+  bad = good;
+  bad[40] ^= 1;  // inside the JSON header
+  write_bytes(path, bad);
+  CHECK_THAT(error_of([&] { tmlp::load_model(path); }), Contains("checksum mismatch"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("hostile headers and paths are rejected before any large allocation",
+          "[io][model_file]") {
+  const fs::path dir = temp_dir();
+  const std::string path = (dir / "m.tmlp").string();
+  tmlp::save_model(small_model(), path);
+  auto bad = read_bytes(path);
+  for (int i = 0; i < 8; ++i) bad[24 + i] = 0xff;  // 2^64 - 1 parameters
+  CHECK_THAT(error_of([&] { tmlp::parse_model_file(bad, "huge"); }), Contains("do not match"));
+  bad = read_bytes(path);
+  for (int i = 0; i < 8; ++i) bad[16 + i] = 0x7f;  // an enormous JSON header
+  CHECK_THAT(error_of([&] { tmlp::parse_model_file(bad, "huge"); }), Contains("do not match"));
+  CHECK_THAT(error_of([&] { tmlp::load_model((dir / "missing.tmlp").string()); }),
+             Contains("cannot open"));
+  CHECK_THAT(error_of([&] { tmlp::load_model(dir.string()); }), Contains("is a directory"));
+  std::vector<unsigned char> text = {'h', 'e', 'l', 'l', 'o'};
+  write_bytes(path, text);
+  CHECK_THAT(error_of([&] { tmlp::load_model(path); }), Contains("shorter than any model file"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("spec JSON round trips and rejects unknown names", "[io][model_file]") {
+  const tmlp::model m = small_model();
+  const std::string j = tmlp::spec_to_json(m.spec());
+  CHECK(tmlp::spec_to_json(tmlp::spec_from_json(j)) == j);
+  CHECK_THROWS_WITH(
+      tmlp::spec_from_json(
+          R"({"n_inputs": 3, "layers": [{"units": 2, "activation": "swish", "init": "auto"}],
+                                            "loss": "mse", "huber_delta": 1, "seed": 0})"),
+      Contains("unknown activation 'swish'"));
+  CHECK_THROWS_WITH(tmlp::spec_from_json("[1, 2"), Contains("malformed JSON"));
+  CHECK_THROWS_WITH(
+      tmlp::spec_from_json(
+          R"({"n_inputs": 0, "layers": [], "loss": "mse", "huber_delta": 1, "seed": 0})"),
+      Contains("n_inputs is 0"));
+}

@@ -1,0 +1,197 @@
+// Preprocessing against hand-computed values on small tables built in memory.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "tmlp/error.hpp"
+#include "tmlp/preprocess.hpp"
+
+using Catch::Matchers::Contains;
+using tmlp::column_kind;
+
+namespace {
+
+const float nan = std::numeric_limits<float>::quiet_NaN();
+
+tmlp::column numeric(std::string name, std::vector<float> v) {
+  tmlp::column c{.name = std::move(name), .kind = column_kind::numeric, .values = std::move(v)};
+  for (float x : c.values) c.n_missing += std::isnan(x);
+  return c;
+}
+
+tmlp::column text(std::string name, std::vector<std::int32_t> codes,
+                  std::vector<std::string> levels) {
+  return {.name = std::move(name),
+          .kind = column_kind::categorical,
+          .codes = std::move(codes),
+          .levels = std::move(levels)};
+}
+
+// 5 rows: a numeric feature with one missing value, a categorical feature, a text target.
+tmlp::table sample() {
+  tmlp::table t{.source = "sample", .n_rows = 5};
+  t.columns.push_back(numeric("age", {20, 30, nan, 40, 50}));
+  t.columns.push_back(text("color", {0, 1, 0, -1, 2}, {"red", "blue", "green"}));
+  t.columns.push_back(text("label", {0, 1, 1, 0, 1}, {"no", "yes"}));
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("numeric features are imputed and standardized from the training rows",
+          "[data][preprocess]") {
+  const tmlp::table t = sample();
+  const auto p = tmlp::preprocessor::fit(t, {.target = "label", .missing_indicators = true});
+  CHECK(p.task() == tmlp::task_kind::binary);
+  CHECK(p.class_labels() == std::vector<std::string>{"no", "yes"});
+  // age: mean 35 of the 4 present values, population sd sqrt(125); then a missing indicator;
+  // color: red, blue, green, <missing>.
+  REQUIRE(p.feature_names() == std::vector<std::string>{"age", "age<missing>", "color=red",
+                                                        "color=blue", "color=green",
+                                                        "color=<missing>"});
+  const tmlp::matrix x = p.features(t);
+  const double sd = std::sqrt(125.0);
+  CHECK(x(0, 0) == Approx((20 - 35) / sd));
+  CHECK(x(2, 0) == Approx(0.0).margin(1e-7));  // imputed with the mean
+  CHECK(x(2, 1) == 1.0f);
+  CHECK(x(1, 1) == 0.0f);
+  CHECK(x(0, 2) == 1.0f);
+  CHECK(x(1, 3) == 1.0f);
+  CHECK(x(3, 5) == 1.0f);  // missing color
+  CHECK(x(4, 4) == 1.0f);
+  const tmlp::matrix y = p.targets(t);
+  CHECK(y(0, 0) == 0.0f);
+  CHECK(y(1, 0) == 1.0f);
+}
+
+TEST_CASE("fitting on a subset uses only those rows", "[data][preprocess]") {
+  const tmlp::table t = sample();
+  const auto p = tmlp::preprocessor::fit(
+      t, {.target = "label", .scale = tmlp::scaling::minmax, .impute = tmlp::imputation::median},
+      {0, 1, 4});
+  // age over rows 0, 1, 4: 20, 30, 50 -> median 30, min 20, max 50; green is not in those rows.
+  REQUIRE(p.feature_names() == std::vector<std::string>{"age", "color=red", "color=blue",
+                                                        "color=green", "color=<missing>"});
+  tmlp::transform_report report;
+  const tmlp::matrix x = p.features(t, &report);
+  CHECK(x(0, 0) == Approx(0.0));
+  CHECK(x(4, 0) == Approx(1.0));
+  CHECK(x(2, 0) == Approx(10.0 / 30.0));  // missing: the median 30
+  CHECK(report.unseen == 0);              // green was a training level (row 4)
+}
+
+TEST_CASE("levels unseen in training become all zeros and are counted", "[data][preprocess]") {
+  const tmlp::table t = sample();
+  const auto p = tmlp::preprocessor::fit(t, {.target = "label"}, {0, 1, 3});  // red, blue, missing
+  tmlp::transform_report report;
+  const tmlp::matrix x = p.features(t, &report);
+  CHECK(report.unseen == 1);   // row 4: green
+  CHECK(p.n_features() == 4);  // age, red, blue, <missing>
+  for (std::size_t j = 1; j < 4; ++j) CHECK(x(4, j) == 0.0f);
+}
+
+TEST_CASE("targets: integer classes, regression scaling, inference", "[data][preprocess]") {
+  tmlp::table t{.source = "t", .n_rows = 4};
+  t.columns.push_back(numeric("f", {1, 2, 3, 4}));
+  t.columns.push_back(numeric("cls", {3, 1, 7, 1}));
+  t.columns.push_back(numeric("value", {1.5f, 2.5f, 3.5f, 4.5f}));
+  auto p = tmlp::preprocessor::fit(t, {.target = "cls", .ignore = {"value"}});
+  CHECK(p.task() == tmlp::task_kind::multiclass);
+  CHECK(p.class_labels() == std::vector<std::string>{"1", "3", "7"});
+  auto y = p.targets(t);
+  CHECK(y(0, 0) == 1.0f);
+  CHECK(y(2, 0) == 2.0f);
+  p = tmlp::preprocessor::fit(t, {.target = "value", .ignore = {"cls"}});
+  CHECK(p.task() == tmlp::task_kind::regression);
+  y = p.targets(t);
+  const double sd = std::sqrt(1.25);  // values 1.5..4.5, mean 3
+  CHECK(y(0, 0) == Approx(-1.5 / sd));
+  CHECK(p.unscale_target(y(3, 0)) == Approx(4.5));
+  // A forced task wins over inference.
+  p = tmlp::preprocessor::fit(
+      t, {.target = "cls", .ignore = {"value"}, .task = tmlp::task_kind::regression});
+  CHECK(p.task() == tmlp::task_kind::regression);
+}
+
+TEST_CASE("high-cardinality columns are hashed into one_hot_max buckets", "[data][preprocess]") {
+  tmlp::table t{.source = "t", .n_rows = 6};
+  t.columns.push_back(text("city", {0, 1, 2, 3, 4, 5}, {"a", "b", "c", "d", "e", "f"}));
+  t.columns.push_back(numeric("y", {0, 1, 0, 1, 0, 1}));
+  const auto p = tmlp::preprocessor::fit(t, {.target = "y", .one_hot_max = 4});
+  CHECK(p.n_features() == 4);
+  const tmlp::matrix x = p.features(t);
+  for (std::size_t r = 0; r < 6; ++r) {
+    float sum = 0.0f;
+    for (std::size_t j = 0; j < 4; ++j) sum += x(r, j);
+    CHECK(sum == 1.0f);
+  }
+}
+
+TEST_CASE("JSON round trip gives the same transform", "[data][preprocess]") {
+  const tmlp::table t = sample();
+  const auto p = tmlp::preprocessor::fit(t, {.target = "label", .missing_indicators = true});
+  const auto q = tmlp::preprocessor::from_json(p.to_json());
+  CHECK(q.to_json() == p.to_json());
+  const tmlp::matrix a = p.features(t), b = q.features(t);
+  for (std::size_t i = 0; i < a.size(); ++i) CHECK(a.data()[i] == b.data()[i]);
+  CHECK_THROWS_AS(tmlp::preprocessor::from_json("{\"task\": 3}"), tmlp::error);
+  CHECK_THROWS_WITH(tmlp::preprocessor::from_json("not json"), Contains("malformed"));
+}
+
+TEST_CASE("preprocessing errors name the column and the problem", "[data][preprocess]") {
+  tmlp::table t = sample();
+  CHECK_THROWS_WITH(tmlp::preprocessor::fit(t, {.target = "nope"}),
+                    Contains("no target column 'nope'") && Contains("age, color, label"));
+  CHECK_THROWS_WITH(tmlp::preprocessor::fit(t, {.target = "label", .ignore = {"size"}}),
+                    Contains("cannot ignore column 'size'"));
+  CHECK_THROWS_WITH(tmlp::preprocessor::fit(t, {.target = "color"}),
+                    Contains("target 'color' is missing in row 4"));
+  CHECK_THROWS_WITH(tmlp::preprocessor::fit(t, {.target = "label"}, {1, 2}), Contains("1 class"));
+  CHECK_THROWS_WITH(tmlp::preprocessor::fit(t, {.target = "label", .ignore = {"age", "color"}}),
+                    Contains("no feature columns"));
+  const auto p = tmlp::preprocessor::fit(t, {.target = "label"});
+  tmlp::table other = sample();
+  other.columns.erase(other.columns.begin());
+  CHECK_THROWS_WITH(p.features(other), Contains("no column named 'age'"));
+  other = sample();
+  other.columns[2].levels = {"no", "maybe"};
+  CHECK_THROWS_WITH(p.targets(other), Contains("'maybe', a class not seen in training"));
+}
+
+TEST_CASE("telco_churn: categoricals, missing values and a binary target from the real file",
+          "[data][preprocess]") {
+  const tmlp::table t = tmlp::read_csv(std::string(TMLP_TEST_DATA_DIR) + "/telco_churn.csv");
+  std::vector<std::uint32_t> train;
+  for (std::uint32_t r = 0; r < t.n_rows; ++r)
+    if (r % 5 != 0) train.push_back(r);
+  const auto p =
+      tmlp::preprocessor::fit(t, {.target = "target_churn", .missing_indicators = true}, train);
+  CHECK(p.task() == tmlp::task_kind::binary);
+  CHECK(p.class_labels() == std::vector<std::string>{"0", "1"});
+  tmlp::transform_report report;
+  const tmlp::matrix x = p.features(t, &report);
+  REQUIRE(x.rows() == 7043);
+  REQUIRE(x.cols() == p.n_features());
+  for (std::size_t i = 0; i < x.size(); ++i) REQUIRE(std::isfinite(x.data()[i]));
+  // total_charges has the file's 11 empty cells: an indicator column follows it.
+  const auto& names = p.feature_names();
+  CHECK(std::find(names.begin(), names.end(), "total_charges<missing>") != names.end());
+  CHECK(std::find(names.begin(), names.end(), "contract=Month-to-month") != names.end());
+  double indicator_sum = 0;
+  const auto col = static_cast<std::size_t>(
+      std::find(names.begin(), names.end(), "total_charges<missing>") - names.begin());
+  for (std::size_t r = 0; r < x.rows(); ++r) indicator_sum += x(r, col);
+  CHECK(indicator_sum == 11.0);
+  // Standardized on the training rows: mean about 0 there.
+  const auto tenure =
+      static_cast<std::size_t>(std::find(names.begin(), names.end(), "tenure") - names.begin());
+  double mean = 0;
+  for (std::uint32_t r : train) mean += x(r, tenure);
+  CHECK(mean / static_cast<double>(train.size()) == Approx(0.0).margin(1e-5));
+  const tmlp::matrix y = p.targets(t);
+  double positives = 0;
+  for (std::size_t r = 0; r < y.rows(); ++r) positives += y(r, 0);
+  CHECK(positives == 1869.0);  // churned customers in the IBM sample
+}
