@@ -128,4 +128,9 @@ std::string_view to_string(activation a) noexcept;
 std::string_view to_string(loss_kind l) noexcept;
 std::string_view to_string(init_kind i) noexcept;
 
+// The value whose to_string is `name`, or nothing.
+std::optional<activation> activation_from_string(std::string_view name) noexcept;
+std::optional<loss_kind> loss_from_string(std::string_view name) noexcept;
+std::optional<init_kind> init_from_string(std::string_view name) noexcept;
+
 }  // namespace tmlp

@@ -39,8 +39,7 @@ std::vector<std::size_t> parse_layers(const std::string& text) {
 }
 
 activation parse_activation(const std::string& name) {
-  for (int i = 0; i <= static_cast<int>(activation::softplus); ++i)
-    if (to_string(static_cast<activation>(i)) == name) return static_cast<activation>(i);
+  if (const auto a = activation_from_string(name)) return *a;
   bad_flag(fmt::format(
       "--activation: unknown '{}'; expected relu, leaky_relu, prelu, elu, selu, sigmoid, tanh, "
       "gelu, gelu_tanh, softplus or identity",

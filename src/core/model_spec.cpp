@@ -82,6 +82,27 @@ std::string_view to_string(init_kind i) noexcept {
 
 namespace {
 
+template <class E, E Last>
+std::optional<E> from_string(std::string_view name) noexcept {
+  for (int i = 0; i <= static_cast<int>(Last); ++i)
+    if (to_string(static_cast<E>(i)) == name) return static_cast<E>(i);
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<activation> activation_from_string(std::string_view name) noexcept {
+  return from_string<activation, activation::softplus>(name);
+}
+std::optional<loss_kind> loss_from_string(std::string_view name) noexcept {
+  return from_string<loss_kind, loss_kind::ce>(name);
+}
+std::optional<init_kind> init_from_string(std::string_view name) noexcept {
+  return from_string<init_kind, init_kind::lecun_uniform>(name);
+}
+
+namespace {
+
 [[noreturn]] void bad_spec(const std::string& what) {
   throw error(errc::invalid_argument, "model spec: " + what);
 }

@@ -100,10 +100,10 @@ int json_depth(const unsigned char* p, std::uint64_t n) noexcept {
 }
 
 template <class E>
-E enum_from(const nlohmann::json& j, const char* field, int count) {
+E enum_from(const nlohmann::json& j, const char* field,
+            std::optional<E> (*parse)(std::string_view) noexcept) {
   const std::string name = j.get<std::string>();
-  for (int i = 0; i < count; ++i)
-    if (to_string(static_cast<E>(i)) == name) return static_cast<E>(i);
+  if (const std::optional<E> v = parse(name)) return *v;
   throw error(errc::invalid_argument, fmt::format("model spec: unknown {} '{}'", field, name));
 }
 
@@ -144,14 +144,12 @@ model_spec spec_from_json(const std::string& text) {
     for (const auto& l : j.at("layers")) {
       dense_spec d;
       d.units = l.at("units").get<std::size_t>();
-      d.act = enum_from<activation>(l.at("activation"), "activation",
-                                    static_cast<int>(activation::softplus) + 1);
-      d.init = enum_from<init_kind>(l.at("init"), "init",
-                                    static_cast<int>(init_kind::lecun_uniform) + 1);
+      d.act = enum_from(l.at("activation"), "activation", &activation_from_string);
+      d.init = enum_from(l.at("init"), "init", &init_from_string);
       if (l.contains("alpha")) d.alpha = l.at("alpha").get<float>();
       s.layers.push_back(d);
     }
-    s.loss = enum_from<loss_kind>(j.at("loss"), "loss", static_cast<int>(loss_kind::ce) + 1);
+    s.loss = enum_from(j.at("loss"), "loss", &loss_from_string);
     s.huber_delta = j.at("huber_delta").get<float>();
     s.seed = j.at("seed").get<std::uint64_t>();
     validate(s);
