@@ -98,7 +98,7 @@ struct early_stopping {
 struct layer_health {
   double grad_norm = 0.0;     // L2 norm of the gradient of W (mean loss over the batch)
   double weight_norm = 0.0;   // L2 norm of W
-  double dead_fraction = -1;  // relu family: fraction of units that output 0 for every row of
+  double dead_fraction = -1;  // relu: fraction of units that output 0 for every row of
                               // the health sample (up to 1024 training rows); -1 otherwise
   bool vanishing = false;     // grad_norm < 1e-7 * weight_norm
   bool exploding = false;     // grad_norm > 1e3 * max(weight_norm, 1), or not finite

@@ -4,6 +4,11 @@
 #include <type_traits>
 
 namespace tmlp::train {
+namespace {
+// Position of an optimizer config type in tmlp::optimizer.
+template <class T>
+constexpr int index_of = static_cast<int>(optimizer(T{}).index());
+}  // namespace
 
 optimizer_state::optimizer_state(const optimizer& opt, const train_config& config,
                                  std::size_t n_params)
@@ -52,23 +57,23 @@ void optimizer_state::update(const kernels::kernel_table& k, std::size_t lo, std
   float* s1 = s1_.empty() ? nullptr : s1_.data() + lo;
   float* s2 = s2_.empty() ? nullptr : s2_.data() + lo;
   switch (kind_) {
-    case 0:
+    case index_of<sgd>:
       k.sgd(len, args_, g, w);
       break;
-    case 1:
+    case index_of<momentum>:
       k.momentum(len, args_, g, w, s1);
       break;
-    case 2:
+    case index_of<nesterov>:
       k.nesterov(len, args_, g, w, s1);
       break;
-    case 3:
-    case 4:
+    case index_of<adam>:
+    case index_of<adamw>:
       k.adam(len, args_, g, w, s1, s2);
       break;
-    case 5:
+    case index_of<rmsprop>:
       k.rmsprop(len, args_, g, w, s1);
       break;
-    case 6:
+    case index_of<adagrad>:
       k.adagrad(len, args_, g, w, s1);
       break;
   }

@@ -142,11 +142,9 @@ class evaluator {
 };
 
 // Per-layer health from the gradient of the last batch and a sample of training rows.
-std::vector<layer_health> layer_report(const kernels::kernel_table& k, const core::network& net,
-                                       const float* params, const float* grad, matrix_view x,
-                                       const std::vector<std::uint32_t>& sample,
-                                       core::workspace& ws, std::vector<float>& xbuf,
-                                       std::vector<std::uint8_t>& alive) {
+// Gradient and weight norms per layer, with the vanishing and exploding flags.
+std::vector<layer_health> layer_norms(const core::network& net, const float* params,
+                                      const float* grad) {
   std::vector<layer_health> out(net.layers.size());
   for (std::size_t i = 0; i < net.layers.size(); ++i) {
     const core::dense_layer& l = net.layers[i];
@@ -161,16 +159,18 @@ std::vector<layer_health> layer_report(const kernels::kernel_table& k, const cor
     out[i].exploding = !std::isfinite(out[i].grad_norm) ||
                        out[i].grad_norm > 1e3 * std::max(out[i].weight_norm, 1.0);
   }
-  // Dead ReLU units: never positive over the sample.
+  return out;
+}
+
+// Fraction of each ReLU layer's units that output 0 for every row of the sample, at params.
+// alive: one flag per unit of the network (scratch).
+void mark_dead_units(const kernels::kernel_table& k, const core::network& net, const float* params,
+                     matrix_view x, const std::vector<std::uint32_t>& sample, core::workspace& ws,
+                     std::vector<float>& xbuf, std::vector<std::uint8_t>& alive,
+                     std::vector<layer_health>& layers) {
   bool any_relu = false;
   for (const auto& l : net.layers) any_relu |= l.act == kernels::act::relu;
-  if (!any_relu || sample.empty()) return out;
-  std::size_t offset = 0;
-  std::vector<std::size_t> first(net.layers.size());
-  for (std::size_t i = 0; i < net.layers.size(); ++i) {
-    first[i] = offset;
-    offset += net.layers[i].n_out;
-  }
+  if (!any_relu || sample.empty()) return;
   std::fill(alive.begin(), alive.end(), 0);
   const std::size_t chunk = ws.max_rows(), n_in = net.n_inputs;
   for (std::size_t r0 = 0; r0 < sample.size(); r0 += chunk) {
@@ -178,21 +178,22 @@ std::vector<layer_health> layer_report(const kernels::kernel_table& k, const cor
     for (std::size_t i = 0; i < n; ++i)
       std::memcpy(xbuf.data() + i * n_in, x.row(sample[r0 + i]), n_in * sizeof(float));
     core::forward(k, net, params, n, xbuf.data(), ws);
-    for (std::size_t li = 0; li < net.layers.size(); ++li) {
+    std::uint8_t* unit = alive.data();
+    for (std::size_t li = 0; li < net.layers.size(); unit += net.layers[li++].n_out) {
       if (net.layers[li].act != kernels::act::relu) continue;
       const std::size_t w = net.layers[li].n_out;
-      const float* a = ws.a(li);
-      for (std::size_t i = 0; i < n * w; ++i)
-        alive[first[li] + i % w] |= static_cast<std::uint8_t>(a[i] > 0.0f);
+      for (std::size_t r = 0; r < n; ++r)
+        for (std::size_t j = 0; j < w; ++j)
+          unit[j] |= static_cast<std::uint8_t>(ws.a(li)[r * w + j] > 0.0f);
     }
   }
-  for (std::size_t li = 0; li < net.layers.size(); ++li) {
+  const std::uint8_t* unit = alive.data();
+  for (std::size_t li = 0; li < net.layers.size(); unit += net.layers[li++].n_out) {
     if (net.layers[li].act != kernels::act::relu) continue;
-    std::size_t dead = 0;
-    for (std::size_t j = 0; j < net.layers[li].n_out; ++j) dead += alive[first[li] + j] == 0;
-    out[li].dead_fraction = static_cast<double>(dead) / static_cast<double>(net.layers[li].n_out);
+    const std::size_t w = net.layers[li].n_out;
+    layers[li].dead_fraction =
+        static_cast<double>(std::count(unit, unit + w, std::uint8_t{0})) / static_cast<double>(w);
   }
-  return out;
 }
 
 }  // namespace
@@ -276,7 +277,6 @@ fit_result trainer::fit(model& m, matrix_view x, matrix_view y, matrix_view x_va
   for (const auto& l : net.layers) n_units += l.n_out;
   std::vector<std::uint8_t> alive(n_units);
   std::vector<std::uint32_t> order = train_rows;
-  std::vector<layer_health> last_health;
 
   tbb::task_arena arena(n_workers);
   double best = std::numeric_limits<double>::infinity();
@@ -290,6 +290,7 @@ fit_result trainer::fit(model& m, matrix_view x, matrix_view y, matrix_view x_va
     double epoch_loss = 0.0;
     float lr = 0.0f;
     std::size_t done_rows = 0;
+    std::vector<layer_health> health;  // from the epoch's last batch, before its update
 
     for (std::size_t b = 0; b < n_batches; ++b) {
       if (cancelled_.load(std::memory_order_relaxed)) {
@@ -310,8 +311,7 @@ fit_result trainer::fit(model& m, matrix_view x, matrix_view y, matrix_view x_va
         stop = true;
         break;
       }
-      if (last)
-        last_health = layer_report(k, net, params, step.grad(), x, {}, health_ws, health_x, alive);
+      if (last) health = layer_norms(net, params, step.grad());
       bool applied = false;
       arena.execute([&] { applied = step.apply(k, params, lr, g.grad_norm); });
       if (!applied) {  // the update overflowed; apply() put the previous parameters back
@@ -344,15 +344,10 @@ fit_result trainer::fit(model& m, matrix_view x, matrix_view y, matrix_view x_va
       rep.valid_loss = v.first;
       rep.valid_metric = v.second;
     }
-    if (!last_health.empty()) {
-      // Dead units need a forward pass over the sample at the epoch's final parameters.
-      rep.layers =
-          layer_report(k, net, params, step.grad(), x, health_sample, health_ws, health_x, alive);
-      for (std::size_t i = 0; i < rep.layers.size(); ++i) {  // gradient norms of the last batch
-        rep.layers[i].grad_norm = last_health[i].grad_norm;
-        rep.layers[i].vanishing = last_health[i].vanishing;
-        rep.layers[i].exploding = last_health[i].exploding;
-      }
+    if (!health.empty()) {
+      // Dead units: a forward pass over the sample at the epoch's final parameters.
+      mark_dead_units(k, net, params, x, health_sample, health_ws, health_x, alive, health);
+      rep.layers = std::move(health);
       for (const auto& h : rep.layers) {
         rep.vanishing |= h.vanishing;
         rep.exploding |= h.exploding;
