@@ -26,6 +26,7 @@
 
 #include "tmlp/matrix.hpp"
 #include "tmlp/model.hpp"
+#include "tmlp/rows.hpp"
 
 namespace tmlp {
 
@@ -138,13 +139,34 @@ std::string_view to_string(fit_status s) noexcept;
 
 struct fit_result {
   fit_status status = fit_status::completed;
-  std::vector<epoch_report> epochs;
+  std::vector<epoch_report> epochs;  // those run by this fit() call (after a resume: the rest)
   std::size_t best_epoch = 0;  // 1-based, by validation (or training) loss; 0 if none finished
   double best_loss = 0.0;
-  std::size_t n_steps = 0;
+  std::size_t n_steps = 0;  // optimizer steps, counting those before a resume
   std::size_t n_shards = 0;        // shards of a full batch
   std::size_t n_workers = 0;       // threads the scheduler used
   std::vector<std::string> notes;  // one-line remarks (e.g. about BLAS threading)
+};
+
+// --- checkpoints -------------------------------------------------------------------------------
+// Where a fit() stands after a whole epoch. With the model's parameters of that moment it is
+// everything needed to continue: trainer::resume_from() then ends with exactly the parameters of
+// a run that was never stopped (the epoch's shuffle and the split are keyed by seed and epoch,
+// so there is no other random state).
+struct training_state {
+  std::size_t epochs_done = 0;  // whole epochs completed
+  std::size_t n_steps = 0;      // optimizer updates so far (Adam's bias correction counts them)
+  int optimizer_kind = 0;       // index into tmlp::optimizer, checked on resume
+  std::vector<float> moments1;  // optimizer state: momentum, first moment or squared sums
+  std::vector<float> moments2;  // second moment (Adam, AdamW); empty otherwise
+  float plateau_lr = 0.0f;      // reduce_on_plateau: current rate, best loss, bad epochs
+  double plateau_best = 0.0;
+  std::size_t plateau_bad = 0;
+  std::size_t best_epoch = 0;  // early stopping: best epoch (0: none yet), its loss, and
+  double best_loss = 0.0;      // epochs since it
+  std::size_t since_best = 0;
+  std::vector<float> best_params;  // parameters of best_epoch when early stopping restores
+                                   // them; empty otherwise
 };
 
 // --- configuration ------------------------------------------------------------------------------
@@ -175,6 +197,12 @@ struct train_config {
   // through fit() and leave the model at its last complete step.
   std::function<bool(const batch_report&)> on_batch;
   std::function<bool(const epoch_report&)> on_epoch;
+
+  // Every checkpoint_every epochs (0 = never), after on_epoch, when training goes on or has
+  // run its last epoch: called with the state; the model being trained holds the parameters of
+  // that moment. Exceptions pass through fit() (the model keeps the epoch's parameters).
+  std::size_t checkpoint_every = 0;
+  std::function<void(const training_state&)> on_checkpoint;
 };
 
 class trainer {
@@ -193,13 +221,28 @@ class trainer {
   fit_result fit(model& m, matrix_view x, matrix_view y, matrix_view x_valid, matrix_view y_valid,
                  std::span<const float> weights = {});
 
+  // The same with rows gathered from a row_source (e.g. a memory-mapped file): x.rows() x
+  // n_inputs features; y stays in memory. x_valid may be nullptr (then valid_fraction applies).
+  fit_result fit(model& m, const row_source& x, matrix_view y, const row_source* x_valid = nullptr,
+                 matrix_view y_valid = {}, std::span<const float> weights = {});
+
+  // The next fit() continues from `state` instead of starting at epoch 1: m must hold the
+  // parameters saved with it, and the config and data must be those of the interrupted run.
+  // fit() throws tmlp::error if the state does not fit the model or config (optimizer, sizes,
+  // epochs).
+  void resume_from(training_state state) { resume_ = std::move(state); }
+
   // Stops a running fit() at the next batch; callable from any thread.
   void cancel() noexcept { cancelled_.store(true, std::memory_order_relaxed); }
 
   const train_config& config() const noexcept { return config_; }
 
  private:
+  fit_result run(model& m, const row_source& x, matrix_view y, const row_source* x_valid,
+                 matrix_view y_valid, std::span<const float> weights);
+
   train_config config_;
+  std::optional<training_state> resume_;
   std::atomic<bool> cancelled_{false};
 };
 

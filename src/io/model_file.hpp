@@ -4,11 +4,17 @@
 #include <span>
 #include <string>
 
+#include "io/container.hpp"
 #include "tmlp/io.hpp"
 
 namespace tmlp {
 
 // Verifies and decodes the bytes of a model file; `path` names it in messages.
 loaded_model parse_model_file(std::span<const unsigned char> data, const std::string& path);
+
+// The model described by a container's "spec", with its parameters from the container's first
+// floats (there may be more after them). Throws tmlp::error naming the path and the problem.
+model model_from_container(const io::container_kind& kind, const io::container_view& c,
+                           const std::string& path);
 
 }  // namespace tmlp

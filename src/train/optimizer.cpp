@@ -1,13 +1,25 @@
 #include "train/optimizer.hpp"
 
 #include <cmath>
+#include <iterator>
 #include <type_traits>
+
+#include <fmt/format.h>
+
+#include "tmlp/error.hpp"
 
 namespace tmlp::train {
 namespace {
 // Position of an optimizer config type in tmlp::optimizer.
 template <class T>
 constexpr int index_of = static_cast<int>(optimizer(T{}).index());
+
+constexpr const char* names[] = {"sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop",
+                                 "adagrad"};
+static_assert(std::size(names) == std::variant_size_v<optimizer>);
+const char* name_of(int kind) noexcept {
+  return kind >= 0 && kind < static_cast<int>(std::size(names)) ? names[kind] : "unknown";
+}
 }  // namespace
 
 optimizer_state::optimizer_state(const optimizer& opt, const train_config& config,
@@ -40,6 +52,22 @@ optimizer_state::optimizer_state(const optimizer& opt, const train_config& confi
         }
       },
       opt);
+}
+
+void optimizer_state::restore(int kind, std::size_t n_steps, const std::vector<float>& m1,
+                              const std::vector<float>& m2) {
+  if (kind != kind_)
+    throw error(errc::invalid_argument,
+                fmt::format("resume: the saved state is of optimizer {}, the config uses {}",
+                            name_of(kind), name_of(kind_)));
+  if (m1.size() != s1_.size() || m2.size() != s2_.size())
+    throw error(errc::invalid_argument,
+                fmt::format("resume: the saved optimizer state holds {} + {} values, the model "
+                            "needs {} + {}",
+                            m1.size(), m2.size(), s1_.size(), s2_.size()));
+  t_ = n_steps;
+  s1_ = m1;
+  s2_ = m2;
 }
 
 void optimizer_state::begin_step(float lr) noexcept {

@@ -25,6 +25,15 @@ class optimizer_state {
               float* w) noexcept;
 
   std::size_t n_steps() const noexcept { return t_; }
+  int kind() const noexcept { return kind_; }
+
+  // The state vectors (empty where the optimizer keeps none), for checkpoints.
+  const std::vector<float>& moments1() const noexcept { return s1_; }
+  const std::vector<float>& moments2() const noexcept { return s2_; }
+  // Puts a checkpoint's state back; throws tmlp::error if it belongs to another optimizer or
+  // parameter count.
+  void restore(int kind, std::size_t n_steps, const std::vector<float>& m1,
+               const std::vector<float>& m2);
 
  private:
   int kind_;  // index into tmlp::optimizer

@@ -19,6 +19,19 @@ class lr_schedule {
   // lowers its rate here; the others ignore it.
   void end_epoch(double monitored_loss) noexcept;
 
+  // reduce_on_plateau's state (rate, best loss, epochs without improvement), for checkpoints.
+  struct plateau_state {
+    float lr;
+    double best;
+    std::size_t bad;
+  };
+  plateau_state plateau() const noexcept { return {plateau_lr_, plateau_best_, plateau_bad_}; }
+  void restore(const plateau_state& p) noexcept {
+    plateau_lr_ = p.lr;
+    plateau_best_ = p.best;
+    plateau_bad_ = p.bad;
+  }
+
  private:
   schedule s_;
   float base_;

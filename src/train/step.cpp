@@ -55,21 +55,21 @@ const shard_plan& gradient_engine::plan_for(std::size_t batch) noexcept {
   return plan_;
 }
 
-double gradient_engine::compute(const kernels::kernel_table& k, const float* params, matrix_view x,
-                                const float* y, const float* w, const std::uint32_t* idx,
-                                std::size_t batch, float* grad) {
+double gradient_engine::compute(const kernels::kernel_table& k, const float* params,
+                                const row_source& x, const float* y, const float* w,
+                                const std::uint32_t* idx, std::size_t batch, float* grad) {
   const shard_plan& plan = plan_for(batch);
   // Shard sizes differ by at most one row; the last one is the largest.
   TMLP_ASSERT(batch <= max_batch_ && plan.size(plan.n_shards - 1) <= shards_[0].ws.max_rows());
-  const std::size_t n_in = net_.n_inputs, tw = target_width_;
+  const std::size_t tw = target_width_;
 
   core::parallel_for_index(plan.n_shards, [&](std::size_t s) {
     shard& sh = shards_[s];
     const std::size_t b0 = plan.begin(s), rows = plan.size(s);
     const auto t0 = clock_type::now();
-    for (std::size_t i = 0; i < rows; ++i) {  // gather
+    x.gather(idx + b0, rows, sh.x.data());  // gather
+    for (std::size_t i = 0; i < rows; ++i) {
       const std::size_t row = idx[b0 + i];
-      std::memcpy(sh.x.data() + i * n_in, x.row(row), n_in * sizeof(float));
       std::memcpy(sh.y.data() + i * tw, y + row * tw, tw * sizeof(float));
       if (w) sh.w[i] = w[row];
     }

@@ -15,6 +15,7 @@
 #include "core/network.hpp"
 #include "kernels.hpp"
 #include "tmlp/matrix.hpp"
+#include "tmlp/rows.hpp"
 
 namespace tmlp::train {
 
@@ -52,8 +53,13 @@ class gradient_engine {
   // (n x target width) and weights w (n values, or nullptr), written to grad (n_params values).
   // Must run inside the caller's task_arena. Returns sum_r w_r L_r (in double, shard sums added
   // in shard order).
+  double compute(const kernels::kernel_table& k, const float* params, const row_source& x,
+                 const float* y, const float* w, const std::uint32_t* idx, std::size_t batch,
+                 float* grad);
   double compute(const kernels::kernel_table& k, const float* params, matrix_view x, const float* y,
-                 const float* w, const std::uint32_t* idx, std::size_t batch, float* grad);
+                 const float* w, const std::uint32_t* idx, std::size_t batch, float* grad) {
+    return compute(k, params, matrix_rows(x), y, w, idx, batch, grad);
+  }
 
   // The second half of compute(): grad = (1/batch) * sum over shards, in order, of the shard
   // gradients left by the last pass over `batch` rows. Public for the reduction benchmark.

@@ -46,7 +46,7 @@ stepper::stepper(const core::network& net, const train_config& config, std::size
       block_finite_(block_sq_.size(), 1) {}
 
 stepper::gradient_result stepper::gradient(const kernels::kernel_table& k, const float* params,
-                                           matrix_view x, const float* y, const float* w,
+                                           const row_source& x, const float* y, const float* w,
                                            const std::uint32_t* idx, std::size_t rows) {
   gradient_result r;
   r.loss_sum = engine_.compute(k, params, x, y, w, idx, rows, grad_.data());

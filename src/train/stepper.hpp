@@ -32,9 +32,14 @@ class stepper {
     double grad_norm = 0.0;  // global L2 norm after clipping by value
     bool finite = true;      // loss and gradient are finite
   };
+  gradient_result gradient(const kernels::kernel_table& k, const float* params,
+                           const row_source& x, const float* y, const float* w,
+                           const std::uint32_t* idx, std::size_t rows);
   gradient_result gradient(const kernels::kernel_table& k, const float* params, matrix_view x,
                            const float* y, const float* w, const std::uint32_t* idx,
-                           std::size_t rows);
+                           std::size_t rows) {
+    return gradient(k, params, matrix_rows(x), y, w, idx, rows);
+  }
 
   // Updates params with the gradient of the last gradient() call at learning rate lr.
   // Returns false, with params as they were before the call, if the update would make any
@@ -44,6 +49,7 @@ class stepper {
   const float* grad() const noexcept { return grad_.data(); }
   std::size_t n_shards(std::size_t batch) noexcept { return engine_.plan_for(batch).n_shards; }
   const optimizer_state& optimizer() const noexcept { return opt_; }
+  optimizer_state& optimizer() noexcept { return opt_; }
 
   // Time per phase since the last reset (see phase_times in step.hpp).
   phase_times phases() const noexcept;

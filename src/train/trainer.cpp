@@ -72,8 +72,9 @@ class evaluator {
 
   // Mean loss and metric (accuracy or RMSE) over `rows` of x / y. Deterministic: chunk results
   // are kept apart and added in chunk order.
-  std::pair<double, double> run(const kernels::kernel_table& k, const float* params, matrix_view x,
-                                matrix_view y, const std::vector<std::uint32_t>& rows) {
+  std::pair<double, double> run(const kernels::kernel_table& k, const float* params,
+                                const row_source& x, matrix_view y,
+                                const std::vector<std::uint32_t>& rows) {
     const std::size_t n_chunks = (rows.size() + chunk_ - 1) / chunk_;
     totals_.assign(n_chunks, {});
     const std::size_t n_in = net_.n_inputs, tw = y.cols, k_out = net_.n_outputs;
@@ -86,10 +87,9 @@ class evaluator {
       }
 
       const std::size_t r0 = c * chunk_, n = std::min(chunk_, rows.size() - r0);
-      for (std::size_t i = 0; i < n; ++i) {
-        std::memcpy(s.x.data() + i * n_in, x.row(rows[r0 + i]), n_in * sizeof(float));
+      x.gather(rows.data() + r0, n, s.x.data());
+      for (std::size_t i = 0; i < n; ++i)
         std::memcpy(s.y.data() + i * tw, y.row(rows[r0 + i]), tw * sizeof(float));
-      }
       const float* out = core::forward(k, net_, params, n, s.x.data(), *s.ws);
       eval_totals& t = totals_[c];
       t.loss = core::loss_forward_backward(net_.loss, n, k_out, out, s.y.data(), nullptr, nullptr);
@@ -165,18 +165,18 @@ std::vector<layer_health> layer_norms(const core::network& net, const float* par
 // Fraction of each ReLU layer's units that output 0 for every row of the sample, at params.
 // alive: one flag per unit of the network (scratch).
 void mark_dead_units(const kernels::kernel_table& k, const core::network& net, const float* params,
-                     matrix_view x, const std::vector<std::uint32_t>& sample, core::workspace& ws,
+                     const row_source& x, const std::vector<std::uint32_t>& sample,
+                     core::workspace& ws,
                      std::vector<float>& xbuf, std::vector<std::uint8_t>& alive,
                      std::vector<layer_health>& layers) {
   bool any_relu = false;
   for (const auto& l : net.layers) any_relu |= l.act == kernels::act::relu;
   if (!any_relu || sample.empty()) return;
   std::fill(alive.begin(), alive.end(), 0);
-  const std::size_t chunk = ws.max_rows(), n_in = net.n_inputs;
+  const std::size_t chunk = ws.max_rows();
   for (std::size_t r0 = 0; r0 < sample.size(); r0 += chunk) {
     const std::size_t n = std::min(chunk, sample.size() - r0);
-    for (std::size_t i = 0; i < n; ++i)
-      std::memcpy(xbuf.data() + i * n_in, x.row(sample[r0 + i]), n_in * sizeof(float));
+    x.gather(sample.data() + r0, n, xbuf.data());
     core::forward(k, net, params, n, xbuf.data(), ws);
     std::uint8_t* unit = alive.data();
     for (std::size_t li = 0; li < net.layers.size(); unit += net.layers[li++].n_out) {
@@ -204,27 +204,71 @@ fit_result trainer::fit(model& m, matrix_view x, matrix_view y, std::span<const 
 
 fit_result trainer::fit(model& m, matrix_view x, matrix_view y, matrix_view x_valid,
                         matrix_view y_valid, std::span<const float> weights) {
+  // In-memory features are checked for finite values here, once; a row_source promises them.
+  const std::size_t n_in = m.internals().net.n_inputs;
+  check_matrix("x", x, x.rows, n_in);
+  const bool separate_valid = x_valid.data != nullptr || x_valid.rows != 0;
+  if (separate_valid) check_matrix("x_valid", x_valid, x_valid.rows, n_in);
+  const matrix_rows xr(x), xvr(x_valid);
+  return run(m, xr, y, separate_valid ? &xvr : nullptr, y_valid, weights);
+}
+
+fit_result trainer::fit(model& m, const row_source& x, matrix_view y, const row_source* x_valid,
+                        matrix_view y_valid, std::span<const float> weights) {
+  return run(m, x, y, x_valid, y_valid, weights);
+}
+
+namespace {
+
+// Puts a checkpoint's state into the loop's pieces, after checking it belongs to this run.
+void check_resume(const training_state& s, const train_config& cfg, std::size_t n_params,
+                  bool keep_best) {
+  const auto bad = [](const std::string& what) { throw error(errc::invalid_argument, what); };
+  if (s.epochs_done > cfg.epochs)
+    bad(fmt::format("resume: the state has {} epochs done, the config runs {}", s.epochs_done,
+                    cfg.epochs));
+  if (keep_best && s.best_epoch > 0 && s.best_params.size() != n_params)
+    bad(fmt::format("resume: the state's best parameters hold {} values, the model has {}",
+                    s.best_params.size(), n_params));
+  if (s.best_epoch > s.epochs_done)
+    bad(fmt::format("resume: best epoch {} is after the {} epochs done", s.best_epoch,
+                    s.epochs_done));
+}
+
+}  // namespace
+
+fit_result trainer::run(model& m, const row_source& x, matrix_view y, const row_source* x_valid,
+                        matrix_view y_valid, std::span<const float> weights) {
   cancelled_.store(false, std::memory_order_relaxed);
   const train_config& cfg = config_;
   model::impl& mi = m.internals();
   const core::network& net = mi.net;
   const std::size_t tw = core::target_width(net.loss.kind, net.n_outputs);
-  const bool separate_valid = x_valid.data != nullptr || x_valid.rows != 0;
+  const std::size_t n_rows = x.rows();
+  const bool separate_valid = x_valid != nullptr;
+  // A resume state is used by this fit() only.
+  const std::optional<training_state> resume = std::exchange(resume_, std::nullopt);
 
   // --- validate the data once ---
-  if (x.rows == 0) bad_input("fit: no training rows");
-  if (x.rows >= (std::size_t{1} << 32))
-    bad_input(fmt::format("fit: {} rows exceed the limit of 2^32 - 1", x.rows));
-  check_matrix("x", x, x.rows, net.n_inputs);
-  check_matrix("y", y, x.rows, tw);
-  if (!weights.empty() && weights.size() != x.rows)
-    bad_input(fmt::format("fit: {} sample weights for {} rows", weights.size(), x.rows));
+  if (n_rows == 0) bad_input("fit: no training rows");
+  if (n_rows >= (std::size_t{1} << 32))
+    bad_input(fmt::format("fit: {} rows exceed the limit of 2^32 - 1", n_rows));
+  if (x.cols() != net.n_inputs)
+    bad_input(fmt::format("fit: x has {} columns, expected {}", x.cols(), net.n_inputs));
+  check_matrix("y", y, n_rows, tw);
+  if (!weights.empty() && weights.size() != n_rows)
+    bad_input(fmt::format("fit: {} sample weights for {} rows", weights.size(), n_rows));
   core::check_targets(net.loss, y.rows, net.n_outputs, y.data,
                       weights.empty() ? nullptr : weights.data());
   if (separate_valid) {
-    if (x_valid.rows == 0) bad_input("fit: the validation set has no rows");
-    check_matrix("x_valid", x_valid, x_valid.rows, net.n_inputs);
-    check_matrix("y_valid", y_valid, x_valid.rows, tw);
+    if (x_valid->rows() == 0) bad_input("fit: the validation set has no rows");
+    if (x_valid->rows() >= (std::size_t{1} << 32))
+      bad_input(fmt::format("fit: {} validation rows exceed the limit of 2^32 - 1",
+                            x_valid->rows()));
+    if (x_valid->cols() != net.n_inputs)
+      bad_input(fmt::format("fit: x_valid has {} columns, expected {}", x_valid->cols(),
+                            net.n_inputs));
+    check_matrix("y_valid", y_valid, x_valid->rows(), tw);
     core::check_targets(net.loss, y_valid.rows, net.n_outputs, y_valid.data, nullptr);
   }
 
@@ -235,19 +279,21 @@ fit_result trainer::fit(model& m, matrix_view x, matrix_view y, matrix_view x_va
   // --- rows ---
   std::vector<std::uint32_t> train_rows, valid_rows;
   if (!separate_valid && cfg.valid_fraction > 0.0f) {
-    train::split_rows(x.rows, cfg.valid_fraction, cfg.seed, net.loss.kind, tw, y.data, train_rows,
+    train::split_rows(n_rows, cfg.valid_fraction, cfg.seed, net.loss.kind, tw, y.data, train_rows,
                       valid_rows);
     if (train_rows.empty())
       bad_input(fmt::format("fit: valid_fraction {} leaves no training rows", cfg.valid_fraction));
   } else {
-    train_rows.resize(x.rows);
-    for (std::size_t i = 0; i < x.rows; ++i) train_rows[i] = static_cast<std::uint32_t>(i);
+    train_rows.resize(n_rows);
+    for (std::size_t i = 0; i < n_rows; ++i) train_rows[i] = static_cast<std::uint32_t>(i);
   }
   if (separate_valid) {
-    valid_rows.resize(x_valid.rows);
-    for (std::size_t i = 0; i < x_valid.rows; ++i) valid_rows[i] = static_cast<std::uint32_t>(i);
+    valid_rows.resize(x_valid->rows());
+    for (std::size_t i = 0; i < valid_rows.size(); ++i)
+      valid_rows[i] = static_cast<std::uint32_t>(i);
   }
-  const matrix_view vx = separate_valid ? x_valid : x, vy = separate_valid ? y_valid : y;
+  const row_source& vx = separate_valid ? *x_valid : x;
+  const matrix_view vy = separate_valid ? y_valid : y;
   const bool has_valid = !valid_rows.empty();
 
   // --- sizes, buffers and workers: everything the loop needs, allocated once ---
@@ -280,10 +326,23 @@ fit_result trainer::fit(model& m, matrix_view x, matrix_view y, matrix_view x_va
 
   tbb::task_arena arena(n_workers);
   double best = std::numeric_limits<double>::infinity();
-  std::size_t since_best = 0;
+  std::size_t since_best = 0, first_epoch = 0, last_epoch = 0;  // last: 1-based, 0 = none
+  if (resume) {
+    check_resume(*resume, cfg, n_params, keep_best);
+    step.optimizer().restore(resume->optimizer_kind, resume->n_steps, resume->moments1,
+                             resume->moments2);
+    sched.restore({resume->plateau_lr, resume->plateau_best, resume->plateau_bad});
+    first_epoch = last_epoch = resume->epochs_done;
+    result.n_steps = resume->n_steps;
+    result.best_epoch = resume->best_epoch;
+    result.best_loss = resume->best_loss;
+    since_best = resume->since_best;
+    if (resume->best_epoch > 0) best = resume->best_loss;
+    if (keep_best && resume->best_epoch > 0) best_params = resume->best_params;
+  }
   bool stop = false;
 
-  for (std::size_t epoch = 0; epoch < cfg.epochs && !stop; ++epoch) {
+  for (std::size_t epoch = first_epoch; epoch < cfg.epochs && !stop; ++epoch) {
     const auto t0 = clock_type::now();
     order = train_rows;
     train::shuffle_epoch(cfg.seed, epoch, order);
@@ -366,6 +425,7 @@ fit_result trainer::fit(model& m, matrix_view x, matrix_view y, matrix_view x_va
     } else {
       ++since_best;
     }
+    last_epoch = epoch + 1;
     result.epochs.push_back(rep);
     if (stop) break;  // a partial epoch: reported, but no on_epoch call
     const bool go_on = !cfg.on_epoch || cfg.on_epoch(result.epochs.back());
@@ -377,12 +437,27 @@ fit_result trainer::fit(model& m, matrix_view x, matrix_view y, matrix_view x_va
       result.status = fit_status::stopped_by_callback;
       break;
     }
+    if (cfg.checkpoint_every > 0 && cfg.on_checkpoint && last_epoch % cfg.checkpoint_every == 0) {
+      const train::lr_schedule::plateau_state p = sched.plateau();
+      cfg.on_checkpoint(training_state{
+          .epochs_done = last_epoch,
+          .n_steps = result.n_steps,
+          .optimizer_kind = step.optimizer().kind(),
+          .moments1 = step.optimizer().moments1(),
+          .moments2 = step.optimizer().moments2(),
+          .plateau_lr = p.lr,
+          .plateau_best = p.best,
+          .plateau_bad = p.bad,
+          .best_epoch = result.best_epoch,
+          .best_loss = result.best_loss,
+          .since_best = since_best,
+          .best_params = keep_best && result.best_epoch > 0 ? best_params : std::vector<float>{}});
+    }
   }
   // With early stopping on, training ends at the best epoch's parameters.
   const bool ended_normally =
       result.status == fit_status::completed || result.status == fit_status::early_stopped;
-  if (keep_best && ended_normally && result.best_epoch > 0 &&
-      result.best_epoch < result.epochs.size())
+  if (keep_best && ended_normally && result.best_epoch > 0 && result.best_epoch < last_epoch)
     std::copy(best_params.begin(), best_params.end(), params);
   return result;
 }
