@@ -160,6 +160,38 @@ TEST_CASE("preprocessing errors name the column and the problem", "[data][prepro
   CHECK_THROWS_WITH(p.targets(other), Contains("'maybe', a class not seen in training"));
 }
 
+TEST_CASE("check() names a missing or changed column; transform_rows gives rows of features()",
+          "[data][preprocess]") {
+  const tmlp::table t = sample();
+  // Rows 0, 1, 3 have red, blue and a missing color: green (row 4) is unseen.
+  const auto p =
+      tmlp::preprocessor::fit(t, {.target = "label", .missing_indicators = true}, {0, 1, 3});
+  const tmlp::table_view v = t;
+  p.check(v);
+  const tmlp::matrix x = p.features(v);
+  const std::uint32_t idx[] = {4, 2, 0, 3, 4};
+  std::vector<float> out(5 * p.n_features(), -1.0f);
+  p.transform_rows(v, idx, 5, out.data());
+  for (std::size_t i = 0; i < 5; ++i)
+    for (std::size_t j = 0; j < p.n_features(); ++j)
+      CHECK(out[i * p.n_features() + j] == x(idx[i], j));
+  tmlp::table other = sample();
+  other.columns.erase(other.columns.begin());
+  CHECK_THROWS_WITH(p.check(other), Contains("sample: no column named 'age'"));
+  other = sample();
+  other.columns[1] = numeric("color", {1, 2, 3, 4, 5});
+  CHECK_THROWS_WITH(p.check(other),
+                    Contains("column 'color' is numeric here but was categorical in training"));
+  other = sample();
+  other.columns[0].values.pop_back();
+  CHECK_THROWS_WITH(p.check(other), Contains("column 'age' has 4 entries for 5 rows"));
+  CHECK_THROWS_WITH(tmlp::preprocessor::fit(other, {.target = "label"}),
+                    Contains("column 'age' has 4 entries for 5 rows"));
+  other.columns[0].values.push_back(1.0f);  // boolean is numeric's kin: accepted
+  other.columns[0].kind = column_kind::boolean;
+  CHECK_NOTHROW(p.check(other));
+}
+
 TEST_CASE("telco_churn: categoricals, missing values and a binary target from the real file",
           "[data][preprocess]") {
   const tmlp::table t = tmlp::read_csv(std::string(TMLP_TEST_DATA_DIR) + "/telco_churn.csv");

@@ -3,6 +3,7 @@
 //     tmlp::table t = tmlp::read_csv("data.csv");          // types inferred per column
 //     const tmlp::column* y = t.find("target");
 //     tmlp::table n = tmlp::read_npy("x.npy");             // numeric columns col_1, col_2, ...
+//     tmlp::table_view v = t;                              // non-owning view of the same columns
 //
 // Every reader throws tmlp::error (errc::io or errc::invalid_data) with one line that names the
 // file and, for text, the line and column (1-based) of the first problem and what was expected.
@@ -11,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +35,37 @@ struct column {
   std::size_t n_missing = 0;
 };
 
+// A const, non-owning view of one column: the same fields as tmlp::column, pointing into
+// storage someone else owns (a tmlp::table, a tmlp::mapped_dataset's mapping, ...). Invariants
+// every producer keeps: values (numeric, boolean) or codes (categorical) hold exactly the
+// table's n_rows entries and the other span is empty; every code is -1 (missing) or an index
+// into levels.
+struct column_view {
+  std::string_view name;
+  column_kind kind = column_kind::numeric;
+  std::span<const float> values;        // numeric, boolean: n_rows; NaN marks a missing value
+  std::span<const std::int32_t> codes;  // categorical: n_rows, each -1 or < levels.size()
+  std::span<const std::string> levels;  // categorical: distinct texts
+  std::size_t n_missing = 0;
+};
+
+struct table;
+
+// A const, non-owning view of a table (see column_view). Valid while the storage it was made
+// from lives and is not modified; the column list itself is owned by the view (cheap to build:
+// one small entry per column, no data copied).
+struct table_view {
+  std::string_view source;  // names the data in messages (a file path)
+  std::size_t n_rows = 0;
+  std::vector<column_view> columns;
+
+  table_view() = default;
+  table_view(const table& t);  // implicit: a table is accepted wherever a view is
+
+  // The column with this name, or nullptr.
+  const column_view* find(std::string_view name) const noexcept;
+};
+
 struct table {
   std::string source;  // file it was read from
   std::size_t n_rows = 0;
@@ -41,6 +74,10 @@ struct table {
   // The column with this name, or nullptr.
   const column* find(std::string_view name) const noexcept;
   column* find(std::string_view name) noexcept;
+
+  // A view of every column (also an implicit conversion: a table is accepted wherever a
+  // table_view is). Valid while this table lives and its columns are not resized.
+  table_view view() const { return table_view(*this); }
 };
 
 // Texts read as a missing value in any column: the empty field, NA, NaN, null, ? (exactly).

@@ -1,12 +1,18 @@
 // Preprocessing: turns a table into the float matrix a model trains on, and its target column
 // into model targets; fitted on the training rows only, saved with the model, and applied
-// again, unchanged, at predict time.
+// again, unchanged, at predict time. Works on any column storage through tmlp::table_view: an
+// in-memory tmlp::table converts implicitly, a tmlp::mapped_dataset (dataset.hpp) gives a view
+// into its file mapping.
 //
 //     tmlp::table t = tmlp::read_csv("train.csv");
 //     tmlp::preprocessor p = tmlp::preprocessor::fit(t, {.target = "churn"}, train_rows);
 //     tmlp::matrix x = p.features(t);   // rows x p.n_features()
 //     tmlp::matrix y = p.targets(t);    // rows x 1: class index, 0/1, or scaled value
 //     std::string json = p.to_json();   // stored in the model file
+//
+//     // Or only the rows a batch needs, never the whole feature matrix:
+//     tmlp::feature_rows rows(p, t);    // a tmlp::row_source; checks t's columns once
+//     rows.gather(idx, n, out);         // out: n x p.n_features(), same values as rows of x
 //
 // Numeric columns: missing values imputed with the training mean (or median), optionally with
 // a 0/1 missing-indicator column, then standardized (default), min-max scaled or left as is.
@@ -20,10 +26,12 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tmlp/data.hpp"
 #include "tmlp/matrix.hpp"
+#include "tmlp/rows.hpp"
 
 namespace tmlp {
 
@@ -53,8 +61,10 @@ class preprocessor {
  public:
   // Fits on `rows` of t (all rows when empty). Throws tmlp::error naming the problem: an
   // unknown target or ignored column, a target with missing values in those rows, a
-  // classification target with fewer than 2 classes, no features left.
-  static preprocessor fit(const table& t, const preprocess_options& options,
+  // classification target with fewer than 2 classes, no features left. Streams over each
+  // column in place (a few passes, in row order); only median imputation copies the present
+  // values of one column at a time (8 bytes per training row, freed before the next column).
+  static preprocessor fit(const table_view& t, const preprocess_options& options,
                           const std::vector<std::uint32_t>& rows = {});
 
   task_kind task() const noexcept { return task_; }
@@ -64,14 +74,29 @@ class preprocessor {
   // Classification: the text of each class index (the target's original values).
   const std::vector<std::string>& class_labels() const noexcept { return class_labels_; }
 
-  // Features of every row of t: t.n_rows x n_features(). t must have every feature column
-  // (by name; other columns, the target included, are ignored). Throws tmlp::error naming a
-  // missing column or one whose kind changed.
-  matrix features(const table& t, transform_report* report = nullptr) const;
+  // Throws tmlp::error unless t can be transformed: t must have every feature column (by name;
+  // other columns, the target included, are ignored) with the kind it had in training (numeric
+  // and boolean are interchangeable) and n_rows entries. Names the table, the column and the
+  // problem.
+  void check(const table_view& t) const;
+
+  // Features of every row of t: t.n_rows x n_features(). Throws as check() does.
+  matrix features(const table_view& t, transform_report* report = nullptr) const;
+
+  // Features of rows idx[0..n) of t (each < t.n_rows) into out: n x n_features() floats,
+  // row-major, bit for bit the corresponding rows of features(t). Precondition: check(t)
+  // passed (a violation is an internal-error abort, not UB). Never allocates or throws; safe
+  // from several threads at once. Each call finds t's feature columns by name once and maps
+  // each categorical value by a look-up in the training levels (O(log levels) comparisons, or
+  // one hash of the text for hashed columns); unseen levels give all zeros as in features().
+  // A code outside t's levels (a file changed under its mapping) is treated as unseen. Pass a
+  // table_view made once: a tmlp::table converts implicitly, but that builds a column list.
+  void transform_rows(const table_view& t, const std::uint32_t* idx, std::size_t n,
+                      float* out) const noexcept;
 
   // Targets of every row: t.n_rows x 1 (class index for binary and multiclass, scaled value for
   // regression). Throws tmlp::error on a missing target value or a class unseen in training.
-  matrix targets(const table& t) const;
+  matrix targets(const table_view& t) const;
 
   // Regression: model output back to the target's units. Classification: identity.
   double unscale_target(double v) const noexcept { return v * target_scale_ + target_offset_; }
@@ -100,8 +125,35 @@ struct preprocessor::feature_column {
   bool indicator = false;  // a missing-indicator feature follows
   // categorical: one-hot over levels (then a "missing" slot), or hashed into n_buckets
   std::vector<std::string> levels;
-  std::size_t n_buckets = 0;  // > 0: hashed
+  std::vector<std::uint32_t> level_order;  // indices into levels, stably sorted by text
+  std::size_t n_buckets = 0;               // > 0: hashed
   std::size_t first_feature = 0;
+};
+
+// The preprocessed feature rows of a table as a row_source for the trainer: each gather
+// transforms just the requested rows (preprocessor::transform_rows), so the feature matrix of
+// a large, memory-mapped table never exists in memory.
+//
+//     tmlp::mapped_dataset d("train.tmlpd");
+//     tmlp::feature_rows x(p, d.view());   // checks the columns once; throws tmlp::error
+//     tmlp::matrix y = p.targets(d.view());
+//     trainer.fit(m, x, y.view());
+//
+// Keeps a reference to p and a view of t: both (and the storage t points into) must outlive it.
+class feature_rows final : public row_source {
+ public:
+  feature_rows(const preprocessor& p, table_view t) : p_(&p), t_(std::move(t)) { p.check(t_); }
+
+  std::size_t rows() const noexcept override { return t_.n_rows; }
+  std::size_t cols() const noexcept override { return p_->n_features(); }
+  void gather(const std::uint32_t* idx, std::size_t n, float* out) const noexcept override {
+    p_->transform_rows(t_, idx, n, out);
+  }
+  const table_view& view() const noexcept { return t_; }
+
+ private:
+  const preprocessor* p_;
+  table_view t_;
 };
 
 }  // namespace tmlp

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "tmlp/data.hpp"
+#include "tmlp/dataset.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/io.hpp"
 #include "tmlp/matrix.hpp"

@@ -1,5 +1,5 @@
 // Preprocessing fitted on training rows: imputation, scaling, one-hot or hashed categories,
-// target encoding; serialized as JSON for the model file.
+// target encoding; whole-table and per-row transforms; serialized as JSON for the model file.
 #include "tmlp/preprocess.hpp"
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/assert.hpp"
 #include "tmlp/error.hpp"
 
 namespace tmlp {
@@ -33,12 +34,26 @@ namespace {
 // Largest number of distinct integer values a numeric target may have to be read as classes.
 constexpr std::size_t max_inferred_classes = 32;
 
-std::vector<std::uint32_t> all_rows(const table& t, const std::vector<std::uint32_t>& rows) {
-  if (!rows.empty()) return rows;
-  std::vector<std::uint32_t> r(t.n_rows);
-  for (std::size_t i = 0; i < t.n_rows; ++i) r[i] = static_cast<std::uint32_t>(i);
-  return r;
-}
+// The training rows: the caller's list, or every row of the table when the list is empty
+// (visited without materializing the list).
+class row_set {
+ public:
+  row_set(const std::vector<std::uint32_t>& list, std::size_t n_rows) noexcept
+      : list_(list), n_rows_(n_rows) {}
+  std::size_t size() const noexcept { return list_.empty() ? n_rows_ : list_.size(); }
+  template <class F>
+  void each(F&& f) const {
+    if (list_.empty()) {
+      for (std::size_t r = 0; r < n_rows_; ++r) f(r);
+    } else {
+      for (std::uint32_t r : list_) f(std::size_t{r});
+    }
+  }
+
+ private:
+  const std::vector<std::uint32_t>& list_;
+  std::size_t n_rows_;
+};
 
 std::uint64_t fnv1a(std::string_view s) noexcept {
   std::uint64_t h = 0xcbf29ce484222325ULL;
@@ -51,19 +66,37 @@ std::string number_label(double v) {
                                                    : fmt::format("{}", v);
 }
 
-// Numeric or boolean feature: imputation value and scaling from the training rows.
-void fit_numeric(const column& c, const std::vector<std::uint32_t>& rows,
-                 const preprocess_options& o, preprocessor::feature_column& f) {
-  std::vector<double> v;
-  v.reserve(rows.size());
-  for (std::uint32_t r : rows)
-    if (!std::isnan(c.values[r])) v.push_back(c.values[r]);
-  f.indicator = o.missing_indicators && v.size() < rows.size();
-  if (v.empty()) return;  // all missing: fill 0, identity scaling
+bool is_categorical(column_kind k) noexcept { return k == column_kind::categorical; }
+
+// The column's entries must match the table's row count (a hand-built view could differ).
+void check_length(const table_view& t, const column_view& c) {
+  const std::size_t n = is_categorical(c.kind) ? c.codes.size() : c.values.size();
+  if (n != t.n_rows)
+    fail(fmt::format("{}: column '{}' has {} entries for {} rows", t.source, c.name, n, t.n_rows));
+}
+
+// Numeric or boolean feature: imputation value and scaling from the training rows. Sums run in
+// row order in double precision, as a copy of the present values would.
+void fit_numeric(const column_view& c, const row_set& rows, const preprocess_options& o,
+                 preprocessor::feature_column& f) {
   double sum = 0.0;
-  for (double x : v) sum += x;
-  const double mean = sum / static_cast<double>(v.size());
+  std::size_t n = 0;
+  rows.each([&](std::size_t r) {
+    const float x = c.values[r];
+    if (!std::isnan(x)) {
+      sum += x;
+      ++n;
+    }
+  });
+  f.indicator = o.missing_indicators && n < rows.size();
+  if (n == 0) return;  // all missing: fill 0, identity scaling
+  const double mean = sum / static_cast<double>(n);
   if (o.impute == imputation::median) {
+    std::vector<double> v;  // the one copy: this column's present training values
+    v.reserve(n);
+    rows.each([&](std::size_t r) {
+      if (!std::isnan(c.values[r])) v.push_back(c.values[r]);
+    });
     auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
     std::nth_element(v.begin(), mid, v.end());
     f.fill = *mid;
@@ -72,28 +105,66 @@ void fit_numeric(const column& c, const std::vector<std::uint32_t>& rows,
   }
   if (o.scale == scaling::standardize) {
     double ss = 0.0;
-    for (double x : v) ss += (x - mean) * (x - mean);
-    const double sd = std::sqrt(ss / static_cast<double>(v.size()));
+    rows.each([&](std::size_t r) {
+      const double x = c.values[r];
+      if (!std::isnan(x)) ss += (x - mean) * (x - mean);
+    });
+    const double sd = std::sqrt(ss / static_cast<double>(n));
     f.offset = mean;
     f.scale = sd > 0.0 ? sd : 1.0;
   } else if (o.scale == scaling::minmax) {
-    const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
-    f.offset = *lo;
-    f.scale = *hi > *lo ? *hi - *lo : 1.0;
+    // std::minmax_element's choice among equal values: the first smallest, the last largest.
+    bool first = true;
+    double lo = 0.0, hi = 0.0;
+    rows.each([&](std::size_t r) {
+      const double x = c.values[r];
+      if (std::isnan(x)) return;
+      if (first) {
+        lo = hi = x;
+        first = false;
+        return;
+      }
+      if (x < lo) lo = x;
+      if (!(x < hi)) hi = x;
+    });
+    f.offset = lo;
+    f.scale = hi > lo ? hi - lo : 1.0;
   }
 }
 
-void fit_categorical(const column& c, const std::vector<std::uint32_t>& rows,
-                     const preprocess_options& o, preprocessor::feature_column& f) {
+// levels sorted by text (stable: the first of equal texts wins), for level_slot's look-ups.
+void index_levels(preprocessor::feature_column& f) {
+  f.level_order.resize(f.levels.size());
+  for (std::size_t i = 0; i < f.levels.size(); ++i)
+    f.level_order[i] = static_cast<std::uint32_t>(i);
+  std::stable_sort(f.level_order.begin(), f.level_order.end(),
+                   [&](std::uint32_t a, std::uint32_t b) { return f.levels[a] < f.levels[b]; });
+}
+
+// The feature slot (0-based within the column's features) of a level's text, or -1 when the
+// level was not seen in training. The one mapping features() and transform_rows() share.
+std::ptrdiff_t level_slot(const preprocessor::feature_column& f, std::string_view level) noexcept {
+  if (f.n_buckets > 0) return static_cast<std::ptrdiff_t>(fnv1a(level) % f.n_buckets);
+  const auto it = std::lower_bound(
+      f.level_order.begin(), f.level_order.end(), level,
+      [&](std::uint32_t i, std::string_view text) { return std::string_view(f.levels[i]) < text; });
+  if (it == f.level_order.end() || f.levels[*it] != level) return -1;
+  return static_cast<std::ptrdiff_t>(*it);
+}
+
+void fit_categorical(const column_view& c, const row_set& rows, const preprocess_options& o,
+                     preprocessor::feature_column& f) {
   std::vector<char> seen(c.levels.size(), 0);
-  for (std::uint32_t r : rows)
+  rows.each([&](std::size_t r) {
     if (c.codes[r] >= 0) seen[static_cast<std::size_t>(c.codes[r])] = 1;
+  });
   for (std::size_t i = 0; i < c.levels.size(); ++i)
     if (seen[i]) f.levels.push_back(c.levels[i]);
   if (f.levels.size() > o.one_hot_max) {
     f.n_buckets = o.one_hot_max;
     f.levels.clear();
   }
+  index_levels(f);
 }
 
 std::size_t width(const preprocessor::feature_column& f) noexcept {
@@ -113,29 +184,37 @@ void append_feature_names(const preprocessor::feature_column& f, std::vector<std
   }
 }
 
-const column& need_column(const table& t, const std::string& name, column_kind kind) {
-  const column* c = t.find(name);
+const column_view& need_column(const table_view& t, const std::string& name, column_kind kind) {
+  const column_view* c = t.find(name);
   if (c == nullptr)
     fail(fmt::format("{}: no column named '{}', which the model needs", t.source, name));
-  if ((c->kind == column_kind::categorical) != (kind == column_kind::categorical))
+  if (is_categorical(c->kind) != is_categorical(kind))
     fail(fmt::format("{}: column '{}' is {} here but was {} in training", t.source, name,
                      to_string(c->kind), to_string(kind)));
+  check_length(t, *c);
   return *c;
+}
+
+// One numeric or boolean value's features: the scaled value, then the indicator if any.
+inline void put_numeric(const preprocessor::feature_column& f, float v, float* x) noexcept {
+  const bool missing = std::isnan(v);
+  x[0] = static_cast<float>(((missing ? f.fill : v) - f.offset) / f.scale);
+  if (f.indicator) x[1] = missing ? 1.0f : 0.0f;
 }
 
 }  // namespace
 
-preprocessor preprocessor::fit(const table& t, const preprocess_options& o,
+preprocessor preprocessor::fit(const table_view& t, const preprocess_options& o,
                                const std::vector<std::uint32_t>& rows_in) {
-  const std::vector<std::uint32_t> rows = all_rows(t, rows_in);
-  for (std::uint32_t r : rows)
+  const row_set rows(rows_in, t.n_rows);
+  for (std::uint32_t r : rows_in)
     if (r >= t.n_rows)
       fail(fmt::format("{}: training row {} is beyond the {} rows", t.source, r, t.n_rows));
   if (o.target.empty()) throw error(errc::invalid_argument, "preprocess: no target column given");
-  const column* target = t.find(o.target);
+  const column_view* target = t.find(o.target);
   if (target == nullptr) {
     std::string names;
-    for (const column& c : t.columns) names += (names.empty() ? "" : ", ") + c.name;
+    for (const column_view& c : t.columns) names.append(names.empty() ? "" : ", ").append(c.name);
     fail(fmt::format("{}: no target column '{}'; columns are: {}", t.source, o.target, names));
   }
   for (const std::string& name : o.ignore)
@@ -143,26 +222,32 @@ preprocessor preprocessor::fit(const table& t, const preprocess_options& o,
       fail(fmt::format("{}: cannot ignore column '{}': there is none", t.source, name));
   if (o.one_hot_max == 0)
     throw error(errc::invalid_argument, "preprocess: one_hot_max is 0; expected >= 1");
+  check_length(t, *target);
 
   preprocessor p;
   p.target_ = o.target;
   p.target_kind_ = target->kind;
 
   // --- target ---
-  for (std::uint32_t r : rows) {
-    const bool missing = target->kind == column_kind::categorical ? target->codes[r] < 0
-                                                                  : std::isnan(target->values[r]);
+  rows.each([&](std::size_t r) {
+    const bool missing =
+        is_categorical(target->kind) ? target->codes[r] < 0 : std::isnan(target->values[r]);
     if (missing)
       fail(fmt::format("{}: target '{}' is missing in row {}", t.source, o.target, r + 1));
-  }
+  });
   std::map<double, std::size_t> numeric_classes;  // sorted distinct values
   bool integral = true;
-  if (target->kind != column_kind::categorical) {
-    for (std::uint32_t r : rows) {
+  if (!is_categorical(target->kind)) {
+    rows.each([&](std::size_t r) {
       const double v = target->values[r];
       integral &= v == std::floor(v);
       if (numeric_classes.size() <= max_inferred_classes) numeric_classes.emplace(v, 0);
-    }
+    });
+  }
+  std::vector<char> target_seen;  // categorical target: levels present in the training rows
+  if (is_categorical(target->kind)) {
+    target_seen.assign(target->levels.size(), 0);
+    rows.each([&](std::size_t r) { target_seen[static_cast<std::size_t>(target->codes[r])] = 1; });
   }
   if (o.task) {
     p.task_ = *o.task;
@@ -170,32 +255,29 @@ preprocessor preprocessor::fit(const table& t, const preprocess_options& o,
              !(integral && numeric_classes.size() <= max_inferred_classes)) {
     p.task_ = task_kind::regression;
   } else {
-    std::size_t n = numeric_classes.size();
-    if (target->kind == column_kind::categorical) {
-      std::vector<char> seen(target->levels.size(), 0);
-      for (std::uint32_t r : rows) seen[static_cast<std::size_t>(target->codes[r])] = 1;
-      n = static_cast<std::size_t>(std::count(seen.begin(), seen.end(), 1));
-    }
+    const std::size_t n =
+        is_categorical(target->kind)
+            ? static_cast<std::size_t>(std::count(target_seen.begin(), target_seen.end(), 1))
+            : numeric_classes.size();
     p.task_ = n <= 2 ? task_kind::binary : task_kind::multiclass;
   }
   if (p.task_ == task_kind::regression) {
-    if (target->kind == column_kind::categorical)
+    if (is_categorical(target->kind))
       fail(fmt::format("{}: target '{}' is text, so it cannot be a regression target", t.source,
                        o.target));
     double sum = 0.0, ss = 0.0;
-    for (std::uint32_t r : rows) sum += target->values[r];
+    rows.each([&](std::size_t r) { sum += target->values[r]; });
     const double mean = sum / static_cast<double>(rows.size());
-    for (std::uint32_t r : rows) ss += (target->values[r] - mean) * (target->values[r] - mean);
+    rows.each(
+        [&](std::size_t r) { ss += (target->values[r] - mean) * (target->values[r] - mean); });
     const double sd = std::sqrt(ss / static_cast<double>(rows.size()));
     if (o.scale_target) {
       p.target_offset_ = mean;
       p.target_scale_ = sd > 0.0 ? sd : 1.0;
     }
-  } else if (target->kind == column_kind::categorical) {
-    std::vector<char> seen(target->levels.size(), 0);
-    for (std::uint32_t r : rows) seen[static_cast<std::size_t>(target->codes[r])] = 1;
+  } else if (is_categorical(target->kind)) {
     for (std::size_t i = 0; i < target->levels.size(); ++i)
-      if (seen[i]) p.class_labels_.push_back(target->levels[i]);
+      if (target_seen[i]) p.class_labels_.push_back(target->levels[i]);
   } else {
     if (numeric_classes.size() > max_inferred_classes || !integral)
       fail(fmt::format(
@@ -215,14 +297,15 @@ preprocessor preprocessor::fit(const table& t, const preprocess_options& o,
                      p.class_labels_.size()));
 
   // --- features ---
-  for (const column& c : t.columns) {
+  for (const column_view& c : t.columns) {
     if (c.name == o.target || std::find(o.ignore.begin(), o.ignore.end(), c.name) != o.ignore.end())
       continue;
+    check_length(t, c);
     feature_column f;
     f.name = c.name;
     f.kind = c.kind;
     f.first_feature = p.n_features_;
-    if (c.kind == column_kind::categorical)
+    if (is_categorical(c.kind))
       fit_categorical(c, rows, o, f);
     else
       fit_numeric(c, rows, o, f);
@@ -235,39 +318,33 @@ preprocessor preprocessor::fit(const table& t, const preprocess_options& o,
   return p;
 }
 
-matrix preprocessor::features(const table& t, transform_report* report) const {
+void preprocessor::check(const table_view& t) const {
+  for (const feature_column& f : columns_) (void)need_column(t, f.name, f.kind);
+}
+
+matrix preprocessor::features(const table_view& t, transform_report* report) const {
+  check(t);
   matrix x(t.n_rows, n_features_);
   std::size_t unseen = 0;
   for (const feature_column& f : columns_) {
-    const column& c = need_column(t, f.name, f.kind);
-    if (f.kind != column_kind::categorical) {
-      for (std::size_t r = 0; r < t.n_rows; ++r) {
-        const float v = c.values[r];
-        const bool missing = std::isnan(v);
-        x(r, f.first_feature) = static_cast<float>(((missing ? f.fill : v) - f.offset) / f.scale);
-        if (f.indicator) x(r, f.first_feature + 1) = missing ? 1.0f : 0.0f;
-      }
+    const column_view& c = *t.find(f.name);
+    if (!is_categorical(f.kind)) {
+      for (std::size_t r = 0; r < t.n_rows; ++r)
+        put_numeric(f, c.values[r], x.row(r) + f.first_feature);
       continue;
     }
     // Map this table's level codes to feature slots once.
-    std::vector<std::ptrdiff_t> slot(c.levels.size(), -1);
-    if (f.n_buckets > 0) {
-      for (std::size_t i = 0; i < c.levels.size(); ++i)
-        slot[i] = static_cast<std::ptrdiff_t>(fnv1a(c.levels[i]) % f.n_buckets);
-    } else {
-      std::unordered_map<std::string_view, std::size_t> index;
-      for (std::size_t i = 0; i < f.levels.size(); ++i) index.emplace(f.levels[i], i);
-      for (std::size_t i = 0; i < c.levels.size(); ++i)
-        if (auto it = index.find(c.levels[i]); it != index.end())
-          slot[i] = static_cast<std::ptrdiff_t>(it->second);
-    }
+    std::vector<std::ptrdiff_t> slot(c.levels.size());
+    for (std::size_t i = 0; i < c.levels.size(); ++i) slot[i] = level_slot(f, c.levels[i]);
     for (std::size_t r = 0; r < t.n_rows; ++r) {
       const std::int32_t code = c.codes[r];
+      const std::ptrdiff_t s = code >= 0 && static_cast<std::size_t>(code) < slot.size()
+                                   ? slot[static_cast<std::size_t>(code)]
+                                   : -1;
       if (code < 0) {
         if (f.n_buckets == 0) x(r, f.first_feature + f.levels.size()) = 1.0f;  // the missing slot
-      } else if (slot[static_cast<std::size_t>(code)] >= 0) {
-        x(r, f.first_feature + static_cast<std::size_t>(slot[static_cast<std::size_t>(code)])) =
-            1.0f;
+      } else if (s >= 0) {
+        x(r, f.first_feature + static_cast<std::size_t>(s)) = 1.0f;
       } else {
         ++unseen;  // all zeros
       }
@@ -277,8 +354,32 @@ matrix preprocessor::features(const table& t, transform_report* report) const {
   return x;
 }
 
-matrix preprocessor::targets(const table& t) const {
-  const column& c = need_column(t, target_, target_kind_);
+void preprocessor::transform_rows(const table_view& t, const std::uint32_t* idx, std::size_t n,
+                                  float* out) const noexcept {
+  const std::size_t nf = n_features_;
+  std::fill(out, out + n * nf, 0.0f);
+  for (const feature_column& f : columns_) {
+    const column_view* c = t.find(f.name);
+    TMLP_ASSERT(c != nullptr && is_categorical(c->kind) == is_categorical(f.kind));  // check(t)
+    float* x = out + f.first_feature;
+    if (!is_categorical(f.kind)) {
+      for (std::size_t i = 0; i < n; ++i) put_numeric(f, c->values[idx[i]], x + i * nf);
+      continue;
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::int32_t code = c->codes[idx[i]];
+      if (code < 0) {
+        if (f.n_buckets == 0) x[i * nf + f.levels.size()] = 1.0f;  // the missing slot
+      } else if (static_cast<std::size_t>(code) < c->levels.size()) {
+        const std::ptrdiff_t s = level_slot(f, c->levels[static_cast<std::size_t>(code)]);
+        if (s >= 0) x[i * nf + static_cast<std::size_t>(s)] = 1.0f;  // else unseen: all zeros
+      }
+    }
+  }
+}
+
+matrix preprocessor::targets(const table_view& t) const {
+  const column_view& c = need_column(t, target_, target_kind_);
   matrix y(t.n_rows, 1);
   std::unordered_map<std::string_view, std::size_t> index;
   for (std::size_t i = 0; i < class_labels_.size(); ++i) index.emplace(class_labels_[i], i);
@@ -287,8 +388,7 @@ matrix preprocessor::targets(const table& t) const {
     if (auto it = index.find(c.levels[i]); it != index.end())
       level_class[i] = static_cast<std::ptrdiff_t>(it->second);
   for (std::size_t r = 0; r < t.n_rows; ++r) {
-    const bool missing =
-        c.kind == column_kind::categorical ? c.codes[r] < 0 : std::isnan(c.values[r]);
+    const bool missing = is_categorical(c.kind) ? c.codes[r] < 0 : std::isnan(c.values[r]);
     if (missing)
       fail(fmt::format("{}: target '{}' is missing in row {}", t.source, target_, r + 1));
     if (task_ == task_kind::regression) {
@@ -297,9 +397,13 @@ matrix preprocessor::targets(const table& t) const {
     }
     std::ptrdiff_t cls = -1;
     std::string text;
-    if (c.kind == column_kind::categorical) {
-      cls = level_class[static_cast<std::size_t>(c.codes[r])];
-      text = c.levels[static_cast<std::size_t>(c.codes[r])];
+    if (is_categorical(c.kind)) {
+      const auto code = static_cast<std::size_t>(c.codes[r]);
+      if (code >= c.levels.size())
+        fail(fmt::format("{}: target '{}' row {} has level code {} but {} levels", t.source,
+                         target_, r + 1, code, c.levels.size()));
+      cls = level_class[code];
+      text = c.levels[code];
     } else {
       text = c.kind == column_kind::boolean ? (c.values[r] != 0.0f ? "true" : "false")
                                             : number_label(c.values[r]);
@@ -371,6 +475,7 @@ preprocessor preprocessor::from_json(const std::string& text) {
         f.n_buckets = c.at("buckets").get<std::size_t>();
         if (f.n_buckets > (std::size_t{1} << 24))
           throw error(errc::corrupt_model, "preprocessing: too many buckets");
+        index_levels(f);
       } else {
         f.fill = c.at("fill").get<double>();
         f.offset = c.at("offset").get<double>();

@@ -1,4 +1,4 @@
-// tmlp::table look-ups and the shared missing-value and kind vocabulary.
+// tmlp::table and tmlp::table_view look-ups, and the shared missing-value and kind vocabulary.
 #include "tmlp/data.hpp"
 
 namespace tmlp {
@@ -27,6 +27,23 @@ const column* table::find(std::string_view name) const noexcept {
 
 column* table::find(std::string_view name) noexcept {
   for (column& c : columns)
+    if (c.name == name) return &c;
+  return nullptr;
+}
+
+table_view::table_view(const table& t) : source(t.source), n_rows(t.n_rows) {
+  columns.reserve(t.columns.size());
+  for (const column& c : t.columns)
+    columns.push_back({.name = c.name,
+                       .kind = c.kind,
+                       .values = c.values,
+                       .codes = c.codes,
+                       .levels = c.levels,
+                       .n_missing = c.n_missing});
+}
+
+const column_view* table_view::find(std::string_view name) const noexcept {
+  for (const column_view& c : columns)
     if (c.name == name) return &c;
   return nullptr;
 }
