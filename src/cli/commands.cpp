@@ -1,76 +1,31 @@
-// tmlp train / predict / evaluate / info: a CSV in, a model file out, and back.
+// tmlp convert / train / predict / evaluate / info: a CSV or .tmlpd file in, a model file out,
+// and back.
 #include "cli/commands.hpp"
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/data_source.hpp"
 #include "cli/metrics.hpp"
+#include "cli/progress.hpp"
+#include "cli/train_checkpoint.hpp"
+#include "cli/train_data.hpp"
+#include "cli/train_log.hpp"
+#include "cli/train_setup.hpp"
+#include "tmlp/dataset.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/io.hpp"
 #include "tmlp/preprocess.hpp"
 #include "tmlp/trainer.hpp"
-#include "train/split.hpp"
 
 namespace tmlp::cli {
 namespace {
-
-[[noreturn]] void bad_flag(const std::string& what) { throw error(errc::invalid_argument, what); }
-
-std::vector<std::size_t> parse_layers(const std::string& text) {
-  std::vector<std::size_t> out;
-  std::size_t pos = 0;
-  while (pos <= text.size() && !text.empty()) {
-    const std::size_t comma = std::min(text.find(',', pos), text.size());
-    const std::string part = text.substr(pos, comma - pos);
-    char* end = nullptr;
-    const unsigned long v = std::strtoul(part.c_str(), &end, 10);
-    if (part.empty() || *end != '\0' || v == 0 || v > (1ul << 24))
-      bad_flag(
-          fmt::format("--layers: '{}' is not a list of positive layer widths like 256,128", text));
-    out.push_back(v);
-    pos = comma + 1;
-  }
-  return out;
-}
-
-activation parse_activation(const std::string& name) {
-  if (const auto a = activation_from_string(name)) return *a;
-  bad_flag(fmt::format(
-      "--activation: unknown '{}'; expected relu, leaky_relu, prelu, elu, selu, sigmoid, tanh, "
-      "gelu, gelu_tanh, softplus or identity",
-      name));
-}
-
-optimizer parse_optimizer(const std::string& name, float lr) {
-  const auto with_lr = [&](auto o) -> optimizer {
-    if (lr > 0.0f) o.lr = lr;
-    return o;
-  };
-  if (name == "sgd") return with_lr(sgd{});
-  if (name == "momentum") return with_lr(momentum{});
-  if (name == "nesterov") return with_lr(nesterov{});
-  if (name == "adam") return with_lr(adam{});
-  if (name == "adamw") return with_lr(adamw{});
-  if (name == "rmsprop") return with_lr(rmsprop{});
-  if (name == "adagrad") return with_lr(adagrad{});
-  bad_flag(
-      fmt::format("--optimizer: unknown '{}'; expected sgd, momentum, nesterov, adam, adamw, "
-                  "rmsprop or adagrad",
-                  name));
-}
-
-// Rows `rows` of m, gathered into a new matrix.
-matrix gather(const matrix& m, const std::vector<std::uint32_t>& rows) {
-  matrix out(rows.size(), m.cols());
-  for (std::size_t i = 0; i < rows.size(); ++i)
-    std::copy(m.row(rows[i]), m.row(rows[i]) + m.cols(), out.row(i));
-  return out;
-}
 
 struct loaded {
   loaded_model lm;
@@ -101,85 +56,138 @@ std::vector<float> class_probabilities(const matrix& out, task_kind task) {
   return p;
 }
 
-}  // namespace
-
-int train(const train_options& o) {
-  const table t = read_csv(o.data);
-  if (!(o.valid_fraction > 0.0f && o.valid_fraction < 1.0f))
-    bad_flag(fmt::format("--valid-fraction: {} is outside (0, 1)", o.valid_fraction));
-  // Split first, so preprocessing is fitted on the training rows only.
-  const preprocessor probe = preprocessor::fit(t, {.target = o.target});
-  matrix y_all = probe.targets(t);
-  std::vector<std::uint32_t> train_rows, valid_rows;
-  const loss_kind split_loss = probe.task() == task_kind::regression ? loss_kind::mse
-                               : probe.task() == task_kind::binary   ? loss_kind::bce
-                                                                     : loss_kind::ce;
-  train::split_rows(t.n_rows, o.valid_fraction, o.seed, split_loss, 1, y_all.data(), train_rows,
-                    valid_rows);
-  const preprocessor prep = preprocessor::fit(t, {.target = o.target}, train_rows);
-  const matrix x_all = prep.features(t);
-  y_all = prep.targets(t);
-
-  model_spec spec{.n_inputs = prep.n_features(), .seed = o.seed};
-  for (std::size_t w : parse_layers(o.layers))
-    spec.layers.push_back({.units = w, .act = parse_activation(o.activation)});
-  const std::size_t k = prep.task() == task_kind::multiclass ? prep.n_classes() : 1;
-  spec.layers.push_back({.units = k, .act = activation::identity});
-  spec.loss = prep.task() == task_kind::regression ? loss_kind::mse
-              : prep.task() == task_kind::binary   ? loss_kind::bce
-                                                   : loss_kind::ce;
-  model m = model::create(spec);
-
-  const matrix xt = gather(x_all, train_rows), yt = gather(y_all, train_rows);
-  const matrix xv = gather(x_all, valid_rows), yv = gather(y_all, valid_rows);
-  train_config cfg{.opt = parse_optimizer(o.optimizer, o.lr),
-                   .batch_size = o.batch_size,
-                   .epochs = o.epochs,
-                   .n_threads = o.threads,
-                   .seed = o.seed,
-                   .early_stop = {.patience = o.early_stop}};
-  if (!o.quiet) {
-    fmt::print("{}: {} rows ({} train, {} validation), {} features, task {}\n", o.data, t.n_rows,
-               train_rows.size(), valid_rows.size(), prep.n_features(), to_string(prep.task()));
-    cfg.on_epoch = [](const epoch_report& e) {
-      fmt::print(
-          "epoch {:3}  train loss {:.5f}  valid loss {:.5f}  valid {} {:.4f}  lr {:.3g}  {:.0f} "
-          "samples/s{}\n",
-          e.epoch, e.train_loss, e.valid_loss.value_or(NAN), e.metric_name,
-          e.valid_metric.value_or(NAN), e.lr, e.samples_per_second,
-          e.vanishing ? "  [vanishing gradients]" : (e.exploding ? "  [exploding gradients]" : ""));
-      std::fflush(stdout);
-      return true;
-    };
-  }
-  trainer tr(cfg);
-  const fit_result r = tr.fit(m, xt, yt, xv, yv);
-  if (r.status == fit_status::diverged)
-    throw error(errc::invalid_data,
-                "training diverged (loss or gradient not finite); try a lower --lr");
-
+// The model file's metadata: the preprocessing, and how the model was trained.
+std::string model_metadata(const train_options& o, const train_data& d, const fit_result& r,
+                           std::size_t epochs_run) {
   nlohmann::json meta;
-  meta["preprocessing"] = nlohmann::json::parse(prep.to_json());
+  meta["preprocessing"] = nlohmann::json::parse(d.prep.to_json());
   meta["training"] = {{"data", std::filesystem::path(o.data).filename().string()},
+                      {"target", d.target},
+                      {"loss", std::string(to_string(d.loss.loss))},
                       {"optimizer", o.optimizer},
+                      {"schedule", o.schedule},
                       {"batch_size", o.batch_size},
-                      {"epochs_run", r.epochs.size()},
+                      {"epochs_run", epochs_run},
                       {"best_epoch", r.best_epoch},
                       {"seed", o.seed},
                       {"status", std::string(to_string(r.status))}};
+  return meta.dump();
+}
+
+// Model outputs for every row of t (rows x n_outputs), computed a chunk at a time so the
+// features of a large (or memory-mapped) file are never all in memory at once.
+matrix outputs_of(const loaded& l, const table_view& t) {
+  const feature_rows x(l.prep, t);
+  constexpr std::size_t chunk = 16384;
+  const std::size_t n = t.n_rows, n_features = l.prep.n_features();
+  matrix out(n, l.lm.model.n_outputs());
+  matrix features(std::min(chunk, n), n_features);
+  std::vector<std::uint32_t> idx(features.rows());
+  for (std::size_t r0 = 0; r0 < n; r0 += chunk) {
+    const std::size_t rows = std::min(chunk, n - r0);
+    for (std::size_t i = 0; i < rows; ++i) idx[i] = static_cast<std::uint32_t>(r0 + i);
+    x.gather(idx.data(), rows, features.data());
+    l.lm.model.predict(matrix_view(features.data(), rows, n_features),
+                       matrix_span(out.row(r0), rows, out.cols()));
+  }
+  return out;
+}
+
+}  // namespace
+
+int convert(const convert_options& o) {
+  if (is_dataset_file(o.data))
+    throw error(errc::invalid_argument,
+                fmt::format("{}: is already a .tmlpd file (train on it directly)", o.data));
+  const auto t0 = std::chrono::steady_clock::now();
+  const csv_options csv{.n_threads = o.threads, .numeric = o.numeric, .categorical = o.categorical};
+  const data_source src = o.npy ? data_source(read_npy(o.data)) : open_data(o.data, csv);
+  const table_view& t = src.view();
+  write_dataset(t, o.out);
+  std::size_t kinds[3] = {0, 0, 0};
+  for (const column_view& c : t.columns) ++kinds[static_cast<int>(c.kind)];
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!o.quiet)
+    fmt::print(
+        "{}: {} rows, {} columns ({} numeric, {} categorical, {} boolean); wrote {} ({:.1f} MB) "
+        "in {:.2f} s\n",
+        o.data, t.n_rows, t.columns.size(), kinds[0], kinds[1], kinds[2], o.out,
+        static_cast<double>(std::filesystem::file_size(o.out)) / 1e6, seconds);
+  return 0;
+}
+
+int train(const train_options& o) {
+  // Every flag is checked before any data is read, and the log created.
+  const std::vector<dense_spec> hidden = hidden_layers(o);
+  const std::optional<loss_kind> loss = parse_loss(o.loss);
+  train_config cfg = make_train_config(o);
+  if (!o.checkpoint.empty() && o.checkpoint_every == 0)
+    throw error(errc::invalid_argument, "--checkpoint-every: 0 is not a number of epochs >= 1");
+  std::optional<loaded_checkpoint> resumed;
+  if (!o.resume.empty()) resumed.emplace(load_checkpoint(o.resume));
+  std::optional<train_log> log;
+  if (!o.log.empty()) log.emplace(o.log, resumed.has_value());
+
+  const std::unique_ptr<train_data> data = load_train_data(o, loss);
+  const train_data& d = *data;
+  const std::size_t n_valid = d.x_valid ? d.x_valid->rows() : 0;
+  const std::string run_meta = checkpoint_metadata(o, d.prep, d.x_train->rows(), n_valid);
+  model m = model::create(make_model_spec(hidden, d.prep, d.loss.loss, o.seed));
+  std::size_t epochs_before = 0;
+  if (resumed) {
+    check_same_run(o.resume, resumed->metadata, run_meta);
+    if (spec_to_json(resumed->model.spec()) != spec_to_json(m.spec()))
+      throw error(errc::invalid_argument,
+                  fmt::format("--resume: {}: the checkpoint's network differs from this run's",
+                              o.resume));
+    m = std::move(resumed->model);
+    epochs_before = resumed->state.epochs_done;
+  }
+
+  progress shown(progress::detect(o.quiet), o.epochs, d.x_train->rows(), o.batch_size);
+  cfg.on_batch = [&shown](const batch_report& b) {
+    shown.batch(b);
+    return true;
+  };
+  cfg.on_epoch = [&shown, &log](const epoch_report& e) {
+    if (log) log->write(e);
+    shown.epoch(e);
+    return true;
+  };
+  if (!o.checkpoint.empty()) {
+    cfg.checkpoint_every = o.checkpoint_every;
+    cfg.on_checkpoint = [&](const training_state& s) {
+      save_checkpoint(m, s, checkpoint_path(o.checkpoint, s.epochs_done), run_meta);
+    };
+  }
+  if (!o.quiet) fmt::print("{}\n", d.summary);
+  if (!o.quiet && resumed) fmt::print("resuming {} after epoch {}\n", o.resume, epochs_before);
+  std::fflush(stdout);
+  trainer tr(cfg);
+  if (resumed) tr.resume_from(std::move(resumed->state));
+  const fit_result r = tr.fit(m, *d.x_train, d.y_train, d.x_valid.get(), d.y_valid);
+  shown.finish();
+  if (!o.quiet)
+    for (const std::string& note : r.notes) fmt::print("note: {}\n", note);
+  if (r.status == fit_status::diverged)
+    throw error(errc::invalid_data,
+                "training diverged (loss or gradient not finite); try a lower --lr or --clip-norm");
+
+  const std::size_t epochs_run = r.epochs.empty() ? epochs_before : r.epochs.back().epoch;
   const std::string out =
       o.out.empty() ? std::filesystem::path(o.data).replace_extension(".tmlp").string() : o.out;
-  save_model(m, out, meta.dump());
+  save_model(m, out, model_metadata(o, d, r, epochs_run));
   if (!o.quiet)
     fmt::print("{} after {} epochs (best {}); model written to {}\n", to_string(r.status),
-               r.epochs.size(), r.best_epoch, out);
+               epochs_run, r.best_epoch, out);
   return 0;
 }
 
 int predict(const predict_cli_options& o) {
   const loaded l = load(o.model);
-  const table t = read_csv(o.data);
-  const matrix out = l.lm.model.predict(l.prep.features(t));
+  const data_source data = open_data(o.data, {});
+  const matrix out = outputs_of(l, data.view());
   std::FILE* f = o.out.empty() ? stdout : std::fopen((o.out + ".tmp").c_str(), "w");
   if (f == nullptr) throw error(errc::io, fmt::format("{}: cannot write", o.out));
   const task_kind task = l.prep.task();
@@ -219,8 +227,9 @@ int predict(const predict_cli_options& o) {
 
 int evaluate(const evaluate_options& o) {
   const loaded l = load(o.model);
-  const table t = read_csv(o.data);
-  const matrix out = l.lm.model.predict(l.prep.features(t));
+  const data_source data = open_data(o.data, {});
+  const table_view& t = data.view();
+  const matrix out = outputs_of(l, t);
   const matrix y = l.prep.targets(t);
   nlohmann::ordered_json j;
   if (l.prep.task() == task_kind::regression) {

@@ -1,26 +1,25 @@
 // The tmlp program's commands, each a function of its parsed options.
 #pragma once
 
-#include <cstddef>
-#include <cstdint>
 #include <string>
+#include <vector>
+
+#include "cli/train_flags.hpp"
 
 namespace tmlp::cli {
 
-struct train_options {
-  std::string data, target, out;
-  float valid_fraction = 0.2f;
-  std::string layers = "128,64";
-  std::string activation = "relu";
-  std::string optimizer = "adam";
-  float lr = 0.0f;  // 0: the optimizer's default
-  std::size_t batch_size = 256;
-  std::size_t epochs = 50;
-  std::size_t early_stop = 5;
+// Converts a CSV (or .npy) file to a memory-mappable .tmlpd dataset file.
+struct convert_options {
+  std::string data, out;
+  std::vector<std::string> numeric, categorical;  // column kinds forced (CSV)
   int threads = 0;
-  std::uint64_t seed = 0;
+  bool npy = false;  // data is a NumPy .npy file
   bool quiet = false;
 };
+int convert(const convert_options& o);
+
+// Trains on o.data (see train_flags.hpp) and writes the model file; progress on stdout unless
+// o.quiet, the epoch log to o.log if given.
 int train(const train_options& o);
 
 struct predict_cli_options {

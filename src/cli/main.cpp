@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "blas.hpp"
+#include "cli/bench.hpp"
 #include "cli/commands.hpp"
 #include "kernels.hpp"
 #include "tmlp/error.hpp"
@@ -41,54 +42,44 @@ int main(int argc, char** argv) {
                    "Print only the SIMD architectures usable here, one per line");
 
   tmlp::cli::train_options to;
-  auto* train =
-      app.add_subcommand("train", "Train a model on a CSV file and write it to a model file");
-  train->add_option("data", to.data, "CSV file with a header row")
-      ->required()
-      ->check(CLI::ExistingFile);
-  train->add_option("--target", to.target, "Name of the column to predict")->required();
-  train->add_option("--out,-o", to.out, "Model file to write (default: DATA with extension .tmlp)");
-  train
-      ->add_option("--valid-fraction", to.valid_fraction,
-                   "Fraction of rows held out for validation")
-      ->capture_default_str();
-  train->add_option("--layers", to.layers, "Hidden layer widths, comma-separated")
-      ->capture_default_str();
-  train->add_option("--activation", to.activation, "Hidden activation")->capture_default_str();
-  train->add_option("--optimizer", to.optimizer, "sgd|momentum|nesterov|adam|adamw|rmsprop|adagrad")
-      ->capture_default_str();
-  train->add_option("--lr", to.lr, "Learning rate (default: the optimizer's)");
-  train->add_option("--batch-size", to.batch_size, "Rows per step (1 = stochastic, 0 = full batch)")
-      ->capture_default_str();
-  train->add_option("--epochs", to.epochs, "Most epochs to run")->capture_default_str();
-  train
-      ->add_option("--early-stop", to.early_stop,
-                   "Epochs without improvement before stopping (0: off)")
-      ->capture_default_str();
-  train->add_option("--threads", to.threads, "Worker threads (0: every core)")
-      ->capture_default_str();
-  train->add_option("--seed", to.seed, "Seed for initialization, shuffling and the split")
-      ->capture_default_str();
-  train->add_flag("--quiet,-q", to.quiet, "Print nothing but errors");
+  auto* train = tmlp::cli::add_train_command(app, to);
+
+  tmlp::cli::convert_options co;
+  auto* convert = app.add_subcommand(
+      "convert",
+      "Convert a CSV file to a .tmlpd dataset: typed columns, memory-mapped when training (no "
+      "parsing, and the data may be larger than RAM)");
+  convert->add_option("data", co.data, "CSV (or .npy) file")->required()->check(CLI::ExistingFile);
+  convert->add_option("out", co.out, "The .tmlpd file to write")->required();
+  convert->add_option("--numeric", co.numeric, "Columns read as numbers (a,b,c)")->delimiter(',');
+  convert->add_option("--categorical", co.categorical, "Columns read as categories (a,b,c)")
+      ->delimiter(',');
+  convert->add_option("--threads", co.threads, "Parsing threads (0: every core)");
+  convert->add_flag("--quiet,-q", co.quiet, "Print nothing but errors");
 
   tmlp::cli::predict_cli_options po;
-  auto* predict = app.add_subcommand("predict", "Predict every row of a CSV file with a model");
+  auto* predict =
+      app.add_subcommand("predict", "Predict every row of a CSV or .tmlpd file with a model");
   predict->add_option("model", po.model, "Model file")->required();
-  predict->add_option("data", po.data, "CSV file with the model's input columns")->required();
+  predict->add_option("data", po.data, "CSV or .tmlpd file with the model's input columns")
+      ->required();
   predict->add_option("-o,--out", po.out, "Output CSV (default: standard output)");
   predict->add_flag("--proba", po.proba, "Class probabilities instead of labels");
 
   tmlp::cli::evaluate_options eo;
   auto* evaluate =
-      app.add_subcommand("evaluate", "Score a model on a CSV file that has the target column");
+      app.add_subcommand("evaluate", "Score a model on a file that has the target column");
   evaluate->add_option("model", eo.model, "Model file")->required();
-  evaluate->add_option("data", eo.data, "CSV file")->required();
+  evaluate->add_option("data", eo.data, "CSV or .tmlpd file")->required();
   evaluate->add_flag("--json", eo.json,
                      "One JSON object (accuracy, log_loss, auc, f1 or rmse, mae, r2)");
 
   std::string info_path;
   auto* info = app.add_subcommand("info", "Describe a model file");
   info->add_option("model", info_path, "Model file")->required();
+
+  tmlp::cli::bench_options bo;
+  auto* bench = tmlp::cli::add_bench_command(app, bo);
 
   try {
     app.parse(argc, argv);
@@ -97,10 +88,15 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (system->parsed()) return run_system();
+    if (convert->parsed()) {
+      co.npy = co.data.size() > 4 && co.data.substr(co.data.size() - 4) == ".npy";
+      return tmlp::cli::convert(co);
+    }
     if (train->parsed()) return tmlp::cli::train(to);
     if (predict->parsed()) return tmlp::cli::predict(po);
     if (evaluate->parsed()) return tmlp::cli::evaluate(eo);
     if (info->parsed()) return tmlp::cli::info(info_path);
+    if (bench->parsed()) return tmlp::cli::bench(bo);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {

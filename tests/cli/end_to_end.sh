@@ -95,5 +95,165 @@ before=$(cksum <"$work/bc.tmlp")
 "$tmlp" train "$data/breast_cancer.csv" --target no_such -o "$work/bc.tmlp" 2>/dev/null
 [[ $(cksum <"$work/bc.tmlp") == "$before" ]]; check "a failed run leaves the old model" $?
 
+# --- tmlp train's flags, config file, log and display (small runs) ---
+py=/usr/bin/python3
+[[ -x $py ]] || py=""
+skip() { echo "skip $1"; }
+
+# Every flag is accepted: a short run each, writing a model.
+i=0
+while read -r flags; do
+  i=$((i + 1))
+  # shellcheck disable=SC2086  # the flags are words
+  "$tmlp" train "$data/iris.csv" --target target_species -o "$work/f$i.tmlp" --epochs 2 --quiet $flags
+  [[ $? -eq 0 && -s "$work/f$i.tmlp" ]]; check "train accepts $flags" $?
+done <<'FLAGS'
+--valid-fraction 0.3 --seed 7 --threads 1
+--valid-fraction 0 --early-stop 0
+--layers 16 --activation gelu --loss ce
+--optimizer sgd --lr 0.05 --batch-size 1
+--optimizer momentum --batch-size 0
+--optimizer nesterov --schedule step:1:0.5
+--optimizer adamw --weight-decay 0.05 --schedule exp:0.9
+--optimizer rmsprop --schedule cosine:1:0.1
+--optimizer adagrad --schedule plateau:0.5:1
+--l1 1e-4 --l2 1e-4 --weight-decay 1e-4 --clip-norm 1 --clip-value 0.5
+--numeric petal_width_cm --categorical sepal_width_cm --ignore sepal_length_cm,petal_length_cm
+FLAGS
+"$tmlp" train "$data/diabetes.csv" --target target_progression -o "$work/huber.tmlp" --epochs 2 --loss huber --quiet
+check "train accepts --loss huber" $?
+"$tmlp" train "$data/diabetes.csv" --target target_progression -o "$work/mae.tmlp" --epochs 2 --loss mae --quiet
+"$tmlp" info "$work/mae.tmlp" | grep -q "loss mae"; check "train --loss mae is stored" $?
+"$tmlp" train "$data/iris.csv" --target target_species -o "$work/mse.tmlp" --epochs 2 --loss mse --quiet
+"$tmlp" info "$work/mse.tmlp" | grep -q "regression (loss mse)"; check "--loss mse makes a numeric class target a regression" $?
+
+# Display: plain lines when standard output is not a terminal, nothing with --quiet.
+"$tmlp" train "$data/iris.csv" --target target_species -o "$work/p.tmlp" --epochs 3 --early-stop 0 >"$work/p.out"
+check "train prints progress" $?
+[[ $(grep -c '^epoch [ 0-9]*/3  train loss .* valid loss .* valid accuracy .* lr ' "$work/p.out") -eq 3 ]]
+check "one line per epoch with losses, metric and lr" $?
+! grep -q $'\r' "$work/p.out"; check "no carriage return when not a terminal" $?
+[[ -z $("$tmlp" train "$data/iris.csv" --target target_species -o "$work/p.tmlp" --epochs 2 --quiet) ]]
+check "--quiet prints nothing" $?
+
+# Target by position: 14 and -1 are wine's last column, target_cultivar; same model bytes.
+"$tmlp" train "$data/wine.csv" --target target_cultivar -o "$work/t_name.tmlp" --epochs 3 --quiet
+"$tmlp" train "$data/wine.csv" --target -1 -o "$work/t_last.tmlp" --epochs 3 --quiet
+"$tmlp" train "$data/wine.csv" --target 14 -o "$work/t_14.tmlp" --epochs 3 --quiet
+cmp -s "$work/t_name.tmlp" "$work/t_last.tmlp" && cmp -s "$work/t_name.tmlp" "$work/t_14.tmlp"
+check "--target 14 and -1 give the model file of --target target_cultivar" $?
+
+# Config file: its values are used, a flag on the command line wins, an unknown key is an error.
+cat >"$work/cfg.json" <<CONFIG
+{"target": "target_species", "layers": [8, 4], "activation": "tanh", "epochs": 3,
+ "batch_size": 16, "early-stop": 0, "optimizer": "sgd", "lr": 0.05, "log": "$work/cfg.jsonl",
+ "quiet": true}
+CONFIG
+out=$("$tmlp" train "$data/iris.csv" --config "$work/cfg.json" -o "$work/cfg.tmlp")
+check "train --config" $?
+[[ -z $out && $(wc -l <"$work/cfg.jsonl") -eq 3 ]]; check "config values used (quiet, epochs, log)" $?
+"$tmlp" info "$work/cfg.tmlp" | grep -q "layers     4 -> 8 tanh -> 4 tanh -> 3 identity"
+check "config layers and activation used" $?
+"$tmlp" train "$data/iris.csv" --config "$work/cfg.json" -o "$work/cfg.tmlp" --epochs 2 --layers 5
+[[ $(wc -l <"$work/cfg.jsonl") -eq 2 ]] && "$tmlp" info "$work/cfg.tmlp" | grep -q "4 -> 5 tanh -> 3"
+check "flags override the config file" $?
+echo '{"target": "target_species", "epoch": 3}' >"$work/bad.json"
+one_line_error "unknown config key" "bad.json: unknown key 'epoch'" "$tmlp" train "$data/iris.csv" --config "$work/bad.json"
+echo '{"target": "target_species", "epochs": "many"}' >"$work/bad.json"
+one_line_error "bad config value" "key 'epochs'" "$tmlp" train "$data/iris.csv" --config "$work/bad.json"
+echo '{"target": "target_species",' >"$work/bad.json"
+one_line_error "config not JSON" "bad.json: not valid JSON" "$tmlp" train "$data/iris.csv" --config "$work/bad.json"
+
+# --valid FILE: validation on a separate file through the training file's preprocessing; the last
+# epoch's validation loss is the log loss evaluate reports on that file.
+(head -1 "$data/breast_cancer.csv"; sed -n 2,450p "$data/breast_cancer.csv") >"$work/bc_a.csv"
+(head -1 "$data/breast_cancer.csv"; sed -n '451,$p' "$data/breast_cancer.csv") >"$work/bc_b.csv"
+"$tmlp" train "$work/bc_a.csv" --target target_benign --valid "$work/bc_b.csv" -o "$work/bcv.tmlp" \
+  --epochs 5 --early-stop 0 --log "$work/bcv.jsonl" >"$work/bcv.out"
+check "train --valid FILE" $?
+grep -q "bc_b.csv: 120 validation rows" "$work/bcv.out"; check "--valid FILE rows are the validation set" $?
+json=$("$tmlp" evaluate "$work/bcv.tmlp" "$work/bc_b.csv" --json)
+last=$(tail -1 "$work/bcv.jsonl" | sed -E 's/.*"valid_loss":([-0-9.eE+]+).*/\1/')
+awk -v a="$last" -v b="$(metric "$json" log_loss)" 'BEGIN { d = a - b; exit !(d < 1e-4 && d > -1e-4) }'
+check "validation loss $last = evaluate's log loss on the --valid file" $?
+
+# --log: one JSON object per epoch with every report field, per-layer health included.
+if [[ -n $py ]]; then
+  $py - "$work/bcv.jsonl" <<'PY'
+import json, sys
+keys = {"epoch", "train_loss", "valid_loss", "valid_metric", "metric_name", "lr", "seconds",
+        "samples_per_second", "vanishing", "exploding", "layers"}
+layer_keys = {"grad_norm", "weight_norm", "dead_fraction", "vanishing", "exploding"}
+lines = open(sys.argv[1]).read().splitlines()
+records = [json.loads(l) for l in lines]
+assert len(records) == 5, len(records)
+for i, r in enumerate(records):
+    assert set(r) == keys, set(r) ^ keys
+    assert r["epoch"] == i + 1 and r["metric_name"] == "accuracy"
+    assert len(r["layers"]) == 3 and all(set(l) == layer_keys for l in r["layers"])
+    assert 0 <= r["valid_metric"] <= 1 and r["train_loss"] > 0 and r["lr"] == 0.001
+PY
+  check "--log: one JSON line per epoch with every field" $?
+  if $py -c 'import matplotlib' 2>/dev/null; then
+    $py "$(dirname "$0")/../../scripts/plot_training.py" "$work/bcv.jsonl" -o "$work/bcv.png" >/dev/null &&
+      [[ $(head -c 4 "$work/bcv.png" | tail -c 3) == PNG ]]
+    check "plot_training.py draws the log" $?
+  else
+    skip "plot_training.py (no matplotlib)"
+  fi
+else
+  skip "--log JSON check (no /usr/bin/python3)"
+fi
+
+# One-line errors that name the flag.
+one_line_error "--loss incompatible" "--loss ce: the target 'target_progression' is a regression target" "$tmlp" train "$data/diabetes.csv" --target target_progression --loss ce
+one_line_error "--loss unknown" "--loss: unknown 'xx'" "$tmlp" train "$data/iris.csv" --target target_species --loss xx
+one_line_error "bad --schedule" "--schedule: 'step:0'" "$tmlp" train "$data/iris.csv" --target target_species --schedule step:0
+one_line_error "unknown --schedule" "--schedule: 'warm'" "$tmlp" train "$data/iris.csv" --target target_species --schedule warm
+one_line_error "unknown column in --ignore" "--ignore: no column 'nope'" "$tmlp" train "$data/iris.csv" --target target_species --ignore nope
+one_line_error "unknown column in --numeric" "--numeric names column 'nope'" "$tmlp" train "$data/iris.csv" --target target_species --numeric nope
+one_line_error "negative --l1" "--l1: -1" "$tmlp" train "$data/iris.csv" --target target_species --l1 -1
+one_line_error "negative --clip-norm" "--clip-norm" "$tmlp" train "$data/iris.csv" --target target_species --clip-norm -2
+one_line_error "negative --epochs" "--epochs" "$tmlp" train "$data/iris.csv" --target target_species --epochs -3
+one_line_error "--valid-fraction out of range" "--valid-fraction: 1.5" "$tmlp" train "$data/iris.csv" --target target_species --valid-fraction 1.5
+one_line_error "--valid with --valid-fraction" "--valid-fraction and --valid" "$tmlp" train "$work/bc_a.csv" --target target_benign --valid "$work/bc_b.csv" --valid-fraction 0.1
+one_line_error "target position beyond the columns" "--target: no column is named '9'" "$tmlp" train "$data/iris.csv" --target 9
+one_line_error "no --target" "--target is required" "$tmlp" train "$data/iris.csv"
+
+# --- tmlp convert and training from a memory-mapped .tmlpd file ---
+# The same flags on the CSV and on its .tmlpd give the same predictions, bit for bit, on both.
+"$tmlp" convert "$work/telco_train.csv" "$work/telco_train.tmlpd" --quiet
+check "convert telco_churn (categoricals, missing values)" $?
+"$tmlp" train "$work/telco_train.tmlpd" --target target_churn -o "$work/telco_m.tmlp" --epochs 30 --quiet
+check "train from telco_train.tmlpd" $?
+"$tmlp" predict "$work/telco.tmlp" "$work/telco_test.csv" --proba >"$work/p_csv.csv"
+"$tmlp" predict "$work/telco_m.tmlp" "$work/telco_test.csv" --proba >"$work/p_map.csv"
+cmp -s "$work/p_csv.csv" "$work/p_map.csv"
+check "model trained from .tmlpd predicts exactly as the one trained from the CSV" $?
+"$tmlp" convert "$work/telco_test.csv" "$work/telco_test.tmlpd" --quiet
+"$tmlp" predict "$work/telco_m.tmlp" "$work/telco_test.tmlpd" --proba >"$work/p_map2.csv"
+cmp -s "$work/p_csv.csv" "$work/p_map2.csv"
+check "predict on a .tmlpd file gives the CSV's predictions" $?
+[[ $("$tmlp" evaluate "$work/telco_m.tmlp" "$work/telco_test.tmlpd" --json) == \
+   $("$tmlp" evaluate "$work/telco_m.tmlp" "$work/telco_test.csv" --json) ]]
+check "evaluate on a .tmlpd file gives the CSV's metrics" $?
+"$tmlp" train "$work/telco_train.tmlpd" --target target_churn -o "$work/telco_v.tmlp" --epochs 3 \
+  --valid "$work/telco_test.tmlpd" --quiet
+check "train from .tmlpd with a .tmlpd --valid file" $?
+"$tmlp" convert "$data/letter.csv" "$work/letter.tmlpd" --threads 2 >"$work/conv.txt"
+grep -q "20000 rows, 17 columns (17 numeric, 0 categorical" "$work/conv.txt"
+rc=$?; check "convert letter: 20000 rows of 17 numeric columns ($(cat "$work/conv.txt"))" $rc
+one_line_error "convert a missing file" "none.csv" "$tmlp" convert "$work/none.csv" "$work/x.tmlpd"
+printf 'a,b\n1,2\n3\n' >"$work/ragged.csv"
+one_line_error "convert a ragged CSV names line and column" "ragged.csv:3" "$tmlp" convert "$work/ragged.csv" "$work/x.tmlpd"
+[[ ! -e "$work/x.tmlpd" ]]; check "a failed convert writes no file" $?
+one_line_error "convert a .tmlpd file" "already a .tmlpd file" "$tmlp" convert "$work/letter.tmlpd" "$work/x.tmlpd"
+one_line_error "--numeric on a .tmlpd file" "kinds were fixed when it was converted" "$tmlp" train "$work/letter.tmlpd" --target target_letter --numeric x_box
+head -c 3000 "$work/letter.tmlpd" >"$work/cut.tmlpd"
+one_line_error "train on a truncated .tmlpd file" "cut.tmlpd" "$tmlp" train "$work/cut.tmlpd" --target target_letter -o "$work/x.tmlp"
+cp "$work/letter.tmlpd" "$work/flip.tmlpd"
+printf 'Z' | dd of="$work/flip.tmlpd" bs=1 seek=80 conv=notrunc 2>/dev/null
+one_line_error "train on a damaged .tmlpd schema" "flip.tmlpd" "$tmlp" train "$work/flip.tmlpd" --target target_letter -o "$work/x.tmlp"
+
 echo "$((failures == 0 ? 1 : 0)) end-to-end suite passed, $failures checks failed"
 exit $((failures > 0))

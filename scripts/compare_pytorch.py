@@ -1,0 +1,360 @@
+#!/usr/bin/python3
+"""tmlp side by side with PyTorch (and scikit-learn for configs A and C) on the same machine.
+
+Trains one benchmark configuration (BENCHMARKS.md: A, B, C, H) with the same rows, batch,
+optimizer and epochs in both, after one warm-up epoch that is not counted, and measures
+inference throughput at batch 4096 and single-row latency. Runs alternate (tmlp, PyTorch,
+scikit-learn, tmlp, PyTorch, ...) and the ratios tmlp / peer are taken per pair: the table shows
+their median with min and max.
+
+PyTorch runs at its best thread setting for the thread count: OpenBLAS (nn.Linear) reads
+OPENBLAS_NUM_THREADS when it loads and ATen's pool is set by torch.set_num_threads, so each
+candidate (ATen, OpenBLAS) runs in its own process, set before import. A short probe picks the
+best candidate for training and for inference unless --torch-threads names one.
+
+    /usr/bin/python3 scripts/compare_pytorch.py --config A [--rows 200000] [--epochs 3]
+        [--pairs 3] [--threads N] [--tmlp build/release/src/cli/tmlp]
+        [--torch-threads ATEN,BLAS] [--sklearn auto|on|off] [--json FILE]
+
+Needs Debian's python3-torch and python3-sklearn under /usr/bin/python3
+(scripts/setup.sh --peers installs them).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+CONFIGS = {  # the same as `tmlp bench` (src/cli/bench.cpp)
+    "A": dict(inputs=28, hidden=[256, 256], outputs=1, act="relu", loss="bce", opt="adam",
+              lr=1e-3, momentum=0.0, batch=256),
+    "B": dict(inputs=100, hidden=[1024, 1024, 1024], outputs=10, act="relu", loss="ce",
+              opt="momentum", lr=0.01, momentum=0.9, batch=1024),
+    "C": dict(inputs=10, hidden=[64, 64], outputs=1, act="tanh", loss="mse", opt="sgd", lr=0.01,
+              momentum=0.0, batch=64),
+    "H": dict(inputs=28, hidden=[300] * 5, outputs=1, act="tanh", loss="bce", opt="momentum",
+              lr=0.01, momentum=0.9, batch=100),
+}
+INFER_BATCH = 4096
+
+
+# --- worker processes: one measurement each, JSON on stdout ---------------------------------------
+def synthetic(cfg, rows, seed):
+    """Standardized normal inputs and targets of a random linear teacher, as tmlp bench makes."""
+    import numpy as np
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((rows, cfg["inputs"]), dtype=np.float32)
+    v = rng.standard_normal((cfg["outputs"], cfg["inputs"]), dtype=np.float32)
+    t = x @ (v.T / np.float32(np.sqrt(cfg["inputs"])))
+    if cfg["loss"] == "ce":
+        y = t.argmax(axis=1)
+    elif cfg["loss"] == "bce":
+        y = (t > 0).astype(np.float32)
+    else:
+        y = t
+    x_infer = rng.standard_normal((INFER_BATCH, cfg["inputs"]), dtype=np.float32)
+    return x, y, x_infer
+
+
+def timed_rounds(fn, rounds, min_time, items):
+    """items/s of fn over `rounds` rounds of at least min_time seconds, after one warm-up call."""
+    import time
+    fn()
+    out = []
+    for _ in range(rounds):
+        n, t0 = 0, time.perf_counter()
+        while True:
+            fn()
+            n += 1
+            t = time.perf_counter() - t0
+            if t >= min_time:
+                break
+        out.append(n * items / t)
+    return out
+
+
+def latency_us(fn, rows, max_n, min_time):
+    """p50 and p99 microseconds of fn(row) over single rows."""
+    import time
+    for i in range(10):
+        fn(i)
+    us, start = [], time.perf_counter()
+    for i in range(max_n):
+        t0 = time.perf_counter()
+        fn(i % rows)
+        us.append((time.perf_counter() - t0) * 1e6)
+        if len(us) >= 100 and time.perf_counter() - start >= 5 * min_time:
+            break
+    us.sort()
+    return {"p50_us": us[len(us) // 2], "p99_us": us[min(len(us) - 1, int(0.99 * len(us)))],
+            "n": len(us)}
+
+
+def torch_worker(a):
+    import time
+    import torch
+    from torch import nn
+    torch.set_num_threads(a.aten)
+    torch.manual_seed(a.seed)
+    cfg = CONFIGS[a.config]
+    x_np, y_np, xi_np = synthetic(cfg, a.rows, a.seed)
+    x, x_infer = torch.from_numpy(x_np), torch.from_numpy(xi_np)
+    y = torch.from_numpy(y_np).long() if cfg["loss"] == "ce" else torch.from_numpy(y_np)
+    act = {"relu": nn.ReLU, "tanh": nn.Tanh}[cfg["act"]]
+    widths = [cfg["inputs"]] + cfg["hidden"] + [cfg["outputs"]]
+    layers = []
+    for i in range(len(widths) - 1):
+        layers.append(nn.Linear(widths[i], widths[i + 1]))
+        if i + 2 < len(widths):
+            layers.append(act())
+    model = nn.Sequential(*layers)
+    loss_fn = {"bce": nn.BCEWithLogitsLoss, "ce": nn.CrossEntropyLoss, "mse": nn.MSELoss}[
+        cfg["loss"]]()
+    if cfg["opt"] == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"])
+    out = {"torch": torch.__version__, "aten_threads": torch.get_num_threads(),
+           "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS")}
+    if a.mode in ("train", "both"):
+        batch, n, sps = cfg["batch"], a.rows, []
+        for epoch in range(a.warmup + a.epochs):
+            t0 = time.perf_counter()
+            perm = torch.randperm(n)
+            xp, yp = x[perm], y[perm]  # one gather per epoch; the batches below are views
+            for i in range(0, n, batch):
+                opt.zero_grad(set_to_none=True)
+                loss = loss_fn(model(xp[i:i + batch]), yp[i:i + batch])
+                loss.backward()
+                opt.step()
+            if epoch >= a.warmup:
+                sps.append(n / (time.perf_counter() - t0))
+        out["train_samples_per_s"] = sps
+    if a.mode in ("infer", "both"):
+        model.eval()
+        # Probabilities, as tmlp's predict returns them.
+        post = {"bce": torch.sigmoid, "ce": lambda z: torch.softmax(z, dim=1)}.get(
+            cfg["loss"], lambda z: z)
+        with torch.inference_mode():
+            out["infer_samples_per_s"] = timed_rounds(lambda: post(model(x_infer)), a.epochs,
+                                                      a.min_time, INFER_BATCH)
+            out["latency"] = latency_us(lambda i: post(model(x_infer[i:i + 1])), INFER_BATCH,
+                                        2000, a.min_time)
+    return out
+
+
+def sklearn_worker(a):
+    import time
+    import warnings
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+    warnings.simplefilter("ignore", ConvergenceWarning)
+    cfg = CONFIGS[a.config]
+    x, y, _ = synthetic(cfg, a.rows, a.seed)
+    common = dict(hidden_layer_sizes=tuple(cfg["hidden"]), activation=cfg["act"],
+                  batch_size=cfg["batch"], learning_rate_init=cfg["lr"], alpha=0.0, tol=0.0,
+                  n_iter_no_change=10 ** 9, shuffle=True, random_state=a.seed, warm_start=True,
+                  max_iter=a.warmup)
+    if cfg["opt"] == "adam":
+        common.update(solver="adam")
+    else:
+        common.update(solver="sgd", learning_rate="constant", momentum=cfg["momentum"],
+                      nesterovs_momentum=False)
+    est = (MLPRegressor if cfg["loss"] == "mse" else MLPClassifier)(**common)
+    y_fit = y.ravel() if cfg["outputs"] == 1 else y
+    if a.warmup:
+        est.fit(x, y_fit)  # warm-up epochs; warm_start makes the next fit continue from here
+    est.set_params(max_iter=a.epochs)
+    t0 = time.perf_counter()
+    est.fit(x, y_fit)
+    seconds = time.perf_counter() - t0
+    import sklearn
+    return {"sklearn": sklearn.__version__, "openblas_threads": os.environ.get(
+        "OPENBLAS_NUM_THREADS"), "train_samples_per_s": [a.rows * a.epochs / seconds],
+        "epochs_run": est.n_iter_}
+
+
+# --- the driver ---------------------------------------------------------------------------------
+def run_worker(kind, args, rows, epochs, mode, aten, blas):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(blas), OMP_NUM_THREADS=str(aten),
+               MKL_NUM_THREADS=str(blas))
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", kind, "--config", args.config,
+           "--rows", str(rows), "--epochs", str(epochs), "--warmup", str(args.warmup), "--mode",
+           mode, "--aten", str(aten), "--seed", str(args.seed), "--min-time", str(args.min_time)]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"compare_pytorch: the {kind} worker failed: {p.stderr.strip().splitlines()[-1:]}")
+    return json.loads(p.stdout)
+
+
+def run_tmlp(args):
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "bench.json")
+        cmd = [args.tmlp, "bench", args.config, "--rows", str(args.rows), "--threads",
+               str(args.threads), "--warmup", str(args.warmup), "--repeats", str(args.epochs),
+               "--min-time", str(args.min_time), "--seed", str(args.seed), "--quiet", "--json",
+               path]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode != 0:
+            sys.exit(f"compare_pytorch: {' '.join(cmd)} failed: {p.stderr.strip()}")
+        with open(path) as f:
+            r = json.load(f)
+    t = r["threads"][0]
+    return {"train_samples_per_s": t["train"]["epoch_samples_per_s"],
+            "infer_samples_per_s": t["inference"]["round_samples_per_s"],
+            "latency": {"p50_us": r["latency"]["p50_us"], "p99_us": r["latency"]["p99_us"]},
+            "n_workers": t["n_workers"], "n_shards": t["n_shards"],
+            "gemm_limit_samples_per_s": t["train"]["gemm_limit_samples_per_s"]}
+
+
+def probe_torch(args):
+    """(best training setting, best inference setting, every probe) over (ATen, BLAS) threads."""
+    if args.torch_threads:
+        aten, blas = (int(v) for v in args.torch_threads.split(","))
+        return (aten, blas), (aten, blas), []
+    t = args.threads
+    candidates = sorted({(1, 1), (1, t), (t, 1), (t, t)})
+    rows = min(args.rows, max(20000, 20 * CONFIGS[args.config]["batch"]))
+    probes = []
+    for aten, blas in candidates:
+        r = run_worker("torch", args, rows, 1, "both", aten, blas)
+        probes.append({"aten": aten, "blas": blas,
+                       "train": statistics.median(r["train_samples_per_s"]),
+                       "infer": statistics.median(r["infer_samples_per_s"])})
+    best_train = max(probes, key=lambda p: p["train"])
+    best_infer = max(probes, key=lambda p: p["infer"])
+    return ((best_train["aten"], best_train["blas"]), (best_infer["aten"], best_infer["blas"]),
+            probes)
+
+
+def stats(values):
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def fmt_stats(s, digits=0):
+    f = f"{{:,.{digits}f}}"
+    return f"{f.format(s['median'])} ({f.format(s['min'])} - {f.format(s['max'])})"
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default="A", choices=sorted(CONFIGS))
+    ap.add_argument("--rows", type=int, default=200000)
+    ap.add_argument("--epochs", type=int, default=3, help="measured epochs (and inference rounds)")
+    ap.add_argument("--warmup", type=int, default=1, help="warm-up epochs, not measured")
+    ap.add_argument("--pairs", type=int, default=3, help="alternating rounds tmlp, PyTorch, ...")
+    ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    ap.add_argument("--tmlp", default="build/release/src/cli/tmlp", help="the tmlp program")
+    ap.add_argument("--torch-threads", help="ATEN,BLAS threads for PyTorch (default: probe)")
+    ap.add_argument("--sklearn", default="auto", choices=["auto", "on", "off"],
+                    help="auto: for configs A and C")
+    ap.add_argument("--min-time", type=float, default=0.2, help="seconds per inference round")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", help="write every run and the ratios to this file")
+    ap.add_argument("--worker", choices=["torch", "sklearn"], help=argparse.SUPPRESS)
+    ap.add_argument("--mode", default="both", help=argparse.SUPPRESS)
+    ap.add_argument("--aten", type=int, default=1, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps((torch_worker if args.worker == "torch" else sklearn_worker)(args)))
+        return
+    if min(args.rows, args.epochs, args.pairs, args.threads) < 1:
+        sys.exit("compare_pytorch: --rows, --epochs, --pairs and --threads must be positive")
+    if not os.access(args.tmlp, os.X_OK):
+        sys.exit(f"compare_pytorch: no tmlp program at '{args.tmlp}' (build it or pass --tmlp)")
+    try:
+        subprocess.run([sys.executable, "-c", "import torch"], check=True, capture_output=True)
+    except subprocess.CalledProcessError:
+        sys.exit(f"compare_pytorch: {sys.executable} cannot import torch; run "
+                 "scripts/setup.sh --peers (Debian python3-torch) and use /usr/bin/python3")
+    use_sklearn = args.sklearn == "on" or (args.sklearn == "auto" and args.config in "AC")
+    cfg = CONFIGS[args.config]
+    widths = "-".join(str(w) for w in [cfg["inputs"]] + cfg["hidden"] + [cfg["outputs"]])
+    print(f"config {args.config}: {widths} {cfg['act']} {cfg['loss']} {cfg['opt']} lr {cfg['lr']:g}"
+          f"{' momentum %g' % cfg['momentum'] if cfg['momentum'] else ''}, batch {cfg['batch']}, "
+          f"{args.rows:,} rows; {args.warmup} warm-up + {args.epochs} measured epochs; "
+          f"{args.threads} thread(s); {args.pairs} pairs; load {loadavg()}", flush=True)
+
+    train_set, infer_set, probes = probe_torch(args)
+    for p in probes:
+        print(f"  probe PyTorch {p['aten']} ATen + {p['blas']} OpenBLAS threads: train "
+              f"{p['train']:,.0f}/s, infer {p['infer']:,.0f}/s", flush=True)
+    sk_blas = 1
+    if use_sklearn and args.threads > 1:  # sklearn's only threads are OpenBLAS's
+        sk_probe = {b: run_worker("sklearn", args, min(args.rows, 20000), 1, "train", 1, b)
+                    for b in (1, args.threads)}
+        sk_blas = max(sk_probe, key=lambda b: sk_probe[b]["train_samples_per_s"][0])
+    print(f"PyTorch settings: training {train_set[0]} ATen + {train_set[1]} OpenBLAS threads, "
+          f"inference {infer_set[0]} + {infer_set[1]}"
+          f"{f'; scikit-learn {sk_blas} OpenBLAS thread(s)' if use_sklearn else ''}", flush=True)
+
+    runs = {"tmlp": [], "torch_train": [], "torch_infer": [], "sklearn": []}
+    for i in range(args.pairs):
+        runs["tmlp"].append(run_tmlp(args))
+        if train_set == infer_set:
+            r = run_worker("torch", args, args.rows, args.epochs, "both", *train_set)
+            runs["torch_train"].append(r)
+            runs["torch_infer"].append(r)
+        else:
+            runs["torch_train"].append(
+                run_worker("torch", args, args.rows, args.epochs, "train", *train_set))
+            runs["torch_infer"].append(
+                run_worker("torch", args, args.rows, args.epochs, "infer", *infer_set))
+        if use_sklearn:
+            runs["sklearn"].append(
+                run_worker("sklearn", args, args.rows, args.epochs, "train", 1, sk_blas))
+        t, p = runs["tmlp"][-1], runs["torch_train"][-1]
+        print(f"  pair {i + 1}: tmlp {statistics.median(t['train_samples_per_s']):,.0f}/s, "
+              f"PyTorch {statistics.median(p['train_samples_per_s']):,.0f}/s; load {loadavg()}",
+              flush=True)
+
+    med = statistics.median
+    rows = []  # (what, tmlp values, peer values, peer name, ratio per pair)
+
+    def add(what, peer, tmlp_vals, peer_vals, invert=False):
+        ratios = [(p / t if invert else t / p) for t, p in zip(tmlp_vals, peer_vals)]
+        rows.append({"what": what, "peer": peer, "tmlp": stats(tmlp_vals),
+                     "peer_stats": stats(peer_vals), "ratio": stats(ratios),
+                     "ratios": ratios})
+
+    tm_train = [med(r["train_samples_per_s"]) for r in runs["tmlp"]]
+    add("training samples/s", "PyTorch", tm_train,
+        [med(r["train_samples_per_s"]) for r in runs["torch_train"]])
+    add(f"inference samples/s (batch {INFER_BATCH})", "PyTorch",
+        [med(r["infer_samples_per_s"]) for r in runs["tmlp"]],
+        [med(r["infer_samples_per_s"]) for r in runs["torch_infer"]])
+    add("latency p50 us, batch 1 (peer/tmlp)", "PyTorch",
+        [r["latency"]["p50_us"] for r in runs["tmlp"]],
+        [r["latency"]["p50_us"] for r in runs["torch_infer"]], invert=True)
+    if use_sklearn:
+        add("training samples/s", "scikit-learn", tm_train,
+            [r["train_samples_per_s"][0] for r in runs["sklearn"]])
+
+    print(f"\n{'median (min - max) over pairs':46} {'tmlp':>30} {'peer':>30}   ratio tmlp/peer")
+    for r in rows:
+        d = 1 if "latency" in r["what"] else 0
+        print(f"{r['peer'] + ' ' + r['what']:46} {fmt_stats(r['tmlp'], d):>30} "
+              f"{fmt_stats(r['peer_stats'], d):>30}   {fmt_stats(r['ratio'], 2)}")
+    gl = runs["tmlp"][0]["gemm_limit_samples_per_s"]
+    print(f"tmlp: {runs['tmlp'][0]['n_workers']} worker(s), {runs['tmlp'][0]['n_shards']} shards; "
+          f"GEMM limit at {args.threads} thread(s) {gl:,.0f} samples/s "
+          f"({100 * med(tm_train) / gl:.0f}% reached); load {loadavg()}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"config": args.config, "config_spec": cfg, "rows": args.rows,
+                       "epochs": args.epochs, "warmup": args.warmup, "threads": args.threads,
+                       "pairs": args.pairs, "torch_train_threads": train_set,
+                       "torch_infer_threads": infer_set, "torch_probes": probes,
+                       "sklearn_openblas_threads": sk_blas if use_sklearn else None,
+                       "comparisons": rows, "runs": runs}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

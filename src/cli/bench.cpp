@@ -1,0 +1,302 @@
+// tmlp bench: the subcommand's flags, the named configurations, validation, and the sweep over
+// thread counts (measurements in bench_measure.cpp, output in bench_report.cpp).
+#include "cli/bench.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <utility>
+#include <variant>
+
+#include <fmt/format.h>
+#include <tbb/global_control.h>
+#include <tbb/info.h>
+#include <CLI/CLI.hpp>
+
+#include "blas.hpp"
+#include "cli/bench_measure.hpp"
+#include "cli/bench_report.hpp"
+#include "kernels.hpp"
+#include "tmlp/error.hpp"
+
+namespace tmlp::cli {
+namespace {
+
+constexpr std::size_t infer_batch = 4096;
+
+[[noreturn]] void bad_flag(const std::string& what) { throw error(errc::invalid_argument, what); }
+
+// The benchmark protocol's configurations (BENCHMARKS.md), 200,000 rows each.
+struct named_config {
+  const char* name;
+  std::size_t inputs;
+  std::vector<std::size_t> hidden;
+  std::size_t outputs;
+  activation act;
+  loss_kind loss;
+  const char* optimizer;
+  float lr, momentum;
+  std::size_t batch;
+};
+
+const std::vector<named_config>& named_configs() {
+  // clang-format off
+  static const std::vector<named_config> c = {
+      {.name = "A", .inputs = 28, .hidden = {256, 256}, .outputs = 1,
+       .act = activation::relu, .loss = loss_kind::bce,
+       .optimizer = "adam", .lr = 1e-3f, .momentum = 0.0f, .batch = 256},
+      {.name = "B", .inputs = 100, .hidden = {1024, 1024, 1024}, .outputs = 10,
+       .act = activation::relu, .loss = loss_kind::ce,
+       .optimizer = "momentum", .lr = 0.01f, .momentum = 0.9f, .batch = 1024},
+      {.name = "C", .inputs = 10, .hidden = {64, 64}, .outputs = 1,
+       .act = activation::tanh, .loss = loss_kind::mse,
+       .optimizer = "sgd", .lr = 0.01f, .momentum = 0.0f, .batch = 64},
+      {.name = "H", .inputs = 28, .hidden = {300, 300, 300, 300, 300}, .outputs = 1,
+       .act = activation::tanh, .loss = loss_kind::bce,
+       .optimizer = "momentum", .lr = 0.01f, .momentum = 0.9f, .batch = 100},
+  };
+  // clang-format on
+  return c;
+}
+constexpr std::size_t named_rows = 200000;
+
+// "256,128" -> {256, 128}; what names the flag in the message.
+std::vector<std::size_t> parse_list(const std::string& text, const char* what, const char* example,
+                                    unsigned long max) {
+  std::vector<std::size_t> out;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', pos), text.size());
+    const std::string part = text.substr(pos, comma - pos);
+    char* end = nullptr;
+    const unsigned long v = std::strtoul(part.c_str(), &end, 10);
+    if (part.empty() || !std::isdigit(static_cast<unsigned char>(part[0])) || *end != '\0' ||
+        v == 0 || v > max)
+      bad_flag(fmt::format("{}: '{}' is not a list of positive {} like {}", what, text,
+                           what == std::string("--threads") ? "thread counts" : "layer widths",
+                           example));
+    out.push_back(v);
+    pos = comma + 1;
+  }
+  return out;
+}
+
+optimizer make_optimizer(const std::string& name, float lr, float m) {
+  if (name == "sgd") return sgd{.lr = lr};
+  if (name == "momentum") return momentum{.lr = lr, .momentum = m};
+  if (name == "nesterov") return nesterov{.lr = lr, .momentum = m};
+  if (name == "adam") return adam{.lr = lr};
+  if (name == "adamw") return adamw{.lr = lr};
+  if (name == "rmsprop") return rmsprop{.lr = lr};
+  if (name == "adagrad") return adagrad{.lr = lr};
+  bad_flag(
+      fmt::format("--optimizer: unknown '{}'; expected sgd, momentum, nesterov, adam, adamw, "
+                  "rmsprop or adagrad",
+                  name));
+}
+
+// The optimizer's own default learning rate (tmlp/trainer.hpp).
+float default_lr(const std::string& name) {
+  return std::visit([](auto o) { return decltype(o){}.lr; }, make_optimizer(name, 1.0f, 0.9f));
+}
+
+// The named configuration (A's when none is named) with the flags' overrides applied.
+bench_problem resolve(const bench_options& o) {
+  std::string name = o.config_name;
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  const named_config* base = &named_configs().front();
+  if (!name.empty()) {
+    const auto& all = named_configs();
+    const auto it =
+        std::find_if(all.begin(), all.end(), [&](const named_config& c) { return name == c.name; });
+    if (it == all.end())
+      bad_flag(
+          fmt::format("bench: unknown configuration '{}'; expected A, B, C or H (or none, "
+                      "with --layers, --loss, ...)",
+                      o.config_name));
+    base = &*it;
+  }
+  const bool custom = !o.layers.empty() || !o.activation.empty() || !o.loss.empty() ||
+                      !o.optimizer.empty() || o.lr > 0.0f || o.momentum >= 0.0f ||
+                      o.batch_size > 0 || o.inputs > 0 || o.outputs > 0;
+
+  bench_problem p;
+  p.name = name.empty() ? "custom" : (custom ? name + "+custom" : name);
+  p.rows = o.rows > 0 ? o.rows : named_rows;
+  p.batch_size = o.batch_size > 0 ? o.batch_size : base->batch;
+  p.optimizer_name = o.optimizer.empty() ? base->optimizer : o.optimizer;
+  const bool same_opt = p.optimizer_name == base->optimizer;
+  p.lr = o.lr > 0.0f ? o.lr : same_opt ? base->lr : default_lr(p.optimizer_name);
+  const bool has_momentum = p.optimizer_name == "momentum" || p.optimizer_name == "nesterov";
+  p.momentum = !has_momentum        ? 0.0f
+               : o.momentum >= 0.0f ? o.momentum
+               : same_opt           ? base->momentum
+                                    : 0.9f;
+  p.opt = make_optimizer(p.optimizer_name, p.lr, p.momentum);
+
+  activation act = base->act;
+  if (!o.activation.empty()) {
+    const auto a = activation_from_string(o.activation);
+    if (!a)
+      bad_flag(
+          fmt::format("--activation: unknown '{}'; expected relu, leaky_relu, prelu, elu, "
+                      "selu, sigmoid, tanh, gelu, gelu_tanh, softplus or identity",
+                      o.activation));
+    act = *a;
+  }
+  p.spec.loss = base->loss;
+  if (!o.loss.empty()) {
+    const auto l = loss_from_string(o.loss);
+    if (!l)
+      bad_flag(fmt::format("--loss: unknown '{}'; expected mse, mae, huber, bce or ce", o.loss));
+    p.spec.loss = *l;
+  }
+  p.spec.n_inputs = o.inputs > 0 ? o.inputs : base->inputs;
+  const std::vector<std::size_t> hidden =
+      o.layers.empty() ? base->hidden : parse_list(o.layers, "--layers", "256,128", 1ul << 24);
+  for (std::size_t w : hidden) p.spec.layers.push_back({.units = w, .act = act});
+  p.spec.layers.push_back(
+      {.units = o.outputs > 0 ? o.outputs : base->outputs, .act = activation::identity});
+  p.spec.seed = o.seed;
+
+  if (p.rows >= (std::size_t{1} << 32))
+    bad_flag(fmt::format("--rows: {} exceeds the limit of 2^32 - 1", p.rows));
+  (void)model::create(p.spec);  // validates the spec (throws tmlp::error naming the field)
+  (void)trainer(train_config{.opt = p.opt, .batch_size = p.batch_size});  // and the optimizer
+  return p;
+}
+
+std::vector<int> thread_counts(const std::string& text, int n_cores) {
+  std::vector<int> t;
+  if (text == "auto") {
+    for (int n = 1; n <= n_cores; n *= 2) t.push_back(n);
+    t.push_back(n_cores);
+  } else {
+    for (std::size_t n : parse_list(text, "--threads", "1,2,4", 4096))
+      t.push_back(static_cast<int>(n));
+  }
+  std::sort(t.begin(), t.end());
+  t.erase(std::unique(t.begin(), t.end()), t.end());
+  return t;
+}
+
+void check_options(const bench_options& o) {
+  if (o.mode != "train" && o.mode != "inference" && o.mode != "both")
+    bad_flag(fmt::format("--mode: unknown '{}'; expected train, inference or both", o.mode));
+  if (o.repeats == 0) bad_flag("--repeats: 0; expected at least 1 measured epoch");
+  if (!(o.min_time > 0.0 && o.min_time <= 60.0))
+    bad_flag(fmt::format("--min-time: {}; expected seconds in (0, 60]", o.min_time));
+  if (o.latency_n == 0) bad_flag("--latency-n: 0; expected at least 1 call");
+  // Output folders are checked now rather than after a run of minutes.
+  for (const auto& [flag, path] : {std::pair{"--json", &o.json}, std::pair{"--csv", &o.csv}}) {
+    const std::filesystem::path dir = std::filesystem::path(*path).parent_path();
+    if (!path->empty() && !dir.empty() && !std::filesystem::is_directory(dir))
+      bad_flag(fmt::format("{}: the folder of '{}' does not exist", flag, *path));
+  }
+}
+
+}  // namespace
+
+CLI::App* add_bench_command(CLI::App& app, bench_options& o) {
+  auto* b = app.add_subcommand(
+      "bench", "Measure training and inference throughput on synthetic data across thread counts");
+  b->add_option("config,--config-name", o.config_name,
+                "Named configuration: A, B, C or H (BENCHMARKS.md); flags below override it");
+  b->add_option("--layers", o.layers, "Hidden layer widths, comma-separated");
+  b->add_option("--activation", o.activation, "Hidden activation");
+  b->add_option("--loss", o.loss, "mse|mae|huber|bce|ce");
+  b->add_option("--optimizer", o.optimizer, "sgd|momentum|nesterov|adam|adamw|rmsprop|adagrad");
+  b->add_option("--lr", o.lr, "Learning rate");
+  b->add_option("--momentum", o.momentum, "Momentum (momentum, nesterov)");
+  b->add_option("--batch-size", o.batch_size, "Rows per step");
+  b->add_option("--rows", o.rows, "Synthetic training rows (default 200000)");
+  b->add_option("--inputs", o.inputs, "Input columns");
+  b->add_option("--outputs", o.outputs, "Outputs (classes for ce)");
+  b->add_option("--threads", o.threads,
+                "Thread counts, comma-separated, or auto: powers of two up to the cores, and the "
+                "cores")
+      ->capture_default_str();
+  b->add_option("--warmup", o.warmup, "Warm-up epochs, not measured")->capture_default_str();
+  b->add_option("--repeats", o.repeats, "Measured epochs and inference rounds")
+      ->capture_default_str();
+  b->add_option("--mode", o.mode, "train, inference or both")->capture_default_str();
+  b->add_option("--min-time", o.min_time,
+                "Seconds per inference round, phase run and GEMM-limit measurement")
+      ->capture_default_str();
+  b->add_option("--latency-n", o.latency_n, "Most single-row predicts timed for latency")
+      ->capture_default_str();
+  b->add_option("--seed", o.seed, "Seed of the data, the initialization and the shuffling")
+      ->capture_default_str();
+  b->add_option("--json", o.json, "Write the results as JSON to this file");
+  b->add_option("--csv", o.csv, "Write one CSV row per thread count to this file");
+  b->add_flag("--quiet,-q", o.quiet, "Print nothing but errors");
+  return b;
+}
+
+int bench(const bench_options& o) {
+  check_options(o);
+  const bench_problem p = resolve(o);
+  const int n_cores = tbb::info::default_concurrency();
+  const std::vector<int> threads = thread_counts(o.threads, n_cores);
+  const bool train = o.mode != "inference", infer = o.mode != "train";
+  // Arenas of more threads than cores get them (oversubscription is the user's request).
+  tbb::global_control allow(tbb::global_control::max_allowed_parallelism,
+                            static_cast<std::size_t>(std::max(threads.back(), n_cores)));
+  const auto progress = [&](const std::string& what) {
+    if (!o.quiet) std::fprintf(stderr, "bench: %s\n", what.c_str());
+  };
+
+  bench_report r;
+  r.problem = p;
+  r.warmup = o.warmup;
+  r.repeats = o.repeats;
+  r.seed = o.seed;
+  r.mode = o.mode;
+  r.n_cores = n_cores;
+  if (std::string note = blas::ensure_single_threaded(); !note.empty()) r.notes.push_back(note);
+  r.simd = kernels::active().name;
+  r.blas = blas::describe();
+  r.infer_batch = infer_batch;
+
+  progress(fmt::format("config {}: {} synthetic rows", p.name, p.rows));
+  const bench_data d = make_bench_data(p, infer_batch, o.seed);
+  if (train) {
+    progress("GEMM limit of one thread");
+    r.gemm_limit = measure_gemm_limit(p, o.min_time);
+  }
+  std::optional<model> last;
+  for (int t : threads) {
+    bench_threads row;
+    row.n_threads = t;
+    if (train) {
+      progress(fmt::format("{} thread(s): {} + {} epochs", t, o.warmup, o.repeats));
+      last = measure_training(p, d, t, o.warmup, o.repeats, o.seed, row);
+      if (row.status != "completed")
+        r.notes.push_back(fmt::format("{} thread(s): training ended {} after {} measured epochs", t,
+                                      row.status, row.epoch_samples_per_s.size()));
+      progress(fmt::format("{} thread(s): phases", t));
+      row.phases = measure_phases(p, d, t, o.min_time, o.seed);
+    }
+    if (infer) {
+      if (!last) last = model::create(p.spec);
+      progress(fmt::format("{} thread(s): inference", t));
+      row.infer_round_samples_per_s = measure_inference(*last, d, t, o.repeats, o.min_time);
+    }
+    r.threads.push_back(std::move(row));
+  }
+  if (infer) {
+    progress("latency");
+    r.latency = measure_latency(*last, d, o.latency_n, o.min_time);
+  }
+  derive(r);
+  if (!o.quiet) print_table(r);
+  if (!o.json.empty()) write_json(r, o.json);
+  if (!o.csv.empty()) write_csv(r, o.csv);
+  return 0;
+}
+
+}  // namespace tmlp::cli

@@ -1,0 +1,52 @@
+// The measurements of `tmlp bench`, each on its own: synthetic data, the single-thread GEMM
+// limit, whole training epochs through tmlp::trainer, the phases of a step through
+// train::stepper, inference throughput and single-row latency through model::predict.
+//
+// Every function assumes the problem was validated (bench.cpp) and BLAS runs single-threaded.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "cli/bench_report.hpp"
+#include "tmlp/matrix.hpp"
+#include "tmlp/model.hpp"
+
+namespace tmlp::cli {
+
+// Standardized normal inputs and targets from a random linear teacher (a class index per row
+// for ce, 0/1 per output for bce, values for regression), plus a separate inference batch.
+struct bench_data {
+  matrix x, y;     // problem.rows rows
+  matrix x_infer;  // infer_rows rows
+};
+bench_data make_bench_data(const bench_problem& p, std::size_t infer_rows, std::uint64_t seed);
+
+// The GEMM limit of one worker: five rounds of at least min_time / 5 seconds each; the fastest
+// round (a limit is a best case, and interference from other jobs only slows a round down).
+bench_gemm_limit measure_gemm_limit(const bench_problem& p, double min_time);
+
+// Trains a fresh model (spec seed) for warmup + repeats epochs with n_threads threads and
+// records the measured epochs' samples/s, workers, shards and status into out. Returns the
+// trained model (for the inference measurements).
+model measure_training(const bench_problem& p, const bench_data& d, int n_threads,
+                       std::size_t warmup, std::size_t repeats, std::uint64_t seed,
+                       bench_threads& out);
+
+// Phases of whole steps (gather, forward, backward, reduce, update) over shuffled full
+// batches, with the trainer's choice of workers for n_threads: at least min_time seconds.
+bench_phases measure_phases(const bench_problem& p, const bench_data& d, int n_threads,
+                            double min_time, std::uint64_t seed);
+
+// samples/s of model::predict on d.x_infer with n_threads: `repeats` rounds of at least
+// min_time seconds each, after one warm-up call.
+std::vector<double> measure_inference(const model& m, const bench_data& d, int n_threads,
+                                      std::size_t repeats, double min_time);
+
+// Single-row model::predict on one thread: up to max_n calls (at least 100, or until
+// 5 x min_time seconds, whichever ends first once 100 are done).
+bench_latency measure_latency(const model& m, const bench_data& d, std::size_t max_n,
+                              double min_time);
+
+}  // namespace tmlp::cli

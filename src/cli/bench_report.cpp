@@ -1,0 +1,287 @@
+// tmlp bench: derived figures and the table, JSON and CSV renderings (see bench_report.hpp).
+#include "cli/bench_report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <limits>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "tmlp/error.hpp"
+#include "tmlp/version.hpp"
+
+namespace tmlp::cli {
+
+namespace {
+
+constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+
+bool trained(const bench_threads& t) { return !t.epoch_samples_per_s.empty(); }
+bool inferred(const bench_threads& t) { return !t.infer_round_samples_per_s.empty(); }
+
+// 1234567.8 -> "1,234,568"; NaN -> "-".
+std::string grouped(double v) {
+  if (!std::isfinite(v)) return "-";
+  std::string digits = fmt::format("{:.0f}", std::abs(v)), out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  if (v < 0 && digits != "0") out.insert(out.begin(), '-');
+  return out;
+}
+
+std::string fixed(double v, int decimals) {
+  return std::isfinite(v) ? fmt::format("{:.{}f}", v, decimals) : "-";
+}
+
+std::string spread(const bench_stats& s) {
+  return fmt::format("{} ({} - {})", grouped(s.median), grouped(s.min), grouped(s.max));
+}
+
+std::string join_widths(const std::vector<std::size_t>& w) {
+  std::string s;
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    if (i > 0) s += '-';
+    s += std::to_string(w[i]);
+  }
+  return s;
+}
+
+nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nullptr; }
+
+// A float as the shortest decimal that reads back as it (0.001f -> 0.001, not 0.0010000000475).
+double shortest(float v) { return std::stod(fmt::format("{}", v)); }
+
+nlohmann::json stats_json(const bench_stats& s) {
+  return {{"median", number(s.median)}, {"min", number(s.min)}, {"max", number(s.max)}};
+}
+
+nlohmann::json list_json(const std::vector<double>& v) {
+  nlohmann::json a = nlohmann::json::array();
+  for (double x : v) a.push_back(number(x));
+  return a;
+}
+
+std::ofstream open_out(const std::string& path) {
+  std::ofstream f(path);
+  if (!f) throw error(errc::io, fmt::format("bench: cannot open '{}' for writing", path));
+  return f;
+}
+
+void check_written(std::ofstream& f, const std::string& path) {
+  f.flush();
+  if (!f) throw error(errc::io, fmt::format("bench: writing '{}' failed", path));
+}
+
+}  // namespace
+
+std::vector<std::size_t> bench_problem::widths() const {
+  std::vector<std::size_t> w{spec.n_inputs};
+  for (const auto& l : spec.layers) w.push_back(l.units);
+  return w;
+}
+
+std::size_t bench_problem::n_weights() const {
+  const std::vector<std::size_t> w = widths();
+  std::size_t n = 0;
+  for (std::size_t i = 0; i + 1 < w.size(); ++i) n += w[i] * w[i + 1];
+  return n;
+}
+
+bench_stats bench_stats::of(std::vector<double> v) {
+  if (v.empty()) return {nan, nan, nan};
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  const double median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  return {median, v.front(), v.back()};
+}
+
+void derive(bench_report& r) {
+  const double w = static_cast<double>(r.problem.n_weights());
+  const bench_threads* base = nullptr;
+  for (auto& t : r.threads) {
+    t.train_samples_per_s = bench_stats::of(t.epoch_samples_per_s);
+    t.train_gflops = t.train_samples_per_s.scaled(6.0 * w * 1e-9);
+    t.infer_samples_per_s = bench_stats::of(t.infer_round_samples_per_s);
+    t.infer_gflops = t.infer_samples_per_s.scaled(2.0 * w * 1e-9);
+    if (!base && trained(t)) base = &t;
+  }
+  for (auto& t : r.threads) {
+    t.gemm_limit_samples_per_s = t.pct_of_gemm_limit = t.speedup = t.efficiency = nan;
+    if (!trained(t)) continue;
+    if (r.gemm_limit) {
+      t.gemm_limit_samples_per_s =
+          r.gemm_limit->samples_per_s * std::min(t.n_threads, std::max(r.n_cores, 1));
+      t.pct_of_gemm_limit = 100.0 * t.train_samples_per_s.median / t.gemm_limit_samples_per_s;
+    }
+    t.speedup = t.train_samples_per_s.median / base->train_samples_per_s.median;
+    t.efficiency = t.speedup * base->n_threads / t.n_threads;
+  }
+}
+
+void print_table(const bench_report& r) {
+  const bench_problem& p = r.problem;
+  const double w = static_cast<double>(p.n_weights());
+  fmt::print("tmlp bench  config {}: {} {}, {}, {} lr {:g}{}, batch {}, {} rows\n", p.name,
+             join_widths(p.widths()), to_string(p.spec.layers.front().act), to_string(p.spec.loss),
+             p.optimizer_name, p.lr,
+             p.momentum > 0.0f ? fmt::format(" momentum {:g}", p.momentum) : "", p.batch_size,
+             grouped(static_cast<double>(p.rows)));
+  fmt::print("            W = {} weights: {} FLOP per sample trained, {} inferred\n", grouped(w),
+             grouped(6.0 * w), grouped(2.0 * w));
+  fmt::print("machine     {} cores, simd {}, {}\n", r.n_cores, r.simd, r.blas);
+  if (r.gemm_limit)
+    fmt::print("GEMM limit  one thread: {} samples/s ({} GFLOP/s); T threads: x min(T, cores)\n",
+               grouped(r.gemm_limit->samples_per_s), fixed(r.gemm_limit->gflops, 1));
+  fmt::print(
+      "protocol    {} warm-up epoch(s), {} measured epochs / inference rounds; median "
+      "(min - max)\n",
+      r.warmup, r.repeats);
+
+  const bool any_train = std::any_of(r.threads.begin(), r.threads.end(), trained);
+  const bool any_infer = std::any_of(r.threads.begin(), r.threads.end(), inferred);
+  if (any_train) {
+    fmt::print("\ntraining\n{:>7} {:>7} {:>6}  {:<36} {:>8} {:>7} {:>7} {:>6}\n", "threads",
+               "workers", "shards", "samples/s (min - max)", "GFLOP/s", "% limit", "speedup",
+               "eff");
+    for (const auto& t : r.threads) {
+      if (!trained(t)) continue;
+      fmt::print("{:>7} {:>7} {:>6}  {:<36} {:>8} {:>7} {:>7} {:>5}%{}\n", t.n_threads, t.n_workers,
+                 t.n_shards, spread(t.train_samples_per_s), fixed(t.train_gflops.median, 1),
+                 fixed(t.pct_of_gemm_limit, 1), fixed(t.speedup, 2), fixed(100.0 * t.efficiency, 0),
+                 t.status == "completed" ? std::string() : fmt::format("  ({})", t.status));
+    }
+    fmt::print(
+        "\nphases, microseconds per step (gather, forward, backward: summed over workers;"
+        " reduce, update, step: wall clock)\n{:>7} {:>10} {:>10} {:>10} {:>10} {:>10} "
+        "{:>10} {:>7}\n",
+        "threads", "step", "gather", "forward", "backward", "reduce", "update", "steps");
+    for (const auto& t : r.threads) {
+      if (t.phases.n_steps == 0) continue;
+      const bench_phases& ph = t.phases;
+      fmt::print("{:>7} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7}\n", t.n_threads,
+                 fixed(ph.step, 1), fixed(ph.gather, 1), fixed(ph.forward, 1),
+                 fixed(ph.backward, 1), fixed(ph.reduce, 1), fixed(ph.update, 1), ph.n_steps);
+    }
+  }
+  if (any_infer) {
+    fmt::print("\ninference, batch {}\n{:>7}  {:<36} {:>8}\n", r.infer_batch, "threads",
+               "samples/s (min - max)", "GFLOP/s");
+    for (const auto& t : r.threads)
+      if (inferred(t))
+        fmt::print("{:>7}  {:<36} {:>8}\n", t.n_threads, spread(t.infer_samples_per_s),
+                   fixed(t.infer_gflops.median, 1));
+  }
+  if (r.latency)
+    fmt::print(
+        "\nlatency, batch 1, one thread: p50 {} us, p99 {} us, mean {} us, min {} us "
+        "({} calls)\n",
+        fixed(r.latency->p50_us, 1), fixed(r.latency->p99_us, 1), fixed(r.latency->mean_us, 1),
+        fixed(r.latency->min_us, 1), r.latency->n);
+  for (const auto& n : r.notes) fmt::print("note: {}\n", n);
+}
+
+void write_json(const bench_report& r, const std::string& path) {
+  const bench_problem& p = r.problem;
+  const double w = static_cast<double>(p.n_weights());
+  nlohmann::json j;
+  j["tmlp_version"] = std::string(version_string);
+  j["config"] = {{"name", p.name},
+                 {"widths", p.widths()},
+                 {"activation", std::string(to_string(p.spec.layers.front().act))},
+                 {"loss", std::string(to_string(p.spec.loss))},
+                 {"optimizer", p.optimizer_name},
+                 {"lr", shortest(p.lr)},
+                 {"momentum", shortest(p.momentum)},
+                 {"batch_size", p.batch_size},
+                 {"rows", p.rows},
+                 {"n_weights", p.n_weights()},
+                 {"train_flop_per_sample", 6.0 * w},
+                 {"infer_flop_per_sample", 2.0 * w}};
+  j["machine"] = {{"n_cores", r.n_cores}, {"simd", r.simd}, {"blas", r.blas}};
+  j["protocol"] = {{"mode", r.mode},
+                   {"warmup_epochs", r.warmup},
+                   {"repeats", r.repeats},
+                   {"seed", r.seed},
+                   {"infer_batch", r.infer_batch}};
+  j["gemm_limit"] = r.gemm_limit ? nlohmann::json{{"step_seconds", r.gemm_limit->step_seconds},
+                                                  {"samples_per_s", r.gemm_limit->samples_per_s},
+                                                  {"gflops", r.gemm_limit->gflops}}
+                                 : nlohmann::json(nullptr);
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& t : r.threads) {
+    const bool tr = trained(t);
+    nlohmann::json row = {{"n_threads", t.n_threads},
+                          {"n_workers", tr ? nlohmann::json(t.n_workers) : nullptr},
+                          {"n_shards", tr ? nlohmann::json(t.n_shards) : nullptr},
+                          {"status", tr ? nlohmann::json(t.status) : nullptr},
+                          {"train", nullptr},
+                          {"phases_us", nullptr},
+                          {"inference", nullptr}};
+    if (tr) {
+      row["train"] = {{"epoch_samples_per_s", list_json(t.epoch_samples_per_s)},
+                      {"samples_per_s", stats_json(t.train_samples_per_s)},
+                      {"gflops", stats_json(t.train_gflops)},
+                      {"gemm_limit_samples_per_s", number(t.gemm_limit_samples_per_s)},
+                      {"pct_of_gemm_limit", number(t.pct_of_gemm_limit)},
+                      {"speedup", number(t.speedup)},
+                      {"efficiency", number(t.efficiency)}};
+    }
+    if (t.phases.n_steps > 0) {
+      const bench_phases& ph = t.phases;
+      row["phases_us"] = {{"gather", ph.gather},     {"forward", ph.forward},
+                          {"backward", ph.backward}, {"reduce", ph.reduce},
+                          {"update", ph.update},     {"step", ph.step},
+                          {"n_steps", ph.n_steps}};
+    }
+    if (inferred(t))
+      row["inference"] = {{"round_samples_per_s", list_json(t.infer_round_samples_per_s)},
+                          {"samples_per_s", stats_json(t.infer_samples_per_s)},
+                          {"gflops", stats_json(t.infer_gflops)}};
+    rows.push_back(std::move(row));
+  }
+  j["threads"] = std::move(rows);
+  j["latency"] = r.latency ? nlohmann::json{{"batch", 1},
+                                            {"n", r.latency->n},
+                                            {"p50_us", r.latency->p50_us},
+                                            {"p99_us", r.latency->p99_us},
+                                            {"mean_us", r.latency->mean_us},
+                                            {"min_us", r.latency->min_us}}
+                           : nlohmann::json(nullptr);
+  j["notes"] = r.notes;
+  std::ofstream f = open_out(path);
+  f << j.dump(2) << '\n';
+  check_written(f, path);
+}
+
+void write_csv(const bench_report& r, const std::string& path) {
+  std::ofstream f = open_out(path);
+  f << "config,n_threads,n_workers,n_shards,status,train_samples_per_s,train_samples_per_s_min,"
+       "train_samples_per_s_max,train_gflops,gemm_limit_samples_per_s,pct_of_gemm_limit,speedup,"
+       "efficiency,gather_us,forward_us,backward_us,reduce_us,update_us,step_us,"
+       "infer_samples_per_s,infer_samples_per_s_min,infer_samples_per_s_max,infer_gflops\n";
+  const auto v = [](double x) { return std::isfinite(x) ? fmt::format("{:.6g}", x) : ""; };
+  for (const auto& t : r.threads) {
+    const bool tr = trained(t), ph = t.phases.n_steps > 0;
+    f << fmt::format("{},{},{},{},{}", r.problem.name, t.n_threads,
+                     tr ? std::to_string(t.n_workers) : "", tr ? std::to_string(t.n_shards) : "",
+                     t.status);
+    for (double x : {t.train_samples_per_s.median, t.train_samples_per_s.min,
+                     t.train_samples_per_s.max, t.train_gflops.median, t.gemm_limit_samples_per_s,
+                     t.pct_of_gemm_limit, t.speedup, t.efficiency})
+      f << ',' << v(x);
+    for (double x : {t.phases.gather, t.phases.forward, t.phases.backward, t.phases.reduce,
+                     t.phases.update, t.phases.step})
+      f << ',' << (ph ? v(x) : "");
+    for (double x : {t.infer_samples_per_s.median, t.infer_samples_per_s.min,
+                     t.infer_samples_per_s.max, t.infer_gflops.median})
+      f << ',' << v(x);
+    f << '\n';
+  }
+  check_written(f, path);
+}
+
+}  // namespace tmlp::cli

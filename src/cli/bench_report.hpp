@@ -1,0 +1,104 @@
+// What `tmlp bench` measured, and its three renderings: a terminal table, JSON and CSV.
+//
+// Units: samples/s, GFLOP/s (training 6 W and inference 2 W FLOP per sample, W = weights without
+// biases), microseconds per step for phases, microseconds per call for latency. A value that
+// was not measured is NaN here and null in JSON (empty in CSV).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tmlp/model.hpp"
+#include "tmlp/trainer.hpp"
+
+namespace tmlp::cli {
+
+// One resolved configuration: the model, the optimizer and the data size.
+struct bench_problem {
+  std::string name;  // "A", "B", "C", "H" or "custom"
+  model_spec spec;
+  optimizer opt;
+  std::string optimizer_name;
+  float lr = 0.0f;
+  float momentum = 0.0f;  // momentum and nesterov only; 0 otherwise
+  std::size_t batch_size = 0;
+  std::size_t rows = 0;
+
+  std::vector<std::size_t> widths() const;  // inputs, hidden..., outputs
+  std::size_t n_weights() const;            // W: weights of every layer, biases excluded
+};
+
+// Median, min and max of a set of measurements (NaN when the set is empty).
+struct bench_stats {
+  double median = 0.0, min = 0.0, max = 0.0;
+  static bench_stats of(std::vector<double> values);
+  bench_stats scaled(double f) const { return {median * f, min * f, max * f}; }
+};
+
+// Microseconds per step of each phase (see train::phase_times: gather, forward and backward are
+// summed over the shards, i.e. worker time; reduce and update are wall-clock), and the step's
+// wall-clock time.
+struct bench_phases {
+  double gather = 0.0, forward = 0.0, backward = 0.0, reduce = 0.0, update = 0.0, step = 0.0;
+  std::size_t n_steps = 0;
+};
+
+// The GEMM sequence of one training step (forward, weight gradients, input gradients but for
+// the first layer) run back to back on one thread: what one data-parallel worker can reach.
+struct bench_gemm_limit {
+  double step_seconds = 0.0;
+  double samples_per_s = 0.0;  // batch / step_seconds
+  double gflops = 0.0;         // GEMM FLOP of the step / step_seconds
+};
+
+struct bench_threads {
+  int n_threads = 0;
+  std::size_t n_workers = 0;  // the trainer's choice (fit_result::n_workers)
+  std::size_t n_shards = 0;   // shards of a full batch
+  std::string status;         // fit status, "" when training was not run
+
+  std::vector<double> epoch_samples_per_s;  // the measured epochs, warm-up excluded
+  bench_stats train_samples_per_s;
+  bench_stats train_gflops;
+  double gemm_limit_samples_per_s = 0.0;  // single-thread limit x min(threads, cores)
+  double pct_of_gemm_limit = 0.0;         // median samples/s against that, in percent
+  double speedup = 0.0;                   // median samples/s against the smallest thread count's
+  double efficiency = 0.0;                // speedup / (threads / smallest thread count)
+  bench_phases phases;
+
+  std::vector<double> infer_round_samples_per_s;
+  bench_stats infer_samples_per_s;
+  bench_stats infer_gflops;
+};
+
+struct bench_latency {
+  std::size_t n = 0;  // single-row predicts timed
+  double p50_us = 0.0, p99_us = 0.0, mean_us = 0.0, min_us = 0.0;
+};
+
+struct bench_report {
+  bench_problem problem;
+  std::size_t warmup = 0, repeats = 0;
+  std::uint64_t seed = 0;
+  std::string mode;
+  int n_cores = 0;
+  std::string simd, blas;
+  std::vector<std::string> notes;
+  std::optional<bench_gemm_limit> gemm_limit;  // training modes only
+  std::vector<bench_threads> threads;
+  std::optional<bench_latency> latency;  // inference modes only
+  std::size_t infer_batch = 0;
+};
+
+// Fills the derived fields of every thread row from the measurements: the statistics,
+// GFLOP/s, the GEMM-limit share, speedup and efficiency.
+void derive(bench_report& r);
+
+void print_table(const bench_report& r);
+void write_json(const bench_report& r, const std::string& path);  // throws tmlp::error (io)
+void write_csv(const bench_report& r, const std::string& path);   // throws tmlp::error (io)
+
+}  // namespace tmlp::cli

@@ -1,0 +1,237 @@
+// `tmlp train`'s option values into model specs and train configs, each checked with a message
+// that names its flag.
+#include "cli/train_setup.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "tmlp/error.hpp"
+
+namespace tmlp::cli {
+namespace {
+
+[[noreturn]] void bad_flag(const std::string& what) { throw error(errc::invalid_argument, what); }
+
+// The whole of s as a finite number, or nothing.
+std::optional<double> number(std::string_view s) {
+  double v = 0.0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc{} || end != s.data() + s.size() || !std::isfinite(v))
+    return std::nullopt;
+  return v;
+}
+
+// The whole of s as a non-negative integer, or nothing.
+std::optional<std::size_t> whole(std::string_view s) {
+  std::size_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc{} || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+void non_negative(const char* flag, float v) {
+  if (!(std::isfinite(v) && v >= 0.0f))
+    bad_flag(fmt::format("{}: {} is not a finite value >= 0", flag, v));
+}
+
+std::vector<std::string_view> split(std::string_view text, char sep) {
+  std::vector<std::string_view> parts;
+  for (std::size_t pos = 0;;) {
+    const std::size_t at = text.find(sep, pos);
+    parts.push_back(text.substr(pos, at == std::string_view::npos ? text.npos : at - pos));
+    if (at == std::string_view::npos) return parts;
+    pos = at + 1;
+  }
+}
+
+activation parse_activation(const std::string& name) {
+  if (const auto a = activation_from_string(name)) return *a;
+  bad_flag(fmt::format(
+      "--activation: unknown '{}'; expected relu, leaky_relu, prelu, elu, selu, sigmoid, tanh, "
+      "gelu, gelu_tanh, softplus or identity",
+      name));
+}
+
+optimizer parse_optimizer(const std::string& name, float lr) {
+  const auto with_lr = [&](auto o) -> optimizer {
+    if (lr > 0.0f) o.lr = lr;
+    return o;
+  };
+  if (name == "sgd") return with_lr(sgd{});
+  if (name == "momentum") return with_lr(momentum{});
+  if (name == "nesterov") return with_lr(nesterov{});
+  if (name == "adam") return with_lr(adam{});
+  if (name == "adamw") return with_lr(adamw{});
+  if (name == "rmsprop") return with_lr(rmsprop{});
+  if (name == "adagrad") return with_lr(adagrad{});
+  bad_flag(
+      fmt::format("--optimizer: unknown '{}'; expected sgd, momentum, nesterov, adam, adamw, "
+                  "rmsprop or adagrad",
+                  name));
+}
+
+}  // namespace
+
+std::vector<dense_spec> hidden_layers(const train_options& o) {
+  const activation act = parse_activation(o.activation);
+  std::vector<dense_spec> out;
+  for (std::string_view part : split(o.layers, ',')) {
+    const auto w = whole(part);
+    if (!w || *w == 0 || *w > (std::size_t{1} << 24))
+      bad_flag(fmt::format("--layers: '{}' is not a list of positive layer widths like 256,128",
+                           o.layers));
+    out.push_back({.units = *w, .act = act});
+  }
+  return out;
+}
+
+schedule parse_schedule(const std::string& text) {
+  const std::vector<std::string_view> parts = split(text, ':');
+  const std::string_view name = parts[0];
+  const std::size_t n_args = parts.size() - 1;
+  const auto fail = [&](std::string_view why) {
+    return error(errc::invalid_argument, fmt::format("--schedule: '{}': {}", text, why));
+  };
+  const auto at_most = [&](std::size_t n, std::string_view syntax) {
+    if (n_args > n) throw fail(fmt::format("too many values; expected {}", syntax));
+  };
+  // Argument i as a number in the range `what` accepts, or the default when absent.
+  const auto real = [&](std::size_t i, float fallback, std::string_view field, auto ok,
+                        std::string_view what) {
+    if (i > n_args) return fallback;
+    const auto v = number(parts[i]);
+    if (!v || !ok(*v)) throw fail(fmt::format("{} '{}' is not {}", field, parts[i], what));
+    return static_cast<float>(*v);
+  };
+  const auto integer = [&](std::size_t i, std::size_t fallback, std::string_view field,
+                           std::size_t min) {
+    if (i > n_args) return fallback;
+    const auto v = whole(parts[i]);
+    if (!v || *v < min)
+      throw fail(fmt::format("{} '{}' is not an integer >= {}", field, parts[i], min));
+    return *v;
+  };
+  const auto positive = [](double v) { return v > 0.0; };
+
+  if (name == "constant") {
+    at_most(0, "constant");
+    return constant_lr{};
+  }
+  if (name == "step") {
+    at_most(2, "step[:EPOCHS[:GAMMA]]");
+    const step_decay d;
+    return step_decay{.step_epochs = integer(1, d.step_epochs, "EPOCHS", 1),
+                      .gamma = real(2, d.gamma, "GAMMA", positive, "a number > 0")};
+  }
+  if (name == "exp") {
+    at_most(1, "exp[:GAMMA]");
+    return exponential_decay{
+        .gamma = real(1, exponential_decay{}.gamma, "GAMMA", positive, "a number > 0")};
+  }
+  if (name == "cosine") {
+    at_most(2, "cosine[:WARMUP[:MIN_FRACTION]]");
+    return cosine{
+        .warmup_epochs = integer(1, 0, "WARMUP", 0),
+        .min_fraction = real(
+            2, 0.0f, "MIN_FRACTION", [](double v) { return v >= 0.0 && v <= 1.0; }, "in [0, 1]")};
+  }
+  if (name == "plateau") {
+    at_most(2, "plateau[:FACTOR[:PATIENCE]]");
+    const reduce_on_plateau d;
+    return reduce_on_plateau{
+        .factor = real(
+            1, d.factor, "FACTOR", [](double v) { return v > 0.0 && v < 1.0; }, "in (0, 1)"),
+        .patience = integer(2, d.patience, "PATIENCE", 1)};
+  }
+  bad_flag(fmt::format(
+      "--schedule: '{}' is not a schedule; expected constant, step[:EPOCHS[:GAMMA]], exp[:GAMMA], "
+      "cosine[:WARMUP[:MIN_FRACTION]] or plateau[:FACTOR[:PATIENCE]]",
+      text));
+}
+
+train_config make_train_config(const train_options& o) {
+  if (!(std::isfinite(o.lr) && o.lr >= 0.0f))
+    bad_flag(
+        fmt::format("--lr: {} is not a finite value > 0 (or 0 for the optimizer's default)", o.lr));
+  non_negative("--l1", o.l1);
+  non_negative("--l2", o.l2);
+  non_negative("--clip-norm", o.clip_norm);
+  non_negative("--clip-value", o.clip_value);
+  if (o.weight_decay) non_negative("--weight-decay", *o.weight_decay);
+  if (o.epochs == 0) bad_flag("--epochs: 0; expected at least 1");
+  if (o.threads < 0)
+    bad_flag(fmt::format("--threads: {} is negative; expected 0 (every core) or more", o.threads));
+
+  train_config c{.opt = parse_optimizer(o.optimizer, o.lr),
+                 .sched = parse_schedule(o.schedule),
+                 .batch_size = o.batch_size,
+                 .epochs = o.epochs,
+                 .n_threads = o.threads,
+                 .seed = o.seed,
+                 .l1 = o.l1,
+                 .l2 = o.l2,
+                 .clip_norm = o.clip_norm,
+                 .clip_value = o.clip_value,
+                 .early_stop = {.patience = o.early_stop}};
+  // AdamW's decay is its own (default 0.01); the others use the decoupled decay of the config.
+  if (auto* w = std::get_if<adamw>(&c.opt); w != nullptr && o.weight_decay)
+    w->weight_decay = *o.weight_decay;
+  else if (w == nullptr)
+    c.weight_decay = o.weight_decay.value_or(0.0f);
+  return c;
+}
+
+std::optional<loss_kind> parse_loss(const std::string& name) {
+  if (name == "auto") return std::nullopt;
+  if (const auto l = loss_from_string(name)) return *l;
+  bad_flag(fmt::format("--loss: unknown '{}'; expected auto, mse, mae, huber, bce or ce", name));
+}
+
+loss_choice choose_loss(std::optional<loss_kind> loss, task_kind inferred, bool numeric_target,
+                        const std::string& target) {
+  if (!loss) {
+    return {inferred == task_kind::regression ? loss_kind::mse
+            : inferred == task_kind::binary   ? loss_kind::bce
+                                              : loss_kind::ce,
+            inferred};
+  }
+  const auto mismatch = [&](std::string_view use) {
+    return error(
+        errc::invalid_argument,
+        fmt::format("--loss {}: the target '{}' is {}; use {} (or auto)", to_string(*loss), target,
+                    inferred == task_kind::regression ? "a regression target (numbers)"
+                    : inferred == task_kind::binary   ? "binary (2 classes)"
+                                                      : "multiclass",
+                    use));
+  };
+  const std::string_view fits = inferred == task_kind::regression ? "mse, mae or huber"
+                                : inferred == task_kind::binary   ? "bce"
+                                                                  : "ce";
+  switch (*loss) {
+    case loss_kind::mse:
+    case loss_kind::mae:
+    case loss_kind::huber:
+      if (!numeric_target) throw mismatch(fits);
+      return {*loss, task_kind::regression};
+    case loss_kind::bce:
+      if (inferred != task_kind::binary) throw mismatch(fits);
+      return {*loss, inferred};
+    case loss_kind::ce:
+      if (inferred != task_kind::multiclass) throw mismatch(fits);
+      return {*loss, inferred};
+  }
+  throw mismatch(fits);
+}
+
+model_spec make_model_spec(const std::vector<dense_spec>& hidden, const preprocessor& prep,
+                           loss_kind loss, std::uint64_t seed) {
+  model_spec spec{.n_inputs = prep.n_features(), .layers = hidden, .loss = loss, .seed = seed};
+  const std::size_t k = prep.task() == task_kind::multiclass ? prep.n_classes() : 1;
+  spec.layers.push_back({.units = k, .act = activation::identity});
+  return spec;
+}
+
+}  // namespace tmlp::cli

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Smoke test of `tmlp bench` on a tiny custom configuration: the JSON has every field with sane
+# and mutually consistent values, the CSV has a header and one row per thread count, and bad
+# flags give one-line errors with a non-zero exit. Timings themselves are never asserted.
+# Usage: bench_smoke.sh TMLP_BINARY
+set -u
+tmlp=$1
+python=$(command -v /usr/bin/python3 || command -v python3) || {
+  echo "FAIL python3 is needed to check the JSON"
+  exit 1
+}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+check() {  # check NAME CONDITION-EXIT-CODE
+  if [[ $2 -eq 0 ]]; then echo "ok   $1"; else echo "FAIL $1"; failures=$((failures + 1)); fi
+}
+
+"$tmlp" bench --inputs 8 --layers 16,16 --outputs 3 --loss ce --optimizer momentum \
+  --batch-size 64 --rows 2000 --threads 1,2 --repeats 2 --min-time 0.02 --latency-n 200 \
+  --json "$work/b.json" --csv "$work/b.csv" >"$work/table.txt" 2>"$work/err.txt"
+check "bench runs" $?
+grep -q "^training" "$work/table.txt" && grep -q "^inference, batch 4096" "$work/table.txt"
+check "bench prints the training and inference tables" $?
+
+"$python" - "$work/b.json" <<'EOF'
+import json, math, sys
+r = json.load(open(sys.argv[1]))
+def close(a, b): return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+c = r["config"]
+assert c["name"] == "custom" and c["widths"] == [8, 16, 16, 3], c
+w = 8 * 16 + 16 * 16 + 16 * 3
+assert c["n_weights"] == w and c["train_flop_per_sample"] == 6 * w, c
+assert c["loss"] == "ce" and c["optimizer"] == "momentum" and c["momentum"] == 0.9, c
+assert r["machine"]["n_cores"] >= 1 and r["machine"]["simd"], r["machine"]
+assert r["protocol"]["repeats"] == 2 and r["protocol"]["warmup_epochs"] == 1, r["protocol"]
+g = r["gemm_limit"]
+assert g["samples_per_s"] > 0 and close(g["samples_per_s"], 64 / g["step_seconds"]), g
+assert [t["n_threads"] for t in r["threads"]] == [1, 2]
+for t in r["threads"]:
+    tr = t["train"]
+    assert t["status"] == "completed" and t["n_workers"] >= 1 and t["n_shards"] >= 1, t
+    assert t["n_workers"] <= min(t["n_threads"], t["n_shards"]), t
+    assert len(tr["epoch_samples_per_s"]) == 2 and all(v > 0 for v in tr["epoch_samples_per_s"])
+    s = tr["samples_per_s"]
+    assert s["min"] <= s["median"] <= s["max"] and s["min"] > 0, s
+    assert close(tr["gflops"]["median"], s["median"] * 6 * w / 1e9), tr
+    limit = g["samples_per_s"] * min(t["n_threads"], r["machine"]["n_cores"])
+    assert close(tr["gemm_limit_samples_per_s"], limit), tr
+    assert close(tr["pct_of_gemm_limit"], 100 * s["median"] / limit), tr
+    assert tr["efficiency"] is not None and tr["efficiency"] > 0, tr
+    assert close(tr["efficiency"], tr["speedup"] / t["n_threads"]), tr
+    ph = t["phases_us"]
+    assert ph["n_steps"] >= 3 and ph["step"] > 0, ph
+    assert all(ph[k] >= 0 for k in ("gather", "forward", "backward", "reduce", "update")), ph
+    inf = t["inference"]
+    assert len(inf["round_samples_per_s"]) == 2 and inf["samples_per_s"]["median"] > 0, inf
+    assert close(inf["gflops"]["median"], inf["samples_per_s"]["median"] * 2 * w / 1e9), inf
+first = r["threads"][0]["train"]
+assert close(first["speedup"], 1.0) and close(first["efficiency"], 1.0), first
+l = r["latency"]
+assert l["batch"] == 1 and 100 <= l["n"] <= 200, l
+assert 0 < l["min_us"] <= l["p50_us"] <= l["p99_us"], l
+EOF
+check "bench JSON has every field, consistent" $?
+
+[[ $(wc -l <"$work/b.csv") -eq 3 ]] && head -1 "$work/b.csv" | grep -q "^config,n_threads,n_workers" \
+  && [[ $(head -1 "$work/b.csv" | tr ',' '\n' | wc -l) -eq $(sed -n 2p "$work/b.csv" | tr ',' '\n' | wc -l) ]]
+check "bench CSV has a header and one full row per thread count" $?
+
+# Inference only: no training fields, no GEMM limit.
+"$tmlp" bench --inputs 4 --layers 8 --rows 500 --batch-size 50 --threads 1 --repeats 1 \
+  --min-time 0.01 --latency-n 100 --mode inference --quiet --json "$work/i.json"
+check "bench --mode inference runs quietly" $?
+"$python" -c 'import json,sys; r=json.load(open(sys.argv[1])); t=r["threads"][0];
+assert r["gemm_limit"] is None and t["train"] is None and t["inference"]["samples_per_s"]["median"] > 0' \
+  "$work/i.json"
+check "bench --mode inference JSON" $?
+
+# Errors: one line on stderr, non-zero exit, nothing written.
+one_line_error() {  # one_line_error NAME EXPECTED-TEXT ARGS...
+  local name=$1 want=$2
+  shift 2
+  "$tmlp" bench "$@" --json "$work/bad.json" >/dev/null 2>"$work/err.txt"
+  local rc=$?
+  [[ $rc -ne 0 && $(wc -l <"$work/err.txt") -eq 1 && ! -e "$work/bad.json" ]] \
+    && grep -q "^tmlp: error: .*$want" "$work/err.txt"
+  check "$name" $?
+  cat "$work/err.txt" | sed 's/^/     /'
+}
+one_line_error "bad config name" "unknown configuration 'Q'" Q
+one_line_error "bad --threads list" "--threads: '1,two'" A --threads 1,two
+one_line_error "zero thread count" "--threads: '0,2'" --threads 0,2
+one_line_error "bad --mode" "--mode" C --mode fast
+one_line_error "--csv into a missing folder" "--csv: the folder" C --csv "$work/missing/b.csv"
+
+echo "$failures failure(s)"
+[[ $failures -eq 0 ]]

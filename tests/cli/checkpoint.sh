@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Checkpoints of the tmlp program: a run resumed from any checkpoint ends with the bytes of the
+# uninterrupted run; resuming with other flags or data is a one-line error; and a run killed
+# with SIGKILL at random moments never damages the model file or the checkpoint at its paths.
+# Usage: checkpoint.sh TMLP_BINARY DATA_DIR
+set -u
+tmlp=$1
+data=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+check() {  # check NAME CONDITION-EXIT-CODE
+  if [[ $2 -eq 0 ]]; then echo "ok   $1"; else echo "FAIL $1"; failures=$((failures + 1)); fi
+}
+one_line_error() {  # one_line_error NAME PATTERN COMMAND...: fails, one stderr line matching
+  local name=$1 pattern=$2
+  shift 2
+  "$@" >/dev/null 2>"$work/err"
+  local rc=$?
+  [[ $rc -ne 0 && $(wc -l <"$work/err") -eq 1 ]] && grep -q -- "$pattern" "$work/err"
+  check "$name" $?
+  sed 's/^/     /' "$work/err"
+}
+
+# Early stopping with restore, a plateau schedule and Adam: every piece of state matters.
+run=("$data/letter.csv" --target target_letter --layers 64,64 --batch-size 128 --epochs 10
+  --early-stop 4 --schedule plateau:0.5:1 --lr 0.01 --seed 7 --quiet)
+"$tmlp" train "${run[@]}" -o "$work/full.tmlp" --checkpoint "$work/c{epoch}.ckpt" \
+  --checkpoint-every 3 --log "$work/full.jsonl"
+check "uninterrupted run with checkpoints every 3 epochs" $?
+ls "$work"/c3.ckpt "$work"/c6.ckpt >/dev/null
+check "checkpoint files named by epoch" $?
+for k in 3 6; do
+  "$tmlp" train "${run[@]}" -o "$work/r$k.tmlp" --resume "$work/c$k.ckpt" --log "$work/r$k.jsonl"
+  check "resume after epoch $k" $?
+  cmp -s "$work/full.tmlp" "$work/r$k.tmlp"
+  check "resumed after epoch $k: model file identical to the uninterrupted run's" $?
+  tail -n +$((k + 1)) "$work/full.jsonl" | cut -d, -f1-2 >"$work/a"
+  cut -d, -f1-2 "$work/r$k.jsonl" >"$work/b"
+  cmp -s "$work/a" "$work/b"
+  check "resumed after epoch $k: the log continues with the same epochs and losses" $?
+done
+"$tmlp" train "${run[@]}" --threads 1 -o "$work/r1t.tmlp" --resume "$work/c3.ckpt"
+cmp -s "$work/full.tmlp" "$work/r1t.tmlp"
+check "resumed with --threads 1: identical" $?
+
+one_line_error "resume with another --lr names the flag" "started with --lr 0.01, this one has --lr 0.02" \
+  "$tmlp" train "${run[@]/0.01/0.02}" -o "$work/x.tmlp" --resume "$work/c3.ckpt"
+head -5000 "$data/letter.csv" >"$work/letter_part.csv"
+one_line_error "resume on other data says so" "data differs" \
+  "$tmlp" train "$work/letter_part.csv" "${run[@]:1}" -o "$work/x.tmlp" --resume "$work/c3.ckpt"
+one_line_error "resume from a model file" "not a usable tmlp checkpoint: wrong magic" \
+  "$tmlp" train "${run[@]}" -o "$work/x.tmlp" --resume "$work/full.tmlp"
+head -c 3000 "$work/c3.ckpt" >"$work/cut.ckpt"
+one_line_error "resume from a truncated checkpoint" "truncated or damaged" \
+  "$tmlp" train "${run[@]}" -o "$work/x.tmlp" --resume "$work/cut.ckpt"
+[[ ! -e "$work/x.tmlp" ]]
+check "failed resumes wrote no model file" $?
+one_line_error "--checkpoint-every 0" "checkpoint-every" \
+  "$tmlp" train "${run[@]}" -o "$work/x.tmlp" --checkpoint "$work/y.ckpt" --checkpoint-every 0
+
+# SIGKILL at random moments of a run that writes its model over a good one and checkpoints
+# every epoch: the old model stays readable (or the new one is complete), the checkpoint always
+# loads, and resuming from it ends with the uninterrupted run's bytes.
+long=("$data/letter.csv" --target target_letter --layers 128,128 --batch-size 64 --epochs 40
+  --early-stop 0 --seed 3 --quiet)
+"$tmlp" train "${long[@]}" -o "$work/long_full.tmlp"
+check "long uninterrupted run" $?
+RANDOM=12345
+for attempt in 1 2 3 4; do
+  cp "$work/full.tmlp" "$work/target.tmlp"
+  rm -f "$work/k.ckpt"
+  "$tmlp" train "${long[@]}" -o "$work/target.tmlp" --checkpoint "$work/k.ckpt" &
+  pid=$!
+  sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.3 + 3.0 * r / 32768 }')"
+  kill -9 $pid 2>/dev/null
+  wait $pid 2>/dev/null
+  if cmp -s "$work/target.tmlp" "$work/full.tmlp"; then state="old model intact"
+  else cmp -s "$work/target.tmlp" "$work/long_full.tmlp"; check "killed run $attempt: the model file is the old or the finished one" $?; state="finished"; fi
+  "$tmlp" info "$work/target.tmlp" >/dev/null
+  check "killed run $attempt ($state): model file readable" $?
+  if [[ -e "$work/k.ckpt" ]]; then
+    "$tmlp" train "${long[@]}" -o "$work/resumed.tmlp" --resume "$work/k.ckpt"
+    check "killed run $attempt: resumed from its checkpoint" $?
+    cmp -s "$work/resumed.tmlp" "$work/long_full.tmlp"
+    check "killed run $attempt: resumed model identical to the uninterrupted run's" $?
+  else
+    echo "     (killed before the first checkpoint)"
+  fi
+done
+
+echo "$failures failed"
+[[ $failures -eq 0 ]]
