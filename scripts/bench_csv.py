@@ -5,7 +5,8 @@ Generates ROWS x 29 floats (28 features + a 0/1 label, written like HIGGS: %.18e
 directory if the file is absent, then runs, alternating within each round (A B C, A B C, ...):
 tmlp_csv_read at 1 thread, at 2 threads, and pandas.read_csv in a fresh process. Each run is a
 separate process so its peak memory (VmHWM / ru_maxrss) is its own. Prints median, min, max
-seconds, MB/s, the speed-up over pandas and peak memory for each.
+seconds, MB/s, the speed-up over pandas and peak memory for each (for tmlp also the peak of the
+anonymous memory it allocates while parsing, apart from the mapped file's pages).
 
     /usr/bin/python3 scripts/bench_csv.py [--rows 1000000] [--rounds 5] \
         [--binary build/release/bench/tmlp_csv_read] [--file /tmp/tmlp_bench_csv/higgs_like.csv]
@@ -94,14 +95,17 @@ def main():
     print(f"file: {path} ({size_mb:.1f} MB, {args.rows} rows x 29), {args.rounds} rounds, "
           f"alternating")
     print(f"{'reader':<16}{'median s':>10}{'min s':>9}{'max s':>9}{'MB/s':>9}{'x pandas':>10}"
-          f"{'peak MiB':>10}")
+          f"{'peak MiB':>10}{'anon MiB':>10}")
     for name, rs in runs.items():
         secs = [r["seconds"] for r in rs]
         med = statistics.median(secs)
         peak = max(r["peak_rss_mib"] for r in rs)
+        anon = max((r.get("peak_anon_mib", float("nan")) for r in rs), default=float("nan"))
         print(f"{name:<16}{med:>10.3f}{min(secs):>9.3f}{max(secs):>9.3f}{size_mb / med:>9.1f}"
-              f"{pandas_median / med:>10.2f}{peak:>10.1f}")
-    print(f"float32 matrix: {args.rows * 29 * 4 / 2**20:.1f} MiB")
+              f"{pandas_median / med:>10.2f}{peak:>10.1f}{anon:>10.1f}")
+    print(f"float32 matrix: {args.rows * 29 * 4 / 2**20:.1f} MiB; peak MiB: the whole resident "
+          f"set (for tmlp it counts the pages of the memory-mapped file); anon MiB: tmlp's "
+          f"anonymous memory while parsing (what it allocates), sampled every millisecond")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets up (Debian packages), builds and runs the whole tmlp test suite:
-#   1. ASan+UBSan build (clang): every test but those tagged [slow]
-#   2. ThreadSanitizer build (clang): the trainer, BLAS-threading and parallel CSV tests
+#   1. ASan+UBSan build (clang): every test but those tagged [slow], the fuzz regression corpora
+#      and the program's end-to-end test (bad input, errors, .tmlpd files)
+#   2. ThreadSanitizer build (clang): the trainer, BLAS-threading, parallel CSV and mapped
+#      dataset tests
 #   3. Release build: the core and trainer tests again with each SIMD architecture of this CPU
 #      forced through TMLP_SIMD (the kernel tests already cover every architecture in one run)
 #   4. Release build: the whole suite through ctest
@@ -31,13 +33,22 @@ if [[ $sanitize -eq 1 ]]; then
   echo "== ASan+UBSan: all tests but [slow]"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     build/asan/tests/tmlp_tests "~[slow]"
+  for corpus in tests/fuzz/corpus/*/; do
+    name=$(basename "$corpus")
+    echo "== ASan+UBSan: fuzz corpus $name"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      "build/asan/tests/fuzz_corpus_$name" "$corpus"
+  done
+  echo "== ASan+UBSan: the program end to end"
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    bash tests/cli/end_to_end.sh build/asan/src/cli/tmlp tests/data
 
   cmake -S . -B build/tsan -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DTMLP_SANITIZE=thread -DTMLP_BUILD_BENCH=OFF -DTMLP_WERROR=ON >/dev/null
   cmake --build build/tsan -j "$jobs" --target tmlp_tests
-  echo "== ThreadSanitizer: trainer, BLAS-threading and parallel CSV tests but [slow]"
+  echo "== ThreadSanitizer: trainer, BLAS-threading, parallel CSV and dataset tests but [slow]"
   TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/cmake/tsan_suppressions.txt" \
-    build/tsan/tests/tmlp_tests "[train]~[slow],[blas]~[slow],[csv]~[slow]"
+    build/tsan/tests/tmlp_tests "[train]~[slow],[blas]~[slow],[csv]~[slow],[dataset]~[slow]"
 fi
 
 for arch in $(build/release/src/cli/tmlp system --list-simd); do

@@ -19,6 +19,7 @@
 #include "blas.hpp"
 #include "cli/bench_measure.hpp"
 #include "cli/bench_report.hpp"
+#include "cli/train_setup.hpp"
 #include "kernels.hpp"
 #include "tmlp/error.hpp"
 
@@ -63,7 +64,7 @@ const std::vector<named_config>& named_configs() {
 }
 constexpr std::size_t named_rows = 200000;
 
-// "256,128" -> {256, 128}; what names the flag in the message.
+// "1,2,4" -> {1, 2, 4}; what names the flag in the message.
 std::vector<std::size_t> parse_list(const std::string& text, const char* what, const char* example,
                                     unsigned long max) {
   std::vector<std::size_t> out;
@@ -75,8 +76,7 @@ std::vector<std::size_t> parse_list(const std::string& text, const char* what, c
     const unsigned long v = std::strtoul(part.c_str(), &end, 10);
     if (part.empty() || !std::isdigit(static_cast<unsigned char>(part[0])) || *end != '\0' ||
         v == 0 || v > max)
-      bad_flag(fmt::format("{}: '{}' is not a list of positive {} like {}", what, text,
-                           what == std::string("--threads") ? "thread counts" : "layer widths",
+      bad_flag(fmt::format("{}: '{}' is not a list of positive thread counts like {}", what, text,
                            example));
     out.push_back(v);
     pos = comma + 1;
@@ -84,23 +84,17 @@ std::vector<std::size_t> parse_list(const std::string& text, const char* what, c
   return out;
 }
 
+// --optimizer with its rate and, for momentum and Nesterov, its momentum m.
 optimizer make_optimizer(const std::string& name, float lr, float m) {
-  if (name == "sgd") return sgd{.lr = lr};
-  if (name == "momentum") return momentum{.lr = lr, .momentum = m};
-  if (name == "nesterov") return nesterov{.lr = lr, .momentum = m};
-  if (name == "adam") return adam{.lr = lr};
-  if (name == "adamw") return adamw{.lr = lr};
-  if (name == "rmsprop") return rmsprop{.lr = lr};
-  if (name == "adagrad") return adagrad{.lr = lr};
-  bad_flag(
-      fmt::format("--optimizer: unknown '{}'; expected sgd, momentum, nesterov, adam, adamw, "
-                  "rmsprop or adagrad",
-                  name));
+  optimizer opt = parse_optimizer(name, lr);
+  if (auto* o = std::get_if<momentum>(&opt)) o->momentum = m;
+  if (auto* o = std::get_if<nesterov>(&opt)) o->momentum = m;
+  return opt;
 }
 
 // The optimizer's own default learning rate (tmlp/trainer.hpp).
 float default_lr(const std::string& name) {
-  return std::visit([](auto o) { return decltype(o){}.lr; }, make_optimizer(name, 1.0f, 0.9f));
+  return std::visit([](const auto& o) { return o.lr; }, parse_optimizer(name, 0.0f));
 }
 
 // The named configuration (A's when none is named) with the flags' overrides applied.
@@ -138,16 +132,7 @@ bench_problem resolve(const bench_options& o) {
                                     : 0.9f;
   p.opt = make_optimizer(p.optimizer_name, p.lr, p.momentum);
 
-  activation act = base->act;
-  if (!o.activation.empty()) {
-    const auto a = activation_from_string(o.activation);
-    if (!a)
-      bad_flag(
-          fmt::format("--activation: unknown '{}'; expected relu, leaky_relu, prelu, elu, "
-                      "selu, sigmoid, tanh, gelu, gelu_tanh, softplus or identity",
-                      o.activation));
-    act = *a;
-  }
+  const activation act = o.activation.empty() ? base->act : parse_activation(o.activation);
   p.spec.loss = base->loss;
   if (!o.loss.empty()) {
     const auto l = loss_from_string(o.loss);
@@ -157,7 +142,7 @@ bench_problem resolve(const bench_options& o) {
   }
   p.spec.n_inputs = o.inputs > 0 ? o.inputs : base->inputs;
   const std::vector<std::size_t> hidden =
-      o.layers.empty() ? base->hidden : parse_list(o.layers, "--layers", "256,128", 1ul << 24);
+      o.layers.empty() ? base->hidden : parse_widths(o.layers);
   for (std::size_t w : hidden) p.spec.layers.push_back({.units = w, .act = act});
   p.spec.layers.push_back(
       {.units = o.outputs > 0 ? o.outputs : base->outputs, .act = activation::identity});

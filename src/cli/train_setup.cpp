@@ -47,6 +47,8 @@ std::vector<std::string_view> split(std::string_view text, char sep) {
   }
 }
 
+}  // namespace
+
 activation parse_activation(const std::string& name) {
   if (const auto a = activation_from_string(name)) return *a;
   bad_flag(fmt::format(
@@ -73,18 +75,22 @@ optimizer parse_optimizer(const std::string& name, float lr) {
                   name));
 }
 
-}  // namespace
+std::vector<std::size_t> parse_widths(const std::string& text) {
+  std::vector<std::size_t> out;
+  for (std::string_view part : split(text, ',')) {
+    const auto w = whole(part);
+    if (!w || *w == 0 || *w > (std::size_t{1} << 24))
+      bad_flag(
+          fmt::format("--layers: '{}' is not a list of positive layer widths like 256,128", text));
+    out.push_back(*w);
+  }
+  return out;
+}
 
 std::vector<dense_spec> hidden_layers(const train_options& o) {
   const activation act = parse_activation(o.activation);
   std::vector<dense_spec> out;
-  for (std::string_view part : split(o.layers, ',')) {
-    const auto w = whole(part);
-    if (!w || *w == 0 || *w > (std::size_t{1} << 24))
-      bad_flag(fmt::format("--layers: '{}' is not a list of positive layer widths like 256,128",
-                           o.layers));
-    out.push_back({.units = *w, .act = act});
-  }
+  for (std::size_t w : parse_widths(o.layers)) out.push_back({.units = w, .act = act});
   return out;
 }
 

@@ -21,6 +21,15 @@
 
 namespace tmlp::cli {
 
+// --activation NAME; an unknown name is an error listing the choices.
+activation parse_activation(const std::string& name);
+
+// --optimizer NAME with --lr (lr <= 0: the optimizer's default rate).
+optimizer parse_optimizer(const std::string& name, float lr);
+
+// --layers: positive widths, comma-separated ("256,128").
+std::vector<std::size_t> parse_widths(const std::string& text);
+
 // --layers (positive widths, comma-separated) with --activation on each.
 std::vector<dense_spec> hidden_layers(const train_options& o);
 

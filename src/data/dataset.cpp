@@ -3,7 +3,6 @@
 #include "tmlp/dataset.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cmath>
@@ -22,10 +21,20 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "io/file_io.hpp"
 #include "tmlp/error.hpp"
 
 namespace tmlp {
 namespace {
+
+using io::fnv1a;
+using io::get_u32;
+using io::get_u64;
+using io::io_fail;
+using io::json_depth;
+using io::put_u32;
+using io::put_u64;
+using io::write_all;
 
 constexpr char magic[8] = {'T', 'M', 'L', 'P', 'D', 'S', 'E', 'T'};
 constexpr std::uint64_t header_bytes = 64;
@@ -44,32 +53,6 @@ std::uint64_t align_up(std::uint64_t n) noexcept {
   return (n + alignment - 1) / alignment * alignment;
 }
 
-std::uint64_t fnv1a(const unsigned char* p, std::size_t n,
-                    std::uint64_t h = 0xcbf29ce484222325ULL) noexcept {
-  for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
-  return h;
-}
-
-void put_u32(unsigned char* p, std::uint32_t v) noexcept {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
-}
-void put_u64(unsigned char* p, std::uint64_t v) noexcept {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
-}
-std::uint32_t get_u32(const unsigned char* p) noexcept {
-  std::uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-std::uint64_t get_u64(const unsigned char* p) noexcept {
-  std::uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-
-[[noreturn]] void io_fail(const std::string& path, const std::string& what) {
-  throw error(errc::io, fmt::format("{}: {}: {}", path, what, std::strerror(errno)));
-}
 [[noreturn]] void bad_file(const std::string& path, const std::string& what) {
   throw error(errc::invalid_data,
               fmt::format("{}: not a usable tmlp dataset file: {}", path, what));
@@ -82,28 +65,6 @@ std::uint64_t get_u64(const unsigned char* p) noexcept {
 void require_little_endian(const std::string& path) {
   if constexpr (!little_endian)
     throw error(errc::unsupported, path + ": .tmlpd files are little-endian; this machine is not");
-}
-
-// Nesting depth of a JSON text (brackets outside strings), checked before parsing.
-int json_depth(const unsigned char* p, std::uint64_t n) noexcept {
-  int depth = 0, deepest = 0;
-  bool in_string = false;
-  for (std::uint64_t i = 0; i < n; ++i) {
-    const unsigned char c = p[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return deepest;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -157,17 +118,6 @@ std::string schema_json(const table_view& t, const std::vector<std::size_t>& n_m
   } catch (const nlohmann::json::exception& e) {  // a name or level that is not UTF-8
     bad_table(t.source,
               std::string("a column name, a level or the source is not valid UTF-8: ") + e.what());
-  }
-}
-
-void write_all(int fd, const void* data, std::size_t n, const std::string& path) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, std::min<std::size_t>(n, std::size_t{1} << 30));
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) io_fail(path, "cannot write");
-    p += w;
-    n -= static_cast<std::size_t>(w);
   }
 }
 
@@ -319,8 +269,6 @@ void check_codes(const std::string& path, std::size_t i, const column_entry& e,
                                missing, e.n_missing));
 }
 
-std::atomic<std::uint64_t> temp_counter{0};
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -340,39 +288,9 @@ void write_dataset(const table_view& t, const std::string& path) {
   }
   const std::string schema = schema_json(t, n_missing);
 
-  // Temporary file in the same directory, so the rename is atomic.
-  const std::string tmp =
-      fmt::format("{}.tmp.{}.{}", path, static_cast<long>(::getpid()), temp_counter.fetch_add(1));
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) io_fail(tmp, "cannot create");
-  try {
+  io::write_atomically(path, [&](int fd, const std::string& tmp) {
     write_contents(fd, t, schema, tmp);
-    if (::fsync(fd) != 0) io_fail(tmp, "cannot flush to disk");
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  if (::close(fd) != 0) {
-    const int e = errno;
-    ::unlink(tmp.c_str());
-    errno = e;
-    io_fail(tmp, "cannot close");
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    ::unlink(tmp.c_str());
-    errno = e;
-    io_fail(path, "cannot replace");
-  }
-  // Make the rename itself durable.
-  const std::size_t slash = path.find_last_of('/');
-  const std::string dir =
-      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  });
 }
 
 struct mapped_dataset::state {

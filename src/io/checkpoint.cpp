@@ -54,7 +54,10 @@ void save_checkpoint(const model& m, const training_state& s, const std::string&
 }
 
 loaded_checkpoint load_checkpoint(const std::string& path) {
-  const std::vector<unsigned char> bytes = io::read_container_file(checkpoint_kind, path);
+  return parse_checkpoint(io::read_container_file(checkpoint_kind, path), path);
+}
+
+loaded_checkpoint parse_checkpoint(std::span<const unsigned char> bytes, const std::string& path) {
   const io::container_view c = io::decode_container(checkpoint_kind, bytes, path);
   model m = model_from_container(checkpoint_kind, c, path);
   if (!c.json.contains("state") || !c.json["state"].is_object())

@@ -1,7 +1,6 @@
 // Model-file and checkpoint containers: encoding, atomic writes and verified reads.
 #include "io/container.hpp"
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -11,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "io/file_io.hpp"
 #include "tmlp/error.hpp"
 
 namespace tmlp::io {
@@ -20,33 +20,6 @@ namespace {
 constexpr std::uint64_t max_json_bytes = std::uint64_t{16} << 20;
 // A model's header nests 4 levels; deeper nesting could exhaust the parser's stack.
 constexpr int max_json_depth = 64;
-
-std::uint64_t fnv1a(const unsigned char* p, std::size_t n) noexcept {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
-  return h;
-}
-
-void put_u32(unsigned char* p, std::uint32_t v) noexcept {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
-}
-void put_u64(unsigned char* p, std::uint64_t v) noexcept {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<unsigned char>(v >> (8 * i));
-}
-std::uint64_t get_u64(const unsigned char* p) noexcept {
-  std::uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-std::uint32_t get_u32(const unsigned char* p) noexcept {
-  std::uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | p[i];
-  return v;
-}
-
-[[noreturn]] void io_fail(const std::string& path, const std::string& what) {
-  throw error(errc::io, fmt::format("{}: {}: {}", path, what, std::strerror(errno)));
-}
 
 // Magic, version, and sizes that add up to the file's size exactly.
 void check_header(const container_kind& kind, const std::string& path, const unsigned char* head,
@@ -67,38 +40,6 @@ void check_header(const container_kind& kind, const std::string& path, const uns
             fmt::format("sizes in the header ({} bytes of JSON, {} values) do not match the "
                         "file's {} bytes (truncated or damaged)",
                         json_len, n_floats, size));
-}
-
-// Nesting depth of a JSON text (brackets outside strings).
-int json_depth(const unsigned char* p, std::uint64_t n) noexcept {
-  int depth = 0, deepest = 0;
-  bool in_string = false;
-  for (std::uint64_t i = 0; i < n; ++i) {
-    const unsigned char c = p[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return deepest;
-}
-
-void write_all(int fd, const unsigned char* p, std::size_t n, const std::string& path) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) io_fail(path, "cannot write");
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
 }
 
 }  // namespace
@@ -142,36 +83,9 @@ std::vector<unsigned char> encode_container(const container_kind& kind, const st
 }
 
 void write_file_atomically(const std::string& path, std::span<const unsigned char> bytes) {
-  // Temporary file in the same directory, so the rename is atomic.
-  const std::string tmp = fmt::format("{}.tmp.{}", path, static_cast<long>(::getpid()));
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) io_fail(tmp, "cannot create");
-  try {
+  write_atomically(path, [&](int fd, const std::string& tmp) {
     write_all(fd, bytes.data(), bytes.size(), tmp);
-    if (::fsync(fd) != 0) io_fail(tmp, "cannot flush to disk");
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  if (::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    io_fail(tmp, "cannot close");
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    ::unlink(tmp.c_str());
-    errno = e;
-    io_fail(path, "cannot replace");
-  }
-  // Make the rename itself durable.
-  const std::size_t slash = path.find_last_of('/');
-  const std::string dir =
-      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  });
 }
 
 std::vector<unsigned char> read_container_file(const container_kind& kind,

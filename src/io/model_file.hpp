@@ -1,4 +1,5 @@
-// Model-file parsing from memory: load_model's checks without the file system (fuzzing, tests).
+// Model-file and checkpoint parsing from memory: load_model's and load_checkpoint's checks
+// without the file system (fuzzing, tests).
 #pragma once
 
 #include <span>
@@ -11,6 +12,9 @@ namespace tmlp {
 
 // Verifies and decodes the bytes of a model file; `path` names it in messages.
 loaded_model parse_model_file(std::span<const unsigned char> data, const std::string& path);
+
+// Verifies and decodes the bytes of a checkpoint file; `path` names it in messages.
+loaded_checkpoint parse_checkpoint(std::span<const unsigned char> data, const std::string& path);
 
 // The model described by a container's "spec", with its parameters from the container's first
 // floats (there may be more after them). Throws tmlp::error naming the path and the problem.
