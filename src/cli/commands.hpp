@@ -8,9 +8,10 @@
 
 namespace tmlp::cli {
 
-// Converts a CSV (or .npy) file to a memory-mappable .tmlpd dataset file.
+// Converts a CSV (or .npy) file to a memory-mappable .tmlpd dataset file; with a .npy file,
+// targets (another .npy file with as many rows) adds its columns as target (or target_1, ...).
 struct convert_options {
-  std::string data, out;
+  std::string data, out, targets;
   std::vector<std::string> numeric, categorical;  // column kinds forced (CSV)
   int threads = 0;
   bool npy = false;  // data is a NumPy .npy file

@@ -243,6 +243,33 @@ check "train from .tmlpd with a .tmlpd --valid file" $?
 "$tmlp" convert "$data/letter.csv" "$work/letter.tmlpd" --threads 2 >"$work/conv.txt"
 grep -q "20000 rows, 17 columns (17 numeric, 0 categorical" "$work/conv.txt"
 rc=$?; check "convert letter: 20000 rows of 17 numeric columns ($(cat "$work/conv.txt"))" $rc
+# NumPy features and targets: x.npy (200 x 2 int32) and y.npy (200 int32: 1 if x0 > x1).
+npy_i4() {  # npy_i4 FILE SHAPE VALUES...: a little-endian int32 .npy file (format 1.0)
+  local file=$1 shape=$2
+  shift 2
+  local header="{'descr': '<i4', 'fortran_order': False, 'shape': $shape, }"
+  while (((10 + ${#header} + 1) % 64 != 0)); do header+=" "; done
+  { printf '\x93NUMPY\x01\x00'; printf "\\x$(printf %02x $(((${#header} + 1) % 256)))\\x$(printf %02x $(((${#header} + 1) / 256)))"
+    printf '%s\n' "$header"
+    for v in "$@"; do
+      printf "\\x$(printf %02x $((v & 255)))\\x$(printf %02x $(((v >> 8) & 255)))\\x00\\x00"
+    done; } >"$file"
+}
+xs=() ys=()
+for ((i = 0; i < 200; i++)); do
+  a=$(((i * 37) % 101)) b=$(((i * 53 + 11) % 97))
+  xs+=("$a" "$b"); ys+=($((a > b ? 1 : 0)))
+done
+npy_i4 "$work/x.npy" "(200, 2)" "${xs[@]}"
+npy_i4 "$work/y.npy" "(200,)" "${ys[@]}"
+"$tmlp" convert "$work/x.npy" "$work/xy.tmlpd" --targets "$work/y.npy" >"$work/conv.txt"
+rc=$?; check "convert x.npy with --targets y.npy ($(cat "$work/conv.txt"))" $rc
+"$tmlp" train "$work/xy.tmlpd" --target target --layers 16 --epochs 60 --lr 0.01 -o "$work/xy.tmlp" --quiet
+json=$("$tmlp" evaluate "$work/xy.tmlp" "$work/xy.tmlpd" --json)
+echo "     $json"
+at_least "$(metric "$json" accuracy)" 0.9; check "trained from .npy features and targets: accuracy >= 0.9" $?
+npy_i4 "$work/y_short.npy" "(150,)" "${ys[@]:0:150}"
+one_line_error "--targets with other rows" "has 150 rows" "$tmlp" convert "$work/x.npy" "$work/x2.tmlpd" --targets "$work/y_short.npy"
 one_line_error "convert a missing file" "none.csv" "$tmlp" convert "$work/none.csv" "$work/x.tmlpd"
 printf 'a,b\n1,2\n3\n' >"$work/ragged.csv"
 one_line_error "convert a ragged CSV names line and column" "ragged.csv:3" "$tmlp" convert "$work/ragged.csv" "$work/x.tmlpd"
