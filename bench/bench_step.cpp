@@ -4,6 +4,8 @@
 // step/<config>/threads:<T>: items/s is training samples/s; GFLOP counts 6 x weights per sample.
 // reduce/<config>/threads:<T>: the sum of the shard gradients of one full batch, bytes/s over
 // the shard buffers read and the gradient written.
+// predict/<config>/threads:<T>/chunk:<R>: model::predict on 4096 rows in chunks of R rows;
+// items/s is samples/s.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -19,6 +21,7 @@
 #include "core/network.hpp"
 #include "core/random.hpp"
 #include "train/split.hpp"
+#include "tmlp/model.hpp"
 #include "train/stepper.hpp"
 
 namespace {
@@ -162,6 +165,21 @@ void bm_reduce(benchmark::State& state, const config* c) {
   state.counters["shards"] = static_cast<double>(s);
 }
 
+void bm_predict(benchmark::State& state, const config* c) {
+  const int n_threads = static_cast<int>(state.range(0));
+  tbb::global_control allow(tbb::global_control::max_allowed_parallelism,
+                            static_cast<std::size_t>(n_threads));
+  problem p(*c);
+  const tmlp::model m = tmlp::model::create(p.spec);
+  constexpr std::size_t rows = 4096;
+  const tmlp::matrix_view x(p.x.data(), rows, p.spec.n_inputs);
+  tmlp::matrix out(rows, m.n_outputs());
+  const tmlp::predict_options o{.n_threads = n_threads,
+                                .chunk_rows = static_cast<std::size_t>(state.range(1))};
+  for (auto _ : state) m.predict(x, out.span(), o);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * rows));
+}
+
 const int registered = [] {
   for (const config& c : configs()) {
     for (int t : {1, 2}) {
@@ -177,6 +195,14 @@ const int registered = [] {
           ->Unit(benchmark::kMicrosecond);
     }
   }
+  for (const config& c : configs())
+    for (int t : {1, 2})
+      for (int chunk : {64, 128, 256, 512, 1024})
+        benchmark::RegisterBenchmark((std::string("predict/") + c.name).c_str(), bm_predict, &c)
+            ->Args({t, chunk})
+            ->ArgNames({"threads", "chunk"})
+            ->UseRealTime()
+            ->Unit(benchmark::kMicrosecond);
   return 0;
 }();
 
