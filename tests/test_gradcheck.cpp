@@ -4,6 +4,7 @@
 // Runs on the active kernel table, so TMLP_SIMD=scalar|sse2|avx2|avx512 checks each one.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -161,4 +162,80 @@ TEST_CASE("forward_backward does not depend on how rows are split", "[core][grad
   CHECK(la + lb == Approx(lw).epsilon(1e-6));
   for (std::size_t i = 0; i < net.n_params; ++i)
     CHECK(a[i] + b[i] == Approx(whole[i]).epsilon(1e-4).margin(1e-6));
+}
+
+TEST_CASE("dropout: gradients match finite differences through the same masks",
+          "[core][gradcheck][dropout]") {
+  const auto act = GENERATE(activation::relu, activation::tanh, activation::sigmoid);
+  CAPTURE(tmlp::to_string(act));
+  problem p = make_problem(act, loss_kind::ce, true, 31);
+  p.spec.layers[0].dropout = 0.4f;
+  p.spec.layers[1].dropout = 0.25f;
+  const auto net = tmlp::core::network::from_spec(p.spec);
+  tmlp::core::workspace ws(net, p.rows);
+  std::vector<std::uint32_t> ids(p.rows);
+  for (std::size_t r = 0; r < p.rows; ++r) ids[r] = static_cast<std::uint32_t>(1000 + 3 * r);
+  const tmlp::core::dropout_context drop{tmlp::core::dropout_key(9, 2), ids.data()};
+  std::vector<float> grads(net.n_params, -7.0f);
+  const double loss_f = tmlp::core::forward_backward(tmlp::kernels::active(), net,
+                                                     p.params.data(), p.rows, p.x.data(),
+                                                     p.t.data(), p.w.data(), ws, grads.data(),
+                                                     &drop);
+  tmlp::test::naive_mlp naive{p.spec};
+  std::size_t n_dropped = 0, n_units = 0;
+  for (std::size_t i = 0; i < 2; ++i) {
+    const std::size_t n = p.rows * net.layers[i].n_out;
+    const float keep = 1.0f / (1.0f - p.spec.layers[i].dropout);
+    for (std::size_t e = 0; e < n; ++e) {
+      const float m = ws.mask(i)[e];
+      CHECK((m == 0.0f || m == Approx(keep).epsilon(1e-4)));
+      n_dropped += m == 0.0f;
+    }
+    n_units += n;
+    naive.masks.emplace_back(ws.mask(i), ws.mask(i) + n);
+  }
+  CHECK(n_dropped > 0);  // the masks must matter for this problem
+  CHECK(n_dropped < n_units);
+  const auto wd = to_double(p.w);
+  const auto pd = to_double(p.params), xd = to_double(p.x), td = to_double(p.t);
+  CHECK(loss_f == Approx(naive.loss(pd, p.rows, xd, td, &wd)).epsilon(1e-5).margin(1e-6));
+  const auto fd = naive.gradient_fd(pd, p.rows, xd, td, &wd);
+  std::size_t at = 0;
+  const double worst = worst_ratio(grads, fd, 2e-3, 2e-4, &at);
+  INFO("worst parameter " << at << ": analytic " << grads[at] << ", finite difference " << fd[at]);
+  CHECK(worst <= 1.0);
+}
+
+TEST_CASE("dropout: masks depend on the row, the epoch and the layer, with the given rate",
+          "[core][dropout]") {
+  tmlp::model_spec spec{.n_inputs = 3,
+                        .layers = {{.units = 500, .act = activation::relu, .dropout = 0.3f},
+                                   {.units = 2, .act = activation::identity}},
+                        .loss = loss_kind::mse};
+  const auto net = tmlp::core::network::from_spec(spec);
+  std::vector<float> params(net.n_params);
+  tmlp::core::init_params(net, spec, params.data());
+  const std::size_t rows = 64;
+  std::vector<float> x(rows * 3, 0.5f);
+  std::vector<std::uint32_t> ids(rows);
+  for (std::size_t r = 0; r < rows; ++r) ids[r] = static_cast<std::uint32_t>(r);
+  const auto& k = tmlp::kernels::active();
+  auto mask_of = [&](std::uint64_t epoch, const std::uint32_t* row_ids, std::size_t n) {
+    tmlp::core::workspace ws(net, rows);
+    const tmlp::core::dropout_context drop{tmlp::core::dropout_key(4, epoch), row_ids};
+    tmlp::core::forward(k, net, params.data(), n, x.data(), ws, &drop);
+    return std::vector<float>(ws.mask(0), ws.mask(0) + n * 500);
+  };
+  const auto m = mask_of(0, ids.data(), rows);
+  const double dropped =
+      static_cast<double>(std::count(m.begin(), m.end(), 0.0f)) / static_cast<double>(m.size());
+  CHECK(dropped == Approx(0.3).margin(0.02));  // 32,000 draws: 4 standard deviations
+  CHECK(m != mask_of(1, ids.data(), rows));    // another epoch, other masks
+  // A row's mask is its own, whatever block it is computed in.
+  const auto tail = mask_of(0, ids.data() + 40, 24);
+  CHECK(std::equal(tail.begin(), tail.end(), m.begin() + 40 * 500));
+  // Without a context (prediction, validation) nothing is dropped.
+  tmlp::core::workspace ws(net, rows);
+  tmlp::core::forward(k, net, params.data(), rows, x.data(), ws);
+  CHECK(ws.output(0) == ws.a(0));
 }

@@ -176,3 +176,25 @@ TEST_CASE("spec JSON round trips and rejects unknown names", "[io][model_file]")
           R"({"n_inputs": 0, "layers": [], "loss": "mse", "huber_delta": 1, "seed": 0})"),
       Contains("n_inputs is 0"));
 }
+
+TEST_CASE("dropout is saved with the spec, defaults to none, and is validated",
+          "[io][model_file][dropout]") {
+  tmlp::model_spec spec{.n_inputs = 3,
+                        .layers = {{.units = 4, .act = tmlp::activation::relu, .dropout = 0.25f},
+                                   {.units = 2, .act = tmlp::activation::identity}},
+                        .loss = tmlp::loss_kind::mse};
+  const std::string j = tmlp::spec_to_json(spec);
+  CHECK_THAT(j, Contains("\"dropout\":0.25"));
+  CHECK(tmlp::spec_from_json(j).layers[0].dropout == 0.25f);
+  CHECK(tmlp::spec_from_json(j).layers[1].dropout == 0.0f);  // absent: none (older files)
+  const fs::path path = temp_dir() / "dropout.tmlp";
+  tmlp::save_model(tmlp::model::create(spec), path.string());
+  CHECK(tmlp::load_model(path.string()).model.spec().layers[0].dropout == 0.25f);
+
+  spec.layers[0].dropout = 1.0f;
+  CHECK_THROWS_WITH(tmlp::validate(spec), Contains("layer 0: dropout 1 is outside [0, 1)"));
+  spec.layers[0].dropout = 0.0f;
+  spec.layers[1].dropout = 0.5f;
+  CHECK_THROWS_WITH(tmlp::validate(spec), Contains("on the output layer"));
+  fs::remove_all(temp_dir());
+}

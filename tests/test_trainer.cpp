@@ -1067,3 +1067,31 @@ TEST_CASE("predict gives probabilities, raw logits, and the same bits for any th
                Contains("expected 10 x 2"));
   }
 }
+
+TEST_CASE("dropout: fit is bit-identical for 1, 2 and 3 threads and changes the result",
+          "[train][determinism][dropout]") {
+  tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 3);
+  big_problem p = make_big();
+  auto run = [&](float dropout, int n_threads) {
+    tmlp::model_spec spec = p.spec;
+    spec.layers[0].dropout = dropout;
+    spec.layers[1].dropout = dropout / 2;
+    tmlp::model m = tmlp::model::create(spec);
+    tmlp::trainer t({.opt = tmlp::adam{.lr = 1e-3f},
+                     .batch_size = 256,
+                     .epochs = 2,
+                     .n_threads = n_threads,
+                     .seed = 5,
+                     .valid_fraction = 0.2f,
+                     .shard_rows = 32});
+    const auto r = t.fit(m, {p.x.data(), p.n, 32}, {p.t.data(), p.n, 1});
+    CHECK(r.status == fit_status::completed);
+    return params_of(m);
+  };
+  const auto d1 = run(0.3f, 1);
+  for (int n_threads : {2, 3}) {
+    CAPTURE(n_threads);
+    CHECK(same_bits(d1, run(0.3f, n_threads)));
+  }
+  CHECK(!same_bits(d1, run(0.0f, 1)));
+}

@@ -67,6 +67,11 @@ struct dense_spec {
   // leaky_relu: negative slope (default 0.01); prelu: initial slope (0.25); elu: alpha (1.0).
   std::optional<float> alpha;
   init_kind init = init_kind::automatic;
+  // Inverted dropout on this layer's outputs while training: each is zeroed with probability
+  // dropout and the others scaled by 1 / (1 - dropout); nothing at predict time. The masks are
+  // drawn from counters keyed by (seed, epoch, layer, row, unit), so training stays bit-identical
+  // for any thread count. In [0, 1); not on the output layer.
+  float dropout = 0.0f;
 };
 
 struct model_spec {

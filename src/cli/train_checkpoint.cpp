@@ -38,6 +38,7 @@ std::string checkpoint_metadata(const train_options& o, const preprocessor& prep
       {"ignore", o.ignore},
       {"layers", o.layers},
       {"activation", o.activation},
+      {"dropout", text(o.dropout)},
       {"loss", o.loss},
       {"optimizer", o.optimizer},
       {"lr", text(o.lr)},

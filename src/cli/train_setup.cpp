@@ -90,7 +90,10 @@ std::vector<std::size_t> parse_widths(const std::string& text) {
 std::vector<dense_spec> hidden_layers(const train_options& o) {
   const activation act = parse_activation(o.activation);
   std::vector<dense_spec> out;
-  for (std::size_t w : parse_widths(o.layers)) out.push_back({.units = w, .act = act});
+  if (!(o.dropout >= 0.0f && o.dropout < 1.0f))
+    bad_flag(fmt::format("--dropout: {} is outside [0, 1)", o.dropout));
+  for (std::size_t w : parse_widths(o.layers))
+    out.push_back({.units = w, .act = act, .dropout = o.dropout});
   return out;
 }
 

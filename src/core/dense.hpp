@@ -17,6 +17,7 @@ struct dense_layer {
   std::size_t n_out = 0;
   kernels::act act = kernels::act::identity;
   float alpha = 0.0f;        // leaky_relu slope, elu alpha
+  float dropout = 0.0f;      // probability of dropping an output while training (network.hpp)
   std::size_t w_offset = 0;  // into the flat parameter (and gradient) vector
   std::size_t b_offset = 0;
   std::size_t slope_offset = no_offset;  // prelu slopes, else no_offset

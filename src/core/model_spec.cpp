@@ -148,6 +148,11 @@ void validate(const model_spec& spec) {
       bad_spec(fmt::format("layer {}: unknown init {}", i, static_cast<int>(l.init)));
     if (l.alpha && !std::isfinite(*l.alpha))
       bad_spec(fmt::format("layer {}: alpha {} is not finite", i, *l.alpha));
+    if (!(l.dropout >= 0.0f && l.dropout < 1.0f))
+      bad_spec(fmt::format("layer {}: dropout {} is outside [0, 1)", i, l.dropout));
+    if (l.dropout > 0.0f && i + 1 == spec.layers.size())
+      bad_spec(fmt::format("layer {}: dropout {} on the output layer; it belongs on hidden layers",
+                           i, l.dropout));
     n_in = l.units;
   }
   const std::size_t n_out = spec.layers.back().units;
@@ -179,6 +184,8 @@ network network::from_spec(const model_spec& spec) {
     l.n_out = s.units;
     l.act = static_cast<kernels::act>(s.act);
     l.alpha = s.alpha.value_or(default_alpha(s.act));
+    l.dropout = s.dropout;
+    net.has_dropout |= s.dropout > 0.0f;
     l.w_offset = off;
     off += l.n_out * l.n_in;
     l.b_offset = off;

@@ -1,6 +1,10 @@
 #include "core/network.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <utility>
+
+#include "core/random.hpp"
 
 namespace tmlp::core {
 
@@ -16,17 +20,59 @@ workspace::workspace(const network& net, std::size_t max_rows) : max_rows_(max_r
       n += max_rows * l.n_out;
     }
   }
+  for (const dense_layer& l : net.layers) {
+    m_off_.push_back(n);
+    drop_len_.push_back(l.dropout > 0.0f ? max_rows * l.n_out : 0);
+    n += 2 * drop_len_.back();
+  }
   d_off_[0] = n;
   d_off_[1] = n + max_rows * net.max_width;
   buf_.assign(n + 2 * max_rows * net.max_width, 0.0f);
 }
 
+std::uint64_t dropout_key(std::uint64_t seed, std::uint64_t epoch) noexcept {
+  return derive_key(seed, 0xd20d20d20ULL, epoch);
+}
+
+namespace {
+
+// Masks rows x n outputs a of layer `layer` with drop probability p: mask = 0 or 1 / (1 - p'),
+// where p' is p rounded to a multiple of 2^-16 (each decision takes 16 random bits, four per
+// 64-bit draw), so the expected output is a exactly.
+void drop_outputs(const dropout_context& ctx, std::size_t layer, float p, std::size_t rows,
+                  std::size_t n, const float* a, float* mask, float* out) noexcept {
+  const auto threshold = static_cast<std::uint32_t>(std::lround(static_cast<double>(p) * 65536.0));
+  const float keep_scale =
+      threshold >= 65536 ? 0.0f : static_cast<float>(65536.0 / (65536.0 - threshold));
+  const std::uint64_t key = derive_key(ctx.key, layer);
+  const std::size_t draws_per_row = (n + 3) / 4;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::uint64_t base = static_cast<std::uint64_t>(ctx.rows[r]) * draws_per_row;
+    float* m = mask + r * n;
+    for (std::size_t j = 0; j < n; j += 4) {
+      std::uint64_t b = bits(key, base + j / 4);
+      for (std::size_t q = j; q < std::min(j + 4, n); ++q, b >>= 16)
+        m[q] = (b & 0xffff) >= threshold ? keep_scale : 0.0f;
+    }
+    const float* ar = a + r * n;
+    float* o = out + r * n;
+    for (std::size_t q = 0; q < n; ++q) o[q] = ar[q] * m[q];
+  }
+}
+
+}  // namespace
+
 const float* forward(const kernels::kernel_table& k, const network& net, const float* params,
-                     std::size_t rows, const float* x, workspace& ws) noexcept {
+                     std::size_t rows, const float* x, workspace& ws,
+                     const dropout_context* drop) noexcept {
+  ws.set_dropping(drop != nullptr && net.has_dropout);
   const float* in = x;
   for (std::size_t i = 0; i < net.layers.size(); ++i) {
-    dense_forward(k, net.layers[i], params, rows, in, ws.z(i), ws.a(i));
-    in = ws.a(i);
+    const dense_layer& l = net.layers[i];
+    dense_forward(k, l, params, rows, in, ws.z(i), ws.a(i));
+    if (ws.dropping() && l.dropout > 0.0f)
+      drop_outputs(*drop, i, l.dropout, rows, l.n_out, ws.a(i), ws.mask(i), ws.dropped(i));
+    in = ws.output(i);
   }
   return in;
 }
@@ -42,17 +88,23 @@ void backward(const kernels::kernel_table& k, const network& net, const float* p
   const std::size_t n_layers = net.layers.size();
   float* d = ws.grad_a(0);
   for (std::size_t i = n_layers; i-- > 0;) {
-    const float* in = i == 0 ? x : ws.a(i - 1);
+    const dense_layer& l = net.layers[i];
+    if (ws.dropping() && l.dropout > 0.0f) {  // d: dL/d(masked output) -> dL/dA
+      const float* m = ws.mask(i);
+      for (std::size_t e = 0; e < rows * l.n_out; ++e) d[e] *= m[e];
+    }
+    const float* in = i == 0 ? x : ws.output(i - 1);
     float* d_in = i == 0 ? nullptr : ws.grad_a(n_layers - i);
-    dense_backward(k, net.layers[i], params, rows, in, ws.z(i), ws.a(i), d, grads, d_in);
+    dense_backward(k, l, params, rows, in, ws.z(i), ws.a(i), d, grads, d_in);
     d = d_in;
   }
 }
 
 double forward_backward(const kernels::kernel_table& k, const network& net, const float* params,
                         std::size_t rows, const float* x, const float* targets,
-                        const float* weights, workspace& ws, float* grads) noexcept {
-  forward(k, net, params, rows, x, ws);
+                        const float* weights, workspace& ws, float* grads,
+                        const dropout_context* drop) noexcept {
+  forward(k, net, params, rows, x, ws, drop);
   const double loss = loss_gradient(net, rows, targets, weights, ws);
   backward(k, net, params, rows, x, ws, grads);
   return loss;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "core/dense.hpp"
@@ -20,11 +21,23 @@ struct network {
   std::size_t max_width = 0;  // widest layer input or output
   std::vector<dense_layer> layers;
   loss_config loss;
+  bool has_dropout = false;  // some layer drops outputs while training
 
   // Validates the spec (throws tmlp::error) and lays out the parameters: for each layer in
   // order, W (n_out x n_in), then b (n_out), then the prelu slopes (n_out) if any.
   static network from_spec(const model_spec& spec);
 };
+
+// Dropout while training: the masks of a block of rows. key: the step's stream (from the seed
+// and the epoch, see dropout_key); rows: each row's index in the training data, so a row's mask
+// is the same however batches are cut into shards or shards spread over threads.
+struct dropout_context {
+  std::uint64_t key = 0;
+  const std::uint32_t* rows = nullptr;
+};
+
+// The stream of an epoch's dropout masks.
+std::uint64_t dropout_key(std::uint64_t seed, std::uint64_t epoch) noexcept;
 
 // Buffers for one forward and backward of up to max_rows rows; sized once, reused every step.
 class workspace {
@@ -35,18 +48,31 @@ class workspace {
   float* z(std::size_t layer) noexcept { return buf_.data() + z_off_[layer]; }
   float* a(std::size_t layer) noexcept { return buf_.data() + a_off_[layer]; }
   float* grad_a(std::size_t i) noexcept { return buf_.data() + d_off_[i & 1]; }
+  // Layers with dropout: the mask (0 or 1 / (1 - p) per output) and the masked outputs that
+  // the next layer reads, from the last forward() with a dropout_context.
+  float* mask(std::size_t layer) noexcept { return buf_.data() + m_off_[layer]; }
+  float* dropped(std::size_t layer) noexcept { return buf_.data() + m_off_[layer] + drop_len_[layer]; }
+  // What layer `layer` passed on in the last forward(): its masked outputs if it dropped any.
+  const float* output(std::size_t layer) noexcept {
+    return dropping_ && drop_len_[layer] > 0 ? dropped(layer) : a(layer);
+  }
+  bool dropping() const noexcept { return dropping_; }
+  void set_dropping(bool on) noexcept { dropping_ = on; }
 
  private:
   std::size_t max_rows_;
   std::vector<float> buf_;
-  std::vector<std::size_t> z_off_, a_off_;
+  std::vector<std::size_t> z_off_, a_off_, m_off_, drop_len_;
   std::size_t d_off_[2] = {0, 0};
+  bool dropping_ = false;
 };
 
 // Forward of rows <= ws.max_rows() rows of x (rows x n_inputs). Returns the last layer's
-// outputs (rows x n_outputs), which live in ws.
+// outputs (rows x n_outputs), which live in ws. With drop (training), layers with dropout mask
+// their outputs; without it (inference, validation) nothing is dropped.
 const float* forward(const kernels::kernel_table& k, const network& net, const float* params,
-                     std::size_t rows, const float* x, workspace& ws) noexcept;
+                     std::size_t rows, const float* x, workspace& ws,
+                     const dropout_context* drop = nullptr) noexcept;
 
 // The three parts of forward_backward, for callers that time them apart:
 // loss_gradient: after forward(), the loss of the outputs in ws and its gradient (kept in ws);
@@ -60,7 +86,8 @@ void backward(const kernels::kernel_table& k, const network& net, const float* p
 // grads (n_params values) and returns sum_r w_r L_r. targets and weights as in loss.hpp.
 double forward_backward(const kernels::kernel_table& k, const network& net, const float* params,
                         std::size_t rows, const float* x, const float* targets,
-                        const float* weights, workspace& ws, float* grads) noexcept;
+                        const float* weights, workspace& ws, float* grads,
+                        const dropout_context* drop = nullptr) noexcept;
 
 // Fills params (n_params values) from spec.seed: weights by each layer's init rule, biases zero,
 // prelu slopes at their initial alpha. A pure function of the spec: the same bits every time.

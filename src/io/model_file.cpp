@@ -34,6 +34,7 @@ std::string spec_to_json(const model_spec& spec) {
                      {"activation", std::string(to_string(l.act))},
                      {"init", std::string(to_string(l.init))}};
     if (l.alpha) j["alpha"] = *l.alpha;
+    if (l.dropout > 0.0f) j["dropout"] = l.dropout;
     layers.push_back(std::move(j));
   }
   const nlohmann::json j{{"n_inputs", spec.n_inputs},
@@ -55,6 +56,7 @@ model_spec spec_from_json(const std::string& text) {
       d.act = enum_from(l.at("activation"), "activation", &activation_from_string);
       d.init = enum_from(l.at("init"), "init", &init_from_string);
       if (l.contains("alpha")) d.alpha = l.at("alpha").get<float>();
+      if (l.contains("dropout")) d.dropout = l.at("dropout").get<float>();
       s.layers.push_back(d);
     }
     s.loss = enum_from(j.at("loss"), "loss", &loss_from_string);

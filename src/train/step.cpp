@@ -57,7 +57,8 @@ const shard_plan& gradient_engine::plan_for(std::size_t batch) noexcept {
 
 double gradient_engine::compute(const kernels::kernel_table& k, const float* params,
                                 const row_source& x, const float* y, const float* w,
-                                const std::uint32_t* idx, std::size_t batch, float* grad) {
+                                const std::uint32_t* idx, std::size_t batch, float* grad,
+                                std::uint64_t dropout_key) {
   const shard_plan& plan = plan_for(batch);
   // Shard sizes differ by at most one row; the last one is the largest.
   TMLP_ASSERT(batch <= max_batch_ && plan.size(plan.n_shards - 1) <= shards_[0].ws.max_rows());
@@ -74,7 +75,8 @@ double gradient_engine::compute(const kernels::kernel_table& k, const float* par
       if (w) sh.w[i] = w[row];
     }
     const auto t1 = clock_type::now();
-    core::forward(k, net_, params, rows, sh.x.data(), sh.ws);
+    const core::dropout_context drop{dropout_key, idx + b0};
+    core::forward(k, net_, params, rows, sh.x.data(), sh.ws, net_.has_dropout ? &drop : nullptr);
     sh.loss = core::loss_gradient(net_, rows, sh.y.data(), w ? sh.w.data() : nullptr, sh.ws);
     const auto t2 = clock_type::now();
     core::backward(k, net_, params, rows, sh.x.data(), sh.ws, sh.grad.data());

@@ -52,13 +52,15 @@ class gradient_engine {
   // Gradient of (1/B) sum_r w_r L_r over the rows idx[0..B) of x (n x n_inputs) with targets y
   // (n x target width) and weights w (n values, or nullptr), written to grad (n_params values).
   // Must run inside the caller's task_arena. Returns sum_r w_r L_r (in double, shard sums added
-  // in shard order).
+  // in shard order). Layers with dropout draw their masks from dropout_key (core::dropout_key of
+  // the seed and epoch) and each row's index idx[r].
   double compute(const kernels::kernel_table& k, const float* params, const row_source& x,
                  const float* y, const float* w, const std::uint32_t* idx, std::size_t batch,
-                 float* grad);
+                 float* grad, std::uint64_t dropout_key = 0);
   double compute(const kernels::kernel_table& k, const float* params, matrix_view x, const float* y,
-                 const float* w, const std::uint32_t* idx, std::size_t batch, float* grad) {
-    return compute(k, params, matrix_rows(x), y, w, idx, batch, grad);
+                 const float* w, const std::uint32_t* idx, std::size_t batch, float* grad,
+                 std::uint64_t dropout_key = 0) {
+    return compute(k, params, matrix_rows(x), y, w, idx, batch, grad, dropout_key);
   }
 
   // The second half of compute(): grad = (1/batch) * sum over shards, in order, of the shard

@@ -47,9 +47,10 @@ stepper::stepper(const core::network& net, const train_config& config, std::size
 
 stepper::gradient_result stepper::gradient(const kernels::kernel_table& k, const float* params,
                                            const row_source& x, const float* y, const float* w,
-                                           const std::uint32_t* idx, std::size_t rows) {
+                                           const std::uint32_t* idx, std::size_t rows,
+                                           std::uint64_t dropout_key) {
   gradient_result r;
-  r.loss_sum = engine_.compute(k, params, x, y, w, idx, rows, grad_.data());
+  r.loss_sum = engine_.compute(k, params, x, y, w, idx, rows, grad_.data(), dropout_key);
   const auto t0 = std::chrono::steady_clock::now();
   // Clip by value and square per block; blocks are summed below in block order.
   const std::size_t n = net_.n_params;

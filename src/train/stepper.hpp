@@ -34,11 +34,12 @@ class stepper {
   };
   gradient_result gradient(const kernels::kernel_table& k, const float* params,
                            const row_source& x, const float* y, const float* w,
-                           const std::uint32_t* idx, std::size_t rows);
+                           const std::uint32_t* idx, std::size_t rows,
+                           std::uint64_t dropout_key = 0);
   gradient_result gradient(const kernels::kernel_table& k, const float* params, matrix_view x,
                            const float* y, const float* w, const std::uint32_t* idx,
-                           std::size_t rows) {
-    return gradient(k, params, matrix_rows(x), y, w, idx, rows);
+                           std::size_t rows, std::uint64_t dropout_key = 0) {
+    return gradient(k, params, matrix_rows(x), y, w, idx, rows, dropout_key);
   }
 
   // Updates params with the gradient of the last gradient() call at learning rate lr.

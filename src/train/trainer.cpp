@@ -363,7 +363,7 @@ fit_result trainer::run(model& m, const row_source& x, matrix_view y, const row_
       train::stepper::gradient_result g;
       arena.execute([&] {
         g = step.gradient(k, params, x, y.data, weights.empty() ? nullptr : weights.data(),
-                          order.data() + b0, rows);
+                          order.data() + b0, rows, core::dropout_key(cfg.seed, epoch));
       });
       if (!g.finite) {  // keep the parameters of this step: the last finite ones
         result.status = fit_status::diverged;

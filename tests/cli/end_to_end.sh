@@ -71,6 +71,11 @@ check "predict iris" $?
 "$tmlp" train "$data/wine.csv" --target target_cultivar -o "$work/w1.tmlp" --threads 1 --epochs 20 --batch-size 64 --quiet
 "$tmlp" train "$data/wine.csv" --target target_cultivar -o "$work/w2.tmlp" --threads 2 --epochs 20 --batch-size 64 --quiet
 cmp -s "$work/w1.tmlp" "$work/w2.tmlp"; check "model files identical for --threads 1 and 2" $?
+"$tmlp" train "$data/letter.csv" --target target_letter -o "$work/d1.tmlp" --threads 1 --epochs 2 --layers 64,64 --dropout 0.3 --quiet
+"$tmlp" train "$data/letter.csv" --target target_letter -o "$work/d2.tmlp" --threads 2 --epochs 2 --layers 64,64 --dropout 0.3 --quiet
+cmp -s "$work/d1.tmlp" "$work/d2.tmlp"; check "with --dropout: model files identical for --threads 1 and 2" $?
+"$tmlp" info "$work/d1.tmlp" | grep -q "64 relu (dropout 0.3) -> 64 relu (dropout 0.3) -> 26 identity"
+check "info shows the dropout of each hidden layer" $?
 
 # Bad input: one line on stderr, non-zero exit, the old model untouched.
 one_line_error() {  # one_line_error NAME EXPECTED-TEXT COMMAND...
@@ -111,6 +116,7 @@ done <<'FLAGS'
 --valid-fraction 0.3 --seed 7 --threads 1
 --valid-fraction 0 --early-stop 0
 --layers 16 --activation gelu --loss ce
+--layers 16,8 --dropout 0.5
 --optimizer sgd --lr 0.05 --batch-size 1
 --optimizer momentum --batch-size 0
 --optimizer nesterov --schedule step:1:0.5
@@ -212,6 +218,7 @@ one_line_error "bad --schedule" "--schedule: 'step:0'" "$tmlp" train "$data/iris
 one_line_error "unknown --schedule" "--schedule: 'warm'" "$tmlp" train "$data/iris.csv" --target target_species --schedule warm
 one_line_error "unknown column in --ignore" "--ignore: no column 'nope'" "$tmlp" train "$data/iris.csv" --target target_species --ignore nope
 one_line_error "unknown column in --numeric" "--numeric names column 'nope'" "$tmlp" train "$data/iris.csv" --target target_species --numeric nope
+one_line_error "--dropout out of range" "--dropout: 1 is outside [0, 1)" "$tmlp" train "$data/iris.csv" --target target_species --dropout 1
 one_line_error "negative --l1" "--l1: -1" "$tmlp" train "$data/iris.csv" --target target_species --l1 -1
 one_line_error "negative --clip-norm" "--clip-norm" "$tmlp" train "$data/iris.csv" --target target_species --clip-norm -2
 one_line_error "negative --epochs" "--epochs" "$tmlp" train "$data/iris.csv" --target target_species --epochs -3

@@ -59,6 +59,9 @@ inline double naive_act(activation a, double x, double alpha, double slope) {
 
 struct naive_mlp {
   model_spec spec;
+  // Dropout, as fixed multipliers: masks[l] (rows x units of layer l, or empty for none) scales
+  // layer l's outputs of each row before the next layer reads them.
+  std::vector<std::vector<double>> masks = {};
 
   std::size_t n_params() const {
     std::size_t n = 0, in = spec.n_inputs;
@@ -69,11 +72,13 @@ struct naive_mlp {
     return n;
   }
 
-  // Outputs of the last layer for one row x (n_inputs values).
-  std::vector<double> forward(const std::vector<double>& p, const double* x) const {
+  // Outputs of the last layer for row `row` x (n_inputs values).
+  std::vector<double> forward(const std::vector<double>& p, const double* x,
+                              std::size_t row = 0) const {
     std::vector<double> in(x, x + spec.n_inputs), out;
     std::size_t off = 0;
-    for (const auto& l : spec.layers) {
+    for (std::size_t li = 0; li < spec.layers.size(); ++li) {
+      const auto& l = spec.layers[li];
       const std::size_t n_in = in.size();
       const double* w = p.data() + off;
       const double* b = w + l.units * n_in;
@@ -85,6 +90,8 @@ struct naive_mlp {
         out[j] = naive_act(l.act, z, naive_alpha(l), l.act == activation::prelu ? slope[j] : 0.0);
       }
       off += l.units * n_in + l.units + (l.act == activation::prelu ? l.units : 0);
+      if (li < masks.size() && !masks[li].empty())
+        for (std::size_t j = 0; j < l.units; ++j) out[j] *= masks[li][row * l.units + j];
       in.swap(out);
     }
     return in;
@@ -130,7 +137,7 @@ struct naive_mlp {
               const std::vector<double>& t, const std::vector<double>* w = nullptr) const {
     double total = 0.0;
     for (std::size_t r = 0; r < rows; ++r) {
-      const auto y = forward(p, x.data() + r * spec.n_inputs);
+      const auto y = forward(p, x.data() + r * spec.n_inputs, r);
       total += (w ? (*w)[r] : 1.0) * row_loss(y, t.data() + r * target_width());
     }
     return total;
