@@ -239,3 +239,45 @@ TEST_CASE("dropout: masks depend on the row, the epoch and the layer, with the g
   tmlp::core::forward(k, net, params.data(), rows, x.data(), ws);
   CHECK(ws.output(0) == ws.a(0));
 }
+
+TEST_CASE("layer norm: gradients match finite differences, gain and shift included",
+          "[core][gradcheck][layer_norm]") {
+  const auto act = GENERATE(activation::relu, activation::tanh, activation::prelu,
+                            activation::identity);
+  const auto loss = GENERATE(loss_kind::ce, loss_kind::mse);
+  CAPTURE(tmlp::to_string(act), tmlp::to_string(loss));
+  problem p = make_problem(act, loss, true, 57);
+  p.spec.layers[0].layer_norm = true;
+  p.spec.layers[1].layer_norm = true;
+  const auto net = tmlp::core::network::from_spec(p.spec);
+  // Parameters for the wider layout: the problem's, then varied gains and shifts.
+  std::vector<float> params(net.n_params);
+  tmlp::core::init_params(net, p.spec, params.data());
+  const auto key = tmlp::core::derive_key(57, 7);
+  std::uint64_t c = 0;
+  for (const auto& l : net.layers) {
+    if (l.norm_offset == tmlp::core::no_offset) continue;
+    CHECK(params[l.norm_offset] == 1.0f);           // gain starts at 1
+    CHECK(params[l.norm_offset + l.n_out] == 0.0f);  // shift at 0
+    for (std::size_t j = 0; j < 2 * l.n_out; ++j)
+      params[l.norm_offset + j] =
+          static_cast<float>((j < l.n_out ? 0.5 : -0.5) + tmlp::core::uniform01(key, c++));
+    for (std::size_t j = 0; j < l.n_out; ++j)
+      params[l.b_offset + j] = static_cast<float>(tmlp::core::uniform01(key, c++) - 0.5);
+  }
+  tmlp::core::workspace ws(net, p.rows);
+  std::vector<float> grads(net.n_params, -7.0f);
+  const double loss_f =
+      tmlp::core::forward_backward(tmlp::kernels::active(), net, params.data(), p.rows,
+                                   p.x.data(), p.t.data(), p.w.data(), ws, grads.data());
+  const tmlp::test::naive_mlp naive{p.spec};
+  REQUIRE(naive.n_params() == net.n_params);
+  const auto pd = to_double(params), xd = to_double(p.x), td = to_double(p.t),
+             wd = to_double(p.w);
+  CHECK(loss_f == Approx(naive.loss(pd, p.rows, xd, td, &wd)).epsilon(1e-5).margin(1e-6));
+  const auto fd = naive.gradient_fd(pd, p.rows, xd, td, &wd);
+  std::size_t at = 0;
+  const double worst = worst_ratio(grads, fd, 2e-3, 2e-4, &at);
+  INFO("worst parameter " << at << ": analytic " << grads[at] << ", finite difference " << fd[at]);
+  CHECK(worst <= 1.0);
+}

@@ -1,6 +1,7 @@
 // Model files: exact round trips, identical bytes, and clear errors on every kind of damage.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -196,5 +197,24 @@ TEST_CASE("dropout is saved with the spec, defaults to none, and is validated",
   spec.layers[0].dropout = 0.0f;
   spec.layers[1].dropout = 0.5f;
   CHECK_THROWS_WITH(tmlp::validate(spec), Contains("on the output layer"));
+  fs::remove_all(temp_dir());
+}
+
+TEST_CASE("layer norm is saved with the spec and adds a gain and shift per unit",
+          "[io][model_file][layer_norm]") {
+  const tmlp::model_spec spec{
+      .n_inputs = 3,
+      .layers = {{.units = 4, .act = tmlp::activation::tanh, .layer_norm = true},
+                 {.units = 2, .act = tmlp::activation::identity}},
+      .loss = tmlp::loss_kind::mse};
+  const tmlp::model m = tmlp::model::create(spec);
+  CHECK(m.n_params() == 3 * 4 + 4 + 2 * 4 + 4 * 2 + 2);
+  const fs::path path = temp_dir() / "ln.tmlp";
+  tmlp::save_model(m, path.string());
+  const tmlp::loaded_model l = tmlp::load_model(path.string());
+  CHECK(l.model.spec().layers[0].layer_norm);
+  CHECK(!l.model.spec().layers[1].layer_norm);
+  CHECK(std::equal(l.model.parameters().begin(), l.model.parameters().end(),
+                   m.parameters().begin()));
   fs::remove_all(temp_dir());
 }

@@ -1095,3 +1095,26 @@ TEST_CASE("dropout: fit is bit-identical for 1, 2 and 3 threads and changes the 
   }
   CHECK(!same_bits(d1, run(0.0f, 1)));
 }
+
+TEST_CASE("layer norm: fit is bit-identical for 1, 2 and 3 threads",
+          "[train][determinism][layer_norm]") {
+  tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 3);
+  big_problem p = make_big();
+  p.spec.layers[0].layer_norm = true;
+  p.spec.layers[1].layer_norm = true;
+  auto run = [&](int n_threads) {
+    tmlp::model m = tmlp::model::create(p.spec);
+    tmlp::trainer t({.opt = tmlp::adam{.lr = 1e-3f},
+                     .batch_size = 256,
+                     .epochs = 2,
+                     .n_threads = n_threads,
+                     .seed = 5,
+                     .shard_rows = 32});
+    CHECK(t.fit(m, {p.x.data(), p.n, 32}, {p.t.data(), p.n, 1}).status ==
+          fit_status::completed);
+    return params_of(m);
+  };
+  const auto p1 = run(1);
+  CHECK(same_bits(p1, run(2)));
+  CHECK(same_bits(p1, run(3)));
+}

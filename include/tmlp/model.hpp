@@ -72,6 +72,10 @@ struct dense_spec {
   // drawn from counters keyed by (seed, epoch, layer, row, unit), so training stays bit-identical
   // for any thread count. In [0, 1); not on the output layer.
   float dropout = 0.0f;
+  // Layer normalization of Z = X·Wᵀ + b over the layer's units, row by row, before the
+  // activation: (Z - mean) / sqrt(var + 1e-5), then a learned gain and shift per unit (2 x units
+  // parameters after the layer's others, initialized to 1 and 0).
+  bool layer_norm = false;
 };
 
 struct model_spec {

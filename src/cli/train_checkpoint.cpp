@@ -39,6 +39,7 @@ std::string checkpoint_metadata(const train_options& o, const preprocessor& prep
       {"layers", o.layers},
       {"activation", o.activation},
       {"dropout", text(o.dropout)},
+      {"layer-norm", o.layer_norm},
       {"loss", o.loss},
       {"optimizer", o.optimizer},
       {"lr", text(o.lr)},

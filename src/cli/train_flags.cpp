@@ -91,6 +91,8 @@ CLI::App* add_train_command(CLI::App& app, train_options& o) {
   t->add_option("--dropout", o.dropout,
                 "Drop each hidden unit's output with this probability while training, in [0, 1)")
       ->capture_default_str();
+  t->add_flag("--layer-norm", o.layer_norm,
+              "Layer normalization in every hidden layer, before its activation");
   t->add_option("--loss", o.loss, "auto|mse|mae|huber|bce|ce")->capture_default_str();
 
   t->add_option("--optimizer", o.optimizer, "sgd|momentum|nesterov|adam|adamw|rmsprop|adagrad")

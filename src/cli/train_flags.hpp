@@ -31,7 +31,8 @@ struct train_options {
   // model
   std::string layers = "128,64";  // hidden widths
   std::string activation = "relu";
-  float dropout = 0.0f;  // on every hidden layer's outputs while training
+  float dropout = 0.0f;     // on every hidden layer's outputs while training
+  bool layer_norm = false;  // on every hidden layer
   std::string loss = "auto";  // auto|mse|mae|huber|bce|ce
   // optimization
   std::string optimizer = "adam";

@@ -21,17 +21,29 @@ struct dense_layer {
   std::size_t w_offset = 0;  // into the flat parameter (and gradient) vector
   std::size_t b_offset = 0;
   std::size_t slope_offset = no_offset;  // prelu slopes, else no_offset
+  std::size_t norm_offset = no_offset;   // layer norm: gain (n_out), then shift (n_out)
 };
 
-// x: rows x n_in. z, a: rows x n_out, out. a may equal z only for the identity activation.
+inline constexpr float layer_norm_eps = 1e-5f;
+
+// What a layer-normalized layer keeps for its backward pass (rows of n_out, or of 1 for rstd).
+struct norm_buffers {
+  float* x_hat = nullptr;  // (Z - mean) * rstd
+  float* rstd = nullptr;   // 1 / sqrt(var + eps), one per row
+  float* out = nullptr;    // gain * x_hat + shift: the activation's input
+};
+
+// x: rows x n_in. z, a: rows x n_out, out. a may equal z only for the identity activation
+// without layer norm. norm: the layer's buffers if it has layer norm, else nullptr.
 void dense_forward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
-                   std::size_t rows, const float* x, float* z, float* a) noexcept;
+                   std::size_t rows, const float* x, float* z, float* a,
+                   const norm_buffers* norm = nullptr) noexcept;
 
 // d_a: rows x n_out, in: dL/dA; overwritten with dL/dZ. x: rows x n_in, the layer's input.
 // z, a: the forward's outputs. Writes (not accumulates) dW, db and d_slope into grads at the
 // layer's offsets. d_x: rows x n_in, out: dL/dX, or nullptr to skip (first layer).
 void dense_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
                     std::size_t rows, const float* x, const float* z, const float* a, float* d_a,
-                    float* grads, float* d_x) noexcept;
+                    float* grads, float* d_x, const norm_buffers* norm = nullptr) noexcept;
 
 }  // namespace tmlp::core

@@ -68,6 +68,10 @@ void init_params(const network& net, const model_spec& spec, float* params) {
     std::fill(params + l.b_offset, params + l.b_offset + l.n_out, 0.0f);
     if (l.slope_offset != no_offset)
       std::fill(params + l.slope_offset, params + l.slope_offset + l.n_out, l.alpha);
+    if (l.norm_offset != no_offset) {  // gain 1, shift 0
+      std::fill(params + l.norm_offset, params + l.norm_offset + l.n_out, 1.0f);
+      std::fill(params + l.norm_offset + l.n_out, params + l.norm_offset + 2 * l.n_out, 0.0f);
+    }
   }
 }
 

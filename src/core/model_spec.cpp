@@ -194,6 +194,10 @@ network network::from_spec(const model_spec& spec) {
       l.slope_offset = off;
       off += l.n_out;
     }
+    if (s.layer_norm) {
+      l.norm_offset = off;
+      off += 2 * l.n_out;
+    }
     net.layers.push_back(l);
     net.max_width = std::max(net.max_width, s.units);
     n_in = s.units;

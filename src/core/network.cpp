@@ -13,7 +13,7 @@ workspace::workspace(const network& net, std::size_t max_rows) : max_rows_(max_r
   for (const dense_layer& l : net.layers) {
     z_off_.push_back(n);
     n += max_rows * l.n_out;
-    if (l.act == kernels::act::identity) {
+    if (l.act == kernels::act::identity && l.norm_offset == no_offset) {
       a_off_.push_back(z_off_.back());  // A = Z: one buffer
     } else {
       a_off_.push_back(n);
@@ -25,9 +25,22 @@ workspace::workspace(const network& net, std::size_t max_rows) : max_rows_(max_r
     drop_len_.push_back(l.dropout > 0.0f ? max_rows * l.n_out : 0);
     n += 2 * drop_len_.back();
   }
+  for (const dense_layer& l : net.layers) {  // layer norm: x_hat, out, then rstd
+    n_off_.push_back(n);
+    if (l.norm_offset != no_offset) n += 2 * max_rows * l.n_out + max_rows;
+  }
   d_off_[0] = n;
   d_off_[1] = n + max_rows * net.max_width;
   buf_.assign(n + 2 * max_rows * net.max_width, 0.0f);
+  for (std::size_t i = 0; i < net.layers.size(); ++i) {
+    norm_buffers nb;
+    if (net.layers[i].norm_offset != no_offset) {
+      float* base = buf_.data() + n_off_[i];
+      const std::size_t len = max_rows * net.layers[i].n_out;
+      nb = {base, base + 2 * len, base + len};
+    }
+    norm_.push_back(nb);
+  }
 }
 
 std::uint64_t dropout_key(std::uint64_t seed, std::uint64_t epoch) noexcept {
@@ -69,7 +82,7 @@ const float* forward(const kernels::kernel_table& k, const network& net, const f
   const float* in = x;
   for (std::size_t i = 0; i < net.layers.size(); ++i) {
     const dense_layer& l = net.layers[i];
-    dense_forward(k, l, params, rows, in, ws.z(i), ws.a(i));
+    dense_forward(k, l, params, rows, in, ws.z(i), ws.a(i), ws.norm(i));
     if (ws.dropping() && l.dropout > 0.0f)
       drop_outputs(*drop, i, l.dropout, rows, l.n_out, ws.a(i), ws.mask(i), ws.dropped(i));
     in = ws.output(i);
@@ -95,7 +108,7 @@ void backward(const kernels::kernel_table& k, const network& net, const float* p
     }
     const float* in = i == 0 ? x : ws.output(i - 1);
     float* d_in = i == 0 ? nullptr : ws.grad_a(n_layers - i);
-    dense_backward(k, l, params, rows, in, ws.z(i), ws.a(i), d, grads, d_in);
+    dense_backward(k, l, params, rows, in, ws.z(i), ws.a(i), d, grads, d_in, ws.norm(i));
     d = d_in;
   }
 }

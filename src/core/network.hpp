@@ -24,7 +24,8 @@ struct network {
   bool has_dropout = false;  // some layer drops outputs while training
 
   // Validates the spec (throws tmlp::error) and lays out the parameters: for each layer in
-  // order, W (n_out x n_in), then b (n_out), then the prelu slopes (n_out) if any.
+  // order, W (n_out x n_in), then b (n_out), then the prelu slopes (n_out) if any, then the
+  // layer norm's gain and shift (n_out each) if any.
   static network from_spec(const model_spec& spec);
 };
 
@@ -56,13 +57,18 @@ class workspace {
   const float* output(std::size_t layer) noexcept {
     return dropping_ && drop_len_[layer] > 0 ? dropped(layer) : a(layer);
   }
+  // Layers with layer norm: what the backward pass needs (nullptr for other layers).
+  const norm_buffers* norm(std::size_t layer) const noexcept {
+    return norm_[layer].x_hat ? &norm_[layer] : nullptr;
+  }
   bool dropping() const noexcept { return dropping_; }
   void set_dropping(bool on) noexcept { dropping_ = on; }
 
  private:
   std::size_t max_rows_;
   std::vector<float> buf_;
-  std::vector<std::size_t> z_off_, a_off_, m_off_, drop_len_;
+  std::vector<std::size_t> z_off_, a_off_, m_off_, drop_len_, n_off_;
+  std::vector<norm_buffers> norm_;
   std::size_t d_off_[2] = {0, 0};
   bool dropping_ = false;
 };

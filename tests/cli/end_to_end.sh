@@ -76,6 +76,11 @@ cmp -s "$work/w1.tmlp" "$work/w2.tmlp"; check "model files identical for --threa
 cmp -s "$work/d1.tmlp" "$work/d2.tmlp"; check "with --dropout: model files identical for --threads 1 and 2" $?
 "$tmlp" info "$work/d1.tmlp" | grep -q "64 relu (dropout 0.3) -> 64 relu (dropout 0.3) -> 26 identity"
 check "info shows the dropout of each hidden layer" $?
+"$tmlp" train "$data/letter.csv" --target target_letter -o "$work/n1.tmlp" --threads 1 --epochs 2 --layers 64,64 --layer-norm --quiet
+"$tmlp" train "$data/letter.csv" --target target_letter -o "$work/n2.tmlp" --threads 2 --epochs 2 --layers 64,64 --layer-norm --quiet
+cmp -s "$work/n1.tmlp" "$work/n2.tmlp"; check "with --layer-norm: model files identical for --threads 1 and 2" $?
+"$tmlp" info "$work/n1.tmlp" | grep -q "64 layer-norm relu -> 64 layer-norm relu -> 26 identity"
+check "info shows layer norm" $?
 
 # Bad input: one line on stderr, non-zero exit, the old model untouched.
 one_line_error() {  # one_line_error NAME EXPECTED-TEXT COMMAND...
@@ -117,6 +122,7 @@ done <<'FLAGS'
 --valid-fraction 0 --early-stop 0
 --layers 16 --activation gelu --loss ce
 --layers 16,8 --dropout 0.5
+--layers 16,8 --layer-norm --activation tanh
 --optimizer sgd --lr 0.05 --batch-size 1
 --optimizer momentum --batch-size 0
 --optimizer nesterov --schedule step:1:0.5

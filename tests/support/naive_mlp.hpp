@@ -66,7 +66,8 @@ struct naive_mlp {
   std::size_t n_params() const {
     std::size_t n = 0, in = spec.n_inputs;
     for (const auto& l : spec.layers) {
-      n += l.units * in + l.units + (l.act == activation::prelu ? l.units : 0);
+      n += l.units * in + l.units + (l.act == activation::prelu ? l.units : 0) +
+           (l.layer_norm ? 2 * l.units : 0);
       in = l.units;
     }
     return n;
@@ -83,13 +84,28 @@ struct naive_mlp {
       const double* w = p.data() + off;
       const double* b = w + l.units * n_in;
       const double* slope = b + l.units;
-      out.assign(l.units, 0.0);
+      const double* gain = slope + (l.act == activation::prelu ? l.units : 0);
+      const double* shift = gain + l.units;
+      std::vector<double> z(l.units);
       for (std::size_t j = 0; j < l.units; ++j) {
-        double z = b[j];
-        for (std::size_t i = 0; i < n_in; ++i) z += w[j * n_in + i] * in[i];
-        out[j] = naive_act(l.act, z, naive_alpha(l), l.act == activation::prelu ? slope[j] : 0.0);
+        z[j] = b[j];
+        for (std::size_t i = 0; i < n_in; ++i) z[j] += w[j * n_in + i] * in[i];
       }
-      off += l.units * n_in + l.units + (l.act == activation::prelu ? l.units : 0);
+      if (l.layer_norm) {  // over the layer's units, then gain and shift
+        double mean = 0.0, var = 0.0;
+        for (double v : z) mean += v;
+        mean /= static_cast<double>(l.units);
+        for (double v : z) var += (v - mean) * (v - mean);
+        var /= static_cast<double>(l.units);
+        for (std::size_t j = 0; j < l.units; ++j)
+          z[j] = gain[j] * (z[j] - mean) / std::sqrt(var + 1e-5) + shift[j];
+      }
+      out.assign(l.units, 0.0);
+      for (std::size_t j = 0; j < l.units; ++j)
+        out[j] =
+            naive_act(l.act, z[j], naive_alpha(l), l.act == activation::prelu ? slope[j] : 0.0);
+      off += l.units * n_in + l.units + (l.act == activation::prelu ? l.units : 0) +
+             (l.layer_norm ? 2 * l.units : 0);
       if (li < masks.size() && !masks[li].empty())
         for (std::size_t j = 0; j < l.units; ++j) out[j] *= masks[li][row * l.units + j];
       in.swap(out);
