@@ -281,3 +281,46 @@ TEST_CASE("layer norm: gradients match finite differences, gain and shift includ
   INFO("worst parameter " << at << ": analytic " << grads[at] << ", finite difference " << fd[at]);
   CHECK(worst <= 1.0);
 }
+
+TEST_CASE("residual layers: gradients match finite differences, projections included",
+          "[core][gradcheck][residual]") {
+  const auto act = GENERATE(activation::relu, activation::tanh, activation::identity);
+  const bool norm = GENERATE(false, true);
+  const bool dropout = GENERATE(false, true);
+  CAPTURE(tmlp::to_string(act), norm, dropout);
+  problem p = make_problem(act, loss_kind::mse, true, 71);
+  // 5 -> 6 (projected skip) -> 6 (identity skip) -> 4 (projected) -> k.
+  p.spec.layers.insert(p.spec.layers.begin() + 1, {.units = 6, .act = act});
+  for (std::size_t i = 0; i < 3; ++i) {
+    p.spec.layers[i].residual = true;
+    p.spec.layers[i].layer_norm = norm;
+    p.spec.layers[i].dropout = dropout ? 0.3f : 0.0f;
+  }
+  const auto net = tmlp::core::network::from_spec(p.spec);
+  REQUIRE(net.layers[0].proj_offset != tmlp::core::no_offset);
+  REQUIRE(net.layers[1].proj_offset == tmlp::core::no_offset);
+  REQUIRE(net.layers[2].proj_offset != tmlp::core::no_offset);
+  std::vector<float> params(net.n_params);
+  tmlp::core::init_params(net, p.spec, params.data());
+  tmlp::core::workspace ws(net, p.rows);
+  std::vector<std::uint32_t> ids(p.rows);
+  for (std::size_t r = 0; r < p.rows; ++r) ids[r] = static_cast<std::uint32_t>(r);
+  const tmlp::core::dropout_context drop{tmlp::core::dropout_key(3, 1), ids.data()};
+  std::vector<float> grads(net.n_params, -7.0f);
+  const double loss_f = tmlp::core::forward_backward(tmlp::kernels::active(), net, params.data(),
+                                                     p.rows, p.x.data(), p.t.data(), p.w.data(),
+                                                     ws, grads.data(), &drop);
+  tmlp::test::naive_mlp naive{p.spec};
+  REQUIRE(naive.n_params() == net.n_params);
+  if (dropout)
+    for (std::size_t i = 0; i < 3; ++i)
+      naive.masks.emplace_back(ws.mask(i), ws.mask(i) + p.rows * net.layers[i].n_out);
+  const auto pd = to_double(params), xd = to_double(p.x), td = to_double(p.t),
+             wd = to_double(p.w);
+  CHECK(loss_f == Approx(naive.loss(pd, p.rows, xd, td, &wd)).epsilon(1e-5).margin(1e-6));
+  const auto fd = naive.gradient_fd(pd, p.rows, xd, td, &wd);
+  std::size_t at = 0;
+  const double worst = worst_ratio(grads, fd, 2e-3, 2e-4, &at);
+  INFO("worst parameter " << at << ": analytic " << grads[at] << ", finite difference " << fd[at]);
+  CHECK(worst <= 1.0);
+}

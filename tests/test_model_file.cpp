@@ -218,3 +218,24 @@ TEST_CASE("layer norm is saved with the spec and adds a gain and shift per unit"
                    m.parameters().begin()));
   fs::remove_all(temp_dir());
 }
+
+TEST_CASE("residual layers are saved with the spec, with a projection when widths differ",
+          "[io][model_file][residual]") {
+  tmlp::model_spec spec{.n_inputs = 3,
+                        .layers = {{.units = 4, .act = tmlp::activation::relu, .residual = true},
+                                   {.units = 4, .act = tmlp::activation::relu, .residual = true},
+                                   {.units = 2, .act = tmlp::activation::identity}},
+                        .loss = tmlp::loss_kind::mse};
+  const tmlp::model m = tmlp::model::create(spec);
+  CHECK(m.n_params() == (3 * 4 + 4 + 4 * 3) + (4 * 4 + 4) + (4 * 2 + 2));  // P only where 3 != 4
+  const fs::path path = temp_dir() / "res.tmlp";
+  tmlp::save_model(m, path.string());
+  const tmlp::loaded_model l = tmlp::load_model(path.string());
+  CHECK(l.model.spec().layers[0].residual);
+  CHECK(l.model.spec().layers[1].residual);
+  CHECK(std::equal(l.model.parameters().begin(), l.model.parameters().end(),
+                   m.parameters().begin()));
+  spec.layers[2].residual = true;
+  CHECK_THROWS_WITH(tmlp::validate(spec), Contains("residual on the output layer"));
+  fs::remove_all(temp_dir());
+}

@@ -1096,12 +1096,15 @@ TEST_CASE("dropout: fit is bit-identical for 1, 2 and 3 threads and changes the 
   CHECK(!same_bits(d1, run(0.0f, 1)));
 }
 
-TEST_CASE("layer norm: fit is bit-identical for 1, 2 and 3 threads",
-          "[train][determinism][layer_norm]") {
+TEST_CASE("layer norm and residual layers: fit is bit-identical for 1, 2 and 3 threads",
+          "[train][determinism][layer_norm][residual]") {
   tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 3);
   big_problem p = make_big();
   p.spec.layers[0].layer_norm = true;
   p.spec.layers[1].layer_norm = true;
+  p.spec.layers[0].residual = true;  // 32 -> 256: a projected skip
+  p.spec.layers.insert(p.spec.layers.begin() + 1,
+                       {.units = 256, .act = activation::relu, .residual = true});
   auto run = [&](int n_threads) {
     tmlp::model m = tmlp::model::create(p.spec);
     tmlp::trainer t({.opt = tmlp::adam{.lr = 1e-3f},

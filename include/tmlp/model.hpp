@@ -76,6 +76,10 @@ struct dense_spec {
   // activation: (Z - mean) / sqrt(var + 1e-5), then a learned gain and shift per unit (2 x units
   // parameters after the layer's others, initialized to 1 and 0).
   bool layer_norm = false;
+  // A residual layer: its output is f(X) + X, the activation (after dropout) plus the layer's
+  // input, through a learned projection X·Pᵀ (P: units x inputs, no bias, parameters after the
+  // others) when the widths differ. Not on the output layer.
+  bool residual = false;
 };
 
 struct model_spec {

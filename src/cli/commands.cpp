@@ -287,8 +287,8 @@ int info(const std::string& path) {
   fmt::print("task       {} (loss {})\n", to_string(l.prep.task()), to_string(s.loss));
   std::string arch = std::to_string(s.n_inputs);
   for (const auto& layer : s.layers)
-    arch += fmt::format(" -> {}{} {}{}", layer.units, layer.layer_norm ? " layer-norm" : "",
-                        to_string(layer.act),
+    arch += fmt::format(" -> {}{} {}{}{}", layer.units, layer.layer_norm ? " layer-norm" : "",
+                        to_string(layer.act), layer.residual ? " + skip" : "",
                         layer.dropout > 0.0f ? fmt::format(" (dropout {})", layer.dropout) : "");
   fmt::print("layers     {}\n", arch);
   fmt::print("parameters {}\n", l.lm.model.n_params());

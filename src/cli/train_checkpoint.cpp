@@ -40,6 +40,7 @@ std::string checkpoint_metadata(const train_options& o, const preprocessor& prep
       {"activation", o.activation},
       {"dropout", text(o.dropout)},
       {"layer-norm", o.layer_norm},
+      {"residual", o.residual},
       {"loss", o.loss},
       {"optimizer", o.optimizer},
       {"lr", text(o.lr)},

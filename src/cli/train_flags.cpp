@@ -93,6 +93,9 @@ CLI::App* add_train_command(CLI::App& app, train_options& o) {
       ->capture_default_str();
   t->add_flag("--layer-norm", o.layer_norm,
               "Layer normalization in every hidden layer, before its activation");
+  t->add_flag("--residual", o.residual,
+              "Residual hidden layers: each adds its input to its output (through a learned "
+              "projection when the widths differ)");
   t->add_option("--loss", o.loss, "auto|mse|mae|huber|bce|ce")->capture_default_str();
 
   t->add_option("--optimizer", o.optimizer, "sgd|momentum|nesterov|adam|adamw|rmsprop|adagrad")

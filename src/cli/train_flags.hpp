@@ -33,6 +33,7 @@ struct train_options {
   std::string activation = "relu";
   float dropout = 0.0f;     // on every hidden layer's outputs while training
   bool layer_norm = false;  // on every hidden layer
+  bool residual = false;    // every hidden layer adds its input (projected if widths differ)
   std::string loss = "auto";  // auto|mse|mae|huber|bce|ce
   // optimization
   std::string optimizer = "adam";

@@ -93,7 +93,11 @@ std::vector<dense_spec> hidden_layers(const train_options& o) {
   if (!(o.dropout >= 0.0f && o.dropout < 1.0f))
     bad_flag(fmt::format("--dropout: {} is outside [0, 1)", o.dropout));
   for (std::size_t w : parse_widths(o.layers))
-    out.push_back({.units = w, .act = act, .dropout = o.dropout, .layer_norm = o.layer_norm});
+    out.push_back({.units = w,
+                   .act = act,
+                   .dropout = o.dropout,
+                   .layer_norm = o.layer_norm,
+                   .residual = o.residual});
   return out;
 }
 

@@ -30,8 +30,8 @@ optimizer parse_optimizer(const std::string& name, float lr);
 // --layers: positive widths, comma-separated ("256,128").
 std::vector<std::size_t> parse_widths(const std::string& text);
 
-// --layers (positive widths, comma-separated) with --activation, --dropout and --layer-norm on
-// each.
+// --layers (positive widths, comma-separated) with --activation, --dropout, --layer-norm and
+// --residual on each.
 std::vector<dense_spec> hidden_layers(const train_options& o);
 
 // --schedule TEXT: constant | step[:EPOCHS[:GAMMA]] | exp[:GAMMA] |

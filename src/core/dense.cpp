@@ -83,7 +83,8 @@ void dense_forward(const kernels::kernel_table& k, const dense_layer& l, const f
 
 void dense_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
                     std::size_t rows, const float* x, const float* z, const float* a, float* d_a,
-                    float* grads, float* d_x, const norm_buffers* norm) noexcept {
+                    float* grads, float* d_x, const norm_buffers* norm,
+                    bool accumulate_dx) noexcept {
   const float* w = params + l.w_offset;
   float* d_slope = nullptr;
   if (l.slope_offset != no_offset) {
@@ -110,8 +111,8 @@ void dense_backward(const kernels::kernel_table& k, const dense_layer& l, const 
   k.col_sums(rows, l.n_out, d_z, grads + l.b_offset);
   // dX = dZ·W: (rows x n_out)·(n_out x n_in)
   if (d_x != nullptr)
-    blas::sgemm(false, false, rows, l.n_in, l.n_out, 1.0f, d_z, l.n_out, w, l.n_in, 0.0f, d_x,
-                l.n_in);
+    blas::sgemm(false, false, rows, l.n_in, l.n_out, 1.0f, d_z, l.n_out, w, l.n_in,
+                accumulate_dx ? 1.0f : 0.0f, d_x, l.n_in);
 }
 
 }  // namespace tmlp::core

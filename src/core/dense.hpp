@@ -22,6 +22,8 @@ struct dense_layer {
   std::size_t b_offset = 0;
   std::size_t slope_offset = no_offset;  // prelu slopes, else no_offset
   std::size_t norm_offset = no_offset;   // layer norm: gain (n_out), then shift (n_out)
+  bool residual = false;                 // output = f(X) + X (network.cpp adds the skip)
+  std::size_t proj_offset = no_offset;   // residual with n_in != n_out: P, n_out x n_in
 };
 
 inline constexpr float layer_norm_eps = 1e-5f;
@@ -41,9 +43,11 @@ void dense_forward(const kernels::kernel_table& k, const dense_layer& l, const f
 
 // d_a: rows x n_out, in: dL/dA; overwritten with dL/dZ. x: rows x n_in, the layer's input.
 // z, a: the forward's outputs. Writes (not accumulates) dW, db and d_slope into grads at the
-// layer's offsets. d_x: rows x n_in, out: dL/dX, or nullptr to skip (first layer).
+// layer's offsets. d_x: rows x n_in, out: dL/dX (added to what it holds if accumulate_dx), or
+// nullptr to skip (first layer).
 void dense_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
                     std::size_t rows, const float* x, const float* z, const float* a, float* d_a,
-                    float* grads, float* d_x, const norm_buffers* norm = nullptr) noexcept;
+                    float* grads, float* d_x, const norm_buffers* norm = nullptr,
+                    bool accumulate_dx = false) noexcept;
 
 }  // namespace tmlp::core

@@ -68,6 +68,12 @@ void init_params(const network& net, const model_spec& spec, float* params) {
     std::fill(params + l.b_offset, params + l.b_offset + l.n_out, 0.0f);
     if (l.slope_offset != no_offset)
       std::fill(params + l.slope_offset, params + l.slope_offset + l.n_out, l.alpha);
+    if (l.proj_offset != no_offset) {  // the skip's projection: xavier uniform, its own stream
+      const std::uint64_t pkey = derive_key(spec.seed, i, 0x5c1b);
+      const double a = std::sqrt(6.0 / (fan_in + fan_out));
+      for (std::size_t j = 0; j < n_w; ++j)
+        params[l.proj_offset + j] = static_cast<float>(a * (2.0 * uniform01(pkey, j) - 1.0));
+    }
     if (l.norm_offset != no_offset) {  // gain 1, shift 0
       std::fill(params + l.norm_offset, params + l.norm_offset + l.n_out, 1.0f);
       std::fill(params + l.norm_offset + l.n_out, params + l.norm_offset + 2 * l.n_out, 0.0f);

@@ -150,6 +150,9 @@ void validate(const model_spec& spec) {
       bad_spec(fmt::format("layer {}: alpha {} is not finite", i, *l.alpha));
     if (!(l.dropout >= 0.0f && l.dropout < 1.0f))
       bad_spec(fmt::format("layer {}: dropout {} is outside [0, 1)", i, l.dropout));
+    if (l.residual && i + 1 == spec.layers.size())
+      bad_spec(fmt::format("layer {}: residual on the output layer; it belongs on hidden layers",
+                           i));
     if (l.dropout > 0.0f && i + 1 == spec.layers.size())
       bad_spec(fmt::format("layer {}: dropout {} on the output layer; it belongs on hidden layers",
                            i, l.dropout));
@@ -197,6 +200,11 @@ network network::from_spec(const model_spec& spec) {
     if (s.layer_norm) {
       l.norm_offset = off;
       off += 2 * l.n_out;
+    }
+    l.residual = s.residual;
+    if (s.residual && l.n_in != l.n_out) {
+      l.proj_offset = off;
+      off += l.n_out * l.n_in;
     }
     net.layers.push_back(l);
     net.max_width = std::max(net.max_width, s.units);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <utility>
 
+#include "blas.hpp"
 #include "core/random.hpp"
 
 namespace tmlp::core {
@@ -24,6 +25,10 @@ workspace::workspace(const network& net, std::size_t max_rows) : max_rows_(max_r
     m_off_.push_back(n);
     drop_len_.push_back(l.dropout > 0.0f ? max_rows * l.n_out : 0);
     n += 2 * drop_len_.back();
+  }
+  for (const dense_layer& l : net.layers) {  // residual sums
+    s_off_.push_back(l.residual ? n : none);
+    if (l.residual) n += max_rows * l.n_out;
   }
   for (const dense_layer& l : net.layers) {  // layer norm: x_hat, out, then rstd
     n_off_.push_back(n);
@@ -73,6 +78,34 @@ void drop_outputs(const dropout_context& ctx, std::size_t layer, float p, std::s
   }
 }
 
+// Residual: sum = branch + skip, the skip being x itself or x·Pᵀ. x: rows x n_in.
+void add_skip(const dense_layer& l, const float* params, std::size_t rows, const float* x,
+              const float* branch, float* sum) noexcept {
+  const std::size_t n = rows * l.n_out;
+  if (l.proj_offset == no_offset) {
+    for (std::size_t e = 0; e < n; ++e) sum[e] = branch[e] + x[e];
+    return;
+  }
+  std::copy(branch, branch + n, sum);
+  blas::sgemm(false, true, rows, l.n_out, l.n_in, 1.0f, x, l.n_in, params + l.proj_offset,
+              l.n_in, 1.0f, sum, l.n_out);
+}
+
+// The skip's share of the backward pass, before d (dL/dsum) is changed: dP = dᵀ·x, and d_x (if
+// any) set to d or d·P, which the branch's backward then adds to.
+void skip_backward(const dense_layer& l, const float* params, std::size_t rows, const float* x,
+                   const float* d, float* grads, float* d_x) noexcept {
+  if (l.proj_offset != no_offset) {
+    blas::sgemm(true, false, l.n_out, l.n_in, rows, 1.0f, d, l.n_out, x, l.n_in, 0.0f,
+                grads + l.proj_offset, l.n_in);
+    if (d_x != nullptr)
+      blas::sgemm(false, false, rows, l.n_in, l.n_out, 1.0f, d, l.n_out, params + l.proj_offset,
+                  l.n_in, 0.0f, d_x, l.n_in);
+  } else if (d_x != nullptr) {
+    std::copy(d, d + rows * l.n_out, d_x);
+  }
+}
+
 }  // namespace
 
 const float* forward(const kernels::kernel_table& k, const network& net, const float* params,
@@ -85,6 +118,7 @@ const float* forward(const kernels::kernel_table& k, const network& net, const f
     dense_forward(k, l, params, rows, in, ws.z(i), ws.a(i), ws.norm(i));
     if (ws.dropping() && l.dropout > 0.0f)
       drop_outputs(*drop, i, l.dropout, rows, l.n_out, ws.a(i), ws.mask(i), ws.dropped(i));
+    if (l.residual) add_skip(l, params, rows, in, ws.branch(i), ws.sum(i));
     in = ws.output(i);
   }
   return in;
@@ -102,13 +136,15 @@ void backward(const kernels::kernel_table& k, const network& net, const float* p
   float* d = ws.grad_a(0);
   for (std::size_t i = n_layers; i-- > 0;) {
     const dense_layer& l = net.layers[i];
+    const float* in = i == 0 ? x : ws.output(i - 1);
+    float* d_in = i == 0 ? nullptr : ws.grad_a(n_layers - i);
+    if (l.residual) skip_backward(l, params, rows, in, d, grads, d_in);
     if (ws.dropping() && l.dropout > 0.0f) {  // d: dL/d(masked output) -> dL/dA
       const float* m = ws.mask(i);
       for (std::size_t e = 0; e < rows * l.n_out; ++e) d[e] *= m[e];
     }
-    const float* in = i == 0 ? x : ws.output(i - 1);
-    float* d_in = i == 0 ? nullptr : ws.grad_a(n_layers - i);
-    dense_backward(k, l, params, rows, in, ws.z(i), ws.a(i), d, grads, d_in, ws.norm(i));
+    dense_backward(k, l, params, rows, in, ws.z(i), ws.a(i), d, grads, d_in, ws.norm(i),
+                   l.residual);
     d = d_in;
   }
 }

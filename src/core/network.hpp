@@ -53,8 +53,16 @@ class workspace {
   // the next layer reads, from the last forward() with a dropout_context.
   float* mask(std::size_t layer) noexcept { return buf_.data() + m_off_[layer]; }
   float* dropped(std::size_t layer) noexcept { return buf_.data() + m_off_[layer] + drop_len_[layer]; }
-  // What layer `layer` passed on in the last forward(): its masked outputs if it dropped any.
+  // Residual layers: their output, the activation (after dropout) plus the skip.
+  float* sum(std::size_t layer) noexcept { return buf_.data() + s_off_[layer]; }
+  // What layer `layer` passed on in the last forward(): the residual sum, else its masked
+  // outputs if it dropped any, else its activations.
   const float* output(std::size_t layer) noexcept {
+    if (s_off_[layer] != none) return sum(layer);
+    return dropping_ && drop_len_[layer] > 0 ? dropped(layer) : a(layer);
+  }
+  // Before the residual sum: the masked outputs or the activations.
+  const float* branch(std::size_t layer) noexcept {
     return dropping_ && drop_len_[layer] > 0 ? dropped(layer) : a(layer);
   }
   // Layers with layer norm: what the backward pass needs (nullptr for other layers).
@@ -67,7 +75,8 @@ class workspace {
  private:
   std::size_t max_rows_;
   std::vector<float> buf_;
-  std::vector<std::size_t> z_off_, a_off_, m_off_, drop_len_, n_off_;
+  static constexpr std::size_t none = static_cast<std::size_t>(-1);
+  std::vector<std::size_t> z_off_, a_off_, m_off_, drop_len_, n_off_, s_off_;
   std::vector<norm_buffers> norm_;
   std::size_t d_off_[2] = {0, 0};
   bool dropping_ = false;

@@ -81,6 +81,11 @@ check "info shows the dropout of each hidden layer" $?
 cmp -s "$work/n1.tmlp" "$work/n2.tmlp"; check "with --layer-norm: model files identical for --threads 1 and 2" $?
 "$tmlp" info "$work/n1.tmlp" | grep -q "64 layer-norm relu -> 64 layer-norm relu -> 26 identity"
 check "info shows layer norm" $?
+"$tmlp" train "$data/letter.csv" --target target_letter -o "$work/r1.tmlp" --threads 1 --epochs 2 --layers 64,64 --residual --dropout 0.1 --quiet
+"$tmlp" train "$data/letter.csv" --target target_letter -o "$work/r2.tmlp" --threads 2 --epochs 2 --layers 64,64 --residual --dropout 0.1 --quiet
+cmp -s "$work/r1.tmlp" "$work/r2.tmlp"; check "with --residual: model files identical for --threads 1 and 2" $?
+"$tmlp" info "$work/r1.tmlp" | grep -q "64 relu + skip (dropout 0.1) -> 64 relu + skip (dropout 0.1) -> 26 identity"
+check "info shows residual layers" $?
 
 # Bad input: one line on stderr, non-zero exit, the old model untouched.
 one_line_error() {  # one_line_error NAME EXPECTED-TEXT COMMAND...
@@ -123,6 +128,7 @@ done <<'FLAGS'
 --layers 16 --activation gelu --loss ce
 --layers 16,8 --dropout 0.5
 --layers 16,8 --layer-norm --activation tanh
+--layers 16,16,8 --residual --dropout 0.2
 --optimizer sgd --lr 0.05 --batch-size 1
 --optimizer momentum --batch-size 0
 --optimizer nesterov --schedule step:1:0.5

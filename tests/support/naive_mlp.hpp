@@ -67,7 +67,7 @@ struct naive_mlp {
     std::size_t n = 0, in = spec.n_inputs;
     for (const auto& l : spec.layers) {
       n += l.units * in + l.units + (l.act == activation::prelu ? l.units : 0) +
-           (l.layer_norm ? 2 * l.units : 0);
+           (l.layer_norm ? 2 * l.units : 0) + (l.residual && l.units != in ? l.units * in : 0);
       in = l.units;
     }
     return n;
@@ -108,6 +108,17 @@ struct naive_mlp {
              (l.layer_norm ? 2 * l.units : 0);
       if (li < masks.size() && !masks[li].empty())
         for (std::size_t j = 0; j < l.units; ++j) out[j] *= masks[li][row * l.units + j];
+      if (l.residual) {  // + the input, projected by P (units x n_in) when the widths differ
+        const double* proj = p.data() + off;
+        for (std::size_t j = 0; j < l.units; ++j) {
+          if (n_in == l.units) {
+            out[j] += in[j];
+          } else {
+            for (std::size_t i = 0; i < n_in; ++i) out[j] += proj[j * n_in + i] * in[i];
+          }
+        }
+        if (n_in != l.units) off += l.units * n_in;
+      }
       in.swap(out);
     }
     return in;
