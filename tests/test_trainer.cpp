@@ -858,6 +858,28 @@ TEST_CASE("health: gradients vanish toward the input of a deep sigmoid net", "[t
   CHECK_FALSE(r.epochs[0].exploding);
 }
 
+TEST_CASE("health: no vanishing flag for a healthy shallow net, nor with layer norm",
+          "[train][health]") {
+  const std::vector<float> x = normal_matrix(43, 512, 16);
+  std::vector<float> y(512);
+  for (std::size_t r = 0; r < 512; ++r) y[r] = x[r * 16] + x[r * 16 + 1] > 0 ? 1.0f : 0.0f;
+  const bool deep = GENERATE(false, true);
+  CAPTURE(deep);
+  tmlp::model_spec spec{.n_inputs = 16, .loss = loss_kind::bce, .seed = 3};
+  // Shallow ReLU, or 8 sigmoid layers made trainable by layer norm.
+  for (int i = 0; i < (deep ? 8 : 2); ++i)
+    spec.layers.push_back(
+        {.units = 32, .act = deep ? activation::sigmoid : activation::relu, .layer_norm = deep});
+  spec.layers.push_back({.units = 1, .act = activation::identity});
+  tmlp::model m = tmlp::model::create(spec);
+  const auto r = tmlp::trainer({.opt = tmlp::adam{}, .batch_size = 64, .epochs = 2})
+                     .fit(m, {x.data(), 512, 16}, {y.data(), 512, 1});
+  for (const auto& e : r.epochs) {
+    for (const auto& h : e.layers) CHECK_FALSE(h.vanishing);
+    CHECK_FALSE(e.vanishing);
+  }
+}
+
 TEST_CASE("health: dead ReLU units are counted per layer", "[train][health]") {
   // 3 -> 8 relu -> 4 relu -> 1. Layer 0's biases are -1000: every unit is dead, so layer 1 sees
   // zeros and outputs relu(b): biases (1, 1, 1, -1) leave one unit of four dead.

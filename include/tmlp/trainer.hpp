@@ -101,7 +101,8 @@ struct layer_health {
   double weight_norm = 0.0;   // L2 norm of W
   double dead_fraction = -1;  // relu: fraction of units that output 0 for every row of
                               // the health sample (up to 1024 training rows); -1 otherwise
-  bool vanishing = false;     // grad_norm < 1e-7 * weight_norm
+  bool vanishing = false;     // grad_norm / weight_norm below 1e-7, or below 1e-4 times the
+                              // output layer's: updates that no longer move the layer
   bool exploding = false;     // grad_norm > 1e3 * max(weight_norm, 1), or not finite
 };
 

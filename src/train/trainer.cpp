@@ -159,6 +159,13 @@ std::vector<layer_health> layer_norms(const core::network& net, const float* par
     out[i].exploding = !std::isfinite(out[i].grad_norm) ||
                        out[i].grad_norm > 1e3 * std::max(out[i].weight_norm, 1.0);
   }
+  // Relative to the output layer: a layer whose gradient is 1e-4 times smaller, for its weights,
+  // than the output layer's learns that much slower (the classic deep sigmoid net).
+  const layer_health& last = out.back();
+  const double last_ratio = last.grad_norm / std::max(last.weight_norm, 1e-30);
+  for (layer_health& h : out)
+    h.vanishing |= std::isfinite(last_ratio) &&
+                   h.grad_norm / std::max(h.weight_norm, 1e-30) < 1e-4 * last_ratio;
   return out;
 }
 
