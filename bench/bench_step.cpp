@@ -20,8 +20,8 @@
 #include "blas.hpp"
 #include "core/network.hpp"
 #include "core/random.hpp"
-#include "train/split.hpp"
 #include "tmlp/model.hpp"
+#include "train/split.hpp"
 #include "train/stepper.hpp"
 
 namespace {

@@ -79,8 +79,7 @@ struct problem {
 
   problem() {
     x.resize(n * 12);
-    for (std::size_t i = 0; i < x.size(); ++i)
-      x[i] = static_cast<float>(tmlp::core::normal(41, i));
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(tmlp::core::normal(41, i));
     for (std::size_t r = 0; r < n; ++r) {
       const float* row = x.data() + r * 12;
       float c = row[0] + row[1] > 0.0f ? (row[2] > 0.0f ? 2.0f : 1.0f) : 0.0f;
@@ -178,8 +177,7 @@ TEST_CASE("resuming after any epoch ends with the bits of an uninterrupted run",
     for (const auto& [epoch, state] : rec.states) {
       CAPTURE(epoch);
       tmlp::model m = tmlp::model::create(p.spec);
-      std::copy(rec.params.at(epoch).begin(), rec.params.at(epoch).end(),
-                m.parameters().begin());
+      std::copy(rec.params.at(epoch).begin(), rec.params.at(epoch).end(), m.parameters().begin());
       tmlp::trainer t(v.cfg);
       t.resume_from(state);
       const tmlp::fit_result r = t.fit(m, p.xv(), p.tv());
@@ -354,7 +352,9 @@ TEST_CASE("fit on a row_source gives the bits of fit on the same rows in a matri
   }
   SECTION("a source of the wrong width is an error") {
     const column_major_rows narrow({p.x.data(), 50, 6});
-    CHECK_THAT(error_message([&] { tmlp::trainer(cfg).fit(a, narrow, {p.t.data(), 50, 1}); }),
+    CHECK_THAT(error_message([&] {
+                 tmlp::trainer(cfg).fit(a, narrow, {p.t.data(), 50, 1});
+               }),
                Contains("x has 6 columns, expected 12"));
   }
 }

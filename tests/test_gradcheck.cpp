@@ -177,10 +177,9 @@ TEST_CASE("dropout: gradients match finite differences through the same masks",
   for (std::size_t r = 0; r < p.rows; ++r) ids[r] = static_cast<std::uint32_t>(1000 + 3 * r);
   const tmlp::core::dropout_context drop{tmlp::core::dropout_key(9, 2), ids.data()};
   std::vector<float> grads(net.n_params, -7.0f);
-  const double loss_f = tmlp::core::forward_backward(tmlp::kernels::active(), net,
-                                                     p.params.data(), p.rows, p.x.data(),
-                                                     p.t.data(), p.w.data(), ws, grads.data(),
-                                                     &drop);
+  const double loss_f =
+      tmlp::core::forward_backward(tmlp::kernels::active(), net, p.params.data(), p.rows,
+                                   p.x.data(), p.t.data(), p.w.data(), ws, grads.data(), &drop);
   tmlp::test::naive_mlp naive{p.spec};
   std::size_t n_dropped = 0, n_units = 0;
   for (std::size_t i = 0; i < 2; ++i) {
@@ -242,8 +241,8 @@ TEST_CASE("dropout: masks depend on the row, the epoch and the layer, with the g
 
 TEST_CASE("layer norm: gradients match finite differences, gain and shift included",
           "[core][gradcheck][layer_norm]") {
-  const auto act = GENERATE(activation::relu, activation::tanh, activation::prelu,
-                            activation::identity);
+  const auto act =
+      GENERATE(activation::relu, activation::tanh, activation::prelu, activation::identity);
   const auto loss = GENERATE(loss_kind::ce, loss_kind::mse);
   CAPTURE(tmlp::to_string(act), tmlp::to_string(loss));
   problem p = make_problem(act, loss, true, 57);
@@ -257,7 +256,7 @@ TEST_CASE("layer norm: gradients match finite differences, gain and shift includ
   std::uint64_t c = 0;
   for (const auto& l : net.layers) {
     if (l.norm_offset == tmlp::core::no_offset) continue;
-    CHECK(params[l.norm_offset] == 1.0f);           // gain starts at 1
+    CHECK(params[l.norm_offset] == 1.0f);            // gain starts at 1
     CHECK(params[l.norm_offset + l.n_out] == 0.0f);  // shift at 0
     for (std::size_t j = 0; j < 2 * l.n_out; ++j)
       params[l.norm_offset + j] =
@@ -268,12 +267,11 @@ TEST_CASE("layer norm: gradients match finite differences, gain and shift includ
   tmlp::core::workspace ws(net, p.rows);
   std::vector<float> grads(net.n_params, -7.0f);
   const double loss_f =
-      tmlp::core::forward_backward(tmlp::kernels::active(), net, params.data(), p.rows,
-                                   p.x.data(), p.t.data(), p.w.data(), ws, grads.data());
+      tmlp::core::forward_backward(tmlp::kernels::active(), net, params.data(), p.rows, p.x.data(),
+                                   p.t.data(), p.w.data(), ws, grads.data());
   const tmlp::test::naive_mlp naive{p.spec};
   REQUIRE(naive.n_params() == net.n_params);
-  const auto pd = to_double(params), xd = to_double(p.x), td = to_double(p.t),
-             wd = to_double(p.w);
+  const auto pd = to_double(params), xd = to_double(p.x), td = to_double(p.t), wd = to_double(p.w);
   CHECK(loss_f == Approx(naive.loss(pd, p.rows, xd, td, &wd)).epsilon(1e-5).margin(1e-6));
   const auto fd = naive.gradient_fd(pd, p.rows, xd, td, &wd);
   std::size_t at = 0;
@@ -307,16 +305,15 @@ TEST_CASE("residual layers: gradients match finite differences, projections incl
   for (std::size_t r = 0; r < p.rows; ++r) ids[r] = static_cast<std::uint32_t>(r);
   const tmlp::core::dropout_context drop{tmlp::core::dropout_key(3, 1), ids.data()};
   std::vector<float> grads(net.n_params, -7.0f);
-  const double loss_f = tmlp::core::forward_backward(tmlp::kernels::active(), net, params.data(),
-                                                     p.rows, p.x.data(), p.t.data(), p.w.data(),
-                                                     ws, grads.data(), &drop);
+  const double loss_f =
+      tmlp::core::forward_backward(tmlp::kernels::active(), net, params.data(), p.rows, p.x.data(),
+                                   p.t.data(), p.w.data(), ws, grads.data(), &drop);
   tmlp::test::naive_mlp naive{p.spec};
   REQUIRE(naive.n_params() == net.n_params);
   if (dropout)
     for (std::size_t i = 0; i < 3; ++i)
       naive.masks.emplace_back(ws.mask(i), ws.mask(i) + p.rows * net.layers[i].n_out);
-  const auto pd = to_double(params), xd = to_double(p.x), td = to_double(p.t),
-             wd = to_double(p.w);
+  const auto pd = to_double(params), xd = to_double(p.x), td = to_double(p.t), wd = to_double(p.w);
   CHECK(loss_f == Approx(naive.loss(pd, p.rows, xd, td, &wd)).epsilon(1e-5).margin(1e-6));
   const auto fd = naive.gradient_fd(pd, p.rows, xd, td, &wd);
   std::size_t at = 0;

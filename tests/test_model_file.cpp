@@ -214,8 +214,8 @@ TEST_CASE("layer norm is saved with the spec and adds a gain and shift per unit"
   const tmlp::loaded_model l = tmlp::load_model(path.string());
   CHECK(l.model.spec().layers[0].layer_norm);
   CHECK(!l.model.spec().layers[1].layer_norm);
-  CHECK(std::equal(l.model.parameters().begin(), l.model.parameters().end(),
-                   m.parameters().begin()));
+  CHECK(
+      std::equal(l.model.parameters().begin(), l.model.parameters().end(), m.parameters().begin()));
   fs::remove_all(temp_dir());
 }
 
@@ -233,8 +233,8 @@ TEST_CASE("residual layers are saved with the spec, with a projection when width
   const tmlp::loaded_model l = tmlp::load_model(path.string());
   CHECK(l.model.spec().layers[0].residual);
   CHECK(l.model.spec().layers[1].residual);
-  CHECK(std::equal(l.model.parameters().begin(), l.model.parameters().end(),
-                   m.parameters().begin()));
+  CHECK(
+      std::equal(l.model.parameters().begin(), l.model.parameters().end(), m.parameters().begin()));
   spec.layers[2].residual = true;
   CHECK_THROWS_WITH(tmlp::validate(spec), Contains("residual on the output layer"));
   fs::remove_all(temp_dir());

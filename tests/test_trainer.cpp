@@ -1135,8 +1135,7 @@ TEST_CASE("layer norm and residual layers: fit is bit-identical for 1, 2 and 3 t
                      .n_threads = n_threads,
                      .seed = 5,
                      .shard_rows = 32});
-    CHECK(t.fit(m, {p.x.data(), p.n, 32}, {p.t.data(), p.n, 1}).status ==
-          fit_status::completed);
+    CHECK(t.fit(m, {p.x.data(), p.n, 32}, {p.t.data(), p.n, 1}).status == fit_status::completed);
     return params_of(m);
   };
   const auto p1 = run(1);

@@ -143,7 +143,7 @@ struct fit_result {
   std::vector<epoch_report> epochs;  // those run by this fit() call (after a resume: the rest)
   std::size_t best_epoch = 0;  // 1-based, by validation (or training) loss; 0 if none finished
   double best_loss = 0.0;
-  std::size_t n_steps = 0;  // optimizer steps, counting those before a resume
+  std::size_t n_steps = 0;         // optimizer steps, counting those before a resume
   std::size_t n_shards = 0;        // shards of a full batch
   std::size_t n_workers = 0;       // threads the scheduler used
   std::vector<std::string> notes;  // one-line remarks (e.g. about BLAS threading)

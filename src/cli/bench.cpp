@@ -141,8 +141,7 @@ bench_problem resolve(const bench_options& o) {
     p.spec.loss = *l;
   }
   p.spec.n_inputs = o.inputs > 0 ? o.inputs : base->inputs;
-  const std::vector<std::size_t> hidden =
-      o.layers.empty() ? base->hidden : parse_widths(o.layers);
+  const std::vector<std::size_t> hidden = o.layers.empty() ? base->hidden : parse_widths(o.layers);
   for (std::size_t w : hidden) p.spec.layers.push_back({.units = w, .act = act});
   p.spec.layers.push_back(
       {.units = o.outputs > 0 ? o.outputs : base->outputs, .act = activation::identity});

@@ -99,9 +99,8 @@ table with_targets(table x, const std::string& targets_path) {
   if (targets_path.empty()) return x;
   table y = read_npy(targets_path);
   if (y.n_rows != x.n_rows)
-    throw error(errc::invalid_data,
-                fmt::format("--targets: {} has {} rows, {} has {}", targets_path, y.n_rows,
-                            x.source, x.n_rows));
+    throw error(errc::invalid_data, fmt::format("--targets: {} has {} rows, {} has {}",
+                                                targets_path, y.n_rows, x.source, x.n_rows));
   for (std::size_t j = 0; j < y.columns.size(); ++j) {
     column c = std::move(y.columns[j]);
     c.name = y.columns.size() == 1 ? "target" : fmt::format("target_{}", j + 1);
@@ -118,11 +117,12 @@ int convert(const convert_options& o) {
                 fmt::format("{}: is already a .tmlpd file (train on it directly)", o.data));
   const auto t0 = std::chrono::steady_clock::now();
   const csv_options csv{.n_threads = o.threads, .numeric = o.numeric, .categorical = o.categorical};
-  data_source src = o.npy ? data_source(with_targets(read_npy(o.data), o.targets))
-                          : open_data(o.data, csv);
+  data_source src =
+      o.npy ? data_source(with_targets(read_npy(o.data), o.targets)) : open_data(o.data, csv);
   if (!o.targets.empty() && !o.npy)
-    throw error(errc::invalid_argument,
-                fmt::format("--targets: {} is not a .npy file; a CSV holds its target column", o.data));
+    throw error(
+        errc::invalid_argument,
+        fmt::format("--targets: {} is not a .npy file; a CSV holds its target column", o.data));
   const table_view& t = src.view();
   write_dataset(t, o.out);
   std::size_t kinds[3] = {0, 0, 0};
@@ -159,9 +159,9 @@ int train(const train_options& o) {
   if (resumed) {
     check_same_run(o.resume, resumed->metadata, run_meta);
     if (spec_to_json(resumed->model.spec()) != spec_to_json(m.spec()))
-      throw error(errc::invalid_argument,
-                  fmt::format("--resume: {}: the checkpoint's network differs from this run's",
-                              o.resume));
+      throw error(
+          errc::invalid_argument,
+          fmt::format("--resume: {}: the checkpoint's network differs from this run's", o.resume));
     m = std::move(resumed->model);
     epochs_before = resumed->state.epochs_done;
   }

@@ -11,8 +11,7 @@
 namespace tmlp::cli {
 
 data_source::data_source(table t)
-    : table_(std::make_unique<table>(std::move(t))),
-      view_(std::make_unique<table_view>(*table_)) {}
+    : table_(std::make_unique<table>(std::move(t))), view_(std::make_unique<table_view>(*table_)) {}
 
 data_source::data_source(mapped_dataset d)
     : mapped_(std::make_unique<mapped_dataset>(std::move(d))),

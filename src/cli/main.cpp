@@ -54,9 +54,10 @@ int main(int argc, char** argv) {
   convert->add_option("--numeric", co.numeric, "Columns read as numbers (a,b,c)")->delimiter(',');
   convert->add_option("--categorical", co.categorical, "Columns read as categories (a,b,c)")
       ->delimiter(',');
-  convert->add_option("--targets", co.targets,
-                      "With a .npy DATA: a .npy file of targets, added as column 'target' (or "
-                      "target_1, target_2, ...)")
+  convert
+      ->add_option("--targets", co.targets,
+                   "With a .npy DATA: a .npy file of targets, added as column 'target' (or "
+                   "target_1, target_2, ...)")
       ->check(CLI::ExistingFile);
   convert->add_option("--threads", co.threads, "Parsing threads (0: every core)");
   convert->add_flag("--quiet,-q", co.quiet, "Print nothing but errors");

@@ -81,9 +81,10 @@ void check_same_run(const std::string& path, const std::string& saved_metadata,
   for (const auto& [key, value] : now["run"].items()) {
     const nlohmann::json& before = saved["run"].contains(key) ? saved["run"][key] : nullptr;
     if (before != value)
-      fail(fmt::format("the run was started with --{} {}, this one has --{} {}; resume with the "
-                       "same flags",
-                       key, shown(before), key, shown(value)));
+      fail(
+          fmt::format("the run was started with --{} {}, this one has --{} {}; resume with the "
+                      "same flags",
+                      key, shown(before), key, shown(value)));
   }
   if (saved.value("rows", nlohmann::json()) != now["rows"] ||
       saved.value("preprocessing", nlohmann::json()) != now["preprocessing"])

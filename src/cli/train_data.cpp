@@ -80,8 +80,7 @@ std::string resolve_target(const table_view& t, const std::string& target) {
   return std::string(t.columns[static_cast<std::size_t>(k > 0 ? k - 1 : n + k)].name);
 }
 
-std::unique_ptr<train_data> load_train_data(const train_options& o,
-                                            std::optional<loss_kind> loss) {
+std::unique_ptr<train_data> load_train_data(const train_options& o, std::optional<loss_kind> loss) {
   if (!o.valid.empty() && o.valid_fraction_given)
     bad_flag(
         "--valid-fraction and --valid exclude each other: the --valid file is the "
@@ -125,8 +124,8 @@ std::unique_ptr<train_data> load_train_data(const train_options& o,
   std::vector<std::uint32_t> train_rows, valid_rows;
   if (o.valid_fraction > 0.0f) {
     const matrix y_all = probe.targets(t);
-    train::split_rows(t.n_rows, o.valid_fraction, o.seed, d->loss.loss, 1, y_all.data(),
-                      train_rows, valid_rows);
+    train::split_rows(t.n_rows, o.valid_fraction, o.seed, d->loss.loss, 1, y_all.data(), train_rows,
+                      valid_rows);
     if (train_rows.empty())
       bad_flag(fmt::format("--valid-fraction: {} leaves no training rows of {}", o.valid_fraction,
                            t.n_rows));

@@ -37,7 +37,7 @@ struct train_data {
 
   // Storage behind the row sources.
   std::optional<data_source> train_file, valid_file;
-  matrix x_all, x_valid_all;                  // CSV features (empty for .tmlpd)
+  matrix x_all, x_valid_all;                         // CSV features (empty for .tmlpd)
   std::unique_ptr<row_source> all_rows, valid_rows;  // every row of each file
 };
 

@@ -60,9 +60,8 @@ const CLI::Validator whole_number(
 }  // namespace
 
 CLI::App* add_train_command(CLI::App& app, train_options& o) {
-  CLI::App* t =
-      app.add_subcommand(
-          "train", "Train a model on a CSV or .tmlpd file and write it to a model file");
+  CLI::App* t = app.add_subcommand(
+      "train", "Train a model on a CSV or .tmlpd file and write it to a model file");
   t->footer(train_footer);
 
   t->add_option("data", o.data,

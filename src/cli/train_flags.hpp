@@ -31,9 +31,9 @@ struct train_options {
   // model
   std::string layers = "128,64";  // hidden widths
   std::string activation = "relu";
-  float dropout = 0.0f;     // on every hidden layer's outputs while training
-  bool layer_norm = false;  // on every hidden layer
-  bool residual = false;    // every hidden layer adds its input (projected if widths differ)
+  float dropout = 0.0f;       // on every hidden layer's outputs while training
+  bool layer_norm = false;    // on every hidden layer
+  bool residual = false;      // every hidden layer adds its input (projected if widths differ)
   std::string loss = "auto";  // auto|mse|mae|huber|bce|ce
   // optimization
   std::string optimizer = "adam";
@@ -48,12 +48,12 @@ struct train_options {
   int threads = 0;                            // 0 = every core
   std::uint64_t seed = 0;
   // output
-  std::string out;     // model file; empty: DATA with extension .tmlp
-  std::string log;     // JSON-lines epoch log; empty: none
+  std::string out;                   // model file; empty: DATA with extension .tmlp
+  std::string log;                   // JSON-lines epoch log; empty: none
   std::string checkpoint;            // checkpoint file ({epoch} is replaced by the epoch)
   std::size_t checkpoint_every = 1;  // epochs between checkpoints
   std::string resume;                // checkpoint to continue from
-  std::string config;  // the JSON file the other values may come from
+  std::string config;                // the JSON file the other values may come from
   bool quiet = false;
 };
 

@@ -151,8 +151,8 @@ void validate(const model_spec& spec) {
     if (!(l.dropout >= 0.0f && l.dropout < 1.0f))
       bad_spec(fmt::format("layer {}: dropout {} is outside [0, 1)", i, l.dropout));
     if (l.residual && i + 1 == spec.layers.size())
-      bad_spec(fmt::format("layer {}: residual on the output layer; it belongs on hidden layers",
-                           i));
+      bad_spec(
+          fmt::format("layer {}: residual on the output layer; it belongs on hidden layers", i));
     if (l.dropout > 0.0f && i + 1 == spec.layers.size())
       bad_spec(fmt::format("layer {}: dropout {} on the output layer; it belongs on hidden layers",
                            i, l.dropout));

@@ -87,8 +87,8 @@ void add_skip(const dense_layer& l, const float* params, std::size_t rows, const
     return;
   }
   std::copy(branch, branch + n, sum);
-  blas::sgemm(false, true, rows, l.n_out, l.n_in, 1.0f, x, l.n_in, params + l.proj_offset,
-              l.n_in, 1.0f, sum, l.n_out);
+  blas::sgemm(false, true, rows, l.n_out, l.n_in, 1.0f, x, l.n_in, params + l.proj_offset, l.n_in,
+              1.0f, sum, l.n_out);
 }
 
 // The skip's share of the backward pass, before d (dL/dsum) is changed: dP = dᵀ·x, and d_x (if

@@ -52,7 +52,9 @@ class workspace {
   // Layers with dropout: the mask (0 or 1 / (1 - p) per output) and the masked outputs that
   // the next layer reads, from the last forward() with a dropout_context.
   float* mask(std::size_t layer) noexcept { return buf_.data() + m_off_[layer]; }
-  float* dropped(std::size_t layer) noexcept { return buf_.data() + m_off_[layer] + drop_len_[layer]; }
+  float* dropped(std::size_t layer) noexcept {
+    return buf_.data() + m_off_[layer] + drop_len_[layer];
+  }
   // Residual layers: their output, the activation (after dropout) plus the skip.
   float* sum(std::size_t layer) noexcept { return buf_.data() + s_off_[layer]; }
   // What layer `layer` passed on in the last forward(): the residual sum, else its masked

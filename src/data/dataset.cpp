@@ -288,9 +288,8 @@ void write_dataset(const table_view& t, const std::string& path) {
   }
   const std::string schema = schema_json(t, n_missing);
 
-  io::write_atomically(path, [&](int fd, const std::string& tmp) {
-    write_contents(fd, t, schema, tmp);
-  });
+  io::write_atomically(path,
+                       [&](int fd, const std::string& tmp) { write_contents(fd, t, schema, tmp); });
 }
 
 struct mapped_dataset::state {

@@ -86,12 +86,11 @@ loaded_checkpoint parse_checkpoint(std::span<const unsigned char> bytes, const s
   for (const std::uint64_t n : {n1, n2, nb})
     if (n != 0 && n != np)
       io::corrupt(checkpoint_kind, path,
-                  fmt::format("a state array holds {} values, the model has {} parameters", n,
-                              np));
+                  fmt::format("a state array holds {} values, the model has {} parameters", n, np));
   if (np + n1 + n2 + nb != c.n_floats)
-    io::corrupt(checkpoint_kind, path,
-                fmt::format("the state needs {} values, the file holds {}", np + n1 + n2 + nb,
-                            c.n_floats));
+    io::corrupt(
+        checkpoint_kind, path,
+        fmt::format("the state needs {} values, the file holds {}", np + n1 + n2 + nb, c.n_floats));
   std::uint64_t at = np;
   const auto take = [&](std::vector<float>& v, std::uint64_t n) {
     v.resize(n);

@@ -37,8 +37,7 @@ void write_file_atomically(const std::string& path, std::span<const unsigned cha
 
 // Reads a whole container file, checking its header against the file's size before reading
 // the rest (so a hostile size never drives an allocation). Throws tmlp::error naming the path.
-std::vector<unsigned char> read_container_file(const container_kind& kind,
-                                               const std::string& path);
+std::vector<unsigned char> read_container_file(const container_kind& kind, const std::string& path);
 
 // A verified container in memory: the parsed JSON and the float count and bytes.
 struct container_view {

@@ -83,7 +83,8 @@ void save_model(const model& m, const std::string& path, const std::string& meta
     throw error(errc::invalid_argument,
                 std::string("save_model: metadata is not JSON: ") + e.what());
   }
-  io::write_file_atomically(path, io::encode_container(model_kind, header.dump(), {m.parameters()}));
+  io::write_file_atomically(path,
+                            io::encode_container(model_kind, header.dump(), {m.parameters()}));
 }
 
 loaded_model load_model(const std::string& path) {
@@ -105,7 +106,8 @@ model model_from_container(const io::container_kind& kind, const io::container_v
   std::uint64_t expect = 0, n_in = spec.n_inputs;
   for (const dense_spec& l : spec.layers) {
     expect += l.units * n_in + l.units + (l.act == activation::prelu ? l.units : 0) +
-              (l.layer_norm ? 2 * l.units : 0) + (l.residual && l.units != n_in ? l.units * n_in : 0);
+              (l.layer_norm ? 2 * l.units : 0) +
+              (l.residual && l.units != n_in ? l.units * n_in : 0);
     n_in = l.units;
   }
   if (expect > c.n_floats)
@@ -127,7 +129,8 @@ loaded_model parse_model_file(std::span<const unsigned char> data, const std::st
   if (m.n_params() != c.n_floats)
     io::corrupt(model_kind, path,
                 fmt::format("spec needs {} parameters, file holds {}", m.n_params(), c.n_floats));
-  return loaded_model{std::move(m), c.json.contains("metadata") ? c.json["metadata"].dump() : "null"};
+  return loaded_model{std::move(m),
+                      c.json.contains("metadata") ? c.json["metadata"].dump() : "null"};
 }
 
 }  // namespace tmlp

@@ -14,8 +14,8 @@ namespace {
 template <class T>
 constexpr int index_of = static_cast<int>(optimizer(T{}).index());
 
-constexpr const char* names[] = {"sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop",
-                                 "adagrad"};
+constexpr const char* names[] = {"sgd",   "momentum", "nesterov", "adam",
+                                 "adamw", "rmsprop",  "adagrad"};
 static_assert(std::size(names) == std::variant_size_v<optimizer>);
 const char* name_of(int kind) noexcept {
   return kind >= 0 && kind < static_cast<int>(std::size(names)) ? names[kind] : "unknown";

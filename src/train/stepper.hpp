@@ -32,10 +32,9 @@ class stepper {
     double grad_norm = 0.0;  // global L2 norm after clipping by value
     bool finite = true;      // loss and gradient are finite
   };
-  gradient_result gradient(const kernels::kernel_table& k, const float* params,
-                           const row_source& x, const float* y, const float* w,
-                           const std::uint32_t* idx, std::size_t rows,
-                           std::uint64_t dropout_key = 0);
+  gradient_result gradient(const kernels::kernel_table& k, const float* params, const row_source& x,
+                           const float* y, const float* w, const std::uint32_t* idx,
+                           std::size_t rows, std::uint64_t dropout_key = 0);
   gradient_result gradient(const kernels::kernel_table& k, const float* params, matrix_view x,
                            const float* y, const float* w, const std::uint32_t* idx,
                            std::size_t rows, std::uint64_t dropout_key = 0) {

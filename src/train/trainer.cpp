@@ -173,9 +173,8 @@ std::vector<layer_health> layer_norms(const core::network& net, const float* par
 // alive: one flag per unit of the network (scratch).
 void mark_dead_units(const kernels::kernel_table& k, const core::network& net, const float* params,
                      const row_source& x, const std::vector<std::uint32_t>& sample,
-                     core::workspace& ws,
-                     std::vector<float>& xbuf, std::vector<std::uint8_t>& alive,
-                     std::vector<layer_health>& layers) {
+                     core::workspace& ws, std::vector<float>& xbuf,
+                     std::vector<std::uint8_t>& alive, std::vector<layer_health>& layers) {
   bool any_relu = false;
   for (const auto& l : net.layers) any_relu |= l.act == kernels::act::relu;
   if (!any_relu || sample.empty()) return;
@@ -270,11 +269,11 @@ fit_result trainer::run(model& m, const row_source& x, matrix_view y, const row_
   if (separate_valid) {
     if (x_valid->rows() == 0) bad_input("fit: the validation set has no rows");
     if (x_valid->rows() >= (std::size_t{1} << 32))
-      bad_input(fmt::format("fit: {} validation rows exceed the limit of 2^32 - 1",
-                            x_valid->rows()));
+      bad_input(
+          fmt::format("fit: {} validation rows exceed the limit of 2^32 - 1", x_valid->rows()));
     if (x_valid->cols() != net.n_inputs)
-      bad_input(fmt::format("fit: x_valid has {} columns, expected {}", x_valid->cols(),
-                            net.n_inputs));
+      bad_input(
+          fmt::format("fit: x_valid has {} columns, expected {}", x_valid->cols(), net.n_inputs));
     check_matrix("y_valid", y_valid, x_valid->rows(), tw);
     core::check_targets(net.loss, y_valid.rows, net.n_outputs, y_valid.data, nullptr);
   }
