@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core/random.hpp"
+#include "support/common.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/io.hpp"
 #include "tmlp/trainer.hpp"
@@ -28,42 +29,13 @@ using tmlp::activation;
 using tmlp::fit_status;
 using tmlp::loss_kind;
 
-std::vector<float> params_of(const tmlp::model& m) {
-  const auto p = m.parameters();
-  return {p.begin(), p.end()};
-}
+using tmlp::test::error_message;
+using tmlp::test::params_of;
+using tmlp::test::read_bytes;
+using tmlp::test::same_bits;
+using tmlp::test::write_bytes;
 
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
-template <class F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const tmlp::error& e) {
-    return e.what();
-  } catch (...) {
-    return "(another exception type)";
-  }
-  return "(nothing thrown)";
-}
-
-fs::path temp_dir() {
-  const fs::path d = fs::temp_directory_path() / ("tmlp_checkpoint_" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  return d;
-}
-
-std::vector<unsigned char> read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const fs::path& p, const std::vector<unsigned char>& b) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-}
+fs::path temp_dir() { return tmlp::test::scratch_dir("checkpoint"); }
 
 // A 3-class problem on 600 rows of 12 normal features, with some label noise so validation loss
 // stops improving and early stopping and plateaus have something to do.

@@ -83,6 +83,20 @@ double worst_ratio(const std::vector<float>& a, const std::vector<double>& fd, d
 
 std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
 
+// The weighted loss and gradient our forward_backward gave at params, against the naive MLP's
+// loss and its central differences on the same rows (naive carries any dropout masks).
+void check_against_naive(const problem& p, const std::vector<float>& params, double loss_f,
+                         const std::vector<float>& grads, const tmlp::test::naive_mlp& naive) {
+  REQUIRE(naive.n_params() == params.size());
+  const auto pd = to_double(params), xd = to_double(p.x), td = to_double(p.t), wd = to_double(p.w);
+  CHECK(loss_f == Approx(naive.loss(pd, p.rows, xd, td, &wd)).epsilon(1e-5).margin(1e-6));
+  const auto fd = naive.gradient_fd(pd, p.rows, xd, td, &wd);
+  std::size_t at = 0;
+  const double worst = worst_ratio(grads, fd, 2e-3, 2e-4, &at);
+  INFO("worst parameter " << at << ": analytic " << grads[at] << ", finite difference " << fd[at]);
+  CHECK(worst <= 1.0);
+}
+
 }  // namespace
 
 TEST_CASE("gradients match finite differences for every activation and loss", "[core][gradcheck]") {
@@ -195,14 +209,7 @@ TEST_CASE("dropout: gradients match finite differences through the same masks",
   }
   CHECK(n_dropped > 0);  // the masks must matter for this problem
   CHECK(n_dropped < n_units);
-  const auto wd = to_double(p.w);
-  const auto pd = to_double(p.params), xd = to_double(p.x), td = to_double(p.t);
-  CHECK(loss_f == Approx(naive.loss(pd, p.rows, xd, td, &wd)).epsilon(1e-5).margin(1e-6));
-  const auto fd = naive.gradient_fd(pd, p.rows, xd, td, &wd);
-  std::size_t at = 0;
-  const double worst = worst_ratio(grads, fd, 2e-3, 2e-4, &at);
-  INFO("worst parameter " << at << ": analytic " << grads[at] << ", finite difference " << fd[at]);
-  CHECK(worst <= 1.0);
+  check_against_naive(p, p.params, loss_f, grads, naive);
 }
 
 TEST_CASE("dropout: masks depend on the row, the epoch and the layer, with the given rate",
@@ -270,14 +277,7 @@ TEST_CASE("layer norm: gradients match finite differences, gain and shift includ
       tmlp::core::forward_backward(tmlp::kernels::active(), net, params.data(), p.rows, p.x.data(),
                                    p.t.data(), p.w.data(), ws, grads.data());
   const tmlp::test::naive_mlp naive{p.spec};
-  REQUIRE(naive.n_params() == net.n_params);
-  const auto pd = to_double(params), xd = to_double(p.x), td = to_double(p.t), wd = to_double(p.w);
-  CHECK(loss_f == Approx(naive.loss(pd, p.rows, xd, td, &wd)).epsilon(1e-5).margin(1e-6));
-  const auto fd = naive.gradient_fd(pd, p.rows, xd, td, &wd);
-  std::size_t at = 0;
-  const double worst = worst_ratio(grads, fd, 2e-3, 2e-4, &at);
-  INFO("worst parameter " << at << ": analytic " << grads[at] << ", finite difference " << fd[at]);
-  CHECK(worst <= 1.0);
+  check_against_naive(p, params, loss_f, grads, naive);
 }
 
 TEST_CASE("residual layers: gradients match finite differences, projections included",
@@ -309,15 +309,8 @@ TEST_CASE("residual layers: gradients match finite differences, projections incl
       tmlp::core::forward_backward(tmlp::kernels::active(), net, params.data(), p.rows, p.x.data(),
                                    p.t.data(), p.w.data(), ws, grads.data(), &drop);
   tmlp::test::naive_mlp naive{p.spec};
-  REQUIRE(naive.n_params() == net.n_params);
   if (dropout)
     for (std::size_t i = 0; i < 3; ++i)
       naive.masks.emplace_back(ws.mask(i), ws.mask(i) + p.rows * net.layers[i].n_out);
-  const auto pd = to_double(params), xd = to_double(p.x), td = to_double(p.t), wd = to_double(p.w);
-  CHECK(loss_f == Approx(naive.loss(pd, p.rows, xd, td, &wd)).epsilon(1e-5).margin(1e-6));
-  const auto fd = naive.gradient_fd(pd, p.rows, xd, td, &wd);
-  std::size_t at = 0;
-  const double worst = worst_ratio(grads, fd, 2e-3, 2e-4, &at);
-  INFO("worst parameter " << at << ": analytic " << grads[at] << ", finite difference " << fd[at]);
-  CHECK(worst <= 1.0);
+  check_against_naive(p, params, loss_f, grads, naive);
 }

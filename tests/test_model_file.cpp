@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "io/model_file.hpp"
+#include "support/common.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/io.hpp"
 
@@ -20,21 +21,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path temp_dir() {
-  const fs::path d = fs::temp_directory_path() / ("tmlp_model_file_" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  return d;
-}
+using tmlp::test::error_message;
+using tmlp::test::read_bytes;
+using tmlp::test::write_bytes;
 
-std::vector<unsigned char> read_bytes(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const fs::path& p, const std::vector<unsigned char>& b) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-}
+fs::path temp_dir() { return tmlp::test::scratch_dir("model_file"); }
 
 tmlp::model small_model() {
   return tmlp::model::create(
@@ -45,15 +36,6 @@ tmlp::model small_model() {
                    .init = tmlp::init_kind::he_normal}},
        .loss = tmlp::loss_kind::ce,
        .seed = 11});
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const tmlp::error& e) {
-    return e.what();
-  }
-  return "no error";
 }
 
 }  // namespace
@@ -126,19 +108,20 @@ TEST_CASE("every truncation and every flipped byte is a clear error", "[io][mode
   auto bad = good;
   bad.resize(good.size() - 10);
   write_bytes(path, bad);
-  CHECK_THAT(error_of([&] { tmlp::load_model(path); }), Contains(path) && Contains("do not match"));
+  CHECK_THAT(error_message([&] { tmlp::load_model(path); }),
+             Contains(path) && Contains("do not match"));
   bad = good;
   bad[8] = 9;  // version
   write_bytes(path, bad);
-  CHECK_THAT(error_of([&] { tmlp::load_model(path); }), Contains("format version 9"));
+  CHECK_THAT(error_message([&] { tmlp::load_model(path); }), Contains("format version 9"));
   bad = good;
   bad[0] = 'X';
   write_bytes(path, bad);
-  CHECK_THAT(error_of([&] { tmlp::load_model(path); }), Contains("wrong magic"));
+  CHECK_THAT(error_message([&] { tmlp::load_model(path); }), Contains("wrong magic"));
   bad = good;
   bad[40] ^= 1;  // inside the JSON header
   write_bytes(path, bad);
-  CHECK_THAT(error_of([&] { tmlp::load_model(path); }), Contains("checksum mismatch"));
+  CHECK_THAT(error_message([&] { tmlp::load_model(path); }), Contains("checksum mismatch"));
   fs::remove_all(dir);
 }
 
@@ -149,16 +132,17 @@ TEST_CASE("hostile headers and paths are rejected before any large allocation",
   tmlp::save_model(small_model(), path);
   auto bad = read_bytes(path);
   for (int i = 0; i < 8; ++i) bad[24 + i] = 0xff;  // 2^64 - 1 parameters
-  CHECK_THAT(error_of([&] { tmlp::parse_model_file(bad, "huge"); }), Contains("do not match"));
+  CHECK_THAT(error_message([&] { tmlp::parse_model_file(bad, "huge"); }), Contains("do not match"));
   bad = read_bytes(path);
   for (int i = 0; i < 8; ++i) bad[16 + i] = 0x7f;  // an enormous JSON header
-  CHECK_THAT(error_of([&] { tmlp::parse_model_file(bad, "huge"); }), Contains("do not match"));
-  CHECK_THAT(error_of([&] { tmlp::load_model((dir / "missing.tmlp").string()); }),
+  CHECK_THAT(error_message([&] { tmlp::parse_model_file(bad, "huge"); }), Contains("do not match"));
+  CHECK_THAT(error_message([&] { tmlp::load_model((dir / "missing.tmlp").string()); }),
              Contains("cannot open"));
-  CHECK_THAT(error_of([&] { tmlp::load_model(dir.string()); }), Contains("is a directory"));
+  CHECK_THAT(error_message([&] { tmlp::load_model(dir.string()); }), Contains("is a directory"));
   std::vector<unsigned char> text = {'h', 'e', 'l', 'l', 'o'};
   write_bytes(path, text);
-  CHECK_THAT(error_of([&] { tmlp::load_model(path); }), Contains("shorter than any model file"));
+  CHECK_THAT(error_message([&] { tmlp::load_model(path); }),
+             Contains("shorter than any model file"));
   fs::remove_all(dir);
 }
 

@@ -171,7 +171,7 @@ TEST_CASE("check() names a missing or changed column; transform_rows gives rows 
   const tmlp::matrix x = p.features(v);
   const std::uint32_t idx[] = {4, 2, 0, 3, 4};
   std::vector<float> out(5 * p.n_features(), -1.0f);
-  p.transform_rows(v, idx, 5, out.data());
+  p.transform_rows(p.bind(v), idx, 5, out.data());
   for (std::size_t i = 0; i < 5; ++i)
     for (std::size_t j = 0; j < p.n_features(); ++j)
       CHECK(out[i * p.n_features() + j] == x(idx[i], j));

@@ -20,6 +20,7 @@
 #include <tbb/global_control.h>
 
 #include "core/random.hpp"
+#include "support/common.hpp"
 #include "support/naive_mlp.hpp"
 #include "support/naive_trainer.hpp"
 #include "tmlp/error.hpp"
@@ -34,32 +35,14 @@ using tmlp::activation;
 using tmlp::fit_status;
 using tmlp::loss_kind;
 
-std::vector<float> params_of(const tmlp::model& m) {
-  const auto p = m.parameters();
-  return {p.begin(), p.end()};
-}
-
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
+using tmlp::test::error_message;
+using tmlp::test::params_of;
+using tmlp::test::same_bits;
 
 bool all_finite(const tmlp::model& m) {
   for (float v : m.parameters())
     if (!std::isfinite(v)) return false;
   return true;
-}
-
-// what() of the tmlp::error that f throws; a marker when it throws nothing or something else.
-template <class F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const tmlp::error& e) {
-    return e.what();
-  } catch (...) {
-    return "(another exception type)";
-  }
-  return "(nothing thrown)";
 }
 
 // n x cols standard normal values, reproducible from the key.

@@ -11,7 +11,7 @@
 //     std::string json = p.to_json();   // stored in the model file
 //
 //     // Or only the rows a batch needs, never the whole feature matrix:
-//     tmlp::feature_rows rows(p, t);    // a tmlp::row_source; checks t's columns once
+//     tmlp::feature_rows rows(p, t);    // a tmlp::row_source; binds t's columns once
 //     rows.gather(idx, n, out);         // out: n x p.n_features(), same values as rows of x
 //
 // Numeric columns: missing values imputed with the training mean (or median), optionally with
@@ -83,15 +83,22 @@ class preprocessor {
   // Features of every row of t: t.n_rows x n_features(). Throws as check() does.
   matrix features(const table_view& t, transform_report* report = nullptr) const;
 
-  // Features of rows idx[0..n) of t (each < t.n_rows) into out: n x n_features() floats,
-  // row-major, bit for bit the corresponding rows of features(t). Precondition: check(t)
-  // passed (a violation is an internal-error abort, not UB). Never allocates or throws; safe
-  // from several threads at once. Each call finds t's feature columns by name once and maps
-  // each categorical value by a look-up in the training levels (O(log levels) comparisons, or
-  // one hash of the text for hashed columns); unseen levels give all zeros as in features().
-  // A code outside t's levels (a file changed under its mapping) is treated as unseen. Pass a
-  // table_view made once: a tmlp::table converts implicitly, but that builds a column list.
-  void transform_rows(const table_view& t, const std::uint32_t* idx, std::size_t n,
+  // t made ready for transform_rows: check(t) passed, each feature column's view found once,
+  // and each of t's category codes mapped once to its feature slot (-1: a level unseen in
+  // training). Holds pointers into t.columns: valid while t (and its storage) lives unchanged.
+  // Throws as check() does.
+  struct binding {
+    std::vector<const column_view*> columns;       // per feature column, in order
+    std::vector<std::vector<std::int32_t>> slots;  // categorical: slot of each code of t
+  };
+  binding bind(const table_view& t) const;
+
+  // Features of rows idx[0..n) of the bound table (each < its n_rows) into out: n x
+  // n_features() floats, row-major, bit for bit the corresponding rows of features(t). Never
+  // allocates or throws; safe from several threads at once; a table look-up per value. Unseen
+  // levels give all zeros as in features(); a code outside t's levels (a file changed under
+  // its mapping) is treated as unseen.
+  void transform_rows(const binding& b, const std::uint32_t* idx, std::size_t n,
                       float* out) const noexcept;
 
   // Targets of every row: t.n_rows x 1 (class index for binary and multiclass, scaled value for
@@ -140,20 +147,25 @@ struct preprocessor::feature_column {
 //     trainer.fit(m, x, y.view());
 //
 // Keeps a reference to p and a view of t: both (and the storage t points into) must outlive it.
+// Not copyable (its binding points into its own view).
 class feature_rows final : public row_source {
  public:
-  feature_rows(const preprocessor& p, table_view t) : p_(&p), t_(std::move(t)) { p.check(t_); }
+  feature_rows(const preprocessor& p, table_view t)
+      : p_(&p), t_(std::move(t)), bound_(p.bind(t_)) {}
+  feature_rows(const feature_rows&) = delete;
+  feature_rows& operator=(const feature_rows&) = delete;
 
   std::size_t rows() const noexcept override { return t_.n_rows; }
   std::size_t cols() const noexcept override { return p_->n_features(); }
   void gather(const std::uint32_t* idx, std::size_t n, float* out) const noexcept override {
-    p_->transform_rows(t_, idx, n, out);
+    p_->transform_rows(bound_, idx, n, out);
   }
   const table_view& view() const noexcept { return t_; }
 
  private:
   const preprocessor* p_;
   table_view t_;
+  preprocessor::binding bound_;
 };
 
 }  // namespace tmlp

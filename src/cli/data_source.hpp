@@ -22,8 +22,6 @@ class data_source {
   // Every column; valid while this object lives (it does not move its storage when moved).
   const table_view& view() const noexcept { return *view_; }
   bool mapped() const noexcept { return mapped_ != nullptr; }
-  // The in-memory table of a CSV (nullptr for a mapped file).
-  const table* in_memory() const noexcept { return table_.get(); }
 
  private:
   std::unique_ptr<table> table_;

@@ -37,8 +37,8 @@ struct train_data {
 
   // Storage behind the row sources.
   std::optional<data_source> train_file, valid_file;
-  matrix x_all, x_valid_all;                         // CSV features (empty for .tmlpd)
-  std::unique_ptr<row_source> all_rows, valid_rows;  // every row of each file
+  matrix x_all, x_valid_all;             // CSV features (empty for .tmlpd)
+  std::unique_ptr<row_source> all_rows;  // every row of the training file, when it is split
 };
 
 // Reads o.data (and o.valid), holding out o.valid_fraction of the rows (stratified for classes)

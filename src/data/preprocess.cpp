@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <numeric>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -142,7 +143,7 @@ void index_levels(preprocessor::feature_column& f) {
 }
 
 // The feature slot (0-based within the column's features) of a level's text, or -1 when the
-// level was not seen in training. The one mapping features() and transform_rows() share.
+// level was not seen in training. bind() maps each code of a table through it once.
 std::ptrdiff_t level_slot(const preprocessor::feature_column& f, std::string_view level) noexcept {
   if (f.n_buckets > 0) return static_cast<std::ptrdiff_t>(fnv1a(level) % f.n_buckets);
   const auto it = std::lower_bound(
@@ -323,55 +324,59 @@ void preprocessor::check(const table_view& t) const {
 }
 
 matrix preprocessor::features(const table_view& t, transform_report* report) const {
-  check(t);
+  const binding bound = bind(t);
   matrix x(t.n_rows, n_features_);
-  std::size_t unseen = 0;
-  for (const feature_column& f : columns_) {
-    const column_view& c = *t.find(f.name);
-    if (!is_categorical(f.kind)) {
-      for (std::size_t r = 0; r < t.n_rows; ++r)
-        put_numeric(f, c.values[r], x.row(r) + f.first_feature);
-      continue;
-    }
-    // Map this table's level codes to feature slots once.
-    std::vector<std::ptrdiff_t> slot(c.levels.size());
-    for (std::size_t i = 0; i < c.levels.size(); ++i) slot[i] = level_slot(f, c.levels[i]);
-    for (std::size_t r = 0; r < t.n_rows; ++r) {
-      const std::int32_t code = c.codes[r];
-      const std::ptrdiff_t s = code >= 0 && static_cast<std::size_t>(code) < slot.size()
-                                   ? slot[static_cast<std::size_t>(code)]
-                                   : -1;
-      if (code < 0) {
-        if (f.n_buckets == 0) x(r, f.first_feature + f.levels.size()) = 1.0f;  // the missing slot
-      } else if (s >= 0) {
-        x(r, f.first_feature + static_cast<std::size_t>(s)) = 1.0f;
-      } else {
-        ++unseen;  // all zeros
-      }
+  std::vector<std::uint32_t> every_row(t.n_rows);
+  std::iota(every_row.begin(), every_row.end(), 0u);
+  transform_rows(bound, every_row.data(), t.n_rows, x.data());
+  if (report) {  // present values whose level training never saw
+    report->unseen = 0;
+    for (std::size_t k = 0; k < columns_.size(); ++k) {
+      if (!is_categorical(columns_[k].kind)) continue;
+      const std::vector<std::int32_t>& slots = bound.slots[k];
+      for (const std::int32_t code : bound.columns[k]->codes)
+        report->unseen += code >= 0 && (static_cast<std::size_t>(code) >= slots.size() ||
+                                        slots[static_cast<std::size_t>(code)] < 0);
     }
   }
-  if (report) report->unseen = unseen;
   return x;
 }
 
-void preprocessor::transform_rows(const table_view& t, const std::uint32_t* idx, std::size_t n,
-                                  float* out) const noexcept {
-  const std::size_t nf = n_features_;
-  std::fill(out, out + n * nf, 0.0f);
+preprocessor::binding preprocessor::bind(const table_view& t) const {
+  check(t);
+  binding b;
   for (const feature_column& f : columns_) {
     const column_view* c = t.find(f.name);
-    TMLP_ASSERT(c != nullptr && is_categorical(c->kind) == is_categorical(f.kind));  // check(t)
+    b.columns.push_back(c);
+    std::vector<std::int32_t> slots;
+    if (is_categorical(f.kind))
+      for (const std::string& level : c->levels)
+        slots.push_back(static_cast<std::int32_t>(level_slot(f, level)));
+    b.slots.push_back(std::move(slots));
+  }
+  return b;
+}
+
+void preprocessor::transform_rows(const binding& b, const std::uint32_t* idx, std::size_t n,
+                                  float* out) const noexcept {
+  TMLP_ASSERT(b.columns.size() == columns_.size());  // bound by this preprocessor
+  const std::size_t nf = n_features_;
+  std::fill(out, out + n * nf, 0.0f);
+  for (std::size_t k = 0; k < columns_.size(); ++k) {
+    const feature_column& f = columns_[k];
+    const column_view* c = b.columns[k];
     float* x = out + f.first_feature;
     if (!is_categorical(f.kind)) {
       for (std::size_t i = 0; i < n; ++i) put_numeric(f, c->values[idx[i]], x + i * nf);
       continue;
     }
+    const std::vector<std::int32_t>& slots = b.slots[k];
     for (std::size_t i = 0; i < n; ++i) {
       const std::int32_t code = c->codes[idx[i]];
       if (code < 0) {
         if (f.n_buckets == 0) x[i * nf + f.levels.size()] = 1.0f;  // the missing slot
-      } else if (static_cast<std::size_t>(code) < c->levels.size()) {
-        const std::ptrdiff_t s = level_slot(f, c->levels[static_cast<std::size_t>(code)]);
+      } else if (static_cast<std::size_t>(code) < slots.size()) {
+        const std::int32_t s = slots[static_cast<std::size_t>(code)];
         if (s >= 0) x[i * nf + static_cast<std::size_t>(s)] = 1.0f;  // else unseen: all zeros
       }
     }

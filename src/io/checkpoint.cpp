@@ -27,15 +27,7 @@ double from_finite_or_null(const nlohmann::json& j) {
 
 void save_checkpoint(const model& m, const training_state& s, const std::string& path,
                      const std::string& metadata_json) {
-  nlohmann::json header;
-  header["spec"] = nlohmann::json::parse(spec_to_json(m.spec()));
-  try {
-    header["metadata"] =
-        metadata_json.empty() ? nlohmann::json() : nlohmann::json::parse(metadata_json);
-  } catch (const nlohmann::json::exception& e) {
-    throw error(errc::invalid_argument,
-                std::string("save_checkpoint: metadata is not JSON: ") + e.what());
-  }
+  nlohmann::json header = model_header(m, metadata_json, "save_checkpoint");
   header["state"] = {{"epochs_done", s.epochs_done},
                      {"n_steps", s.n_steps},
                      {"optimizer_kind", s.optimizer_kind},
@@ -104,8 +96,7 @@ loaded_checkpoint parse_checkpoint(std::span<const unsigned char> bytes, const s
   take(s.moments1, n1);
   take(s.moments2, n2);
   take(s.best_params, nb);
-  return {std::move(m), std::move(s),
-          c.json.contains("metadata") ? c.json["metadata"].dump() : "null"};
+  return {std::move(m), std::move(s), metadata_of(c.json)};
 }
 
 }  // namespace tmlp

@@ -73,7 +73,7 @@ model_spec spec_from_json(const std::string& text) {
   }
 }
 
-void save_model(const model& m, const std::string& path, const std::string& metadata_json) {
+nlohmann::json model_header(const model& m, const std::string& metadata_json, const char* caller) {
   nlohmann::json header;
   header["spec"] = nlohmann::json::parse(spec_to_json(m.spec()));
   try {
@@ -81,8 +81,17 @@ void save_model(const model& m, const std::string& path, const std::string& meta
         metadata_json.empty() ? nlohmann::json() : nlohmann::json::parse(metadata_json);
   } catch (const nlohmann::json::exception& e) {
     throw error(errc::invalid_argument,
-                std::string("save_model: metadata is not JSON: ") + e.what());
+                fmt::format("{}: metadata is not JSON: {}", caller, e.what()));
   }
+  return header;
+}
+
+std::string metadata_of(const nlohmann::json& header) {
+  return header.contains("metadata") ? header["metadata"].dump() : "null";
+}
+
+void save_model(const model& m, const std::string& path, const std::string& metadata_json) {
+  const nlohmann::json header = model_header(m, metadata_json, "save_model");
   io::write_file_atomically(path,
                             io::encode_container(model_kind, header.dump(), {m.parameters()}));
 }
@@ -129,8 +138,7 @@ loaded_model parse_model_file(std::span<const unsigned char> data, const std::st
   if (m.n_params() != c.n_floats)
     io::corrupt(model_kind, path,
                 fmt::format("spec needs {} parameters, file holds {}", m.n_params(), c.n_floats));
-  return loaded_model{std::move(m),
-                      c.json.contains("metadata") ? c.json["metadata"].dump() : "null"};
+  return loaded_model{std::move(m), metadata_of(c.json)};
 }
 
 }  // namespace tmlp

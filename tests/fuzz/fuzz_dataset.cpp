@@ -63,7 +63,7 @@ void preprocess(const tmlp::table_view& v) {
   std::vector<std::uint32_t> idx(v.n_rows);
   std::iota(idx.rbegin(), idx.rend(), 0u);  // every row, last first
   std::vector<float> out(v.n_rows * p.n_features());
-  p.transform_rows(v, idx.data(), idx.size(), out.data());
+  p.transform_rows(p.bind(v), idx.data(), idx.size(), out.data());
   for (std::size_t i = 0; i < idx.size(); ++i)
     if (std::memcmp(out.data() + i * p.n_features(), x.row(idx[i]),
                     p.n_features() * sizeof(float)) != 0)
