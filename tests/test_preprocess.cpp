@@ -3,10 +3,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <string>
 
 #include "tmlp/error.hpp"
 #include "tmlp/preprocess.hpp"
+
+#ifdef TMLP_COUNT_ALLOCATIONS
+#include "support/alloc_counter.hpp"
+#endif
 
 using Catch::Matchers::Contains;
 using tmlp::column_kind;
@@ -36,6 +42,35 @@ tmlp::table sample() {
   t.columns.push_back(text("color", {0, 1, 0, -1, 2}, {"red", "blue", "green"}));
   t.columns.push_back(text("label", {0, 1, 1, 0, 1}, {"no", "yes"}));
   return t;
+}
+
+// 103 rows: a numeric feature, "zip" with 101 levels (z0..z100, row r has z_r, rows 101 and
+// 102 are missing), "size" with 3 levels, a 0/1 target.
+tmlp::table many_levels() {
+  tmlp::table t{.source = "many", .n_rows = 103};
+  std::vector<float> x, y;
+  std::vector<std::int32_t> zip, size;
+  std::vector<std::string> zip_levels;
+  for (std::int32_t r = 0; r < 103; ++r) {
+    x.push_back(static_cast<float>(r));
+    y.push_back(static_cast<float>(r % 2));
+    zip.push_back(r <= 100 ? r : -1);
+    size.push_back(r % 3);
+    if (r <= 100) zip_levels.push_back(std::string(1, 'z').append(std::to_string(r)));
+  }
+  t.columns.push_back(numeric("x", std::move(x)));
+  t.columns.push_back(text("zip", std::move(zip), std::move(zip_levels)));
+  t.columns.push_back(text("size", std::move(size), {"s", "m", "l"}));
+  t.columns.push_back(numeric("y", std::move(y)));
+  return t;
+}
+
+// Every row but 50: z50 is unseen in training, leaving 100 training levels.
+std::vector<std::uint32_t> all_but_50() {
+  std::vector<std::uint32_t> rows;
+  for (std::uint32_t r = 0; r < 103; ++r)
+    if (r != 50) rows.push_back(r);
+  return rows;
 }
 
 }  // namespace
@@ -226,4 +261,137 @@ TEST_CASE("telco_churn: categoricals, missing values and a binary target from th
   double positives = 0;
   for (std::size_t r = 0; r < y.rows(); ++r) positives += y(r, 0);
   CHECK(positives == 1869.0);  // churned customers in the IBM sample
+}
+
+TEST_CASE("embed: a high-cardinality column becomes one index feature", "[data][preprocess]") {
+  const tmlp::table t = many_levels();
+  const auto p =
+      tmlp::preprocessor::fit(t, {.target = "y", .one_hot_max = 8, .embed = true}, all_but_50());
+  // x, zip (one index), size=s, size=m, size=l, size=<missing>
+  REQUIRE(p.n_features() == 6);
+  CHECK(p.feature_names() ==
+        std::vector<std::string>{"x", "zip", "size=s", "size=m", "size=l", "size=<missing>"});
+  const auto e = p.embedded_features();
+  REQUIRE(e.size() == 1);
+  CHECK(e[0].feature == 1);
+  CHECK(e[0].cardinality == 102);  // 100 training levels + missing + unseen
+  CHECK(e[0].column == "zip");
+
+  tmlp::transform_report report;
+  const tmlp::matrix x = p.features(t, &report);
+  CHECK(x(0, 1) == 0.0f);      // z0
+  CHECK(x(7, 1) == 7.0f);      // z7
+  CHECK(x(51, 1) == 50.0f);    // z51: the 51st training level (z50 never seen)
+  CHECK(x(100, 1) == 99.0f);   // z100
+  CHECK(x(101, 1) == 100.0f);  // missing: L
+  CHECK(x(102, 1) == 100.0f);
+  CHECK(x(50, 1) == 101.0f);  // unseen: L + 1
+  CHECK(report.unseen == 1);
+  CHECK(x(4, 2 + 1) == 1.0f);  // size still one-hot: row 4 is "m"
+
+  // The same level numbering as the one-hot slots when the column is not too wide.
+  const auto wide = tmlp::preprocessor::fit(t, {.target = "y", .one_hot_max = 1000}, all_but_50());
+  CHECK(wide.embedded_features().empty());
+  const auto& names = wide.feature_names();
+  for (const char* level : {"z0", "z49", "z51", "z100"}) {
+    const auto slot = static_cast<std::size_t>(
+        std::find(names.begin(), names.end(), std::string("zip=") + level) - names.begin() - 1);
+    const auto row = static_cast<std::size_t>(std::stoi(level + 1));
+    CHECK(x(row, 1) == static_cast<float>(slot));
+  }
+
+  // A second table: levels in another order, one new level, one missing value.
+  tmlp::table other{.source = "other", .n_rows = 4};
+  other.columns.push_back(numeric("x", {1, 2, 3, 4}));
+  other.columns.push_back(text("zip", {0, 1, -1, 2}, {"new", "z100", "z3"}));
+  other.columns.push_back(text("size", {0, 1, 2, -1}, {"l", "s", "m"}));
+  const tmlp::matrix o = p.features(other, &report);
+  CHECK(o(0, 1) == 101.0f);  // "new": unseen
+  CHECK(o(1, 1) == 99.0f);
+  CHECK(o(2, 1) == 100.0f);
+  CHECK(o(3, 1) == 3.0f);
+  CHECK(report.unseen == 1);
+
+  // transform_rows: bit for bit the rows of features(), without allocating.
+  const std::uint32_t idx[] = {50, 101, 0, 100, 51, 7, 50};
+  const std::size_t nf = p.n_features();
+  std::vector<float> out(7 * nf, -1.0f);
+  const tmlp::table_view v = t;
+  const tmlp::preprocessor::binding bound = p.bind(v);
+#ifdef TMLP_COUNT_ALLOCATIONS
+  const std::uint64_t before = tmlp::test::allocations();
+#endif
+  p.transform_rows(bound, idx, 7, out.data());
+#ifdef TMLP_COUNT_ALLOCATIONS
+  CHECK(tmlp::test::allocations() == before);
+#endif
+  for (std::size_t i = 0; i < 7; ++i)
+    CHECK(std::memcmp(out.data() + i * nf, x.row(idx[i]), nf * sizeof(float)) == 0);
+
+  // JSON round trip keeps the flag, the levels and so every value.
+  const std::string json = p.to_json();
+  CHECK_THAT(json, Contains("\"embedded\":true"));
+  const auto q = tmlp::preprocessor::from_json(json);
+  CHECK(q.to_json() == json);
+  CHECK(q.feature_names() == p.feature_names());
+  const auto qe = q.embedded_features();
+  REQUIRE(qe.size() == 1);
+  CHECK(qe[0].feature == 1);
+  CHECK(qe[0].cardinality == 102);
+  CHECK(qe[0].column == "zip");
+  const tmlp::matrix a = q.features(t), b = q.features(other);
+  REQUIRE(a.size() == x.size());
+  CHECK(std::memcmp(a.data(), x.data(), x.size() * sizeof(float)) == 0);
+  CHECK(std::memcmp(b.data(), o.data(), o.size() * sizeof(float)) == 0);
+}
+
+TEST_CASE("embed off: a high-cardinality column is still hashed", "[data][preprocess]") {
+  const tmlp::table t = many_levels();
+  const auto p = tmlp::preprocessor::fit(t, {.target = "y", .one_hot_max = 8}, all_but_50());
+  CHECK(p.embedded_features().empty());
+  REQUIRE(p.n_features() == 1 + 8 + 4);
+  CHECK(p.feature_names()[1] == "zip#0");
+  CHECK(p.feature_names()[8] == "zip#7");
+  const tmlp::matrix x = p.features(t);
+  for (std::size_t r = 0; r < t.n_rows; ++r) {
+    float sum = 0.0f;
+    for (std::size_t j = 1; j < 9; ++j) sum += x(r, j);
+    CHECK(sum == (r <= 100 ? 1.0f : 0.0f));  // one bucket, even for unseen z50; none if missing
+  }
+  // A model file without the key reads as not embedded, as files from before embedding do.
+  const std::string json = p.to_json();
+  CHECK_THAT(json, !Contains("embedded"));
+  CHECK(tmlp::preprocessor::from_json(json).embedded_features().empty());
+}
+
+TEST_CASE("from_json rejects a corrupted embedded column", "[data][preprocess]") {
+  const tmlp::table t = many_levels();
+  const auto p = tmlp::preprocessor::fit(t, {.target = "y", .one_hot_max = 8, .embed = true});
+  const std::string json = p.to_json();
+  const auto with = [&](const std::string& from, const std::string& to) {
+    const std::size_t at = json.find(from);
+    REQUIRE(at != std::string::npos);
+    std::string s = json;
+    return s.replace(at, from.size(), to);
+  };
+  // Embedded and hashed at once.
+  CHECK_THROWS_WITH(tmlp::preprocessor::from_json(
+                        with("\"buckets\":0,\"embedded\":true", "\"buckets\":8,\"embedded\":true")),
+                    Contains("column 'zip' is both embedded and hashed"));
+  // A flag that is not a boolean.
+  CHECK_THROWS_WITH(tmlp::preprocessor::from_json(with("\"embedded\":true", "\"embedded\":3")),
+                    Contains("malformed"));
+  // A numeric column marked embedded.
+  CHECK_THROWS_WITH(tmlp::preprocessor::from_json(
+                        with("\"indicator\":false", "\"indicator\":false,\"embedded\":true")),
+                    Contains("column 'x' is numeric but marked embedded"));
+  // The flag dropped: 101 one-hot features, not the 1 stored in n_features.
+  CHECK_THROWS_WITH(tmlp::preprocessor::from_json(with(",\"embedded\":true", "")),
+                    Contains("feature count does not match"));
+  try {
+    (void)tmlp::preprocessor::from_json(with("\"buckets\":0", "\"buckets\":3"));
+    FAIL("accepted an embedded column with buckets");
+  } catch (const tmlp::error& e) {
+    CHECK(e.code() == tmlp::errc::corrupt_model);
+  }
 }

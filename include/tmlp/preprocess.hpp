@@ -19,7 +19,13 @@
 // Boolean columns: 0/1, imputed like numeric ones. Categorical columns: one-hot over the
 // training levels plus a "missing" level; a level unseen in training maps to all zeros and is
 // counted in transform_report::unseen. Columns with more levels than one_hot_max are hashed
-// into one_hot_max buckets (a stated limit until embedding layers exist).
+// into one_hot_max buckets, or, with preprocess_options::embed, become one feature holding an
+// integer index (as a float) for an embedding layer: 0..L-1 for the L training levels, L for a
+// missing value, L+1 for an unseen level (see embedded_features()).
+//
+//     tmlp::preprocessor p = tmlp::preprocessor::fit(t, {.target = "churn", .embed = true});
+//     for (const auto& e : p.embedded_features())   // e.g. {feature 3, cardinality 1002, "zip"}
+//       ...;                                        // an embedding of e.cardinality rows
 #pragma once
 
 #include <cstddef>
@@ -49,7 +55,10 @@ struct preprocess_options {
   imputation impute = imputation::mean;
   bool missing_indicators = false;  // one more 0/1 feature per numeric column with missing
   std::size_t one_hot_max = 64;     // more levels than this: hashed into this many buckets
-  bool scale_target = true;         // regression: standardize the target (undone on output)
+  // When true, a categorical column with more than one_hot_max training levels becomes one
+  // index feature for an embedding layer instead of hashed buckets.
+  bool embed = false;
+  bool scale_target = true;  // regression: standardize the target (undone on output)
 };
 
 // What transform() saw that training did not.
@@ -61,9 +70,11 @@ class preprocessor {
  public:
   // Fits on `rows` of t (all rows when empty). Throws tmlp::error naming the problem: an
   // unknown target or ignored column, a target with missing values in those rows, a
-  // classification target with fewer than 2 classes, no features left. Streams over each
-  // column in place (a few passes, in row order); only median imputation copies the present
-  // values of one column at a time (8 bytes per training row, freed before the next column).
+  // classification target with fewer than 2 classes, no features left, an embedded column
+  // whose cardinality (levels + 2) exceeds 2^24 (its indices must be exact in float32). Streams
+  // over each column in place (a few passes, in row order); only median imputation copies the
+  // present values of one column at a time (8 bytes per training row, freed before the next
+  // column).
   static preprocessor fit(const table_view& t, const preprocess_options& options,
                           const std::vector<std::uint32_t>& rows = {});
 
@@ -73,6 +84,15 @@ class preprocessor {
   const std::vector<std::string>& feature_names() const noexcept { return feature_names_; }
   // Classification: the text of each class index (the target's original values).
   const std::vector<std::string>& class_labels() const noexcept { return class_labels_; }
+
+  // A categorical column fed to an embedding layer (preprocess_options::embed): its one feature
+  // holds an index as a float, 0..cardinality-1 (training levels, then missing, then unseen).
+  struct embedded_feature {
+    std::size_t feature = 0;      // index of the feature (column of features()) holding the index
+    std::size_t cardinality = 0;  // training levels + 2 (missing, unseen)
+    std::string column;           // the input column's name
+  };
+  std::vector<embedded_feature> embedded_features() const;  // in feature order; empty if none
 
   // Throws tmlp::error unless t can be transformed: t must have every feature column (by name;
   // other columns, the target included, are ignored) with the kind it had in training (numeric
@@ -84,9 +104,9 @@ class preprocessor {
   matrix features(const table_view& t, transform_report* report = nullptr) const;
 
   // t made ready for transform_rows: check(t) passed, each feature column's view found once,
-  // and each of t's category codes mapped once to its feature slot (-1: a level unseen in
-  // training). Holds pointers into t.columns: valid while t (and its storage) lives unchanged.
-  // Throws as check() does.
+  // and each of t's category codes mapped once to its feature slot (an embedded column: its
+  // level index; -1: a level unseen in training). Holds pointers into t.columns: valid while t (and
+  // its storage) lives unchanged. Throws as check() does.
   struct binding {
     std::vector<const column_view*> columns;       // per feature column, in order
     std::vector<std::vector<std::int32_t>> slots;  // categorical: slot of each code of t
@@ -96,8 +116,8 @@ class preprocessor {
   // Features of rows idx[0..n) of the bound table (each < its n_rows) into out: n x
   // n_features() floats, row-major, bit for bit the corresponding rows of features(t). Never
   // allocates or throws; safe from several threads at once; a table look-up per value. Unseen
-  // levels give all zeros as in features(); a code outside t's levels (a file changed under
-  // its mapping) is treated as unseen.
+  // levels give all zeros (an embedded column: index L+1) as in features(); a code outside t's
+  // levels (a file changed under its mapping) is treated as unseen.
   void transform_rows(const binding& b, const std::uint32_t* idx, std::size_t n,
                       float* out) const noexcept;
 
@@ -130,10 +150,12 @@ struct preprocessor::feature_column {
   // numeric and boolean: x' = (x - offset) / scale after imputing missing with fill
   double fill = 0.0, offset = 0.0, scale = 1.0;
   bool indicator = false;  // a missing-indicator feature follows
-  // categorical: one-hot over levels (then a "missing" slot), or hashed into n_buckets
+  // categorical: one-hot over levels (then a "missing" slot), hashed into n_buckets, or one
+  // embedding index (the level's index in levels; levels.size() if missing, + 1 if unseen)
   std::vector<std::string> levels;
   std::vector<std::uint32_t> level_order;  // indices into levels, stably sorted by text
   std::size_t n_buckets = 0;               // > 0: hashed
+  bool embedded = false;                   // one index feature (n_buckets is 0)
   std::size_t first_feature = 0;
 };
 

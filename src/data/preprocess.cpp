@@ -1,5 +1,6 @@
-// Preprocessing fitted on training rows: imputation, scaling, one-hot or hashed categories,
-// target encoding; whole-table and per-row transforms; serialized as JSON for the model file.
+// Preprocessing fitted on training rows: imputation, scaling, one-hot, hashed or embedded
+// categories, target encoding; whole-table and per-row transforms; serialized as JSON for the
+// model file.
 #include "tmlp/preprocess.hpp"
 
 #include <algorithm>
@@ -34,6 +35,9 @@ namespace {
 
 // Largest number of distinct integer values a numeric target may have to be read as classes.
 constexpr std::size_t max_inferred_classes = 32;
+
+// Largest cardinality of an embedded column: every index below it is exact in float32.
+constexpr std::size_t max_embedding_cardinality = std::size_t{1} << 24;
 
 // The training rows: the caller's list, or every row of the table when the list is empty
 // (visited without materializing the list).
@@ -142,8 +146,9 @@ void index_levels(preprocessor::feature_column& f) {
                    [&](std::uint32_t a, std::uint32_t b) { return f.levels[a] < f.levels[b]; });
 }
 
-// The feature slot (0-based within the column's features) of a level's text, or -1 when the
-// level was not seen in training. bind() maps each code of a table through it once.
+// The feature slot (0-based within the column's features; an embedded column's index) of a
+// level's text, or -1 when the level was not seen in training. bind() maps each code of a table
+// through it once.
 std::ptrdiff_t level_slot(const preprocessor::feature_column& f, std::string_view level) noexcept {
   if (f.n_buckets > 0) return static_cast<std::ptrdiff_t>(fnv1a(level) % f.n_buckets);
   const auto it = std::lower_bound(
@@ -161,7 +166,14 @@ void fit_categorical(const column_view& c, const row_set& rows, const preprocess
   });
   for (std::size_t i = 0; i < c.levels.size(); ++i)
     if (seen[i]) f.levels.push_back(c.levels[i]);
-  if (f.levels.size() > o.one_hot_max) {
+  if (f.levels.size() > o.one_hot_max && o.embed) {
+    if (f.levels.size() + 2 > max_embedding_cardinality)
+      throw error(errc::invalid_argument,
+                  fmt::format("preprocess: column '{}' has {} levels; an embedded column allows at "
+                              "most {} (levels + 2 must fit float32 exactly)",
+                              f.name, f.levels.size(), max_embedding_cardinality - 2));
+    f.embedded = true;
+  } else if (f.levels.size() > o.one_hot_max) {
     f.n_buckets = o.one_hot_max;
     f.levels.clear();
   }
@@ -170,6 +182,7 @@ void fit_categorical(const column_view& c, const row_set& rows, const preprocess
 
 std::size_t width(const preprocessor::feature_column& f) noexcept {
   if (f.kind != column_kind::categorical) return f.indicator ? 2 : 1;
+  if (f.embedded) return 1;
   return f.n_buckets > 0 ? f.n_buckets : f.levels.size() + 1;  // + the "missing" slot
 }
 
@@ -177,6 +190,8 @@ void append_feature_names(const preprocessor::feature_column& f, std::vector<std
   if (f.kind != column_kind::categorical) {
     names.push_back(f.name);
     if (f.indicator) names.push_back(f.name + "<missing>");
+  } else if (f.embedded) {
+    names.push_back(f.name);
   } else if (f.n_buckets > 0) {
     for (std::size_t b = 0; b < f.n_buckets; ++b) names.push_back(fmt::format("{}#{}", f.name, b));
   } else {
@@ -319,6 +334,13 @@ preprocessor preprocessor::fit(const table_view& t, const preprocess_options& o,
   return p;
 }
 
+std::vector<preprocessor::embedded_feature> preprocessor::embedded_features() const {
+  std::vector<embedded_feature> out;
+  for (const feature_column& f : columns_)
+    if (f.embedded) out.push_back({f.first_feature, f.levels.size() + 2, f.name});
+  return out;
+}
+
 void preprocessor::check(const table_view& t) const {
   for (const feature_column& f : columns_) (void)need_column(t, f.name, f.kind);
 }
@@ -371,6 +393,20 @@ void preprocessor::transform_rows(const binding& b, const std::uint32_t* idx, st
       continue;
     }
     const std::vector<std::int32_t>& slots = b.slots[k];
+    if (f.embedded) {  // one index: the level's, then L for missing, L + 1 for unseen
+      const std::size_t n_levels = f.levels.size();
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::int32_t code = c->codes[idx[i]];
+        std::size_t index = n_levels + 1;
+        if (code < 0)
+          index = n_levels;
+        else if (static_cast<std::size_t>(code) < slots.size() &&
+                 slots[static_cast<std::size_t>(code)] >= 0)
+          index = static_cast<std::size_t>(slots[static_cast<std::size_t>(code)]);
+        x[i * nf] = static_cast<float>(index);
+      }
+      continue;
+    }
     for (std::size_t i = 0; i < n; ++i) {
       const std::int32_t code = c->codes[idx[i]];
       if (code < 0) {
@@ -438,6 +474,7 @@ std::string preprocessor::to_json() const {
     if (f.kind == column_kind::categorical) {
       c["levels"] = f.levels;
       c["buckets"] = f.n_buckets;
+      if (f.embedded) c["embedded"] = true;  // absent (false) in files from before embedding
     } else {
       c["fill"] = f.fill;
       c["offset"] = f.offset;
@@ -478,14 +515,26 @@ preprocessor preprocessor::from_json(const std::string& text) {
       if (f.kind == column_kind::categorical) {
         f.levels = c.at("levels").get<std::vector<std::string>>();
         f.n_buckets = c.at("buckets").get<std::size_t>();
+        f.embedded = c.value("embedded", false);
         if (f.n_buckets > (std::size_t{1} << 24))
           throw error(errc::corrupt_model, "preprocessing: too many buckets");
+        if (f.embedded && f.n_buckets > 0)
+          throw error(errc::corrupt_model, "preprocessing: column '" + f.name +
+                                               "' is both embedded and hashed into buckets");
+        if (f.embedded && f.levels.size() + 2 > max_embedding_cardinality)
+          throw error(errc::corrupt_model, "preprocessing: embedded column '" + f.name +
+                                               "' has more levels than float32 indexes exactly");
         index_levels(f);
       } else {
         f.fill = c.at("fill").get<double>();
         f.offset = c.at("offset").get<double>();
         f.scale = c.at("scale").get<double>();
         f.indicator = c.at("indicator").get<bool>();
+        if (c.value("embedded", false))
+          throw error(errc::corrupt_model,
+                      "preprocessing: column '" + f.name + "' is " +
+                          std::string(to_string(f.kind)) +
+                          " but marked embedded; only categorical columns are");
         if (!(std::isfinite(f.scale) && f.scale != 0.0))
           throw error(errc::corrupt_model,
                       "preprocessing: column '" + f.name + "' has an unusable scale");
