@@ -13,6 +13,7 @@
 #include "core/network.hpp"
 #include "core/random.hpp"
 #include "support/naive_mlp.hpp"
+#include "train/step.hpp"
 
 namespace {
 
@@ -313,4 +314,105 @@ TEST_CASE("residual layers: gradients match finite differences, projections incl
     for (std::size_t i = 0; i < 3; ++i)
       naive.masks.emplace_back(ws.mask(i), ws.mask(i) + p.rows * net.layers[i].n_out);
   check_against_naive(p, params, loss_f, grads, naive);
+}
+
+namespace {
+
+// The problem's MLP with batch norm on both hidden layers (and residual skips or dropout), its
+// gains, shifts and running statistics set to varied values.
+std::vector<float> batch_norm_params(const tmlp::core::network& net, const problem& p) {
+  std::vector<float> params(net.n_params);
+  tmlp::core::init_params(net, p.spec, params.data());
+  const auto key = tmlp::core::derive_key(83, 7);
+  std::uint64_t c = 0;
+  for (const auto& l : net.layers) {
+    if (l.bn_offset == tmlp::core::no_offset) continue;
+    CHECK(params[l.bn_offset] == 1.0f);                // gain starts at 1,
+    CHECK(params[l.bn_offset + l.n_out] == 0.0f);      // shift at 0,
+    CHECK(params[l.bn_offset + 2 * l.n_out] == 0.0f);  // running mean at 0,
+    CHECK(params[l.bn_offset + 3 * l.n_out] == 1.0f);  // running variance at 1
+    for (std::size_t j = 0; j < 4 * l.n_out; ++j)
+      params[l.bn_offset + j] = static_cast<float>((j < l.n_out || j >= 3 * l.n_out ? 0.5 : -0.5) +
+                                                   tmlp::core::uniform01(key, c++));
+  }
+  return params;
+}
+
+}  // namespace
+
+TEST_CASE("batch norm: gradients match finite differences over the whole batch",
+          "[core][gradcheck][batch_norm]") {
+  const auto act =
+      GENERATE(activation::relu, activation::tanh, activation::prelu, activation::identity);
+  const bool residual = GENERATE(false, true);
+  const bool dropout = GENERATE(false, true);
+  CAPTURE(tmlp::to_string(act), residual, dropout);
+  problem p = make_problem(act, loss_kind::mse, true, 83);
+  for (std::size_t i = 0; i < 2; ++i) {
+    p.spec.layers[i].batch_norm = true;
+    p.spec.layers[i].residual = residual;  // 5 -> 6 projected, 6 -> 4 projected
+    p.spec.layers[i].dropout = dropout ? 0.3f : 0.0f;
+  }
+  const auto net = tmlp::core::network::from_spec(p.spec);
+  REQUIRE(net.bn_layers.size() == 2);
+  const auto params = batch_norm_params(net, p);
+  tmlp::core::workspace ws(net, p.rows);
+  tmlp::core::batch_stats stats(net);
+  std::vector<std::uint32_t> ids(p.rows);
+  for (std::size_t r = 0; r < p.rows; ++r) ids[r] = static_cast<std::uint32_t>(r);
+  const tmlp::core::dropout_context drop{tmlp::core::dropout_key(3, 1), ids.data()};
+  std::vector<float> grads(net.n_params, -7.0f);
+  const double loss_f = tmlp::core::forward_backward(
+      tmlp::kernels::active(), net, params.data(), p.rows, p.x.data(), p.t.data(), p.w.data(), ws,
+      grads.data(), dropout ? &drop : nullptr, &stats);
+  tmlp::test::naive_mlp naive{p.spec};
+  if (dropout)
+    for (std::size_t i = 0; i < 2; ++i)
+      naive.masks.emplace_back(ws.mask(i), ws.mask(i) + p.rows * net.layers[i].n_out);
+  check_against_naive(p, params, loss_f, grads, naive);
+  for (const auto& l : net.layers) {  // the running statistics have no gradient
+    if (l.bn_offset == tmlp::core::no_offset) continue;
+    for (std::size_t j = 2 * l.n_out; j < 4 * l.n_out; ++j) CHECK(grads[l.bn_offset + j] == 0.0f);
+  }
+}
+
+TEST_CASE("batch norm: shards merge into whole-batch statistics and gradients",
+          "[core][gradcheck][batch_norm]") {
+  // 7 rows in 4 shards (2, 2, 1, 2 rows): every statistic spans shards.
+  const auto act = GENERATE(activation::relu, activation::tanh);
+  CAPTURE(tmlp::to_string(act));
+  problem p = make_problem(act, loss_kind::ce, true, 89);
+  p.spec.layers[0].batch_norm = true;
+  p.spec.layers[1].batch_norm = true;
+  const auto net = tmlp::core::network::from_spec(p.spec);
+  const auto params = batch_norm_params(net, p);
+  tmlp::train::gradient_engine engine(net, p.rows, 1, 4);
+  REQUIRE(engine.plan_for(p.rows).n_shards == 4);
+  std::vector<std::uint32_t> ids(p.rows);
+  for (std::size_t r = 0; r < p.rows; ++r) ids[r] = static_cast<std::uint32_t>(r);
+  std::vector<float> grads(net.n_params, -7.0f);
+  const double loss_f =
+      engine.compute(tmlp::kernels::active(), params.data(), {p.x.data(), p.rows, p.spec.n_inputs},
+                     p.t.data(), p.w.data(), ids.data(), p.rows, grads.data());
+  for (float& g : grads) g *= static_cast<float>(p.rows);  // compute() divides by the batch
+  const tmlp::test::naive_mlp naive{p.spec};
+  check_against_naive(p, params, loss_f, grads, naive);
+  // The merged moments are the batch's: the mean and biased variance of layer 0's Z.
+  const auto& st = engine.batch_norm_stats();
+  const auto& l0 = net.layers[0];
+  for (std::size_t j = 0; j < l0.n_out; ++j) {
+    double mean = 0.0, var = 0.0;
+    std::vector<double> z(p.rows);
+    for (std::size_t r = 0; r < p.rows; ++r) {
+      z[r] = params[l0.b_offset + j];
+      for (std::size_t i = 0; i < l0.n_in; ++i)
+        z[r] += double(params[l0.w_offset + j * l0.n_in + i]) * p.x[r * l0.n_in + i];
+      mean += z[r];
+    }
+    mean /= double(p.rows);
+    for (double v : z) var += (v - mean) * (v - mean);
+    var /= double(p.rows);
+    CHECK(st.mean[l0.bn_stat + j] == Approx(mean).margin(1e-6));
+    CHECK(st.var[l0.bn_stat + j] == Approx(var).epsilon(1e-5).margin(1e-7));
+  }
 }

@@ -223,3 +223,36 @@ TEST_CASE("residual layers are saved with the spec, with a projection when width
   CHECK_THROWS_WITH(tmlp::validate(spec), Contains("residual on the output layer"));
   fs::remove_all(temp_dir());
 }
+
+TEST_CASE("batch norm is saved with the spec, running statistics included, and predicts alike",
+          "[io][model_file][batch_norm]") {
+  tmlp::model_spec spec{.n_inputs = 3,
+                        .layers = {{.units = 4, .act = tmlp::activation::tanh, .batch_norm = true},
+                                   {.units = 2, .act = tmlp::activation::identity}},
+                        .loss = tmlp::loss_kind::mse};
+  tmlp::model m = tmlp::model::create(spec);
+  CHECK(m.n_params() == 3 * 4 + 4 + 4 * 4 + 4 * 2 + 2);
+  auto p = m.parameters();
+  for (std::size_t i = 0; i < 4; ++i) {  // gains, shifts and running statistics of a trained model
+    p[16 + i] = 0.5f + 0.25f * float(i);
+    p[20 + i] = -0.1f * float(i);
+    p[24 + i] = 0.3f * float(i);
+    p[28 + i] = 2.0f + float(i);
+  }
+  const fs::path path = temp_dir() / "bn.tmlp";
+  tmlp::save_model(m, path.string());
+  const tmlp::loaded_model l = tmlp::load_model(path.string());
+  CHECK(l.model.spec().layers[0].batch_norm);
+  CHECK(!l.model.spec().layers[1].batch_norm);
+  CHECK(
+      std::equal(l.model.parameters().begin(), l.model.parameters().end(), m.parameters().begin()));
+  const std::vector<float> x = {0.5f, -1.0f, 2.0f, 0.0f, 0.25f, -0.75f};
+  const tmlp::matrix a = m.predict({x.data(), 2, 3}), b = l.model.predict({x.data(), 2, 3});
+  CHECK(std::equal(a.data(), a.data() + 4, b.data()));
+  spec.layers[1].batch_norm = true;
+  CHECK_THROWS_WITH(tmlp::validate(spec), Contains("batch_norm on the output layer"));
+  spec.layers[1].batch_norm = false;
+  spec.layers[0].layer_norm = true;
+  CHECK_THROWS_WITH(tmlp::validate(spec), Contains("batch_norm and layer_norm together"));
+  fs::remove_all(temp_dir());
+}

@@ -19,6 +19,7 @@
 
 #include <tbb/global_control.h>
 
+#include "core/model_impl.hpp"
 #include "core/random.hpp"
 #include "support/common.hpp"
 #include "support/naive_mlp.hpp"
@@ -841,18 +842,21 @@ TEST_CASE("health: gradients vanish toward the input of a deep sigmoid net", "[t
   CHECK_FALSE(r.epochs[0].exploding);
 }
 
-TEST_CASE("health: no vanishing flag for a healthy shallow net, nor with layer norm",
+TEST_CASE("health: no vanishing flag for a healthy shallow net, nor with layer or batch norm",
           "[train][health]") {
   const std::vector<float> x = normal_matrix(43, 512, 16);
   std::vector<float> y(512);
   for (std::size_t r = 0; r < 512; ++r) y[r] = x[r * 16] + x[r * 16 + 1] > 0 ? 1.0f : 0.0f;
-  const bool deep = GENERATE(false, true);
-  CAPTURE(deep);
+  const int norm = GENERATE(0, 1, 2);  // none (shallow), layer norm, batch norm
+  CAPTURE(norm);
+  const bool deep = norm > 0;
   tmlp::model_spec spec{.n_inputs = 16, .loss = loss_kind::bce, .seed = 3};
-  // Shallow ReLU, or 8 sigmoid layers made trainable by layer norm.
+  // Shallow ReLU, or 8 sigmoid layers made trainable by layer or batch norm.
   for (int i = 0; i < (deep ? 8 : 2); ++i)
-    spec.layers.push_back(
-        {.units = 32, .act = deep ? activation::sigmoid : activation::relu, .layer_norm = deep});
+    spec.layers.push_back({.units = 32,
+                           .act = deep ? activation::sigmoid : activation::relu,
+                           .layer_norm = norm == 1,
+                           .batch_norm = norm == 2});
   spec.layers.push_back({.units = 1, .act = activation::identity});
   tmlp::model m = tmlp::model::create(spec);
   const auto r = tmlp::trainer({.opt = tmlp::adam{}, .batch_size = 64, .epochs = 2})
@@ -1124,4 +1128,105 @@ TEST_CASE("layer norm and residual layers: fit is bit-identical for 1, 2 and 3 t
   const auto p1 = run(1);
   CHECK(same_bits(p1, run(2)));
   CHECK(same_bits(p1, run(3)));
+}
+
+TEST_CASE("batch norm: fit is bit-identical for 1, 2 and 3 threads",
+          "[train][determinism][batch_norm]") {
+  tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 3);
+  big_problem p = make_big();
+  p.spec.layers[0].batch_norm = true;
+  p.spec.layers[1].batch_norm = true;
+  p.spec.layers[0].dropout = 0.2f;
+  p.spec.layers[1].residual = true;  // 256 -> 64: a projected skip around a normalized layer
+  auto run = [&](int n_threads) {
+    tmlp::model m = tmlp::model::create(p.spec);
+    tmlp::trainer t({.opt = tmlp::adamw{.lr = 1e-3f},
+                     .batch_size = 200,  // the epoch's last batch is shorter
+                     .epochs = 2,
+                     .n_threads = n_threads,
+                     .seed = 5,
+                     .valid_fraction = 0.1f,
+                     .shard_rows = 32});
+    const auto r = t.fit(m, {p.x.data(), p.n, 32}, {p.t.data(), p.n, 1});
+    CHECK(r.status == fit_status::completed);
+    CHECK(r.n_shards == 8);
+    CHECK(r.epochs.back().valid_metric.value_or(0.0) > 0.6);
+    return params_of(m);
+  };
+  const auto p1 = run(1);
+  CHECK(same_bits(p1, run(2)));
+  CHECK(same_bits(p1, run(3)));
+}
+
+TEST_CASE("batch norm: running statistics follow the batch's, untouched by the optimizer",
+          "[train][batch_norm]") {
+  // One full-batch step of AdamW with strong decay: the running mean becomes 0.1 x the batch
+  // mean and the running variance 0.9 + 0.1 x its unbiased variance, whatever the decay.
+  const std::size_t n = 50;
+  const std::vector<float> x = normal_matrix(47, n, 3);
+  std::vector<float> y(n);
+  for (std::size_t r = 0; r < n; ++r) y[r] = 2.0f * x[r * 3] - x[r * 3 + 2] + 1.0f;
+  const tmlp::model_spec spec{.n_inputs = 3,
+                              .layers = {{.units = 4, .act = activation::tanh, .batch_norm = true},
+                                         {.units = 1, .act = activation::identity}},
+                              .loss = loss_kind::mse,
+                              .seed = 9};
+  tmlp::model m = tmlp::model::create(spec);
+  const std::vector<float> before = params_of(m);
+  tmlp::trainer t({.opt = tmlp::adamw{.lr = 0.1f, .weight_decay = 0.5f},
+                   .batch_size = 0,
+                   .epochs = 1,
+                   .l2 = 0.1f});
+  REQUIRE(t.fit(m, {x.data(), n, 3}, {y.data(), n, 1}).status == fit_status::completed);
+  const auto after = params_of(m);
+  const std::size_t bn = 4 * 3 + 4;  // after W and b
+  for (std::size_t j = 0; j < 4; ++j) {
+    std::vector<double> z(n);
+    double mean = 0.0, var = 0.0;
+    for (std::size_t r = 0; r < n; ++r) {
+      z[r] = before[12 + j];
+      for (std::size_t i = 0; i < 3; ++i) z[r] += double(before[j * 3 + i]) * x[r * 3 + i];
+      mean += z[r];
+    }
+    mean /= double(n);
+    for (double v : z) var += (v - mean) * (v - mean);
+    var /= double(n - 1);
+    CAPTURE(j);
+    CHECK(after[bn + j] != before[bn + j]);  // the gain was trained
+    CHECK(after[bn + 8 + j] == Approx(0.1 * mean).margin(1e-6));
+    CHECK(after[bn + 12 + j] == Approx(0.9 + 0.1 * var).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("batch norm: predict folds the running statistics into W and b",
+          "[train][batch_norm][predict]") {
+  big_problem p = make_big();
+  p.spec.layers[0].batch_norm = true;
+  p.spec.layers[1].batch_norm = true;
+  p.spec.layers[1].residual = true;
+  tmlp::model m = tmlp::model::create(p.spec);
+  tmlp::trainer t({.opt = tmlp::adam{.lr = 1e-3f}, .batch_size = 128, .epochs = 2, .seed = 5});
+  REQUIRE(t.fit(m, {p.x.data(), p.n, 32}, {p.t.data(), p.n, 1}).status == fit_status::completed);
+  // The running statistics moved away from their initial 0 and 1.
+  const auto& l0 = m.internals().net.layers[0];
+  CHECK(m.parameters()[l0.bn_offset + 2 * l0.n_out] != 0.0f);
+  CHECK(m.parameters()[l0.bn_offset + 3 * l0.n_out] != 1.0f);
+  const tmlp::matrix folded = m.predict({p.x.data(), p.n, 32}, {.raw = true});
+  // Unfolded: the network's own forward with the running statistics, and the naive MLP.
+  const auto& net = m.internals().net;
+  tmlp::core::workspace ws(net, p.n);
+  const float* y =
+      tmlp::core::forward(tmlp::kernels::active(), net, m.parameters().data(), p.n, p.x.data(), ws);
+  tmlp::test::naive_mlp naive{p.spec};
+  naive.bn_training = false;
+  const std::vector<double> pd(m.parameters().begin(), m.parameters().end());
+  for (std::size_t r = 0; r < p.n; r += 7) {
+    const auto ref = naive.forward(
+        pd, std::vector<double>(p.x.begin() + r * 32, p.x.begin() + (r + 1) * 32).data());
+    for (std::size_t j = 0; j < 3; ++j) {
+      CAPTURE(r, j);
+      CHECK(folded.row(r)[j] == Approx(y[r * 3 + j]).epsilon(1e-4).margin(1e-4));
+      CHECK(folded.row(r)[j] == Approx(ref[j]).epsilon(1e-4).margin(1e-4));
+    }
+  }
 }

@@ -80,6 +80,14 @@ struct dense_spec {
   // input, through a learned projection X·Pᵀ (P: units x inputs, no bias, parameters after the
   // others) when the widths differ. Not on the output layer.
   bool residual = false;
+  // Batch normalization of Z = X·Wᵀ + b per unit, before the activation. While training:
+  // (Z - mean) / sqrt(var + 1e-5) with the mean and (biased) variance over the whole mini-batch,
+  // every shard's rows together, then a learned gain and shift per unit; the running mean and
+  // (unbiased) variance follow each batch's with momentum 0.1. At predict time the running
+  // statistics are used, folded into W and b. 4 x units values after the layer's others: gain
+  // (init 1), shift (0), running mean (0), running variance (1); the last two are not trained by
+  // the optimizer. Not with layer_norm on the same layer; not on the output layer.
+  bool batch_norm = false;
 };
 
 struct model_spec {
@@ -100,7 +108,8 @@ struct predict_options {
 };
 
 // A model: its spec and one flat vector of float32 parameters (per layer: W as n_out x n_in,
-// then b, then prelu slopes). Copyable; a copy owns its parameters.
+// then b, then prelu slopes, then layer norm, projection and batch norm values as their
+// dense_spec fields say). Copyable; a copy owns its parameters.
 //
 //     tmlp::model m = tmlp::model::create(spec);   // validated, initialized from spec.seed
 //     tmlp::matrix p = m.predict(x);                // x: rows x n_inputs

@@ -61,6 +61,22 @@ void layer_norm_backward(std::size_t rows, std::size_t n, const float* gain,
 
 }  // namespace
 
+void dense_linear_forward(const dense_layer& l, const float* params, std::size_t rows,
+                          const float* x, float* z) noexcept {
+  // Z = b broadcast, then Z += X·Wᵀ: (rows x n_in)·(n_in x n_out)
+  const float* b = params + l.b_offset;
+  for (std::size_t r = 0; r < rows; ++r) std::copy(b, b + l.n_out, z + r * l.n_out);
+  blas::sgemm(false, true, rows, l.n_out, l.n_in, 1.0f, x, l.n_in, params + l.w_offset, l.n_in,
+              1.0f, z, l.n_out);
+}
+
+void dense_activate(const kernels::kernel_table& k, const dense_layer& l, const float* params,
+                    std::size_t rows, float* in, float* a) noexcept {
+  const kernels::act_param p{l.alpha,
+                             l.slope_offset == no_offset ? nullptr : params + l.slope_offset};
+  k.bias_act_forward[static_cast<int>(l.act)](rows, l.n_out, nullptr, p, in, a);
+}
+
 void dense_forward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
                    std::size_t rows, const float* x, float* z, float* a,
                    const norm_buffers* norm) noexcept {
@@ -81,29 +97,23 @@ void dense_forward(const kernels::kernel_table& k, const dense_layer& l, const f
   k.bias_act_forward[static_cast<int>(l.act)](rows, l.n_out, nullptr, p, norm->out, a);
 }
 
-void dense_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
-                    std::size_t rows, const float* x, const float* z, const float* a, float* d_a,
-                    float* grads, float* d_x, const norm_buffers* norm,
-                    bool accumulate_dx) noexcept {
-  const float* w = params + l.w_offset;
+void dense_act_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
+                        std::size_t rows, const float* in, const float* a, float* d,
+                        float* grads) noexcept {
   float* d_slope = nullptr;
   if (l.slope_offset != no_offset) {
     d_slope = grads + l.slope_offset;
     std::fill(d_slope, d_slope + l.n_out, 0.0f);
   }
-  if (l.act != kernels::act::identity) {
-    const kernels::act_param p{l.alpha,
-                               l.slope_offset == no_offset ? nullptr : params + l.slope_offset};
-    // With layer norm the activation's input is norm->out, not Z.
-    k.act_backward[static_cast<int>(l.act)](rows, l.n_out, norm ? norm->out : z, a, d_a, p, d_a,
-                                            d_slope);
-  }
-  if (norm != nullptr) {
-    float* d_gain = grads + l.norm_offset;
-    layer_norm_backward(rows, l.n_out, params + l.norm_offset, *norm, d_a, d_gain,
-                        d_gain + l.n_out);
-  }
-  const float* d_z = d_a;
+  if (l.act == kernels::act::identity) return;
+  const kernels::act_param p{l.alpha,
+                             l.slope_offset == no_offset ? nullptr : params + l.slope_offset};
+  k.act_backward[static_cast<int>(l.act)](rows, l.n_out, in, a, d, p, d, d_slope);
+}
+
+void dense_linear_backward(const kernels::kernel_table& k, const dense_layer& l,
+                           const float* params, std::size_t rows, const float* x, const float* d_z,
+                           float* grads, float* d_x, bool accumulate_dx) noexcept {
   // dW = dZᵀ·X: (n_out x rows)·(rows x n_in)
   blas::sgemm(true, false, l.n_out, l.n_in, rows, 1.0f, d_z, l.n_out, x, l.n_in, 0.0f,
               grads + l.w_offset, l.n_in);
@@ -111,8 +121,88 @@ void dense_backward(const kernels::kernel_table& k, const dense_layer& l, const 
   k.col_sums(rows, l.n_out, d_z, grads + l.b_offset);
   // dX = dZ·W: (rows x n_out)·(n_out x n_in)
   if (d_x != nullptr)
-    blas::sgemm(false, false, rows, l.n_in, l.n_out, 1.0f, d_z, l.n_out, w, l.n_in,
-                accumulate_dx ? 1.0f : 0.0f, d_x, l.n_in);
+    blas::sgemm(false, false, rows, l.n_in, l.n_out, 1.0f, d_z, l.n_out, params + l.w_offset,
+                l.n_in, accumulate_dx ? 1.0f : 0.0f, d_x, l.n_in);
+}
+
+void dense_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
+                    std::size_t rows, const float* x, const float* z, const float* a, float* d_a,
+                    float* grads, float* d_x, const norm_buffers* norm,
+                    bool accumulate_dx) noexcept {
+  // With layer norm the activation's input is norm->out, not Z.
+  dense_act_backward(k, l, params, rows, norm ? norm->out : z, a, d_a, grads);
+  if (norm != nullptr) {
+    float* d_gain = grads + l.norm_offset;
+    layer_norm_backward(rows, l.n_out, params + l.norm_offset, *norm, d_a, d_gain,
+                        d_gain + l.n_out);
+  }
+  dense_linear_backward(k, l, params, rows, x, d_a, grads, d_x, accumulate_dx);
+}
+
+void batch_norm_moments(std::size_t rows, std::size_t n, const float* z, double* moments) noexcept {
+  double* mean = moments;
+  double* m2 = moments + n;
+  std::fill(moments, moments + 2 * n, 0.0);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t j = 0; j < n; ++j) mean[j] += z[r * n + j];
+  const double inv = rows > 0 ? 1.0 / static_cast<double>(rows) : 0.0;
+  for (std::size_t j = 0; j < n; ++j) mean[j] *= inv;
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t j = 0; j < n; ++j) {
+      const double dev = z[r * n + j] - mean[j];
+      m2[j] += dev * dev;
+    }
+}
+
+void batch_norm_forward(std::size_t rows, std::size_t n, const float* z, const float* mean,
+                        const float* rstd, const float* gain, const float* shift, float* x_hat,
+                        float* out) noexcept {
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float* zr = z + r * n;
+    float* xh = x_hat + r * n;
+    float* o = out + r * n;
+    for (std::size_t j = 0; j < n; ++j) {
+      xh[j] = (zr[j] - mean[j]) * rstd[j];
+      o[j] = gain[j] * xh[j] + shift[j];
+    }
+  }
+}
+
+void batch_norm_infer(std::size_t rows, std::size_t n, const float* z, const float* bn,
+                      float* scratch, float* out) noexcept {
+  const float *gain = bn, *shift = bn + n, *mean = bn + 2 * n, *var = bn + 3 * n;
+  float* rstd = scratch;
+  for (std::size_t j = 0; j < n; ++j) rstd[j] = 1.0f / std::sqrt(var[j] + batch_norm_eps);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float* zr = z + r * n;
+    float* o = out + r * n;
+    for (std::size_t j = 0; j < n; ++j) o[j] = gain[j] * ((zr[j] - mean[j]) * rstd[j]) + shift[j];
+  }
+}
+
+void batch_norm_grad_sums(std::size_t rows, std::size_t n, const float* d, const float* x_hat,
+                          double* sums) noexcept {
+  double* sum_d = sums;
+  double* sum_dx = sums + n;
+  std::fill(sums, sums + 2 * n, 0.0);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t j = 0; j < n; ++j) {
+      const double g = d[r * n + j];
+      sum_d[j] += g;
+      sum_dx[j] += g * x_hat[r * n + j];
+    }
+}
+
+void batch_norm_backward(std::size_t rows, std::size_t n, const float* gain, const float* rstd,
+                         const float* mean_d, const float* mean_dx, const float* x_hat,
+                         float* d) noexcept {
+  // dZ = gain * rstd * (d - mean(d) - x_hat * mean(d * x_hat)), means over the whole batch.
+  for (std::size_t r = 0; r < rows; ++r) {
+    float* dr = d + r * n;
+    const float* xh = x_hat + r * n;
+    for (std::size_t j = 0; j < n; ++j)
+      dr[j] = gain[j] * rstd[j] * (dr[j] - mean_d[j] - xh[j] * mean_dx[j]);
+  }
 }
 
 }  // namespace tmlp::core

@@ -78,6 +78,12 @@ void init_params(const network& net, const model_spec& spec, float* params) {
       std::fill(params + l.norm_offset, params + l.norm_offset + l.n_out, 1.0f);
       std::fill(params + l.norm_offset + l.n_out, params + l.norm_offset + 2 * l.n_out, 0.0f);
     }
+    if (l.bn_offset != no_offset) {  // gain 1, shift 0, running mean 0, running variance 1
+      float* bn = params + l.bn_offset;
+      std::fill(bn, bn + l.n_out, 1.0f);
+      std::fill(bn + l.n_out, bn + 3 * l.n_out, 0.0f);
+      std::fill(bn + 3 * l.n_out, bn + 4 * l.n_out, 1.0f);
+    }
   }
 }
 

@@ -1,6 +1,8 @@
 // tmlp::model: creation, copies and batched prediction.
 #include <algorithm>
 #include <cstring>
+#include <optional>
+#include <vector>
 
 #include <fmt/format.h>
 #include <tbb/enumerable_thread_specific.h>
@@ -64,14 +66,25 @@ void model::predict(matrix_view x, matrix_span out, const predict_options& optio
   const std::size_t n_chunks = (x.rows + chunk - 1) / chunk;
   const std::size_t k_out = net.n_outputs;
   const float* params = impl_->params.data();
+  // Batch norm at predict time is an affine map per unit after the layer's affine map: folded
+  // into W and b of a copy, it costs nothing per row.
+  std::optional<core::network> folded;
+  std::vector<float> folded_params;
+  if (!net.bn_layers.empty()) {
+    folded = net;
+    folded_params = impl_->params;
+    core::fold_batch_norm(*folded, folded_params.data());
+    params = folded_params.data();
+  }
+  const core::network& run_net = folded ? *folded : net;
   tbb::enumerable_thread_specific<core::workspace> workspaces(
-      [&] { return core::workspace(net, std::min(chunk, x.rows)); });
+      [&] { return core::workspace(run_net, std::min(chunk, x.rows)); });
 
   auto run = [&] {
     core::parallel_for_index(n_chunks, [&](std::size_t c) {
       core::workspace& ws = workspaces.local();
       const std::size_t r0 = c * chunk, rows = std::min(chunk, x.rows - r0);
-      const float* y = core::forward(k, net, params, rows, x.row(r0), ws);
+      const float* y = core::forward(k, run_net, params, rows, x.row(r0), ws);
       float* o = out.row(r0);
       std::memcpy(o, y, rows * k_out * sizeof(float));
       if (options.raw) return;

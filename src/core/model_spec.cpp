@@ -153,6 +153,11 @@ void validate(const model_spec& spec) {
     if (l.residual && i + 1 == spec.layers.size())
       bad_spec(
           fmt::format("layer {}: residual on the output layer; it belongs on hidden layers", i));
+    if (l.batch_norm && i + 1 == spec.layers.size())
+      bad_spec(
+          fmt::format("layer {}: batch_norm on the output layer; it belongs on hidden layers", i));
+    if (l.batch_norm && l.layer_norm)
+      bad_spec(fmt::format("layer {}: batch_norm and layer_norm together; choose one", i));
     if (l.dropout > 0.0f && i + 1 == spec.layers.size())
       bad_spec(fmt::format("layer {}: dropout {} on the output layer; it belongs on hidden layers",
                            i, l.dropout));
@@ -205,6 +210,13 @@ network network::from_spec(const model_spec& spec) {
     if (s.residual && l.n_in != l.n_out) {
       l.proj_offset = off;
       off += l.n_out * l.n_in;
+    }
+    if (s.batch_norm) {
+      l.bn_offset = off;
+      off += 4 * l.n_out;
+      l.bn_stat = net.n_bn_units;
+      net.n_bn_units += l.n_out;
+      net.bn_layers.push_back(net.layers.size());
     }
     net.layers.push_back(l);
     net.max_width = std::max(net.max_width, s.units);

@@ -37,6 +37,7 @@ std::string spec_to_json(const model_spec& spec) {
     if (l.dropout > 0.0f) j["dropout"] = l.dropout;
     if (l.layer_norm) j["layer_norm"] = true;
     if (l.residual) j["residual"] = true;
+    if (l.batch_norm) j["batch_norm"] = true;
     layers.push_back(std::move(j));
   }
   const nlohmann::json j{{"n_inputs", spec.n_inputs},
@@ -61,6 +62,7 @@ model_spec spec_from_json(const std::string& text) {
       if (l.contains("dropout")) d.dropout = l.at("dropout").get<float>();
       if (l.contains("layer_norm")) d.layer_norm = l.at("layer_norm").get<bool>();
       if (l.contains("residual")) d.residual = l.at("residual").get<bool>();
+      if (l.contains("batch_norm")) d.batch_norm = l.at("batch_norm").get<bool>();
       s.layers.push_back(d);
     }
     s.loss = enum_from(j.at("loss"), "loss", &loss_from_string);
@@ -116,7 +118,8 @@ model model_from_container(const io::container_kind& kind, const io::container_v
   for (const dense_spec& l : spec.layers) {
     expect += l.units * n_in + l.units + (l.act == activation::prelu ? l.units : 0) +
               (l.layer_norm ? 2 * l.units : 0) +
-              (l.residual && l.units != n_in ? l.units * n_in : 0);
+              (l.residual && l.units != n_in ? l.units * n_in : 0) +
+              (l.batch_norm ? 4 * l.units : 0);
     n_in = l.units;
   }
   if (expect > c.n_floats)

@@ -32,7 +32,8 @@ gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch
       max_batch_(max_batch),
       shard_rows_(shard_rows),
       max_shards_(max_shards),
-      target_width_(core::target_width(net.loss.kind, net.n_outputs)) {
+      target_width_(core::target_width(net.loss.kind, net.n_outputs)),
+      stats_(net) {
   // Workspaces must hold the largest shard of any batch up to max_batch (the last batch of an
   // epoch is shorter): scan them all once; the last shard of a plan is its largest.
   std::size_t max_rows = 1, n_shards = 1;
@@ -48,6 +49,7 @@ gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch
                             std::vector<float>(max_rows * target_width_),
                             std::vector<float>(max_rows), std::vector<float>(net.n_params), 0.0});
   }
+  for (shard& sh : shards_) ws_.push_back(&sh.ws);
 }
 
 const shard_plan& gradient_engine::plan_for(std::size_t batch) noexcept {
@@ -64,27 +66,69 @@ double gradient_engine::compute(const kernels::kernel_table& k, const float* par
   TMLP_ASSERT(batch <= max_batch_ && plan.size(plan.n_shards - 1) <= shards_[0].ws.max_rows());
   const std::size_t tw = target_width_;
 
-  core::parallel_for_index(plan.n_shards, [&](std::size_t s) {
-    shard& sh = shards_[s];
-    const std::size_t b0 = plan.begin(s), rows = plan.size(s);
+  auto gather = [&](shard& sh, std::size_t b0, std::size_t rows) {
     const auto t0 = clock_type::now();
-    x.gather(idx + b0, rows, sh.x.data());  // gather
+    x.gather(idx + b0, rows, sh.x.data());
     for (std::size_t i = 0; i < rows; ++i) {
       const std::size_t row = idx[b0 + i];
       std::memcpy(sh.y.data() + i * tw, y + row * tw, tw * sizeof(float));
       if (w) sh.w[i] = w[row];
     }
-    const auto t1 = clock_type::now();
-    const core::dropout_context drop{dropout_key, idx + b0};
-    core::forward(k, net_, params, rows, sh.x.data(), sh.ws, net_.has_dropout ? &drop : nullptr);
-    sh.loss = core::loss_gradient(net_, rows, sh.y.data(), w ? sh.w.data() : nullptr, sh.ws);
-    const auto t2 = clock_type::now();
-    core::backward(k, net_, params, rows, sh.x.data(), sh.ws, sh.grad.data());
-    const auto t3 = clock_type::now();
-    sh.t_gather += seconds(t1 - t0);
-    sh.t_forward += seconds(t2 - t1);
-    sh.t_backward += seconds(t3 - t2);
-  });
+    sh.t_gather += seconds(clock_type::now() - t0);
+  };
+
+  if (net_.bn_layers.empty()) {
+    core::parallel_for_index(plan.n_shards, [&](std::size_t s) {
+      shard& sh = shards_[s];
+      const std::size_t b0 = plan.begin(s), rows = plan.size(s);
+      gather(sh, b0, rows);
+      const auto t1 = clock_type::now();
+      const core::dropout_context drop{dropout_key, idx + b0};
+      core::forward(k, net_, params, rows, sh.x.data(), sh.ws, net_.has_dropout ? &drop : nullptr);
+      sh.loss = core::loss_gradient(net_, rows, sh.y.data(), w ? sh.w.data() : nullptr, sh.ws);
+      const auto t2 = clock_type::now();
+      core::backward(k, net_, params, rows, sh.x.data(), sh.ws, sh.grad.data());
+      sh.t_forward += seconds(t2 - t1);
+      sh.t_backward += seconds(clock_type::now() - t2);
+    });
+  } else {
+    // Batch norm: the pass runs stage by stage over all shards, merging each batch-norm
+    // layer's statistics in shard order in between (core/network.hpp).
+    const std::size_t n_stages = core::n_stages(net_);
+    const std::span<core::workspace* const> wss(ws_.data(), plan.n_shards);
+    for (std::size_t stage = 0; stage < n_stages; ++stage) {
+      core::parallel_for_index(plan.n_shards, [&](std::size_t s) {
+        shard& sh = shards_[s];
+        const std::size_t b0 = plan.begin(s), rows = plan.size(s);
+        if (stage == 0) gather(sh, b0, rows);
+        const auto t1 = clock_type::now();
+        const core::dropout_context drop{dropout_key, idx + b0};
+        core::forward_stage(k, net_, params, rows, sh.x.data(), sh.ws,
+                            net_.has_dropout ? &drop : nullptr, stats_, stage);
+        if (stage + 1 == n_stages) {
+          sh.loss = core::loss_gradient(net_, rows, sh.y.data(), w ? sh.w.data() : nullptr, sh.ws);
+          const auto t2 = clock_type::now();
+          core::backward_stage(k, net_, params, rows, sh.x.data(), sh.ws, sh.grad.data(), stats_,
+                               stage);
+          sh.t_backward += seconds(clock_type::now() - t2);
+          sh.t_forward += seconds(t2 - t1);
+        } else {
+          sh.t_forward += seconds(clock_type::now() - t1);
+        }
+      });
+      if (stage + 1 < n_stages) core::combine_moments(net_, stage, wss, stats_);
+    }
+    for (std::size_t stage = n_stages - 1; stage-- > 0;) {
+      core::combine_grad_sums(net_, stage + 1, wss, stats_);
+      core::parallel_for_index(plan.n_shards, [&](std::size_t s) {
+        shard& sh = shards_[s];
+        const auto t0 = clock_type::now();
+        core::backward_stage(k, net_, params, plan.size(s), sh.x.data(), sh.ws, sh.grad.data(),
+                             stats_, stage);
+        sh.t_backward += seconds(clock_type::now() - t0);
+      });
+    }
+  }
 
   reduce(k, batch, grad);
 

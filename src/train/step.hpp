@@ -5,7 +5,9 @@
 // the caller's arena) run gather, forward, loss and backward for whole shards. The reduction
 // then runs in parallel over fixed blocks of the flat parameter vector: inside a block the
 // shard gradients are added in the order 0..S-1 and scaled by 1/B. Every floating-point sum
-// therefore has one order, and the result is bit-identical for any thread count.
+// therefore has one order, and the result is bit-identical for any thread count. With batch
+// norm the workers meet at each batch-norm layer, forward and backward, where the shards'
+// statistics are merged in shard order (core/network.hpp, batch_stats).
 #pragma once
 
 #include <cstddef>
@@ -73,6 +75,8 @@ class gradient_engine {
   phase_times phases() const noexcept;
   void reset_phases() noexcept;
   std::size_t max_shards() const noexcept { return shards_.size(); }
+  // Batch-norm statistics of the last compute() (empty vectors without batch norm).
+  const core::batch_stats& batch_norm_stats() const noexcept { return stats_; }
 
  private:
   struct shard {
@@ -84,6 +88,8 @@ class gradient_engine {
   const core::network& net_;
   std::size_t max_batch_, shard_rows_, max_shards_, target_width_;
   std::vector<shard> shards_;
+  std::vector<core::workspace*> ws_;  // each shard's workspace, for the batch-norm merges
+  core::batch_stats stats_;
   shard_plan plan_;
   double t_reduce_ = 0.0;
 };

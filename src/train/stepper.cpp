@@ -100,7 +100,18 @@ bool stepper::apply(const kernels::kernel_table& k, float* params, float lr, dou
   });
   const bool finite =
       std::find(block_finite_.begin(), block_finite_.end(), 0) == block_finite_.end();
-  if (!finite) std::copy(backup_.begin(), backup_.end(), params);
+  if (!finite) {
+    std::copy(backup_.begin(), backup_.end(), params);
+  } else if (!net_.bn_layers.empty()) {
+    // The running statistics are no optimizer's (weight decay or momentum would move them):
+    // back to their values before the update, then moved toward this batch's statistics.
+    for (std::size_t layer : net_.bn_layers) {
+      const core::dense_layer& l = net_.layers[layer];
+      const std::size_t lo = l.bn_offset + 2 * l.n_out, hi = lo + 2 * l.n_out;
+      std::copy(backup_.begin() + lo, backup_.begin() + hi, params + lo);
+    }
+    core::update_running_stats(net_, engine_.batch_norm_stats(), params);
+  }
   t_update_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return finite;
 }

@@ -41,9 +41,10 @@ class stepper {
     return gradient(k, params, matrix_rows(x), y, w, idx, rows, dropout_key);
   }
 
-  // Updates params with the gradient of the last gradient() call at learning rate lr.
-  // Returns false, with params as they were before the call, if the update would make any
-  // parameter infinite or NaN (an overflow a finite gradient can still cause).
+  // Updates params with the gradient of the last gradient() call at learning rate lr, and the
+  // batch-norm running statistics with that batch's. Returns false, with params as they were
+  // before the call, if the update would make any parameter infinite or NaN (an overflow a
+  // finite gradient can still cause).
   bool apply(const kernels::kernel_table& k, float* params, float lr, double grad_norm);
 
   const float* grad() const noexcept { return grad_.data(); }

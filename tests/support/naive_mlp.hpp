@@ -1,6 +1,7 @@
 // A naive MLP in double precision, written independently of src/core and kernels/: the oracle
 // for finite-difference gradient checks and for the trainer's agreement tests. Slow and plain.
-// It lays out parameters in the documented order (per layer: W n_out x n_in, b, prelu slopes).
+// It lays out parameters in the documented order (per layer: W n_out x n_in, b, prelu slopes,
+// layer norm, projection, batch norm).
 #pragma once
 
 #include <algorithm>
@@ -63,11 +64,16 @@ struct naive_mlp {
   // layer l's outputs of each row before the next layer reads them.
   std::vector<std::vector<double>> masks = {};
 
+  // Batch norm: true normalizes with the statistics of the rows passed together (training),
+  // false with the running ones (inference).
+  bool bn_training = true;
+
   std::size_t n_params() const {
     std::size_t n = 0, in = spec.n_inputs;
     for (const auto& l : spec.layers) {
       n += l.units * in + l.units + (l.act == activation::prelu ? l.units : 0) +
-           (l.layer_norm ? 2 * l.units : 0) + (l.residual && l.units != in ? l.units * in : 0);
+           (l.layer_norm ? 2 * l.units : 0) + (l.residual && l.units != in ? l.units * in : 0) +
+           (l.batch_norm ? 4 * l.units : 0);
       in = l.units;
     }
     return n;
@@ -76,49 +82,77 @@ struct naive_mlp {
   // Outputs of the last layer for row `row` x (n_inputs values).
   std::vector<double> forward(const std::vector<double>& p, const double* x,
                               std::size_t row = 0) const {
-    std::vector<double> in(x, x + spec.n_inputs), out;
+    return forward_rows(p, 1, x, row)[0];
+  }
+
+  // Outputs of the last layer for `rows` rows of x (rows x n_inputs), which are rows
+  // first_row.. of the data for the dropout masks and one batch for batch norm.
+  std::vector<std::vector<double>> forward_rows(const std::vector<double>& p, std::size_t rows,
+                                                const double* x, std::size_t first_row = 0) const {
+    std::vector<std::vector<double>> in(rows), out(rows);
+    for (std::size_t r = 0; r < rows; ++r)
+      in[r].assign(x + r * spec.n_inputs, x + (r + 1) * spec.n_inputs);
     std::size_t off = 0;
     for (std::size_t li = 0; li < spec.layers.size(); ++li) {
       const auto& l = spec.layers[li];
-      const std::size_t n_in = in.size();
+      const std::size_t n_in = in[0].size();
       const double* w = p.data() + off;
       const double* b = w + l.units * n_in;
       const double* slope = b + l.units;
       const double* gain = slope + (l.act == activation::prelu ? l.units : 0);
       const double* shift = gain + l.units;
-      std::vector<double> z(l.units);
-      for (std::size_t j = 0; j < l.units; ++j) {
-        z[j] = b[j];
-        for (std::size_t i = 0; i < n_in; ++i) z[j] += w[j * n_in + i] * in[i];
-      }
-      if (l.layer_norm) {  // over the layer's units, then gain and shift
-        double mean = 0.0, var = 0.0;
-        for (double v : z) mean += v;
-        mean /= static_cast<double>(l.units);
-        for (double v : z) var += (v - mean) * (v - mean);
-        var /= static_cast<double>(l.units);
-        for (std::size_t j = 0; j < l.units; ++j)
-          z[j] = gain[j] * (z[j] - mean) / std::sqrt(var + 1e-5) + shift[j];
-      }
-      out.assign(l.units, 0.0);
-      for (std::size_t j = 0; j < l.units; ++j)
-        out[j] =
-            naive_act(l.act, z[j], naive_alpha(l), l.act == activation::prelu ? slope[j] : 0.0);
-      off += l.units * n_in + l.units + (l.act == activation::prelu ? l.units : 0) +
-             (l.layer_norm ? 2 * l.units : 0);
-      if (li < masks.size() && !masks[li].empty())
-        for (std::size_t j = 0; j < l.units; ++j) out[j] *= masks[li][row * l.units + j];
-      if (l.residual) {  // + the input, projected by P (units x n_in) when the widths differ
-        const double* proj = p.data() + off;
+      const double* proj = gain + (l.layer_norm ? 2 * l.units : 0);
+      const double* bn = proj + (l.residual && n_in != l.units ? l.units * n_in : 0);
+      std::vector<std::vector<double>> z(rows, std::vector<double>(l.units));
+      for (std::size_t r = 0; r < rows; ++r)
         for (std::size_t j = 0; j < l.units; ++j) {
-          if (n_in == l.units) {
-            out[j] += in[j];
-          } else {
-            for (std::size_t i = 0; i < n_in; ++i) out[j] += proj[j * n_in + i] * in[i];
+          z[r][j] = b[j];
+          for (std::size_t i = 0; i < n_in; ++i) z[r][j] += w[j * n_in + i] * in[r][i];
+        }
+      if (l.layer_norm) {  // over the layer's units, then gain and shift
+        for (auto& zr : z) {
+          double mean = 0.0, var = 0.0;
+          for (double v : zr) mean += v;
+          mean /= static_cast<double>(l.units);
+          for (double v : zr) var += (v - mean) * (v - mean);
+          var /= static_cast<double>(l.units);
+          for (std::size_t j = 0; j < l.units; ++j)
+            zr[j] = gain[j] * (zr[j] - mean) / std::sqrt(var + 1e-5) + shift[j];
+        }
+      }
+      if (l.batch_norm) {  // over the rows, per unit: gain, shift, running mean and variance
+        for (std::size_t j = 0; j < l.units; ++j) {
+          double mean = bn[2 * l.units + j], var = bn[3 * l.units + j];
+          if (bn_training) {
+            mean = var = 0.0;
+            for (std::size_t r = 0; r < rows; ++r) mean += z[r][j];
+            mean /= static_cast<double>(rows);
+            for (std::size_t r = 0; r < rows; ++r) var += (z[r][j] - mean) * (z[r][j] - mean);
+            var /= static_cast<double>(rows);
+          }
+          for (std::size_t r = 0; r < rows; ++r)
+            z[r][j] = bn[j] * (z[r][j] - mean) / std::sqrt(var + 1e-5) + bn[l.units + j];
+        }
+      }
+      for (std::size_t r = 0; r < rows; ++r) {
+        out[r].assign(l.units, 0.0);
+        for (std::size_t j = 0; j < l.units; ++j)
+          out[r][j] = naive_act(l.act, z[r][j], naive_alpha(l),
+                                l.act == activation::prelu ? slope[j] : 0.0);
+        if (li < masks.size() && !masks[li].empty())
+          for (std::size_t j = 0; j < l.units; ++j)
+            out[r][j] *= masks[li][(first_row + r) * l.units + j];
+        if (l.residual) {  // + the input, projected by P (units x n_in) when the widths differ
+          for (std::size_t j = 0; j < l.units; ++j) {
+            if (n_in == l.units) {
+              out[r][j] += in[r][j];
+            } else {
+              for (std::size_t i = 0; i < n_in; ++i) out[r][j] += proj[j * n_in + i] * in[r][i];
+            }
           }
         }
-        if (n_in != l.units) off += l.units * n_in;
       }
+      off = static_cast<std::size_t>(bn - p.data()) + (l.batch_norm ? 4 * l.units : 0);
       in.swap(out);
     }
     return in;
@@ -162,11 +196,10 @@ struct naive_mlp {
   // sum_r w_r L_r over rows of x (rows x n_inputs) and targets (rows x target_width()).
   double loss(const std::vector<double>& p, std::size_t rows, const std::vector<double>& x,
               const std::vector<double>& t, const std::vector<double>* w = nullptr) const {
+    const auto y = forward_rows(p, rows, x.data());
     double total = 0.0;
-    for (std::size_t r = 0; r < rows; ++r) {
-      const auto y = forward(p, x.data() + r * spec.n_inputs, r);
-      total += (w ? (*w)[r] : 1.0) * row_loss(y, t.data() + r * target_width());
-    }
+    for (std::size_t r = 0; r < rows; ++r)
+      total += (w ? (*w)[r] : 1.0) * row_loss(y[r], t.data() + r * target_width());
     return total;
   }
 
