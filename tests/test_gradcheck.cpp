@@ -416,3 +416,109 @@ TEST_CASE("batch norm: shards merge into whole-batch statistics and gradients",
     CHECK(st.var[l0.bn_stat + j] == Approx(var).epsilon(1e-5).margin(1e-7));
   }
 }
+
+namespace {
+
+// Initial parameters with non-zero biases: zero ones put ReLU units of a row whose inputs are
+// all zero exactly at the kink, where finite differences say nothing.
+std::vector<float> embedding_params(const tmlp::model_spec& spec) {
+  const auto net = tmlp::core::network::from_spec(spec);
+  std::vector<float> params(net.n_params);
+  tmlp::core::init_params(net, spec, params.data());
+  const auto key = tmlp::core::derive_key(spec.seed, 5);
+  std::uint64_t c = 0;
+  for (const auto& l : net.layers)
+    for (std::size_t j = 0; j < l.n_out; ++j)
+      params[l.b_offset + j] = static_cast<float>(tmlp::core::uniform01(key, c++) - 0.5);
+  return params;
+}
+
+// The problem with columns 1 and 3 of its 5 inputs turned into category indices with
+// embeddings (cardinality 4, dim 3; cardinality 6, dim 2): indices cover every row of the
+// tables but one, and include an out-of-range value and NaN (both select the last row).
+problem embedding_problem(activation act, loss_kind loss, std::uint64_t seed) {
+  problem p = make_problem(act, loss, true, seed);
+  p.spec.embeddings = {{.column = 1, .cardinality = 4, .dim = 3},
+                       {.column = 3, .cardinality = 6, .dim = 2}};
+  const float idx1[7] = {0, 2, 2, 7, 1, 0, 2};  // 7: out of range -> row 3; row 3 used once
+  const float idx3[7] = {5, 0, 1, 1, 4, std::nanf(""), 0};  // row 2 unused; NaN -> row 5
+  for (std::size_t r = 0; r < p.rows; ++r) {
+    p.x[r * 5 + 1] = idx1[r];
+    p.x[r * 5 + 3] = idx3[r];
+  }
+  p.params = embedding_params(p.spec);
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("embeddings: gradients match finite differences, only used rows non-zero",
+          "[core][gradcheck][embedding]") {
+  const auto act = GENERATE(activation::relu, activation::tanh);
+  const auto loss = GENERATE(loss_kind::ce, loss_kind::mse);
+  const bool bn = GENERATE(false, true);
+  CAPTURE(tmlp::to_string(act), tmlp::to_string(loss), bn);
+  problem p = embedding_problem(act, loss, 97);
+  p.spec.layers[0].batch_norm = bn;
+  const auto net = tmlp::core::network::from_spec(p.spec);
+  REQUIRE(net.layers[0].n_in == 3 + 3 + 2);
+  REQUIRE(net.plain_columns == std::vector<std::size_t>{0, 2, 4});
+  const std::vector<float> params = embedding_params(p.spec);
+  tmlp::core::workspace ws(net, p.rows);
+  tmlp::core::batch_stats stats(net);
+  std::vector<float> grads(net.n_params, -7.0f);
+  const double loss_f =
+      tmlp::core::forward_backward(tmlp::kernels::active(), net, params.data(), p.rows, p.x.data(),
+                                   p.t.data(), p.w.data(), ws, grads.data(), nullptr, &stats);
+  const tmlp::test::naive_mlp naive{p.spec};
+  check_against_naive(p, params, loss_f, grads, naive);
+  const auto& t2 = net.embeddings[1];  // its row 2 is unused: zero gradient
+  for (std::size_t q = 0; q < t2.dim; ++q) CHECK(grads[t2.offset + 2 * t2.dim + q] == 0.0f);
+  const auto& t1 = net.embeddings[0];  // row 3 only through the out-of-range index
+  CHECK(grads[t1.offset + 3 * t1.dim] != 0.0f);
+}
+
+TEST_CASE("embeddings: the sharded gradient touches only the rows used and matches one pass",
+          "[core][gradcheck][embedding]") {
+  problem p = embedding_problem(activation::tanh, loss_kind::mse, 101);
+  const auto net = tmlp::core::network::from_spec(p.spec);
+  tmlp::train::gradient_engine engine(net, p.rows, 1, 4);
+  REQUIRE(engine.plan_for(p.rows).n_shards == 4);
+  std::vector<std::uint32_t> ids = {6, 2, 0, 5, 1, 3, 4};  // any order of the rows
+  std::vector<float> g(net.n_params, -7.0f);
+  const double loss = engine.compute(tmlp::kernels::active(), p.params.data(),
+                                     {p.x.data(), p.rows, p.spec.n_inputs}, p.t.data(), p.w.data(),
+                                     ids.data(), p.rows, g.data());
+  tmlp::core::workspace ws(net, p.rows);
+  std::vector<float> whole(net.n_params);
+  const double l =
+      tmlp::core::forward_backward(tmlp::kernels::active(), net, p.params.data(), p.rows,
+                                   p.x.data(), p.t.data(), p.w.data(), ws, whole.data());
+  CHECK(loss == Approx(l).epsilon(1e-6));
+  // The rows written: table 0 rows 0..3, table 1 rows 0, 1, 4, 5, in offset order.
+  std::vector<std::size_t> expect;
+  for (std::size_t r : {0, 1, 2, 3}) expect.push_back(net.embeddings[0].offset + r * 3);
+  for (std::size_t r : {0, 1, 4, 5}) expect.push_back(net.embeddings[1].offset + r * 2);
+  const auto rows = engine.sparse_rows();
+  REQUIRE(rows.size() == expect.size());
+  std::vector<bool> written(net.n_params, false);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    CHECK(rows[i].offset == expect[i]);
+    for (std::size_t q = 0; q < rows[i].dim; ++q) written[rows[i].offset + q] = true;
+  }
+  for (std::size_t i = 0; i < net.n_params; ++i) {
+    CAPTURE(i);
+    if (i >= net.n_dense_params && !written[i])
+      CHECK(g[i] == -7.0f);  // an unused table row: left as it was
+    else
+      CHECK(g[i] == Approx(whole[i] / static_cast<double>(p.rows)).margin(1e-6));
+  }
+  // A second batch of other rows: the first batch's rows go back to zero.
+  const std::vector<std::uint32_t> two = {1, 2};  // table 1 rows 0 and 1
+  engine.compute(tmlp::kernels::active(), p.params.data(), {p.x.data(), p.rows, p.spec.n_inputs},
+                 p.t.data(), p.w.data(), two.data(), 2, g.data());
+  const auto& t1 = net.embeddings[1];
+  for (std::size_t r : {4, 5}) CHECK(g[t1.offset + r * 2] == 0.0f);  // first batch only
+  CHECK(g[t1.offset + 0 * 2] != 0.0f);
+  CHECK(g[t1.offset + 2 * 2] == -7.0f);  // never used
+}

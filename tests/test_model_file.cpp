@@ -256,3 +256,35 @@ TEST_CASE("batch norm is saved with the spec, running statistics included, and p
   CHECK_THROWS_WITH(tmlp::validate(spec), Contains("batch_norm and layer_norm together"));
   fs::remove_all(temp_dir());
 }
+
+TEST_CASE("embeddings are saved with the spec, tables included", "[io][model_file][embedding]") {
+  tmlp::model_spec spec{.n_inputs = 3,
+                        .layers = {{.units = 4, .act = tmlp::activation::relu},
+                                   {.units = 2, .act = tmlp::activation::identity}},
+                        .embeddings = {{.column = 1, .cardinality = 5, .dim = 3}},
+                        .loss = tmlp::loss_kind::mse};
+  const tmlp::model m = tmlp::model::create(spec);
+  CHECK(m.n_params() == (2 + 3) * 4 + 4 + 4 * 2 + 2 + 5 * 3);
+  const fs::path path = temp_dir() / "emb.tmlp";
+  tmlp::save_model(m, path.string());
+  const tmlp::loaded_model l = tmlp::load_model(path.string());
+  REQUIRE(l.model.spec().embeddings.size() == 1);
+  CHECK(l.model.spec().embeddings[0].column == 1);
+  CHECK(l.model.spec().embeddings[0].cardinality == 5);
+  CHECK(l.model.spec().embeddings[0].dim == 3);
+  CHECK(
+      std::equal(l.model.parameters().begin(), l.model.parameters().end(), m.parameters().begin()));
+  // Rows 2 and 4 (and 4 again for the out-of-range 9) differ only in column 1's index.
+  const std::vector<float> x = {0.5f, 2.0f, -1.0f, 0.5f, 4.0f, -1.0f, 0.5f, 9.0f, -1.0f};
+  const tmlp::matrix a = m.predict({x.data(), 3, 3}), b = l.model.predict({x.data(), 3, 3});
+  CHECK(std::equal(a.data(), a.data() + 6, b.data()));
+  CHECK(a.row(0)[0] != a.row(1)[0]);
+  CHECK(a.row(1)[0] == a.row(2)[0]);
+  spec.embeddings.push_back({.column = 1, .cardinality = 2, .dim = 2});
+  CHECK_THROWS_WITH(tmlp::validate(spec), Contains("column 1 already has an embedding"));
+  spec.embeddings[1] = {.column = 3, .cardinality = 2, .dim = 2};
+  CHECK_THROWS_WITH(tmlp::validate(spec), Contains("column 3 is out of range"));
+  spec.embeddings[1] = {.column = 0, .cardinality = 0, .dim = 2};
+  CHECK_THROWS_WITH(tmlp::validate(spec), Contains("cardinality 0 is out of range"));
+  fs::remove_all(temp_dir());
+}

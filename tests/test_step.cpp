@@ -48,7 +48,9 @@ struct data {
   std::vector<std::uint32_t> idx;
 };
 
-data make_data(std::size_t n) {
+// extras: batch norm on both hidden layers and an embedding (cardinality 50, dim 4) for
+// column 0, which then holds indices 0..59 (50..59: out of range, the last row).
+data make_data(std::size_t n, bool extras = false) {
   data d;
   d.spec = {.n_inputs = 13,
             .layers = {{.units = 40, .act = activation::tanh},
@@ -63,6 +65,12 @@ data make_data(std::size_t n) {
     d.y.push_back(static_cast<float>(i % 4));
     d.w.push_back(static_cast<float>(0.5 + tmlp::core::uniform01(2, i)));
     d.idx.push_back(static_cast<std::uint32_t>((i * 7919) % n));  // a permutation (n prime to 7919)
+  }
+  if (extras) {
+    d.spec.layers[0].batch_norm = true;
+    d.spec.layers[1].batch_norm = true;
+    d.spec.embeddings = {{.column = 0, .cardinality = 50, .dim = 4}};
+    for (std::size_t i = 0; i < n; ++i) d.x[i * 13] = static_cast<float>((i * 37) % 60);
   }
   const auto net = tmlp::core::network::from_spec(d.spec);
   d.params.resize(net.n_params);
@@ -86,9 +94,10 @@ std::vector<float> gradient(const data& d, int n_threads, std::size_t batch, dou
 
 TEST_CASE("the batch gradient is bit-identical for 1, 2, 3 and 8 threads",
           "[train][step][determinism]") {
-  const data d = make_data(1000);
+  const bool extras = GENERATE(false, true);  // batch norm and an embedding
+  const data d = make_data(1000, extras);
   const std::size_t batch = GENERATE(1, 17, 250, 1000);
-  CAPTURE(batch);
+  CAPTURE(extras, batch);
   // Let arenas have 8 real threads even on a 2-core machine (a test may set this; the library
   // never does).
   tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 8);
@@ -153,9 +162,10 @@ TEST_CASE("training steps allocate nothing", "[train][step][alloc]") {
   // first nor the last of the epoch, where per-epoch reports are built) no operator new runs,
   // at 1 and 2 threads.
   tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 2);
-  const data d = make_data(1000);
+  const bool extras = GENERATE(false, true);  // batch norm and an embedding
+  const data d = make_data(1000, extras);
   for (int threads : {1, 2}) {
-    CAPTURE(threads);
+    CAPTURE(extras, threads);
     tmlp::model_spec spec = d.spec;  // wide enough that two workers get the shards
     spec.layers[0].units = 256;
     spec.layers[1].units = 256;

@@ -1230,3 +1230,47 @@ TEST_CASE("batch norm: predict folds the running statistics into W and b",
     }
   }
 }
+
+TEST_CASE("embeddings: fit is bit-identical for 1, 2 and 3 threads; unused rows never move",
+          "[train][determinism][embedding]") {
+  tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 3);
+  big_problem p = make_big();
+  // Column 5 becomes a category (0..39, learned through a table of 41 rows: row 40 unused)
+  // that decides the class: category mod 3.
+  for (std::size_t r = 0; r < p.n; ++r) {
+    const auto c = static_cast<std::size_t>((r * 7) % 40);
+    p.x[r * 32 + 5] = static_cast<float>(c);
+    p.t[r] = static_cast<float>(c % 3);
+  }
+  p.spec.embeddings = {{.column = 5, .cardinality = 41, .dim = 6}};
+  auto run = [&](int n_threads, bool embed = true) {
+    tmlp::model_spec spec = p.spec;
+    if (!embed) spec.embeddings.clear();
+    tmlp::model m = tmlp::model::create(spec);
+    tmlp::trainer t({.opt = tmlp::adamw{.lr = 3e-3f, .weight_decay = 0.1f},
+                     .batch_size = 128,
+                     .epochs = 3,
+                     .n_threads = n_threads,
+                     .seed = 5,
+                     .valid_fraction = 0.2f,
+                     .shard_rows = 32});
+    const auto r = t.fit(m, {p.x.data(), p.n, 32}, {p.t.data(), p.n, 1});
+    CHECK(r.status == fit_status::completed);
+    return std::pair(params_of(m), r.epochs.back().valid_metric.value_or(0.0));
+  };
+  const auto [p1, acc] = run(1);
+  CHECK(same_bits(p1, run(2).first));
+  CHECK(same_bits(p1, run(3).first));
+  // The table learns each category's class; the index read as a number hardly can.
+  const double plain = run(1, false).second;
+  CAPTURE(acc, plain);
+  CHECK(acc > plain + 0.1);
+  CHECK(acc > 0.6);
+  const tmlp::model init = tmlp::model::create(p.spec);
+  const auto& t = init.internals().net.embeddings[0];
+  const auto before = params_of(init);
+  for (std::size_t q = 0; q < t.dim; ++q) {
+    CHECK(p1[t.offset + 40 * t.dim + q] == before[t.offset + 40 * t.dim + q]);  // never used
+    CHECK(p1[t.offset + 3 * t.dim + q] != before[t.offset + 3 * t.dim + q]);    // used
+  }
+}

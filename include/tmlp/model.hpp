@@ -90,9 +90,23 @@ struct dense_spec {
   bool batch_norm = false;
 };
 
+// An embedding table for one input column that holds a category index (e.g. a column the
+// preprocessor made with preprocess_options::embed): the index selects a learned row of dim
+// values. The first dense layer reads the other input columns, in order, then each embedding's
+// row, in the order of model_spec::embeddings. An index that is not in [0, cardinality), NaN
+// included, selects the last row (the preprocessor's "unseen" level); a fractional one is
+// rounded down. Training updates only the rows of a batch's indices (with their optimizer
+// state): a row no batch uses keeps its values, weight decay included.
+struct embedding_spec {
+  std::size_t column = 0;       // input column, 0-based
+  std::size_t cardinality = 0;  // rows of the table
+  std::size_t dim = 0;          // values per row
+};
+
 struct model_spec {
-  std::size_t n_inputs = 0;
+  std::size_t n_inputs = 0;  // input columns, embedding index columns included
   std::vector<dense_spec> layers;
+  std::vector<embedding_spec> embeddings;  // tables initialized N(0, 1)
   loss_kind loss = loss_kind::mse;
   float huber_delta = 1.0f;
   std::uint64_t seed = 0;  // parameter initialization
@@ -109,7 +123,8 @@ struct predict_options {
 
 // A model: its spec and one flat vector of float32 parameters (per layer: W as n_out x n_in,
 // then b, then prelu slopes, then layer norm, projection and batch norm values as their
-// dense_spec fields say). Copyable; a copy owns its parameters.
+// dense_spec fields say; then each embedding table, cardinality x dim). Copyable; a copy owns
+// its parameters.
 //
 //     tmlp::model m = tmlp::model::create(spec);   // validated, initialized from spec.seed
 //     tmlp::matrix p = m.predict(x);                // x: rows x n_inputs

@@ -85,6 +85,12 @@ void init_params(const network& net, const model_spec& spec, float* params) {
       std::fill(bn + 3 * l.n_out, bn + 4 * l.n_out, 1.0f);
     }
   }
+  for (std::size_t e = 0; e < net.embeddings.size(); ++e) {  // N(0, 1), a stream per table
+    const embedding_table& t = net.embeddings[e];
+    const std::uint64_t key = derive_key(spec.seed, e, 0xe3bed);
+    for (std::size_t j = 0; j < t.cardinality * t.dim; ++j)
+      params[t.offset + j] = static_cast<float>(normal(key, j));
+  }
 }
 
 }  // namespace tmlp::core

@@ -133,6 +133,29 @@ void validate(const model_spec& spec) {
     bad_spec(fmt::format("n_inputs {} is larger than the limit {}", spec.n_inputs, max_units));
   if (spec.layers.empty()) bad_spec("no layers; expected at least the output layer");
   std::size_t n_in = spec.n_inputs;
+  std::vector<bool> embedded(spec.n_inputs, false);
+  for (std::size_t e = 0; e < spec.embeddings.size(); ++e) {
+    const embedding_spec& t = spec.embeddings[e];
+    if (t.column >= spec.n_inputs)
+      bad_spec(fmt::format("embedding {}: column {} is out of range; the input has {} columns", e,
+                           t.column, spec.n_inputs));
+    if (embedded[t.column])
+      bad_spec(fmt::format("embedding {}: column {} already has an embedding", e, t.column));
+    embedded[t.column] = true;
+    if (t.cardinality == 0 || t.cardinality > max_units)
+      bad_spec(fmt::format("embedding {}: cardinality {} is out of range; expected 1..{}", e,
+                           t.cardinality, max_units));
+    if (t.dim == 0 || t.dim > max_units)
+      bad_spec(
+          fmt::format("embedding {}: dim {} is out of range; expected 1..{}", e, t.dim, max_units));
+    if (t.cardinality * t.dim > max_layer_weights)
+      bad_spec(fmt::format("embedding {}: {} x {} values exceed the limit of {} per table", e,
+                           t.cardinality, t.dim, max_layer_weights));
+    n_in += t.dim - 1;  // the index column becomes dim values
+  }
+  if (n_in > max_units)
+    bad_spec(fmt::format("the first layer's {} inputs (embeddings included) exceed the limit {}",
+                         n_in, max_units));
   for (std::size_t i = 0; i < spec.layers.size(); ++i) {
     const dense_spec& l = spec.layers[i];
     if (l.units == 0 || l.units > max_units)
@@ -183,8 +206,9 @@ network network::from_spec(const model_spec& spec) {
   net.n_inputs = spec.n_inputs;
   net.n_outputs = spec.layers.back().units;
   net.loss = {spec.loss, spec.huber_delta};
-  net.max_width = spec.n_inputs;
   std::size_t n_in = spec.n_inputs;
+  for (const embedding_spec& t : spec.embeddings) n_in += t.dim - 1;
+  net.max_width = std::max(spec.n_inputs, n_in);
   std::size_t off = 0;
   for (const dense_spec& s : spec.layers) {
     dense_layer l;
@@ -222,6 +246,15 @@ network network::from_spec(const model_spec& spec) {
     net.max_width = std::max(net.max_width, s.units);
     n_in = s.units;
   }
+  net.n_dense_params = off;
+  std::vector<bool> embedded(spec.n_inputs, false);
+  for (const embedding_spec& t : spec.embeddings) {
+    net.embeddings.push_back({t.column, t.cardinality, t.dim, off});
+    off += t.cardinality * t.dim;
+    embedded[t.column] = true;
+  }
+  for (std::size_t c = 0; c < spec.n_inputs; ++c)
+    if (!embedded[c]) net.plain_columns.push_back(c);
   net.n_params = off;
   return net;
 }

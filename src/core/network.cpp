@@ -38,6 +38,11 @@ workspace::workspace(const network& net, std::size_t max_rows) : max_rows_(max_r
     p_off_.push_back(partial_.size());
     if (l.bn_offset != no_offset) partial_.resize(partial_.size() + 2 * l.n_out);
   }
+  if (!net.embeddings.empty()) {  // the first layer's input and its gradient
+    e_off_ = n;
+    e_width_ = net.layers[0].n_in;
+    n += 2 * max_rows * e_width_;
+  }
   d_off_[0] = n;
   d_off_[1] = n + max_rows * net.max_width;
   buf_.assign(n + 2 * max_rows * net.max_width, 0.0f);
@@ -128,6 +133,26 @@ stage_span span_of(const network& net, std::size_t stage) noexcept {
           stage < n_bn ? net.bn_layers[stage] : net.layers.size() - 1, stage > 0, stage < n_bn};
 }
 
+// The first layer's input of rows x: plain columns, then each embedding's row.
+void embed_inputs(const network& net, const float* params, std::size_t rows, const float* x,
+                  float* out) noexcept {
+  const std::size_t n_in = net.n_inputs, width = net.layers[0].n_in;
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * n_in;
+    float* o = out + r * width;
+    for (std::size_t c : net.plain_columns) *o++ = xr[c];
+    for (const embedding_table& t : net.embeddings) {
+      const float* row = params + t.offset + t.row_of(xr[t.column]) * t.dim;
+      o = std::copy(row, row + t.dim, o);
+    }
+  }
+}
+
+// What layer 0 reads: x itself, or with embeddings the input embed_inputs made.
+const float* layer0_input(const network& net, workspace& ws, const float* x) noexcept {
+  return net.embeddings.empty() ? x : ws.embedded();
+}
+
 // Forward over layers [first, last]. stats: batch statistics (training with batch norm), or
 // nullptr to use the running ones. resumes/stops as in stage_span (only with stats).
 const float* forward_layers(const kernels::kernel_table& k, const network& net, const float* params,
@@ -136,9 +161,10 @@ const float* forward_layers(const kernels::kernel_table& k, const network& net, 
                             const stage_span& span) noexcept {
   ws.set_dropping(drop != nullptr && net.has_dropout);
   ws.set_pass_rows(rows);
+  if (span.first == 0 && !net.embeddings.empty()) embed_inputs(net, params, rows, x, ws.embedded());
   for (std::size_t i = span.first; i <= span.last; ++i) {
     const dense_layer& l = net.layers[i];
-    const float* in = i == 0 ? x : ws.output(i - 1);
+    const float* in = i == 0 ? layer0_input(net, ws, x) : ws.output(i - 1);
     if (l.bn_offset == no_offset) {
       dense_forward(k, l, params, rows, in, ws.z(i), ws.a(i), ws.norm(i));
     } else {
@@ -173,9 +199,10 @@ void backward_layers(const kernels::kernel_table& k, const network& net, const f
   const std::size_t n_layers = net.layers.size();
   for (std::size_t i = span.last + 1; i-- > span.first;) {
     const dense_layer& l = net.layers[i];
-    const float* in = i == 0 ? x : ws.output(i - 1);
+    const float* in = i == 0 ? layer0_input(net, ws, x) : ws.output(i - 1);
     float* d = ws.grad_a(n_layers - 1 - i);
-    float* d_in = i == 0 ? nullptr : ws.grad_a(n_layers - i);
+    // The first layer's dL/dX is needed only for the embeddings' gradient.
+    float* d_in = i == 0 ? ws.d_embedded() : ws.grad_a(n_layers - i);
     if (!(span.resumes && i == span.last)) {
       if (l.residual) skip_backward(l, params, rows, in, d, grads, d_in);
       if (ws.dropping() && l.dropout > 0.0f) {  // d: dL/d(masked output) -> dL/dA
@@ -335,6 +362,22 @@ void fold_batch_norm(network& net, float* params) noexcept {
   net.n_bn_units = 0;
 }
 
+void embedding_backward(const network& net, std::size_t rows, const float* x, workspace& ws,
+                        float* grads) noexcept {
+  const std::size_t width = net.layers[0].n_in;
+  for (const embedding_table& t : net.embeddings)
+    std::fill(grads + t.offset, grads + t.offset + t.cardinality * t.dim, 0.0f);
+  const float* d = ws.d_embedded();
+  for (std::size_t r = 0; r < rows; ++r) {
+    const float* dr = d + r * width + net.plain_columns.size();
+    for (const embedding_table& t : net.embeddings) {
+      float* g = grads + t.offset + t.row_of(x[r * net.n_inputs + t.column]) * t.dim;
+      for (std::size_t q = 0; q < t.dim; ++q) g[q] += dr[q];
+      dr += t.dim;
+    }
+  }
+}
+
 double forward_backward(const kernels::kernel_table& k, const network& net, const float* params,
                         std::size_t rows, const float* x, const float* targets,
                         const float* weights, workspace& ws, float* grads,
@@ -344,6 +387,7 @@ double forward_backward(const kernels::kernel_table& k, const network& net, cons
     forward(k, net, params, rows, x, ws, drop);
     const double loss = loss_gradient(net, rows, targets, weights, ws);
     backward(k, net, params, rows, x, ws, grads);
+    if (!net.embeddings.empty()) embedding_backward(net, rows, x, ws, grads);
     return loss;
   }
   // One block of rows is the whole batch: each merge sees one shard.
@@ -359,6 +403,7 @@ double forward_backward(const kernels::kernel_table& k, const network& net, cons
     backward_stage(k, net, params, rows, x, ws, grads, *stats, s);
     if (s > 0) combine_grad_sums(net, s, one, *stats);
   }
+  if (!net.embeddings.empty()) embedding_backward(net, rows, x, ws, grads);
   return loss;
 }
 

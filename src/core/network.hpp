@@ -15,11 +15,26 @@
 
 namespace tmlp::core {
 
+// An embedding table: rows of dim values at offset in the parameter vector.
+struct embedding_table {
+  std::size_t column = 0, cardinality = 0, dim = 0, offset = 0;
+  // The table row an input value selects (model.hpp: out of range or NaN -> the last row).
+  std::size_t row_of(float v) const noexcept {
+    return v >= 0.0f && v < static_cast<float>(cardinality) ? static_cast<std::size_t>(v)
+                                                            : cardinality - 1;
+  }
+};
+
 struct network {
   std::size_t n_inputs = 0;
   std::size_t n_outputs = 0;
   std::size_t n_params = 0;   // length of the flat parameter (and gradient) vector
   std::size_t max_width = 0;  // widest layer input or output
+  // Embeddings: the tables (after every layer's parameters, from n_dense_params on) and the
+  // input columns that go to the first layer as they are.
+  std::vector<embedding_table> embeddings;
+  std::vector<std::size_t> plain_columns;
+  std::size_t n_dense_params = 0;  // parameters before the tables (all of them without any)
   std::vector<dense_layer> layers;
   loss_config loss;
   bool has_dropout = false;            // some layer drops outputs while training
@@ -110,6 +125,12 @@ class workspace {
   }
   std::size_t pass_rows() const noexcept { return pass_rows_; }
   void set_pass_rows(std::size_t rows) noexcept { pass_rows_ = rows; }
+  // Networks with embeddings: the first layer's input (plain columns, then the embedding rows)
+  // and, after a backward pass, its gradient dL/d(that input); nullptr without embeddings.
+  float* embedded() noexcept { return e_off_ == none ? nullptr : buf_.data() + e_off_; }
+  float* d_embedded() noexcept {
+    return e_off_ == none ? nullptr : buf_.data() + e_off_ + max_rows_ * e_width_;
+  }
 
  private:
   std::size_t max_rows_;
@@ -120,6 +141,7 @@ class workspace {
   std::vector<double> partial_;
   std::vector<std::size_t> p_off_;
   std::size_t d_off_[2] = {0, 0};
+  std::size_t e_off_ = none, e_width_ = 0;
   std::size_t pass_rows_ = 0;
   bool dropping_ = false;
 };
@@ -135,7 +157,8 @@ const float* forward(const kernels::kernel_table& k, const network& net, const f
 // The three parts of forward_backward, for callers that time them apart:
 // loss_gradient: after forward(), the loss of the outputs in ws and its gradient (kept in ws);
 // backward: from that gradient, writes the parameter gradient into grads (n_params values; 0
-// for the running statistics). Networks without batch norm only (else backward_stage).
+// for the running statistics) except the embedding tables' (see embedding_backward). Networks
+// without batch norm only (else backward_stage).
 double loss_gradient(const network& net, std::size_t rows, const float* targets,
                      const float* weights, workspace& ws) noexcept;
 void backward(const kernels::kernel_table& k, const network& net, const float* params,
@@ -166,6 +189,12 @@ void update_running_stats(const network& net, const batch_stats& stats, float* p
 // and removes the batch norm from net: forward() then gives the same outputs (to rounding)
 // without it. params: net.n_params values (the layout does not change).
 void fold_batch_norm(network& net, float* params) noexcept;
+
+// After backward of a network with embeddings: the tables' gradient, dense. Zeroes every
+// table in grads, then adds each row's share to the table rows its indices select, rows in
+// order. (The trainer adds the shares sparsely, touching only the rows used.)
+void embedding_backward(const network& net, std::size_t rows, const float* x, workspace& ws,
+                        float* grads) noexcept;
 
 // Forward, loss and backward. Writes the gradient of sum_r w_r L_r (not divided by rows) into
 // grads (n_params values) and returns sum_r w_r L_r. targets and weights as in loss.hpp. Batch

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/network.hpp"
 #include "io/container.hpp"
 #include "io/model_file.hpp"
 #include "tmlp/error.hpp"
@@ -40,11 +41,17 @@ std::string spec_to_json(const model_spec& spec) {
     if (l.batch_norm) j["batch_norm"] = true;
     layers.push_back(std::move(j));
   }
-  const nlohmann::json j{{"n_inputs", spec.n_inputs},
-                         {"layers", std::move(layers)},
-                         {"loss", std::string(to_string(spec.loss))},
-                         {"huber_delta", spec.huber_delta},
-                         {"seed", spec.seed}};
+  nlohmann::json j{{"n_inputs", spec.n_inputs},
+                   {"layers", std::move(layers)},
+                   {"loss", std::string(to_string(spec.loss))},
+                   {"huber_delta", spec.huber_delta},
+                   {"seed", spec.seed}};
+  if (!spec.embeddings.empty()) {
+    nlohmann::json tables = nlohmann::json::array();
+    for (const embedding_spec& t : spec.embeddings)
+      tables.push_back({{"column", t.column}, {"cardinality", t.cardinality}, {"dim", t.dim}});
+    j["embeddings"] = std::move(tables);
+  }
   return j.dump();
 }
 
@@ -65,6 +72,11 @@ model_spec spec_from_json(const std::string& text) {
       if (l.contains("batch_norm")) d.batch_norm = l.at("batch_norm").get<bool>();
       s.layers.push_back(d);
     }
+    if (j.contains("embeddings"))
+      for (const auto& t : j.at("embeddings"))
+        s.embeddings.push_back({t.at("column").get<std::size_t>(),
+                                t.at("cardinality").get<std::size_t>(),
+                                t.at("dim").get<std::size_t>()});
     s.loss = enum_from(j.at("loss"), "loss", &loss_from_string);
     s.huber_delta = j.at("huber_delta").get<float>();
     s.seed = j.at("seed").get<std::uint64_t>();
@@ -113,15 +125,9 @@ model model_from_container(const io::container_kind& kind, const io::container_v
   } catch (const error& e) {
     io::corrupt(kind, path, e.what());
   }
-  // The spec's own parameter count must fit in the file before a model is allocated.
-  std::uint64_t expect = 0, n_in = spec.n_inputs;
-  for (const dense_spec& l : spec.layers) {
-    expect += l.units * n_in + l.units + (l.act == activation::prelu ? l.units : 0) +
-              (l.layer_norm ? 2 * l.units : 0) +
-              (l.residual && l.units != n_in ? l.units * n_in : 0) +
-              (l.batch_norm ? 4 * l.units : 0);
-    n_in = l.units;
-  }
+  // The spec's own parameter count must fit in the file before a model is allocated (the
+  // layout holds offsets only).
+  const std::uint64_t expect = core::network::from_spec(spec).n_params;
   if (expect > c.n_floats)
     io::corrupt(kind, path,
                 fmt::format("spec needs {} parameters, file holds {}", expect, c.n_floats));

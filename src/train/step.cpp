@@ -44,12 +44,14 @@ gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch
   }
   shards_.reserve(n_shards);
   for (std::size_t s = 0; s < n_shards; ++s) {
-    shards_.push_back(shard{core::workspace(net, max_rows),
-                            std::vector<float>(max_rows * net.n_inputs),
-                            std::vector<float>(max_rows * target_width_),
-                            std::vector<float>(max_rows), std::vector<float>(net.n_params), 0.0});
+    shards_.push_back(
+        shard{core::workspace(net, max_rows), std::vector<float>(max_rows * net.n_inputs),
+              std::vector<float>(max_rows * target_width_), std::vector<float>(max_rows),
+              std::vector<float>(net.n_dense_params), 0.0});
   }
   for (shard& sh : shards_) ws_.push_back(&sh.ws);
+  entries_.reserve(max_batch * net.embeddings.size());
+  touched_.reserve(max_batch * net.embeddings.size());
 }
 
 const shard_plan& gradient_engine::plan_for(std::size_t batch) noexcept {
@@ -131,6 +133,7 @@ double gradient_engine::compute(const kernels::kernel_table& k, const float* par
   }
 
   reduce(k, batch, grad);
+  if (!net_.embeddings.empty()) reduce_embeddings(batch, grad);
 
   double loss = 0.0;
   for (std::size_t s = 0; s < plan.n_shards; ++s) loss += shards_[s].loss;
@@ -141,7 +144,7 @@ void gradient_engine::reduce(const kernels::kernel_table& k, std::size_t batch, 
   const auto t0 = clock_type::now();
   const shard_plan& plan = plan_for(batch);
   // Over fixed parameter blocks; shards added in order 0..S-1, then scaled by 1/B.
-  const std::size_t n = net_.n_params;
+  const std::size_t n = net_.n_dense_params;
   const float inv_b = 1.0f / static_cast<float>(batch);
   core::parallel_for_index((n + param_block - 1) / param_block, [&](std::size_t b) {
     const std::size_t lo = b * param_block, len = std::min(param_block, n - lo);
@@ -150,6 +153,50 @@ void gradient_engine::reduce(const kernels::kernel_table& k, std::size_t batch, 
       k.axpy(len, 1.0f, shards_[s].grad.data() + lo, grad + lo);
     k.scale(len, inv_b, grad + lo);
   });
+  t_reduce_ += seconds(clock_type::now() - t0);
+}
+
+void gradient_engine::reduce_embeddings(std::size_t batch, float* grad) {
+  const auto t0 = clock_type::now();
+  const shard_plan& plan = plan_for(batch);
+  // Only the table rows this batch used: the last batch's go back to zero, then every
+  // (shard, row, table) share is added to its table row, shards and rows in order. Sorting by
+  // (table row, shard, row) gives that order whatever the threads did.
+  for (const sparse_row& t : touched_) std::fill(grad + t.offset, grad + t.offset + t.dim, 0.0f);
+  touched_.clear();
+  entries_.clear();
+  for (std::size_t s = 0; s < plan.n_shards; ++s) {
+    const float* xs = shards_[s].x.data();
+    for (std::size_t r = 0; r < plan.size(s); ++r) {
+      std::uint32_t col = 0;
+      for (std::uint32_t e = 0; e < net_.embeddings.size(); ++e) {
+        const core::embedding_table& t = net_.embeddings[e];
+        const std::size_t row = t.row_of(xs[r * net_.n_inputs + t.column]);
+        entries_.push_back({t.offset + row * t.dim, static_cast<std::uint32_t>(s),
+                            static_cast<std::uint32_t>(r), col, static_cast<std::uint32_t>(t.dim)});
+        col += static_cast<std::uint32_t>(t.dim);
+      }
+    }
+  }
+  std::sort(entries_.begin(), entries_.end(), [](const entry& a, const entry& b) {
+    return a.offset != b.offset ? a.offset < b.offset
+           : a.shard != b.shard ? a.shard < b.shard
+                                : a.row < b.row;
+  });
+  const std::size_t width = net_.layers[0].n_in, plain = net_.plain_columns.size();
+  const float inv_b = 1.0f / static_cast<float>(batch);
+  for (std::size_t i = 0; i < entries_.size();) {
+    const entry& first = entries_[i];
+    float* g = grad + first.offset;
+    std::fill(g, g + first.dim, 0.0f);
+    for (; i < entries_.size() && entries_[i].offset == first.offset; ++i) {
+      const entry& e = entries_[i];
+      const float* d = shards_[e.shard].ws.d_embedded() + e.row * width + plain + e.col;
+      for (std::size_t q = 0; q < e.dim; ++q) g[q] += d[q];
+    }
+    for (std::size_t q = 0; q < first.dim; ++q) g[q] *= inv_b;
+    touched_.push_back({first.offset, first.dim});
+  }
   t_reduce_ += seconds(clock_type::now() - t0);
 }
 

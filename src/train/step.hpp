@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "core/network.hpp"
@@ -52,7 +53,8 @@ class gradient_engine {
                   std::size_t max_shards);
 
   // Gradient of (1/B) sum_r w_r L_r over the rows idx[0..B) of x (n x n_inputs) with targets y
-  // (n x target width) and weights w (n values, or nullptr), written to grad (n_params values).
+  // (n x target width) and weights w (n values, or nullptr), written to grad (n_params values;
+  // embedding tables: see sparse_rows).
   // Must run inside the caller's task_arena. Returns sum_r w_r L_r (in double, shard sums added
   // in shard order). Layers with dropout draw their masks from dropout_key (core::dropout_key of
   // the seed and epoch) and each row's index idx[r].
@@ -78,6 +80,14 @@ class gradient_engine {
   // Batch-norm statistics of the last compute() (empty vectors without batch norm).
   const core::batch_stats& batch_norm_stats() const noexcept { return stats_; }
 
+  // Embedding tables: compute() writes the gradient of the table rows the batch used (and
+  // zeroes those of the batch before) and leaves every other table value of grad as it was.
+  // These are the rows it wrote, each dim values at offset, in offset order.
+  struct sparse_row {
+    std::size_t offset = 0, dim = 0;
+  };
+  std::span<const sparse_row> sparse_rows() const noexcept { return touched_; }
+
  private:
   struct shard {
     core::workspace ws;
@@ -88,8 +98,18 @@ class gradient_engine {
   const core::network& net_;
   std::size_t max_batch_, shard_rows_, max_shards_, target_width_;
   std::vector<shard> shards_;
+  // One table row's share from one row of a shard: dim values at column col of the embedding
+  // part of the shard's d_embedded() row.
+  struct entry {
+    std::size_t offset;
+    std::uint32_t shard, row, col, dim;
+  };
+  void reduce_embeddings(std::size_t batch, float* grad);
+
   std::vector<core::workspace*> ws_;  // each shard's workspace, for the batch-norm merges
   core::batch_stats stats_;
+  std::vector<entry> entries_;
+  std::vector<sparse_row> touched_;
   shard_plan plan_;
   double t_reduce_ = 0.0;
 };

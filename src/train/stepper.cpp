@@ -41,7 +41,7 @@ stepper::stepper(const core::network& net, const train_config& config, std::size
       engine_(net, max_batch, config.shard_rows, config.max_shards),
       opt_(config.opt, config, net.n_params),
       grad_(net.n_params),
-      block_sq_((net.n_params + param_block - 1) / param_block),
+      block_sq_((net.n_dense_params + param_block - 1) / param_block),
       backup_(net.n_params),
       block_finite_(block_sq_.size(), 1) {}
 
@@ -52,18 +52,23 @@ stepper::gradient_result stepper::gradient(const kernels::kernel_table& k, const
   gradient_result r;
   r.loss_sum = engine_.compute(k, params, x, y, w, idx, rows, grad_.data(), dropout_key);
   const auto t0 = std::chrono::steady_clock::now();
-  // Clip by value and square per block; blocks are summed below in block order.
-  const std::size_t n = net_.n_params;
+  // Clip by value and square per block; blocks are summed below in block order, then the
+  // embedding rows the batch used, in offset order.
+  const std::size_t n = net_.n_dense_params;
   const float cv = clip_value_;
-  core::parallel_for_index(block_sq_.size(), [&](std::size_t b) {
-    const std::size_t lo = b * param_block, len = std::min(param_block, n - lo);
-    float* g = grad_.data() + lo;
+  auto clip_square = [cv](float* g, std::size_t len) {
     if (cv > 0.0f)
       for (std::size_t i = 0; i < len; ++i) g[i] = std::clamp(g[i], -cv, cv);
-    block_sq_[b] = sum_of_squares(g, len);
+    return sum_of_squares(g, len);
+  };
+  core::parallel_for_index(block_sq_.size(), [&](std::size_t b) {
+    const std::size_t lo = b * param_block, len = std::min(param_block, n - lo);
+    block_sq_[b] = clip_square(grad_.data() + lo, len);
   });
   double sq = 0.0;
   for (double s : block_sq_) sq += s;
+  for (const auto& row : engine_.sparse_rows())
+    sq += clip_square(grad_.data() + row.offset, row.dim);
   r.grad_norm = std::sqrt(sq);
   t_norm_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.finite = std::isfinite(r.loss_sum) && std::isfinite(sq);
@@ -90,18 +95,26 @@ bool stepper::apply(const kernels::kernel_table& k, float* params, float lr, dou
                           : 1.0f;
   const auto t0 = std::chrono::steady_clock::now();
   opt_.begin_step(lr);
-  const std::size_t n = net_.n_params;
-  core::parallel_for_index(block_sq_.size(), [&](std::size_t b) {
-    const std::size_t lo = b * param_block, len = std::min(param_block, n - lo);
+  const std::size_t n = net_.n_dense_params;
+  auto update = [&](std::size_t lo, std::size_t len) {
     std::memcpy(backup_.data() + lo, params + lo, len * sizeof(float));
     if (scale != 1.0f) k.scale(len, scale, grad_.data() + lo);
     opt_.update(k, lo, len, grad_.data(), params);
-    block_finite_[b] = all_finite(params + lo, len);
+    return all_finite(params + lo, len);
+  };
+  core::parallel_for_index(block_sq_.size(), [&](std::size_t b) {
+    const std::size_t lo = b * param_block;
+    block_finite_[b] = update(lo, std::min(param_block, n - lo));
   });
-  const bool finite =
-      std::find(block_finite_.begin(), block_finite_.end(), 0) == block_finite_.end();
+  bool finite = std::find(block_finite_.begin(), block_finite_.end(), 0) == block_finite_.end();
+  // Embedding tables: only the rows the batch used (lazily, like a sparse optimizer).
+  const auto rows = engine_.sparse_rows();
+  for (const auto& row : rows) finite = update(row.offset, row.dim) && finite;
   if (!finite) {
-    std::copy(backup_.begin(), backup_.end(), params);
+    std::copy(backup_.begin(), backup_.begin() + n, params);
+    for (const auto& row : rows)
+      std::copy(backup_.begin() + row.offset, backup_.begin() + row.offset + row.dim,
+                params + row.offset);
   } else if (!net_.bn_layers.empty()) {
     // The running statistics are no optimizer's (weight decay or momentum would move them):
     // back to their values before the update, then moved toward this batch's statistics.

@@ -70,13 +70,36 @@ struct naive_mlp {
 
   std::size_t n_params() const {
     std::size_t n = 0, in = spec.n_inputs;
+    for (const auto& t : spec.embeddings) in += t.dim - 1;
     for (const auto& l : spec.layers) {
       n += l.units * in + l.units + (l.act == activation::prelu ? l.units : 0) +
            (l.layer_norm ? 2 * l.units : 0) + (l.residual && l.units != in ? l.units * in : 0) +
            (l.batch_norm ? 4 * l.units : 0);
       in = l.units;
     }
+    for (const auto& t : spec.embeddings) n += t.cardinality * t.dim;
     return n;
+  }
+
+  // The first layer's input for one row of raw inputs: the columns without an embedding, then
+  // each embedding's row (out of range or NaN: the last row).
+  std::vector<double> embed(const std::vector<double>& p, const double* x) const {
+    std::vector<double> in;
+    for (std::size_t c = 0; c < spec.n_inputs; ++c) {
+      bool embedded = false;
+      for (const auto& t : spec.embeddings) embedded |= t.column == c;
+      if (!embedded) in.push_back(x[c]);
+    }
+    std::size_t off = n_params();
+    for (const auto& t : spec.embeddings) off -= t.cardinality * t.dim;
+    for (const auto& t : spec.embeddings) {
+      const double v = x[t.column];
+      const std::size_t row =
+          v >= 0 && v < double(t.cardinality) ? std::size_t(v) : t.cardinality - 1;
+      for (std::size_t q = 0; q < t.dim; ++q) in.push_back(p[off + row * t.dim + q]);
+      off += t.cardinality * t.dim;
+    }
+    return in;
   }
 
   // Outputs of the last layer for row `row` x (n_inputs values).
@@ -90,8 +113,7 @@ struct naive_mlp {
   std::vector<std::vector<double>> forward_rows(const std::vector<double>& p, std::size_t rows,
                                                 const double* x, std::size_t first_row = 0) const {
     std::vector<std::vector<double>> in(rows), out(rows);
-    for (std::size_t r = 0; r < rows; ++r)
-      in[r].assign(x + r * spec.n_inputs, x + (r + 1) * spec.n_inputs);
+    for (std::size_t r = 0; r < rows; ++r) in[r] = embed(p, x + r * spec.n_inputs);
     std::size_t off = 0;
     for (std::size_t li = 0; li < spec.layers.size(); ++li) {
       const auto& l = spec.layers[li];
