@@ -91,6 +91,9 @@ struct csv_options {
   // Columns forced to a kind regardless of inference (by name). A value that does not parse
   // as a number in a forced numeric column is an error naming its line and column.
   std::vector<std::string> numeric, categorical;
+  // true: a forced name that is not a column of the file is passed over instead (for reading
+  // new data with the kinds a model was trained with, where a missing column is reported later).
+  bool forced_may_be_absent = false;
 };
 
 // Reads a CSV/TSV file (RFC 4180: quoted fields with doubled quotes, delimiters and newlines

@@ -82,6 +82,9 @@ class preprocessor {
   std::size_t n_features() const noexcept { return n_features_; }
   std::size_t n_classes() const noexcept { return class_labels_.size(); }  // 0 for regression
   const std::vector<std::string>& feature_names() const noexcept { return feature_names_; }
+  // How each input column is read: its name and kind, in the order of the features.
+  struct feature_column;  // (below)
+  const std::vector<feature_column>& input_columns() const noexcept { return columns_; }
   // Classification: the text of each class index (the target's original values).
   const std::vector<std::string>& class_labels() const noexcept { return class_labels_; }
 
@@ -130,8 +133,6 @@ class preprocessor {
 
   std::string to_json() const;
   static preprocessor from_json(const std::string& json);  // throws tmlp::error if malformed
-
-  struct feature_column;  // how one input column becomes features (library internals)
 
  private:
   task_kind task_ = task_kind::regression;

@@ -154,7 +154,7 @@ int train(const train_options& o) {
   const train_data& d = *data;
   const std::size_t n_valid = d.x_valid ? d.x_valid->rows() : 0;
   const std::string run_meta = checkpoint_metadata(o, d.prep, d.x_train->rows(), n_valid);
-  model m = model::create(make_model_spec(hidden, d.prep, d.loss.loss, o.seed));
+  model m = model::create(make_model_spec(hidden, d.prep, d.loss.loss, o.seed, o.embedding_dim));
   std::size_t epochs_before = 0;
   if (resumed) {
     check_same_run(o.resume, resumed->metadata, run_meta);
@@ -205,9 +205,20 @@ int train(const train_options& o) {
   return 0;
 }
 
+// A CSV is read with the categorical columns of training: a column trained as categorical
+// (perhaps by --categorical) stays categorical however its values look in this file. (A
+// .tmlpd file has its kinds fixed; preprocessor::check names any mismatch.)
+csv_options kinds_of(const preprocessor& prep, const std::string& path) {
+  csv_options csv{.forced_may_be_absent = true};
+  if (is_dataset_file(path)) return {};
+  for (const auto& c : prep.input_columns())
+    if (c.kind == column_kind::categorical) csv.categorical.push_back(c.name);
+  return csv;
+}
+
 int predict(const predict_cli_options& o) {
   const loaded l = load(o.model);
-  const data_source data = open_data(o.data, {});
+  const data_source data = open_data(o.data, kinds_of(l.prep, o.data));
   const matrix out = outputs_of(l, data.view());
   std::FILE* f = o.out.empty() ? stdout : std::fopen((o.out + ".tmp").c_str(), "w");
   if (f == nullptr) throw error(errc::io, fmt::format("{}: cannot write", o.out));
@@ -248,7 +259,7 @@ int predict(const predict_cli_options& o) {
 
 int evaluate(const evaluate_options& o) {
   const loaded l = load(o.model);
-  const data_source data = open_data(o.data, {});
+  const data_source data = open_data(o.data, kinds_of(l.prep, o.data));
   const table_view& t = data.view();
   const matrix out = outputs_of(l, t);
   const matrix y = l.prep.targets(t);
@@ -287,10 +298,16 @@ int info(const std::string& path) {
   fmt::print("task       {} (loss {})\n", to_string(l.prep.task()), to_string(s.loss));
   std::string arch = std::to_string(s.n_inputs);
   for (const auto& layer : s.layers)
-    arch += fmt::format(" -> {}{} {}{}{}", layer.units, layer.layer_norm ? " layer-norm" : "",
-                        to_string(layer.act), layer.residual ? " + skip" : "",
+    arch += fmt::format(" -> {}{}{} {}{}{}", layer.units, layer.layer_norm ? " layer-norm" : "",
+                        layer.batch_norm ? " batch-norm" : "", to_string(layer.act),
+                        layer.residual ? " + skip" : "",
                         layer.dropout > 0.0f ? fmt::format(" (dropout {})", layer.dropout) : "");
   fmt::print("layers     {}\n", arch);
+  for (const embedding_spec& e : s.embeddings)
+    fmt::print("embedding  {}: {} levels x {} values\n",
+               e.column < l.prep.feature_names().size() ? l.prep.feature_names()[e.column]
+                                                        : std::to_string(e.column),
+               e.cardinality, e.dim);
   fmt::print("parameters {}\n", l.lm.model.n_params());
   fmt::print("features   {} (after preprocessing)\n", l.prep.n_features());
   if (!l.prep.class_labels().empty()) {

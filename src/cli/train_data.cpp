@@ -97,7 +97,13 @@ std::unique_ptr<train_data> load_train_data(const train_options& o, std::optiona
                            column_names(t)));
 
   d->target = resolve_target(t, o.target);
-  preprocess_options popt{.target = d->target, .ignore = o.ignore};
+  if (o.one_hot_max == 0) bad_flag("--one-hot-max: 0; expected at least 1");
+  if (o.embedding_dim > (std::size_t{1} << 16))
+    bad_flag(fmt::format("--embedding-dim: {} is larger than the limit 65536", o.embedding_dim));
+  preprocess_options popt{.target = d->target,
+                          .ignore = o.ignore,
+                          .one_hot_max = o.one_hot_max,
+                          .embed = o.embedding_dim > 0};
   // The task as inferred from every row (then fixed, so the training rows cannot change it),
   // unless the loss asks for another.
   preprocessor probe = preprocessor::fit(t, popt);

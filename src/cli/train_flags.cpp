@@ -95,6 +95,19 @@ CLI::App* add_train_command(CLI::App& app, train_options& o) {
   t->add_flag("--residual", o.residual,
               "Residual hidden layers: each adds its input to its output (through a learned "
               "projection when the widths differ)");
+  t->add_flag("--batch-norm", o.batch_norm,
+              "Batch normalization in every hidden layer, before its activation (statistics "
+              "over each whole mini-batch; running ones at predict time)");
+  t->add_option("--embedding-dim", o.embedding_dim,
+                "Learn an embedding of N values per level for each categorical column with more "
+                "than --one-hot-max levels (0: hash such columns instead)")
+      ->check(whole_number)
+      ->capture_default_str();
+  t->add_option("--one-hot-max", o.one_hot_max,
+                "Categorical columns with up to N levels are one-hot encoded; more: embedded "
+                "(--embedding-dim) or hashed into N buckets")
+      ->check(whole_number)
+      ->capture_default_str();
   t->add_option("--loss", o.loss, "auto|mse|mae|huber|bce|ce")->capture_default_str();
 
   t->add_option("--optimizer", o.optimizer, "sgd|momentum|nesterov|adam|adamw|rmsprop|adagrad")

@@ -31,10 +31,13 @@ struct train_options {
   // model
   std::string layers = "128,64";  // hidden widths
   std::string activation = "relu";
-  float dropout = 0.0f;       // on every hidden layer's outputs while training
-  bool layer_norm = false;    // on every hidden layer
-  bool residual = false;      // every hidden layer adds its input (projected if widths differ)
-  std::string loss = "auto";  // auto|mse|mae|huber|bce|ce
+  float dropout = 0.0f;           // on every hidden layer's outputs while training
+  bool layer_norm = false;        // on every hidden layer
+  bool residual = false;          // every hidden layer adds its input (projected if widths differ)
+  bool batch_norm = false;        // on every hidden layer
+  std::size_t embedding_dim = 0;  // > 0: categorical columns over one_hot_max levels embedded
+  std::size_t one_hot_max = 64;   // more levels: embedded, or hashed into this many buckets
+  std::string loss = "auto";      // auto|mse|mae|huber|bce|ce
   // optimization
   std::string optimizer = "adam";
   float lr = 0.0f;               // 0: the optimizer's default

@@ -92,12 +92,15 @@ std::vector<dense_spec> hidden_layers(const train_options& o) {
   std::vector<dense_spec> out;
   if (!(o.dropout >= 0.0f && o.dropout < 1.0f))
     bad_flag(fmt::format("--dropout: {} is outside [0, 1)", o.dropout));
+  if (o.batch_norm && o.layer_norm)
+    bad_flag("--batch-norm and --layer-norm: a layer takes one of them; choose one");
   for (std::size_t w : parse_widths(o.layers))
     out.push_back({.units = w,
                    .act = act,
                    .dropout = o.dropout,
                    .layer_norm = o.layer_norm,
-                   .residual = o.residual});
+                   .residual = o.residual,
+                   .batch_norm = o.batch_norm});
   return out;
 }
 
@@ -240,8 +243,11 @@ loss_choice choose_loss(std::optional<loss_kind> loss, task_kind inferred, bool 
 }
 
 model_spec make_model_spec(const std::vector<dense_spec>& hidden, const preprocessor& prep,
-                           loss_kind loss, std::uint64_t seed) {
+                           loss_kind loss, std::uint64_t seed, std::size_t embedding_dim) {
   model_spec spec{.n_inputs = prep.n_features(), .layers = hidden, .loss = loss, .seed = seed};
+  for (const auto& e : prep.embedded_features())
+    spec.embeddings.push_back(
+        {.column = e.feature, .cardinality = e.cardinality, .dim = embedding_dim});
   const std::size_t k = prep.task() == task_kind::multiclass ? prep.n_classes() : 1;
   spec.layers.push_back({.units = k, .act = activation::identity});
   return spec;

@@ -30,8 +30,8 @@ optimizer parse_optimizer(const std::string& name, float lr);
 // --layers: positive widths, comma-separated ("256,128").
 std::vector<std::size_t> parse_widths(const std::string& text);
 
-// --layers (positive widths, comma-separated) with --activation, --dropout, --layer-norm and
-// --residual on each.
+// --layers (positive widths, comma-separated) with --activation, --dropout, --layer-norm,
+// --residual and --batch-norm on each.
 std::vector<dense_spec> hidden_layers(const train_options& o);
 
 // --schedule TEXT: constant | step[:EPOCHS[:GAMMA]] | exp[:GAMMA] |
@@ -58,9 +58,10 @@ struct loss_choice {
 loss_choice choose_loss(std::optional<loss_kind> loss, task_kind inferred, bool numeric_target,
                         const std::string& target);
 
-// The network: prep.n_features() inputs, the hidden layers, an identity output layer (one unit,
-// or one per class for multiclass), and the loss, initialized from seed.
+// The network: prep.n_features() inputs (an embedding of embedding_dim values for each of
+// prep's embedded features), the hidden layers, an identity output layer (one unit, or one per
+// class for multiclass), and the loss, initialized from seed.
 model_spec make_model_spec(const std::vector<dense_spec>& hidden, const preprocessor& prep,
-                           loss_kind loss, std::uint64_t seed);
+                           loss_kind loss, std::uint64_t seed, std::size_t embedding_dim);
 
 }  // namespace tmlp::cli

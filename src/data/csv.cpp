@@ -336,11 +336,12 @@ std::size_t read_header(csv_reader& rd, const char*& p, const char* end, std::si
 
 // Column indices named by a forced-kind list; an unknown name is an error.
 std::vector<bool> forced(const csv_reader& rd, const std::vector<std::string>& list,
-                         const char* field) {
+                         const char* field, bool may_be_absent) {
   std::vector<bool> mark(rd.names.size(), false);
   for (const std::string& name : list) {
     std::size_t c = 0;
     while (c < rd.names.size() && rd.names[c] != name) ++c;
+    if (c == rd.names.size() && may_be_absent) continue;
     if (c == rd.names.size())
       throw error(errc::invalid_argument,
                   fmt::format("csv_options.{} names column '{}', which is not in {} (columns: "
@@ -388,8 +389,10 @@ table parse_text(std::string_view text, const csv_options& options, const std::s
   rd.delimiter = d != 0 ? d : csv_detect_delimiter({p, static_cast<std::size_t>(end - p)});
   line = read_header(rd, p, end, line, options.header);
   const std::size_t n_cols = rd.names.size();
-  const std::vector<bool> force_num = forced(rd, options.numeric, "numeric");
-  const std::vector<bool> force_cat = forced(rd, options.categorical, "categorical");
+  const std::vector<bool> force_num =
+      forced(rd, options.numeric, "numeric", options.forced_may_be_absent);
+  const std::vector<bool> force_cat =
+      forced(rd, options.categorical, "categorical", options.forced_may_be_absent);
   for (std::size_t c = 0; c < n_cols; ++c)
     if (force_num[c] && force_cat[c])
       throw error(errc::invalid_argument,

@@ -86,6 +86,21 @@ check "info shows layer norm" $?
 cmp -s "$work/r1.tmlp" "$work/r2.tmlp"; check "with --residual: model files identical for --threads 1 and 2" $?
 "$tmlp" info "$work/r1.tmlp" | grep -q "64 relu + skip (dropout 0.1) -> 64 relu + skip (dropout 0.1) -> 26 identity"
 check "info shows residual layers" $?
+"$tmlp" train "$data/letter.csv" --target target_letter -o "$work/b1.tmlp" --threads 1 --epochs 2 --layers 64,64 --batch-norm --batch-size 200 --quiet
+"$tmlp" train "$data/letter.csv" --target target_letter -o "$work/b2.tmlp" --threads 2 --epochs 2 --layers 64,64 --batch-norm --batch-size 200 --quiet
+cmp -s "$work/b1.tmlp" "$work/b2.tmlp"; check "with --batch-norm: model files identical for --threads 1 and 2" $?
+"$tmlp" info "$work/b1.tmlp" | grep -q "64 batch-norm relu -> 64 batch-norm relu -> 26 identity"
+check "info shows batch-norm layers" $?
+acc=$("$tmlp" evaluate "$work/b1.tmlp" "$data/letter.csv" | awk '/^accuracy/ {print $2}')
+awk -v a="$acc" 'BEGIN { exit !(a > 0.6) }'; check "a --batch-norm model predicts letter (accuracy $acc)" $?
+# cpssw8's age (44 levels) and education (12) as categories over --one-hot-max 8: embedded.
+"$tmlp" train "$data/cpssw8.csv" --target target_earnings --categorical age,education --one-hot-max 8 --embedding-dim 4 -o "$work/e1.tmlp" --threads 1 --epochs 2 --quiet
+"$tmlp" train "$data/cpssw8.csv" --target target_earnings --categorical age,education --one-hot-max 8 --embedding-dim 4 -o "$work/e2.tmlp" --threads 2 --epochs 2 --quiet
+cmp -s "$work/e1.tmlp" "$work/e2.tmlp"; check "with --embedding-dim: model files identical for --threads 1 and 2" $?
+"$tmlp" info "$work/e1.tmlp" | grep -q "embedding  age: 46 levels x 4 values"
+check "info shows the embeddings" $?
+"$tmlp" predict "$work/e1.tmlp" "$data/cpssw8.csv" -o "$work/e1.csv" && [[ $(wc -l <"$work/e1.csv") -eq 61396 ]]
+check "predict with embeddings writes a prediction per row" $?
 
 # Bad input: one line on stderr, non-zero exit, the old model untouched.
 one_line_error() {  # one_line_error NAME EXPECTED-TEXT COMMAND...
@@ -98,6 +113,8 @@ one_line_error() {  # one_line_error NAME EXPECTED-TEXT COMMAND...
   check "$name ($err)" $?
 }
 one_line_error "unknown target" "no target column 'nope'" "$tmlp" train "$data/iris.csv" --target nope -o "$work/x.tmlp"
+one_line_error "batch and layer norm" "--batch-norm and --layer-norm" "$tmlp" train "$data/iris.csv" --target -1 --batch-norm --layer-norm -o "$work/x.tmlp"
+one_line_error "one-hot-max 0" "--one-hot-max: 0" "$tmlp" train "$data/iris.csv" --target -1 --one-hot-max 0 -o "$work/x.tmlp"
 one_line_error "bad layers" "--layers" "$tmlp" train "$data/iris.csv" --target target_species --layers 10,x
 one_line_error "unknown flag" "--bogus" "$tmlp" train "$data/iris.csv" --target target_species --bogus
 one_line_error "missing data file" "" "$tmlp" train "$work/none.csv" --target y
