@@ -81,8 +81,13 @@ void check_same_run(const std::string& path, const std::string& saved_metadata,
   const nlohmann::json now = nlohmann::json::parse(current_metadata);
   if (!saved.is_object() || !saved.contains("run") || !saved["run"].is_object())
     fail("not a checkpoint of tmlp train (no run options in it)");
+  // Flags added since checkpoints were first written: an older checkpoint ran with their
+  // defaults.
+  const nlohmann::json added = {{"batch-norm", false}, {"embedding-dim", 0}, {"one-hot-max", 64}};
   for (const auto& [key, value] : now["run"].items()) {
-    const nlohmann::json& before = saved["run"].contains(key) ? saved["run"][key] : nullptr;
+    const nlohmann::json& before = saved["run"].contains(key) ? saved["run"][key]
+                                   : added.contains(key)      ? added[key]
+                                                              : nullptr;
     if (before != value)
       fail(
           fmt::format("the run was started with --{} {}, this one has --{} {}; resume with the "

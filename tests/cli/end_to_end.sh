@@ -101,6 +101,10 @@ cmp -s "$work/e1.tmlp" "$work/e2.tmlp"; check "with --embedding-dim: model files
 check "info shows the embeddings" $?
 "$tmlp" predict "$work/e1.tmlp" "$data/cpssw8.csv" -o "$work/e1.csv" && [[ $(wc -l <"$work/e1.csv") -eq 61396 ]]
 check "predict with embeddings writes a prediction per row" $?
+printf '{"target": "target_earnings", "categorical": ["age", "education"], "one-hot-max": 8, "embedding_dim": 4, "batch-norm": true, "layers": [32, 16], "epochs": 1}' >"$work/bn.json"
+"$tmlp" train "$data/cpssw8.csv" --config "$work/bn.json" -o "$work/c.tmlp" --quiet &&
+  "$tmlp" info "$work/c.tmlp" | grep -q "10 -> 32 batch-norm relu -> 16 batch-norm relu -> 1 identity"
+check "config keys batch-norm, embedding_dim and one-hot-max" $?
 
 # Bad input: one line on stderr, non-zero exit, the old model untouched.
 one_line_error() {  # one_line_error NAME EXPECTED-TEXT COMMAND...
