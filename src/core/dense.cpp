@@ -139,70 +139,95 @@ void dense_backward(const kernels::kernel_table& k, const dense_layer& l, const 
   dense_linear_backward(k, l, params, rows, x, d_a, grads, d_x, accumulate_dx);
 }
 
+// Batch norm works across units (j) within a row, each unit its own chain of operations, so
+// the compiler vectorizes the row loops below without reordering any sum. They are functions
+// of restrict-qualified rows because that is what lets it prove the buffers distinct.
+namespace {
+
+void add_row(std::size_t n, const float* __restrict z, double* __restrict sum) noexcept {
+  for (std::size_t j = 0; j < n; ++j) sum[j] += z[j];
+}
+
+void add_squared_deviations(std::size_t n, const float* __restrict z, const double* __restrict mean,
+                            double* __restrict m2) noexcept {
+  for (std::size_t j = 0; j < n; ++j) {
+    const double dev = z[j] - mean[j];
+    m2[j] += dev * dev;
+  }
+}
+
+void normalize_row(std::size_t n, const float* __restrict z, const float* __restrict mean,
+                   const float* __restrict rstd, const float* __restrict gain,
+                   const float* __restrict shift, float* __restrict x_hat,
+                   float* __restrict out) noexcept {
+  for (std::size_t j = 0; j < n; ++j) {
+    const float xh = (z[j] - mean[j]) * rstd[j];
+    x_hat[j] = xh;
+    out[j] = gain[j] * xh + shift[j];
+  }
+}
+
+void infer_row(std::size_t n, const float* __restrict z, const float* __restrict mean,
+               const float* __restrict rstd, const float* __restrict gain,
+               const float* __restrict shift, float* __restrict out) noexcept {
+  for (std::size_t j = 0; j < n; ++j) out[j] = gain[j] * ((z[j] - mean[j]) * rstd[j]) + shift[j];
+}
+
+void add_grad_row(std::size_t n, const float* __restrict d, const float* __restrict x_hat,
+                  double* __restrict sum_d, double* __restrict sum_dx) noexcept {
+  for (std::size_t j = 0; j < n; ++j) {
+    const double g = d[j];
+    sum_d[j] += g;
+    sum_dx[j] += g * x_hat[j];
+  }
+}
+
+void backward_row(std::size_t n, const float* __restrict gain, const float* __restrict rstd,
+                  const float* __restrict mean_d, const float* __restrict mean_dx,
+                  const float* __restrict x_hat, float* __restrict d) noexcept {
+  for (std::size_t j = 0; j < n; ++j)
+    d[j] = gain[j] * rstd[j] * (d[j] - mean_d[j] - x_hat[j] * mean_dx[j]);
+}
+
+}  // namespace
+
 void batch_norm_moments(std::size_t rows, std::size_t n, const float* z, double* moments) noexcept {
   double* mean = moments;
   double* m2 = moments + n;
   std::fill(moments, moments + 2 * n, 0.0);
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t j = 0; j < n; ++j) mean[j] += z[r * n + j];
+  for (std::size_t r = 0; r < rows; ++r) add_row(n, z + r * n, mean);
   const double inv = rows > 0 ? 1.0 / static_cast<double>(rows) : 0.0;
   for (std::size_t j = 0; j < n; ++j) mean[j] *= inv;
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t j = 0; j < n; ++j) {
-      const double dev = z[r * n + j] - mean[j];
-      m2[j] += dev * dev;
-    }
+  for (std::size_t r = 0; r < rows; ++r) add_squared_deviations(n, z + r * n, mean, m2);
 }
 
 void batch_norm_forward(std::size_t rows, std::size_t n, const float* z, const float* mean,
                         const float* rstd, const float* gain, const float* shift, float* x_hat,
                         float* out) noexcept {
-  for (std::size_t r = 0; r < rows; ++r) {
-    const float* zr = z + r * n;
-    float* xh = x_hat + r * n;
-    float* o = out + r * n;
-    for (std::size_t j = 0; j < n; ++j) {
-      xh[j] = (zr[j] - mean[j]) * rstd[j];
-      o[j] = gain[j] * xh[j] + shift[j];
-    }
-  }
+  for (std::size_t r = 0; r < rows; ++r)
+    normalize_row(n, z + r * n, mean, rstd, gain, shift, x_hat + r * n, out + r * n);
 }
 
 void batch_norm_infer(std::size_t rows, std::size_t n, const float* z, const float* bn,
                       float* scratch, float* out) noexcept {
-  const float *gain = bn, *shift = bn + n, *mean = bn + 2 * n, *var = bn + 3 * n;
   float* rstd = scratch;
-  for (std::size_t j = 0; j < n; ++j) rstd[j] = 1.0f / std::sqrt(var[j] + batch_norm_eps);
-  for (std::size_t r = 0; r < rows; ++r) {
-    const float* zr = z + r * n;
-    float* o = out + r * n;
-    for (std::size_t j = 0; j < n; ++j) o[j] = gain[j] * ((zr[j] - mean[j]) * rstd[j]) + shift[j];
-  }
+  for (std::size_t j = 0; j < n; ++j) rstd[j] = 1.0f / std::sqrt(bn[3 * n + j] + batch_norm_eps);
+  for (std::size_t r = 0; r < rows; ++r)
+    infer_row(n, z + r * n, bn + 2 * n, rstd, bn, bn + n, out + r * n);
 }
 
 void batch_norm_grad_sums(std::size_t rows, std::size_t n, const float* d, const float* x_hat,
                           double* sums) noexcept {
-  double* sum_d = sums;
-  double* sum_dx = sums + n;
   std::fill(sums, sums + 2 * n, 0.0);
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t j = 0; j < n; ++j) {
-      const double g = d[r * n + j];
-      sum_d[j] += g;
-      sum_dx[j] += g * x_hat[r * n + j];
-    }
+  for (std::size_t r = 0; r < rows; ++r) add_grad_row(n, d + r * n, x_hat + r * n, sums, sums + n);
 }
 
 void batch_norm_backward(std::size_t rows, std::size_t n, const float* gain, const float* rstd,
                          const float* mean_d, const float* mean_dx, const float* x_hat,
                          float* d) noexcept {
   // dZ = gain * rstd * (d - mean(d) - x_hat * mean(d * x_hat)), means over the whole batch.
-  for (std::size_t r = 0; r < rows; ++r) {
-    float* dr = d + r * n;
-    const float* xh = x_hat + r * n;
-    for (std::size_t j = 0; j < n; ++j)
-      dr[j] = gain[j] * rstd[j] * (dr[j] - mean_d[j] - xh[j] * mean_dx[j]);
-  }
+  for (std::size_t r = 0; r < rows; ++r)
+    backward_row(n, gain, rstd, mean_d, mean_dx, x_hat + r * n, d + r * n);
 }
 
 }  // namespace tmlp::core
