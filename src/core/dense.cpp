@@ -9,26 +9,88 @@ namespace tmlp::core {
 
 namespace {
 
+// Layer norm reduces across a row. The sums below keep eight interleaved partial sums in
+// double, added pairwise at the end: one fixed order, which the compiler vectorizes without
+// reassociating anything (and which no SIMD width changes). Rows are restrict-qualified so the
+// element loops vectorize too.
+constexpr std::size_t lanes = 8;
+
+double fold(const double (&acc)[lanes]) noexcept {
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+double row_sum(std::size_t n, const float* __restrict z) noexcept {
+  double acc[lanes] = {};
+  std::size_t j = 0;
+  for (; j + lanes <= n; j += lanes)
+    for (std::size_t q = 0; q < lanes; ++q) acc[q] += z[j + q];
+  for (std::size_t q = 0; j < n; ++j, ++q) acc[q] += z[j];
+  return fold(acc);
+}
+
+double row_squared_deviations(std::size_t n, const float* __restrict z, double mean) noexcept {
+  double acc[lanes] = {};
+  std::size_t j = 0;
+  for (; j + lanes <= n; j += lanes)
+    for (std::size_t q = 0; q < lanes; ++q) {
+      const double dev = z[j + q] - mean;
+      acc[q] += dev * dev;
+    }
+  for (std::size_t q = 0; j < n; ++j, ++q) acc[q] += (z[j] - mean) * (z[j] - mean);
+  return fold(acc);
+}
+
+void layer_norm_row(std::size_t n, const float* __restrict z, float mean, float rstd,
+                    const float* __restrict gain, const float* __restrict shift,
+                    float* __restrict x_hat, float* __restrict out) noexcept {
+  for (std::size_t j = 0; j < n; ++j) {
+    const float xh = (z[j] - mean) * rstd;
+    x_hat[j] = xh;
+    out[j] = gain[j] * xh + shift[j];
+  }
+}
+
 // Row-wise layer norm of z (rows x n) into norm->x_hat, norm->rstd and norm->out.
 void layer_norm_forward(std::size_t rows, std::size_t n, const float* z, const float* gain,
                         const float* shift, const norm_buffers& norm) noexcept {
   for (std::size_t r = 0; r < rows; ++r) {
     const float* zr = z + r * n;
-    double mean = 0.0;
-    for (std::size_t j = 0; j < n; ++j) mean += zr[j];
-    mean /= static_cast<double>(n);
-    double var = 0.0;
-    for (std::size_t j = 0; j < n; ++j) var += (zr[j] - mean) * (zr[j] - mean);
-    var /= static_cast<double>(n);
+    const double mean = row_sum(n, zr) / static_cast<double>(n);
+    const double var = row_squared_deviations(n, zr, mean) / static_cast<double>(n);
     const auto rstd = static_cast<float>(1.0 / std::sqrt(var + layer_norm_eps));
-    const auto m = static_cast<float>(mean);
-    float* xh = norm.x_hat + r * n;
-    float* o = norm.out + r * n;
-    for (std::size_t j = 0; j < n; ++j) {
-      xh[j] = (zr[j] - m) * rstd;
-      o[j] = gain[j] * xh[j] + shift[j];
-    }
+    layer_norm_row(n, zr, static_cast<float>(mean), rstd, gain, shift, norm.x_hat + r * n,
+                   norm.out + r * n);
     norm.rstd[r] = rstd;
+  }
+}
+
+// One row of the backward pass: the gain and shift gradients gathered, then the sums of
+// g = d * gain and g * x_hat, then d = rstd * (g - mean(g) - x_hat * mean(g * x_hat)).
+void layer_norm_backward_row(std::size_t n, const float* __restrict gain, float rstd,
+                             const float* __restrict x_hat, float* __restrict d,
+                             float* __restrict d_gain, float* __restrict d_shift) noexcept {
+  double acc_g[lanes] = {}, acc_gx[lanes] = {};
+  for (std::size_t j = 0; j < n; ++j) {
+    d_gain[j] += d[j] * x_hat[j];
+    d_shift[j] += d[j];
+  }
+  std::size_t j = 0;
+  for (; j + lanes <= n; j += lanes)
+    for (std::size_t q = 0; q < lanes; ++q) {
+      const double g = static_cast<double>(d[j + q]) * gain[j + q];
+      acc_g[q] += g;
+      acc_gx[q] += g * x_hat[j + q];
+    }
+  for (std::size_t q = 0; j < n; ++j, ++q) {
+    const double g = static_cast<double>(d[j]) * gain[j];
+    acc_g[q] += g;
+    acc_gx[q] += g * x_hat[j];
+  }
+  const double mean_g = fold(acc_g) / static_cast<double>(n);
+  const double mean_gx = fold(acc_gx) / static_cast<double>(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    const double g = static_cast<double>(d[k]) * gain[k];
+    d[k] = static_cast<float>(rstd * (g - mean_g - x_hat[k] * mean_gx));
   }
 }
 
@@ -38,25 +100,8 @@ void layer_norm_backward(std::size_t rows, std::size_t n, const float* gain,
                          float* d_shift) noexcept {
   std::fill(d_gain, d_gain + n, 0.0f);
   std::fill(d_shift, d_shift + n, 0.0f);
-  for (std::size_t r = 0; r < rows; ++r) {
-    float* dr = d + r * n;
-    const float* xh = norm.x_hat + r * n;
-    double mean_g = 0.0, mean_gx = 0.0;
-    for (std::size_t j = 0; j < n; ++j) {
-      d_gain[j] += dr[j] * xh[j];
-      d_shift[j] += dr[j];
-      const double g = static_cast<double>(dr[j]) * gain[j];
-      mean_g += g;
-      mean_gx += g * xh[j];
-    }
-    mean_g /= static_cast<double>(n);
-    mean_gx /= static_cast<double>(n);
-    const float rstd = norm.rstd[r];
-    for (std::size_t j = 0; j < n; ++j) {
-      const double g = static_cast<double>(dr[j]) * gain[j];
-      dr[j] = static_cast<float>(rstd * (g - mean_g - xh[j] * mean_gx));
-    }
-  }
+  for (std::size_t r = 0; r < rows; ++r)
+    layer_norm_backward_row(n, gain, norm.rstd[r], norm.x_hat + r * n, d + r * n, d_gain, d_shift);
 }
 
 }  // namespace
