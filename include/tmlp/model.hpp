@@ -149,6 +149,8 @@ class model {
   // Predictions for each row of x (rows x n_inputs): rows x n_outputs. Unless options.raw,
   // bce outputs are probabilities (sigmoid) and ce outputs class probabilities (softmax);
   // regression outputs are returned as they are. Throws tmlp::error on a width mismatch.
+  // Each chunk runs its GEMMs on one core, so a threaded OpenBLAS is set to one thread for the
+  // process (as trainer::fit does; fit_result::notes says when).
   matrix predict(matrix_view x, const predict_options& options = {}) const;
   void predict(matrix_view x, matrix_span out, const predict_options& options = {}) const;
 

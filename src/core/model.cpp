@@ -8,6 +8,7 @@
 #include <tbb/enumerable_thread_specific.h>
 #include <tbb/task_arena.h>
 
+#include "blas.hpp"
 #include "core/model_impl.hpp"
 #include "core/parallel.hpp"
 #include "kernels.hpp"
@@ -61,6 +62,9 @@ void model::predict(matrix_view x, matrix_span out, const predict_options& optio
                 fmt::format("predict: n_threads {} is negative", options.n_threads));
   if (x.rows == 0) return;
 
+  // Each chunk runs its own GEMMs on one core: OpenBLAS's own threads would only contend with
+  // the workers (a threaded OpenBLAS is set to one thread for the process, as training does).
+  blas::ensure_single_threaded();
   const kernels::kernel_table& k = kernels::active();
   const std::size_t chunk = std::max<std::size_t>(options.chunk_rows, 1);
   const std::size_t n_chunks = (x.rows + chunk - 1) / chunk;
