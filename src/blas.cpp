@@ -3,6 +3,8 @@
 
 #include <cblas.h>
 
+#include <mutex>
+
 namespace tmlp::blas {
 
 void sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, float alpha,
@@ -22,6 +24,9 @@ void sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t
 }
 
 std::string ensure_single_threaded() {
+  // Callers may be several threads at once (predict calls from a server's threads).
+  static std::mutex m;
+  const std::lock_guard<std::mutex> lock(m);
   if (openblas_get_parallel() == 0 || openblas_get_num_threads() <= 1) return {};
   const int before = openblas_get_num_threads();
   openblas_set_num_threads(1);
