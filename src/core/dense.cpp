@@ -125,21 +125,17 @@ void dense_activate(const kernels::kernel_table& k, const dense_layer& l, const 
 void dense_forward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
                    std::size_t rows, const float* x, float* z, float* a,
                    const norm_buffers* norm) noexcept {
-  const float* w = params + l.w_offset;
-  // Z = X·Wᵀ: (rows x n_in)·(n_in x n_out)
-  blas::sgemm(false, true, rows, l.n_out, l.n_in, 1.0f, x, l.n_in, w, l.n_in, 0.0f, z, l.n_out);
-  const kernels::act_param p{l.alpha,
-                             l.slope_offset == no_offset ? nullptr : params + l.slope_offset};
+  // Z = b + X·Wᵀ: the bias is written first and the GEMM adds to it (beta = 1), which spares
+  // OpenBLAS its pass zeroing Z.
+  dense_linear_forward(l, params, rows, x, z);
   if (norm == nullptr) {
-    k.bias_act_forward[static_cast<int>(l.act)](rows, l.n_out, params + l.b_offset, p, z, a);
+    if (l.act != kernels::act::identity || a != z) dense_activate(k, l, params, rows, z, a);
     return;
   }
-  // Z += b, normalized into norm->out, which the activation reads.
-  const int identity = static_cast<int>(kernels::act::identity);
-  k.bias_act_forward[identity](rows, l.n_out, params + l.b_offset, {}, z, z);
+  // Z normalized into norm->out, which the activation reads.
   const float* gain = params + l.norm_offset;
   layer_norm_forward(rows, l.n_out, z, gain, gain + l.n_out, *norm);
-  k.bias_act_forward[static_cast<int>(l.act)](rows, l.n_out, nullptr, p, norm->out, a);
+  dense_activate(k, l, params, rows, norm->out, a);
 }
 
 void dense_act_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
