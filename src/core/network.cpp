@@ -161,7 +161,8 @@ const float* forward_layers(const kernels::kernel_table& k, const network& net, 
                             const stage_span& span) noexcept {
   ws.set_dropping(drop != nullptr && net.has_dropout);
   ws.set_pass_rows(rows);
-  if (span.first == 0 && !net.embeddings.empty()) embed_inputs(net, params, rows, x, ws.embedded());
+  if (span.first == 0 && !span.resumes && !net.embeddings.empty())
+    embed_inputs(net, params, rows, x, ws.embedded());
   for (std::size_t i = span.first; i <= span.last; ++i) {
     const dense_layer& l = net.layers[i];
     const float* in = i == 0 ? layer0_input(net, ws, x) : ws.output(i - 1);
