@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "blas.hpp"
+#include "gemm_step.hpp"
 
 namespace {
 
@@ -32,39 +32,19 @@ const std::vector<config>& configs() {
   return c;
 }
 
-std::vector<float> filled(std::size_t n, float v) { return std::vector<float>(n, v); }
+using tmlp::blas::gemm_layer;
 
-// Runs one product of a layer n_in -> n_out at `rows` rows: kind 0 = forward (Z = X·Wᵀ),
-// 1 = weight gradient (dW = dZᵀ·X), 2 = input gradient (dX = dZ·W).
-struct layer_buffers {
-  std::size_t rows, n_in, n_out;
-  std::vector<float> x, w, z, dw, dx;
-  layer_buffers(std::size_t r, std::size_t i, std::size_t o)
-      : rows(r),
-        n_in(i),
-        n_out(o),
-        x(filled(r * i, 0.5f)),
-        w(filled(o * i, 0.01f)),
-        z(filled(r * o, 0.25f)),
-        dw(filled(o * i, 0.0f)),
-        dx(filled(r * i, 0.0f)) {}
-  void run(int kind) {
-    using tmlp::blas::sgemm;
-    if (kind == 0)
-      sgemm(false, true, rows, n_out, n_in, 1.0f, x.data(), n_in, w.data(), n_in, 0.0f, z.data(),
-            n_out);
-    if (kind == 1)
-      sgemm(true, false, n_out, n_in, rows, 1.0f, z.data(), n_out, x.data(), n_in, 0.0f, dw.data(),
-            n_in);
-    if (kind == 2)
-      sgemm(false, false, rows, n_in, n_out, 1.0f, z.data(), n_out, w.data(), n_in, 0.0f, dx.data(),
-            n_in);
-  }
-};
+// Runs one product of a layer: kind 0 = forward (Z = X·Wᵀ), 1 = weight gradient (dW = dZᵀ·X),
+// 2 = input gradient (dX = dZ·W).
+void run(gemm_layer& l, int kind) {
+  if (kind == 0) l.forward();
+  if (kind == 1) l.weight_grad();
+  if (kind == 2) l.input_grad();
+}
 
-void check_once(layer_buffers& l) {
+void check_once(gemm_layer& l) {
   // Every output of the first forward product is sum_i 0.5 * 0.01 = 0.005 * n_in.
-  l.run(0);
+  l.forward();
   const float want = 0.005f * static_cast<float>(l.n_in);
   if (std::abs(l.z[0] - want) > 1e-3f * want || std::abs(l.z.back() - want) > 1e-3f * want) {
     std::fprintf(stderr, "bench_gemm: wrong GEMM result %g, expected %g\n", double(l.z[0]),
@@ -76,10 +56,10 @@ void check_once(layer_buffers& l) {
 
 void bm_layer(benchmark::State& state, std::size_t rows, std::size_t n_in, std::size_t n_out,
               int kind) {
-  layer_buffers l(rows, n_in, n_out);
+  gemm_layer l(rows, n_in, n_out);
   check_once(l);
   for (auto _ : state) {
-    l.run(kind);
+    run(l, kind);
     benchmark::ClobberMemory();
   }
   const double flops = 2.0 * double(rows) * double(n_in) * double(n_out);
@@ -88,25 +68,15 @@ void bm_layer(benchmark::State& state, std::size_t rows, std::size_t n_in, std::
 }
 
 void bm_step(benchmark::State& state, const config* c) {
-  std::vector<layer_buffers> layers;
-  double flops = 0.0;
-  for (std::size_t i = 0; i + 1 < c->widths.size(); ++i) {
-    layers.emplace_back(c->batch, c->widths[i], c->widths[i + 1]);
-    flops +=
-        2.0 * double(c->batch) * double(c->widths[i]) * double(c->widths[i + 1]) * (i == 0 ? 2 : 3);
-  }
-  check_once(layers.front());
+  tmlp::blas::gemm_step step(c->widths, c->batch);
+  check_once(step.layers.front());
   for (auto _ : state) {
-    for (auto& l : layers) l.run(0);
-    for (std::size_t i = layers.size(); i-- > 0;) {
-      layers[i].run(1);
-      if (i > 0) layers[i].run(2);
-    }
+    step.run();
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * c->batch));
   state.counters["GFLOP"] =
-      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+      benchmark::Counter(step.flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 const int registered = [] {

@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/common.hpp"
 #include "tmlp/dataset.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/preprocess.hpp"
@@ -56,15 +57,9 @@ struct temp_dir {
 };
 
 using bytes = std::vector<unsigned char>;
-
-bytes read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-void write_bytes(const std::string& path, const bytes& b) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc)
-      .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
-}
+using tmlp::test::read_bytes;
+using tmlp::test::same_bits;
+using tmlp::test::write_bytes;
 
 std::uint64_t get_u64(const bytes& b, std::size_t at) {
   std::uint64_t v = 0;
@@ -100,15 +95,6 @@ std::string open_error(const std::string& path, tmlp::errc code = tmlp::errc::in
   }
   FAIL("no tmlp::error opening " << path);
   return "";
-}
-
-bool same_bits(std::span<const float> a, std::span<const float> b) {
-  return a.size() == b.size() &&
-         (a.empty() || std::memcmp(a.data(), b.data(), a.size_bytes()) == 0);
-}
-bool same_bits(const tmlp::matrix& a, const tmlp::matrix& b) {
-  return a.rows() == b.rows() && a.cols() == b.cols() &&
-         std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
 void require_same(const tmlp::table_view& a, const tmlp::table_view& b) {

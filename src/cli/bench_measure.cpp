@@ -12,6 +12,7 @@
 #include "blas.hpp"
 #include "core/model_impl.hpp"
 #include "core/random.hpp"
+#include "gemm_step.hpp"
 #include "kernels.hpp"
 #include "tmlp/trainer.hpp"
 #include "train/split.hpp"
@@ -56,41 +57,6 @@ matrix teacher_targets(const bench_problem& p, const matrix& x, const matrix& v)
   return y;
 }
 
-// One layer's buffers for the three GEMMs of a step at `rows` rows (as bench/bench_gemm.cpp).
-struct gemm_layer {
-  std::size_t rows, n_in, n_out;
-  std::vector<float> x, w, z, dw, dx;
-  gemm_layer(std::size_t r, std::size_t i, std::size_t o)
-      : rows(r),
-        n_in(i),
-        n_out(o),
-        x(r * i, 0.5f),
-        w(o * i, 0.01f),
-        z(r * o, 0.25f),
-        dw(o * i, 0.0f),
-        dx(r * i, 0.0f) {}
-  void forward() {  // Z (rows x n_out) = X (rows x n_in) W^T
-    blas::sgemm(false, true, rows, n_out, n_in, 1.0f, x.data(), n_in, w.data(), n_in, 0.0f,
-                z.data(), n_out);
-  }
-  void weight_grad() {  // dW (n_out x n_in) = dZ^T X
-    blas::sgemm(true, false, n_out, n_in, rows, 1.0f, z.data(), n_out, x.data(), n_in, 0.0f,
-                dw.data(), n_in);
-  }
-  void input_grad() {  // dX (rows x n_in) = dZ W
-    blas::sgemm(false, false, rows, n_in, n_out, 1.0f, z.data(), n_out, w.data(), n_in, 0.0f,
-                dx.data(), n_in);
-  }
-};
-
-void gemm_step(std::vector<gemm_layer>& layers) {
-  for (auto& l : layers) l.forward();
-  for (std::size_t i = layers.size(); i-- > 0;) {
-    layers[i].weight_grad();
-    if (i > 0) layers[i].input_grad();
-  }
-}
-
 }  // namespace
 
 bench_data make_bench_data(const bench_problem& p, std::size_t infer_rows, std::uint64_t seed) {
@@ -109,13 +75,8 @@ bench_data make_bench_data(const bench_problem& p, std::size_t infer_rows, std::
 bench_gemm_limit measure_gemm_limit(const bench_problem& p, double min_time) {
   const std::vector<std::size_t> w = p.widths();
   const std::size_t batch = std::min(p.batch_size, p.rows);  // as the trainer cuts it
-  std::vector<gemm_layer> layers;
-  double flops = 0.0;
-  for (std::size_t i = 0; i + 1 < w.size(); ++i) {
-    layers.emplace_back(batch, w[i], w[i + 1]);
-    flops += 2.0 * static_cast<double>(batch * w[i] * w[i + 1]) * (i == 0 ? 2.0 : 3.0);
-  }
-  gemm_step(layers);  // warm caches and BLAS buffers
+  blas::gemm_step step(w, batch);
+  step.run();  // warm caches and BLAS buffers
   constexpr int n_rounds = 5;
   std::vector<double> per_step;
   for (int r = 0; r < n_rounds; ++r) {
@@ -123,7 +84,7 @@ bench_gemm_limit measure_gemm_limit(const bench_problem& p, double min_time) {
     std::size_t n = 0;
     double t = 0.0;
     do {
-      gemm_step(layers);
+      step.run();
       ++n;
       t = seconds_since(t0);
     } while (t < min_time / n_rounds);
@@ -132,7 +93,7 @@ bench_gemm_limit measure_gemm_limit(const bench_problem& p, double min_time) {
   bench_gemm_limit g;
   g.step_seconds = bench_stats::of(per_step).min;  // a limit: the best round
   g.samples_per_s = static_cast<double>(batch) / g.step_seconds;
-  g.gflops = flops / g.step_seconds * 1e-9;
+  g.gflops = step.flops / g.step_seconds * 1e-9;
   return g;
 }
 

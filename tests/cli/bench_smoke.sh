@@ -9,12 +9,7 @@ python=$(command -v /usr/bin/python3 || command -v python3) || {
   echo "FAIL python3 is needed to check the JSON"
   exit 1
 }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-check() {  # check NAME CONDITION-EXIT-CODE
-  if [[ $2 -eq 0 ]]; then echo "ok   $1"; else echo "FAIL $1"; failures=$((failures + 1)); fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 "$tmlp" bench --inputs 8 --layers 16,16 --outputs 3 --loss ce --optimizer momentum \
   --batch-size 64 --rows 2000 --threads 1,2 --repeats 2 --min-time 0.02 --latency-n 200 \
@@ -78,21 +73,17 @@ assert r["gemm_limit"] is None and t["train"] is None and t["inference"]["sample
 check "bench --mode inference JSON" $?
 
 # Errors: one line on stderr, non-zero exit, nothing written.
-one_line_error() {  # one_line_error NAME EXPECTED-TEXT ARGS...
+bench_error() {  # bench_error NAME EXPECTED-TEXT ARGS...: tmlp bench fails, writing no JSON
   local name=$1 want=$2
   shift 2
-  "$tmlp" bench "$@" --json "$work/bad.json" >/dev/null 2>"$work/err.txt"
-  local rc=$?
-  [[ $rc -ne 0 && $(wc -l <"$work/err.txt") -eq 1 && ! -e "$work/bad.json" ]] \
-    && grep -q "^tmlp: error: .*$want" "$work/err.txt"
-  check "$name" $?
-  cat "$work/err.txt" | sed 's/^/     /'
+  one_line_error "$name" "tmlp: error: " "$tmlp" bench "$@" --json "$work/bad.json"
+  grep -q -- "$want" "$work/err" && [[ ! -e "$work/bad.json" ]]
+  check "$name: names the problem, writes no JSON" $?
 }
-one_line_error "bad config name" "unknown configuration 'Q'" Q
-one_line_error "bad --threads list" "--threads: '1,two'" A --threads 1,two
-one_line_error "zero thread count" "--threads: '0,2'" --threads 0,2
-one_line_error "bad --mode" "--mode" C --mode fast
-one_line_error "--csv into a missing folder" "--csv: the folder" C --csv "$work/missing/b.csv"
+bench_error "bad config name" "unknown configuration 'Q'" Q
+bench_error "bad --threads list" "--threads: '1,two'" A --threads 1,two
+bench_error "zero thread count" "--threads: '0,2'" --threads 0,2
+bench_error "bad --mode" "--mode" C --mode fast
+bench_error "--csv into a missing folder" "--csv: the folder" C --csv "$work/missing/b.csv"
 
-echo "$failures failure(s)"
-[[ $failures -eq 0 ]]
+finish

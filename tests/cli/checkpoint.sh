@@ -6,21 +6,7 @@
 set -u
 tmlp=$1
 data=$2
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-check() {  # check NAME CONDITION-EXIT-CODE
-  if [[ $2 -eq 0 ]]; then echo "ok   $1"; else echo "FAIL $1"; failures=$((failures + 1)); fi
-}
-one_line_error() {  # one_line_error NAME PATTERN COMMAND...: fails, one stderr line matching
-  local name=$1 pattern=$2
-  shift 2
-  "$@" >/dev/null 2>"$work/err"
-  local rc=$?
-  [[ $rc -ne 0 && $(wc -l <"$work/err") -eq 1 ]] && grep -q -- "$pattern" "$work/err"
-  check "$name" $?
-  sed 's/^/     /' "$work/err"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Early stopping with restore, a plateau schedule and Adam: every piece of state matters.
 run=("$data/letter.csv" --target target_letter --layers 64,64 --batch-size 128 --epochs 10
@@ -89,5 +75,4 @@ for attempt in 1 2 3 4; do
   fi
 done
 
-echo "$failures failed"
-[[ $failures -eq 0 ]]
+finish

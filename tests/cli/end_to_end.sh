@@ -5,12 +5,7 @@
 set -u
 tmlp=$1
 data=$2
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-check() {  # check NAME CONDITION-EXIT-CODE
-  if [[ $2 -eq 0 ]]; then echo "ok   $1"; else echo "FAIL $1"; failures=$((failures + 1)); fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 metric() {  # metric JSON NAME -> value
   sed -E "s/.*\"$2\":([-0-9.eE+]+).*/\1/" <<<"$1"
 }
@@ -107,15 +102,6 @@ printf '{"target": "target_earnings", "categorical": ["age", "education"], "one-
 check "config keys batch-norm, embedding_dim and one-hot-max" $?
 
 # Bad input: one line on stderr, non-zero exit, the old model untouched.
-one_line_error() {  # one_line_error NAME EXPECTED-TEXT COMMAND...
-  local name=$1 expect=$2
-  shift 2
-  local err
-  err=$("$@" 2>&1 >/dev/null)
-  local rc=$?
-  [[ $rc -ne 0 && $(wc -l <<<"$err") -eq 1 && $err == *"$expect"* ]]
-  check "$name ($err)" $?
-}
 one_line_error "unknown target" "no target column 'nope'" "$tmlp" train "$data/iris.csv" --target nope -o "$work/x.tmlp"
 one_line_error "batch and layer norm" "--batch-norm and --layer-norm" "$tmlp" train "$data/iris.csv" --target -1 --batch-norm --layer-norm -o "$work/x.tmlp"
 one_line_error "one-hot-max 0" "--one-hot-max: 0" "$tmlp" train "$data/iris.csv" --target -1 --one-hot-max 0 -o "$work/x.tmlp"
@@ -322,5 +308,4 @@ cp "$work/letter.tmlpd" "$work/flip.tmlpd"
 printf 'Z' | dd of="$work/flip.tmlpd" bs=1 seek=80 conv=notrunc 2>/dev/null
 one_line_error "train on a damaged .tmlpd schema" "flip.tmlpd" "$tmlp" train "$work/flip.tmlpd" --target target_letter -o "$work/x.tmlp"
 
-echo "$((failures == 0 ? 1 : 0)) end-to-end suite passed, $failures checks failed"
-exit $((failures > 0))
+finish

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -21,8 +22,14 @@ inline std::vector<float> params_of(const model& m) {
   return {p.begin(), p.end()};
 }
 
-inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+inline bool same_bits(std::span<const float> a, std::span<const float> b) {
+  return a.size() == b.size() &&
+         (a.empty() || std::memcmp(a.data(), b.data(), a.size_bytes()) == 0);
+}
+inline bool same_bits(const matrix& a, const matrix& b) {
+  return a.rows() == b.rows() && a.cols() == b.cols() &&
+         same_bits(std::span<const float>(a.data(), a.size()),
+                   std::span<const float>(b.data(), b.size()));
 }
 
 // what() of the tmlp::error that f throws; a marker when it throws nothing or something else.
