@@ -154,10 +154,10 @@ void dense_act_backward(const kernels::kernel_table& k, const dense_layer& l, co
 
 void dense_linear_backward(const kernels::kernel_table& k, const dense_layer& l,
                            const float* params, std::size_t rows, const float* x, const float* d_z,
-                           float* grads, float* d_x, bool accumulate_dx) noexcept {
+                           float* grads, float* d_x, bool accumulate_dx, bool add_dw) noexcept {
   // dW = dZᵀ·X: (n_out x rows)·(rows x n_in)
-  blas::sgemm(true, false, l.n_out, l.n_in, rows, 1.0f, d_z, l.n_out, x, l.n_in, 0.0f,
-              grads + l.w_offset, l.n_in);
+  blas::sgemm(true, false, l.n_out, l.n_in, rows, 1.0f, d_z, l.n_out, x, l.n_in,
+              add_dw ? 1.0f : 0.0f, grads + l.w_offset, l.n_in);
   // db = column sums of dZ
   k.col_sums(rows, l.n_out, d_z, grads + l.b_offset);
   // dX = dZ·W: (rows x n_out)·(n_out x n_in)
@@ -169,7 +169,7 @@ void dense_linear_backward(const kernels::kernel_table& k, const dense_layer& l,
 void dense_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
                     std::size_t rows, const float* x, const float* z, const float* a, float* d_a,
                     float* grads, float* d_x, const norm_buffers* norm,
-                    bool accumulate_dx) noexcept {
+                    bool accumulate_dx, bool add_dw) noexcept {
   // With layer norm the activation's input is norm->out, not Z.
   dense_act_backward(k, l, params, rows, norm ? norm->out : z, a, d_a, grads);
   if (norm != nullptr) {
@@ -177,7 +177,7 @@ void dense_backward(const kernels::kernel_table& k, const dense_layer& l, const 
     layer_norm_backward(rows, l.n_out, params + l.norm_offset, *norm, d_a, d_gain,
                         d_gain + l.n_out);
   }
-  dense_linear_backward(k, l, params, rows, x, d_a, grads, d_x, accumulate_dx);
+  dense_linear_backward(k, l, params, rows, x, d_a, grads, d_x, accumulate_dx, add_dw);
 }
 
 // Batch norm works across units (j) within a row, each unit its own chain of operations, so

@@ -50,12 +50,13 @@ void dense_forward(const kernels::kernel_table& k, const dense_layer& l, const f
 
 // d_a: rows x n_out, in: dL/dA; overwritten with dL/dZ. x: rows x n_in, the layer's input.
 // z, a: the forward's outputs. Writes (not accumulates) dW, db and d_slope into grads at the
-// layer's offsets. d_x: rows x n_in, out: dL/dX (added to what it holds if accumulate_dx), or
-// nullptr to skip (first layer).
+// layer's offsets; with add_dw, dW is added to what grads holds there (a caller that keeps the
+// block zeroed spares OpenBLAS its own zeroing pass). d_x: rows x n_in, out: dL/dX (added to
+// what it holds if accumulate_dx), or nullptr to skip (first layer).
 void dense_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
                     std::size_t rows, const float* x, const float* z, const float* a, float* d_a,
                     float* grads, float* d_x, const norm_buffers* norm = nullptr,
-                    bool accumulate_dx = false) noexcept;
+                    bool accumulate_dx = false, bool add_dw = false) noexcept;
 
 // The parts of a layer that network.cpp runs apart for batch norm, whose statistics span every
 // shard of a batch:
@@ -70,11 +71,12 @@ void dense_activate(const kernels::kernel_table& k, const dense_layer& l, const 
 void dense_act_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
                         std::size_t rows, const float* in, const float* a, float* d,
                         float* grads) noexcept;
-// From d_z = dL/dZ: writes dW and db, and dL/dX into d_x (added if accumulate_dx; skipped if
-// d_x is nullptr).
+// From d_z = dL/dZ: writes dW (adds it if add_dw) and db, and dL/dX into d_x (added if
+// accumulate_dx; skipped if d_x is nullptr).
 void dense_linear_backward(const kernels::kernel_table& k, const dense_layer& l,
                            const float* params, std::size_t rows, const float* x, const float* d_z,
-                           float* grads, float* d_x, bool accumulate_dx) noexcept;
+                           float* grads, float* d_x, bool accumulate_dx,
+                           bool add_dw = false) noexcept;
 
 // Batch norm over a block of rows of z (rows x n):
 // moments: this block's mean and sum of squared deviations per unit (2n doubles).

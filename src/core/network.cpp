@@ -100,13 +100,14 @@ void add_skip(const dense_layer& l, const float* params, std::size_t rows, const
               1.0f, sum, l.n_out);
 }
 
-// The skip's share of the backward pass, before d (dL/dsum) is changed: dP = dᵀ·x, and d_x (if
-// any) set to d or d·P, which the branch's backward then adds to.
+// The skip's share of the backward pass, before d (dL/dsum) is changed: dP = dᵀ·x (added to
+// grads if add_dw, as dense_backward's dW), and d_x (if any) set to d or d·P, which the
+// branch's backward then adds to.
 void skip_backward(const dense_layer& l, const float* params, std::size_t rows, const float* x,
-                   const float* d, float* grads, float* d_x) noexcept {
+                   const float* d, float* grads, float* d_x, bool add_dw) noexcept {
   if (l.proj_offset != no_offset) {
-    blas::sgemm(true, false, l.n_out, l.n_in, rows, 1.0f, d, l.n_out, x, l.n_in, 0.0f,
-                grads + l.proj_offset, l.n_in);
+    blas::sgemm(true, false, l.n_out, l.n_in, rows, 1.0f, d, l.n_out, x, l.n_in,
+                add_dw ? 1.0f : 0.0f, grads + l.proj_offset, l.n_in);
     if (d_x != nullptr)
       blas::sgemm(false, false, rows, l.n_in, l.n_out, 1.0f, d, l.n_out, params + l.proj_offset,
                   l.n_in, 0.0f, d_x, l.n_in);
@@ -198,6 +199,7 @@ void backward_layers(const kernels::kernel_table& k, const network& net, const f
                      std::size_t rows, const float* x, workspace& ws, float* grads,
                      const batch_stats* stats, const stage_span& span) noexcept {
   const std::size_t n_layers = net.layers.size();
+  const bool add_dw = ws.weight_grads_zeroed();
   for (std::size_t i = span.last + 1; i-- > span.first;) {
     const dense_layer& l = net.layers[i];
     const float* in = i == 0 ? layer0_input(net, ws, x) : ws.output(i - 1);
@@ -205,14 +207,14 @@ void backward_layers(const kernels::kernel_table& k, const network& net, const f
     // The first layer's dL/dX is needed only for the embeddings' gradient.
     float* d_in = i == 0 ? ws.d_embedded() : ws.grad_a(n_layers - i);
     if (!(span.resumes && i == span.last)) {
-      if (l.residual) skip_backward(l, params, rows, in, d, grads, d_in);
+      if (l.residual) skip_backward(l, params, rows, in, d, grads, d_in, add_dw);
       if (ws.dropping() && l.dropout > 0.0f) {  // d: dL/d(masked output) -> dL/dA
         const float* m = ws.mask(i);
         for (std::size_t e = 0; e < rows * l.n_out; ++e) d[e] *= m[e];
       }
       if (l.bn_offset == no_offset) {
         dense_backward(k, l, params, rows, in, ws.z(i), ws.a(i), d, grads, d_in, ws.norm(i),
-                       l.residual);
+                       l.residual, add_dw);
         continue;
       }
       dense_act_backward(k, l, params, rows, ws.norm(i)->out, ws.a(i), d, grads);
@@ -231,7 +233,7 @@ void backward_layers(const kernels::kernel_table& k, const network& net, const f
     batch_norm_backward(rows, l.n_out, params + l.bn_offset, stats->rstd.data() + l.bn_stat,
                         stats->mean_d.data() + l.bn_stat, stats->mean_dx.data() + l.bn_stat,
                         ws.norm(i)->x_hat, d);
-    dense_linear_backward(k, l, params, rows, in, d, grads, d_in, l.residual);
+    dense_linear_backward(k, l, params, rows, in, d, grads, d_in, l.residual, add_dw);
   }
 }
 

@@ -131,6 +131,11 @@ class workspace {
   float* d_embedded() noexcept {
     return e_off_ == none ? nullptr : buf_.data() + e_off_ + max_rows_ * e_width_;
   }
+  // Set by a caller whose gradient buffer holds zeros at every weight and projection block
+  // when backward starts (the gradient engine zeroes its shard buffers as it reduces them):
+  // the weight-gradient GEMMs then add to the buffer, which spares OpenBLAS a zeroing pass.
+  bool weight_grads_zeroed() const noexcept { return weight_grads_zeroed_; }
+  void set_weight_grads_zeroed(bool on) noexcept { weight_grads_zeroed_ = on; }
 
  private:
   std::size_t max_rows_;
@@ -144,6 +149,7 @@ class workspace {
   std::size_t e_off_ = none, e_width_ = 0;
   std::size_t pass_rows_ = 0;
   bool dropping_ = false;
+  bool weight_grads_zeroed_ = false;
 };
 
 // Forward of rows <= ws.max_rows() rows of x (rows x n_inputs). Returns the last layer's

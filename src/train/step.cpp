@@ -49,7 +49,10 @@ gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch
               std::vector<float>(max_rows * target_width_), std::vector<float>(max_rows),
               std::vector<float>(net.n_dense_params), 0.0});
   }
-  for (shard& sh : shards_) ws_.push_back(&sh.ws);
+  for (shard& sh : shards_) {
+    sh.ws.set_weight_grads_zeroed(true);  // reduce() zeroes each shard's gradient after use
+    ws_.push_back(&sh.ws);
+  }
   entries_.reserve(max_batch * net.embeddings.size());
   touched_.reserve(max_batch * net.embeddings.size());
 }
@@ -143,14 +146,20 @@ double gradient_engine::compute(const kernels::kernel_table& k, const float* par
 void gradient_engine::reduce(const kernels::kernel_table& k, std::size_t batch, float* grad) {
   const auto t0 = clock_type::now();
   const shard_plan& plan = plan_for(batch);
-  // Over fixed parameter blocks; shards added in order 0..S-1, then scaled by 1/B.
+  // Over fixed parameter blocks; shards added in order 0..S-1, then scaled by 1/B. Each shard's
+  // block is zeroed while it is in cache: the next backward adds its weight gradients to zeros.
   const std::size_t n = net_.n_dense_params;
   const float inv_b = 1.0f / static_cast<float>(batch);
   core::parallel_for_index((n + param_block - 1) / param_block, [&](std::size_t b) {
     const std::size_t lo = b * param_block, len = std::min(param_block, n - lo);
-    std::memcpy(grad + lo, shards_[0].grad.data() + lo, len * sizeof(float));
-    for (std::size_t s = 1; s < plan.n_shards; ++s)
-      k.axpy(len, 1.0f, shards_[s].grad.data() + lo, grad + lo);
+    for (std::size_t s = 0; s < plan.n_shards; ++s) {
+      float* g = shards_[s].grad.data() + lo;
+      if (s == 0)
+        std::memcpy(grad + lo, g, len * sizeof(float));
+      else
+        k.axpy(len, 1.0f, g, grad + lo);
+      std::memset(g, 0, len * sizeof(float));
+    }
     k.scale(len, inv_b, grad + lo);
   });
   t_reduce_ += seconds(clock_type::now() - t0);
