@@ -1,6 +1,7 @@
 // The BLAS wrapper against a naive triple loop, for every transpose combination and odd shapes.
 #include <catch2/catch.hpp>
 
+#include <limits>
 #include <vector>
 
 #include <tbb/global_control.h>
@@ -22,16 +23,22 @@ std::vector<float> random_vec(std::size_t n, std::uint64_t key) {
 }  // namespace
 
 TEST_CASE("sgemm matches a naive product for every transpose and shape", "[blas]") {
+  using shape = std::tuple<std::size_t, std::size_t, std::size_t>;
   const bool ta = GENERATE(false, true), tb = GENERATE(false, true);
-  const auto [m, n, k] = GENERATE(std::tuple<std::size_t, std::size_t, std::size_t>{1, 1, 1},
-                                  std::tuple<std::size_t, std::size_t, std::size_t>{7, 5, 3},
-                                  std::tuple<std::size_t, std::size_t, std::size_t>{33, 17, 65},
-                                  std::tuple<std::size_t, std::size_t, std::size_t>{64, 256, 28});
-  const float beta = GENERATE(0.0f, 0.5f);
-  CAPTURE(ta, tb, m, n, k, beta);
-  const std::size_t lda = ta ? m : k, ldb = tb ? k : n;
-  const auto a = random_vec(m * k, 1), b = random_vec(k * n, 2);
-  auto c = random_vec(m * n, 3);
+  // m, n or k of 1 take the sgemv and sger paths.
+  const auto [m, n, k] = GENERATE(shape{1, 1, 1}, shape{7, 5, 3}, shape{33, 17, 65},
+                                  shape{64, 256, 28}, shape{64, 1, 256}, shape{1, 256, 64},
+                                  shape{64, 256, 1}, shape{1, 1, 9}, shape{1, 9, 1}, shape{9, 1, 1});
+  const float beta = GENERATE(0.0f, 0.5f, 1.0f);
+  const std::size_t pad = GENERATE(0, 3);  // row strides longer than the rows
+  CAPTURE(ta, tb, m, n, k, beta, pad);
+  const std::size_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+  const auto a = random_vec((ta ? k : m) * lda, 1), b = random_vec((tb ? n : k) * ldb, 2);
+  auto c = random_vec(m * ldc, 3);
+  // beta = 0 must not read C: NaN there would leak into the result.
+  if (beta == 0.0f)
+    for (std::size_t i = 0; i < m; ++i) c[i * ldc] = std::numeric_limits<float>::quiet_NaN();
+  const auto c0 = c;
   std::vector<double> ref(m * n);
   for (std::size_t i = 0; i < m; ++i)
     for (std::size_t j = 0; j < n; ++j) {
@@ -39,10 +46,14 @@ TEST_CASE("sgemm matches a naive product for every transpose and shape", "[blas]
       for (std::size_t p = 0; p < k; ++p)
         s += double(ta ? a[p * lda + i] : a[i * lda + p]) *
              double(tb ? b[j * ldb + p] : b[p * ldb + j]);
-      ref[i * n + j] = 1.5 * s + beta * c[i * n + j];
+      ref[i * n + j] = 1.5 * s + (beta == 0.0f ? 0.0 : beta * c[i * ldc + j]);
     }
-  tmlp::blas::sgemm(ta, tb, m, n, k, 1.5f, a.data(), lda, b.data(), ldb, beta, c.data(), n);
-  for (std::size_t i = 0; i < m * n; ++i) REQUIRE(c[i] == Approx(ref[i]).margin(1e-4 * double(k)));
+  tmlp::blas::sgemm(ta, tb, m, n, k, 1.5f, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+  for (std::size_t i = 0; i < m; ++i) {
+    for (std::size_t j = 0; j < n; ++j)
+      REQUIRE(c[i * ldc + j] == Approx(ref[i * n + j]).margin(1e-4 * double(k)));
+    for (std::size_t j = n; j < ldc; ++j) REQUIRE(c[i * ldc + j] == c0[i * ldc + j]);  // padding
+  }
 }
 
 TEST_CASE("sgemm with k = 0 scales C by beta", "[blas]") {
