@@ -11,6 +11,17 @@ namespace tmlp::train {
 namespace {
 using clock_type = std::chrono::steady_clock;
 double seconds(clock_type::duration d) noexcept { return std::chrono::duration<double>(d).count(); }
+
+// Sum of g[i]^2 in double, in a fixed order: eight interleaved partial sums (independent chains
+// the compiler can vectorize without reassociating anything), then added pairwise.
+double sum_of_squares(const float* g, std::size_t n) noexcept {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (std::size_t j = 0; j < 8; ++j) acc[j] += static_cast<double>(g[i + j]) * g[i + j];
+  for (std::size_t j = 0; i < n; ++i, ++j) acc[j] += static_cast<double>(g[i]) * g[i];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
 }  // namespace
 
 shard_plan plan_shards(std::size_t rows, std::size_t shard_rows, std::size_t max_shards) noexcept {
@@ -27,13 +38,16 @@ shard_plan plan_shards(std::size_t rows, std::size_t shard_rows, std::size_t max
 }
 
 gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch,
-                                 std::size_t shard_rows, std::size_t max_shards)
+                                 std::size_t shard_rows, std::size_t max_shards,
+                                 float clip_value)
     : net_(net),
       max_batch_(max_batch),
       shard_rows_(shard_rows),
       max_shards_(max_shards),
       target_width_(core::target_width(net.loss.kind, net.n_outputs)),
-      stats_(net) {
+      clip_value_(clip_value),
+      stats_(net),
+      block_sq_((net.n_dense_params + param_block - 1) / param_block) {
   // Workspaces must hold the largest shard of any batch up to max_batch (the last batch of an
   // epoch is shorter): scan them all once; the last shard of a plan is its largest.
   std::size_t max_rows = 1, n_shards = 1;
@@ -137,6 +151,11 @@ double gradient_engine::compute(const kernels::kernel_table& k, const float* par
 
   reduce(k, batch, grad);
   if (!net_.embeddings.empty()) reduce_embeddings(batch, grad);
+  const auto t0 = clock_type::now();
+  grad_sq_ = 0.0;
+  for (double sq : block_sq_) grad_sq_ += sq;
+  for (const sparse_row& row : touched_) grad_sq_ += clip_square(grad + row.offset, row.dim);
+  t_reduce_ += seconds(clock_type::now() - t0);
 
   double loss = 0.0;
   for (std::size_t s = 0; s < plan.n_shards; ++s) loss += shards_[s].loss;
@@ -161,8 +180,16 @@ void gradient_engine::reduce(const kernels::kernel_table& k, std::size_t batch, 
       std::memset(g, 0, len * sizeof(float));
     }
     k.scale(len, inv_b, grad + lo);
+    block_sq_[b] = clip_square(grad + lo, len);
   });
   t_reduce_ += seconds(clock_type::now() - t0);
+}
+
+double gradient_engine::clip_square(float* g, std::size_t len) const noexcept {
+  const float cv = clip_value_;
+  if (cv > 0.0f)
+    for (std::size_t i = 0; i < len; ++i) g[i] = std::clamp(g[i], -cv, cv);
+  return sum_of_squares(g, len);
 }
 
 void gradient_engine::reduce_embeddings(std::size_t batch, float* grad) {

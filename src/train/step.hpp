@@ -49,8 +49,9 @@ struct phase_times {
 class gradient_engine {
  public:
   // Sizes every buffer for batches of up to max_batch rows. No allocation after this.
+  // clip_value > 0: compute() clamps each gradient value to [-clip_value, clip_value].
   gradient_engine(const core::network& net, std::size_t max_batch, std::size_t shard_rows,
-                  std::size_t max_shards);
+                  std::size_t max_shards, float clip_value = 0.0f);
 
   // Gradient of (1/B) sum_r w_r L_r over the rows idx[0..B) of x (n x n_inputs) with targets y
   // (n x target width) and weights w (n values, or nullptr), written to grad (n_params values;
@@ -68,8 +69,14 @@ class gradient_engine {
   }
 
   // The second half of compute(): grad = (1/batch) * sum over shards, in order, of the shard
-  // gradients left by the last pass over `batch` rows. Public for the reduction benchmark.
+  // gradients left by the last pass over `batch` rows, clipped by value. Public for the
+  // reduction benchmark.
   void reduce(const kernels::kernel_table& k, std::size_t batch, float* grad);
+
+  // Sum of the squares of the last compute()'s (clipped) gradient, in double: the dense blocks'
+  // sums in block order, then the embedding rows the batch used in offset order. Taken while
+  // each block is in cache after its reduction.
+  double grad_sq() const noexcept { return grad_sq_; }
 
   const shard_plan& plan_for(std::size_t batch) noexcept;
 
@@ -97,6 +104,7 @@ class gradient_engine {
   };
   const core::network& net_;
   std::size_t max_batch_, shard_rows_, max_shards_, target_width_;
+  float clip_value_;
   std::vector<shard> shards_;
   // One table row's share from one row of a shard: dim values at column col of the embedding
   // part of the shard's d_embedded() row.
@@ -105,12 +113,16 @@ class gradient_engine {
     std::uint32_t shard, row, col, dim;
   };
   void reduce_embeddings(std::size_t batch, float* grad);
+  // Clamps g[0..len) to [-clip_value, clip_value] (if on); returns the sum of the squares.
+  double clip_square(float* g, std::size_t len) const noexcept;
 
   std::vector<core::workspace*> ws_;  // each shard's workspace, for the batch-norm merges
   core::batch_stats stats_;
   std::vector<entry> entries_;
   std::vector<sparse_row> touched_;
   shard_plan plan_;
+  std::vector<double> block_sq_;  // per parameter block, from reduce()
+  double grad_sq_ = 0.0;
   double t_reduce_ = 0.0;
 };
 

@@ -10,19 +10,6 @@
 
 namespace tmlp::train {
 
-namespace {
-// Sum of g[i]^2 in double, in a fixed order: eight interleaved partial sums (independent chains
-// the compiler can vectorize without reassociating anything), then added pairwise.
-double sum_of_squares(const float* g, std::size_t n) noexcept {
-  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (std::size_t j = 0; j < 8; ++j) acc[j] += static_cast<double>(g[i + j]) * g[i + j];
-  for (std::size_t j = 0; i < n; ++i, ++j) acc[j] += static_cast<double>(g[i]) * g[i];
-  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-}
-}  // namespace
-
 int choose_workers(const core::network& net, std::size_t batch, std::size_t n_shards,
                    int n_threads) noexcept {
   constexpr double min_flops_per_worker = 2e6;
@@ -36,14 +23,12 @@ int choose_workers(const core::network& net, std::size_t batch, std::size_t n_sh
 
 stepper::stepper(const core::network& net, const train_config& config, std::size_t max_batch)
     : net_(net),
-      clip_value_(config.clip_value),
       clip_norm_(config.clip_norm),
-      engine_(net, max_batch, config.shard_rows, config.max_shards),
+      engine_(net, max_batch, config.shard_rows, config.max_shards, config.clip_value),
       opt_(config.opt, config, net.n_params),
       grad_(net.n_params),
-      block_sq_((net.n_dense_params + param_block - 1) / param_block),
       backup_(net.n_params),
-      block_finite_(block_sq_.size(), 1) {}
+      block_finite_((net.n_dense_params + param_block - 1) / param_block, 1) {}
 
 stepper::gradient_result stepper::gradient(const kernels::kernel_table& k, const float* params,
                                            const row_source& x, const float* y, const float* w,
@@ -51,26 +36,8 @@ stepper::gradient_result stepper::gradient(const kernels::kernel_table& k, const
                                            std::uint64_t dropout_key) {
   gradient_result r;
   r.loss_sum = engine_.compute(k, params, x, y, w, idx, rows, grad_.data(), dropout_key);
-  const auto t0 = std::chrono::steady_clock::now();
-  // Clip by value and square per block; blocks are summed below in block order, then the
-  // embedding rows the batch used, in offset order.
-  const std::size_t n = net_.n_dense_params;
-  const float cv = clip_value_;
-  auto clip_square = [cv](float* g, std::size_t len) {
-    if (cv > 0.0f)
-      for (std::size_t i = 0; i < len; ++i) g[i] = std::clamp(g[i], -cv, cv);
-    return sum_of_squares(g, len);
-  };
-  core::parallel_for_index(block_sq_.size(), [&](std::size_t b) {
-    const std::size_t lo = b * param_block, len = std::min(param_block, n - lo);
-    block_sq_[b] = clip_square(grad_.data() + lo, len);
-  });
-  double sq = 0.0;
-  for (double s : block_sq_) sq += s;
-  for (const auto& row : engine_.sparse_rows())
-    sq += clip_square(grad_.data() + row.offset, row.dim);
+  const double sq = engine_.grad_sq();
   r.grad_norm = std::sqrt(sq);
-  t_norm_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.finite = std::isfinite(r.loss_sum) && std::isfinite(sq);
   return r;
 }
@@ -102,7 +69,7 @@ bool stepper::apply(const kernels::kernel_table& k, float* params, float lr, dou
     opt_.update(k, lo, len, grad_.data(), params);
     return all_finite(params + lo, len);
   };
-  core::parallel_for_index(block_sq_.size(), [&](std::size_t b) {
+  core::parallel_for_index(block_finite_.size(), [&](std::size_t b) {
     const std::size_t lo = b * param_block;
     block_finite_[b] = update(lo, std::min(param_block, n - lo));
   });
@@ -131,14 +98,13 @@ bool stepper::apply(const kernels::kernel_table& k, float* params, float lr, dou
 
 phase_times stepper::phases() const noexcept {
   phase_times p = engine_.phases();
-  p.reduce += t_norm_;
   p.update = t_update_;
   return p;
 }
 
 void stepper::reset_phases() noexcept {
   engine_.reset_phases();
-  t_norm_ = t_update_ = 0.0;
+  t_update_ = 0.0;
 }
 
 }  // namespace tmlp::train

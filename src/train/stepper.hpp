@@ -58,14 +58,13 @@ class stepper {
 
  private:
   const core::network& net_;
-  float clip_value_, clip_norm_;
+  float clip_norm_;
   gradient_engine engine_;
   optimizer_state opt_;
   std::vector<float> grad_;
-  std::vector<double> block_sq_;
   std::vector<float> backup_;                // parameters before the update, per block
   std::vector<unsigned char> block_finite_;  // after the update
-  double t_norm_ = 0.0, t_update_ = 0.0;
+  double t_update_ = 0.0;
 };
 
 }  // namespace tmlp::train
