@@ -26,9 +26,9 @@ TEST_CASE("sgemm matches a naive product for every transpose and shape", "[blas]
   using shape = std::tuple<std::size_t, std::size_t, std::size_t>;
   const bool ta = GENERATE(false, true), tb = GENERATE(false, true);
   // m, n or k of 1 take the sgemv and sger paths.
-  const auto [m, n, k] = GENERATE(shape{1, 1, 1}, shape{7, 5, 3}, shape{33, 17, 65},
-                                  shape{64, 256, 28}, shape{64, 1, 256}, shape{1, 256, 64},
-                                  shape{64, 256, 1}, shape{1, 1, 9}, shape{1, 9, 1}, shape{9, 1, 1});
+  const auto [m, n, k] = GENERATE(
+      shape{1, 1, 1}, shape{7, 5, 3}, shape{33, 17, 65}, shape{64, 256, 28}, shape{64, 1, 256},
+      shape{1, 256, 64}, shape{64, 256, 1}, shape{1, 1, 9}, shape{1, 9, 1}, shape{9, 1, 1});
   const float beta = GENERATE(0.0f, 0.5f, 1.0f);
   const std::size_t pad = GENERATE(0, 3);  // row strides longer than the rows
   CAPTURE(ta, tb, m, n, k, beta, pad);

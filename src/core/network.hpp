@@ -163,8 +163,9 @@ const float* forward(const kernels::kernel_table& k, const network& net, const f
 // The three parts of forward_backward, for callers that time them apart:
 // loss_gradient: after forward(), the loss of the outputs in ws and its gradient (kept in ws);
 // backward: from that gradient, writes the parameter gradient into grads (n_params values; 0
-// for the running statistics) except the embedding tables' (see embedding_backward). Networks
-// without batch norm only (else backward_stage).
+// for the running statistics) except the embedding tables' (see embedding_backward); the
+// weight gradients are added instead if ws.weight_grads_zeroed(). Networks without batch norm
+// only (else backward_stage).
 double loss_gradient(const network& net, std::size_t rows, const float* targets,
                      const float* weights, workspace& ws) noexcept;
 void backward(const kernels::kernel_table& k, const network& net, const float* params,

@@ -38,8 +38,7 @@ shard_plan plan_shards(std::size_t rows, std::size_t shard_rows, std::size_t max
 }
 
 gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch,
-                                 std::size_t shard_rows, std::size_t max_shards,
-                                 float clip_value)
+                                 std::size_t shard_rows, std::size_t max_shards, float clip_value)
     : net_(net),
       max_batch_(max_batch),
       shard_rows_(shard_rows),
