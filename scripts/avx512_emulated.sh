@@ -49,7 +49,7 @@ grep -qx "$CPU_MODEL" <<<"$models" || { echo "bochs has no CPU model $CPU_MODEL"
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   cmake -S "$SRC" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTMLP_BUILD_TESTS=ON \
     -DTMLP_BUILD_BENCH=OFF >/dev/null
-  cmake --build "$BUILD" -j "$(nproc)" --target tmlp_tests tmlp
+  cmake --build "$BUILD" -j "$(nproc)" --target tmlp_tests tmlp_cli
 fi
 TESTS=$BUILD/tests/tmlp_tests
 CLI=$BUILD/src/cli/tmlp
