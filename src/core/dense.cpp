@@ -168,8 +168,8 @@ void dense_linear_backward(const kernels::kernel_table& k, const dense_layer& l,
 
 void dense_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
                     std::size_t rows, const float* x, const float* z, const float* a, float* d_a,
-                    float* grads, float* d_x, const norm_buffers* norm,
-                    bool accumulate_dx, bool add_dw) noexcept {
+                    float* grads, float* d_x, const norm_buffers* norm, bool accumulate_dx,
+                    bool add_dw) noexcept {
   // With layer norm the activation's input is norm->out, not Z.
   dense_act_backward(k, l, params, rows, norm ? norm->out : z, a, d_a, grads);
   if (norm != nullptr) {
