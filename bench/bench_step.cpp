@@ -22,7 +22,7 @@
 #include "core/random.hpp"
 #include "tmlp/model.hpp"
 #include "train/split.hpp"
-#include "train/stepper.hpp"
+#include "train/train_step.hpp"
 
 namespace {
 
@@ -106,16 +106,19 @@ void bm_step(benchmark::State& state, const config* c) {
     cfg.shard_rows = std::strtoul(m, nullptr, 10);
   if (const char* m = std::getenv("TMLP_BENCH_MAX_SHARDS"))
     cfg.max_shards = std::strtoul(m, nullptr, 10);
-  tmlp::train::stepper step(p.net, cfg, c->batch);
+  tmlp::train::train_step step(p.net, cfg, c->batch, std::max<std::size_t>(1, p.n_rows / c->batch));
   const auto& k = tmlp::kernels::active();
   const int n_workers =
       tmlp::train::choose_workers(p.net, c->batch, step.n_shards(c->batch), n_threads);
   tbb::task_arena arena(n_workers);
+  const tmlp::matrix_rows x(tmlp::matrix_view{p.x.data(), p.n_rows, p.spec.n_inputs});
   std::size_t b0 = 0;
   arena.execute([&] {  // one checked step before timing
-    const auto g = step.gradient(k, p.params.data(), {p.x.data(), p.n_rows, p.spec.n_inputs},
-                                 p.y.data(), nullptr, p.order.data(), c->batch);
-    if (!g.finite || g.grad_norm <= 0.0) {
+    const auto r =
+        step.run(k, p.params.data(), x, p.y.data(), nullptr, p.order.data(), c->batch, 0, 0);
+    double sq = 0.0;
+    for (std::size_t i = 0; i < p.net.n_params; ++i) sq += double(step.grad()[i]) * step.grad()[i];
+    if (!r.finite || !(sq > 0.0)) {
       std::fprintf(stderr, "bench_step: config %s gives a non-finite or zero gradient\n", c->name);
       std::abort();
     }
@@ -123,9 +126,7 @@ void bm_step(benchmark::State& state, const config* c) {
   step.reset_phases();
   for (auto _ : state) {
     arena.execute([&] {
-      const auto g = step.gradient(k, p.params.data(), {p.x.data(), p.n_rows, p.spec.n_inputs},
-                                   p.y.data(), nullptr, p.order.data() + b0, c->batch);
-      step.apply(k, p.params.data(), 1e-4f, g.grad_norm);
+      step.run(k, p.params.data(), x, p.y.data(), nullptr, p.order.data() + b0, c->batch, 0, 0);
     });
     b0 = b0 + 2 * c->batch <= p.n_rows ? b0 + c->batch : 0;
   }

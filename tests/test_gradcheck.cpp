@@ -1,4 +1,4 @@
-// Finite-difference gradient checks: the float gradient of core::forward_backward against
+// Finite-difference gradient checks: the float gradient of the gradient engine against
 // central differences of an independent double-precision MLP (tests/support/naive_mlp.hpp),
 // for every activation with every loss through a 3-layer MLP, with and without sample weights.
 // Runs on the active kernel table, so TMLP_SIMD=scalar|sse2|avx2|avx512 checks each one.
@@ -12,8 +12,9 @@
 
 #include "core/network.hpp"
 #include "core/random.hpp"
+#include "support/engine_pass.hpp"
 #include "support/naive_mlp.hpp"
-#include "train/step.hpp"
+#include "train/gradient_engine.hpp"
 
 namespace {
 
@@ -84,7 +85,7 @@ double worst_ratio(const std::vector<float>& a, const std::vector<double>& fd, d
 
 std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
 
-// The weighted loss and gradient our forward_backward gave at params, against the naive MLP's
+// The weighted loss and gradient the gradient engine gave at params, against the naive MLP's
 // loss and its central differences on the same rows (naive carries any dropout masks).
 void check_against_naive(const problem& p, const std::vector<float>& params, double loss_f,
                          const std::vector<float>& grads, const tmlp::test::naive_mlp& naive) {
@@ -108,12 +109,10 @@ TEST_CASE("gradients match finite differences for every activation and loss", "[
 
   const problem p = make_problem(act, loss, weighted, 1234 + static_cast<std::uint64_t>(act));
   const auto net = tmlp::core::network::from_spec(p.spec);
-  const auto& k = tmlp::kernels::active();
-  tmlp::core::workspace ws(net, p.rows);
   std::vector<float> grads(net.n_params, -7.0f);  // garbage: backward must overwrite every value
-  const double loss_f =
-      tmlp::core::forward_backward(k, net, p.params.data(), p.rows, p.x.data(), p.t.data(),
-                                   weighted ? p.w.data() : nullptr, ws, grads.data());
+  const double loss_f = tmlp::test::engine_pass(net, p.params.data(), p.rows, p.x.data(),
+                                                p.t.data(), weighted ? p.w.data() : nullptr, grads)
+                            .loss;
 
   const tmlp::test::naive_mlp naive{p.spec};
   REQUIRE(naive.n_params() == net.n_params);
@@ -134,10 +133,8 @@ TEST_CASE("prelu slope gradients match finite differences", "[core][gradcheck]")
   CAPTURE(tmlp::to_string(loss));
   const problem p = make_problem(activation::prelu, loss, true, 77);
   const auto net = tmlp::core::network::from_spec(p.spec);
-  tmlp::core::workspace ws(net, p.rows);
   std::vector<float> grads(net.n_params, 0.0f);
-  tmlp::core::forward_backward(tmlp::kernels::active(), net, p.params.data(), p.rows, p.x.data(),
-                               p.t.data(), p.w.data(), ws, grads.data());
+  tmlp::test::engine_pass(net, p.params.data(), p.rows, p.x.data(), p.t.data(), p.w.data(), grads);
   const tmlp::test::naive_mlp naive{p.spec};
   const auto wd = to_double(p.w);
   const auto fd =
@@ -158,25 +155,24 @@ TEST_CASE("prelu slope gradients match finite differences", "[core][gradcheck]")
   CHECK(slope_grad_norm > 1e-3);  // the slopes must actually matter for this problem
 }
 
-TEST_CASE("forward_backward does not depend on how rows are split", "[core][gradcheck]") {
-  // The trainer sums shard gradients; the sum over two halves must equal the whole-batch result
-  // up to float rounding, and each half must be computable from the same workspace.
+TEST_CASE("the gradient does not depend on how rows are cut into shards", "[core][gradcheck]") {
+  // The engine adds shard gradients in shard order; over 1, 2 and 4 shards the result must be
+  // the whole-batch one up to float rounding (the GEMMs round differently over fewer rows).
   const problem p = make_problem(activation::tanh, loss_kind::ce, true, 5);
   const auto net = tmlp::core::network::from_spec(p.spec);
-  const auto& k = tmlp::kernels::active();
-  tmlp::core::workspace ws(net, p.rows);
-  std::vector<float> whole(net.n_params), a(net.n_params), b(net.n_params);
-  const double lw = tmlp::core::forward_backward(k, net, p.params.data(), p.rows, p.x.data(),
-                                                 p.t.data(), p.w.data(), ws, whole.data());
-  const std::size_t h = 3;
-  const double la = tmlp::core::forward_backward(k, net, p.params.data(), h, p.x.data(), p.t.data(),
-                                                 p.w.data(), ws, a.data());
-  const double lb = tmlp::core::forward_backward(k, net, p.params.data(), p.rows - h,
-                                                 p.x.data() + h * p.spec.n_inputs, p.t.data() + h,
-                                                 p.w.data() + h, ws, b.data());
-  CHECK(la + lb == Approx(lw).epsilon(1e-6));
-  for (std::size_t i = 0; i < net.n_params; ++i)
-    CHECK(a[i] + b[i] == Approx(whole[i]).epsilon(1e-4).margin(1e-6));
+  std::vector<float> whole, cut;
+  const double lw = tmlp::test::engine_pass(net, p.params.data(), p.rows, p.x.data(), p.t.data(),
+                                            p.w.data(), whole)
+                        .loss;
+  for (std::size_t shards : {2, 4}) {
+    CAPTURE(shards);
+    const double lc = tmlp::test::engine_pass(net, p.params.data(), p.rows, p.x.data(), p.t.data(),
+                                              p.w.data(), cut, 0, shards)
+                          .loss;
+    CHECK(lc == Approx(lw).epsilon(1e-6));
+    for (std::size_t i = 0; i < net.n_params; ++i)
+      CHECK(cut[i] == Approx(whole[i]).epsilon(1e-4).margin(1e-6));
+  }
 }
 
 TEST_CASE("dropout: gradients match finite differences through the same masks",
@@ -187,26 +183,22 @@ TEST_CASE("dropout: gradients match finite differences through the same masks",
   p.spec.layers[0].dropout = 0.4f;
   p.spec.layers[1].dropout = 0.25f;
   const auto net = tmlp::core::network::from_spec(p.spec);
-  tmlp::core::workspace ws(net, p.rows);
-  std::vector<std::uint32_t> ids(p.rows);
-  for (std::size_t r = 0; r < p.rows; ++r) ids[r] = static_cast<std::uint32_t>(1000 + 3 * r);
-  const tmlp::core::dropout_context drop{tmlp::core::dropout_key(9, 2), ids.data()};
+  const std::uint64_t key = tmlp::core::dropout_key(9, 2);
   std::vector<float> grads(net.n_params, -7.0f);
-  const double loss_f =
-      tmlp::core::forward_backward(tmlp::kernels::active(), net, p.params.data(), p.rows,
-                                   p.x.data(), p.t.data(), p.w.data(), ws, grads.data(), &drop);
+  const double loss_f = tmlp::test::engine_pass(net, p.params.data(), p.rows, p.x.data(),
+                                                p.t.data(), p.w.data(), grads, key)
+                            .loss;
   tmlp::test::naive_mlp naive{p.spec};
   std::size_t n_dropped = 0, n_units = 0;
   for (std::size_t i = 0; i < 2; ++i) {
-    const std::size_t n = p.rows * net.layers[i].n_out;
+    const std::vector<float> mask = tmlp::test::dropout_mask(net, i, p.rows, key);
     const float keep = 1.0f / (1.0f - p.spec.layers[i].dropout);
-    for (std::size_t e = 0; e < n; ++e) {
-      const float m = ws.mask(i)[e];
+    for (const float m : mask) {
       CHECK((m == 0.0f || m == Approx(keep).epsilon(1e-4)));
       n_dropped += m == 0.0f;
     }
-    n_units += n;
-    naive.masks.emplace_back(ws.mask(i), ws.mask(i) + n);
+    n_units += mask.size();
+    naive.masks.emplace_back(mask.begin(), mask.end());
   }
   CHECK(n_dropped > 0);  // the masks must matter for this problem
   CHECK(n_dropped < n_units);
@@ -227,11 +219,23 @@ TEST_CASE("dropout: masks depend on the row, the epoch and the layer, with the g
   std::vector<std::uint32_t> ids(rows);
   for (std::size_t r = 0; r < rows; ++r) ids[r] = static_cast<std::uint32_t>(r);
   const auto& k = tmlp::kernels::active();
+  // The mask is what the layer's outputs were multiplied by: outputs with and without it.
+  tmlp::core::workspace plain(net, rows);
+  const float* y0 = tmlp::core::forward(k, net, params.data(), rows, x.data(), plain);
+  const std::vector<float> a0(plain.op_out(net.act_op[0]),
+                              plain.op_out(net.act_op[0]) + rows * 500);
+  const std::vector<float> y_plain(y0, y0 + rows * 2);
   auto mask_of = [&](std::uint64_t epoch, const std::uint32_t* row_ids, std::size_t n) {
+    std::vector<float> ones(n * 500, 1.0f), mask(n * 500), out(n * 500);
+    tmlp::core::dropout_forward({tmlp::core::dropout_key(4, epoch), row_ids}, 0, 0.3f, n, 500,
+                                ones.data(), mask.data(), out.data());
+    // Through the network: the layer's output is its activation times the mask.
     tmlp::core::workspace ws(net, rows);
     const tmlp::core::dropout_context drop{tmlp::core::dropout_key(4, epoch), row_ids};
     tmlp::core::forward(k, net, params.data(), n, x.data(), ws, &drop);
-    return std::vector<float>(ws.mask(0), ws.mask(0) + n * 500);
+    const float* dropped = ws.op_in(net.ops.size() - 1);  // the output layer's input
+    for (std::size_t e = 0; e < n * 500; ++e) REQUIRE(dropped[e] == a0[e] * mask[e]);
+    return mask;
   };
   const auto m = mask_of(0, ids.data(), rows);
   const double dropped =
@@ -241,10 +245,10 @@ TEST_CASE("dropout: masks depend on the row, the epoch and the layer, with the g
   // A row's mask is its own, whatever block it is computed in.
   const auto tail = mask_of(0, ids.data() + 40, 24);
   CHECK(std::equal(tail.begin(), tail.end(), m.begin() + 40 * 500));
-  // Without a context (prediction, validation) nothing is dropped.
-  tmlp::core::workspace ws(net, rows);
-  tmlp::core::forward(k, net, params.data(), rows, x.data(), ws);
-  CHECK(ws.output(0) == ws.a(0));
+  // Without a context (prediction, validation) nothing is dropped: the output layer reads the
+  // activations themselves.
+  CHECK(plain.op_in(net.ops.size() - 1) == plain.op_out(net.act_op[0]));
+  CHECK(y_plain != std::vector<float>(rows * 2, 0.0f));
 }
 
 TEST_CASE("layer norm: gradients match finite differences, gain and shift included",
@@ -272,11 +276,10 @@ TEST_CASE("layer norm: gradients match finite differences, gain and shift includ
     for (std::size_t j = 0; j < l.n_out; ++j)
       params[l.b_offset + j] = static_cast<float>(tmlp::core::uniform01(key, c++) - 0.5);
   }
-  tmlp::core::workspace ws(net, p.rows);
   std::vector<float> grads(net.n_params, -7.0f);
   const double loss_f =
-      tmlp::core::forward_backward(tmlp::kernels::active(), net, params.data(), p.rows, p.x.data(),
-                                   p.t.data(), p.w.data(), ws, grads.data());
+      tmlp::test::engine_pass(net, params.data(), p.rows, p.x.data(), p.t.data(), p.w.data(), grads)
+          .loss;
   const tmlp::test::naive_mlp naive{p.spec};
   check_against_naive(p, params, loss_f, grads, naive);
 }
@@ -301,18 +304,17 @@ TEST_CASE("residual layers: gradients match finite differences, projections incl
   REQUIRE(net.layers[2].proj_offset != tmlp::core::no_offset);
   std::vector<float> params(net.n_params);
   tmlp::core::init_params(net, p.spec, params.data());
-  tmlp::core::workspace ws(net, p.rows);
-  std::vector<std::uint32_t> ids(p.rows);
-  for (std::size_t r = 0; r < p.rows; ++r) ids[r] = static_cast<std::uint32_t>(r);
-  const tmlp::core::dropout_context drop{tmlp::core::dropout_key(3, 1), ids.data()};
+  const std::uint64_t key = tmlp::core::dropout_key(3, 1);
   std::vector<float> grads(net.n_params, -7.0f);
-  const double loss_f =
-      tmlp::core::forward_backward(tmlp::kernels::active(), net, params.data(), p.rows, p.x.data(),
-                                   p.t.data(), p.w.data(), ws, grads.data(), &drop);
+  const double loss_f = tmlp::test::engine_pass(net, params.data(), p.rows, p.x.data(), p.t.data(),
+                                                p.w.data(), grads, key)
+                            .loss;
   tmlp::test::naive_mlp naive{p.spec};
   if (dropout)
-    for (std::size_t i = 0; i < 3; ++i)
-      naive.masks.emplace_back(ws.mask(i), ws.mask(i) + p.rows * net.layers[i].n_out);
+    for (std::size_t i = 0; i < 3; ++i) {
+      const auto m = tmlp::test::dropout_mask(net, i, p.rows, key);
+      naive.masks.emplace_back(m.begin(), m.end());
+    }
   check_against_naive(p, params, loss_f, grads, naive);
 }
 
@@ -356,19 +358,17 @@ TEST_CASE("batch norm: gradients match finite differences over the whole batch",
   const auto net = tmlp::core::network::from_spec(p.spec);
   REQUIRE(net.bn_layers.size() == 2);
   const auto params = batch_norm_params(net, p);
-  tmlp::core::workspace ws(net, p.rows);
-  tmlp::core::batch_stats stats(net);
-  std::vector<std::uint32_t> ids(p.rows);
-  for (std::size_t r = 0; r < p.rows; ++r) ids[r] = static_cast<std::uint32_t>(r);
-  const tmlp::core::dropout_context drop{tmlp::core::dropout_key(3, 1), ids.data()};
+  const std::uint64_t key = tmlp::core::dropout_key(3, 1);
   std::vector<float> grads(net.n_params, -7.0f);
-  const double loss_f = tmlp::core::forward_backward(
-      tmlp::kernels::active(), net, params.data(), p.rows, p.x.data(), p.t.data(), p.w.data(), ws,
-      grads.data(), dropout ? &drop : nullptr, &stats);
+  const double loss_f = tmlp::test::engine_pass(net, params.data(), p.rows, p.x.data(), p.t.data(),
+                                                p.w.data(), grads, key)
+                            .loss;
   tmlp::test::naive_mlp naive{p.spec};
   if (dropout)
-    for (std::size_t i = 0; i < 2; ++i)
-      naive.masks.emplace_back(ws.mask(i), ws.mask(i) + p.rows * net.layers[i].n_out);
+    for (std::size_t i = 0; i < 2; ++i) {
+      const auto m = tmlp::test::dropout_mask(net, i, p.rows, key);
+      naive.masks.emplace_back(m.begin(), m.end());
+    }
   check_against_naive(p, params, loss_f, grads, naive);
   for (const auto& l : net.layers) {  // the running statistics have no gradient
     if (l.bn_offset == tmlp::core::no_offset) continue;
@@ -464,12 +464,11 @@ TEST_CASE("embeddings: gradients match finite differences, only used rows non-ze
   REQUIRE(net.layers[0].n_in == 3 + 3 + 2);
   REQUIRE(net.plain_columns == std::vector<std::size_t>{0, 2, 4});
   const std::vector<float> params = embedding_params(p.spec);
-  tmlp::core::workspace ws(net, p.rows);
-  tmlp::core::batch_stats stats(net);
-  std::vector<float> grads(net.n_params, -7.0f);
+  std::vector<float> grads(net.n_params, -7.0f);  // garbage in the dense part, zero tables
+  std::fill(grads.begin() + static_cast<std::ptrdiff_t>(net.n_dense_params), grads.end(), 0.0f);
   const double loss_f =
-      tmlp::core::forward_backward(tmlp::kernels::active(), net, params.data(), p.rows, p.x.data(),
-                                   p.t.data(), p.w.data(), ws, grads.data(), nullptr, &stats);
+      tmlp::test::engine_pass(net, params.data(), p.rows, p.x.data(), p.t.data(), p.w.data(), grads)
+          .loss;
   const tmlp::test::naive_mlp naive{p.spec};
   check_against_naive(p, params, loss_f, grads, naive);
   const auto& t2 = net.embeddings[1];  // its row 2 is unused: zero gradient
@@ -489,11 +488,10 @@ TEST_CASE("embeddings: the sharded gradient touches only the rows used and match
   const double loss = engine.compute(tmlp::kernels::active(), p.params.data(),
                                      {p.x.data(), p.rows, p.spec.n_inputs}, p.t.data(), p.w.data(),
                                      ids.data(), p.rows, g.data());
-  tmlp::core::workspace ws(net, p.rows);
-  std::vector<float> whole(net.n_params);
-  const double l =
-      tmlp::core::forward_backward(tmlp::kernels::active(), net, p.params.data(), p.rows,
-                                   p.x.data(), p.t.data(), p.w.data(), ws, whole.data());
+  std::vector<float> whole(net.n_params, 0.0f);  // one shard; unused table rows stay 0
+  const double l = tmlp::test::engine_pass(net, p.params.data(), p.rows, p.x.data(), p.t.data(),
+                                           p.w.data(), whole)
+                       .loss;
   CHECK(loss == Approx(l).epsilon(1e-6));
   // The rows written: table 0 rows 0..3, table 1 rows 0, 1, 4, 5, in offset order.
   std::vector<std::size_t> expect;

@@ -16,7 +16,7 @@
 #include "kernels.hpp"
 #include "tmlp/trainer.hpp"
 #include "train/split.hpp"
-#include "train/stepper.hpp"
+#include "train/train_step.hpp"
 
 namespace tmlp::cli {
 namespace {
@@ -123,21 +123,19 @@ bench_phases measure_phases(const bench_problem& p, const bench_data& d, int n_t
   std::vector<float>& params = m.internals().params;
   const train_config cfg{.opt = p.opt, .batch_size = p.batch_size, .seed = seed};
   const std::size_t batch = std::min(p.batch_size, p.rows);
-  train::stepper step(net, cfg, batch);
+  train::train_step step(net, cfg, batch, std::max<std::size_t>(1, p.rows / batch));
   const int n_workers = train::choose_workers(net, batch, step.n_shards(batch), n_threads);
   tbb::task_arena arena(n_workers);
   const kernels::kernel_table& k = kernels::active();
   std::vector<std::uint32_t> order(p.rows);
   std::iota(order.begin(), order.end(), 0u);
   train::shuffle_epoch(seed, 0, order);
-  const float lr = step.optimizer().base_lr();
 
   std::size_t b0 = 0;
   auto one_step = [&] {
     arena.execute([&] {
-      const auto g = step.gradient(k, params.data(), d.x.view(), d.y.data(), nullptr,
-                                   order.data() + b0, batch);
-      step.apply(k, params.data(), lr, g.grad_norm);
+      step.run(k, params.data(), matrix_rows(d.x.view()), d.y.data(), nullptr, order.data() + b0,
+               batch, 0, 0);
     });
     b0 = b0 + 2 * batch <= p.rows ? b0 + batch : 0;
   };

@@ -256,6 +256,7 @@ network network::from_spec(const model_spec& spec) {
   for (std::size_t c = 0; c < spec.n_inputs; ++c)
     if (!embedded[c]) net.plain_columns.push_back(c);
   net.n_params = off;
+  net.build_pipeline();
   return net;
 }
 

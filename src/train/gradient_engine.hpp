@@ -5,9 +5,12 @@
 // the caller's arena) run gather, forward, loss and backward for whole shards. The reduction
 // then runs in parallel over fixed blocks of the flat parameter vector: inside a block the
 // shard gradients are added in the order 0..S-1 and scaled by 1/B. Every floating-point sum
-// therefore has one order, and the result is bit-identical for any thread count. With batch
-// norm the workers meet at each batch-norm layer, forward and backward, where the shards'
-// statistics are merged in shard order (core/network.hpp, batch_stats).
+// therefore has one order, and the result is bit-identical for any thread count.
+//
+// The network's ops run in segments between barriers (batch norm, core/batch_norm.hpp): each
+// segment runs in parallel over the shards, and at each barrier the workers meet while the
+// shards' statistics are merged in shard order, forward and backward. A network without batch
+// norm is one segment: one parallel loop per step.
 #pragma once
 
 #include <cstddef>
@@ -19,6 +22,7 @@
 #include "kernels.hpp"
 #include "tmlp/matrix.hpp"
 #include "tmlp/rows.hpp"
+#include "train/reduce.hpp"
 
 namespace tmlp::train {
 
@@ -77,6 +81,7 @@ class gradient_engine {
   // sums in block order, then the embedding rows the batch used in offset order. Taken while
   // each block is in cache after its reduction.
   double grad_sq() const noexcept { return grad_sq_; }
+  void set_grad_sq(double sq) noexcept { grad_sq_ = sq; }
 
   const shard_plan& plan_for(std::size_t batch) noexcept;
 
@@ -90,9 +95,6 @@ class gradient_engine {
   // Embedding tables: compute() writes the gradient of the table rows the batch used (and
   // zeroes those of the batch before) and leaves every other table value of grad as it was.
   // These are the rows it wrote, each dim values at offset, in offset order.
-  struct sparse_row {
-    std::size_t offset = 0, dim = 0;
-  };
   std::span<const sparse_row> sparse_rows() const noexcept { return touched_; }
 
  private:
@@ -116,7 +118,11 @@ class gradient_engine {
   // Clamps g[0..len) to [-clip_value, clip_value] (if on); returns the sum of the squares.
   double clip_square(float* g, std::size_t len) const noexcept;
 
-  std::vector<core::workspace*> ws_;  // each shard's workspace, for the batch-norm merges
+  // Forward and backward of shard s's rows through the network, segment by segment.
+  void run_shards(const kernels::kernel_table& k, const float* params, const row_source& x,
+                  const float* y, const float* w, const std::uint32_t* idx,
+                  std::uint64_t dropout_key);
+  std::vector<core::workspace*> ws_;  // each shard's workspace, for the barriers' merges
   core::batch_stats stats_;
   std::vector<entry> entries_;
   std::vector<sparse_row> touched_;

@@ -1,12 +1,12 @@
-#include "train/stepper.hpp"
+#include "train/train_step.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 
 #include "core/parallel.hpp"
+#include "train/timer.hpp"
 
 namespace tmlp::train {
 
@@ -21,24 +21,35 @@ int choose_workers(const core::network& net, std::size_t batch, std::size_t n_sh
       std::min({static_cast<std::size_t>(std::max(n_threads, 1)), n_shards, by_work}));
 }
 
-stepper::stepper(const core::network& net, const train_config& config, std::size_t max_batch)
+train_step::train_step(const core::network& net, const train_config& config, std::size_t max_batch,
+                       std::size_t steps_per_epoch, reduction_seam* seam)
     : net_(net),
+      seed_(config.seed),
       clip_norm_(config.clip_norm),
       engine_(net, max_batch, config.shard_rows, config.max_shards, config.clip_value),
+      seam_(seam != nullptr ? seam : &local_),
       opt_(config.opt, config, net.n_params),
+      sched_(config.sched, opt_.base_lr(), config.epochs, steps_per_epoch),
       grad_(net.n_params),
       backup_(net.n_params),
       block_finite_((net.n_dense_params + param_block - 1) / param_block, 1) {}
 
-stepper::gradient_result stepper::gradient(const kernels::kernel_table& k, const float* params,
-                                           const row_source& x, const float* y, const float* w,
-                                           const std::uint32_t* idx, std::size_t rows,
-                                           std::uint64_t dropout_key) {
-  gradient_result r;
-  r.loss_sum = engine_.compute(k, params, x, y, w, idx, rows, grad_.data(), dropout_key);
-  const double sq = engine_.grad_sq();
-  r.grad_norm = std::sqrt(sq);
-  r.finite = std::isfinite(r.loss_sum) && std::isfinite(sq);
+train_step::result train_step::run(const kernels::kernel_table& k, float* params,
+                                   const row_source& x, const float* y, const float* w,
+                                   const std::uint32_t* idx, std::size_t rows, std::size_t epoch,
+                                   std::size_t step, observer* obs) {
+  result r;
+  r.lr = sched_.at(epoch, step);
+  r.loss_sum =
+      engine_.compute(k, params, x, y, w, idx, rows, grad_.data(), core::dropout_key(seed_, epoch));
+  reduced_gradient g{std::span<float>(grad_.data(), net_.n_dense_params), std::span<float>(grad_),
+                     engine_.sparse_rows(), engine_.grad_sq(), r.loss_sum};
+  seam_->combine(g);
+  r.loss_sum = g.loss_sum;
+  r.finite = std::isfinite(g.loss_sum) && std::isfinite(g.grad_sq);
+  if (!r.finite) return r;  // the parameters stay the last finite ones
+  if (obs != nullptr) obs->inspect(params, grad_.data());
+  r.finite = apply(k, params, r.lr, std::sqrt(g.grad_sq));
   return r;
 }
 
@@ -56,17 +67,32 @@ bool all_finite(const float* p, std::size_t n) noexcept {
 }
 }  // namespace
 
-bool stepper::apply(const kernels::kernel_table& k, float* params, float lr, double grad_norm) {
+void train_step::update_unfrozen(const kernels::kernel_table& k, std::size_t lo, std::size_t len,
+                                 float* params) noexcept {
+  // The optimizer's updates are element by element, so cutting a block around the frozen
+  // ranges changes no value.
+  std::size_t p = lo;
+  const std::size_t hi = lo + len;
+  for (const core::network::param_range& f : net_.frozen) {
+    if (f.end <= p) continue;
+    if (f.begin >= hi) break;
+    if (f.begin > p) opt_.update(k, p, f.begin - p, grad_.data(), params);
+    p = std::min(f.end, hi);
+  }
+  if (p < hi) opt_.update(k, p, hi - p, grad_.data(), params);
+}
+
+bool train_step::apply(const kernels::kernel_table& k, float* params, float lr, double grad_norm) {
   const float scale = clip_norm_ > 0.0f && grad_norm > clip_norm_
                           ? static_cast<float>(clip_norm_ / grad_norm)
                           : 1.0f;
-  const auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = clock_type::now();
   opt_.begin_step(lr);
   const std::size_t n = net_.n_dense_params;
   auto update = [&](std::size_t lo, std::size_t len) {
     std::memcpy(backup_.data() + lo, params + lo, len * sizeof(float));
     if (scale != 1.0f) k.scale(len, scale, grad_.data() + lo);
-    opt_.update(k, lo, len, grad_.data(), params);
+    update_unfrozen(k, lo, len, params);
     return all_finite(params + lo, len);
   };
   core::parallel_for_index(block_finite_.size(), [&](std::size_t b) {
@@ -83,26 +109,20 @@ bool stepper::apply(const kernels::kernel_table& k, float* params, float lr, dou
       std::copy(backup_.begin() + row.offset, backup_.begin() + row.offset + row.dim,
                 params + row.offset);
   } else if (!net_.bn_layers.empty()) {
-    // The running statistics are no optimizer's (weight decay or momentum would move them):
-    // back to their values before the update, then moved toward this batch's statistics.
-    for (std::size_t layer : net_.bn_layers) {
-      const core::dense_layer& l = net_.layers[layer];
-      const std::size_t lo = l.bn_offset + 2 * l.n_out, hi = lo + 2 * l.n_out;
-      std::copy(backup_.begin() + lo, backup_.begin() + hi, params + lo);
-    }
+    // The running statistics, which the optimizer skipped, follow this batch's statistics.
     core::update_running_stats(net_, engine_.batch_norm_stats(), params);
   }
-  t_update_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  t_update_ += seconds_since(t0);
   return finite;
 }
 
-phase_times stepper::phases() const noexcept {
+phase_times train_step::phases() const noexcept {
   phase_times p = engine_.phases();
   p.update = t_update_;
   return p;
 }
 
-void stepper::reset_phases() noexcept {
+void train_step::reset_phases() noexcept {
   engine_.reset_phases();
   t_update_ = 0.0;
 }

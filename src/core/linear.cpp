@@ -1,0 +1,67 @@
+#include "core/linear.hpp"
+
+#include <algorithm>
+#include <memory>
+
+#include "blas.hpp"
+#include "core/network.hpp"
+#include "core/pipeline.hpp"
+#include "core/workspace.hpp"
+
+namespace tmlp::core {
+
+void linear_forward(const dense_layer& l, const float* params, std::size_t rows, const float* x,
+                    float* z) noexcept {
+  // Z = b broadcast, then Z += X·Wᵀ: (rows x n_in)·(n_in x n_out)
+  const float* b = params + l.b_offset;
+  for (std::size_t r = 0; r < rows; ++r) std::copy(b, b + l.n_out, z + r * l.n_out);
+  blas::sgemm(false, true, rows, l.n_out, l.n_in, 1.0f, x, l.n_in, params + l.w_offset, l.n_in,
+              1.0f, z, l.n_out);
+}
+
+void linear_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
+                     std::size_t rows, const float* x, const float* d_z, float* grads, float* d_x,
+                     bool accumulate_dx) noexcept {
+  // dW += dZᵀ·X: (n_out x rows)·(rows x n_in)
+  blas::sgemm(true, false, l.n_out, l.n_in, rows, 1.0f, d_z, l.n_out, x, l.n_in, 1.0f,
+              grads + l.w_offset, l.n_in);
+  // db = column sums of dZ
+  k.col_sums(rows, l.n_out, d_z, grads + l.b_offset);
+  // dX = dZ·W: (rows x n_out)·(n_out x n_in)
+  if (d_x != nullptr)
+    blas::sgemm(false, false, rows, l.n_in, l.n_out, 1.0f, d_z, l.n_out, params + l.w_offset,
+                l.n_in, accumulate_dx ? 1.0f : 0.0f, d_x, l.n_in);
+}
+
+namespace {
+
+class linear_op final : public op {
+ public:
+  linear_op(const dense_layer& l, slot z, slot d_x) noexcept : l_(l), z_(z), d_x_(d_x) {}
+
+  const float* forward(const pass& p, const float* in) const noexcept override {
+    float* z = p.ws.floats(z_);
+    linear_forward(l_, p.params, p.rows, in, z);
+    return z;
+  }
+
+  float* backward(const pass& p, const float* in, const float*, float* d) const noexcept override {
+    // A residual layer's skip has already written its share of dL/dX: add to it.
+    float* d_x = d_x_ == no_slot ? nullptr : p.ws.floats(d_x_);
+    linear_backward(p.k, l_, p.params, p.rows, in, d, p.grads, d_x, l_.residual);
+    return d_x;
+  }
+
+ private:
+  dense_layer l_;
+  slot z_, d_x_;
+};
+
+}  // namespace
+
+void add_linear(pipeline_builder& b, const pipeline_builder::layer_context& c) {
+  const slot z = b.plan().floats(c.layer->n_out);
+  b.add(std::make_unique<linear_op>(*c.layer, z, c.d_in));
+}
+
+}  // namespace tmlp::core

@@ -1,0 +1,88 @@
+// The layer pipeline's building blocks: an op (one step of a layer: linear, norm, activation,
+// dropout, residual, embedding lookup), the buffers it declares, and the pass it runs in.
+//
+// A network is a flat list of ops (core/network.hpp builds it from the layers). A forward pass
+// hands each op the previous op's output and keeps what it returns; a backward pass walks the
+// ops in reverse, handing each dL/d(its output) and keeping dL/d(its input). Ops hold no
+// pointers: their buffers are slots of a workspace (one per shard), declared once through a
+// workspace_plan, so one network serves any number of shards and copies of it share its ops.
+//
+// A barrier op (batch norm) marks where shards must meet: forward it computes this block's
+// partial statistics, then merge_forward() combines every shard's, in shard order; backward,
+// the op after it has left partial sums that merge_backward() combines before the barrier's
+// backward runs. The gradient engine runs the segments between barriers in parallel.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "kernels.hpp"
+
+namespace tmlp::core {
+
+class workspace;
+struct batch_stats;
+
+// A buffer of a workspace: rows x per_row floats (rows: the workspace's max_rows) plus fixed.
+using slot = std::uint32_t;
+inline constexpr slot no_slot = ~slot{0};
+
+class workspace_plan {
+ public:
+  slot floats(std::size_t per_row, std::size_t fixed = 0);
+  slot doubles(std::size_t n);  // n doubles, whatever the rows
+
+ private:
+  friend class workspace;
+  struct entry {
+    std::size_t per_row = 0, fixed = 0;
+    bool is_double = false;
+  };
+  std::vector<entry> entries_;
+};
+
+// Dropout while training: the masks of a block of rows. key: the step's stream (from the seed
+// and the epoch, see dropout_key); rows: each row's index in the training data, so a row's mask
+// is the same however batches are cut into shards or shards spread over threads.
+struct dropout_context {
+  std::uint64_t key = 0;
+  const std::uint32_t* rows = nullptr;
+};
+
+// What every op of one pass over a block of rows sees.
+struct pass {
+  const kernels::kernel_table& k;
+  const float* params;  // the network's flat parameter vector
+  std::size_t rows;     // rows in this block, at most ws.max_rows()
+  workspace& ws;
+  // Training: dropout masks (nullptr: nothing is dropped) and the batch's statistics for batch
+  // norm (nullptr: inference, which uses the running statistics).
+  const dropout_context* drop = nullptr;
+  const batch_stats* stats = nullptr;
+  // Backward: this block's parameter gradient (n_params values). Ops write their parameters'
+  // gradients, except the weight matrices' (linear, projections), which they add: the caller
+  // keeps those blocks zeroed between passes, which spares the GEMMs a zeroing pass.
+  float* grads = nullptr;
+};
+
+class op {
+ public:
+  virtual ~op() = default;
+  // in: rows x (input width). Returns the output, rows x (output width): a buffer of p.ws, or
+  // in itself for an op that has nothing to do in this pass.
+  virtual const float* forward(const pass& p, const float* in) const noexcept = 0;
+  // d: dL/d(output), rows x (output width), which the op may overwrite. in, out: what forward
+  // read and returned. Returns dL/d(input): d itself (in place), a buffer of p.ws, or nullptr
+  // when no one needs it (the first layer without embeddings).
+  virtual float* backward(const pass& p, const float* in, const float* out,
+                          float* d) const noexcept = 0;
+
+  virtual bool is_barrier() const noexcept { return false; }
+  // Barriers only: combine every shard's partials into stats, shards in order 0, 1, ...
+  virtual void merge_forward(std::span<workspace* const>, batch_stats&) const noexcept {}
+  virtual void merge_backward(std::span<workspace* const>, batch_stats&) const noexcept {}
+};
+
+}  // namespace tmlp::core

@@ -1,0 +1,157 @@
+#include "train/gradient_engine.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/assert.hpp"
+#include "core/parallel.hpp"
+#include "train/timer.hpp"
+
+namespace tmlp::train {
+
+shard_plan plan_shards(std::size_t rows, std::size_t shard_rows, std::size_t max_shards) noexcept {
+  // The power of two nearest (in ratio) to rows / shard_rows: n doubles while each shard would
+  // still hold at least sqrt(2) * shard_rows rows. Power-of-two counts divide evenly among 2, 4,
+  // 8 or 16 workers.
+  const double limit =
+      1.4142135623730951 * static_cast<double>(std::max<std::size_t>(shard_rows, 1));
+  std::size_t n = 1;
+  while (2 * n <= max_shards && 2 * n <= rows &&
+         static_cast<double>(rows) / static_cast<double>(n) >= limit)
+    n *= 2;
+  return {rows, n};
+}
+
+gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch,
+                                 std::size_t shard_rows, std::size_t max_shards, float clip_value)
+    : net_(net),
+      max_batch_(max_batch),
+      shard_rows_(shard_rows),
+      max_shards_(max_shards),
+      target_width_(core::target_width(net.loss.kind, net.n_outputs)),
+      clip_value_(clip_value),
+      stats_(net),
+      block_sq_((net.n_dense_params + param_block - 1) / param_block) {
+  // Workspaces must hold the largest shard of any batch up to max_batch (the last batch of an
+  // epoch is shorter): scan them all once; the last shard of a plan is its largest.
+  std::size_t max_rows = 1, n_shards = 1;
+  for (std::size_t b = 1; b <= max_batch; ++b) {
+    const shard_plan p = plan_shards(b, shard_rows, max_shards);
+    max_rows = std::max(max_rows, p.size(p.n_shards - 1));
+    n_shards = std::max(n_shards, p.n_shards);
+  }
+  shards_.reserve(n_shards);
+  for (std::size_t s = 0; s < n_shards; ++s) {
+    shards_.push_back(
+        shard{core::workspace(net, max_rows), std::vector<float>(max_rows * net.n_inputs),
+              std::vector<float>(max_rows * target_width_), std::vector<float>(max_rows),
+              std::vector<float>(net.n_dense_params), 0.0});
+  }
+  // The weight blocks of each shard's gradient start at zero (the backward pass adds to them)
+  // and reduce() zeroes them again after use.
+  for (shard& sh : shards_) ws_.push_back(&sh.ws);
+  entries_.reserve(max_batch * net.embeddings.size());
+  touched_.reserve(max_batch * net.embeddings.size());
+}
+
+const shard_plan& gradient_engine::plan_for(std::size_t batch) noexcept {
+  if (plan_.rows != batch) plan_ = plan_shards(batch, shard_rows_, max_shards_);
+  return plan_;
+}
+
+void gradient_engine::run_shards(const kernels::kernel_table& k, const float* params,
+                                 const row_source& x, const float* y, const float* w,
+                                 const std::uint32_t* idx, std::uint64_t dropout_key) {
+  const shard_plan& plan = plan_;
+  const std::size_t tw = target_width_, n_segments = net_.n_segments();
+  const std::span<core::workspace* const> wss(ws_.data(), plan.n_shards);
+  auto pass_of = [&](shard& sh, std::size_t s, const core::dropout_context& drop) {
+    return core::pass{
+        k,       params,        plan.size(s), sh.ws, net_.has_dropout ? &drop : nullptr,
+        &stats_, sh.grad.data()};
+  };
+  auto gather = [&](shard& sh, std::size_t b0, std::size_t rows) {
+    const auto t0 = clock_type::now();
+    x.gather(idx + b0, rows, sh.x.data());
+    for (std::size_t i = 0; i < rows; ++i) {
+      const std::size_t row = idx[b0 + i];
+      std::memcpy(sh.y.data() + i * tw, y + row * tw, tw * sizeof(float));
+      if (w) sh.w[i] = w[row];
+    }
+    sh.t_gather += seconds_since(t0);
+  };
+
+  // Forward segment by segment; the last one goes on with the loss and its own backward.
+  for (std::size_t seg = 0; seg < n_segments; ++seg) {
+    core::parallel_for_index(plan.n_shards, [&](std::size_t s) {
+      shard& sh = shards_[s];
+      const std::size_t b0 = plan.begin(s), rows = plan.size(s);
+      if (seg == 0) gather(sh, b0, rows);
+      const core::dropout_context drop{dropout_key, idx + b0};
+      const core::pass p = pass_of(sh, s, drop);
+      const auto t1 = clock_type::now();
+      core::forward_segment(p, net_, seg, sh.x.data());
+      if (seg + 1 < n_segments) {
+        sh.t_forward += seconds_since(t1);
+        return;
+      }
+      sh.loss = core::loss_gradient(net_, rows, sh.y.data(), w ? sh.w.data() : nullptr, sh.ws);
+      const auto t2 = clock_type::now();
+      core::backward_segment(p, net_, seg);
+      sh.t_forward += seconds(t2 - t1);
+      sh.t_backward += seconds_since(t2);
+    });
+    if (seg + 1 < n_segments) core::barrier_of(net_, seg).merge_forward(wss, stats_);
+  }
+  // Backward through the segments before the last, each after its barrier's merge.
+  for (std::size_t seg = n_segments - 1; seg-- > 0;) {
+    core::barrier_of(net_, seg).merge_backward(wss, stats_);
+    core::parallel_for_index(plan.n_shards, [&](std::size_t s) {
+      shard& sh = shards_[s];
+      const core::dropout_context drop{dropout_key, idx + plan.begin(s)};
+      const auto t0 = clock_type::now();
+      core::backward_segment(pass_of(sh, s, drop), net_, seg);
+      sh.t_backward += seconds_since(t0);
+    });
+  }
+}
+
+double gradient_engine::compute(const kernels::kernel_table& k, const float* params,
+                                const row_source& x, const float* y, const float* w,
+                                const std::uint32_t* idx, std::size_t batch, float* grad,
+                                std::uint64_t dropout_key) {
+  const shard_plan& plan = plan_for(batch);
+  // Shard sizes differ by at most one row; the last one is the largest.
+  TMLP_ASSERT(batch <= max_batch_ && plan.size(plan.n_shards - 1) <= shards_[0].ws.max_rows());
+  run_shards(k, params, x, y, w, idx, dropout_key);
+
+  reduce(k, batch, grad);
+  if (!net_.embeddings.empty()) reduce_embeddings(batch, grad);
+  const auto t0 = clock_type::now();
+  grad_sq_ = 0.0;
+  for (double sq : block_sq_) grad_sq_ += sq;
+  for (const sparse_row& row : touched_) grad_sq_ += clip_square(grad + row.offset, row.dim);
+  t_reduce_ += seconds_since(t0);
+
+  double loss = 0.0;
+  for (std::size_t s = 0; s < plan.n_shards; ++s) loss += shards_[s].loss;
+  return loss;
+}
+
+phase_times gradient_engine::phases() const noexcept {
+  phase_times p;
+  for (const shard& sh : shards_) {
+    p.gather += sh.t_gather;
+    p.forward += sh.t_forward;
+    p.backward += sh.t_backward;
+  }
+  p.reduce = t_reduce_;
+  return p;
+}
+
+void gradient_engine::reset_phases() noexcept {
+  for (shard& sh : shards_) sh.t_gather = sh.t_forward = sh.t_backward = 0.0;
+  t_reduce_ = 0.0;
+}
+
+}  // namespace tmlp::train
