@@ -96,3 +96,41 @@ TEST_CASE("invalid specs are rejected with a message naming the field", "[core][
     CHECK_THROWS_AS(tmlp::validate(spec), tmlp::error);
   }
 }
+
+TEST_CASE("the pipeline: ops per layer, barriers, segments and frozen parameters",
+          "[core][dense]") {
+  tmlp::model_spec spec{.n_inputs = 4,
+                        .layers = {{.units = 8,
+                                    .act = activation::relu,
+                                    .dropout = 0.1f,
+                                    .residual = true,
+                                    .batch_norm = true},
+                                   {.units = 8, .act = activation::tanh, .layer_norm = true},
+                                   {.units = 6, .act = activation::gelu, .batch_norm = true},
+                                   {.units = 2, .act = activation::identity}},
+                        .embeddings = {{.column = 1, .cardinality = 5, .dim = 3}}};
+  const auto net = tmlp::core::network::from_spec(spec);
+  // embedding; linear, bn barrier, bn apply, act, dropout, residual; linear, layer norm, act;
+  // linear, bn barrier, bn apply, act; linear (the identity has no op).
+  CHECK(net.ops.size() == 1 + 6 + 3 + 4 + 1);
+  REQUIRE(net.n_segments() == 3);
+  CHECK(net.segment_end == std::vector<std::size_t>{3, 12, 15});
+  CHECK(tmlp::core::barrier_of(net, 0).is_barrier());
+  CHECK(tmlp::core::barrier_of(net, 1).is_barrier());
+  CHECK(net.act_op == std::vector<std::size_t>{4, 9, 13, tmlp::core::network::no_op});
+  // The running mean and variance of both batch-norm layers, nothing else.
+  REQUIRE(net.frozen.size() == 2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto& l = net.layers[net.bn_layers[i]];
+    CHECK(net.frozen[i].begin == l.bn_offset + 2 * l.n_out);
+    CHECK(net.frozen[i].end == l.bn_offset + 4 * l.n_out);
+  }
+  // A copy shares the ops; folding batch norm rebuilds them without barriers.
+  auto folded = net;
+  CHECK(folded.ops[0] == net.ops[0]);
+  std::vector<float> params(net.n_params, 0.5f);
+  tmlp::core::fold_batch_norm(folded, params.data());
+  CHECK(folded.n_segments() == 1);
+  CHECK(folded.frozen.empty());
+  CHECK(folded.ops.size() == net.ops.size() - 4);
+}
