@@ -5,11 +5,12 @@
 //     const tmlp::kernels::kernel_table& k = tmlp::kernels::active();   // chosen once
 //     k.bias_act_forward[int(act::relu)](rows, cols, bias, {}, z, y);
 //
-// Every kernel is written once as a template over an xsimd architecture (activations.hpp,
-// optimizers.hpp), instantiated once per architecture in its own translation unit
-// (arch_sse2.cpp, arch_avx2.cpp, arch_avx512.cpp), and reached through a table of function
-// pointers. reference.cpp holds the scalar reference of every kernel: plain loops over <cmath>;
-// it doubles as the "scalar" architecture and is the oracle the tests compare against.
+// Every kernel is written once as a template over an xsimd architecture (vector_math.hpp,
+// activation_ops.hpp, activation_loops.hpp, optimizers.hpp), instantiated once per architecture in
+// its own translation unit (arch_sse2.cpp, arch_avx2.cpp, arch_avx512.cpp), and reached through a
+// table of function pointers. reference.cpp holds the scalar reference of every kernel: plain loops
+// over <cmath>; it doubles as the "scalar" architecture and is the oracle the tests compare
+// against.
 //
 // Conventions: matrices are row-major float32, `rows x cols`, contiguous (leading dimension
 // = cols). Sizes come before the pointers they describe, inputs before outputs. Kernels never

@@ -1,8 +1,9 @@
 // Scalar reference of the activation, softmax and column-sum kernels: plain loops over <cmath>.
-// This is the oracle the vector kernels (activations.hpp) are tested against and the "scalar"
-// architecture of the dispatch table. The formulas are those listed at the top of
-// activations.hpp, written in float with std:: functions, except gelu_erf, which is computed in
-// double (std::erfc of a float-rounded x/sqrt2 would be off by tens of ulp in the tails).
+// This is the oracle the vector kernels (activation_ops.hpp, activation_loops.hpp) are tested
+// against and the "scalar" architecture of the dispatch table. The formulas are those listed at
+// the top of activation_ops.hpp, written in float with std:: functions, except gelu_erf, which is
+// computed in double (std::erfc of a float-rounded x/sqrt2 would be off by tens of ulp in the
+// tails).
 #include <cfloat>
 #include <cmath>
 #include <cstddef>

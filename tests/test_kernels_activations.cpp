@@ -1,5 +1,5 @@
 // Activation, softmax and column-sum kernels: every architecture this machine has against the
-// scalar reference, within the bounds documented at the top of kernels/activations.hpp (the
+// scalar reference, within the bounds documented at the top of kernels/activation_ops.hpp (the
 // table below must say the same), plus the reference itself against closed forms and central
 // differences in double.
 #include <catch2/catch.hpp>
@@ -37,7 +37,7 @@ struct act_case {
   bound fwd, bwd;
 };
 
-// The bounds documented in kernels/activations.hpp.
+// The bounds documented in kernels/activation_ops.hpp.
 const act_case acts[] = {
     {act::identity, "identity", 0.0f, exact, exact},
     {act::relu, "relu", 0.0f, exact, exact},
