@@ -72,52 +72,44 @@ void flat_map(std::size_t n, const float* a, const float* b, const float* c, flo
   if (i < n) padded_map<Arch>(i, n, a, b, c, out, f);
 }
 
+// x[lo, hi) of one row into a padded vector (padding `fill`).
+template <class Arch>
+TMLP_VEC_INLINE vf<Arch> load_padded(const float* x, std::size_t lo, std::size_t hi,
+                                     float fill) noexcept {
+  constexpr std::size_t L = vf<Arch>::size;
+  if (hi - lo == L) return vf<Arch>::load_unaligned(x + lo);
+  float t[L];
+  for (std::size_t i = 0; i < L; ++i) t[i] = lo + i < hi ? x[lo + i] : fill;
+  return vf<Arch>::load_unaligned(t);
+}
+
+template <class Arch>
+TMLP_VEC_INLINE void store_padded(float* x, std::size_t lo, std::size_t hi, vf<Arch> v) noexcept {
+  constexpr std::size_t L = vf<Arch>::size;
+  if (hi - lo == L) return v.store_unaligned(x + lo);
+  float t[L];
+  v.store_unaligned(t);
+  for (std::size_t i = lo; i < hi; ++i) x[i] = t[i - lo];
+}
+
+// y = f(z) over a flat array, or row by row for an op with a value per column (prelu).
 template <class Arch, class Op>
-void forward(std::size_t rows, std::size_t cols, const float* bias, act_param p, float* z,
-             float* y) noexcept {
+void forward(std::size_t rows, std::size_t cols, const float* z, act_param p, float* y) noexcept {
   using V = vf<Arch>;
   constexpr std::size_t L = V::size;
-  if (bias == nullptr && !Op::per_column) {
+  if constexpr (!Op::per_column) {
     const V alpha(p.alpha);
     flat_map<Arch>(
         rows * cols, z, z, z,
         y, [alpha](V x, V, V) __attribute__((always_inline)) { return Op::fwd(x, alpha); });
-    return;
-  }
-  const V alpha(p.alpha);
-  for (std::size_t r = 0; r < rows; ++r) {
-    float* zr = z + r * cols;
-    float* yr = y + r * cols;
-    for (std::size_t c = 0; c < cols; c += L) {
-      const std::size_t w = cols - c < L ? cols - c : L;
-      float tz[L] = {}, tb[L] = {}, tp[L] = {}, ty[L];
-      const bool full = w == L;
-      if (!full)
-        for (std::size_t i = 0; i < w; ++i) {
-          tz[i] = zr[c + i];
-          if (bias != nullptr) tb[i] = bias[c + i];
-          if constexpr (Op::per_column) tp[i] = p.slope[c + i];
-        }
-      V x = full ? V::load_unaligned(zr + c) : V::load_unaligned(tz);
-      if (bias != nullptr) {
-        x += full ? V::load_unaligned(bias + c) : V::load_unaligned(tb);
-        if (full)
-          x.store_unaligned(zr + c);
-        else
-          x.store_unaligned(tz);
-      }
-      V pv = alpha;
-      if constexpr (Op::per_column)
-        pv = full ? V::load_unaligned(p.slope + c) : V::load_unaligned(tp);
-      const V out = Op::fwd(x, pv);
-      if (full) {
-        out.store_unaligned(yr + c);
-      } else {
-        out.store_unaligned(ty);
-        for (std::size_t i = 0; i < w; ++i) {
-          if (bias != nullptr) zr[c + i] = tz[i];
-          yr[c + i] = ty[i];
-        }
+  } else {
+    for (std::size_t r = 0; r < rows; ++r) {
+      const float* zr = z + r * cols;
+      float* yr = y + r * cols;
+      for (std::size_t c = 0; c < cols; c += L) {
+        const std::size_t hi = cols - c < L ? cols : c + L;
+        const V x = load_padded<Arch>(zr, c, hi, 0.0f);
+        store_padded<Arch>(yr, c, hi, Op::fwd(x, load_padded<Arch>(p.slope, c, hi, 0.0f)));
       }
     }
   }
@@ -169,26 +161,6 @@ void prelu_backward(std::size_t rows, std::size_t cols, const float* z, const fl
     }
     for (std::size_t c = 0; c < cw; ++c) d_slope[c0 + c] += acc[c];
   }
-}
-
-// x[lo, hi) of one row into a padded vector (padding `fill`).
-template <class Arch>
-TMLP_VEC_INLINE vf<Arch> load_padded(const float* x, std::size_t lo, std::size_t hi,
-                                     float fill) noexcept {
-  constexpr std::size_t L = vf<Arch>::size;
-  if (hi - lo == L) return vf<Arch>::load_unaligned(x + lo);
-  float t[L];
-  for (std::size_t i = 0; i < L; ++i) t[i] = lo + i < hi ? x[lo + i] : fill;
-  return vf<Arch>::load_unaligned(t);
-}
-
-template <class Arch>
-TMLP_VEC_INLINE void store_padded(float* x, std::size_t lo, std::size_t hi, vf<Arch> v) noexcept {
-  constexpr std::size_t L = vf<Arch>::size;
-  if (hi - lo == L) return v.store_unaligned(x + lo);
-  float t[L];
-  v.store_unaligned(t);
-  for (std::size_t i = lo; i < hi; ++i) x[i] = t[i - lo];
 }
 
 // Lanes summed in order 0..L-1; max ignoring NaN lanes.
@@ -259,7 +231,7 @@ void col_sums(std::size_t rows, std::size_t cols, const float* x, float* out) no
 
 template <class Arch, class Op>
 void set_act(kernel_table& t, act a) noexcept {
-  t.bias_act_forward[static_cast<int>(a)] = &forward<Arch, Op>;
+  t.act_forward[static_cast<int>(a)] = &forward<Arch, Op>;
   t.act_backward[static_cast<int>(a)] = &backward<Arch, Op>;
 }
 
@@ -277,7 +249,7 @@ void fill_activation_kernels(kernel_table& t) noexcept {
   set_act<Arch, op_selu<Arch>>(t, act::selu);
   set_act<Arch, op_sigmoid<Arch>>(t, act::sigmoid);
   set_act<Arch, op_tanh<Arch>>(t, act::tanh);
-  set_act<Arch, op_gelu_erf<Arch>>(t, act::gelu_erf);
+  set_act<Arch, op_gelu<Arch>>(t, act::gelu);
   set_act<Arch, op_gelu_tanh<Arch>>(t, act::gelu_tanh);
   set_act<Arch, op_softplus<Arch>>(t, act::softplus);
   t.softmax_rows = &softmax<Arch, false>;

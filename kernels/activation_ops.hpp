@@ -10,7 +10,7 @@
 //   sigmoid    e = exp(-|x|); (x < 0 ? e : 1) / (1 + e)                      backward y (1 - y)
 //   tanh       sign(x) * -m / (2 + m), m = expm1(-2 min(|x|, 10))            backward (1-y)(1+y)
 //   elu, selu  x >= 0 ? x : alpha expm1(x) (selu: times lambda)   backward z > 0 ? 1 : y + alpha
-//   gelu_erf   x Phi(x): Phi = (1 + erf(x/sqrt2)) / 2 for |x| < 0.94, else from
+//   gelu       x Phi(x): Phi = (1 + erf(x/sqrt2)) / 2 for |x| < 0.94, else from
 //              erfc(|x|/sqrt2) = exp(-x^2/2) P(z), x^2 split exactly
 //   gelu_tanh  x * sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3): same value as 0.5 x (1 + tanh u)
 //              without the cancellation for x << 0
@@ -26,7 +26,7 @@
 //   selu                                       |y-r| <= 4 ulp(r) + 1e-37      backward exact
 //   sigmoid                                    |y-r| <= 3 ulp(r) + 1e-37      backward exact
 //   tanh                                       |y-r| <= 4 ulp(r) + 1e-37      backward exact
-//   gelu_erf (reference in double)  |y-r| <= (6 + 1.5 max(0, -x)) ulp(r) + 1e-37
+//   gelu (erf form, reference in double)  |y-r| <= (6 + 1.5 max(0, -x)) ulp(r) + 1e-37
 //                                   (the erfc polynomial loses accuracy in the far tail)
 //                                   backward  |dz-r| <= 4 ulp(r) + 1e-7 |dy| + 1e-37
 //   gelu_tanh                                  |y-r| <= 4 ulp(r) + 1e-37
@@ -41,7 +41,7 @@
 // limits (sigmoid(-inf) = 0, tanh(inf) = 1, elu(-inf) = -alpha, gelu(-inf) = -0, softplus(inf)
 // = inf); relu, leaky/prelu, elu, selu and tanh keep the sign of +-0 (gelu may not). Softmax: a row
 // holding a NaN or +inf, or made only of -inf, comes out all NaN; other -inf entries give 0
-// (log_softmax: -inf). On SSE2 (no FMA) the same bounds hold: the exact square in gelu_erf uses
+// (log_softmax: -inf). On SSE2 (no FMA) the same bounds hold: the exact square in gelu uses
 // Dekker's product instead of an FMA.
 #pragma once
 
@@ -139,7 +139,7 @@ struct op_tanh {
 };
 
 template <class Arch>
-struct op_gelu_erf {
+struct op_gelu {
   using V = vf<Arch>;
   static constexpr bool per_column = false;
   TMLP_VEC_INLINE static V fwd(V x, V) noexcept {

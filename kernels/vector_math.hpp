@@ -198,7 +198,7 @@ TMLP_VEC_INLINE vf<Arch> square_lo(vf<Arch> x, vf<Arch> hi) noexcept {
   }
 }
 
-// For gelu_erf: xc = x clamped to [-20, 20]; g = exp(-xc^2 / 2); phi = Phi(xc) and h = xc Phi(xc)
+// For gelu: xc = x clamped to [-20, 20]; g = exp(-xc^2 / 2); phi = Phi(xc) and h = xc Phi(xc)
 // (the standard normal cdf), from erf for |xc| < 0.94 and from erfc beyond.
 template <class Arch>
 struct gauss_parts {

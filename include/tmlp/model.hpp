@@ -22,24 +22,10 @@
 #include <string_view>
 #include <vector>
 
+#include "tmlp/activation.hpp"
 #include "tmlp/matrix.hpp"
 
 namespace tmlp {
-
-// Activation after a dense layer. Numeric values are stable (stored in model files).
-enum class activation : int {
-  identity = 0,
-  relu,
-  leaky_relu,  // x > 0 ? x : alpha * x
-  prelu,       // x > 0 ? x : a_j * x, one learned slope a_j per unit (initialized to alpha)
-  elu,         // x > 0 ? x : alpha * (exp(x) - 1)
-  selu,        // scaled ELU with the fixed constants of Klambauer et al.
-  sigmoid,
-  tanh,
-  gelu,       // exact form, x * Phi(x) with the normal CDF through erf
-  gelu_tanh,  // tanh approximation
-  softplus,
-};
 
 enum class loss_kind : int {
   // Per row, over K outputs y (the last layer) and targets t; a batch's loss is the mean over

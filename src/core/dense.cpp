@@ -119,7 +119,7 @@ void dense_activate(const kernels::kernel_table& k, const dense_layer& l, const 
                     std::size_t rows, float* in, float* a) noexcept {
   const kernels::act_param p{l.alpha,
                              l.slope_offset == no_offset ? nullptr : params + l.slope_offset};
-  k.bias_act_forward[static_cast<int>(l.act)](rows, l.n_out, nullptr, p, in, a);
+  k.act_forward[static_cast<int>(l.act)](rows, l.n_out, in, p, a);
 }
 
 void dense_forward(const kernels::kernel_table& k, const dense_layer& l, const float* params,

@@ -11,11 +11,6 @@
 
 namespace tmlp {
 
-static_assert(static_cast<int>(activation::softplus) == static_cast<int>(kernels::act::softplus) &&
-                  static_cast<int>(activation::gelu) == static_cast<int>(kernels::act::gelu_erf) &&
-                  static_cast<int>(activation::prelu) == static_cast<int>(kernels::act::prelu),
-              "tmlp::activation and kernels::act must share their numbering");
-
 std::string_view to_string(activation a) noexcept {
   switch (a) {
     case activation::identity:
@@ -164,7 +159,7 @@ void validate(const model_spec& spec) {
     if (n_in * l.units > max_layer_weights)
       bad_spec(fmt::format("layer {}: {} x {} weights exceed the limit of {} per layer", i, l.units,
                            n_in, max_layer_weights));
-    if (static_cast<int>(l.act) < 0 || static_cast<int>(l.act) >= kernels::n_acts)
+    if (static_cast<int>(l.act) < 0 || static_cast<int>(l.act) >= n_activations)
       bad_spec(fmt::format("layer {}: unknown activation {}", i, static_cast<int>(l.act)));
     if (static_cast<int>(l.init) < 0 ||
         static_cast<int>(l.init) > static_cast<int>(init_kind::lecun_uniform))
@@ -214,7 +209,7 @@ network network::from_spec(const model_spec& spec) {
     dense_layer l;
     l.n_in = n_in;
     l.n_out = s.units;
-    l.act = static_cast<kernels::act>(s.act);
+    l.act = s.act;
     l.alpha = s.alpha.value_or(default_alpha(s.act));
     l.dropout = s.dropout;
     net.has_dropout |= s.dropout > 0.0f;
