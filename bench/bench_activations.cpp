@@ -13,14 +13,13 @@
 #include <vector>
 
 #include "kernels.hpp"
+#include "tmlp/model.hpp"
 
 namespace {
 
 namespace k = tmlp::kernels;
 using k::act;
 
-const char* const act_names[] = {"identity", "relu", "leaky_relu", "prelu",     "elu",     "selu",
-                                 "sigmoid",  "tanh", "gelu",       "gelu_tanh", "softplus"};
 // Arrays the backward kernel reads (z, y, dy as needed), plus dz written.
 const int bwd_arrays[] = {3, 3, 3, 3, 4, 4, 3, 3, 3, 3, 3};
 
@@ -135,7 +134,7 @@ struct registrar {
       const k::kernel_table* t = k::find(arch);
       const std::string a(arch);
       for (int i = 0; i < k::n_acts; ++i) {
-        const std::string name = act_names[i];
+        const std::string name(tmlp::to_string(act(i)));
         reg("act_fwd/" + name + "/" + a + "/4096", bm_forward, t, act(i), small);
         reg("act_bwd/" + name + "/" + a + "/4096", bm_backward, t, act(i), small);
       }

@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -149,13 +150,25 @@ class model {
   std::unique_ptr<impl> impl_;
 };
 
-std::string_view to_string(activation a) noexcept;
-std::string_view to_string(loss_kind l) noexcept;
-std::string_view to_string(init_kind i) noexcept;
+// Names of the enums: one table per enum gives to_string, *_from_string and *_names.
+std::string_view to_string(activation a) noexcept;  // "relu", "gelu", ...
+std::string_view to_string(loss_kind l) noexcept;   // "mse", "bce", ...
+std::string_view to_string(init_kind i) noexcept;   // "auto", "he_uniform", ...
 
 // The value whose to_string is `name`, or nothing.
 std::optional<activation> activation_from_string(std::string_view name) noexcept;
 std::optional<loss_kind> loss_from_string(std::string_view name) noexcept;
 std::optional<init_kind> init_from_string(std::string_view name) noexcept;
+
+// Every name of each enum, in the order choices are listed (activations: relu first, identity
+// last; losses and inits in the order of their values). Static storage.
+std::span<const std::string_view> activation_names() noexcept;
+std::span<const std::string_view> loss_names() noexcept;
+std::span<const std::string_view> init_names() noexcept;
+
+// Names joined for help texts and messages: join_names(n, "|") is "a|b|c",
+// join_names(n, ", ", " or ") is "a, b or c".
+std::string join_names(std::span<const std::string_view> names, std::string_view sep,
+                       std::string_view last_sep = {});
 
 }  // namespace tmlp
