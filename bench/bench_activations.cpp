@@ -13,14 +13,13 @@
 #include <vector>
 
 #include "kernels.hpp"
+#include "tmlp/model.hpp"
 
 namespace {
 
 namespace k = tmlp::kernels;
 using k::act;
 
-const char* const act_names[] = {"identity", "relu", "leaky_relu", "prelu",     "elu",     "selu",
-                                 "sigmoid",  "tanh", "gelu_erf",   "gelu_tanh", "softplus"};
 // Arrays the backward kernel reads (z, y, dy as needed), plus dz written.
 const int bwd_arrays[] = {3, 3, 3, 3, 4, 4, 3, 3, 3, 3, 3};
 
@@ -46,18 +45,17 @@ void check_or_abort(const std::vector<float>& got, const std::vector<float>& wan
 
 void bm_forward(benchmark::State& state, std::string what, const k::kernel_table* t, act a,
                 std::size_t n) {
-  auto z = uniform(n, -8.0f, 8.0f, 1);
+  const auto z = uniform(n, -8.0f, 8.0f, 1);
   const auto slope = uniform(n, 0.0f, 0.5f, 2);
   const k::act_param p{0.1f, slope.data()};
   std::vector<float> y(n), y_ref(n);
   {
-    auto z_ref = z;
-    k::reference().bias_act_forward[int(a)](1, n, nullptr, p, z_ref.data(), y_ref.data());
-    t->bias_act_forward[int(a)](1, n, nullptr, p, z.data(), y.data());
+    k::reference().act_forward[int(a)](1, n, z.data(), p, y_ref.data());
+    t->act_forward[int(a)](1, n, z.data(), p, y.data());
     check_or_abort(y, y_ref, what);
   }
   for (auto _ : state) {
-    t->bias_act_forward[int(a)](1, n, nullptr, p, z.data(), y.data());
+    t->act_forward[int(a)](1, n, z.data(), p, y.data());
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -67,12 +65,12 @@ void bm_forward(benchmark::State& state, std::string what, const k::kernel_table
 
 void bm_backward(benchmark::State& state, std::string what, const k::kernel_table* t, act a,
                  std::size_t n) {
-  auto z = uniform(n, -8.0f, 8.0f, 3);
+  const auto z = uniform(n, -8.0f, 8.0f, 3);
   const auto dy = uniform(n, -1.0f, 1.0f, 4);
   const auto slope = uniform(n, 0.0f, 0.5f, 5);
   const k::act_param p{0.1f, slope.data()};
   std::vector<float> y(n), dz(n), dz_ref(n), ds(n), ds_ref(n);
-  k::reference().bias_act_forward[int(a)](1, n, nullptr, p, z.data(), y.data());
+  k::reference().act_forward[int(a)](1, n, z.data(), p, y.data());
   k::reference().act_backward[int(a)](1, n, z.data(), y.data(), dy.data(), p, dz_ref.data(),
                                       ds_ref.data());
   t->act_backward[int(a)](1, n, z.data(), y.data(), dy.data(), p, dz.data(), ds.data());
@@ -136,7 +134,7 @@ struct registrar {
       const k::kernel_table* t = k::find(arch);
       const std::string a(arch);
       for (int i = 0; i < k::n_acts; ++i) {
-        const std::string name = act_names[i];
+        const std::string name(tmlp::to_string(act(i)));
         reg("act_fwd/" + name + "/" + a + "/4096", bm_forward, t, act(i), small);
         reg("act_bwd/" + name + "/" + a + "/4096", bm_backward, t, act(i), small);
       }

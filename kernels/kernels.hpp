@@ -3,13 +3,14 @@
 // Intended usage (library code only; public headers never include this file):
 //
 //     const tmlp::kernels::kernel_table& k = tmlp::kernels::active();   // chosen once
-//     k.bias_act_forward[int(act::relu)](rows, cols, bias, {}, z, y);
+//     k.act_forward[int(act::relu)](rows, cols, z, {}, y);
 //
-// Every kernel is written once as a template over an xsimd architecture (activations.hpp,
-// optimizers.hpp), instantiated once per architecture in its own translation unit
-// (arch_sse2.cpp, arch_avx2.cpp, arch_avx512.cpp), and reached through a table of function
-// pointers. reference.cpp holds the scalar reference of every kernel: plain loops over <cmath>;
-// it doubles as the "scalar" architecture and is the oracle the tests compare against.
+// Every kernel is written once as a template over an xsimd architecture (vector_math.hpp,
+// activation_ops.hpp, activation_loops.hpp, optimizers.hpp), instantiated once per architecture in
+// its own translation unit (arch_sse2.cpp, arch_avx2.cpp, arch_avx512.cpp), and reached through a
+// table of function pointers. reference.cpp holds the scalar reference of every kernel: plain loops
+// over <cmath>; it doubles as the "scalar" architecture and is the oracle the tests compare
+// against.
 //
 // Conventions: matrices are row-major float32, `rows x cols`, contiguous (leading dimension
 // = cols). Sizes come before the pointers they describe, inputs before outputs. Kernels never
@@ -22,24 +23,14 @@
 #include <string_view>
 #include <vector>
 
+#include "tmlp/activation.hpp"
+
 namespace tmlp::kernels {
 
-// Activation functions. The numeric values are stable (model files store them).
-enum class act : int {
-  identity = 0,
-  relu,
-  leaky_relu,  // x > 0 ? x : alpha * x
-  prelu,       // x > 0 ? x : slope[c] * x, slope learned per column (unit)
-  elu,         // x > 0 ? x : alpha * (exp(x) - 1)
-  selu,        // lambda * (x > 0 ? x : alpha * (exp(x) - 1)), fixed constants below
-  sigmoid,     // 1 / (1 + exp(-x))
-  tanh,
-  gelu_erf,   // x * 0.5 * (1 + erf(x / sqrt(2)))
-  gelu_tanh,  // x * 0.5 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))
-  softplus,   // log(1 + exp(x)), computed as max(x, 0) + log1p(exp(-|x|))
-  count
-};
-inline constexpr int n_acts = static_cast<int>(act::count);
+// The activation functions are the public enum (include/tmlp/activation.hpp): the kernel tables
+// are indexed by its values. For prelu, the slope is per column (unit).
+using act = ::tmlp::activation;
+inline constexpr int n_acts = ::tmlp::n_activations;
 
 inline constexpr float selu_alpha = 1.6732632423543772f;
 inline constexpr float selu_lambda = 1.0507009873554805f;
@@ -71,12 +62,10 @@ struct kernel_table {
   std::size_t lanes;  // float lanes of one vector (1 for scalar)
 
   // --- activations -------------------------------------------------------------------------
-  // Forward, fused with the bias add that follows a GEMM. z: rows x cols, in: X·Wᵀ, out:
-  // Z = X·Wᵀ + bias (bias: cols values, or nullptr for no bias); y: rows x cols, out: f(Z).
-  // y may alias z (then Z is not kept).
-  using bias_act_forward_fn = void (*)(std::size_t rows, std::size_t cols, const float* bias,
-                                       act_param p, float* z, float* y) noexcept;
-  bias_act_forward_fn bias_act_forward[n_acts];
+  // Forward: y = f(z). z: rows x cols, in; y: rows x cols, out; y may alias z.
+  using act_forward_fn = void (*)(std::size_t rows, std::size_t cols, const float* z, act_param p,
+                                  float* y) noexcept;
+  act_forward_fn act_forward[n_acts];
 
   // Backward: dz = dy * f'(z). z, y = f(z), dy: rows x cols; dz: rows x cols, may alias dy.
   // For prelu, d_slope (cols values) is accumulated: d_slope[c] += sum_r dy[r,c] * min(z[r,c],0)

@@ -1,8 +1,9 @@
 // Scalar reference of the activation, softmax and column-sum kernels: plain loops over <cmath>.
-// This is the oracle the vector kernels (activations.hpp) are tested against and the "scalar"
-// architecture of the dispatch table. The formulas are those listed at the top of
-// activations.hpp, written in float with std:: functions, except gelu_erf, which is computed in
-// double (std::erfc of a float-rounded x/sqrt2 would be off by tens of ulp in the tails).
+// This is the oracle the vector kernels (activation_ops.hpp, activation_loops.hpp) are tested
+// against and the "scalar" architecture of the dispatch table. The formulas are those listed at
+// the top of activation_ops.hpp, written in float with std:: functions, except gelu, which is
+// computed in double (std::erfc of a float-rounded x/sqrt2 would be off by tens of ulp in the
+// tails).
 #include <cfloat>
 #include <cmath>
 #include <cstddef>
@@ -63,7 +64,7 @@ struct tanh_op {
   static float fwd(float x, float) { return std::tanh(x); }
   static float bwd(float, float y, float dy, float) { return dy * ((1.0f - y) * (1.0f + y)); }
 };
-struct gelu_erf_op {  // x Phi(x), in double
+struct gelu_op {  // x Phi(x), in double
   static float fwd(float x, float) {
     if (x == -k_inf) return -0.0f;
     const double xd = x;
@@ -105,14 +106,11 @@ struct softplus_op {
 };
 
 template <class Op, bool PerColumn = false>
-void forward(std::size_t rows, std::size_t cols, const float* bias, act_param p, float* z,
-             float* y) noexcept {
+void forward(std::size_t rows, std::size_t cols, const float* z, act_param p, float* y) noexcept {
   for (std::size_t r = 0; r < rows; ++r)
     for (std::size_t c = 0; c < cols; ++c) {
       const std::size_t i = r * cols + c;
-      float x = z[i];
-      if (bias != nullptr) z[i] = x = x + bias[c];
-      y[i] = Op::fwd(x, PerColumn ? p.slope[c] : p.alpha);
+      y[i] = Op::fwd(z[i], PerColumn ? p.slope[c] : p.alpha);
     }
 }
 
@@ -165,7 +163,7 @@ void col_sums(std::size_t rows, std::size_t cols, const float* x, float* out) no
 
 template <class Op>
 void set_act(kernel_table& t, act a) noexcept {
-  t.bias_act_forward[static_cast<int>(a)] = &forward<Op>;
+  t.act_forward[static_cast<int>(a)] = &forward<Op>;
   t.act_backward[static_cast<int>(a)] = &backward<Op>;
 }
 
@@ -175,13 +173,13 @@ void fill_reference_activation_kernels(kernel_table& t) noexcept {
   set_act<identity_op>(t, act::identity);
   set_act<relu_op>(t, act::relu);
   set_act<leaky_op>(t, act::leaky_relu);
-  t.bias_act_forward[static_cast<int>(act::prelu)] = &forward<leaky_op, true>;
+  t.act_forward[static_cast<int>(act::prelu)] = &forward<leaky_op, true>;
   t.act_backward[static_cast<int>(act::prelu)] = &prelu_backward;
   set_act<elu_op>(t, act::elu);
   set_act<selu_op>(t, act::selu);
   set_act<sigmoid_op>(t, act::sigmoid);
   set_act<tanh_op>(t, act::tanh);
-  set_act<gelu_erf_op>(t, act::gelu_erf);
+  set_act<gelu_op>(t, act::gelu);
   set_act<gelu_tanh_op>(t, act::gelu_tanh);
   set_act<softplus_op>(t, act::softplus);
   t.softmax_rows = &softmax<false>;

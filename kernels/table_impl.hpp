@@ -2,7 +2,7 @@
 // each compiled with that architecture's instruction-set flags.
 #pragma once
 
-#include "activations.hpp"
+#include "activation_loops.hpp"
 #include "kernels.hpp"
 #include "optimizers.hpp"
 

@@ -26,7 +26,7 @@ TEST_CASE("every table is completely filled", "[kernels][dispatch]") {
     const auto& t = *tmlp::kernels::find(n);
     CAPTURE(n);
     for (int a = 0; a < tmlp::kernels::n_acts; ++a) {
-      CHECK(t.bias_act_forward[a] != nullptr);
+      CHECK(t.act_forward[a] != nullptr);
       CHECK(t.act_backward[a] != nullptr);
     }
     CHECK(t.softmax_rows != nullptr);

@@ -19,27 +19,14 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "tmlp/activation.hpp"
 #include "tmlp/matrix.hpp"
 
 namespace tmlp {
-
-// Activation after a dense layer. Numeric values are stable (stored in model files).
-enum class activation : int {
-  identity = 0,
-  relu,
-  leaky_relu,  // x > 0 ? x : alpha * x
-  prelu,       // x > 0 ? x : a_j * x, one learned slope a_j per unit (initialized to alpha)
-  elu,         // x > 0 ? x : alpha * (exp(x) - 1)
-  selu,        // scaled ELU with the fixed constants of Klambauer et al.
-  sigmoid,
-  tanh,
-  gelu,       // exact form, x * Phi(x) with the normal CDF through erf
-  gelu_tanh,  // tanh approximation
-  softplus,
-};
 
 enum class loss_kind : int {
   // Per row, over K outputs y (the last layer) and targets t; a batch's loss is the mean over
@@ -163,13 +150,25 @@ class model {
   std::unique_ptr<impl> impl_;
 };
 
-std::string_view to_string(activation a) noexcept;
-std::string_view to_string(loss_kind l) noexcept;
-std::string_view to_string(init_kind i) noexcept;
+// Names of the enums: one table per enum gives to_string, *_from_string and *_names.
+std::string_view to_string(activation a) noexcept;  // "relu", "gelu", ...
+std::string_view to_string(loss_kind l) noexcept;   // "mse", "bce", ...
+std::string_view to_string(init_kind i) noexcept;   // "auto", "he_uniform", ...
 
 // The value whose to_string is `name`, or nothing.
 std::optional<activation> activation_from_string(std::string_view name) noexcept;
 std::optional<loss_kind> loss_from_string(std::string_view name) noexcept;
 std::optional<init_kind> init_from_string(std::string_view name) noexcept;
+
+// Every name of each enum, in the order choices are listed (activations: relu first, identity
+// last; losses and inits in the order of their values). Static storage.
+std::span<const std::string_view> activation_names() noexcept;
+std::span<const std::string_view> loss_names() noexcept;
+std::span<const std::string_view> init_names() noexcept;
+
+// Names joined for help texts and messages: join_names(n, "|") is "a|b|c",
+// join_names(n, ", ", " or ") is "a, b or c".
+std::string join_names(std::span<const std::string_view> names, std::string_view sep,
+                       std::string_view last_sep = {});
 
 }  // namespace tmlp

@@ -21,6 +21,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -66,6 +67,12 @@ struct adagrad {
 };
 using optimizer = std::variant<sgd, momentum, nesterov, adam, adamw, rmsprop, adagrad>;
 
+// Optimizer names ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad"), in
+// the order of the variant's alternatives; optimizer_from_string gives the default settings.
+std::span<const std::string_view> optimizer_names() noexcept;
+std::string_view to_string(const optimizer& o) noexcept;
+std::optional<optimizer> optimizer_from_string(std::string_view name) noexcept;
+
 // --- learning-rate schedules: the rate of each step from the optimizer's base lr --------------
 struct constant_lr {};
 struct step_decay {  // lr * gamma^floor(epoch / step_epochs)
@@ -87,6 +94,12 @@ struct reduce_on_plateau {  // lr *= factor after `patience` epochs without impr
 };
 using schedule =
     std::variant<constant_lr, step_decay, exponential_decay, cosine, reduce_on_plateau>;
+
+// Schedule names ("constant", "step", "exp", "cosine", "plateau"), in the order of the variant's
+// alternatives; schedule_from_string gives the default settings.
+std::span<const std::string_view> schedule_names() noexcept;
+std::string_view to_string(const schedule& s) noexcept;
+std::optional<schedule> schedule_from_string(std::string_view name) noexcept;
 
 struct early_stopping {
   std::size_t patience = 0;  // epochs without improvement before stopping; 0 = off

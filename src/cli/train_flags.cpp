@@ -10,7 +10,10 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli/train_setup.hpp"
 #include "tmlp/error.hpp"
+#include "tmlp/model.hpp"
+#include "tmlp/trainer.hpp"
 
 namespace tmlp::cli {
 namespace {
@@ -84,8 +87,7 @@ CLI::App* add_train_command(CLI::App& app, train_options& o) {
 
   t->add_option("--layers", o.layers, "Hidden layer widths, comma-separated")
       ->capture_default_str();
-  t->add_option("--activation", o.activation,
-                "relu|leaky_relu|prelu|elu|selu|sigmoid|tanh|gelu|gelu_tanh|softplus|identity")
+  t->add_option("--activation", o.activation, join_names(activation_names(), "|"))
       ->capture_default_str();
   t->add_option("--dropout", o.dropout,
                 "Drop each hidden unit's output with this probability while training, in [0, 1)")
@@ -108,9 +110,9 @@ CLI::App* add_train_command(CLI::App& app, train_options& o) {
                 "(--embedding-dim) or hashed into N buckets")
       ->check(whole_number)
       ->capture_default_str();
-  t->add_option("--loss", o.loss, "auto|mse|mae|huber|bce|ce")->capture_default_str();
+  t->add_option("--loss", o.loss, "auto|" + join_names(loss_names(), "|"))->capture_default_str();
 
-  t->add_option("--optimizer", o.optimizer, "sgd|momentum|nesterov|adam|adamw|rmsprop|adagrad")
+  t->add_option("--optimizer", o.optimizer, join_names(optimizer_names(), "|"))
       ->capture_default_str();
   t->add_option("--lr", o.lr,
                 "Learning rate (default: 1e-3 for adam and adamw, 0.01 for the others)");
@@ -120,9 +122,7 @@ CLI::App* add_train_command(CLI::App& app, train_options& o) {
   t->add_option("--epochs", o.epochs, "Most epochs to run")
       ->check(whole_number)
       ->capture_default_str();
-  t->add_option("--schedule", o.schedule,
-                "constant|step[:EPOCHS[:GAMMA]]|exp[:GAMMA]|cosine[:WARMUP[:MIN_FRACTION]]|"
-                "plateau[:FACTOR[:PATIENCE]] (see below)")
+  t->add_option("--schedule", o.schedule, schedule_choices("|") + " (see below)")
       ->capture_default_str();
   t->add_option("--l1", o.l1, "L1 penalty on the weights")->capture_default_str();
   t->add_option("--l2", o.l2, "L2 penalty on the weights")->capture_default_str();

@@ -2,9 +2,15 @@
 // that names its flag.
 #include "cli/train_setup.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <iterator>
+#include <string>
 #include <string_view>
+#include <type_traits>
+#include <variant>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -51,10 +57,8 @@ std::vector<std::string_view> split(std::string_view text, char sep) {
 
 activation parse_activation(const std::string& name) {
   if (const auto a = activation_from_string(name)) return *a;
-  bad_flag(fmt::format(
-      "--activation: unknown '{}'; expected relu, leaky_relu, prelu, elu, selu, sigmoid, tanh, "
-      "gelu, gelu_tanh, softplus or identity",
-      name));
+  bad_flag(fmt::format("--activation: unknown '{}'; expected {}", name,
+                       join_names(activation_names(), ", ", " or ")));
 }
 
 optimizer parse_optimizer(const std::string& name, float lr) {
@@ -62,17 +66,9 @@ optimizer parse_optimizer(const std::string& name, float lr) {
     if (lr > 0.0f) o.lr = lr;
     return o;
   };
-  if (name == "sgd") return with_lr(sgd{});
-  if (name == "momentum") return with_lr(momentum{});
-  if (name == "nesterov") return with_lr(nesterov{});
-  if (name == "adam") return with_lr(adam{});
-  if (name == "adamw") return with_lr(adamw{});
-  if (name == "rmsprop") return with_lr(rmsprop{});
-  if (name == "adagrad") return with_lr(adagrad{});
-  bad_flag(
-      fmt::format("--optimizer: unknown '{}'; expected sgd, momentum, nesterov, adam, adamw, "
-                  "rmsprop or adagrad",
-                  name));
+  if (const auto o = optimizer_from_string(name)) return std::visit(with_lr, *o);
+  bad_flag(fmt::format("--optimizer: unknown '{}'; expected {}", name,
+                       join_names(optimizer_names(), ", ", " or ")));
 }
 
 std::vector<std::size_t> parse_widths(const std::string& text) {
@@ -104,16 +100,42 @@ std::vector<dense_spec> hidden_layers(const train_options& o) {
   return out;
 }
 
+namespace {
+
+// What each schedule takes after its name, in the order of tmlp::schedule_names().
+constexpr std::string_view schedule_args[] = {"", ":EPOCHS[:GAMMA]", ":GAMMA",
+                                              ":WARMUP[:MIN_FRACTION]", ":FACTOR[:PATIENCE]"};
+static_assert(std::size(schedule_args) == std::variant_size_v<schedule>);
+
+// "step[:EPOCHS[:GAMMA]]": the name of schedule i with its optional arguments.
+std::string schedule_syntax(std::size_t i) {
+  const std::string name(schedule_names()[i]);
+  return schedule_args[i].empty() ? name : name + "[" + std::string(schedule_args[i]) + "]";
+}
+
+}  // namespace
+
+std::string schedule_choices(std::string_view sep, std::string_view last_sep) {
+  std::vector<std::string> all;
+  for (std::size_t i = 0; i < std::size(schedule_args); ++i) all.push_back(schedule_syntax(i));
+  const std::vector<std::string_view> views(all.begin(), all.end());
+  return join_names(views, sep, last_sep);
+}
+
 schedule parse_schedule(const std::string& text) {
   const std::vector<std::string_view> parts = split(text, ':');
-  const std::string_view name = parts[0];
   const std::size_t n_args = parts.size() - 1;
   const auto fail = [&](std::string_view why) {
     return error(errc::invalid_argument, fmt::format("--schedule: '{}': {}", text, why));
   };
-  const auto at_most = [&](std::size_t n, std::string_view syntax) {
-    if (n_args > n) throw fail(fmt::format("too many values; expected {}", syntax));
-  };
+  const std::optional<schedule> chosen = schedule_from_string(parts[0]);
+  if (!chosen)
+    bad_flag(fmt::format("--schedule: '{}' is not a schedule; expected {}", text,
+                         schedule_choices(", ", " or ")));
+  const std::size_t kind = chosen->index();
+  if (n_args > static_cast<std::size_t>(
+                   std::count(schedule_args[kind].begin(), schedule_args[kind].end(), ':')))
+    throw fail(fmt::format("too many values; expected {}", schedule_syntax(kind)));
   // Argument i as a number in the range `what` accepts, or the default when absent.
   const auto real = [&](std::size_t i, float fallback, std::string_view field, auto ok,
                         std::string_view what) {
@@ -131,41 +153,28 @@ schedule parse_schedule(const std::string& text) {
     return *v;
   };
   const auto positive = [](double v) { return v > 0.0; };
-
-  if (name == "constant") {
-    at_most(0, "constant");
-    return constant_lr{};
-  }
-  if (name == "step") {
-    at_most(2, "step[:EPOCHS[:GAMMA]]");
-    const step_decay d;
-    return step_decay{.step_epochs = integer(1, d.step_epochs, "EPOCHS", 1),
-                      .gamma = real(2, d.gamma, "GAMMA", positive, "a number > 0")};
-  }
-  if (name == "exp") {
-    at_most(1, "exp[:GAMMA]");
-    return exponential_decay{
-        .gamma = real(1, exponential_decay{}.gamma, "GAMMA", positive, "a number > 0")};
-  }
-  if (name == "cosine") {
-    at_most(2, "cosine[:WARMUP[:MIN_FRACTION]]");
-    return cosine{
-        .warmup_epochs = integer(1, 0, "WARMUP", 0),
-        .min_fraction = real(
-            2, 0.0f, "MIN_FRACTION", [](double v) { return v >= 0.0 && v <= 1.0; }, "in [0, 1]")};
-  }
-  if (name == "plateau") {
-    at_most(2, "plateau[:FACTOR[:PATIENCE]]");
-    const reduce_on_plateau d;
-    return reduce_on_plateau{
-        .factor = real(
-            1, d.factor, "FACTOR", [](double v) { return v > 0.0 && v < 1.0; }, "in (0, 1)"),
-        .patience = integer(2, d.patience, "PATIENCE", 1)};
-  }
-  bad_flag(fmt::format(
-      "--schedule: '{}' is not a schedule; expected constant, step[:EPOCHS[:GAMMA]], exp[:GAMMA], "
-      "cosine[:WARMUP[:MIN_FRACTION]] or plateau[:FACTOR[:PATIENCE]]",
-      text));
+  // The named schedule's defaults with the given arguments in their place.
+  return std::visit(
+      [&](auto d) -> schedule {
+        using T = decltype(d);
+        if constexpr (std::is_same_v<T, step_decay>) {
+          d.step_epochs = integer(1, d.step_epochs, "EPOCHS", 1);
+          d.gamma = real(2, d.gamma, "GAMMA", positive, "a number > 0");
+        } else if constexpr (std::is_same_v<T, exponential_decay>) {
+          d.gamma = real(1, d.gamma, "GAMMA", positive, "a number > 0");
+        } else if constexpr (std::is_same_v<T, cosine>) {
+          d.warmup_epochs = integer(1, d.warmup_epochs, "WARMUP", 0);
+          d.min_fraction = real(
+              2, d.min_fraction, "MIN_FRACTION", [](double v) { return v >= 0.0 && v <= 1.0; },
+              "in [0, 1]");
+        } else if constexpr (std::is_same_v<T, reduce_on_plateau>) {
+          d.factor = real(
+              1, d.factor, "FACTOR", [](double v) { return v > 0.0 && v < 1.0; }, "in (0, 1)");
+          d.patience = integer(2, d.patience, "PATIENCE", 1);
+        }
+        return d;
+      },
+      *chosen);
 }
 
 train_config make_train_config(const train_options& o) {
@@ -203,7 +212,8 @@ train_config make_train_config(const train_options& o) {
 std::optional<loss_kind> parse_loss(const std::string& name) {
   if (name == "auto") return std::nullopt;
   if (const auto l = loss_from_string(name)) return *l;
-  bad_flag(fmt::format("--loss: unknown '{}'; expected auto, mse, mae, huber, bce or ce", name));
+  bad_flag(fmt::format("--loss: unknown '{}'; expected auto, {}", name,
+                       join_names(loss_names(), ", ", " or ")));
 }
 
 loss_choice choose_loss(std::optional<loss_kind> loss, task_kind inferred, bool numeric_target,

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli/train_flags.hpp"
@@ -37,6 +38,11 @@ std::vector<dense_spec> hidden_layers(const train_options& o);
 // --schedule TEXT: constant | step[:EPOCHS[:GAMMA]] | exp[:GAMMA] |
 // cosine[:WARMUP[:MIN_FRACTION]] | plateau[:FACTOR[:PATIENCE]].
 schedule parse_schedule(const std::string& text);
+
+// Every schedule with its arguments, joined: schedule_choices("|") is
+// "constant|step[:EPOCHS[:GAMMA]]|...", schedule_choices(", ", " or ") "constant, ... or
+// plateau[...]".
+std::string schedule_choices(std::string_view sep, std::string_view last_sep = {});
 
 // Optimizer (--optimizer, --lr, --weight-decay), --schedule, --batch-size, --epochs, --l1,
 // --l2, --clip-norm, --clip-value, --early-stop, --threads, --seed. No callbacks, no validation

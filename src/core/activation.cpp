@@ -16,9 +16,7 @@ kernels::act_param param_of(const dense_layer& l, const float* params) noexcept 
 
 void activation_forward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
                         std::size_t rows, const float* in, float* a) noexcept {
-  // No bias: the kernel only reads in.
-  k.bias_act_forward[static_cast<int>(l.act)](rows, l.n_out, nullptr, param_of(l, params),
-                                              const_cast<float*>(in), a);
+  k.act_forward[static_cast<int>(l.act)](rows, l.n_out, in, param_of(l, params), a);
 }
 
 void activation_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,

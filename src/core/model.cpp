@@ -93,7 +93,7 @@ void model::predict(matrix_view x, matrix_span out, const predict_options& optio
       std::memcpy(o, y, rows * k_out * sizeof(float));
       if (options.raw) return;
       if (net.loss.kind == loss_kind::bce)
-        k.bias_act_forward[static_cast<int>(kernels::act::sigmoid)](rows, k_out, nullptr, {}, o, o);
+        k.act_forward[static_cast<int>(kernels::act::sigmoid)](rows, k_out, o, {}, o);
       else if (net.loss.kind == loss_kind::ce)
         k.softmax_rows(rows, k_out, o, o);
     });

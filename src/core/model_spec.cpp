@@ -5,100 +5,77 @@
 
 #include <fmt/format.h>
 
+#include "core/enum_table.hpp"
 #include "core/network.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/model.hpp"
 
 namespace tmlp {
 
-static_assert(static_cast<int>(activation::softplus) == static_cast<int>(kernels::act::softplus) &&
-                  static_cast<int>(activation::gelu) == static_cast<int>(kernels::act::gelu_erf) &&
-                  static_cast<int>(activation::prelu) == static_cast<int>(kernels::act::prelu),
-              "tmlp::activation and kernels::act must share their numbering");
-
-std::string_view to_string(activation a) noexcept {
-  switch (a) {
-    case activation::identity:
-      return "identity";
-    case activation::relu:
-      return "relu";
-    case activation::leaky_relu:
-      return "leaky_relu";
-    case activation::prelu:
-      return "prelu";
-    case activation::elu:
-      return "elu";
-    case activation::selu:
-      return "selu";
-    case activation::sigmoid:
-      return "sigmoid";
-    case activation::tanh:
-      return "tanh";
-    case activation::gelu:
-      return "gelu";
-    case activation::gelu_tanh:
-      return "gelu_tanh";
-    case activation::softplus:
-      return "softplus";
-  }
-  return "?";
-}
-
-std::string_view to_string(loss_kind l) noexcept {
-  switch (l) {
-    case loss_kind::mse:
-      return "mse";
-    case loss_kind::mae:
-      return "mae";
-    case loss_kind::huber:
-      return "huber";
-    case loss_kind::bce:
-      return "bce";
-    case loss_kind::ce:
-      return "ce";
-  }
-  return "?";
-}
-
-std::string_view to_string(init_kind i) noexcept {
-  switch (i) {
-    case init_kind::automatic:
-      return "auto";
-    case init_kind::xavier_uniform:
-      return "xavier_uniform";
-    case init_kind::xavier_normal:
-      return "xavier_normal";
-    case init_kind::he_uniform:
-      return "he_uniform";
-    case init_kind::he_normal:
-      return "he_normal";
-    case init_kind::lecun_normal:
-      return "lecun_normal";
-    case init_kind::lecun_uniform:
-      return "lecun_uniform";
-  }
-  return "?";
-}
-
 namespace {
 
-template <class E, E Last>
-std::optional<E> from_string(std::string_view name) noexcept {
-  for (int i = 0; i <= static_cast<int>(Last); ++i)
-    if (to_string(static_cast<E>(i)) == name) return static_cast<E>(i);
-  return std::nullopt;
-}
+// The names of each enum, in the order --help lists them (activations: relu first).
+constexpr detail::enum_table<activation, n_activations> activations{{{
+    {activation::relu, "relu"},
+    {activation::leaky_relu, "leaky_relu"},
+    {activation::prelu, "prelu"},
+    {activation::elu, "elu"},
+    {activation::selu, "selu"},
+    {activation::sigmoid, "sigmoid"},
+    {activation::tanh, "tanh"},
+    {activation::gelu, "gelu"},
+    {activation::gelu_tanh, "gelu_tanh"},
+    {activation::softplus, "softplus"},
+    {activation::identity, "identity"},
+}}};
+
+constexpr detail::enum_table<loss_kind, 5> losses{{{
+    {loss_kind::mse, "mse"},
+    {loss_kind::mae, "mae"},
+    {loss_kind::huber, "huber"},
+    {loss_kind::bce, "bce"},
+    {loss_kind::ce, "ce"},
+}}};
+
+constexpr detail::enum_table<init_kind, 7> inits{{{
+    {init_kind::automatic, "auto"},
+    {init_kind::xavier_uniform, "xavier_uniform"},
+    {init_kind::xavier_normal, "xavier_normal"},
+    {init_kind::he_uniform, "he_uniform"},
+    {init_kind::he_normal, "he_normal"},
+    {init_kind::lecun_normal, "lecun_normal"},
+    {init_kind::lecun_uniform, "lecun_uniform"},
+}}};
+static_assert(activations.complete() && losses.complete() && inits.complete());
 
 }  // namespace
 
+std::string_view to_string(activation a) noexcept { return activations.name(a); }
+std::string_view to_string(loss_kind l) noexcept { return losses.name(l); }
+std::string_view to_string(init_kind i) noexcept { return inits.name(i); }
+
 std::optional<activation> activation_from_string(std::string_view name) noexcept {
-  return from_string<activation, activation::softplus>(name);
+  return activations.parse(name);
 }
 std::optional<loss_kind> loss_from_string(std::string_view name) noexcept {
-  return from_string<loss_kind, loss_kind::ce>(name);
+  return losses.parse(name);
 }
 std::optional<init_kind> init_from_string(std::string_view name) noexcept {
-  return from_string<init_kind, init_kind::lecun_uniform>(name);
+  return inits.parse(name);
+}
+
+std::span<const std::string_view> activation_names() noexcept { return activations.names(); }
+std::span<const std::string_view> loss_names() noexcept { return losses.names(); }
+std::span<const std::string_view> init_names() noexcept { return inits.names(); }
+
+std::string join_names(std::span<const std::string_view> names, std::string_view sep,
+                       std::string_view last_sep) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i > 0) out += i + 1 == names.size() && !last_sep.empty() ? last_sep : sep;
+    out += names[i];
+  }
+  return out;
 }
 
 namespace {
@@ -164,7 +141,7 @@ void validate(const model_spec& spec) {
     if (n_in * l.units > max_layer_weights)
       bad_spec(fmt::format("layer {}: {} x {} weights exceed the limit of {} per layer", i, l.units,
                            n_in, max_layer_weights));
-    if (static_cast<int>(l.act) < 0 || static_cast<int>(l.act) >= kernels::n_acts)
+    if (static_cast<int>(l.act) < 0 || static_cast<int>(l.act) >= n_activations)
       bad_spec(fmt::format("layer {}: unknown activation {}", i, static_cast<int>(l.act)));
     if (static_cast<int>(l.init) < 0 ||
         static_cast<int>(l.init) > static_cast<int>(init_kind::lecun_uniform))
@@ -214,7 +191,7 @@ network network::from_spec(const model_spec& spec) {
     dense_layer l;
     l.n_in = n_in;
     l.n_out = s.units;
-    l.act = static_cast<kernels::act>(s.act);
+    l.act = s.act;
     l.alpha = s.alpha.value_or(default_alpha(s.act));
     l.dropout = s.dropout;
     net.has_dropout |= s.dropout > 0.0f;

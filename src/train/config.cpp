@@ -1,10 +1,13 @@
-// Validation of a train_config: every field checked once, each error naming the field.
+// Validation of a train_config: every field checked once, each error naming the field. The
+// names of the optimizers, schedules and fit statuses: one table each.
 #include <cmath>
 #include <string>
 #include <type_traits>
+#include <utility>
 
 #include <fmt/format.h>
 
+#include "core/enum_table.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/trainer.hpp"
 
@@ -83,5 +86,68 @@ void validate(const train_config& c) {
   if (c.shard_rows == 0) bad("shard_rows is 0; expected >= 1");
   if (c.max_shards == 0) bad("max_shards is 0; expected >= 1");
 }
+
+namespace {
+
+// Position of a config type among the alternatives of its variant V.
+template <class V, class T>
+constexpr std::size_t index_of = V(T{}).index();
+
+constexpr detail::enum_table<std::size_t, std::variant_size_v<optimizer>> optimizers{{{
+    {index_of<optimizer, sgd>, "sgd"},
+    {index_of<optimizer, momentum>, "momentum"},
+    {index_of<optimizer, nesterov>, "nesterov"},
+    {index_of<optimizer, adam>, "adam"},
+    {index_of<optimizer, adamw>, "adamw"},
+    {index_of<optimizer, rmsprop>, "rmsprop"},
+    {index_of<optimizer, adagrad>, "adagrad"},
+}}};
+
+constexpr detail::enum_table<std::size_t, std::variant_size_v<schedule>> schedules{{{
+    {index_of<schedule, constant_lr>, "constant"},
+    {index_of<schedule, step_decay>, "step"},
+    {index_of<schedule, exponential_decay>, "exp"},
+    {index_of<schedule, cosine>, "cosine"},
+    {index_of<schedule, reduce_on_plateau>, "plateau"},
+}}};
+
+constexpr detail::enum_table<fit_status, 5> fit_statuses{{{
+    {fit_status::completed, "completed"},
+    {fit_status::early_stopped, "early_stopped"},
+    {fit_status::stopped_by_callback, "stopped_by_callback"},
+    {fit_status::cancelled, "cancelled"},
+    {fit_status::diverged, "diverged"},
+}}};
+static_assert(optimizers.complete() && schedules.complete() && fit_statuses.complete());
+
+// The alternative at `index` of V, default-constructed.
+template <class V, std::size_t... I>
+V default_alternative(std::size_t index, std::index_sequence<I...>) noexcept {
+  V v;
+  ((index == I ? (v = std::variant_alternative_t<I, V>{}, 0) : 0), ...);
+  return v;
+}
+
+template <class V>
+std::optional<V> variant_from(std::optional<std::size_t> index) noexcept {
+  if (!index) return std::nullopt;
+  return default_alternative<V>(*index, std::make_index_sequence<std::variant_size_v<V>>{});
+}
+
+}  // namespace
+
+std::span<const std::string_view> optimizer_names() noexcept { return optimizers.names(); }
+std::string_view to_string(const optimizer& o) noexcept { return optimizers.name(o.index()); }
+std::optional<optimizer> optimizer_from_string(std::string_view name) noexcept {
+  return variant_from<optimizer>(optimizers.parse(name));
+}
+
+std::span<const std::string_view> schedule_names() noexcept { return schedules.names(); }
+std::string_view to_string(const schedule& s) noexcept { return schedules.name(s.index()); }
+std::optional<schedule> schedule_from_string(std::string_view name) noexcept {
+  return variant_from<schedule>(schedules.parse(name));
+}
+
+std::string_view to_string(fit_status s) noexcept { return fit_statuses.name(s); }
 
 }  // namespace tmlp

@@ -19,22 +19,6 @@
 
 namespace tmlp {
 
-std::string_view to_string(fit_status s) noexcept {
-  switch (s) {
-    case fit_status::completed:
-      return "completed";
-    case fit_status::early_stopped:
-      return "early_stopped";
-    case fit_status::stopped_by_callback:
-      return "stopped_by_callback";
-    case fit_status::cancelled:
-      return "cancelled";
-    case fit_status::diverged:
-      return "diverged";
-  }
-  return "?";
-}
-
 void validate(const train_config& c);  // config.cpp
 
 trainer::trainer(train_config config) : config_(std::move(config)) { validate(config_); }
