@@ -28,8 +28,8 @@
 #include <fmt/format.h>
 #include <tbb/task_arena.h>
 
-#include "data/csv_file.hpp"
 #include "data/csv_scan.hpp"
+#include "io/file_io.hpp"
 #include "tmlp/data.hpp"
 #include "tmlp/error.hpp"
 
@@ -529,7 +529,8 @@ table parse_text(std::string_view text, const csv_options& options, const std::s
 }  // namespace
 
 table read_csv(const std::string& path, const csv_options& options) {
-  const data::file_bytes bytes(path);
+  // Mapped; a pipe or a file in /proc is read instead.
+  const io::file_bytes bytes(path, {.kind = "CSV file", .special_files = true, .read_ahead = true});
   return parse_text(bytes.text(), options, path);
 }
 

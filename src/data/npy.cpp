@@ -1,6 +1,6 @@
 // tmlp::read_npy: NumPy .npy files (format 1.0, 2.0, 3.0) into a table of numeric columns.
 //
-// The whole file is read with one read() into a buffer of the size fstat reports; the header is
+// The whole file is read into a buffer of the size fstat reports (io::file_bytes); the header is
 // parsed by a small strict parser for the Python dict literal NumPy writes (no evaluation), and
 // the shape times the item size is checked against the bytes actually in the file before any
 // column is allocated. Only then are the values converted, without checks, into columns (C-order
@@ -19,13 +19,8 @@
 // 1.0 / 2.0 / 3.0, a header that does not parse or lacks / repeats / adds a key, object and
 // structured arrays and any other dtype, 0 or more than 2 dimensions, an empty array (a zero
 // dimension), an element count that overflows, and data bytes that do not match the shape.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <bit>
-#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -38,6 +33,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "io/file_io.hpp"
 #include "tmlp/data.hpp"
 #include "tmlp/error.hpp"
 
@@ -49,57 +45,6 @@ constexpr std::string_view supported_dtypes =
 
 [[noreturn]] void fail(errc code, const std::string& path, const std::string& what) {
   throw error(code, fmt::format("{}: {}", path, what));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reading the file
-
-struct file_bytes {
-  std::unique_ptr<std::byte[]> data;
-  std::size_t size = 0;
-};
-
-struct fd_guard {
-  int fd;
-  ~fd_guard() { ::close(fd); }
-};
-
-file_bytes read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int e = errno;
-    fail(errc::io, path,
-         fmt::format("cannot open: {}; expected a readable .npy file", std::strerror(e)));
-  }
-  fd_guard guard{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int e = errno;
-    fail(errc::io, path, fmt::format("cannot stat: {}", std::strerror(e)));
-  }
-  if (S_ISDIR(st.st_mode)) fail(errc::io, path, "is a directory; expected a .npy file");
-  if (!S_ISREG(st.st_mode)) fail(errc::io, path, "is not a regular file; expected a .npy file");
-  file_bytes f;
-  f.size = static_cast<std::size_t>(st.st_size);
-  if (f.size == 0)
-    fail(errc::invalid_data, path, "empty file; expected a .npy file (\\x93NUMPY...)");
-  f.data = std::make_unique_for_overwrite<std::byte[]>(f.size);
-  std::size_t done = 0;
-  while (done < f.size) {
-    // Linux transfers at most about 2 GiB per call.
-    const std::size_t want = std::min<std::size_t>(f.size - done, std::size_t{1} << 30);
-    const ssize_t got = ::read(fd, f.data.get() + done, want);
-    if (got < 0) {
-      const int e = errno;
-      if (e == EINTR) continue;
-      fail(errc::io, path, fmt::format("read error after {} bytes: {}", done, std::strerror(e)));
-    }
-    if (got == 0)
-      fail(errc::io, path,
-           fmt::format("file shrank while reading: got {} of {} bytes", done, f.size));
-    done += static_cast<std::size_t>(got);
-  }
-  return f;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -400,23 +345,25 @@ void to_columns(bool swap, std::size_t n_rows, std::size_t n_cols, bool col_majo
 }  // namespace
 
 table read_npy(const std::string& path) {
-  const file_bytes file = read_file(path);
-  const std::byte* bytes = file.data.get();
+  const io::file_bytes file(path, {.kind = ".npy file", .copy = true});
+  if (file.size() == 0)
+    fail(errc::invalid_data, path, "empty file; expected a .npy file (\\x93NUMPY...)");
+  const auto* bytes = reinterpret_cast<const std::byte*>(file.data());
   const auto u8 = [&](std::size_t i) { return std::to_integer<unsigned>(bytes[i]); };
 
   // Preamble: magic, version, header length.
   static constexpr unsigned char magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
-  const std::size_t n_magic = std::min<std::size_t>(6, file.size);
+  const std::size_t n_magic = std::min<std::size_t>(6, file.size());
   if (std::memcmp(bytes, magic, n_magic) != 0) {
-    if (file.size >= 4 && std::memcmp(bytes, "PK\x03\x04", 4) == 0)
+    if (file.size() >= 4 && std::memcmp(bytes, "PK\x03\x04", 4) == 0)
       fail(errc::invalid_data, path,
            "is a .npz archive (zip), not a .npy file; extract one array from it first");
     fail(errc::invalid_data, path,
          "bad magic: the file does not start with \\x93NUMPY; expected a NumPy .npy file");
   }
-  if (file.size < 10)
+  if (file.size() < 10)
     fail(errc::invalid_data, path,
-         fmt::format("truncated: {} bytes, shorter than the 10-byte .npy preamble", file.size));
+         fmt::format("truncated: {} bytes, shorter than the 10-byte .npy preamble", file.size()));
   const unsigned major = u8(6), minor = u8(7);
   if ((major != 1 && major != 2 && major != 3) || minor != 0)
     fail(errc::invalid_data, path,
@@ -427,19 +374,19 @@ table read_npy(const std::string& path) {
     header_len = u8(8) | (u8(9) << 8);
     header_at = 10;
   } else {
-    if (file.size < 12)
+    if (file.size() < 12)
       fail(errc::invalid_data, path,
            fmt::format("truncated: {} bytes, shorter than the 12-byte .npy {}.0 preamble",
-                       file.size, major));
+                       file.size(), major));
     header_len = std::size_t{u8(8)} | (std::size_t{u8(9)} << 8) | (std::size_t{u8(10)} << 16) |
                  (std::size_t{u8(11)} << 24);
     header_at = 12;
   }
-  if (header_len > file.size - header_at)
+  if (header_len > file.size() - header_at)
     fail(errc::invalid_data, path,
          fmt::format("truncated header: the preamble announces {} header bytes but only {} "
                      "follow",
-                     header_len, file.size - header_at));
+                     header_len, file.size() - header_at));
   const std::string_view header_text(reinterpret_cast<const char*>(bytes + header_at), header_len);
   const npy_header h = header_parser(path, header_text).parse();
 
@@ -455,7 +402,7 @@ table read_npy(const std::string& path) {
            fmt::format("array is empty (shape {}); expected at least one row and one column",
                        shape_text(h.shape)));
   const std::size_t data_at = header_at + header_len;
-  const std::size_t data_bytes = file.size - data_at;
+  const std::size_t data_bytes = file.size() - data_at;
   std::uint64_t n_elems = 1;
   for (const std::uint64_t d : h.shape)
     if (__builtin_mul_overflow(n_elems, d, &n_elems))

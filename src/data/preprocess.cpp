@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/assert.hpp"
+#include "io/file_io.hpp"
 #include "tmlp/error.hpp"
 
 namespace tmlp {
@@ -59,12 +60,6 @@ class row_set {
   const std::vector<std::uint32_t>& list_;
   std::size_t n_rows_;
 };
-
-std::uint64_t fnv1a(std::string_view s) noexcept {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
-  return h;
-}
 
 std::string number_label(double v) {
   return v == std::floor(v) && std::fabs(v) < 1e15 ? fmt::format("{}", static_cast<long long>(v))
@@ -150,7 +145,7 @@ void index_levels(preprocessor::feature_column& f) {
 // level's text, or -1 when the level was not seen in training. bind() maps each code of a table
 // through it once.
 std::ptrdiff_t level_slot(const preprocessor::feature_column& f, std::string_view level) noexcept {
-  if (f.n_buckets > 0) return static_cast<std::ptrdiff_t>(fnv1a(level) % f.n_buckets);
+  if (f.n_buckets > 0) return static_cast<std::ptrdiff_t>(io::fnv1a(level) % f.n_buckets);
   const auto it = std::lower_bound(
       f.level_order.begin(), f.level_order.end(), level,
       [&](std::uint32_t i, std::string_view text) { return std::string_view(f.levels[i]) < text; });
