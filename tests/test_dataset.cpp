@@ -19,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "io/file_io.hpp"
 #include "support/common.hpp"
 #include "tmlp/dataset.hpp"
 #include "tmlp/error.hpp"
@@ -71,13 +72,13 @@ void put_u64(bytes& b, std::size_t at, std::uint64_t v) {
 }
 // Recomputes the header+schema checksum, as a deliberate (hostile) writer would.
 void reseal(bytes& b) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  auto add = [&](std::size_t from, std::size_t to) {
-    for (std::size_t i = from; i < std::min(to, b.size()); ++i) h = (h ^ b[i]) * 0x100000001b3ULL;
-  };
-  add(0, 56);
   const std::uint64_t schema_bytes = get_u64(b, 32);
-  add(64, schema_bytes < b.size() ? 64 + static_cast<std::size_t>(schema_bytes) : b.size());
+  const std::size_t from = std::min<std::size_t>(64, b.size());
+  const std::size_t to =
+      schema_bytes < b.size() ? 64 + static_cast<std::size_t>(schema_bytes) : b.size();
+  const std::uint64_t h =
+      tmlp::io::fnv1a(b.data() + from, std::min(to, b.size()) - from,
+                      tmlp::io::fnv1a(b.data(), std::min<std::size_t>(56, b.size())));
   put_u64(b, 56, h);
 }
 

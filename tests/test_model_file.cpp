@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include "io/file_io.hpp"
 #include "io/model_file.hpp"
 #include "support/common.hpp"
 #include "tmlp/error.hpp"
@@ -39,6 +40,16 @@ tmlp::model small_model() {
 }
 
 }  // namespace
+
+TEST_CASE("fnv1a gives the published FNV-1a 64 values, and chains", "[io][fnv1a]") {
+  using tmlp::io::fnv1a;
+  CHECK(fnv1a("") == 0xcbf29ce484222325ULL);
+  CHECK(fnv1a("a") == 0xaf63dc4c8601ec8cULL);
+  CHECK(fnv1a("foobar") == 0x85944171f73967e8ULL);
+  CHECK(fnv1a("bar", fnv1a("foo")) == fnv1a("foobar"));
+  const unsigned char bytes[] = {'f', 'o', 'o', 'b', 'a', 'r'};
+  CHECK(fnv1a(bytes, sizeof bytes) == fnv1a("foobar"));
+}
 
 TEST_CASE("a saved model loads with the same spec, parameters and metadata", "[io][model_file]") {
   const fs::path dir = temp_dir();

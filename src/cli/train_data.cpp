@@ -49,19 +49,10 @@ data_source open_valid(const std::string& path, csv_options csv, const table_vie
   return again ? open_data(path, csv) : std::move(v);
 }
 
-// Every row of a file as features: the matrix of a CSV (kept in `storage`), or rows gathered
-// and transformed from a mapped .tmlpd file on demand.
-std::unique_ptr<row_source> feature_source(const preprocessor& prep, const data_source& file,
-                                           matrix& storage) {
-  if (file.mapped()) return std::make_unique<feature_rows>(prep, file.view());
-  storage = prep.features(file.view());
-  return std::make_unique<matrix_rows>(storage.view());
-}
-
-// A CSV's parsed table is not needed once its features are computed: free it before training.
-void release_parsed_tables(train_data& d) {
-  if (d.train_file && !d.train_file->mapped()) d.train_file.reset();
-  if (d.valid_file && !d.valid_file->mapped()) d.valid_file.reset();
+// Every row of a file as features, gathered and transformed from its typed table (the parsed
+// CSV or the mapping of a .tmlpd file) shard by shard: the feature matrix is never built.
+std::unique_ptr<row_source> feature_source(const preprocessor& prep, const data_source& file) {
+  return std::make_unique<feature_rows>(prep, file.view());
 }
 
 }  // namespace
@@ -115,14 +106,13 @@ std::unique_ptr<train_data> load_train_data(const train_options& o, std::optiona
   if (!o.valid.empty()) {
     const table_view& v = d->valid_file.emplace(open_valid(o.valid, csv, t)).view();
     d->prep = std::move(probe);
-    d->x_train = feature_source(d->prep, *d->train_file, d->x_all);
+    d->x_train = feature_source(d->prep, *d->train_file);
     d->y_train = d->prep.targets(t);
-    d->x_valid = feature_source(d->prep, *d->valid_file, d->x_valid_all);
+    d->x_valid = feature_source(d->prep, *d->valid_file);
     d->y_valid = d->prep.targets(v);
     d->summary =
         fmt::format("{}: {} training rows; {}: {} validation rows; {} features, task {}", o.data,
                     t.n_rows, o.valid, v.n_rows, d->prep.n_features(), to_string(d->prep.task()));
-    release_parsed_tables(*d);
     return d;
   }
 
@@ -138,7 +128,7 @@ std::unique_ptr<train_data> load_train_data(const train_options& o, std::optiona
   }
   d->prep = preprocessor::fit(t, popt, train_rows);
   const matrix y_all = d->prep.targets(t);
-  d->all_rows = feature_source(d->prep, *d->train_file, d->x_all);
+  d->all_rows = feature_source(d->prep, *d->train_file);
   if (valid_rows.empty()) {
     d->x_train = std::move(d->all_rows);
     d->y_train = y_all;
@@ -151,7 +141,6 @@ std::unique_ptr<train_data> load_train_data(const train_options& o, std::optiona
   d->summary = fmt::format("{}: {} rows ({} train, {} validation), {} features, task {}", o.data,
                            t.n_rows, d->x_train->rows(), d->x_valid ? d->x_valid->rows() : 0,
                            d->prep.n_features(), to_string(d->prep.task()));
-  release_parsed_tables(*d);
   return d;
 }
 

@@ -1,7 +1,8 @@
 // `tmlp train`'s data: the training file (CSV or .tmlpd) and the --valid file, the target found
 // by name or position, the loss and task, preprocessing fitted on the training rows only, and
-// the rows the trainer gathers: from the feature matrix of a CSV, or straight from the mapping
-// of a .tmlpd file (whose features are never materialized, so it may be larger than RAM).
+// the rows the trainer gathers, shard by shard, from the typed table of either kind of file (the
+// parsed columns of a CSV, the mapping of a .tmlpd file, which may be larger than RAM): the
+// feature matrix is never materialized.
 //
 //     std::unique_ptr<train_data> d = load_train_data(o, parse_loss(o.loss));
 //     trainer.fit(m, *d->x_train, d->y_train, d->x_valid.get(), d->y_valid);
@@ -35,9 +36,8 @@ struct train_data {
   matrix y_train, y_valid;                       // rows x 1 each
   std::string summary;                           // one line: files, rows, features, task
 
-  // Storage behind the row sources.
+  // Storage behind the row sources: the files' typed tables.
   std::optional<data_source> train_file, valid_file;
-  matrix x_all, x_valid_all;             // CSV features (empty for .tmlpd)
   std::unique_ptr<row_source> all_rows;  // every row of the training file, when it is split
 };
 

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <bit>
-#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -12,11 +11,6 @@
 #include <unordered_set>
 #include <utility>
 #include <vector>
-
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -30,7 +24,6 @@ namespace {
 using io::fnv1a;
 using io::get_u32;
 using io::get_u64;
-using io::io_fail;
 using io::json_depth;
 using io::put_u32;
 using io::put_u64;
@@ -294,20 +287,13 @@ void write_dataset(const table_view& t, const std::string& path) {
 
 struct mapped_dataset::state {
   std::string path, origin;
-  const unsigned char* base = nullptr;
-  std::size_t size = 0;
+  io::file_bytes file;  // the mapping
   std::size_t n_rows = 0;
   std::uint64_t data_offset = 0, stride = 0;
   std::vector<column_entry> columns;
 
-  state() = default;
-  state(const state&) = delete;
-  state& operator=(const state&) = delete;
-  ~state() {
-    if (base != nullptr) ::munmap(const_cast<unsigned char*>(base), size);
-  }
   const unsigned char* column_data(std::size_t i) const noexcept {
-    return base + data_offset + i * stride;
+    return file.data() + data_offset + i * stride;
   }
 };
 
@@ -315,43 +301,16 @@ mapped_dataset::mapped_dataset(const std::string& path) : s_(std::make_unique<st
   require_little_endian(path);
   state& s = *s_;
   s.path = path;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) io_fail(path, "cannot open");
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int e = errno;
-    ::close(fd);
-    errno = e;
-    io_fail(path, "cannot stat");
-  }
-  if (S_ISDIR(st.st_mode)) {
-    ::close(fd);
-    throw error(errc::io, path + ": is a directory, not a dataset file");
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw error(errc::io, path + ": is not a regular file, so it cannot be mapped");
-  }
-  const auto size = static_cast<std::uint64_t>(st.st_size);
-  if (size < header_bytes) {
-    ::close(fd);
+  s.file = io::file_bytes(path, {.kind = ".tmlpd dataset file"});
+  const std::uint64_t size = s.file.size();
+  if (size < header_bytes)
     bad_file(path, size == 0
                        ? std::string("the file is empty")
                        : fmt::format("{} bytes is shorter than the {}-byte header (truncated)",
                                      size, header_bytes));
-  }
-  void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-  const int map_errno = errno;
-  ::close(fd);
-  if (p == MAP_FAILED) {
-    errno = map_errno;
-    io_fail(path, "cannot map into memory");
-  }
-  s.base = static_cast<const unsigned char*>(p);
-  s.size = size;
 
   // --- header: magic, version, then sizes that must agree with the file's size ---
-  const unsigned char* h = s.base;
+  const unsigned char* h = s.file.data();
   if (std::memcmp(h, magic, 8) != 0) bad_file(path, "wrong magic bytes (not a .tmlpd file)");
   if (const std::uint32_t v = get_u32(h + 8); v != dataset_format_version)
     bad_file(path, fmt::format("format version {}; this build reads version {}", v,
@@ -391,7 +350,7 @@ mapped_dataset::mapped_dataset(const std::string& path) : s_(std::make_unique<st
       check_codes(path, i, s.columns[i], reinterpret_cast<const std::int32_t*>(s.column_data(i)),
                   s.n_rows);
   // Training gathers rows in random order: reading ahead would only waste I/O.
-  ::madvise(const_cast<unsigned char*>(s.base), s.size, MADV_RANDOM);
+  s.file.advise_random();
 }
 
 mapped_dataset::~mapped_dataset() = default;
@@ -419,7 +378,7 @@ std::size_t mapped_dataset::n_rows() const noexcept { return s_->n_rows; }
 std::size_t mapped_dataset::n_columns() const noexcept { return s_->columns.size(); }
 const std::string& mapped_dataset::path() const noexcept { return s_->path; }
 const std::string& mapped_dataset::origin() const noexcept { return s_->origin; }
-std::size_t mapped_dataset::file_bytes() const noexcept { return s_->size; }
+std::size_t mapped_dataset::file_bytes() const noexcept { return s_->file.size(); }
 
 table read_dataset(const std::string& path) {
   const mapped_dataset d(path);

@@ -1,6 +1,6 @@
 // tmlp::read_npy: NumPy .npy files (format 1.0, 2.0, 3.0) into a table of numeric columns.
 //
-// The whole file is read with one read() into a buffer of the size fstat reports; the header is
+// The whole file is read into a buffer of the size fstat reports (io::file_bytes); the header is
 // parsed by a small strict parser for the Python dict literal NumPy writes (no evaluation), and
 // the shape times the item size is checked against the bytes actually in the file before any
 // column is allocated. Only then are the values converted, without checks, into columns (C-order
@@ -19,13 +19,8 @@
 // 1.0 / 2.0 / 3.0, a header that does not parse or lacks / repeats / adds a key, object and
 // structured arrays and any other dtype, 0 or more than 2 dimensions, an empty array (a zero
 // dimension), an element count that overflows, and data bytes that do not match the shape.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <bit>
-#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -38,275 +33,19 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "data/npy_header.hpp"
+#include "io/file_io.hpp"
 #include "tmlp/data.hpp"
 #include "tmlp/error.hpp"
 
 namespace tmlp {
 namespace {
 
-constexpr std::string_view supported_dtypes =
-    "supported: float32 '<f4', float64 '<f8', int32 '<i4', int64 '<i8' (or '>' big-endian)";
+using namespace data;
 
 [[noreturn]] void fail(errc code, const std::string& path, const std::string& what) {
-  throw error(code, fmt::format("{}: {}", path, what));
+  npy_fail(code, path, what);
 }
-
-// ---------------------------------------------------------------------------------------------
-// Reading the file
-
-struct file_bytes {
-  std::unique_ptr<std::byte[]> data;
-  std::size_t size = 0;
-};
-
-struct fd_guard {
-  int fd;
-  ~fd_guard() { ::close(fd); }
-};
-
-file_bytes read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    const int e = errno;
-    fail(errc::io, path,
-         fmt::format("cannot open: {}; expected a readable .npy file", std::strerror(e)));
-  }
-  fd_guard guard{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int e = errno;
-    fail(errc::io, path, fmt::format("cannot stat: {}", std::strerror(e)));
-  }
-  if (S_ISDIR(st.st_mode)) fail(errc::io, path, "is a directory; expected a .npy file");
-  if (!S_ISREG(st.st_mode)) fail(errc::io, path, "is not a regular file; expected a .npy file");
-  file_bytes f;
-  f.size = static_cast<std::size_t>(st.st_size);
-  if (f.size == 0)
-    fail(errc::invalid_data, path, "empty file; expected a .npy file (\\x93NUMPY...)");
-  f.data = std::make_unique_for_overwrite<std::byte[]>(f.size);
-  std::size_t done = 0;
-  while (done < f.size) {
-    // Linux transfers at most about 2 GiB per call.
-    const std::size_t want = std::min<std::size_t>(f.size - done, std::size_t{1} << 30);
-    const ssize_t got = ::read(fd, f.data.get() + done, want);
-    if (got < 0) {
-      const int e = errno;
-      if (e == EINTR) continue;
-      fail(errc::io, path, fmt::format("read error after {} bytes: {}", done, std::strerror(e)));
-    }
-    if (got == 0)
-      fail(errc::io, path,
-           fmt::format("file shrank while reading: got {} of {} bytes", done, f.size));
-    done += static_cast<std::size_t>(got);
-  }
-  return f;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The header: a Python dict literal such as
-//   {'descr': '<f4', 'fortran_order': False, 'shape': (5, 3), }
-// followed by spaces and a newline.
-
-enum class elem_type { f4, f8, i4, i8 };
-
-struct npy_dtype {
-  elem_type type = elem_type::f4;
-  std::size_t size = 4;
-  bool swap = false;  // stored in the other byte order than this machine's
-  std::string descr;
-};
-
-struct npy_header {
-  npy_dtype dtype;
-  bool fortran_order = false;
-  std::vector<std::uint64_t> shape;
-};
-
-// The header text made printable for a message: non-ASCII and control bytes escaped, cut short.
-std::string printable(std::string_view s) {
-  std::string out;
-  for (const char c : s) {
-    if (out.size() >= 160) {
-      out += "...";
-      break;
-    }
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u < 0x7f)
-      out += c;
-    else
-      out += fmt::format("\\x{:02x}", u);
-  }
-  return out;
-}
-
-std::string shape_text(const std::vector<std::uint64_t>& shape) {
-  if (shape.size() == 1) return fmt::format("({},)", shape[0]);
-  return fmt::format("({})", fmt::join(shape, ", "));
-}
-
-npy_dtype parse_descr(const std::string& path, const std::string& descr) {
-  if (descr == "|O" || descr == "O" || descr == "<O" || descr == ">O" || descr == "=O")
-    fail(errc::invalid_data, path,
-         fmt::format("dtype '{}' is an object array (pickled Python objects), which is not "
-                     "read; {}",
-                     printable(descr), supported_dtypes));
-  npy_dtype d;
-  d.descr = descr;
-  const bool known =
-      descr.size() == 3 && std::string_view("<>|=").find(descr[0]) != std::string_view::npos;
-  const std::string_view code = known ? std::string_view(descr).substr(1) : std::string_view();
-  if (code == "f4")
-    d.type = elem_type::f4, d.size = 4;
-  else if (code == "f8")
-    d.type = elem_type::f8, d.size = 8;
-  else if (code == "i4")
-    d.type = elem_type::i4, d.size = 4;
-  else if (code == "i8")
-    d.type = elem_type::i8, d.size = 8;
-  else
-    fail(errc::invalid_data, path,
-         fmt::format("dtype '{}' is not supported; {}", printable(descr), supported_dtypes));
-  const bool little = descr[0] == '<' || ((descr[0] == '|' || descr[0] == '=') &&
-                                          std::endian::native == std::endian::little);
-  d.swap = little != (std::endian::native == std::endian::little);
-  return d;
-}
-
-class header_parser {
- public:
-  header_parser(const std::string& path, std::string_view text) : path_(path), text_(text) {}
-
-  npy_header parse() {
-    npy_header h;
-    bool has_descr = false, has_order = false, has_shape = false;
-    skip_ws();
-    expect('{', "'{' opening the header dict");
-    skip_ws();
-    while (peek() != '}') {
-      const std::size_t key_at = pos_;
-      const std::string key = string_literal("a quoted key ('descr', 'fortran_order', 'shape')");
-      skip_ws();
-      expect(':', "':' after the key");
-      skip_ws();
-      if (key == "descr") {
-        once(has_descr, key, key_at);
-        if (peek() == '[')
-          fail(errc::invalid_data, path_,
-               fmt::format("structured (record) dtype {} is not supported; {}",
-                           printable(text_.substr(pos_, 40)), supported_dtypes));
-        h.dtype = parse_descr(path_, string_literal("a quoted dtype such as '<f4'"));
-      } else if (key == "fortran_order") {
-        once(has_order, key, key_at);
-        h.fortran_order = boolean();
-      } else if (key == "shape") {
-        once(has_shape, key, key_at);
-        h.shape = shape();
-      } else {
-        bad(key_at, fmt::format("unknown key '{}'; expected 'descr', 'fortran_order', 'shape'",
-                                printable(key)));
-      }
-      skip_ws();
-      if (peek() == ',') {
-        ++pos_;
-        skip_ws();
-      } else if (peek() != '}') {
-        bad(pos_, "expected ',' or '}' after a value");
-      }
-    }
-    ++pos_;  // '}'
-    skip_ws();
-    if (pos_ != text_.size()) bad(pos_, "expected only spaces and a newline after '}'");
-    if (!has_descr || !has_order || !has_shape)
-      bad(pos_, fmt::format("missing key '{}'; expected 'descr', 'fortran_order' and 'shape'",
-                            !has_descr   ? "descr"
-                            : !has_order ? "fortran_order"
-                                         : "shape"));
-    return h;
-  }
-
- private:
-  [[noreturn]] void bad(std::size_t at, const std::string& what) const {
-    fail(errc::invalid_data, path_,
-         fmt::format("header does not parse at byte {}: {} (header: {})", at, what,
-                     printable(text_)));
-  }
-
-  char peek() const { return pos_ < text_.size() ? text_[pos_] : '\0'; }
-  void skip_ws() {
-    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' ||
-                                   text_[pos_] == '\n' || text_[pos_] == '\r'))
-      ++pos_;
-  }
-  void expect(char c, std::string_view what) {
-    if (peek() != c) bad(pos_, fmt::format("expected {}", what));
-    ++pos_;
-  }
-  void once(bool& seen, const std::string& key, std::size_t at) const {
-    if (seen) bad(at, fmt::format("key '{}' appears twice", key));
-    seen = true;
-  }
-
-  // 'text' or "text" without escapes (no valid header needs one).
-  std::string string_literal(std::string_view what) {
-    const char q = peek();
-    if (q != '\'' && q != '"') bad(pos_, fmt::format("expected {}", what));
-    const std::size_t start = ++pos_;
-    while (pos_ < text_.size() && text_[pos_] != q) {
-      if (text_[pos_] == '\\' || text_[pos_] == '\n')
-        bad(pos_, "escapes and newlines inside a string are not supported");
-      ++pos_;
-    }
-    if (pos_ >= text_.size()) bad(start - 1, "unterminated string");
-    return std::string(text_.substr(start, pos_++ - start));
-  }
-
-  bool boolean() {
-    if (text_.substr(pos_, 4) == "True") return pos_ += 4, true;
-    if (text_.substr(pos_, 5) == "False") return pos_ += 5, false;
-    bad(pos_, "expected True or False for 'fortran_order'");
-  }
-
-  // A Python tuple of non-negative integers: (), (n,), (n, m), (n, m,) ...
-  std::vector<std::uint64_t> shape() {
-    expect('(', "'(' opening the shape tuple");
-    std::vector<std::uint64_t> dims;
-    bool trailing_comma = false;
-    skip_ws();
-    while (peek() != ')') {
-      if (peek() == '-') bad(pos_, "negative dimension; expected a non-negative integer");
-      if (peek() < '0' || peek() > '9') bad(pos_, "expected an integer dimension or ')'");
-      if (dims.size() >= 64) bad(pos_, "more than 64 dimensions");
-      const std::size_t start = pos_;
-      std::uint64_t v = 0;
-      while (peek() >= '0' && peek() <= '9') {
-        const auto digit = static_cast<std::uint64_t>(peek() - '0');
-        if (v > (std::numeric_limits<std::uint64_t>::max() - digit) / 10)
-          bad(start, "dimension does not fit in 64 bits");
-        v = v * 10 + digit;
-        ++pos_;
-      }
-      if (pos_ - start > 1 && text_[start] == '0') bad(start, "integer with a leading zero");
-      dims.push_back(v);
-      skip_ws();
-      trailing_comma = false;
-      if (peek() == ',') {
-        ++pos_, trailing_comma = true;
-        skip_ws();
-      } else if (peek() != ')') {
-        bad(pos_, "expected ',' or ')' in the shape tuple");
-      }
-    }
-    // (5) is the integer 5 in Python, not a tuple.
-    if (dims.size() == 1 && !trailing_comma)
-      bad(pos_, "a one-element shape needs a trailing comma, as in (5,)");
-    ++pos_;  // ')'
-    return dims;
-  }
-
-  const std::string& path_;
-  std::string_view text_;
-  std::size_t pos_ = 0;
-};
 
 // ---------------------------------------------------------------------------------------------
 // Conversion to columns (validated input; no checks).
@@ -397,26 +136,29 @@ void to_columns(bool swap, std::size_t n_rows, std::size_t n_cols, bool col_majo
   return any_inf != 0;
 }
 
-}  // namespace
+// Where the parts of a .npy file lie: its header, and the data after it.
+struct npy_layout {
+  npy_header h;
+  std::size_t data_at = 0;  // offset of the first data byte
+  std::size_t n_rows = 0, n_cols = 0;
+};
 
-table read_npy(const std::string& path) {
-  const file_bytes file = read_file(path);
-  const std::byte* bytes = file.data.get();
+// The preamble (magic, version, header length) and the header.
+npy_header read_header(const std::string& path, const std::byte* bytes, std::size_t size,
+                       std::size_t& data_at) {
   const auto u8 = [&](std::size_t i) { return std::to_integer<unsigned>(bytes[i]); };
-
-  // Preamble: magic, version, header length.
   static constexpr unsigned char magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
-  const std::size_t n_magic = std::min<std::size_t>(6, file.size);
+  const std::size_t n_magic = std::min<std::size_t>(6, size);
   if (std::memcmp(bytes, magic, n_magic) != 0) {
-    if (file.size >= 4 && std::memcmp(bytes, "PK\x03\x04", 4) == 0)
+    if (size >= 4 && std::memcmp(bytes, "PK\x03\x04", 4) == 0)
       fail(errc::invalid_data, path,
            "is a .npz archive (zip), not a .npy file; extract one array from it first");
     fail(errc::invalid_data, path,
          "bad magic: the file does not start with \\x93NUMPY; expected a NumPy .npy file");
   }
-  if (file.size < 10)
+  if (size < 10)
     fail(errc::invalid_data, path,
-         fmt::format("truncated: {} bytes, shorter than the 10-byte .npy preamble", file.size));
+         fmt::format("truncated: {} bytes, shorter than the 10-byte .npy preamble", size));
   const unsigned major = u8(6), minor = u8(7);
   if ((major != 1 && major != 2 && major != 3) || minor != 0)
     fail(errc::invalid_data, path,
@@ -427,112 +169,134 @@ table read_npy(const std::string& path) {
     header_len = u8(8) | (u8(9) << 8);
     header_at = 10;
   } else {
-    if (file.size < 12)
+    if (size < 12)
       fail(errc::invalid_data, path,
-           fmt::format("truncated: {} bytes, shorter than the 12-byte .npy {}.0 preamble",
-                       file.size, major));
+           fmt::format("truncated: {} bytes, shorter than the 12-byte .npy {}.0 preamble", size,
+                       major));
     header_len = std::size_t{u8(8)} | (std::size_t{u8(9)} << 8) | (std::size_t{u8(10)} << 16) |
                  (std::size_t{u8(11)} << 24);
     header_at = 12;
   }
-  if (header_len > file.size - header_at)
+  if (header_len > size - header_at)
     fail(errc::invalid_data, path,
          fmt::format("truncated header: the preamble announces {} header bytes but only {} "
                      "follow",
-                     header_len, file.size - header_at));
-  const std::string_view header_text(reinterpret_cast<const char*>(bytes + header_at), header_len);
-  const npy_header h = header_parser(path, header_text).parse();
+                     header_len, size - header_at));
+  data_at = header_at + header_len;
+  return parse_npy_header(
+      path, std::string_view(reinterpret_cast<const char*>(bytes + header_at), header_len));
+}
 
-  // Shape and size, checked against the file before anything is allocated.
+// The header, with its shape and size checked against the file before anything is allocated.
+npy_layout read_layout(const std::string& path, const std::byte* bytes, std::size_t size) {
+  npy_layout l;
+  l.h = read_header(path, bytes, size, l.data_at);
+  const npy_header& h = l.h;
   if (h.shape.empty() || h.shape.size() > 2)
     fail(errc::invalid_data, path,
          fmt::format("array has {} dimensions (shape {}); expected 1 (one column) or 2 (rows x "
                      "columns)",
-                     h.shape.size(), shape_text(h.shape)));
+                     h.shape.size(), npy_shape_text(h.shape)));
   for (const std::uint64_t d : h.shape)
     if (d == 0)
       fail(errc::invalid_data, path,
            fmt::format("array is empty (shape {}); expected at least one row and one column",
-                       shape_text(h.shape)));
-  const std::size_t data_at = header_at + header_len;
-  const std::size_t data_bytes = file.size - data_at;
+                       npy_shape_text(h.shape)));
+  const std::size_t data_bytes = size - l.data_at;
   std::uint64_t n_elems = 1;
   for (const std::uint64_t d : h.shape)
     if (__builtin_mul_overflow(n_elems, d, &n_elems))
       fail(errc::invalid_data, path,
            fmt::format("shape {} has more elements than fit in 64 bits; the file holds {} data "
                        "bytes",
-                       shape_text(h.shape), data_bytes));
+                       npy_shape_text(h.shape), data_bytes));
   std::uint64_t n_needed = 0;
   if (__builtin_mul_overflow(n_elems, std::uint64_t{h.dtype.size}, &n_needed) ||
       n_needed != data_bytes)
     fail(errc::invalid_data, path,
          fmt::format("size mismatch: shape {} of '{}' needs {} x {} data bytes but the file holds "
                      "{} after the header ({})",
-                     shape_text(h.shape), h.dtype.descr, n_elems, h.dtype.size, data_bytes,
+                     npy_shape_text(h.shape), h.dtype.descr, n_elems, h.dtype.size, data_bytes,
                      n_needed > data_bytes || n_needed / h.dtype.size != n_elems
                          ? "truncated, or a wrong shape"
                          : "extra bytes after the data"));
+  l.n_rows = static_cast<std::size_t>(h.shape[0]);
+  l.n_cols = h.shape.size() == 2 ? static_cast<std::size_t>(h.shape[1]) : std::size_t{1};
+  return l;
+}
 
-  const auto n_rows = static_cast<std::size_t>(h.shape[0]);
-  const auto n_cols = h.shape.size() == 2 ? static_cast<std::size_t>(h.shape[1]) : std::size_t{1};
-
-  table t;
-  t.source = path;
-  t.n_rows = n_rows;
-  t.columns.resize(n_cols);
-  std::vector<float*> dst(n_cols);
-  for (std::size_t j = 0; j < n_cols; ++j) {
+// The validated data as float columns of t.
+void convert(const npy_layout& l, const std::byte* src, table& t) {
+  t.n_rows = l.n_rows;
+  t.columns.resize(l.n_cols);
+  std::vector<float*> dst(l.n_cols);
+  for (std::size_t j = 0; j < l.n_cols; ++j) {
     column& c = t.columns[j];
     c.name = fmt::format("col_{}", j + 1);
     c.kind = column_kind::numeric;
-    c.values.resize(n_rows);
+    c.values.resize(l.n_rows);
     dst[j] = c.values.data();
   }
-  const std::byte* src = bytes + data_at;
-  const bool col_major = h.fortran_order;
-  switch (h.dtype.type) {
+  const bool swap = l.h.dtype.swap, col_major = l.h.fortran_order;
+  switch (l.h.dtype.type) {
     case elem_type::f4:
-      to_columns<float>(h.dtype.swap, n_rows, n_cols, col_major, src, dst.data());
+      to_columns<float>(swap, l.n_rows, l.n_cols, col_major, src, dst.data());
       break;
     case elem_type::f8:
-      to_columns<double>(h.dtype.swap, n_rows, n_cols, col_major, src, dst.data());
+      to_columns<double>(swap, l.n_rows, l.n_cols, col_major, src, dst.data());
       break;
     case elem_type::i4:
-      to_columns<std::int32_t>(h.dtype.swap, n_rows, n_cols, col_major, src, dst.data());
+      to_columns<std::int32_t>(swap, l.n_rows, l.n_cols, col_major, src, dst.data());
       break;
     case elem_type::i8:
-      to_columns<std::int64_t>(h.dtype.swap, n_rows, n_cols, col_major, src, dst.data());
+      to_columns<std::int64_t>(swap, l.n_rows, l.n_cols, col_major, src, dst.data());
       break;
   }
+}
 
-  // Integers are always finite; floats: NaN is a missing value, infinity an error.
-  if (h.dtype.type == elem_type::f4 || h.dtype.type == elem_type::f8) {
-    for (std::size_t j = 0; j < n_cols; ++j) {
-      column& c = t.columns[j];
-      const float* v = c.values.data();
-      std::size_t n_nan = 0;
-      const bool any_inf = scan_column(n_rows, v, n_nan);
-      c.n_missing = n_nan;
-      if (!any_inf) continue;
-      const std::size_t i = static_cast<std::size_t>(
-          std::find_if(v, v + n_rows, [](float x) { return std::isinf(x); }) - v);
-      const std::size_t at = col_major ? j * n_rows + i : i * n_cols + j;
-      double original = c.values[i];
-      if (h.dtype.type == elem_type::f8)
-        original =
-            h.dtype.swap ? load<double, true>(src + at * 8) : load<double, false>(src + at * 8);
-      if (std::isinf(original))
-        fail(errc::invalid_data, path,
-             fmt::format("{} at row {}, column {} ({}; 1-based); data must be finite (NaN marks a "
-                         "missing value)",
-                         original > 0 ? "+inf" : "-inf", i + 1, j + 1, c.name));
+// Floats: counts NaN (a missing value) per column; an infinity, or a float64 beyond the float32
+// range, is an error naming its row and column. Integers are always finite.
+void check_finite(const std::string& path, const npy_layout& l, const std::byte* src, table& t) {
+  const npy_header& h = l.h;
+  if (h.dtype.type != elem_type::f4 && h.dtype.type != elem_type::f8) return;
+  for (std::size_t j = 0; j < l.n_cols; ++j) {
+    column& c = t.columns[j];
+    const float* v = c.values.data();
+    std::size_t n_nan = 0;
+    const bool any_inf = scan_column(l.n_rows, v, n_nan);
+    c.n_missing = n_nan;
+    if (!any_inf) continue;
+    const std::size_t i = static_cast<std::size_t>(
+        std::find_if(v, v + l.n_rows, [](float x) { return std::isinf(x); }) - v);
+    const std::size_t at = h.fortran_order ? j * l.n_rows + i : i * l.n_cols + j;
+    double original = c.values[i];
+    if (h.dtype.type == elem_type::f8)
+      original =
+          h.dtype.swap ? load<double, true>(src + at * 8) : load<double, false>(src + at * 8);
+    if (std::isinf(original))
       fail(errc::invalid_data, path,
-           fmt::format("value {} at row {}, column {} ({}; 1-based) is outside the float32 range "
-                       "(magnitude at most {})",
-                       original, i + 1, j + 1, c.name, std::numeric_limits<float>::max()));
-    }
+           fmt::format("{} at row {}, column {} ({}; 1-based); data must be finite (NaN marks a "
+                       "missing value)",
+                       original > 0 ? "+inf" : "-inf", i + 1, j + 1, c.name));
+    fail(errc::invalid_data, path,
+         fmt::format("value {} at row {}, column {} ({}; 1-based) is outside the float32 range "
+                     "(magnitude at most {})",
+                     original, i + 1, j + 1, c.name, std::numeric_limits<float>::max()));
   }
+}
+
+}  // namespace
+
+table read_npy(const std::string& path) {
+  const io::file_bytes file(path, {.kind = ".npy file", .copy = true});
+  if (file.size() == 0)
+    fail(errc::invalid_data, path, "empty file; expected a .npy file (\\x93NUMPY...)");
+  const auto* bytes = reinterpret_cast<const std::byte*>(file.data());
+  const npy_layout l = read_layout(path, bytes, file.size());
+  table t;
+  t.source = path;
+  convert(l, bytes + l.data_at, t);
+  check_finite(path, l, bytes + l.data_at, t);
   return t;
 }
 

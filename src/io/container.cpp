@@ -1,12 +1,7 @@
 // Model-file and checkpoint containers: encoding, atomic writes and verified reads.
 #include "io/container.hpp"
 
-#include <cerrno>
 #include <cstring>
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -88,34 +83,10 @@ void write_file_atomically(const std::string& path, std::span<const unsigned cha
   });
 }
 
-std::vector<unsigned char> read_container_file(const container_kind& kind,
-                                               const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) io_fail(path, "cannot open");
-  struct closer {
-    int fd;
-    ~closer() { ::close(fd); }
-  } close_it{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) io_fail(path, "cannot stat");
-  if (S_ISDIR(st.st_mode))
-    throw error(errc::io, fmt::format("{}: is a directory, not a {}", path, kind.what));
-  const auto size = static_cast<std::uint64_t>(st.st_size);
-  unsigned char head[container_header_bytes] = {};
-  if (size >= container_header_bytes &&
-      ::pread(fd, head, container_header_bytes, 0) != static_cast<ssize_t>(container_header_bytes))
-    io_fail(path, "cannot read");
-  check_header(kind, path, head, size);
-  std::vector<unsigned char> bytes(size);
-  std::size_t got = 0;
-  while (got < size) {
-    const ssize_t r = ::pread(fd, bytes.data() + got, size - got, static_cast<off_t>(got));
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) io_fail(path, "cannot read");
-    if (r == 0) corrupt(kind, path, "the file shrank while it was read");
-    got += static_cast<std::size_t>(r);
-  }
-  return bytes;
+file_bytes read_container_file(const container_kind& kind, const std::string& path) {
+  file_bytes f(path, {.kind = kind.what});
+  check_header(kind, path, f.data(), f.size());
+  return f;
 }
 
 container_view decode_container(const container_kind& kind, std::span<const unsigned char> data,

@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/file_io.hpp"
+
 namespace tmlp::io {
 
 struct container_kind {
@@ -35,9 +37,10 @@ std::vector<unsigned char> encode_container(const container_kind& kind, const st
 // Throws tmlp::error (errc::io) naming the path.
 void write_file_atomically(const std::string& path, std::span<const unsigned char> bytes);
 
-// Reads a whole container file, checking its header against the file's size before reading
-// the rest (so a hostile size never drives an allocation). Throws tmlp::error naming the path.
-std::vector<unsigned char> read_container_file(const container_kind& kind, const std::string& path);
+// Maps a whole container file and checks its header against the file's size (a hostile size
+// never drives an allocation, and a file that is not a container is rejected before the rest
+// is read). Throws tmlp::error naming the path (see file_bytes for the errors of opening it).
+file_bytes read_container_file(const container_kind& kind, const std::string& path);
 
 // A verified container in memory: the parsed JSON and the float count and bytes.
 struct container_view {

@@ -1,12 +1,15 @@
-// File plumbing shared by model files, checkpoints and datasets.
+// File plumbing shared by the readers and writers of every file format.
 #include "io/file_io.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -60,6 +63,123 @@ int json_depth(const unsigned char* p, std::uint64_t n) noexcept {
 
 void io_fail(const std::string& path, const std::string& what) {
   throw error(errc::io, fmt::format("{}: {}: {}", path, what, std::strerror(errno)));
+}
+
+namespace {
+
+struct fd_closer {
+  int fd;
+  ~fd_closer() { ::close(fd); }
+};
+
+// Linux transfers at most about 2 GiB per read().
+constexpr std::size_t max_read = std::size_t{1} << 30;
+
+}  // namespace
+
+file_bytes::file_bytes(const std::string& path, const file_options& o) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int e = errno;
+    throw error(errc::io, fmt::format("{}: cannot open: {}{}", path, std::strerror(e),
+                                      e == ENOENT ? fmt::format("; expected an existing {}", o.kind)
+                                                  : std::string()));
+  }
+  const fd_closer closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) io_fail(path, "cannot stat");
+  if (S_ISDIR(st.st_mode))
+    throw error(errc::io, fmt::format("{}: is a directory; expected a {}", path, o.kind));
+  const bool regular = S_ISREG(st.st_mode);
+  if (!regular && !o.special_files)
+    throw error(errc::io, fmt::format("{}: is not a regular file; expected a {}", path, o.kind));
+  const auto size = regular ? static_cast<std::size_t>(st.st_size) : std::size_t{0};
+  if (!regular || (size == 0 && o.special_files)) {
+    read_pieces(fd, path);
+    return;
+  }
+  if (size == 0) return;
+  if (o.copy) {
+    size_ = size;
+    read_exactly(fd, path);
+    return;
+  }
+  void* m = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  if (m == MAP_FAILED) {
+    if (!o.special_files) io_fail(path, "cannot map into memory");
+    read_pieces(fd, path);
+    return;
+  }
+  map_ = m;
+  data_ = static_cast<const unsigned char*>(m);
+  size_ = size;
+  if (o.read_ahead) ::madvise(map_, size_, MADV_WILLNEED);
+}
+
+file_bytes::file_bytes(file_bytes&& other) noexcept
+    : map_(std::exchange(other.map_, nullptr)),
+      copy_(std::move(other.copy_)),
+      data_(std::exchange(other.data_, nullptr)),
+      size_(std::exchange(other.size_, 0)) {}
+
+file_bytes& file_bytes::operator=(file_bytes&& other) noexcept {
+  if (this != &other) {
+    if (map_ != nullptr) ::munmap(map_, size_);
+    map_ = std::exchange(other.map_, nullptr);
+    copy_ = std::move(other.copy_);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+file_bytes::~file_bytes() {
+  if (map_ != nullptr) ::munmap(map_, size_);
+}
+
+void file_bytes::advise_random() const noexcept {
+  if (map_ != nullptr) ::madvise(map_, size_, MADV_RANDOM);
+}
+
+// size_ bytes, exactly: the size fstat reported.
+void file_bytes::read_exactly(int fd, const std::string& path) {
+  copy_ = std::make_unique_for_overwrite<unsigned char[]>(size_);
+  data_ = copy_.get();
+  std::size_t done = 0;
+  while (done < size_) {
+    const ssize_t got = ::read(fd, copy_.get() + done, std::min(size_ - done, max_read));
+    if (got < 0) {
+      const int e = errno;
+      if (e == EINTR) continue;
+      throw error(errc::io,
+                  fmt::format("{}: read error after {} bytes: {}", path, done, std::strerror(e)));
+    }
+    if (got == 0)
+      throw error(errc::io, fmt::format("{}: file shrank while reading: got {} of {} bytes", path,
+                                        done, size_));
+    done += static_cast<std::size_t>(got);
+  }
+}
+
+// Everything until the end of the file, of a size not known in advance.
+void file_bytes::read_pieces(int fd, const std::string& path) {
+  std::size_t capacity = std::size_t{1} << 20;
+  copy_ = std::make_unique_for_overwrite<unsigned char[]>(capacity);
+  size_ = 0;
+  for (;;) {
+    if (size_ == capacity) {
+      auto bigger = std::make_unique_for_overwrite<unsigned char[]>(capacity * 2);
+      std::memcpy(bigger.get(), copy_.get(), size_);
+      copy_ = std::move(bigger);
+      capacity *= 2;
+    }
+    const ssize_t n = ::read(fd, copy_.get() + size_, std::min(capacity - size_, max_read));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) io_fail(path, "cannot read");
+    if (n == 0) break;
+    size_ += static_cast<std::size_t>(n);
+  }
+  data_ = copy_.get();
 }
 
 void write_all(int fd, const void* data, std::size_t n, const std::string& path) {

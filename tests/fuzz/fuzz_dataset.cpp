@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "io/file_io.hpp"
 #include "tmlp/dataset.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/preprocess.hpp"
@@ -50,9 +51,8 @@ void fix_checksum(std::vector<unsigned char>& b) {
   if (b.size() <= 64 || b.back() == 0xff) return;
   const std::uint64_t schema_bytes = get_u64(b.data() + 32);
   if (schema_bytes > b.size() - 64) return;
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (std::size_t i = 0; i < 56; ++i) h = (h ^ b[i]) * 0x100000001b3ULL;
-  for (std::size_t i = 64; i < 64 + schema_bytes; ++i) h = (h ^ b[i]) * 0x100000001b3ULL;
+  const std::uint64_t h =
+      tmlp::io::fnv1a(b.data() + 64, schema_bytes, tmlp::io::fnv1a(b.data(), 56));
   for (std::size_t i = 0; i < 8; ++i) b[56 + i] = static_cast<unsigned char>(h >> (8 * i));
 }
 
