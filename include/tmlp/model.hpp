@@ -26,6 +26,10 @@
 
 namespace tmlp {
 
+namespace core {
+struct model_access;
+}
+
 // Activation after a dense layer. Numeric values are stable (stored in model files).
 enum class activation : int {
   identity = 0,
@@ -154,11 +158,9 @@ class model {
   matrix predict(matrix_view x, const predict_options& options = {}) const;
   void predict(matrix_view x, matrix_span out, const predict_options& options = {}) const;
 
-  struct impl;  // library internals
-  const impl& internals() const noexcept { return *impl_; }
-  impl& internals() noexcept { return *impl_; }
-
  private:
+  friend struct core::model_access;  // the library's own access (src/core/model_impl.hpp)
+  struct impl;
   explicit model(std::unique_ptr<impl> p) noexcept;
   std::unique_ptr<impl> impl_;
 };

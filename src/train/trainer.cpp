@@ -18,6 +18,7 @@
 #include "train/schedule.hpp"
 #include "train/split.hpp"
 #include "train/stepper.hpp"
+#include "train/training_state.hpp"
 
 namespace tmlp {
 
@@ -211,7 +212,7 @@ fit_result trainer::fit(model& m, matrix_view x, matrix_view y, std::span<const 
 fit_result trainer::fit(model& m, matrix_view x, matrix_view y, matrix_view x_valid,
                         matrix_view y_valid, std::span<const float> weights) {
   // In-memory features are checked for finite values here, once; a row_source promises them.
-  const std::size_t n_in = m.internals().net.n_inputs;
+  const std::size_t n_in = core::model_impl(m).net.n_inputs;
   check_matrix("x", x, x.rows, n_in);
   const bool separate_valid = x_valid.data != nullptr || x_valid.rows != 0;
   if (separate_valid) check_matrix("x_valid", x_valid, x_valid.rows, n_in);
@@ -227,8 +228,8 @@ fit_result trainer::fit(model& m, const row_source& x, matrix_view y, const row_
 namespace {
 
 // Puts a checkpoint's state into the loop's pieces, after checking it belongs to this run.
-void check_resume(const training_state& s, const train_config& cfg, std::size_t n_params,
-                  bool keep_best) {
+void check_resume(const train::training_state_data& s, const train_config& cfg,
+                  std::size_t n_params, bool keep_best) {
   const auto bad = [](const std::string& what) { throw error(errc::invalid_argument, what); };
   if (s.epochs_done > cfg.epochs)
     bad(fmt::format("resume: the state has {} epochs done, the config runs {}", s.epochs_done,
@@ -247,7 +248,7 @@ fit_result trainer::run(model& m, const row_source& x, matrix_view y, const row_
                         matrix_view y_valid, std::span<const float> weights) {
   cancelled_.store(false, std::memory_order_relaxed);
   const train_config& cfg = config_;
-  model::impl& mi = m.internals();
+  auto& mi = core::model_impl(m);
   const core::network& net = mi.net;
   const std::size_t tw = core::target_width(net.loss.kind, net.n_outputs);
   const std::size_t n_rows = x.rows();
@@ -334,17 +335,17 @@ fit_result trainer::run(model& m, const row_source& x, matrix_view y, const row_
   double best = std::numeric_limits<double>::infinity();
   std::size_t since_best = 0, first_epoch = 0, last_epoch = 0;  // last: 1-based, 0 = none
   if (resume) {
-    check_resume(*resume, cfg, n_params, keep_best);
-    step.optimizer().restore(resume->optimizer_kind, resume->n_steps, resume->moments1,
-                             resume->moments2);
-    sched.restore({resume->plateau_lr, resume->plateau_best, resume->plateau_bad});
-    first_epoch = last_epoch = resume->epochs_done;
-    result.n_steps = resume->n_steps;
-    result.best_epoch = resume->best_epoch;
-    result.best_loss = resume->best_loss;
-    since_best = resume->since_best;
-    if (resume->best_epoch > 0) best = resume->best_loss;
-    if (keep_best && resume->best_epoch > 0) best_params = resume->best_params;
+    const train::training_state_data& rs = train::state_of(*resume);
+    check_resume(rs, cfg, n_params, keep_best);
+    step.optimizer().restore(rs.optimizer_kind, rs.n_steps, rs.moments1, rs.moments2);
+    sched.restore({rs.plateau_lr, rs.plateau_best, rs.plateau_bad});
+    first_epoch = last_epoch = rs.epochs_done;
+    result.n_steps = rs.n_steps;
+    result.best_epoch = rs.best_epoch;
+    result.best_loss = rs.best_loss;
+    since_best = rs.since_best;
+    if (rs.best_epoch > 0) best = rs.best_loss;
+    if (keep_best && rs.best_epoch > 0) best_params = rs.best_params;
   }
   bool stop = false;
 
@@ -445,7 +446,7 @@ fit_result trainer::run(model& m, const row_source& x, matrix_view y, const row_
     }
     if (cfg.checkpoint_every > 0 && cfg.on_checkpoint && last_epoch % cfg.checkpoint_every == 0) {
       const train::lr_schedule::plateau_state p = sched.plateau();
-      cfg.on_checkpoint(training_state{
+      cfg.on_checkpoint(train::state_access::make(train::training_state_data{
           .epochs_done = last_epoch,
           .n_steps = result.n_steps,
           .optimizer_kind = step.optimizer().kind(),
@@ -457,7 +458,7 @@ fit_result trainer::run(model& m, const row_source& x, matrix_view y, const row_
           .best_epoch = result.best_epoch,
           .best_loss = result.best_loss,
           .since_best = since_best,
-          .best_params = keep_best && result.best_epoch > 0 ? best_params : std::vector<float>{}});
+          .best_params = keep_best && result.best_epoch > 0 ? best_params : std::vector<float>{}}));
     }
   }
   // With early stopping on, training ends at the best epoch's parameters.
