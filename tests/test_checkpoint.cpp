@@ -15,10 +15,14 @@
 #include <unistd.h>
 
 #include "core/random.hpp"
+#include "io/container.hpp"
+#include "io/file_io.hpp"
 #include "support/common.hpp"
+#include "tmlp/checkpoint.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/io.hpp"
 #include "tmlp/trainer.hpp"
+#include "train/training_state.hpp"
 
 using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
@@ -34,6 +38,7 @@ using tmlp::test::params_of;
 using tmlp::test::read_bytes;
 using tmlp::test::same_bits;
 using tmlp::test::write_bytes;
+using tmlp::train::state_of;
 
 fs::path temp_dir() { return tmlp::test::scratch_dir("checkpoint"); }
 
@@ -76,8 +81,8 @@ recorded run_recording(const problem& p, tmlp::train_config cfg) {
   tmlp::model m = tmlp::model::create(p.spec);
   cfg.checkpoint_every = 1;
   cfg.on_checkpoint = [&](const tmlp::training_state& s) {
-    rec.states[s.epochs_done] = s;
-    rec.params[s.epochs_done] = params_of(m);
+    rec.states[s.epochs_done()] = s;
+    rec.params[s.epochs_done()] = params_of(m);
   };
   rec.result = tmlp::trainer(cfg).fit(m, p.xv(), p.tv());
   rec.final_params = params_of(m);
@@ -182,8 +187,8 @@ TEST_CASE("an early-stopping run checkpoints no state past its stopping point",
   REQUIRE(rec.result.status == fit_status::early_stopped);
   // Checkpoints come only when training goes on, so the stopping epoch has none.
   CHECK(rec.states.rbegin()->first + 1 == rec.result.epochs.size());
-  CHECK(rec.states.rbegin()->second.since_best < 2);
-  CHECK(!rec.states.rbegin()->second.best_params.empty());
+  CHECK(state_of(rec.states.rbegin()->second).since_best < 2);
+  CHECK(!state_of(rec.states.rbegin()->second).best_params.empty());
 }
 
 TEST_CASE("a checkpoint file round trips and resumes like the state in memory",
@@ -207,18 +212,22 @@ TEST_CASE("a checkpoint file round trips and resumes like the state in memory",
   tmlp::loaded_checkpoint c = tmlp::load_checkpoint(path.string());
   CHECK(same_bits(params_of(c.model), rec.params.at(3)));
   CHECK(c.metadata == R"({"note":"x"})");
-  CHECK(c.state.epochs_done == 3);
-  CHECK(c.state.n_steps == s.n_steps);
-  CHECK(c.state.optimizer_kind == s.optimizer_kind);
-  CHECK(same_bits(c.state.moments1, s.moments1));
-  CHECK(same_bits(c.state.moments2, s.moments2));
-  CHECK(same_bits(c.state.best_params, s.best_params));
-  CHECK(c.state.plateau_lr == s.plateau_lr);
-  CHECK(std::memcmp(&c.state.plateau_best, &s.plateau_best, sizeof(double)) == 0);
-  CHECK(c.state.plateau_bad == s.plateau_bad);
-  CHECK(c.state.best_epoch == s.best_epoch);
-  CHECK(std::memcmp(&c.state.best_loss, &s.best_loss, sizeof(double)) == 0);
-  CHECK(c.state.since_best == s.since_best);
+  CHECK(c.state.epochs_done() == 3);
+  CHECK(c.state.n_steps() == s.n_steps());
+  CHECK(c.state.optimizer_name() == "adam");
+  CHECK(c.state.best_epoch() == s.best_epoch());
+  CHECK(state_of(c.state).n_steps == state_of(s).n_steps);
+  CHECK(state_of(c.state).optimizer_kind == state_of(s).optimizer_kind);
+  CHECK(same_bits(state_of(c.state).moments1, state_of(s).moments1));
+  CHECK(same_bits(state_of(c.state).moments2, state_of(s).moments2));
+  CHECK(same_bits(state_of(c.state).best_params, state_of(s).best_params));
+  CHECK(state_of(c.state).plateau_lr == state_of(s).plateau_lr);
+  CHECK(std::memcmp(&state_of(c.state).plateau_best, &state_of(s).plateau_best, sizeof(double)) ==
+        0);
+  CHECK(state_of(c.state).plateau_bad == state_of(s).plateau_bad);
+  CHECK(state_of(c.state).best_epoch == state_of(s).best_epoch);
+  CHECK(std::memcmp(&state_of(c.state).best_loss, &state_of(s).best_loss, sizeof(double)) == 0);
+  CHECK(state_of(c.state).since_best == state_of(s).since_best);
 
   tmlp::trainer t(cfg);
   t.resume_from(std::move(c.state));
@@ -229,6 +238,41 @@ TEST_CASE("a checkpoint file round trips and resumes like the state in memory",
   const fs::path again = temp_dir() / "again.ckpt";
   tmlp::save_checkpoint(at3, s, again.string(), R"({"note":"x"})");
   CHECK(read_bytes(path) == read_bytes(again));
+  fs::remove_all(temp_dir());
+}
+
+TEST_CASE("a checkpoint of format version 1 loads, and saves again as version 2",
+          "[io][checkpoint]") {
+  // tests/fixtures/checkpoint_v1_iris_epoch2.ckpt: epoch 2 of 4 of an Adam run with early
+  // stopping on iris (tests/cli/old_checkpoint.sh resumes it through the program).
+  const std::string v1 = std::string(TMLP_TEST_FIXTURE_DIR) + "/checkpoint_v1_iris_epoch2.ckpt";
+  REQUIRE(read_bytes(v1)[8] == 1);
+  const tmlp::loaded_checkpoint c = tmlp::load_checkpoint(v1);
+  CHECK(c.state.epochs_done() == 2);
+  CHECK(c.state.n_steps() == 2);
+  CHECK(c.state.optimizer_name() == "adam");
+  CHECK(c.state.best_epoch() == 2);
+  const auto& f = state_of(c.state);
+  CHECK(f.moments1.size() == c.model.n_params());
+  CHECK(f.moments2.size() == c.model.n_params());
+  CHECK(f.best_params.size() == c.model.n_params());
+  CHECK_THAT(c.metadata, Contains(R"("optimizer":"adam")"));
+
+  const fs::path path = temp_dir() / "v2.ckpt";
+  tmlp::save_checkpoint(c.model, c.state, path.string(), c.metadata);
+  const std::vector<unsigned char> bytes = read_bytes(path);
+  CHECK(bytes[8] == tmlp::checkpoint_format_version);
+  const std::string text(bytes.begin(), bytes.end());
+  CHECK_THAT(text, Contains(R"("optimizer":"adam")") && !Contains("optimizer_kind"));
+  const tmlp::loaded_checkpoint again = tmlp::load_checkpoint(path.string());
+  const auto& g = state_of(again.state);
+  CHECK(g.optimizer_kind == f.optimizer_kind);
+  CHECK(g.n_steps == f.n_steps);
+  CHECK(same_bits(g.moments1, f.moments1));
+  CHECK(same_bits(g.moments2, f.moments2));
+  CHECK(same_bits(g.best_params, f.best_params));
+  CHECK(same_bits(params_of(again.model), params_of(c.model)));
+  CHECK(std::memcmp(&g.best_loss, &f.best_loss, sizeof(double)) == 0);
   fs::remove_all(temp_dir());
 }
 
@@ -262,6 +306,19 @@ TEST_CASE("damaged checkpoint files and mismatched states are clear errors", "[i
                  Contains("not a usable tmlp checkpoint"));
     }
   }
+  SECTION("an unknown optimizer name") {
+    std::string text(good.begin(), good.end());
+    const std::size_t at = text.find(R"("optimizer":"momentum")");
+    REQUIRE(at != std::string::npos);
+    text.replace(at, 22, R"("optimizer":"momentun")");
+    std::vector<unsigned char> b(text.begin(), text.end());
+    const std::size_t sum_at = b.size() - tmlp::io::container_checksum_bytes;
+    tmlp::io::put_u64(b.data() + sum_at, tmlp::io::fnv1a(b.data(), sum_at));
+    write_bytes(bad, b);
+    CHECK_THAT(
+        error_message([&] { tmlp::load_checkpoint(bad.string()); }),
+        Contains("not a usable tmlp checkpoint") && Contains("unknown optimizer 'momentun'"));
+  }
   SECTION("a model file is not a checkpoint, nor the other way round") {
     const fs::path model_path = temp_dir() / "m.tmlp";
     tmlp::save_model(m, model_path.string());
@@ -282,7 +339,7 @@ TEST_CASE("damaged checkpoint files and mismatched states are clear errors", "[i
                Contains("optimizer momentum") && Contains("uses adam"));
     tmlp::trainer shorter({.opt = tmlp::momentum{.lr = 0.01f}, .batch_size = 100, .epochs = 3});
     tmlp::training_state late = s;
-    late.epochs_done = 5;
+    state_of(late).epochs_done = 5;
     shorter.resume_from(late);
     CHECK_THAT(error_message([&] { shorter.fit(m, p.xv(), p.tv()); }),
                Contains("5 epochs done") && Contains("runs 3"));

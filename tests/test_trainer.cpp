@@ -1220,12 +1220,12 @@ TEST_CASE("batch norm: predict folds the running statistics into W and b",
   tmlp::trainer t({.opt = tmlp::adam{.lr = 1e-3f}, .batch_size = 128, .epochs = 2, .seed = 5});
   REQUIRE(t.fit(m, {p.x.data(), p.n, 32}, {p.t.data(), p.n, 1}).status == fit_status::completed);
   // The running statistics moved away from their initial 0 and 1.
-  const auto& l0 = m.internals().net.layers[0];
+  const auto& l0 = tmlp::core::model_impl(m).net.layers[0];
   CHECK(m.parameters()[l0.bn_offset + 2 * l0.n_out] != 0.0f);
   CHECK(m.parameters()[l0.bn_offset + 3 * l0.n_out] != 1.0f);
   const tmlp::matrix folded = m.predict({p.x.data(), p.n, 32}, {.raw = true});
   // Unfolded: the network's own forward with the running statistics, and the naive MLP.
-  const auto& net = m.internals().net;
+  const auto& net = tmlp::core::model_impl(m).net;
   tmlp::core::workspace ws(net, p.n);
   const float* y =
       tmlp::core::forward(tmlp::kernels::active(), net, m.parameters().data(), p.n, p.x.data(), ws);
@@ -1282,7 +1282,7 @@ TEST_CASE("embeddings: fit is bit-identical for 1, 2 and 3 threads; unused rows 
   CHECK(acc > plain + 0.1);
   CHECK(acc > 0.6);
   const tmlp::model init = tmlp::model::create(p.spec);
-  const auto& t = init.internals().net.embeddings[0];
+  const auto& t = tmlp::core::model_impl(init).net.embeddings[0];
   const auto before = params_of(init);
   for (std::size_t q = 0; q < t.dim; ++q) {
     CHECK(p1[t.offset + 40 * t.dim + q] == before[t.offset + 40 * t.dim + q]);  // never used

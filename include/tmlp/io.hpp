@@ -8,13 +8,13 @@
 // Layout (little-endian): magic "TMLPMODL", u32 format version, u32 reserved (0), u64 length of
 // the JSON header, u64 parameter count, the JSON header ({"spec": ..., "metadata": ...}), the
 // parameters as float32, then a u64 FNV-1a checksum of every byte before it. The same model and
-// metadata always give the same bytes (no timestamps, no host names).
+// metadata always give the same bytes (no timestamps, no host names). Checkpoints (a model with
+// the state of its training): tmlp/checkpoint.hpp.
 #pragma once
 
 #include <string>
 
 #include "tmlp/model.hpp"
-#include "tmlp/trainer.hpp"
 
 namespace tmlp {
 
@@ -34,34 +34,6 @@ struct loaded_model {
 // tmlp::error (errc::corrupt_model or errc::io) naming the path and the problem; nothing is
 // allocated beyond what the file's size justifies.
 loaded_model load_model(const std::string& path);
-
-// --- checkpoints: a model with the training state that continues its fit() -------------------
-//
-//     cfg.checkpoint_every = 5;
-//     cfg.on_checkpoint = [&](const tmlp::training_state& s) {
-//       tmlp::save_checkpoint(m, s, "run.ckpt", meta);   // m: the model being trained
-//     };
-//     ...
-//     tmlp::loaded_checkpoint c = tmlp::load_checkpoint("run.ckpt");
-//     tmlp::trainer t(cfg);  t.resume_from(std::move(c.state));  t.fit(c.model, x, y);
-//
-// The same layout as a model file with magic "TMLPCKPT": the JSON holds the spec, metadata and
-// the state's scalars; the floats are the parameters, then the optimizer's moments and the
-// best epoch's parameters. Written atomically like save_model, so a kill at any moment leaves
-// the previous checkpoint readable.
-inline constexpr unsigned checkpoint_format_version = 1;
-
-void save_checkpoint(const model& m, const training_state& state, const std::string& path,
-                     const std::string& metadata_json = "");
-
-struct loaded_checkpoint {
-  tmlp::model model;
-  training_state state;
-  std::string metadata;  // JSON text given to save_checkpoint ("null" if none)
-};
-
-// Reads and verifies a checkpoint, with load_model's guarantees for damaged or hostile files.
-loaded_checkpoint load_checkpoint(const std::string& path);
 
 // The model spec as JSON text, and back (throws tmlp::error naming the bad field).
 std::string spec_to_json(const model_spec& spec);

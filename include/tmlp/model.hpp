@@ -28,6 +28,10 @@
 
 namespace tmlp {
 
+namespace core {
+struct model_access;
+}
+
 enum class loss_kind : int {
   // Per row, over K outputs y (the last layer) and targets t; a batch's loss is the mean over
   // its rows of w_r * L_r, with sample weights w_r (1 when none are given).
@@ -141,11 +145,9 @@ class model {
   matrix predict(matrix_view x, const predict_options& options = {}) const;
   void predict(matrix_view x, matrix_span out, const predict_options& options = {}) const;
 
-  struct impl;  // library internals
-  const impl& internals() const noexcept { return *impl_; }
-  impl& internals() noexcept { return *impl_; }
-
  private:
+  friend struct core::model_access;  // the library's own access (src/core/model_impl.hpp)
+  struct impl;
   explicit model(std::unique_ptr<impl> p) noexcept;
   std::unique_ptr<impl> impl_;
 };

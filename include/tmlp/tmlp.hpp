@@ -5,6 +5,7 @@
 //     tmlp::trainer(config).fit(m, x, y);
 #pragma once
 
+#include "tmlp/checkpoint.hpp"
 #include "tmlp/data.hpp"
 #include "tmlp/dataset.hpp"
 #include "tmlp/error.hpp"

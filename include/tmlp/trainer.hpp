@@ -25,6 +25,7 @@
 #include <variant>
 #include <vector>
 
+#include "tmlp/checkpoint.hpp"
 #include "tmlp/matrix.hpp"
 #include "tmlp/model.hpp"
 #include "tmlp/rows.hpp"
@@ -162,27 +163,6 @@ struct fit_result {
   std::vector<std::string> notes;  // one-line remarks (e.g. about BLAS threading)
 };
 
-// --- checkpoints -------------------------------------------------------------------------------
-// Where a fit() stands after a whole epoch. With the model's parameters of that moment it is
-// everything needed to continue: trainer::resume_from() then ends with exactly the parameters of
-// a run that was never stopped (the epoch's shuffle and the split are keyed by seed and epoch,
-// so there is no other random state).
-struct training_state {
-  std::size_t epochs_done = 0;  // whole epochs completed
-  std::size_t n_steps = 0;      // optimizer updates so far (Adam's bias correction counts them)
-  int optimizer_kind = 0;       // index into tmlp::optimizer, checked on resume
-  std::vector<float> moments1;  // optimizer state: momentum, first moment or squared sums
-  std::vector<float> moments2;  // second moment (Adam, AdamW); empty otherwise
-  float plateau_lr = 0.0f;      // reduce_on_plateau: current rate, best loss, bad epochs
-  double plateau_best = 0.0;
-  std::size_t plateau_bad = 0;
-  std::size_t best_epoch = 0;  // early stopping: best epoch (0: none yet), its loss, and
-  double best_loss = 0.0;      // epochs since it
-  std::size_t since_best = 0;
-  std::vector<float> best_params;  // parameters of best_epoch when early stopping restores
-                                   // them; empty otherwise
-};
-
 // --- configuration ------------------------------------------------------------------------------
 struct train_config {
   optimizer opt = adam{};
@@ -213,8 +193,9 @@ struct train_config {
   std::function<bool(const epoch_report&)> on_epoch;
 
   // Every checkpoint_every epochs (0 = never), after on_epoch, when training goes on or has
-  // run its last epoch: called with the state; the model being trained holds the parameters of
-  // that moment. Exceptions pass through fit() (the model keeps the epoch's parameters).
+  // run its last epoch: called with the state (tmlp/checkpoint.hpp); the model being trained holds
+  // the parameters of that moment. Exceptions pass through fit() (the model keeps the epoch's
+  // parameters).
   std::size_t checkpoint_every = 0;
   std::function<void(const training_state&)> on_checkpoint;
 };

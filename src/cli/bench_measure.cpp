@@ -119,8 +119,8 @@ model measure_training(const bench_problem& p, const bench_data& d, int n_thread
 bench_phases measure_phases(const bench_problem& p, const bench_data& d, int n_threads,
                             double min_time, std::uint64_t seed) {
   model m = model::create(p.spec);
-  const core::network& net = m.internals().net;
-  std::vector<float>& params = m.internals().params;
+  const core::network& net = core::model_impl(m).net;
+  std::vector<float>& params = core::model_impl(m).params;
   const train_config cfg{.opt = p.opt, .batch_size = p.batch_size, .seed = seed};
   const std::size_t batch = std::min(p.batch_size, p.rows);
   train::train_step step(net, cfg, batch, std::max<std::size_t>(1, p.rows / batch));

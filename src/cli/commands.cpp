@@ -18,6 +18,7 @@
 #include "cli/train_data.hpp"
 #include "cli/train_log.hpp"
 #include "cli/train_setup.hpp"
+#include "tmlp/checkpoint.hpp"
 #include "tmlp/dataset.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/io.hpp"
@@ -163,7 +164,7 @@ int train(const train_options& o) {
           errc::invalid_argument,
           fmt::format("--resume: {}: the checkpoint's network differs from this run's", o.resume));
     m = std::move(resumed->model);
-    epochs_before = resumed->state.epochs_done;
+    epochs_before = resumed->state.epochs_done();
   }
 
   progress shown(progress::detect(o.quiet), o.epochs, d.x_train->rows(), o.batch_size);
@@ -179,7 +180,7 @@ int train(const train_options& o) {
   if (!o.checkpoint.empty()) {
     cfg.checkpoint_every = o.checkpoint_every;
     cfg.on_checkpoint = [&](const training_state& s) {
-      save_checkpoint(m, s, checkpoint_path(o.checkpoint, s.epochs_done), run_meta);
+      save_checkpoint(m, s, checkpoint_path(o.checkpoint, s.epochs_done()), run_meta);
     };
   }
   if (!o.quiet) fmt::print("{}\n", d.summary);

@@ -2,7 +2,7 @@
 // library's training_state, and the check that a resumed run is the same run.
 //
 //     cfg.on_checkpoint = [&](const tmlp::training_state& s) {
-//       tmlp::save_checkpoint(m, s, checkpoint_path(o.checkpoint, s.epochs_done), meta);
+//       tmlp::save_checkpoint(m, s, checkpoint_path(o.checkpoint, s.epochs_done()), meta);
 //     };
 //     tmlp::loaded_checkpoint c = tmlp::load_checkpoint(o.resume);
 //     check_same_run(o.resume, c.metadata, meta);  // throws naming the first flag that differs

@@ -2,6 +2,8 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
+#include <stdexcept>
 #include <string>
 
 #include <fmt/format.h>
@@ -9,13 +11,18 @@
 
 #include "io/container.hpp"
 #include "io/model_file.hpp"
+#include "tmlp/checkpoint.hpp"
 #include "tmlp/error.hpp"
-#include "tmlp/io.hpp"
+#include "train/optimizer.hpp"
+#include "train/training_state.hpp"
 
 namespace tmlp {
 namespace {
 
-constexpr io::container_kind checkpoint_kind{"TMLPCKPT", checkpoint_format_version, "checkpoint"};
+// Version 1 stored the optimizer as "optimizer_kind", its index in tmlp::optimizer; version 2
+// as "optimizer", its name. Nothing else differs.
+constexpr io::container_kind checkpoint_kind{"TMLPCKPT", checkpoint_format_version, "checkpoint",
+                                             1};
 
 // JSON has no infinity: a loss that is not finite (no best epoch yet) is stored as null.
 nlohmann::json finite_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nullptr; }
@@ -23,14 +30,21 @@ double from_finite_or_null(const nlohmann::json& j) {
   return j.is_null() ? std::numeric_limits<double>::infinity() : j.get<double>();
 }
 
+// The index in tmlp::optimizer of a stored optimizer name.
+int optimizer_of(const std::string& name) {
+  if (const std::optional<int> k = train::optimizer_kind(name)) return *k;
+  throw std::invalid_argument(fmt::format("unknown optimizer '{}' in the training state", name));
+}
+
 }  // namespace
 
-void save_checkpoint(const model& m, const training_state& s, const std::string& path,
+void save_checkpoint(const model& m, const training_state& state, const std::string& path,
                      const std::string& metadata_json) {
+  const train::training_state_data& s = train::state_of(state);
   nlohmann::json header = model_header(m, metadata_json, "save_checkpoint");
   header["state"] = {{"epochs_done", s.epochs_done},
                      {"n_steps", s.n_steps},
-                     {"optimizer_kind", s.optimizer_kind},
+                     {"optimizer", train::optimizer_name(s.optimizer_kind)},
                      {"n_moments1", s.moments1.size()},
                      {"n_moments2", s.moments2.size()},
                      {"n_best_params", s.best_params.size()},
@@ -55,12 +69,13 @@ loaded_checkpoint parse_checkpoint(std::span<const unsigned char> bytes, const s
   if (!c.json.contains("state") || !c.json["state"].is_object())
     io::corrupt(checkpoint_kind, path, "header has no training state");
   const nlohmann::json& j = c.json["state"];
-  training_state s;
+  train::training_state_data s;
   std::uint64_t n1 = 0, n2 = 0, nb = 0;
   try {
     s.epochs_done = j.at("epochs_done").get<std::size_t>();
     s.n_steps = j.at("n_steps").get<std::size_t>();
-    s.optimizer_kind = j.at("optimizer_kind").get<int>();
+    s.optimizer_kind = c.version == 1 ? j.at("optimizer_kind").get<int>()
+                                      : optimizer_of(j.at("optimizer").get<std::string>());
     n1 = j.at("n_moments1").get<std::uint64_t>();
     n2 = j.at("n_moments2").get<std::uint64_t>();
     nb = j.at("n_best_params").get<std::uint64_t>();
@@ -72,6 +87,8 @@ loaded_checkpoint parse_checkpoint(std::span<const unsigned char> bytes, const s
     s.since_best = j.at("since_best").get<std::size_t>();
   } catch (const nlohmann::json::exception& e) {
     io::corrupt(checkpoint_kind, path, std::string("malformed training state: ") + e.what());
+  } catch (const std::invalid_argument& e) {
+    io::corrupt(checkpoint_kind, path, e.what());
   }
   // Every array must be the model's size (or empty), and together fill the file exactly.
   const std::uint64_t np = m.n_params();
@@ -96,7 +113,7 @@ loaded_checkpoint parse_checkpoint(std::span<const unsigned char> bytes, const s
   take(s.moments1, n1);
   take(s.moments2, n2);
   take(s.best_params, nb);
-  return {std::move(m), std::move(s), metadata_of(c.json)};
+  return {std::move(m), train::state_access::make(std::move(s)), metadata_of(c.json)};
 }
 
 }  // namespace tmlp

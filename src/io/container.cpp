@@ -24,9 +24,14 @@ void check_header(const container_kind& kind, const std::string& path, const uns
   if (std::memcmp(head, kind.magic, 8) != 0)
     corrupt(kind, path, "wrong magic bytes (not written by tmlp)");
   const std::uint32_t version = get_u32(head + 8);
-  if (version != kind.version)
-    corrupt(kind, path,
-            fmt::format("format version {}, this build reads version {}", version, kind.version));
+  const std::uint32_t oldest = kind.oldest_version == 0 ? kind.version : kind.oldest_version;
+  if (version < oldest || version > kind.version)
+    corrupt(
+        kind, path,
+        oldest == kind.version
+            ? fmt::format("format version {}, this build reads version {}", version, kind.version)
+            : fmt::format("format version {}, this build reads versions {} to {}", version, oldest,
+                          kind.version));
   const std::uint64_t json_len = get_u64(head + 16), n_floats = get_u64(head + 24);
   const std::uint64_t payload = size - container_header_bytes - container_checksum_bytes;
   if (json_len > max_json_bytes || json_len > payload || n_floats > (payload - json_len) / 4 ||
@@ -109,6 +114,7 @@ container_view decode_container(const container_kind& kind, std::span<const unsi
   } catch (const nlohmann::json::exception& e) {
     corrupt(kind, path, std::string("header is not JSON: ") + e.what());
   }
+  v.version = get_u32(bytes + 8);
   v.n_floats = get_u64(bytes + 24);
   v.floats = json + json_len;
   return v;

@@ -20,9 +20,10 @@
 namespace tmlp::io {
 
 struct container_kind {
-  const char* magic;  // 8 bytes
-  std::uint32_t version;
-  const char* what;  // "model file", "checkpoint": names it in messages
+  const char* magic;                 // 8 bytes
+  std::uint32_t version;             // written; read: oldest_version..version
+  const char* what;                  // "model file", "checkpoint": names it in messages
+  std::uint32_t oldest_version = 0;  // 0: only `version`
 };
 
 inline constexpr std::size_t container_header_bytes = 32;
@@ -44,6 +45,7 @@ file_bytes read_container_file(const container_kind& kind, const std::string& pa
 
 // A verified container in memory: the parsed JSON and the float count and bytes.
 struct container_view {
+  std::uint32_t version = 0;  // the file's format version
   nlohmann::json json;
   std::uint64_t n_floats = 0;
   const unsigned char* floats = nullptr;  // n_floats little-endian float32, unaligned

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "io/container.hpp"
+#include "tmlp/checkpoint.hpp"
 #include "tmlp/io.hpp"
 
 namespace tmlp {

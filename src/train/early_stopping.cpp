@@ -1,6 +1,7 @@
 // early_stopping_policy and checkpoint_policy.
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -38,14 +39,14 @@ void early_stopping_policy::restore_best(float* params, std::size_t last_epoch) 
     std::copy(best_params_.begin(), best_params_.end(), params);
 }
 
-void early_stopping_policy::save(training_state& s) const {
+void early_stopping_policy::save(training_state_data& s) const {
   s.best_epoch = best_epoch_;
   s.best_loss = best_loss_;
   s.since_best = since_best_;
   s.best_params = keep_best_ && best_epoch_ > 0 ? best_params_ : std::vector<float>{};
 }
 
-void early_stopping_policy::restore(const training_state& s) {
+void early_stopping_policy::restore(const training_state_data& s) {
   if (keep_best_ && s.best_epoch > 0 && s.best_params.size() != best_params_.size())
     bad_state(fmt::format("the state's best parameters hold {} values, the model has {}",
                           s.best_params.size(), best_params_.size()));
@@ -61,7 +62,7 @@ void early_stopping_policy::restore(const training_state& s) {
 
 void checkpoint_policy::save(std::size_t epochs_done, std::size_t n_steps, const train_step& step,
                              const early_stopping_policy& early) const {
-  training_state s;
+  training_state_data s;
   s.epochs_done = epochs_done;
   s.n_steps = n_steps;
   s.optimizer_kind = step.optimizer().kind();
@@ -72,11 +73,12 @@ void checkpoint_policy::save(std::size_t epochs_done, std::size_t n_steps, const
   s.plateau_best = p.best;
   s.plateau_bad = p.bad;
   early.save(s);
-  config_.on_checkpoint(s);
+  config_.on_checkpoint(state_access::make(std::move(s)));
 }
 
-std::size_t checkpoint_policy::restore(const training_state& s, const train_config& config,
+std::size_t checkpoint_policy::restore(const training_state& state, const train_config& config,
                                        train_step& step, early_stopping_policy& early) {
+  const training_state_data& s = state_of(state);
   if (s.epochs_done > config.epochs)
     bad_state(fmt::format("the state has {} epochs done, the config runs {}", s.epochs_done,
                           config.epochs));

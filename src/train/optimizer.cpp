@@ -17,10 +17,17 @@ constexpr int index_of = static_cast<int>(optimizer(T{}).index());
 constexpr const char* names[] = {"sgd",   "momentum", "nesterov", "adam",
                                  "adamw", "rmsprop",  "adagrad"};
 static_assert(std::size(names) == std::variant_size_v<optimizer>);
-const char* name_of(int kind) noexcept {
+}  // namespace
+
+std::string_view optimizer_name(int kind) noexcept {
   return kind >= 0 && kind < static_cast<int>(std::size(names)) ? names[kind] : "unknown";
 }
-}  // namespace
+
+std::optional<int> optimizer_kind(std::string_view name) noexcept {
+  for (std::size_t i = 0; i < std::size(names); ++i)
+    if (name == names[i]) return static_cast<int>(i);
+  return std::nullopt;
+}
 
 optimizer_state::optimizer_state(const optimizer& opt, const train_config& config,
                                  std::size_t n_params)
@@ -59,7 +66,7 @@ void optimizer_state::restore(int kind, std::size_t n_steps, const std::vector<f
   if (kind != kind_)
     throw error(errc::invalid_argument,
                 fmt::format("resume: the saved state is of optimizer {}, the config uses {}",
-                            name_of(kind), name_of(kind_)));
+                            optimizer_name(kind), optimizer_name(kind_)));
   if (m1.size() != s1_.size() || m2.size() != s2_.size())
     throw error(errc::invalid_argument,
                 fmt::format("resume: the saved optimizer state holds {} + {} values, the model "

@@ -2,12 +2,19 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "kernels.hpp"
 #include "tmlp/trainer.hpp"
 
 namespace tmlp::train {
+
+// The name of tmlp::optimizer's alternative `kind` (its index): "sgd", ..., "adagrad";
+// "unknown" out of range. optimizer_kind is the inverse (nothing for an unknown name).
+std::string_view optimizer_name(int kind) noexcept;
+std::optional<int> optimizer_kind(std::string_view name) noexcept;
 
 class optimizer_state {
  public:

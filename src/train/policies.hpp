@@ -21,6 +21,7 @@
 #include "tmlp/trainer.hpp"
 #include "train/fit_plan.hpp"
 #include "train/train_step.hpp"
+#include "train/training_state.hpp"
 
 namespace tmlp::train {
 
@@ -86,9 +87,9 @@ class early_stopping_policy {
   // if they are to be restored and are not the last epoch's.
   void restore_best(float* params, std::size_t last_epoch) const;
 
-  void save(training_state& s) const;
+  void save(training_state_data& s) const;
   // Throws tmlp::error if s does not fit this run.
-  void restore(const training_state& s);
+  void restore(const training_state_data& s);
 
  private:
   std::size_t patience_;

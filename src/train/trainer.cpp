@@ -16,6 +16,7 @@
 #include "train/split.hpp"
 #include "train/timer.hpp"
 #include "train/train_step.hpp"
+#include "train/training_state.hpp"
 
 namespace tmlp {
 
@@ -31,7 +32,7 @@ fit_result trainer::fit(model& m, matrix_view x, matrix_view y, std::span<const 
 fit_result trainer::fit(model& m, matrix_view x, matrix_view y, matrix_view x_valid,
                         matrix_view y_valid, std::span<const float> weights) {
   // In-memory features are checked for finite values here, once; a row_source promises them.
-  const std::size_t n_in = m.internals().net.n_inputs;
+  const std::size_t n_in = core::model_impl(m).net.n_inputs;
   train::check_matrix("x", x, x.rows, n_in);
   const bool separate_valid = x_valid.data != nullptr || x_valid.rows != 0;
   if (separate_valid) train::check_matrix("x_valid", x_valid, x_valid.rows, n_in);
@@ -97,8 +98,8 @@ fit_result trainer::run(model& m, const row_source& x, matrix_view y, const row_
                         matrix_view y_valid, std::span<const float> weights) {
   cancelled_.store(false, std::memory_order_relaxed);
   const train_config& cfg = config_;
-  const core::network& net = m.internals().net;
-  float* params = m.internals().params.data();
+  const core::network& net = core::model_impl(m).net;
+  float* params = core::model_impl(m).params.data();
   // A resume state is used by this fit() only.
   const std::optional<training_state> resume = std::exchange(resume_, std::nullopt);
   const train::fit_plan plan = train::make_fit_plan(cfg, net, x, y, x_valid, y_valid, weights);
@@ -114,7 +115,7 @@ fit_result trainer::run(model& m, const row_source& x, matrix_view y, const row_
   std::size_t last_epoch = 0;  // 1-based, 0 = none
   if (resume) {
     last_epoch = train::checkpoint_policy::restore(*resume, cfg, step, early);
-    result.n_steps = resume->n_steps;
+    result.n_steps = train::state_of(*resume).n_steps;
     result.best_epoch = early.best_epoch();
     result.best_loss = early.best_loss();
   }

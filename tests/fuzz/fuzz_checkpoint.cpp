@@ -12,6 +12,7 @@
 #include "io/file_io.hpp"
 #include "io/model_file.hpp"
 #include "tmlp/error.hpp"
+#include "train/training_state.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::vector<unsigned char> bytes(data, data + size);
@@ -22,7 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     const tmlp::loaded_checkpoint c = tmlp::parse_checkpoint(bytes, "fuzz");
     const std::size_t n = c.model.n_params();
-    for (const auto* v : {&c.state.moments1, &c.state.moments2, &c.state.best_params})
+    const tmlp::train::training_state_data& s = tmlp::train::state_of(c.state);
+    for (const auto* v : {&s.moments1, &s.moments2, &s.best_params})
       if (!v->empty() && v->size() != n) std::abort();
   } catch (const tmlp::error&) {
   }
