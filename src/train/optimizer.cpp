@@ -14,19 +14,19 @@ namespace {
 template <class T>
 constexpr int index_of = static_cast<int>(optimizer(T{}).index());
 
-constexpr const char* names[] = {"sgd",   "momentum", "nesterov", "adam",
-                                 "adamw", "rmsprop",  "adagrad"};
-static_assert(std::size(names) == std::variant_size_v<optimizer>);
 }  // namespace
 
-std::string_view optimizer_name(int kind) noexcept {
-  return kind >= 0 && kind < static_cast<int>(std::size(names)) ? names[kind] : "unknown";
+// Both from the optimizers' one name table (train/config.cpp).
+std::optional<int> optimizer_kind(std::string_view name) noexcept {
+  if (const std::optional<optimizer> o = optimizer_from_string(name))
+    return static_cast<int>(o->index());
+  return std::nullopt;
 }
 
-std::optional<int> optimizer_kind(std::string_view name) noexcept {
-  for (std::size_t i = 0; i < std::size(names); ++i)
-    if (name == names[i]) return static_cast<int>(i);
-  return std::nullopt;
+std::string_view optimizer_name(int kind) noexcept {
+  for (std::string_view name : optimizer_names())
+    if (optimizer_kind(name) == kind) return name;
+  return "unknown";
 }
 
 optimizer_state::optimizer_state(const optimizer& opt, const train_config& config,
