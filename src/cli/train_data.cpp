@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "tmlp/error.hpp"
-#include "train/split.hpp"
+#include "tmlp/trainer.hpp"
 
 namespace tmlp::cli {
 namespace {
@@ -120,8 +120,8 @@ std::unique_ptr<train_data> load_train_data(const train_options& o, std::optiona
   std::vector<std::uint32_t> train_rows, valid_rows;
   if (o.valid_fraction > 0.0f) {
     const matrix y_all = probe.targets(t);
-    train::split_rows(t.n_rows, o.valid_fraction, o.seed, d->loss.loss, 1, y_all.data(), train_rows,
-                      valid_rows);
+    split_rows(t.n_rows, o.valid_fraction, o.seed, d->loss.loss, 1, y_all.data(), train_rows,
+               valid_rows);
     if (train_rows.empty())
       bad_flag(fmt::format("--valid-fraction: {} leaves no training rows of {}", o.valid_fraction,
                            t.n_rows));
