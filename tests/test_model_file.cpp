@@ -170,7 +170,7 @@ TEST_CASE("spec JSON round trips and rejects unknown names", "[io][model_file]")
   CHECK_THROWS_WITH(
       tmlp::spec_from_json(
           R"({"n_inputs": 0, "layers": [], "loss": "mse", "huber_delta": 1, "seed": 0})"),
-      Contains("n_inputs is 0"));
+      Contains("model_spec.n_inputs: 0"));
 }
 
 TEST_CASE("dropout is saved with the spec, defaults to none, and is validated",

@@ -755,6 +755,8 @@ TEST_CASE("the validation split is stratified, seeded, disjoint and covering", "
   CHECK(train2 == train);
   tmlp::split_rows(100, 0.2f, 8, loss_kind::ce, 1, t.data(), train2, valid2);
   CHECK(valid2 != valid);  // another seed, another split (of C(50,10) C(30,6) C(20,4) choices)
+  CHECK_THROWS_WITH(tmlp::split_rows(100, 1.0f, 7, loss_kind::ce, 1, t.data(), train2, valid2),
+                    Contains("fraction 1 is outside [0, 1)"));
 
   SECTION("binary targets stratify by t >= 0.5") {
     std::vector<float> b;  // 30 positives (0.5, 0.75, 1) and 70 negatives
@@ -992,6 +994,9 @@ TEST_CASE("bad data and bad configs throw tmlp::error naming the problem", "[tra
              Contains("train_config.sched.step_epochs"));
   CHECK_THAT(config_error({.sched = tmlp::reduce_on_plateau{.factor = 1.0f}}),
              Contains("train_config.sched.factor"));
+  CHECK_THROWS_WITH(tmlp::validate(tmlp::train_config{.l1 = -1.0f}),
+                    Contains("train_config.l1: -1 is not a finite value >= 0"));
+  CHECK_NOTHROW(tmlp::validate(tmlp::train_config{}));
   tmlp::trainer ok({});  // the defaults are valid
   CHECK(ok.config().batch_size == 256);
 }
