@@ -261,7 +261,8 @@ run_one() {
   echo "$rc"
 }
 
-declare -a differ=()
+declare -a differ=() formats=()
+note=""
 n_runs=0
 start=$SECONDS
 for mode in scalar default; do
@@ -278,12 +279,22 @@ for mode in scalar default; do
     wrc=$(run_one "${funcs[$i]}" "$wdir")
     n_runs=$((n_runs + 1))
     why=""
+    run_note=""
     if [[ $brc != "$wrc" ]]; then
       why="exit code base $brc, work $wrc"
     else
       for f in ${files[$i]}; do
         if [[ -f $bdir/$f && -f $wdir/$f ]]; then
-          cmp -s "$bdir/$f" "$wdir/$f" || why+="${why:+, }$f differs"
+          if cmp -s "$bdir/$f" "$wdir/$f"; then
+            :
+          elif [[ $f == *.ckpt ]] &&
+            note=$(/usr/bin/python3 "$root/scripts/same_checkpoint.py" "$bdir/$f" "$wdir/$f"); then
+            formats+=("$label/$f: $note")
+            run_note=" (checkpoints in another format, same contents)"
+          else
+            why+="${why:+, }$f differs${note:+ ($note)}"
+          fi
+          note=""
         elif [[ -f $bdir/$f || -f $wdir/$f ]]; then
           why+="${why:+, }$f written by one program only"
         elif [[ $brc == 0 ]]; then
@@ -295,7 +306,7 @@ for mode in scalar default; do
       echo "  $label: FAILED in both (exit $brc; see out.log with --keep)"
       differ+=("$label (failed in both)")
     elif [[ -z $why ]]; then
-      echo "  $label: same"
+      echo "  $label: same$run_note"
     else
       echo "  $label: DIFFERENT ($why)"
       differ+=("$label")
@@ -304,6 +315,11 @@ for mode in scalar default; do
 done
 elapsed=$((SECONDS - start))
 
+if [[ ${#formats[@]} -gt 0 ]]; then
+  echo "== checkpoints whose bytes differ only by their format version (same spec, metadata,"
+  echo "   state and floats; scripts/same_checkpoint.py):"
+  printf '  %s\n' "${formats[@]}"
+fi
 echo "== summary: $n_runs runs ($((n_runs / 2)) per kernel mode) in ${elapsed}s, base $ref ($(git rev-parse --short "$sha"))"
 if [[ ${#differ[@]} -eq 0 ]]; then
   echo "all $n_runs runs same"
