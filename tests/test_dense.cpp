@@ -63,15 +63,15 @@ TEST_CASE("invalid specs are rejected with a message naming the field", "[core][
   tmlp::model_spec spec{.n_inputs = 4, .layers = {{.units = 3}, {.units = 1}}};
   SECTION("no inputs") {
     spec.n_inputs = 0;
-    CHECK_THROWS_WITH(tmlp::validate(spec), Contains("n_inputs is 0"));
+    CHECK_THROWS_WITH(tmlp::validate(spec), Contains("model_spec.n_inputs: 0"));
   }
   SECTION("no layers") {
     spec.layers.clear();
-    CHECK_THROWS_WITH(tmlp::validate(spec), Contains("no layers"));
+    CHECK_THROWS_WITH(tmlp::validate(spec), Contains("model_spec.layers: none"));
   }
   SECTION("zero units") {
     spec.layers[0].units = 0;
-    CHECK_THROWS_WITH(tmlp::validate(spec), Contains("layer 0: units 0"));
+    CHECK_THROWS_WITH(tmlp::validate(spec), Contains("model_spec.layers[0].units: 0"));
   }
   SECTION("huge layer") {
     spec.layers[0].units = std::size_t{1} << 23;
@@ -80,16 +80,16 @@ TEST_CASE("invalid specs are rejected with a message naming the field", "[core][
   }
   SECTION("ce with one output") {
     spec.loss = tmlp::loss_kind::ce;
-    CHECK_THROWS_WITH(tmlp::validate(spec), Contains("loss ce needs"));
+    CHECK_THROWS_WITH(tmlp::validate(spec), Contains("model_spec.loss: ce needs"));
   }
   SECTION("bad huber delta") {
     spec.loss = tmlp::loss_kind::huber;
     spec.huber_delta = -1.0f;
-    CHECK_THROWS_WITH(tmlp::validate(spec), Contains("huber_delta"));
+    CHECK_THROWS_WITH(tmlp::validate(spec), Contains("model_spec.huber_delta"));
   }
   SECTION("non-finite alpha") {
     spec.layers[1].alpha = std::numeric_limits<float>::quiet_NaN();
-    CHECK_THROWS_WITH(tmlp::validate(spec), Contains("layer 1: alpha"));
+    CHECK_THROWS_WITH(tmlp::validate(spec), Contains("model_spec.layers[1].alpha"));
   }
   SECTION("out-of-range enum") {
     spec.layers[0].act = static_cast<activation>(99);

@@ -170,7 +170,7 @@ TEST_CASE("spec JSON round trips and rejects unknown names", "[io][model_file]")
   CHECK_THROWS_WITH(
       tmlp::spec_from_json(
           R"({"n_inputs": 0, "layers": [], "loss": "mse", "huber_delta": 1, "seed": 0})"),
-      Contains("n_inputs is 0"));
+      Contains("model_spec.n_inputs: 0"));
 }
 
 TEST_CASE("dropout is saved with the spec, defaults to none, and is validated",
@@ -188,7 +188,8 @@ TEST_CASE("dropout is saved with the spec, defaults to none, and is validated",
   CHECK(tmlp::load_model(path.string()).model.spec().layers[0].dropout == 0.25f);
 
   spec.layers[0].dropout = 1.0f;
-  CHECK_THROWS_WITH(tmlp::validate(spec), Contains("layer 0: dropout 1 is outside [0, 1)"));
+  CHECK_THROWS_WITH(tmlp::validate(spec),
+                    Contains("model_spec.layers[0].dropout: 1 is outside [0, 1)"));
   spec.layers[0].dropout = 0.0f;
   spec.layers[1].dropout = 0.5f;
   CHECK_THROWS_WITH(tmlp::validate(spec), Contains("on the output layer"));
@@ -231,7 +232,7 @@ TEST_CASE("residual layers are saved with the spec, with a projection when width
   CHECK(
       std::equal(l.model.parameters().begin(), l.model.parameters().end(), m.parameters().begin()));
   spec.layers[2].residual = true;
-  CHECK_THROWS_WITH(tmlp::validate(spec), Contains("residual on the output layer"));
+  CHECK_THROWS_WITH(tmlp::validate(spec), Contains("layers[2].residual: on the output layer"));
   fs::remove_all(temp_dir());
 }
 
@@ -261,10 +262,11 @@ TEST_CASE("batch norm is saved with the spec, running statistics included, and p
   const tmlp::matrix a = m.predict({x.data(), 2, 3}), b = l.model.predict({x.data(), 2, 3});
   CHECK(std::equal(a.data(), a.data() + 4, b.data()));
   spec.layers[1].batch_norm = true;
-  CHECK_THROWS_WITH(tmlp::validate(spec), Contains("batch_norm on the output layer"));
+  CHECK_THROWS_WITH(tmlp::validate(spec), Contains("layers[1].batch_norm: on the output layer"));
   spec.layers[1].batch_norm = false;
   spec.layers[0].layer_norm = true;
-  CHECK_THROWS_WITH(tmlp::validate(spec), Contains("batch_norm and layer_norm together"));
+  CHECK_THROWS_WITH(tmlp::validate(spec),
+                    Contains("layers[0].batch_norm and model_spec.layers[0].layer_norm"));
   fs::remove_all(temp_dir());
 }
 
@@ -292,10 +294,11 @@ TEST_CASE("embeddings are saved with the spec, tables included", "[io][model_fil
   CHECK(a.row(0)[0] != a.row(1)[0]);
   CHECK(a.row(1)[0] == a.row(2)[0]);
   spec.embeddings.push_back({.column = 1, .cardinality = 2, .dim = 2});
-  CHECK_THROWS_WITH(tmlp::validate(spec), Contains("column 1 already has an embedding"));
+  CHECK_THROWS_WITH(tmlp::validate(spec),
+                    Contains("embeddings[1].column: 1 already has an embedding"));
   spec.embeddings[1] = {.column = 3, .cardinality = 2, .dim = 2};
-  CHECK_THROWS_WITH(tmlp::validate(spec), Contains("column 3 is out of range"));
+  CHECK_THROWS_WITH(tmlp::validate(spec), Contains("embeddings[1].column: 3 is out of range"));
   spec.embeddings[1] = {.column = 0, .cardinality = 0, .dim = 2};
-  CHECK_THROWS_WITH(tmlp::validate(spec), Contains("cardinality 0 is out of range"));
+  CHECK_THROWS_WITH(tmlp::validate(spec), Contains("embeddings[1].cardinality: 0 is out of range"));
   fs::remove_all(temp_dir());
 }

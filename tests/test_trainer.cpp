@@ -734,7 +734,7 @@ TEST_CASE("the validation split is stratified, seeded, disjoint and covering", "
   std::vector<float> t;
   for (std::size_t r = 0; r < 100; ++r) t.push_back(r % 10 < 5 ? 0.0f : (r % 10 < 8 ? 1.0f : 2.0f));
   std::vector<std::uint32_t> train, valid;
-  tmlp::train::split_rows(100, 0.2f, 7, loss_kind::ce, 1, t.data(), train, valid);
+  tmlp::split_rows(100, 0.2f, 7, loss_kind::ce, 1, t.data(), train, valid);
   CHECK(train.size() == 80);
   CHECK(valid.size() == 20);
   std::map<int, int> per_class;
@@ -750,17 +750,19 @@ TEST_CASE("the validation split is stratified, seeded, disjoint and covering", "
   CHECK(std::is_sorted(valid.begin(), valid.end()));
 
   std::vector<std::uint32_t> train2, valid2;
-  tmlp::train::split_rows(100, 0.2f, 7, loss_kind::ce, 1, t.data(), train2, valid2);
+  tmlp::split_rows(100, 0.2f, 7, loss_kind::ce, 1, t.data(), train2, valid2);
   CHECK(valid2 == valid);
   CHECK(train2 == train);
-  tmlp::train::split_rows(100, 0.2f, 8, loss_kind::ce, 1, t.data(), train2, valid2);
+  tmlp::split_rows(100, 0.2f, 8, loss_kind::ce, 1, t.data(), train2, valid2);
   CHECK(valid2 != valid);  // another seed, another split (of C(50,10) C(30,6) C(20,4) choices)
+  CHECK_THROWS_WITH(tmlp::split_rows(100, 1.0f, 7, loss_kind::ce, 1, t.data(), train2, valid2),
+                    Contains("fraction 1 is outside [0, 1)"));
 
   SECTION("binary targets stratify by t >= 0.5") {
     std::vector<float> b;  // 30 positives (0.5, 0.75, 1) and 70 negatives
     for (std::size_t r = 0; r < 100; ++r)
       b.push_back(r % 10 < 3 ? 0.5f + 0.25f * static_cast<float>(r % 3) : 0.1f);
-    tmlp::train::split_rows(100, 0.1f, 3, loss_kind::bce, 1, b.data(), train2, valid2);
+    tmlp::split_rows(100, 0.1f, 3, loss_kind::bce, 1, b.data(), train2, valid2);
     int pos = 0;
     for (auto r : valid2) pos += b[r] >= 0.5f;
     CHECK(valid2.size() == 10);
@@ -768,7 +770,7 @@ TEST_CASE("the validation split is stratified, seeded, disjoint and covering", "
   }
   SECTION("regression rows form one group") {
     std::vector<float> y(2 * 50, 0.25f);
-    tmlp::train::split_rows(50, 0.3f, 3, loss_kind::mse, 2, y.data(), train2, valid2);
+    tmlp::split_rows(50, 0.3f, 3, loss_kind::mse, 2, y.data(), train2, valid2);
     CHECK(valid2.size() == 15);
     CHECK(train2.size() == 35);
   }
@@ -785,8 +787,7 @@ TEST_CASE("fit trains on split_rows' training rows and validates on the rest",
                              .seed = 4,
                              .valid_fraction = 0.3f};
   std::vector<std::uint32_t> train, valid;
-  tmlp::train::split_rows(p.n, c.valid_fraction, c.seed, loss_kind::ce, 1, p.t.data(), train,
-                          valid);
+  tmlp::split_rows(p.n, c.valid_fraction, c.seed, loss_kind::ce, 1, p.t.data(), train, valid);
   std::vector<double> xt, tt, xv, tv;
   for (auto r : train) {
     xt.insert(xt.end(), p.x.begin() + r * 5, p.x.begin() + r * 5 + 5);
@@ -978,18 +979,24 @@ TEST_CASE("bad data and bad configs throw tmlp::error naming the problem", "[tra
   auto config_error = [](tmlp::train_config c) {
     return error_message([&] { tmlp::trainer bad(std::move(c)); });
   };
-  CHECK_THAT(config_error({.opt = tmlp::sgd{.lr = -0.1f}}), Contains("lr = -0.1"));
+  CHECK_THAT(config_error({.opt = tmlp::sgd{.lr = -0.1f}}), Contains("train_config.opt.lr: -0.1"));
   CHECK_THAT(config_error({.opt = tmlp::adam{.lr = NAN}}), Contains("lr"));
-  CHECK_THAT(config_error({.opt = tmlp::adam{.beta1 = 1.0f}}), Contains("beta1"));
+  CHECK_THAT(config_error({.opt = tmlp::adam{.beta1 = 1.0f}}), Contains("train_config.opt.beta1"));
   CHECK_THAT(config_error({.opt = tmlp::momentum{.momentum = -0.5f}}), Contains("momentum"));
-  CHECK_THAT(config_error({.valid_fraction = 1.0f}), Contains("valid_fraction = 1"));
-  CHECK_THAT(config_error({.shard_rows = 0}), Contains("shard_rows is 0"));
-  CHECK_THAT(config_error({.max_shards = 0}), Contains("max_shards is 0"));
+  CHECK_THAT(config_error({.valid_fraction = 1.0f}),
+             Contains("train_config.valid_fraction: 1 is outside"));
+  CHECK_THAT(config_error({.shard_rows = 0}), Contains("train_config.shard_rows: 0"));
+  CHECK_THAT(config_error({.max_shards = 0}), Contains("train_config.max_shards: 0"));
   CHECK_THAT(config_error({.l2 = -1.0f}), Contains("l2"));
-  CHECK_THAT(config_error({.clip_norm = INFINITY}), Contains("clip_norm"));
-  CHECK_THAT(config_error({.n_threads = -2}), Contains("n_threads = -2"));
-  CHECK_THAT(config_error({.sched = tmlp::step_decay{.step_epochs = 0}}), Contains("step_epochs"));
-  CHECK_THAT(config_error({.sched = tmlp::reduce_on_plateau{.factor = 1.0f}}), Contains("factor"));
+  CHECK_THAT(config_error({.clip_norm = INFINITY}), Contains("train_config.clip_norm"));
+  CHECK_THAT(config_error({.n_threads = -2}), Contains("train_config.n_threads: -2"));
+  CHECK_THAT(config_error({.sched = tmlp::step_decay{.step_epochs = 0}}),
+             Contains("train_config.sched.step_epochs"));
+  CHECK_THAT(config_error({.sched = tmlp::reduce_on_plateau{.factor = 1.0f}}),
+             Contains("train_config.sched.factor"));
+  CHECK_THROWS_WITH(tmlp::validate(tmlp::train_config{.l1 = -1.0f}),
+                    Contains("train_config.l1: -1 is not a finite value >= 0"));
+  CHECK_NOTHROW(tmlp::validate(tmlp::train_config{}));
   tmlp::trainer ok({});  // the defaults are valid
   CHECK(ok.config().batch_size == 256);
 }

@@ -200,6 +200,21 @@ struct train_config {
   std::function<void(const training_state&)> on_checkpoint;
 };
 
+// Throws tmlp::error (errc::invalid_argument) naming the first field out of range, as
+// "train_config.<field>" ("train_config.opt.lr", "train_config.l2"). The trainer's constructor
+// calls it.
+void validate(const train_config& config);
+
+// The validation split fit() makes from config.valid_fraction, for a caller that needs the same
+// rows itself (e.g. to fit preprocessing on the training rows only): rows 0..n-1 into training
+// and validation rows, seeded. targets: n x target_cols. For ce (class index per row) and
+// single-output bce (target >= 0.5 is class 1) the split is stratified: each class gives
+// round(fraction * its count) rows to validation. Both outputs are sorted by row. Throws
+// tmlp::error if fraction is outside [0, 1).
+void split_rows(std::size_t n, float fraction, std::uint64_t seed, loss_kind loss,
+                std::size_t target_cols, const float* targets, std::vector<std::uint32_t>& train,
+                std::vector<std::uint32_t>& valid);
+
 class trainer {
  public:
   // Validates the config (throws tmlp::error naming the field).

@@ -2,11 +2,13 @@
 // and back.
 #include "cli/commands.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <optional>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -57,22 +59,47 @@ std::vector<float> class_probabilities(const matrix& out, task_kind task) {
   return p;
 }
 
-// The model file's metadata: the preprocessing, and how the model was trained.
+// The key of flag `name` in a model file's "training" object: '_' for '-'.
+std::string model_key(std::string_view name) {
+  std::string key(name);
+  std::replace(key.begin(), key.end(), '-', '_');
+  return key;
+}
+
+// The model file's metadata: the preprocessing, and how the model was trained: the flags marked
+// in_model (the data file by its name, the target and the loss as resolved from the data), then
+// what the run did.
 std::string model_metadata(const train_options& o, const train_data& d, const fit_result& r,
                            std::size_t epochs_run) {
   nlohmann::json meta;
   meta["preprocessing"] = nlohmann::json::parse(d.prep.to_json());
-  meta["training"] = {{"data", std::filesystem::path(o.data).filename().string()},
-                      {"target", d.target},
-                      {"loss", std::string(to_string(d.loss.loss))},
-                      {"optimizer", o.optimizer},
-                      {"schedule", o.schedule},
-                      {"batch_size", o.batch_size},
-                      {"epochs_run", epochs_run},
-                      {"best_epoch", r.best_epoch},
-                      {"seed", o.seed},
-                      {"status", std::string(to_string(r.status))}};
+  nlohmann::json& training = meta["training"];
+  for (const train_flag& f : train_flags())
+    if (f.in_model) training[model_key(f.name)] = flag_json(f, o);
+  training["data"] = std::filesystem::path(o.data).filename().string();
+  training["target"] = d.target;
+  training["loss"] = std::string(to_string(d.loss.loss));
+  training["epochs_run"] = epochs_run;
+  training["best_epoch"] = r.best_epoch;
+  training["status"] = std::string(to_string(r.status));
   return meta.dump();
+}
+
+// A model file's "training" object as the command line that trained it (the flags marked
+// in_model that it has), and what the run did.
+void print_training(const nlohmann::json& t) {
+  std::string line;
+  for (const train_flag& f : train_flags()) {
+    const std::string key = model_key(f.name);
+    if (!f.in_model || !t.contains(key)) continue;
+    const std::string value = t[key].is_string() ? t[key].get<std::string>() : t[key].dump();
+    if (!line.empty()) line += ' ';
+    line += f.positional ? value : fmt::format("--{} {}", f.name, value);
+  }
+  fmt::print("training   {}\n", line);
+  if (t.contains("status"))
+    fmt::print("result     {} after {} epochs (best {})\n", t["status"].get<std::string>(),
+               t.value("epochs_run", std::size_t{0}), t.value("best_epoch", std::size_t{0}));
 }
 
 // Model outputs for every row of t (rows x n_outputs), computed a chunk at a time so the
@@ -155,7 +182,9 @@ int train(const train_options& o) {
   const train_data& d = *data;
   const std::size_t n_valid = d.x_valid ? d.x_valid->rows() : 0;
   const std::string run_meta = checkpoint_metadata(o, d.prep, d.x_train->rows(), n_valid);
-  model m = model::create(make_model_spec(hidden, d.prep, d.loss.loss, o.seed, o.embedding_dim));
+  model m = with_flag_names([&] {
+    return model::create(make_model_spec(hidden, d.prep, d.loss.loss, o.seed, o.embedding_dim));
+  });
   std::size_t epochs_before = 0;
   if (resumed) {
     check_same_run(o.resume, resumed->metadata, run_meta);
@@ -317,7 +346,7 @@ int info(const std::string& path) {
     fmt::print("classes    {}\n", labels);
   }
   const nlohmann::json meta = nlohmann::json::parse(l.lm.metadata);
-  if (meta.contains("training")) fmt::print("training   {}\n", meta["training"].dump());
+  if (meta.contains("training") && meta["training"].is_object()) print_training(meta["training"]);
   return 0;
 }
 

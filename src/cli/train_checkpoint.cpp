@@ -1,6 +1,11 @@
 // Checkpoint metadata of `tmlp train` and the same-run check of --resume.
 #include "cli/train_checkpoint.hpp"
 
+#include <optional>
+#include <string_view>
+#include <type_traits>
+#include <variant>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -27,36 +32,29 @@ std::string shown(const nlohmann::json& v) {
 }
 }  // namespace
 
+nlohmann::ordered_json flag_json(const train_flag& f, const train_options& o) {
+  return std::visit(
+      [&](auto member) -> nlohmann::ordered_json {
+        const auto& v = o.*member;
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, float>) {
+          return text(v);
+        } else if constexpr (std::is_same_v<T, std::optional<float>>) {
+          return v ? nlohmann::ordered_json(text(*v)) : nlohmann::ordered_json(nullptr);
+        } else {
+          return v;  // text, list, switch, integer, whole number
+        }
+      },
+      f.field);
+}
+
 std::string checkpoint_metadata(const train_options& o, const preprocessor& prep,
                                 std::size_t n_train, std::size_t n_valid) {
   // Keys are the flags' names, so a difference can be reported as the flag to fix.
-  const nlohmann::ordered_json run = {
-      {"target", o.target},
-      {"valid-fraction", text(o.valid.empty() ? o.valid_fraction : 0.0f)},
-      {"numeric", o.numeric},
-      {"categorical", o.categorical},
-      {"ignore", o.ignore},
-      {"layers", o.layers},
-      {"activation", o.activation},
-      {"dropout", text(o.dropout)},
-      {"layer-norm", o.layer_norm},
-      {"residual", o.residual},
-      {"batch-norm", o.batch_norm},
-      {"embedding-dim", o.embedding_dim},
-      {"one-hot-max", o.one_hot_max},
-      {"loss", o.loss},
-      {"optimizer", o.optimizer},
-      {"lr", text(o.lr)},
-      {"batch-size", o.batch_size},
-      {"epochs", o.epochs},
-      {"schedule", o.schedule},
-      {"l1", text(o.l1)},
-      {"l2", text(o.l2)},
-      {"weight-decay", o.weight_decay ? nlohmann::ordered_json(text(*o.weight_decay)) : nullptr},
-      {"clip-norm", text(o.clip_norm)},
-      {"clip-value", text(o.clip_value)},
-      {"early-stop", o.early_stop},
-      {"seed", o.seed}};
+  nlohmann::ordered_json run = nlohmann::ordered_json::object();
+  for (const train_flag& f : train_flags())
+    if (f.in_checkpoint) run[std::string(f.name)] = flag_json(f, o);
+  if (!o.valid.empty()) run["valid-fraction"] = text(0.0f);  // the --valid file is the split
   nlohmann::ordered_json meta;
   meta["run"] = run;
   meta["rows"] = {{"train", n_train}, {"valid", n_valid}};
@@ -83,7 +81,9 @@ void check_same_run(const std::string& path, const std::string& saved_metadata,
     fail("not a checkpoint of tmlp train (no run options in it)");
   // Flags added since checkpoints were first written: an older checkpoint ran with their
   // defaults.
-  const nlohmann::json added = {{"batch-norm", false}, {"embedding-dim", 0}, {"one-hot-max", 64}};
+  nlohmann::json added;
+  for (const std::string_view name : {"batch-norm", "embedding-dim", "one-hot-max"})
+    added[std::string(name)] = flag_json(*find_train_flag(name), train_options{});
   for (const auto& [key, value] : now["run"].items()) {
     const nlohmann::json& before = saved["run"].contains(key) ? saved["run"][key]
                                    : added.contains(key)      ? added[key]

@@ -11,13 +11,21 @@
 #include <cstddef>
 #include <string>
 
-#include "cli/train_flags.hpp"
+#include <nlohmann/json_fwd.hpp>
+
+#include "cli/train_options.hpp"
 #include "tmlp/preprocess.hpp"
 
 namespace tmlp::cli {
 
-// The checkpoint's metadata: every option that shapes the result (not --threads, which never
-// does, nor output paths), the preprocessing fitted on the data, and the row counts.
+// Flag f's value in o as checkpoints and model files record it: numbers as their shortest text
+// ("0.01"), an unset number as null, switches as booleans, whole numbers as numbers, lists as
+// arrays, text as it is.
+nlohmann::ordered_json flag_json(const train_flag& f, const train_options& o);
+
+// The checkpoint's metadata: the flags marked in_checkpoint (those that shape the result; not
+// --threads, which never does, nor output paths), in the table's order, --valid-fraction as 0
+// with a --valid file; the preprocessing fitted on the data, and the row counts.
 std::string checkpoint_metadata(const train_options& o, const preprocessor& prep,
                                 std::size_t n_train, std::size_t n_valid);
 

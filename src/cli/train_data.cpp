@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "tmlp/error.hpp"
-#include "train/split.hpp"
+#include "tmlp/trainer.hpp"
 
 namespace tmlp::cli {
 namespace {
@@ -72,13 +72,6 @@ std::string resolve_target(const table_view& t, const std::string& target) {
 }
 
 std::unique_ptr<train_data> load_train_data(const train_options& o, std::optional<loss_kind> loss) {
-  if (!o.valid.empty() && o.valid_fraction_given)
-    bad_flag(
-        "--valid-fraction and --valid exclude each other: the --valid file is the "
-        "validation set");
-  if (!(o.valid_fraction >= 0.0f && o.valid_fraction < 1.0f))
-    bad_flag(fmt::format("--valid-fraction: {} is outside [0, 1)", o.valid_fraction));
-
   auto d = std::make_unique<train_data>();
   const csv_options csv{.n_threads = o.threads, .numeric = o.numeric, .categorical = o.categorical};
   const table_view& t = d->train_file.emplace(open_data(o.data, csv)).view();
@@ -88,7 +81,6 @@ std::unique_ptr<train_data> load_train_data(const train_options& o, std::optiona
                            column_names(t)));
 
   d->target = resolve_target(t, o.target);
-  if (o.one_hot_max == 0) bad_flag("--one-hot-max: 0; expected at least 1");
   if (o.embedding_dim > (std::size_t{1} << 16))
     bad_flag(fmt::format("--embedding-dim: {} is larger than the limit 65536", o.embedding_dim));
   preprocess_options popt{.target = d->target,
@@ -97,7 +89,7 @@ std::unique_ptr<train_data> load_train_data(const train_options& o, std::optiona
                           .embed = o.embedding_dim > 0};
   // The task as inferred from every row (then fixed, so the training rows cannot change it),
   // unless the loss asks for another.
-  preprocessor probe = preprocessor::fit(t, popt);
+  preprocessor probe = with_flag_names([&] { return preprocessor::fit(t, popt); });
   const column_view* target = t.find(d->target);
   d->loss = choose_loss(loss, probe.task(), target->kind == column_kind::numeric, d->target);
   popt.task = d->loss.task;
@@ -120,8 +112,8 @@ std::unique_ptr<train_data> load_train_data(const train_options& o, std::optiona
   std::vector<std::uint32_t> train_rows, valid_rows;
   if (o.valid_fraction > 0.0f) {
     const matrix y_all = probe.targets(t);
-    train::split_rows(t.n_rows, o.valid_fraction, o.seed, d->loss.loss, 1, y_all.data(), train_rows,
-                      valid_rows);
+    split_rows(t.n_rows, o.valid_fraction, o.seed, d->loss.loss, 1, y_all.data(), train_rows,
+               valid_rows);
     if (train_rows.empty())
       bad_flag(fmt::format("--valid-fraction: {} leaves no training rows of {}", o.valid_fraction,
                            t.n_rows));

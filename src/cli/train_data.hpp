@@ -42,11 +42,11 @@ struct train_data {
 };
 
 // Reads o.data (and o.valid), holding out o.valid_fraction of the rows (stratified for classes)
-// when there is no --valid file. A file's categorical column that reads as numbers in the
-// --valid CSV is read as categorical there too. Throws tmlp::error naming the flag, file or
-// column: --valid with an explicit --valid-fraction, a fraction outside [0, 1), an unknown
-// column in --ignore, --numeric or --categorical, a target position beyond the columns, a loss
-// that does not fit the target (see choose_loss), and every reading or preprocessing error.
+// when there is no --valid file, with tmlp::split_rows (the trainer's own split). A file's
+// categorical column that reads as numbers in the --valid CSV is read as categorical there too.
+// Throws tmlp::error naming the flag, file or column: an unknown column in --ignore, --numeric
+// or --categorical, a target position beyond the columns, a loss that does not fit the target
+// (see choose_loss), and every reading or preprocessing error.
 std::unique_ptr<train_data> load_train_data(const train_options& o, std::optional<loss_kind> loss);
 
 // The target column's name: `target` itself if a column has that name; otherwise, if it is an

@@ -5,15 +5,14 @@
 #include <fstream>
 #include <iterator>
 #include <set>
+#include <type_traits>
+#include <variant>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "cli/train_setup.hpp"
 #include "tmlp/error.hpp"
-#include "tmlp/model.hpp"
-#include "tmlp/trainer.hpp"
 
 namespace tmlp::cli {
 namespace {
@@ -60,107 +59,45 @@ const CLI::Validator whole_number(
     },
     "", "whole number");
 
+// Registers flag f, which stores its value in o.
+void add_flag(CLI::App& t, const train_flag& f, train_options& o) {
+  std::string names = f.positional ? std::string(f.name) : "--" + std::string(f.name);
+  if (!f.short_name.empty()) names += "," + std::string(f.short_name);
+  CLI::Option* opt = std::visit(
+      [&](auto member) -> CLI::Option* {
+        auto& v = o.*member;
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, bool>) {
+          return t.add_flag(names, v, f.help);
+        } else if constexpr (std::is_same_v<T, std::optional<float>>) {
+          return t.add_option_function<float>(
+              names, [&v](const float& x) { v = x; }, f.help);
+        } else {
+          CLI::Option* added = t.add_option(names, v, f.help);
+          if constexpr (std::is_same_v<T, std::vector<std::string>>) added->delimiter(',');
+          if constexpr (std::is_same_v<T, std::uint64_t>) added->check(whole_number);
+          return added;
+        }
+      },
+      f.field);
+  if (f.positional) opt->required();
+  if (f.existing_file) opt->check(CLI::ExistingFile);
+  if (f.shows_default) opt->capture_default_str();
+}
+
 }  // namespace
 
 CLI::App* add_train_command(CLI::App& app, train_options& o) {
   CLI::App* t = app.add_subcommand(
       "train", "Train a model on a CSV or .tmlpd file and write it to a model file");
   t->footer(train_footer);
-
-  t->add_option("data", o.data,
-                "Training data: a CSV file with a header row, or a .tmlpd file (tmlp convert)")
-      ->required()
-      ->check(CLI::ExistingFile);
-  t->add_option("--target", o.target,
-                "Column to predict: its name, or its 1-based position (-1 = last); required");
-  t->add_option("--valid", o.valid,
-                "Validation CSV (preprocessing is fitted on DATA only); not with --valid-fraction")
-      ->check(CLI::ExistingFile);
-  t->add_option("--valid-fraction", o.valid_fraction,
-                "Fraction of DATA's rows held out for validation, in [0, 1); 0: none")
-      ->capture_default_str();
-  t->add_option("--numeric", o.numeric, "Columns read as numbers whatever they look like (a,b,c)")
-      ->delimiter(',');
-  t->add_option("--categorical", o.categorical, "Columns read as categories (a,b,c)")
-      ->delimiter(',');
-  t->add_option("--ignore", o.ignore, "Columns left out of the features (a,b,c)")->delimiter(',');
-
-  t->add_option("--layers", o.layers, "Hidden layer widths, comma-separated")
-      ->capture_default_str();
-  t->add_option("--activation", o.activation, join_names(activation_names(), "|"))
-      ->capture_default_str();
-  t->add_option("--dropout", o.dropout,
-                "Drop each hidden unit's output with this probability while training, in [0, 1)")
-      ->capture_default_str();
-  t->add_flag("--layer-norm", o.layer_norm,
-              "Layer normalization in every hidden layer, before its activation");
-  t->add_flag("--residual", o.residual,
-              "Residual hidden layers: each adds its input to its output (through a learned "
-              "projection when the widths differ)");
-  t->add_flag("--batch-norm", o.batch_norm,
-              "Batch normalization in every hidden layer, before its activation (statistics "
-              "over each whole mini-batch; running ones at predict time)");
-  t->add_option("--embedding-dim", o.embedding_dim,
-                "Learn an embedding of N values per level for each categorical column with more "
-                "than --one-hot-max levels (0: hash such columns instead)")
-      ->check(whole_number)
-      ->capture_default_str();
-  t->add_option("--one-hot-max", o.one_hot_max,
-                "Categorical columns with up to N levels are one-hot encoded; more: embedded "
-                "(--embedding-dim) or hashed into N buckets")
-      ->check(whole_number)
-      ->capture_default_str();
-  t->add_option("--loss", o.loss, "auto|" + join_names(loss_names(), "|"))->capture_default_str();
-
-  t->add_option("--optimizer", o.optimizer, join_names(optimizer_names(), "|"))
-      ->capture_default_str();
-  t->add_option("--lr", o.lr,
-                "Learning rate (default: 1e-3 for adam and adamw, 0.01 for the others)");
-  t->add_option("--batch-size", o.batch_size, "Rows per step (1 = stochastic, 0 = full batch)")
-      ->check(whole_number)
-      ->capture_default_str();
-  t->add_option("--epochs", o.epochs, "Most epochs to run")
-      ->check(whole_number)
-      ->capture_default_str();
-  t->add_option("--schedule", o.schedule, schedule_choices("|") + " (see below)")
-      ->capture_default_str();
-  t->add_option("--l1", o.l1, "L1 penalty on the weights")->capture_default_str();
-  t->add_option("--l2", o.l2, "L2 penalty on the weights")->capture_default_str();
-  t->add_option_function<float>(
-      "--weight-decay", [&o](const float& v) { o.weight_decay = v; },
-      "Decoupled weight decay w -= lr * X * w (default: 0.01 with adamw, 0 otherwise)");
-  t->add_option("--clip-norm", o.clip_norm, "Rescale gradients to this global L2 norm (0: off)")
-      ->capture_default_str();
-  t->add_option("--clip-value", o.clip_value, "Clamp each gradient value to [-X, X] (0: off)")
-      ->capture_default_str();
-  t->add_option("--early-stop", o.early_stop, "Epochs without improvement before stopping (0: off)")
-      ->check(whole_number)
-      ->capture_default_str();
-  t->add_option("--threads", o.threads, "Worker threads (0: every core)")->capture_default_str();
-  t->add_option("--seed", o.seed, "Seed for initialization, shuffling and the split")
-      ->check(whole_number)
-      ->capture_default_str();
-
-  t->add_option("--out,-o", o.out, "Model file to write (default: DATA with extension .tmlp)");
-  t->add_option("--log", o.log, "Write one JSON line per epoch to FILE (every report field)");
-  t->add_option("--checkpoint", o.checkpoint,
-                "Save a checkpoint (model, optimizer state, epoch) to FILE every "
-                "--checkpoint-every epochs; '{epoch}' in FILE is replaced by the epoch");
-  t->add_option("--checkpoint-every", o.checkpoint_every, "Epochs between checkpoints")
-      ->check(whole_number)
-      ->capture_default_str();
-  t->add_option("--resume", o.resume,
-                "Continue the run saved in this checkpoint (same data and flags; the result is "
-                "that of a run never stopped)")
-      ->check(CLI::ExistingFile);
-  t->add_option("--config", o.config,
-                "JSON file of flag values (see below); flags on the command line win")
-      ->check(CLI::ExistingFile);
-  t->add_flag("--quiet,-q", o.quiet, "Print nothing but errors");
-
+  for (const train_flag& f : train_flags()) add_flag(*t, f, o);
   t->callback([t, &o] {
     if (!o.config.empty()) merge_config_file(*t, o.config);
-    o.valid_fraction_given = t->count("--valid-fraction") > 0;
+    if (!o.valid.empty() && t->count("--valid-fraction") > 0)
+      throw error(errc::invalid_argument,
+                  "--valid-fraction and --valid exclude each other: the --valid file is the "
+                  "validation set");
     if (o.target.empty())
       throw error(errc::invalid_argument,
                   "--target is required (on the command line or in the --config file)");
@@ -187,10 +124,10 @@ void merge_config_file(CLI::App& train, const std::string& path) {
     std::string name = key;
     for (char& c : name)
       if (c == '_') c = '-';
-    CLI::Option* opt = name.empty() || name == "config" || name == "help" || name.front() == '-'
-                           ? nullptr
-                           : train.get_option_no_throw("--" + name);
-    if (opt == nullptr) bad_config(fmt::format("{}: unknown key '{}'", path, key));
+    const train_flag* flag = find_train_flag(name);
+    if (flag == nullptr || flag->positional || flag->name == "config")
+      bad_config(fmt::format("{}: unknown key '{}'", path, key));
+    CLI::Option* opt = train.get_option("--" + name);
     if (!seen.insert(name).second)
       bad_config(fmt::format("{}: key '{}' given twice (as '-' and '_' spellings)", path, key));
     if (opt->count() > 0) continue;  // the command line wins

@@ -3,6 +3,7 @@
 #include "cli/train_setup.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <iterator>
@@ -38,11 +39,6 @@ std::optional<std::size_t> whole(std::string_view s) {
   return v;
 }
 
-void non_negative(const char* flag, float v) {
-  if (!(std::isfinite(v) && v >= 0.0f))
-    bad_flag(fmt::format("{}: {} is not a finite value >= 0", flag, v));
-}
-
 std::vector<std::string_view> split(std::string_view text, char sep) {
   std::vector<std::string_view> parts;
   for (std::size_t pos = 0;;) {
@@ -53,7 +49,50 @@ std::vector<std::string_view> split(std::string_view text, char sep) {
   }
 }
 
+// The library field that starts at message[at] ("model_spec.layers[0].dropout"), or "".
+std::string_view field_at(std::string_view message, std::size_t at) {
+  const auto in_field = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '[' ||
+           c == ']';
+  };
+  if (at > 0 && in_field(message[at - 1])) return {};
+  std::size_t end = at;
+  while (end < message.size() && in_field(message[end])) ++end;
+  while (end > at && message[end - 1] == '.') --end;  // a full stop after the field
+  return message.substr(at, end - at);
+}
+
+// The flag that sets `field` ("model_spec.layers[0].dropout": dropout), or nullptr.
+const train_flag* flag_of(std::string_view field) {
+  std::string pattern;  // indices as "[]"
+  for (std::size_t i = 0; i < field.size(); ++i) {
+    pattern += field[i];
+    if (field[i] == '[')
+      while (i + 1 < field.size() && field[i + 1] != ']') ++i;
+  }
+  for (const train_flag& f : train_flags())
+    if (std::find(f.fields.begin(), f.fields.end(), pattern) != f.fields.end()) return &f;
+  return nullptr;
+}
+
 }  // namespace
+
+std::string flag_terms(std::string_view message) {
+  std::string out;
+  for (std::size_t at = 0; at < message.size();) {
+    std::string_view field;
+    for (std::string_view root : {"train_config.", "model_spec.", "preprocess_options."})
+      if (message.substr(at, root.size()) == root) field = field_at(message, at);
+    const train_flag* flag = field.empty() ? nullptr : flag_of(field);
+    if (flag != nullptr) {
+      out += "--" + std::string(flag->name);
+      at += field.size();
+    } else {
+      out += message[at++];
+    }
+  }
+  return out;
+}
 
 activation parse_activation(const std::string& name) {
   if (const auto a = activation_from_string(name)) return *a;
@@ -63,7 +102,7 @@ activation parse_activation(const std::string& name) {
 
 optimizer parse_optimizer(const std::string& name, float lr) {
   const auto with_lr = [&](auto o) -> optimizer {
-    if (lr > 0.0f) o.lr = lr;
+    if (lr != 0.0f) o.lr = lr;  // the library names a rate that is not > 0
     return o;
   };
   if (const auto o = optimizer_from_string(name)) return std::visit(with_lr, *o);
@@ -75,7 +114,7 @@ std::vector<std::size_t> parse_widths(const std::string& text) {
   std::vector<std::size_t> out;
   for (std::string_view part : split(text, ',')) {
     const auto w = whole(part);
-    if (!w || *w == 0 || *w > (std::size_t{1} << 24))
+    if (!w)
       bad_flag(
           fmt::format("--layers: '{}' is not a list of positive layer widths like 256,128", text));
     out.push_back(*w);
@@ -86,10 +125,6 @@ std::vector<std::size_t> parse_widths(const std::string& text) {
 std::vector<dense_spec> hidden_layers(const train_options& o) {
   const activation act = parse_activation(o.activation);
   std::vector<dense_spec> out;
-  if (!(o.dropout >= 0.0f && o.dropout < 1.0f))
-    bad_flag(fmt::format("--dropout: {} is outside [0, 1)", o.dropout));
-  if (o.batch_norm && o.layer_norm)
-    bad_flag("--batch-norm and --layer-norm: a layer takes one of them; choose one");
   for (std::size_t w : parse_widths(o.layers))
     out.push_back({.units = w,
                    .act = act,
@@ -97,6 +132,10 @@ std::vector<dense_spec> hidden_layers(const train_options& o) {
                    .layer_norm = o.layer_norm,
                    .residual = o.residual,
                    .batch_norm = o.batch_norm});
+  // The layers checked now, before any data is read, by the library (on one input and output).
+  model_spec probe{.n_inputs = 1, .layers = out};
+  probe.layers.push_back({.units = 1, .act = activation::identity});
+  with_flag_names([&] { validate(probe); });
   return out;
 }
 
@@ -178,17 +217,7 @@ schedule parse_schedule(const std::string& text) {
 }
 
 train_config make_train_config(const train_options& o) {
-  if (!(std::isfinite(o.lr) && o.lr >= 0.0f))
-    bad_flag(
-        fmt::format("--lr: {} is not a finite value > 0 (or 0 for the optimizer's default)", o.lr));
-  non_negative("--l1", o.l1);
-  non_negative("--l2", o.l2);
-  non_negative("--clip-norm", o.clip_norm);
-  non_negative("--clip-value", o.clip_value);
-  if (o.weight_decay) non_negative("--weight-decay", *o.weight_decay);
   if (o.epochs == 0) bad_flag("--epochs: 0; expected at least 1");
-  if (o.threads < 0)
-    bad_flag(fmt::format("--threads: {} is negative; expected 0 (every core) or more", o.threads));
 
   train_config c{.opt = parse_optimizer(o.optimizer, o.lr),
                  .sched = parse_schedule(o.schedule),
@@ -206,6 +235,11 @@ train_config make_train_config(const train_options& o) {
     w->weight_decay = *o.weight_decay;
   else if (w == nullptr)
     c.weight_decay = o.weight_decay.value_or(0.0f);
+  // Every range checked by the library; the split is the program's own (train_data.hpp), but
+  // its fraction is checked as the trainer's would be.
+  train_config checked = c;
+  checked.valid_fraction = o.valid_fraction;
+  with_flag_names([&] { validate(checked); });
   return c;
 }
 

@@ -1,6 +1,7 @@
-// From `tmlp train`'s options to the library's configs: every value checked once, here, with
-// a one-line tmlp::error (errc::invalid_argument) that names the flag, the value and what was
-// expected, before any data is read.
+// From `tmlp train`'s options to the library's configs, every value checked before any data is
+// read, with a one-line tmlp::error (errc::invalid_argument) that names the flag, the value and
+// what was expected: ranges by the library's own validation, its field names turned into flags
+// (flag_terms), the rest (syntax, limits of the program) here.
 //
 //     const auto hidden = tmlp::cli::hidden_layers(o);          // --layers, --activation
 //     tmlp::train_config cfg = tmlp::cli::make_train_config(o);  // everything else that trains
@@ -16,11 +17,28 @@
 #include <vector>
 
 #include "cli/train_flags.hpp"
+#include "tmlp/error.hpp"
 #include "tmlp/model.hpp"
 #include "tmlp/preprocess.hpp"
 #include "tmlp/trainer.hpp"
 
 namespace tmlp::cli {
+
+// message with each library field that a flag sets ("train_config.l1", "model_spec.layers[0]
+// .dropout") replaced by the flag ("--l1", "--dropout"): "train_config.l1: -1 is not a finite
+// value >= 0" reads "--l1: -1 is not a finite value >= 0". Other text is left as it is.
+std::string flag_terms(std::string_view message);
+
+// Runs f; a tmlp::error out of it comes out with its message in flag terms. For the library
+// calls that check values made from flags (validate, model::create, preprocessor::fit).
+template <class F>
+decltype(auto) with_flag_names(F&& f) {
+  try {
+    return f();
+  } catch (const error& e) {
+    throw error(e.code(), flag_terms(e.what()));
+  }
+}
 
 // --activation NAME; an unknown name is an error listing the choices.
 activation parse_activation(const std::string& name);
@@ -28,11 +46,11 @@ activation parse_activation(const std::string& name);
 // --optimizer NAME with --lr (lr <= 0: the optimizer's default rate).
 optimizer parse_optimizer(const std::string& name, float lr);
 
-// --layers: positive widths, comma-separated ("256,128").
+// --layers: whole numbers, comma-separated ("256,128"); their range is the library's to check.
 std::vector<std::size_t> parse_widths(const std::string& text);
 
 // --layers (positive widths, comma-separated) with --activation, --dropout, --layer-norm,
-// --residual and --batch-norm on each.
+// --residual and --batch-norm on each, checked by tmlp::validate(model_spec).
 std::vector<dense_spec> hidden_layers(const train_options& o);
 
 // --schedule TEXT: constant | step[:EPOCHS[:GAMMA]] | exp[:GAMMA] |
@@ -45,8 +63,9 @@ schedule parse_schedule(const std::string& text);
 std::string schedule_choices(std::string_view sep, std::string_view last_sep = {});
 
 // Optimizer (--optimizer, --lr, --weight-decay), --schedule, --batch-size, --epochs, --l1,
-// --l2, --clip-norm, --clip-value, --early-stop, --threads, --seed. No callbacks, no validation
-// split (the program makes its own).
+// --l2, --clip-norm, --clip-value, --early-stop, --threads, --seed, checked by
+// tmlp::validate(train_config) (with --valid-fraction). No callbacks, no validation split (the
+// program makes its own).
 train_config make_train_config(const train_options& o);
 
 // --loss: empty for auto; an unknown name is an error listing the choices.

@@ -80,8 +80,9 @@ std::string join_names(std::span<const std::string_view> names, std::string_view
 
 namespace {
 
+// Every message starts with the field it is about, as "model_spec.<field>: ".
 [[noreturn]] void bad_spec(const std::string& what) {
-  throw error(errc::invalid_argument, "model spec: " + what);
+  throw error(errc::invalid_argument, "model_spec." + what);
 }
 
 float default_alpha(activation a) noexcept {
@@ -105,74 +106,77 @@ constexpr std::size_t max_layer_weights = std::size_t{1} << 31;
 }  // namespace
 
 void validate(const model_spec& spec) {
-  if (spec.n_inputs == 0) bad_spec("n_inputs is 0; expected the number of input features (>= 1)");
+  if (spec.n_inputs == 0) bad_spec("n_inputs: 0; expected the number of input features (>= 1)");
   if (spec.n_inputs > max_units)
-    bad_spec(fmt::format("n_inputs {} is larger than the limit {}", spec.n_inputs, max_units));
-  if (spec.layers.empty()) bad_spec("no layers; expected at least the output layer");
+    bad_spec(fmt::format("n_inputs: {} is larger than the limit {}", spec.n_inputs, max_units));
+  if (spec.layers.empty()) bad_spec("layers: none; expected at least the output layer");
   std::size_t n_in = spec.n_inputs;
   std::vector<bool> embedded(spec.n_inputs, false);
   for (std::size_t e = 0; e < spec.embeddings.size(); ++e) {
     const embedding_spec& t = spec.embeddings[e];
     if (t.column >= spec.n_inputs)
-      bad_spec(fmt::format("embedding {}: column {} is out of range; the input has {} columns", e,
+      bad_spec(fmt::format("embeddings[{}].column: {} is out of range; the input has {} columns", e,
                            t.column, spec.n_inputs));
     if (embedded[t.column])
-      bad_spec(fmt::format("embedding {}: column {} already has an embedding", e, t.column));
+      bad_spec(fmt::format("embeddings[{}].column: {} already has an embedding", e, t.column));
     embedded[t.column] = true;
     if (t.cardinality == 0 || t.cardinality > max_units)
-      bad_spec(fmt::format("embedding {}: cardinality {} is out of range; expected 1..{}", e,
+      bad_spec(fmt::format("embeddings[{}].cardinality: {} is out of range; expected 1..{}", e,
                            t.cardinality, max_units));
     if (t.dim == 0 || t.dim > max_units)
-      bad_spec(
-          fmt::format("embedding {}: dim {} is out of range; expected 1..{}", e, t.dim, max_units));
+      bad_spec(fmt::format("embeddings[{}].dim: {} is out of range; expected 1..{}", e, t.dim,
+                           max_units));
     if (t.cardinality * t.dim > max_layer_weights)
-      bad_spec(fmt::format("embedding {}: {} x {} values exceed the limit of {} per table", e,
+      bad_spec(fmt::format("embeddings[{}]: {} x {} values exceed the limit of {} per table", e,
                            t.cardinality, t.dim, max_layer_weights));
     n_in += t.dim - 1;  // the index column becomes dim values
   }
   if (n_in > max_units)
-    bad_spec(fmt::format("the first layer's {} inputs (embeddings included) exceed the limit {}",
-                         n_in, max_units));
+    bad_spec(fmt::format("layers[0]: {} inputs (embeddings included) exceed the limit {}", n_in,
+                         max_units));
   for (std::size_t i = 0; i < spec.layers.size(); ++i) {
     const dense_spec& l = spec.layers[i];
     if (l.units == 0 || l.units > max_units)
-      bad_spec(
-          fmt::format("layer {}: units {} is out of range; expected 1..{}", i, l.units, max_units));
+      bad_spec(fmt::format("layers[{}].units: {} is out of range; expected 1..{}", i, l.units,
+                           max_units));
     if (n_in * l.units > max_layer_weights)
-      bad_spec(fmt::format("layer {}: {} x {} weights exceed the limit of {} per layer", i, l.units,
-                           n_in, max_layer_weights));
+      bad_spec(fmt::format("layers[{}]: {} x {} weights exceed the limit of {} per layer", i,
+                           l.units, n_in, max_layer_weights));
     if (static_cast<int>(l.act) < 0 || static_cast<int>(l.act) >= n_activations)
-      bad_spec(fmt::format("layer {}: unknown activation {}", i, static_cast<int>(l.act)));
+      bad_spec(fmt::format("layers[{}].act: unknown activation {}", i, static_cast<int>(l.act)));
     if (static_cast<int>(l.init) < 0 ||
         static_cast<int>(l.init) > static_cast<int>(init_kind::lecun_uniform))
-      bad_spec(fmt::format("layer {}: unknown init {}", i, static_cast<int>(l.init)));
+      bad_spec(fmt::format("layers[{}].init: unknown init {}", i, static_cast<int>(l.init)));
     if (l.alpha && !std::isfinite(*l.alpha))
-      bad_spec(fmt::format("layer {}: alpha {} is not finite", i, *l.alpha));
+      bad_spec(fmt::format("layers[{}].alpha: {} is not finite", i, *l.alpha));
     if (!(l.dropout >= 0.0f && l.dropout < 1.0f))
-      bad_spec(fmt::format("layer {}: dropout {} is outside [0, 1)", i, l.dropout));
+      bad_spec(fmt::format("layers[{}].dropout: {} is outside [0, 1)", i, l.dropout));
     if (l.residual && i + 1 == spec.layers.size())
       bad_spec(
-          fmt::format("layer {}: residual on the output layer; it belongs on hidden layers", i));
+          fmt::format("layers[{}].residual: on the output layer; it belongs on hidden layers", i));
     if (l.batch_norm && i + 1 == spec.layers.size())
-      bad_spec(
-          fmt::format("layer {}: batch_norm on the output layer; it belongs on hidden layers", i));
+      bad_spec(fmt::format(
+          "layers[{}].batch_norm: on the output layer; it belongs on hidden layers", i));
     if (l.batch_norm && l.layer_norm)
-      bad_spec(fmt::format("layer {}: batch_norm and layer_norm together; choose one", i));
+      bad_spec(
+          fmt::format("layers[{0}].batch_norm and model_spec.layers[{0}].layer_norm: a layer takes "
+                      "one of them; choose one",
+                      i));
     if (l.dropout > 0.0f && i + 1 == spec.layers.size())
-      bad_spec(fmt::format("layer {}: dropout {} on the output layer; it belongs on hidden layers",
-                           i, l.dropout));
+      bad_spec(fmt::format(
+          "layers[{}].dropout: {} on the output layer; it belongs on hidden layers", i, l.dropout));
     n_in = l.units;
   }
   const std::size_t n_out = spec.layers.back().units;
   if (static_cast<int>(spec.loss) < 0 ||
       static_cast<int>(spec.loss) > static_cast<int>(loss_kind::ce))
-    bad_spec(fmt::format("unknown loss {}", static_cast<int>(spec.loss)));
+    bad_spec(fmt::format("loss: unknown loss {}", static_cast<int>(spec.loss)));
   if (spec.loss == loss_kind::ce && n_out < 2)
     bad_spec(
-        fmt::format("loss ce needs an output layer of >= 2 units (one per class), got {}", n_out));
+        fmt::format("loss: ce needs an output layer of >= 2 units (one per class), got {}", n_out));
   if (spec.loss == loss_kind::huber &&
       !(std::isfinite(spec.huber_delta) && spec.huber_delta > 0.0f))
-    bad_spec(fmt::format("huber_delta {} is not a finite value > 0", spec.huber_delta));
+    bad_spec(fmt::format("huber_delta: {} is not a finite value > 0", spec.huber_delta));
 }
 
 namespace core {

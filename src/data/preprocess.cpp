@@ -150,7 +150,7 @@ const column_view& check_fit_input(const table_view& t, const preprocess_options
     if (t.find(name) == nullptr)
       fail(fmt::format("{}: cannot ignore column '{}': there is none", t.source, name));
   if (o.one_hot_max == 0)
-    throw error(errc::invalid_argument, "preprocess: one_hot_max is 0; expected >= 1");
+    throw error(errc::invalid_argument, "preprocess_options.one_hot_max: 0; expected >= 1");
   check_length(t, *target);
   return *target;
 }

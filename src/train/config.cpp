@@ -1,7 +1,9 @@
-// Validation of a train_config: every field checked once, each error naming the field. The
-// names of the optimizers, schedules and fit statuses: one table each.
+// Validation of a train_config: every field checked once, each error naming the field
+// ("train_config.l2: ..."). The names of the optimizers, schedules and fit statuses: one table
+// each.
 #include <cmath>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -14,20 +16,19 @@
 namespace tmlp {
 namespace {
 
-[[noreturn]] void bad(const std::string& what) {
-  throw error(errc::invalid_argument, "train config: " + what);
+// Every message starts with the field it is about, as "train_config.<field>: ".
+[[noreturn]] void bad(std::string_view field, const std::string& what) {
+  throw error(errc::invalid_argument, fmt::format("train_config.{}: {}", field, what));
 }
 
-void positive(const char* name, float v) {
-  if (!(std::isfinite(v) && v > 0.0f))
-    bad(fmt::format("{} = {} is not a finite value > 0", name, v));
+void positive(std::string_view name, float v) {
+  if (!(std::isfinite(v) && v > 0.0f)) bad(name, fmt::format("{} is not a finite value > 0", v));
 }
-void non_negative(const char* name, float v) {
-  if (!(std::isfinite(v) && v >= 0.0f))
-    bad(fmt::format("{} = {} is not a finite value >= 0", name, v));
+void non_negative(std::string_view name, float v) {
+  if (!(std::isfinite(v) && v >= 0.0f)) bad(name, fmt::format("{} is not a finite value >= 0", v));
 }
-void unit_interval(const char* name, float v) {  // [0, 1)
-  if (!(v >= 0.0f && v < 1.0f)) bad(fmt::format("{} = {} is outside [0, 1)", name, v));
+void unit_interval(std::string_view name, float v) {  // [0, 1)
+  if (!(v >= 0.0f && v < 1.0f)) bad(name, fmt::format("{} is outside [0, 1)", v));
 }
 
 }  // namespace
@@ -36,41 +37,39 @@ void validate(const train_config& c) {
   std::visit(
       [](const auto& o) {
         using T = std::decay_t<decltype(o)>;
-        positive("lr", o.lr);
+        positive("opt.lr", o.lr);
         if constexpr (std::is_same_v<T, momentum> || std::is_same_v<T, nesterov>)
-          unit_interval("momentum", o.momentum);
+          unit_interval("opt.momentum", o.momentum);
         if constexpr (std::is_same_v<T, adam> || std::is_same_v<T, adamw>) {
-          unit_interval("beta1", o.beta1);
-          unit_interval("beta2", o.beta2);
-          positive("eps", o.eps);
+          unit_interval("opt.beta1", o.beta1);
+          unit_interval("opt.beta2", o.beta2);
+          positive("opt.eps", o.eps);
         }
-        if constexpr (std::is_same_v<T, adamw>)
-          non_negative("weight_decay (adamw)", o.weight_decay);
+        if constexpr (std::is_same_v<T, adamw>) non_negative("opt.weight_decay", o.weight_decay);
         if constexpr (std::is_same_v<T, rmsprop>) {
-          unit_interval("rho", o.rho);
-          positive("eps", o.eps);
+          unit_interval("opt.rho", o.rho);
+          positive("opt.eps", o.eps);
         }
-        if constexpr (std::is_same_v<T, adagrad>) positive("eps", o.eps);
+        if constexpr (std::is_same_v<T, adagrad>) positive("opt.eps", o.eps);
       },
       c.opt);
   std::visit(
       [](const auto& s) {
         using T = std::decay_t<decltype(s)>;
         if constexpr (std::is_same_v<T, step_decay>) {
-          if (s.step_epochs == 0) bad("step_decay.step_epochs is 0; expected >= 1");
-          positive("step_decay.gamma", s.gamma);
+          if (s.step_epochs == 0) bad("sched.step_epochs", "0; expected >= 1");
+          positive("sched.gamma", s.gamma);
         }
-        if constexpr (std::is_same_v<T, exponential_decay>)
-          positive("exponential_decay.gamma", s.gamma);
+        if constexpr (std::is_same_v<T, exponential_decay>) positive("sched.gamma", s.gamma);
         if constexpr (std::is_same_v<T, cosine>) {
           if (!(s.min_fraction >= 0.0f && s.min_fraction <= 1.0f))
-            bad(fmt::format("cosine.min_fraction = {} is outside [0, 1]", s.min_fraction));
+            bad("sched.min_fraction", fmt::format("{} is outside [0, 1]", s.min_fraction));
         }
         if constexpr (std::is_same_v<T, reduce_on_plateau>) {
           if (!(s.factor > 0.0f && s.factor < 1.0f))
-            bad(fmt::format("reduce_on_plateau.factor = {} is outside (0, 1)", s.factor));
-          non_negative("reduce_on_plateau.min_delta", s.min_delta);
-          non_negative("reduce_on_plateau.min_lr", s.min_lr);
+            bad("sched.factor", fmt::format("{} is outside (0, 1)", s.factor));
+          non_negative("sched.min_delta", s.min_delta);
+          non_negative("sched.min_lr", s.min_lr);
         }
       },
       c.sched);
@@ -82,9 +81,9 @@ void validate(const train_config& c) {
   unit_interval("valid_fraction", c.valid_fraction);
   non_negative("early_stop.min_delta", c.early_stop.min_delta);
   if (c.n_threads < 0)
-    bad(fmt::format("n_threads = {} is negative; 0 means every core", c.n_threads));
-  if (c.shard_rows == 0) bad("shard_rows is 0; expected >= 1");
-  if (c.max_shards == 0) bad("max_shards is 0; expected >= 1");
+    bad("n_threads", fmt::format("{} is negative; expected 0 (every core) or more", c.n_threads));
+  if (c.shard_rows == 0) bad("shard_rows", "0; expected >= 1");
+  if (c.max_shards == 0) bad("max_shards", "0; expected >= 1");
 }
 
 namespace {

@@ -4,9 +4,14 @@
 #include <cmath>
 #include <map>
 
-#include "core/random.hpp"
+#include <fmt/format.h>
 
-namespace tmlp::train {
+#include "core/random.hpp"
+#include "tmlp/error.hpp"
+#include "tmlp/trainer.hpp"
+
+namespace tmlp {
+namespace train {
 
 namespace {
 // Uniform integer in [0, bound) from 64 random bits (multiply-shift; bound < 2^32).
@@ -24,9 +29,14 @@ void shuffle_epoch(std::uint64_t seed, std::uint64_t epoch,
   }
 }
 
+}  // namespace train
+
 void split_rows(std::size_t n, float fraction, std::uint64_t seed, loss_kind loss,
                 std::size_t target_cols, const float* targets, std::vector<std::uint32_t>& train,
                 std::vector<std::uint32_t>& valid) {
+  if (!(fraction >= 0.0f && fraction < 1.0f))
+    throw error(errc::invalid_argument,
+                fmt::format("split_rows: fraction {} is outside [0, 1)", fraction));
   train.clear();
   valid.clear();
   std::map<long, std::vector<std::uint32_t>> groups;  // class -> rows (one group for regression)
@@ -40,7 +50,7 @@ void split_rows(std::size_t n, float fraction, std::uint64_t seed, loss_kind los
     groups[cls].push_back(static_cast<std::uint32_t>(r));
   }
   for (auto& [cls, rows] : groups) {
-    shuffle_epoch(seed ^ 0x5b1u, static_cast<std::uint64_t>(cls) + 1, rows);
+    tmlp::train::shuffle_epoch(seed ^ 0x5b1u, static_cast<std::uint64_t>(cls) + 1, rows);
     const auto n_valid =
         static_cast<std::size_t>(std::llround(fraction * static_cast<double>(rows.size())));
     valid.insert(valid.end(), rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(n_valid));
@@ -50,4 +60,4 @@ void split_rows(std::size_t n, float fraction, std::uint64_t seed, loss_kind los
   std::sort(valid.begin(), valid.end());
 }
 
-}  // namespace tmlp::train
+}  // namespace tmlp

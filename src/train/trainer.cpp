@@ -20,8 +20,6 @@
 
 namespace tmlp {
 
-void validate(const train_config& c);  // config.cpp
-
 trainer::trainer(train_config config) : config_(std::move(config)) { validate(config_); }
 trainer::~trainer() = default;
 

@@ -61,6 +61,8 @@ check "predict iris" $?
 [[ $(tail -n +2 "$work/iris_pred.csv" | sort -u | tr '\n' ' ') == "0 1 2 " ]]; check "predicted labels are the classes" $?
 "$tmlp" predict "$work/iris.tmlp" "$data/iris.csv" --proba | head -1 | grep -qx "0,1,2"; check "--proba header names the classes" $?
 "$tmlp" info "$work/iris.tmlp" | grep -q "multiclass"; check "info names the task" $?
+"$tmlp" info "$work/iris.tmlp" | grep -qx "training   iris.csv --target target_species --loss ce --optimizer adam --batch-size 256 --schedule constant --seed 0"
+check "info shows the training flags" $?
 
 # The same model bytes for 1 and 2 threads.
 "$tmlp" train "$data/wine.csv" --target target_cultivar -o "$work/w1.tmlp" --threads 1 --epochs 20 --batch-size 64 --quiet
@@ -239,6 +241,10 @@ one_line_error "unknown column in --ignore" "--ignore: no column 'nope'" "$tmlp"
 one_line_error "unknown column in --numeric" "--numeric names column 'nope'" "$tmlp" train "$data/iris.csv" --target target_species --numeric nope
 one_line_error "--dropout out of range" "--dropout: 1 is outside [0, 1)" "$tmlp" train "$data/iris.csv" --target target_species --dropout 1
 one_line_error "negative --l1" "--l1: -1" "$tmlp" train "$data/iris.csv" --target target_species --l1 -1
+one_line_error "negative --lr" "--lr: -1 is not a finite value > 0" "$tmlp" train "$data/iris.csv" --target target_species --lr -1
+one_line_error "negative --weight-decay with adamw" "--weight-decay: -1" "$tmlp" train "$data/iris.csv" --target target_species --optimizer adamw --weight-decay -1
+one_line_error "negative --threads" "--threads: -2 is negative" "$tmlp" train "$data/iris.csv" --target target_species --threads -2
+one_line_error "a zero width in --layers" "--layers: 0 is out of range" "$tmlp" train "$data/iris.csv" --target target_species --layers 64,0
 one_line_error "negative --clip-norm" "--clip-norm" "$tmlp" train "$data/iris.csv" --target target_species --clip-norm -2
 one_line_error "negative --epochs" "--epochs" "$tmlp" train "$data/iris.csv" --target target_species --epochs -3
 one_line_error "--valid-fraction out of range" "--valid-fraction: 1.5" "$tmlp" train "$data/iris.csv" --target target_species --valid-fraction 1.5
