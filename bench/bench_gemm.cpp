@@ -1,5 +1,5 @@
-// GEMM at the layer shapes of the benchmark configurations (../BENCHMARKS.md in the design
-// docs: A, B, C, H), through the library's BLAS wrapper with one thread per call.
+// GEMM at the layer shapes of the benchmark configurations (tmlp::bench_configs(): A, B, C, H),
+// through the library's BLAS wrapper with one thread per call.
 //
 // gemm/<config>/<layer>/<fwd|dw|dx>: one product of one layer at the config's batch size.
 // gemm_step/<config>: the exact sequence of GEMMs one training step needs (forward, weight
@@ -13,24 +13,9 @@
 #include <vector>
 
 #include "gemm_step.hpp"
+#include "tmlp/bench.hpp"
 
 namespace {
-
-struct config {
-  const char* name;
-  std::vector<std::size_t> widths;  // inputs, hidden..., outputs
-  std::size_t batch;
-};
-
-const std::vector<config>& configs() {
-  static const std::vector<config> c = {
-      {"A", {28, 256, 256, 1}, 256},
-      {"B", {100, 1024, 1024, 1024, 10}, 1024},
-      {"C", {10, 64, 64, 1}, 64},
-      {"H", {28, 300, 300, 300, 300, 300, 1}, 100},
-  };
-  return c;
-}
 
 using tmlp::blas::gemm_layer;
 
@@ -67,30 +52,29 @@ void bm_layer(benchmark::State& state, std::size_t rows, std::size_t n_in, std::
       benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void bm_step(benchmark::State& state, const config* c) {
-  tmlp::blas::gemm_step step(c->widths, c->batch);
+void bm_step(benchmark::State& state, const tmlp::bench_config* c) {
+  tmlp::blas::gemm_step step(c->widths(), c->batch_size);
   check_once(step.layers.front());
   for (auto _ : state) {
     step.run();
     benchmark::ClobberMemory();
   }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * c->batch));
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * c->batch_size));
   state.counters["GFLOP"] =
       benchmark::Counter(step.flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 const int registered = [] {
   const char* kinds[] = {"fwd", "dw", "dx"};
-  for (const config& c : configs()) {
-    benchmark::RegisterBenchmark((std::string("gemm_step/") + c.name).c_str(), bm_step, &c);
-    for (std::size_t i = 0; i + 1 < c.widths.size(); ++i) {
-      if (i >= 2 && c.widths[i] == c.widths[i - 1] && c.widths[i + 1] == c.widths[i])
-        continue;  // same shape
+  for (const tmlp::bench_config& c : tmlp::bench_configs()) {
+    benchmark::RegisterBenchmark(("gemm_step/" + c.name).c_str(), bm_step, &c);
+    const std::vector<std::size_t> w = c.widths();
+    for (std::size_t i = 0; i + 1 < w.size(); ++i) {
+      if (i >= 2 && w[i] == w[i - 1] && w[i + 1] == w[i]) continue;  // same shape
       for (int k = 0; k < 3; ++k) {
-        const std::string name = std::string("gemm/") + c.name + "/" + std::to_string(c.widths[i]) +
-                                 "x" + std::to_string(c.widths[i + 1]) + "/" + kinds[k];
-        benchmark::RegisterBenchmark(name.c_str(), bm_layer, c.batch, c.widths[i], c.widths[i + 1],
-                                     k);
+        const std::string name = "gemm/" + c.name + "/" + std::to_string(w[i]) + "x" +
+                                 std::to_string(w[i + 1]) + "/" + kinds[k];
+        benchmark::RegisterBenchmark(name.c_str(), bm_layer, c.batch_size, w[i], w[i + 1], k);
       }
     }
   }

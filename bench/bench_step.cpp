@@ -1,5 +1,6 @@
 // One whole training step (gather, forward, backward, reduction, update) of the benchmark
-// configurations A, B, C, H at 1 and 2 threads, and the gradient reduction alone.
+// configurations (tmlp::bench_configs(): A, B, C, H) at 1 and 2 threads, and the gradient reduction
+// alone.
 //
 // step/<config>/threads:<T>: items/s is training samples/s; GFLOP counts 6 x weights per sample.
 // reduce/<config>/threads:<T>: the sum of the shard gradients of one full batch, bytes/s over
@@ -20,47 +21,14 @@
 #include "blas.hpp"
 #include "core/network.hpp"
 #include "core/random.hpp"
+#include "tmlp/bench.hpp"
 #include "tmlp/model.hpp"
 #include "train/split.hpp"
 #include "train/train_step.hpp"
 
 namespace {
 
-using tmlp::activation;
-
-struct config {
-  const char* name;
-  std::vector<std::size_t> widths;  // inputs, hidden..., outputs
-  activation act;
-  tmlp::loss_kind loss;
-  tmlp::optimizer opt;
-  std::size_t batch;
-};
-
-const std::vector<config>& configs() {
-  static const std::vector<config> c = {
-      {"A",
-       {28, 256, 256, 1},
-       activation::relu,
-       tmlp::loss_kind::bce,
-       tmlp::adam{.lr = 1e-3f},
-       256},
-      {"B",
-       {100, 1024, 1024, 1024, 10},
-       activation::relu,
-       tmlp::loss_kind::ce,
-       tmlp::momentum{.lr = 0.01f, .momentum = 0.9f},
-       1024},
-      {"C", {10, 64, 64, 1}, activation::tanh, tmlp::loss_kind::mse, tmlp::sgd{.lr = 0.01f}, 64},
-      {"H",
-       {28, 300, 300, 300, 300, 300, 1},
-       activation::tanh,
-       tmlp::loss_kind::bce,
-       tmlp::momentum{.lr = 0.01f, .momentum = 0.9f},
-       100},
-  };
-  return c;
-}
+using tmlp::bench_config;
 
 struct problem {
   tmlp::model_spec spec;
@@ -69,19 +37,15 @@ struct problem {
   std::vector<std::uint32_t> order;
   std::size_t n_rows, n_weights = 0;
 
-  explicit problem(const config& c) : n_rows(std::max<std::size_t>(16 * c.batch, 4096)) {
-    spec.n_inputs = c.widths.front();
-    for (std::size_t i = 1; i < c.widths.size(); ++i)
-      spec.layers.push_back(
-          {.units = c.widths[i], .act = i + 1 == c.widths.size() ? activation::identity : c.act});
-    spec.loss = c.loss;
+  explicit problem(const bench_config& c)
+      : spec(c.spec()), n_rows(std::max<std::size_t>(16 * c.batch_size, 4096)) {
     net = tmlp::core::network::from_spec(spec);
     params.resize(net.n_params);
     tmlp::core::init_params(net, spec, params.data());
     for (const auto& l : net.layers) n_weights += l.n_in * l.n_out;
     x.resize(n_rows * spec.n_inputs);
     for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(tmlp::core::normal(1, i));
-    const std::size_t k = c.widths.back();
+    const std::size_t k = c.n_outputs;
     for (std::size_t r = 0; r < n_rows; ++r) {
       if (c.loss == tmlp::loss_kind::ce)
         y.push_back(static_cast<float>(r % k));
@@ -95,45 +59,49 @@ struct problem {
   }
 };
 
-void bm_step(benchmark::State& state, const config* c) {
+void bm_step(benchmark::State& state, const bench_config* c) {
   tmlp::blas::ensure_single_threaded();
   const int n_threads = static_cast<int>(state.range(0));
   tbb::global_control allow(tbb::global_control::max_allowed_parallelism,
                             static_cast<std::size_t>(n_threads));
   problem p(*c);
-  tmlp::train_config cfg{.opt = c->opt};
+  tmlp::train_config cfg{.opt = c->make_optimizer()};
   if (const char* m = std::getenv("TMLP_BENCH_SHARD_ROWS"))
     cfg.shard_rows = std::strtoul(m, nullptr, 10);
   if (const char* m = std::getenv("TMLP_BENCH_MAX_SHARDS"))
     cfg.max_shards = std::strtoul(m, nullptr, 10);
-  tmlp::train::train_step step(p.net, cfg, c->batch, std::max<std::size_t>(1, p.n_rows / c->batch));
+  tmlp::train::train_step step(p.net, cfg, c->batch_size,
+                               std::max<std::size_t>(1, p.n_rows / c->batch_size));
   const auto& k = tmlp::kernels::active();
   const int n_workers =
-      tmlp::train::choose_workers(p.net, c->batch, step.n_shards(c->batch), n_threads);
+      tmlp::train::choose_workers(p.net, c->batch_size, step.n_shards(c->batch_size), n_threads);
   tbb::task_arena arena(n_workers);
   const tmlp::matrix_rows x(tmlp::matrix_view{p.x.data(), p.n_rows, p.spec.n_inputs});
   std::size_t b0 = 0;
   arena.execute([&] {  // one checked step before timing
     const auto r =
-        step.run(k, p.params.data(), x, p.y.data(), nullptr, p.order.data(), c->batch, 0, 0);
+        step.run(k, p.params.data(), x, p.y.data(), nullptr, p.order.data(), c->batch_size, 0, 0);
     double sq = 0.0;
     for (std::size_t i = 0; i < p.net.n_params; ++i) sq += double(step.grad()[i]) * step.grad()[i];
     if (!r.finite || !(sq > 0.0)) {
-      std::fprintf(stderr, "bench_step: config %s gives a non-finite or zero gradient\n", c->name);
+      std::fprintf(stderr, "bench_step: config %s gives a non-finite or zero gradient\n",
+                   c->name.c_str());
       std::abort();
     }
   });
   step.reset_phases();
   for (auto _ : state) {
     arena.execute([&] {
-      step.run(k, p.params.data(), x, p.y.data(), nullptr, p.order.data() + b0, c->batch, 0, 0);
+      step.run(k, p.params.data(), x, p.y.data(), nullptr, p.order.data() + b0, c->batch_size, 0,
+               0);
     });
-    b0 = b0 + 2 * c->batch <= p.n_rows ? b0 + c->batch : 0;
+    b0 = b0 + 2 * c->batch_size <= p.n_rows ? b0 + c->batch_size : 0;
   }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * c->batch));
-  state.counters["GFLOP"] = benchmark::Counter(6.0 * double(p.n_weights) * double(c->batch) * 1e-9,
-                                               benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["shards"] = static_cast<double>(step.n_shards(c->batch));
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * c->batch_size));
+  state.counters["GFLOP"] =
+      benchmark::Counter(6.0 * double(p.n_weights) * double(c->batch_size) * 1e-9,
+                         benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["shards"] = static_cast<double>(step.n_shards(c->batch_size));
   state.counters["workers"] = n_workers;
   // Microseconds per step in each phase (gather/forward/backward: summed over shards).
   const tmlp::train::phase_times ph = step.phases();
@@ -145,28 +113,29 @@ void bm_step(benchmark::State& state, const config* c) {
   state.counters["update_us"] = ph.update * per;
 }
 
-void bm_reduce(benchmark::State& state, const config* c) {
+void bm_reduce(benchmark::State& state, const bench_config* c) {
   const int n_threads = static_cast<int>(state.range(0));
   tbb::global_control allow(tbb::global_control::max_allowed_parallelism,
                             static_cast<std::size_t>(n_threads));
   problem p(*c);
   const tmlp::train_config defaults;
-  tmlp::train::gradient_engine engine(p.net, c->batch, defaults.shard_rows, defaults.max_shards);
+  tmlp::train::gradient_engine engine(p.net, c->batch_size, defaults.shard_rows,
+                                      defaults.max_shards);
   std::vector<float> grad(p.net.n_params);
   const auto& k = tmlp::kernels::active();
   tbb::task_arena arena(n_threads);
   arena.execute([&] {
     engine.compute(k, p.params.data(), {p.x.data(), p.n_rows, p.spec.n_inputs}, p.y.data(), nullptr,
-                   p.order.data(), c->batch, grad.data());
+                   p.order.data(), c->batch_size, grad.data());
   });
-  for (auto _ : state) arena.execute([&] { engine.reduce(k, c->batch, grad.data()); });
-  const std::size_t s = engine.plan_for(c->batch).n_shards;
+  for (auto _ : state) arena.execute([&] { engine.reduce(k, c->batch_size, grad.data()); });
+  const std::size_t s = engine.plan_for(c->batch_size).n_shards;
   state.SetBytesProcessed(
       static_cast<std::int64_t>(state.iterations() * (s + 1) * p.net.n_params * sizeof(float)));
   state.counters["shards"] = static_cast<double>(s);
 }
 
-void bm_predict(benchmark::State& state, const config* c) {
+void bm_predict(benchmark::State& state, const bench_config* c) {
   const int n_threads = static_cast<int>(state.range(0));
   tbb::global_control allow(tbb::global_control::max_allowed_parallelism,
                             static_cast<std::size_t>(n_threads));
@@ -182,24 +151,24 @@ void bm_predict(benchmark::State& state, const config* c) {
 }
 
 const int registered = [] {
-  for (const config& c : configs()) {
+  for (const bench_config& c : tmlp::bench_configs()) {
     for (int t : {1, 2}) {
-      benchmark::RegisterBenchmark((std::string("step/") + c.name).c_str(), bm_step, &c)
+      benchmark::RegisterBenchmark(("step/" + c.name).c_str(), bm_step, &c)
           ->Arg(t)
           ->ArgName("threads")
           ->UseRealTime()
           ->Unit(benchmark::kMicrosecond);
-      benchmark::RegisterBenchmark((std::string("reduce/") + c.name).c_str(), bm_reduce, &c)
+      benchmark::RegisterBenchmark(("reduce/" + c.name).c_str(), bm_reduce, &c)
           ->Arg(t)
           ->ArgName("threads")
           ->UseRealTime()
           ->Unit(benchmark::kMicrosecond);
     }
   }
-  for (const config& c : configs())
+  for (const bench_config& c : tmlp::bench_configs())
     for (int t : {1, 2})
       for (int chunk : {64, 128, 256, 512, 1024})
-        benchmark::RegisterBenchmark((std::string("predict/") + c.name).c_str(), bm_predict, &c)
+        benchmark::RegisterBenchmark(("predict/" + c.name).c_str(), bm_predict, &c)
             ->Args({t, chunk})
             ->ArgNames({"threads", "chunk"})
             ->UseRealTime()

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """tmlp side by side with PyTorch (and scikit-learn for configs A and C) on the same machine.
 
-Trains one benchmark configuration (BENCHMARKS.md: A, B, C, H) with the same rows, batch,
-optimizer and epochs in both, after one warm-up epoch that is not counted, and measures
+Trains one benchmark configuration (BENCHMARKS.md: A, B, C, H, read from `tmlp bench --list
+--json`) with the same rows, batch, optimizer and epochs in both, after one warm-up epoch that
+is not counted, and measures
 inference throughput at batch 4096 and single-row latency. Runs alternate (tmlp, PyTorch,
 scikit-learn, tmlp, PyTorch, ...) and the ratios tmlp / peer are taken per pair: the table shows
 their median with min and max.
@@ -27,17 +28,19 @@ import subprocess
 import sys
 import tempfile
 
-CONFIGS = {  # the same as `tmlp bench` (src/cli/bench.cpp)
-    "A": dict(inputs=28, hidden=[256, 256], outputs=1, act="relu", loss="bce", opt="adam",
-              lr=1e-3, momentum=0.0, batch=256),
-    "B": dict(inputs=100, hidden=[1024, 1024, 1024], outputs=10, act="relu", loss="ce",
-              opt="momentum", lr=0.01, momentum=0.9, batch=1024),
-    "C": dict(inputs=10, hidden=[64, 64], outputs=1, act="tanh", loss="mse", opt="sgd", lr=0.01,
-              momentum=0.0, batch=64),
-    "H": dict(inputs=28, hidden=[300] * 5, outputs=1, act="tanh", loss="bce", opt="momentum",
-              lr=0.01, momentum=0.9, batch=100),
-}
 INFER_BATCH = 4096
+
+
+def load_configs(tmlp):
+    """The named configurations as `tmlp bench --list --json` gives them (tmlp/bench.hpp holds
+    the one definition), keyed by name, in this script's terms."""
+    p = subprocess.run([tmlp, "bench", "--list", "--json"], capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"compare_pytorch: {tmlp} bench --list --json failed: {p.stderr.strip()}")
+    return {c["name"]: dict(inputs=c["inputs"], hidden=c["hidden"], outputs=c["outputs"],
+                            act=c["activation"], loss=c["loss"], opt=c["optimizer"], lr=c["lr"],
+                            momentum=c["momentum"], batch=c["batch_size"])
+            for c in json.loads(p.stdout)}
 
 
 # --- worker processes: one measurement each, JSON on stdout ---------------------------------------
@@ -98,7 +101,7 @@ def torch_worker(a):
     from torch import nn
     torch.set_num_threads(a.aten)
     torch.manual_seed(a.seed)
-    cfg = CONFIGS[a.config]
+    cfg = json.loads(a.config_json)
     x_np, y_np, xi_np = synthetic(cfg, a.rows, a.seed)
     x, x_infer = torch.from_numpy(x_np), torch.from_numpy(xi_np)
     y = torch.from_numpy(y_np).long() if cfg["loss"] == "ce" else torch.from_numpy(y_np)
@@ -151,7 +154,7 @@ def sklearn_worker(a):
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier, MLPRegressor
     warnings.simplefilter("ignore", ConvergenceWarning)
-    cfg = CONFIGS[a.config]
+    cfg = json.loads(a.config_json)
     x, y, _ = synthetic(cfg, a.rows, a.seed)
     common = dict(hidden_layer_sizes=tuple(cfg["hidden"]), activation=cfg["act"],
                   batch_size=cfg["batch"], learning_rate_init=cfg["lr"], alpha=0.0, tol=0.0,
@@ -181,8 +184,9 @@ def run_worker(kind, args, rows, epochs, mode, aten, blas):
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(blas), OMP_NUM_THREADS=str(aten),
                MKL_NUM_THREADS=str(blas))
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", kind, "--config", args.config,
-           "--rows", str(rows), "--epochs", str(epochs), "--warmup", str(args.warmup), "--mode",
-           mode, "--aten", str(aten), "--seed", str(args.seed), "--min-time", str(args.min_time)]
+           "--config-json", json.dumps(args.cfg), "--rows", str(rows), "--epochs", str(epochs),
+           "--warmup", str(args.warmup), "--mode", mode, "--aten", str(aten), "--seed",
+           str(args.seed), "--min-time", str(args.min_time)]
     p = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit(f"compare_pytorch: the {kind} worker failed: {p.stderr.strip().splitlines()[-1:]}")
@@ -216,7 +220,7 @@ def probe_torch(args):
         return (aten, blas), (aten, blas), []
     t = args.threads
     candidates = sorted({(1, 1), (1, t), (t, 1), (t, t)})
-    rows = min(args.rows, max(20000, 20 * CONFIGS[args.config]["batch"]))
+    rows = min(args.rows, max(20000, 20 * args.cfg["batch"]))
     probes = []
     for aten, blas in candidates:
         r = run_worker("torch", args, rows, 1, "both", aten, blas)
@@ -245,7 +249,7 @@ def loadavg():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default="A", choices=sorted(CONFIGS))
+    ap.add_argument("--config", default="A", help="A, B, C or H (tmlp bench --list)")
     ap.add_argument("--rows", type=int, default=200000)
     ap.add_argument("--epochs", type=int, default=3, help="measured epochs (and inference rounds)")
     ap.add_argument("--warmup", type=int, default=1, help="warm-up epochs, not measured")
@@ -261,6 +265,7 @@ def main():
     ap.add_argument("--worker", choices=["torch", "sklearn"], help=argparse.SUPPRESS)
     ap.add_argument("--mode", default="both", help=argparse.SUPPRESS)
     ap.add_argument("--aten", type=int, default=1, help=argparse.SUPPRESS)
+    ap.add_argument("--config-json", help=argparse.SUPPRESS)  # a worker's configuration
     args = ap.parse_args()
     if args.worker:
         print(json.dumps((torch_worker if args.worker == "torch" else sklearn_worker)(args)))
@@ -269,13 +274,18 @@ def main():
         sys.exit("compare_pytorch: --rows, --epochs, --pairs and --threads must be positive")
     if not os.access(args.tmlp, os.X_OK):
         sys.exit(f"compare_pytorch: no tmlp program at '{args.tmlp}' (build it or pass --tmlp)")
+    configs = load_configs(args.tmlp)
+    if args.config not in configs:
+        sys.exit(f"compare_pytorch: --config {args.config}: expected one of "
+                 f"{', '.join(configs)} (tmlp bench --list)")
+    args.cfg = configs[args.config]
     try:
         subprocess.run([sys.executable, "-c", "import torch"], check=True, capture_output=True)
     except subprocess.CalledProcessError:
         sys.exit(f"compare_pytorch: {sys.executable} cannot import torch; run "
                  "scripts/setup.sh --peers (Debian python3-torch) and use /usr/bin/python3")
     use_sklearn = args.sklearn == "on" or (args.sklearn == "auto" and args.config in "AC")
-    cfg = CONFIGS[args.config]
+    cfg = args.cfg
     widths = "-".join(str(w) for w in [cfg["inputs"]] + cfg["hidden"] + [cfg["outputs"]])
     print(f"config {args.config}: {widths} {cfg['act']} {cfg['loss']} {cfg['opt']} lr {cfg['lr']:g}"
           f"{' momentum %g' % cfg['momentum'] if cfg['momentum'] else ''}, batch {cfg['batch']}, "

@@ -1,5 +1,6 @@
-// tmlp bench: the subcommand's flags, the named configurations, validation, and the sweep over
-// thread counts (measurements in bench_measure.cpp, output in bench_report.cpp).
+// tmlp bench: the subcommand's flags, the named configurations (tmlp/bench.hpp) and their list,
+// validation, and the sweep over thread counts (measurements in bench_measure.cpp, output in
+// bench_report.cpp).
 #include "cli/bench.hpp"
 
 #include <algorithm>
@@ -12,16 +13,14 @@
 #include <variant>
 
 #include <fmt/format.h>
-#include <tbb/global_control.h>
-#include <tbb/info.h>
 #include <CLI/CLI.hpp>
 
-#include "blas.hpp"
 #include "cli/bench_measure.hpp"
 #include "cli/bench_report.hpp"
 #include "cli/train_setup.hpp"
-#include "kernels.hpp"
+#include "tmlp/bench.hpp"
 #include "tmlp/error.hpp"
+#include "tmlp/system.hpp"
 
 namespace tmlp::cli {
 namespace {
@@ -30,39 +29,14 @@ constexpr std::size_t infer_batch = 4096;
 
 [[noreturn]] void bad_flag(const std::string& what) { throw error(errc::invalid_argument, what); }
 
-// The benchmark protocol's configurations (BENCHMARKS.md), 200,000 rows each.
-struct named_config {
-  const char* name;
-  std::size_t inputs;
-  std::vector<std::size_t> hidden;
-  std::size_t outputs;
-  activation act;
-  loss_kind loss;
-  const char* optimizer;
-  float lr, momentum;
-  std::size_t batch;
-};
-
-const std::vector<named_config>& named_configs() {
-  // clang-format off
-  static const std::vector<named_config> c = {
-      {.name = "A", .inputs = 28, .hidden = {256, 256}, .outputs = 1,
-       .act = activation::relu, .loss = loss_kind::bce,
-       .optimizer = "adam", .lr = 1e-3f, .momentum = 0.0f, .batch = 256},
-      {.name = "B", .inputs = 100, .hidden = {1024, 1024, 1024}, .outputs = 10,
-       .act = activation::relu, .loss = loss_kind::ce,
-       .optimizer = "momentum", .lr = 0.01f, .momentum = 0.9f, .batch = 1024},
-      {.name = "C", .inputs = 10, .hidden = {64, 64}, .outputs = 1,
-       .act = activation::tanh, .loss = loss_kind::mse,
-       .optimizer = "sgd", .lr = 0.01f, .momentum = 0.0f, .batch = 64},
-      {.name = "H", .inputs = 28, .hidden = {300, 300, 300, 300, 300}, .outputs = 1,
-       .act = activation::tanh, .loss = loss_kind::bce,
-       .optimizer = "momentum", .lr = 0.01f, .momentum = 0.9f, .batch = 100},
-  };
-  // clang-format on
-  return c;
+// "A, B, C or H": the names of the named configurations.
+std::string config_names() {
+  std::string out;
+  const auto all = bench_configs();
+  for (std::size_t i = 0; i < all.size(); ++i)
+    out += (i == 0 ? "" : i + 1 == all.size() ? " or " : ", ") + all[i].name;
+  return out;
 }
-constexpr std::size_t named_rows = 200000;
 
 // "1,2,4" -> {1, 2, 4}; what names the flag in the message.
 std::vector<std::size_t> parse_list(const std::string& text, const char* what, const char* example,
@@ -102,17 +76,13 @@ bench_problem resolve(const bench_options& o) {
   std::string name = o.config_name;
   std::transform(name.begin(), name.end(), name.begin(),
                  [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  const named_config* base = &named_configs().front();
+  const bench_config* base = &bench_configs().front();
   if (!name.empty()) {
-    const auto& all = named_configs();
-    const auto it =
-        std::find_if(all.begin(), all.end(), [&](const named_config& c) { return name == c.name; });
-    if (it == all.end())
-      bad_flag(
-          fmt::format("bench: unknown configuration '{}'; expected A, B, C or H (or none, "
-                      "with --layers, --loss, ...)",
-                      o.config_name));
-    base = &*it;
+    base = find_bench_config(name);
+    if (base == nullptr)
+      bad_flag(fmt::format(
+          "bench: unknown configuration '{}'; expected {} (or none, with --layers, --loss, ...)",
+          o.config_name, config_names()));
   }
   const bool custom = !o.layers.empty() || !o.activation.empty() || !o.loss.empty() ||
                       !o.optimizer.empty() || o.lr > 0.0f || o.momentum >= 0.0f ||
@@ -120,10 +90,10 @@ bench_problem resolve(const bench_options& o) {
 
   bench_problem p;
   p.name = name.empty() ? "custom" : (custom ? name + "+custom" : name);
-  p.rows = o.rows > 0 ? o.rows : named_rows;
-  p.batch_size = o.batch_size > 0 ? o.batch_size : base->batch;
-  p.optimizer_name = o.optimizer.empty() ? base->optimizer : o.optimizer;
-  const bool same_opt = p.optimizer_name == base->optimizer;
+  p.rows = o.rows > 0 ? o.rows : base->rows;
+  p.batch_size = o.batch_size > 0 ? o.batch_size : base->batch_size;
+  p.optimizer_name = o.optimizer.empty() ? base->optimizer_name : o.optimizer;
+  const bool same_opt = p.optimizer_name == base->optimizer_name;
   p.lr = o.lr > 0.0f ? o.lr : same_opt ? base->lr : default_lr(p.optimizer_name);
   const bool has_momentum = p.optimizer_name == "momentum" || p.optimizer_name == "nesterov";
   p.momentum = !has_momentum        ? 0.0f
@@ -140,11 +110,11 @@ bench_problem resolve(const bench_options& o) {
       bad_flag(fmt::format("--loss: unknown '{}'; expected mse, mae, huber, bce or ce", o.loss));
     p.spec.loss = *l;
   }
-  p.spec.n_inputs = o.inputs > 0 ? o.inputs : base->inputs;
+  p.spec.n_inputs = o.inputs > 0 ? o.inputs : base->n_inputs;
   const std::vector<std::size_t> hidden = o.layers.empty() ? base->hidden : parse_widths(o.layers);
   for (std::size_t w : hidden) p.spec.layers.push_back({.units = w, .act = act});
   p.spec.layers.push_back(
-      {.units = o.outputs > 0 ? o.outputs : base->outputs, .act = activation::identity});
+      {.units = o.outputs > 0 ? o.outputs : base->n_outputs, .act = activation::identity});
   p.spec.seed = o.seed;
 
   if (p.rows >= (std::size_t{1} << 32))
@@ -169,6 +139,7 @@ std::vector<int> thread_counts(const std::string& text, int n_cores) {
 }
 
 void check_options(const bench_options& o) {
+  if (o.json_given && o.json.empty()) bad_flag("--json: expected a file (or --list)");
   if (o.mode != "train" && o.mode != "inference" && o.mode != "both")
     bad_flag(fmt::format("--mode: unknown '{}'; expected train, inference or both", o.mode));
   if (o.repeats == 0) bad_flag("--repeats: 0; expected at least 1 measured epoch");
@@ -215,21 +186,36 @@ CLI::App* add_bench_command(CLI::App& app, bench_options& o) {
       ->capture_default_str();
   b->add_option("--seed", o.seed, "Seed of the data, the initialization and the shuffling")
       ->capture_default_str();
-  b->add_option("--json", o.json, "Write the results as JSON to this file");
+  b->add_flag("--list", o.list,
+              "Print the named configurations (with --json: as JSON) and measure nothing");
+  auto* json =
+      b->add_option("--json", o.json, "Write the results as JSON to this file")->expected(0, 1);
   b->add_option("--csv", o.csv, "Write one CSV row per thread count to this file");
   b->add_flag("--quiet,-q", o.quiet, "Print nothing but errors");
+  b->callback([&o, json] { o.json_given = json->count() > 0; });
   return b;
 }
 
 int bench(const bench_options& o) {
+  if (o.list) {
+    if (!o.json.empty())
+      bad_flag(
+          fmt::format("--json: '{}'; with --list, --json prints to standard output and "
+                      "takes no file",
+                      o.json));
+    print_configs(bench_configs(), o.json_given);
+    return 0;
+  }
   check_options(o);
   const bench_problem p = resolve(o);
-  const int n_cores = tbb::info::default_concurrency();
+  // BLAS first: the system's description names its thread count.
+  const std::string blas_note = ensure_single_threaded_blas();
+  const system_info sys = system();
+  const int n_cores = sys.n_threads;
   const std::vector<int> threads = thread_counts(o.threads, n_cores);
   const bool train = o.mode != "inference", infer = o.mode != "train";
   // Arenas of more threads than cores get them (oversubscription is the user's request).
-  tbb::global_control allow(tbb::global_control::max_allowed_parallelism,
-                            static_cast<std::size_t>(std::max(threads.back(), n_cores)));
+  const bench_thread_allowance allow(static_cast<std::size_t>(std::max(threads.back(), n_cores)));
   const auto progress = [&](const std::string& what) {
     if (!o.quiet) std::fprintf(stderr, "bench: %s\n", what.c_str());
   };
@@ -241,13 +227,13 @@ int bench(const bench_options& o) {
   r.seed = o.seed;
   r.mode = o.mode;
   r.n_cores = n_cores;
-  if (std::string note = blas::ensure_single_threaded(); !note.empty()) r.notes.push_back(note);
-  r.simd = kernels::active().name;
-  r.blas = blas::describe();
+  if (!blas_note.empty()) r.notes.push_back(blas_note);
+  r.simd = sys.simd;
+  r.blas = sys.blas;
   r.infer_batch = infer_batch;
 
   progress(fmt::format("config {}: {} synthetic rows", p.name, p.rows));
-  const bench_data d = make_bench_data(p, infer_batch, o.seed);
+  const bench_data d = make_bench_data(p.spec, p.rows, infer_batch, o.seed);
   if (train) {
     progress("GEMM limit of one thread");
     r.gemm_limit = measure_gemm_limit(p, o.min_time);

@@ -5,8 +5,11 @@
 //     tmlp bench --inputs 10 --layers 64,64 --outputs 1 --activation tanh --loss mse
 //                --optimizer sgd --lr 0.01 --batch-size 64 --rows 100000   (one line)
 //
-// Named configurations (A, B, C, H) are those of the benchmark protocol; any flag given with a
-// name overrides that field. Without a name the defaults are configuration A's.
+//     tmlp bench --list [--json]
+//
+// Named configurations (A, B, C, H) are those of the benchmark protocol (tmlp/bench.hpp); any
+// flag given with a name overrides that field. Without a name the defaults are configuration
+// A's. --list prints them (as a table, or as JSON with --json) and measures nothing.
 #pragma once
 
 #include <cstddef>
@@ -40,8 +43,10 @@ struct bench_options {
   double min_time = 0.2;         // seconds per GEMM-limit round set, phase run, inference round
   std::size_t latency_n = 2000;  // most single-row predicts for the latency percentiles
   std::uint64_t seed = 0;
-  std::string json, csv;  // files to write; empty: none
-  bool quiet = false;     // no table, no progress
+  std::string json, csv;    // files to write; empty: none
+  bool json_given = false;  // --json was given (without a file: only with --list)
+  bool list = false;        // print the named configurations instead of measuring
+  bool quiet = false;       // no table, no progress
 };
 
 // Registers the `bench` subcommand with its flags bound to o; returns it.

@@ -1,6 +1,7 @@
-// The measurements of `tmlp bench`, each on its own: synthetic data, the single-thread GEMM
-// limit, whole training epochs through tmlp::trainer, the phases of a step through
-// train::stepper, inference throughput and single-row latency through model::predict.
+// The measurements of `tmlp bench`, each on its own: the single-thread GEMM limit
+// (tmlp::bench_gemm_step), whole training epochs through tmlp::trainer, the phases of a step
+// (tmlp::bench_train_step), inference throughput and single-row latency through model::predict.
+// The synthetic data is tmlp::make_bench_data's (tmlp/bench.hpp).
 //
 // Every function assumes the problem was validated (bench.cpp) and BLAS runs single-threaded.
 #pragma once
@@ -10,18 +11,11 @@
 #include <vector>
 
 #include "cli/bench_report.hpp"
+#include "tmlp/bench.hpp"
 #include "tmlp/matrix.hpp"
 #include "tmlp/model.hpp"
 
 namespace tmlp::cli {
-
-// Standardized normal inputs and targets from a random linear teacher (a class index per row
-// for ce, 0/1 per output for bce, values for regression), plus a separate inference batch.
-struct bench_data {
-  matrix x, y;     // problem.rows rows
-  matrix x_infer;  // infer_rows rows
-};
-bench_data make_bench_data(const bench_problem& p, std::size_t infer_rows, std::uint64_t seed);
 
 // The GEMM limit of one worker: five rounds of at least min_time / 5 seconds each; the fastest
 // round (a limit is a best case, and interference from other jobs only slows a round down).

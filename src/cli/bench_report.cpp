@@ -55,6 +55,16 @@ nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : 
 // A float as the shortest decimal that reads back as it (0.001f -> 0.001, not 0.0010000000475).
 double shortest(float v) { return std::stod(fmt::format("{}", v)); }
 
+// "256,256"
+std::string comma_list(const std::vector<std::size_t>& w) {
+  std::string out;
+  for (std::size_t v : w) {
+    if (!out.empty()) out += ',';
+    out += std::to_string(v);
+  }
+  return out;
+}
+
 nlohmann::json stats_json(const bench_stats& s) {
   return {{"median", number(s.median)}, {"min", number(s.min)}, {"max", number(s.max)}};
 }
@@ -282,6 +292,33 @@ void write_csv(const bench_report& r, const std::string& path) {
     f << '\n';
   }
   check_written(f, path);
+}
+
+void print_configs(std::span<const bench_config> configs, bool json) {
+  if (!json) {
+    constexpr std::string_view row =
+        "{:<4} {:>6}  {:<24} {:>7}  {:<10} {:<4} {:<9} {:>6} {:>8} {:>6} {:>8}\n";
+    fmt::print(row, "name", "inputs", "hidden", "outputs", "activation", "loss", "optimizer", "lr",
+               "momentum", "batch", "rows");
+    for (const bench_config& c : configs)
+      fmt::print(row, c.name, c.n_inputs, comma_list(c.hidden), c.n_outputs, to_string(c.act),
+                 to_string(c.loss), c.optimizer_name, c.lr, c.momentum, c.batch_size, c.rows);
+    return;
+  }
+  nlohmann::json all = nlohmann::json::array();
+  for (const bench_config& c : configs)
+    all.push_back({{"name", c.name},
+                   {"inputs", c.n_inputs},
+                   {"hidden", c.hidden},
+                   {"outputs", c.n_outputs},
+                   {"activation", std::string(to_string(c.act))},
+                   {"loss", std::string(to_string(c.loss))},
+                   {"optimizer", c.optimizer_name},
+                   {"lr", shortest(c.lr)},
+                   {"momentum", shortest(c.momentum)},
+                   {"batch_size", c.batch_size},
+                   {"rows", c.rows}});
+  fmt::print("{}\n", all.dump(2));
 }
 
 }  // namespace tmlp::cli

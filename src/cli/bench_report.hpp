@@ -1,4 +1,5 @@
-// What `tmlp bench` measured, and its three renderings: a terminal table, JSON and CSV.
+// What `tmlp bench` measured, and its three renderings: a terminal table, JSON and CSV; and the
+// list of the named configurations.
 //
 // Units: samples/s, GFLOP/s (training 6 W and inference 2 W FLOP per sample, W = weights without
 // biases), microseconds per step for phases, microseconds per call for latency. A value that
@@ -8,9 +9,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "tmlp/bench.hpp"
 #include "tmlp/model.hpp"
 #include "tmlp/trainer.hpp"
 
@@ -98,6 +101,11 @@ struct bench_report {
 void derive(bench_report& r);
 
 void print_table(const bench_report& r);
+
+// `tmlp bench --list`: the named configurations on standard output, one table row each, or
+// (json) as a JSON array of objects {name, inputs, hidden, outputs, activation, loss, optimizer,
+// lr, momentum, batch_size, rows}.
+void print_configs(std::span<const bench_config> configs, bool json);
 void write_json(const bench_report& r, const std::string& path);  // throws tmlp::error (io)
 void write_csv(const bench_report& r, const std::string& path);   // throws tmlp::error (io)
 

@@ -4,29 +4,73 @@
 #include <string>
 
 #include <fmt/format.h>
-#include <tbb/info.h>
 #include <CLI/CLI.hpp>
 
-#include "blas.hpp"
 #include "cli/bench.hpp"
 #include "cli/commands.hpp"
-#include "kernels.hpp"
 #include "tmlp/error.hpp"
+#include "tmlp/system.hpp"
 #include "tmlp/version.hpp"
 
 namespace {
 
-// `tmlp system`: what this machine and build give the library.
-int run_system() {
-  const auto& k = tmlp::kernels::active();
+// `tmlp system`: what this machine and build give the library; with --list-simd only the
+// usable SIMD architectures, one per line.
+int run_system(bool list_simd) {
+  if (list_simd) {
+    for (const std::string& n : tmlp::simd_available()) fmt::print("{}\n", n);
+    return 0;
+  }
+  const tmlp::system_info s = tmlp::system();
   std::string avail;
-  for (auto n : tmlp::kernels::available()) avail += (avail.empty() ? "" : " ") + std::string(n);
-  fmt::print("tmlp {}\n", tmlp::version_string);
-  fmt::print("simd kernels : {} ({} float lanes); available: {}\n", k.name, k.lanes, avail);
+  for (const std::string& n : s.simd_available) avail += (avail.empty() ? "" : " ") + n;
+  fmt::print("tmlp {}\n", s.version);
+  fmt::print("simd kernels : {} ({} float lanes); available: {}\n", s.simd, s.simd_lanes, avail);
   fmt::print("               set TMLP_SIMD=scalar|sse2|avx2|avx512 to force one\n");
-  fmt::print("blas         : {}\n", tmlp::blas::describe());
-  fmt::print("cpu threads  : {} (oneTBB default concurrency)\n", tbb::info::default_concurrency());
+  fmt::print("blas         : {}\n", s.blas);
+  fmt::print("cpu threads  : {} (oneTBB default concurrency)\n", s.n_threads);
   return 0;
+}
+
+CLI::App* add_convert_command(CLI::App& app, tmlp::cli::convert_options& co) {
+  auto* convert = app.add_subcommand(
+      "convert",
+      "Convert a CSV file to a .tmlpd dataset: typed columns, memory-mapped when training (no "
+      "parsing, and the data may be larger than RAM)");
+  convert->add_option("data", co.data, "CSV (or .npy) file")->required()->check(CLI::ExistingFile);
+  convert->add_option("out", co.out, "The .tmlpd file to write")->required();
+  convert->add_option("--numeric", co.numeric, "Columns read as numbers (a,b,c)")->delimiter(',');
+  convert->add_option("--categorical", co.categorical, "Columns read as categories (a,b,c)")
+      ->delimiter(',');
+  convert
+      ->add_option("--targets", co.targets,
+                   "With a .npy DATA: a .npy file of targets, added as column 'target' (or "
+                   "target_1, target_2, ...)")
+      ->check(CLI::ExistingFile);
+  convert->add_option("--threads", co.threads, "Parsing threads (0: every core)");
+  convert->add_flag("--quiet,-q", co.quiet, "Print nothing but errors");
+  return convert;
+}
+
+CLI::App* add_predict_command(CLI::App& app, tmlp::cli::predict_cli_options& po) {
+  auto* predict =
+      app.add_subcommand("predict", "Predict every row of a CSV or .tmlpd file with a model");
+  predict->add_option("model", po.model, "Model file")->required();
+  predict->add_option("data", po.data, "CSV or .tmlpd file with the model's input columns")
+      ->required();
+  predict->add_option("-o,--out", po.out, "Output CSV (default: standard output)");
+  predict->add_flag("--proba", po.proba, "Class probabilities instead of labels");
+  return predict;
+}
+
+CLI::App* add_evaluate_command(CLI::App& app, tmlp::cli::evaluate_options& eo) {
+  auto* evaluate =
+      app.add_subcommand("evaluate", "Score a model on a file that has the target column");
+  evaluate->add_option("model", eo.model, "Model file")->required();
+  evaluate->add_option("data", eo.data, "CSV or .tmlpd file")->required();
+  evaluate->add_flag("--json", eo.json,
+                     "One JSON object (accuracy, log_loss, auc, f1 or rmse, mae, r2)");
+  return evaluate;
 }
 
 }  // namespace
@@ -45,39 +89,11 @@ int main(int argc, char** argv) {
   auto* train = tmlp::cli::add_train_command(app, to);
 
   tmlp::cli::convert_options co;
-  auto* convert = app.add_subcommand(
-      "convert",
-      "Convert a CSV file to a .tmlpd dataset: typed columns, memory-mapped when training (no "
-      "parsing, and the data may be larger than RAM)");
-  convert->add_option("data", co.data, "CSV (or .npy) file")->required()->check(CLI::ExistingFile);
-  convert->add_option("out", co.out, "The .tmlpd file to write")->required();
-  convert->add_option("--numeric", co.numeric, "Columns read as numbers (a,b,c)")->delimiter(',');
-  convert->add_option("--categorical", co.categorical, "Columns read as categories (a,b,c)")
-      ->delimiter(',');
-  convert
-      ->add_option("--targets", co.targets,
-                   "With a .npy DATA: a .npy file of targets, added as column 'target' (or "
-                   "target_1, target_2, ...)")
-      ->check(CLI::ExistingFile);
-  convert->add_option("--threads", co.threads, "Parsing threads (0: every core)");
-  convert->add_flag("--quiet,-q", co.quiet, "Print nothing but errors");
-
+  auto* convert = add_convert_command(app, co);
   tmlp::cli::predict_cli_options po;
-  auto* predict =
-      app.add_subcommand("predict", "Predict every row of a CSV or .tmlpd file with a model");
-  predict->add_option("model", po.model, "Model file")->required();
-  predict->add_option("data", po.data, "CSV or .tmlpd file with the model's input columns")
-      ->required();
-  predict->add_option("-o,--out", po.out, "Output CSV (default: standard output)");
-  predict->add_flag("--proba", po.proba, "Class probabilities instead of labels");
-
+  auto* predict = add_predict_command(app, po);
   tmlp::cli::evaluate_options eo;
-  auto* evaluate =
-      app.add_subcommand("evaluate", "Score a model on a file that has the target column");
-  evaluate->add_option("model", eo.model, "Model file")->required();
-  evaluate->add_option("data", eo.data, "CSV or .tmlpd file")->required();
-  evaluate->add_flag("--json", eo.json,
-                     "One JSON object (accuracy, log_loss, auc, f1 or rmse, mae, r2)");
+  auto* evaluate = add_evaluate_command(app, eo);
 
   std::string info_path;
   auto* info = app.add_subcommand("info", "Describe a model file");
@@ -88,11 +104,7 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
-    if (system->parsed() && list_simd) {
-      for (auto n : tmlp::kernels::available()) fmt::print("{}\n", n);
-      return 0;
-    }
-    if (system->parsed()) return run_system();
+    if (system->parsed()) return run_system(list_simd);
     if (convert->parsed()) {
       co.npy = co.data.size() > 4 && co.data.substr(co.data.size() - 4) == ".npy";
       return tmlp::cli::convert(co);

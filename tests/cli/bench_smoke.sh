@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Smoke test of `tmlp bench` on a tiny custom configuration: the JSON has every field with sane
-# and mutually consistent values, the CSV has a header and one row per thread count, and bad
+# and mutually consistent values, the CSV has a header and one row per thread count, --list
+# (and --list --json) describes the named configurations as `tmlp bench NAME` runs them, and bad
 # flags give one-line errors with a non-zero exit. Timings themselves are never asserted.
 # Usage: bench_smoke.sh TMLP_BINARY
 set -u
@@ -71,6 +72,34 @@ check "bench --mode inference runs quietly" $?
 assert r["gemm_limit"] is None and t["train"] is None and t["inference"]["samples_per_s"]["median"] > 0' \
   "$work/i.json"
 check "bench --mode inference JSON" $?
+
+# The named configurations: --list prints one row each; --list --json gives each one's fields,
+# the same as those `tmlp bench NAME` reports running (but rows, set small here).
+"$tmlp" bench --list >"$work/list.txt"
+check "bench --list runs" $?
+head -1 "$work/list.txt" | grep -q "^name *inputs *hidden" \
+  && [[ $(tail -n +2 "$work/list.txt" | cut -d' ' -f1 | tr '\n' ' ') == "A B C H " ]]
+check "bench --list prints a header and the rows A, B, C, H" $?
+"$tmlp" bench --list --json >"$work/list.json"
+check "bench --list --json runs" $?
+for name in A B C H; do
+  "$tmlp" bench "$name" --rows 300 --threads 1 --repeats 1 --min-time 0.01 --latency-n 100 \
+    --mode inference --quiet --json "$work/named.json" \
+    && "$python" - "$work/list.json" "$work/named.json" "$name" <<'EOF'
+import json, sys
+listed = {c["name"]: c for c in json.load(open(sys.argv[1]))}
+assert list(listed) == ["A", "B", "C", "H"], list(listed)
+c, r = listed[sys.argv[3]], json.load(open(sys.argv[2]))["config"]
+assert c["rows"] == 200000 and r["rows"] == 300, (c, r)
+assert r["name"] == c["name"], r
+assert r["widths"] == [c["inputs"]] + c["hidden"] + [c["outputs"]], (c, r)
+for k in ("activation", "loss", "optimizer", "lr", "momentum", "batch_size"):
+    assert r[k] == c[k], (k, c, r)
+EOF
+  check "bench --list --json describes config $name as bench $name runs it" $?
+done
+one_line_error "--json without a file (no --list)" "--json: expected a file" "$tmlp" bench C --json
+one_line_error "--list --json with a file" "takes no file" "$tmlp" bench --list --json "$work/l.json"
 
 # Errors: one line on stderr, non-zero exit, nothing written.
 bench_error() {  # bench_error NAME EXPECTED-TEXT ARGS...: tmlp bench fails, writing no JSON
