@@ -18,8 +18,9 @@
 #include "cli/progress.hpp"
 #include "cli/train_checkpoint.hpp"
 #include "cli/train_data.hpp"
+#include "tmlp/training_data.hpp"
 #include "cli/train_log.hpp"
-#include "cli/train_setup.hpp"
+#include "tmlp/train_setup.hpp"
 #include "tmlp/checkpoint.hpp"
 #include "tmlp/dataset.hpp"
 #include "tmlp/error.hpp"
@@ -59,38 +60,12 @@ std::vector<float> class_probabilities(const matrix& out, task_kind task) {
   return p;
 }
 
-// The key of flag `name` in a model file's "training" object: '_' for '-'.
-std::string model_key(std::string_view name) {
-  std::string key(name);
-  std::replace(key.begin(), key.end(), '-', '_');
-  return key;
-}
-
-// The model file's metadata: the preprocessing, and how the model was trained: the flags marked
-// in_model (the data file by its name, the target and the loss as resolved from the data), then
-// what the run did.
-std::string model_metadata(const train_options& o, const train_data& d, const fit_result& r,
-                           std::size_t epochs_run) {
-  nlohmann::json meta;
-  meta["preprocessing"] = nlohmann::json::parse(d.prep.to_json());
-  nlohmann::json& training = meta["training"];
-  for (const train_flag& f : train_flags())
-    if (f.in_model) training[model_key(f.name)] = flag_json(f, o);
-  training["data"] = std::filesystem::path(o.data).filename().string();
-  training["target"] = d.target;
-  training["loss"] = std::string(to_string(d.loss.loss));
-  training["epochs_run"] = epochs_run;
-  training["best_epoch"] = r.best_epoch;
-  training["status"] = std::string(to_string(r.status));
-  return meta.dump();
-}
-
 // A model file's "training" object as the command line that trained it (the flags marked
 // in_model that it has), and what the run did.
 void print_training(const nlohmann::json& t) {
   std::string line;
   for (const train_flag& f : train_flags()) {
-    const std::string key = model_key(f.name);
+    const std::string key = metadata_key(f.name);
     if (!f.in_model || !t.contains(key)) continue;
     const std::string value = t[key].is_string() ? t[key].get<std::string>() : t[key].dump();
     if (!line.empty()) line += ' ';
@@ -168,8 +143,8 @@ int convert(const convert_options& o) {
 
 int train(const train_options& o) {
   // Every flag is checked before any data is read, and the log created.
-  const std::vector<dense_spec> hidden = hidden_layers(o);
-  const std::optional<loss_kind> loss = parse_loss(o.loss);
+  hidden_layers(o);
+  parse_loss(o.loss);
   train_config cfg = make_train_config(o);
   if (!o.checkpoint.empty() && o.checkpoint_every == 0)
     throw error(errc::invalid_argument, "--checkpoint-every: 0 is not a number of epochs >= 1");
@@ -178,13 +153,10 @@ int train(const train_options& o) {
   std::optional<train_log> log;
   if (!o.log.empty()) log.emplace(o.log, resumed.has_value());
 
-  const std::unique_ptr<train_data> data = load_train_data(o, loss);
-  const train_data& d = *data;
-  const std::size_t n_valid = d.x_valid ? d.x_valid->rows() : 0;
-  const std::string run_meta = checkpoint_metadata(o, d.prep, d.x_train->rows(), n_valid);
-  model m = with_flag_names([&] {
-    return model::create(make_model_spec(hidden, d.prep, d.loss.loss, o.seed, o.embedding_dim));
-  });
+  const std::unique_ptr<train_data> files = load_train_data(o);
+  const training_data& d = *files->rows;
+  const std::string run_meta = checkpoint_metadata(o, d);
+  model m = with_flag_names([&] { return model::create(training_model_spec(o, d)); });
   std::size_t epochs_before = 0;
   if (resumed) {
     check_same_run(o.resume, resumed->metadata, run_meta);
