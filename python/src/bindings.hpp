@@ -18,6 +18,7 @@ void bind_errors(py::module_& m);
 void bind_model(py::module_& m);
 void bind_data(py::module_& m);
 void bind_train(py::module_& m);
+void bind_predict(py::module_& m);
 
 // Raises tmlp.Error (a ValueError) with this one-line message.
 [[noreturn]] void bad_input(const std::string& message);

@@ -5,8 +5,11 @@
 #include <exception>
 #include <string>
 
+#include <pybind11/stl.h>
+
 #include "bindings.hpp"
 #include "tmlp/error.hpp"
+#include "tmlp/system.hpp"
 #include "tmlp/version.hpp"
 
 namespace tmlp::python {
@@ -58,7 +61,22 @@ PYBIND11_MODULE(_tmlp, m) {
   m.doc() = "tmlp: fast multilayer perceptrons for tabular data on multicore CPUs";
   m.attr("__version__") = std::string(tmlp::version_string);
   tp::bind_errors(m);
+  m.def(
+      "system",
+      [] {
+        const tmlp::system_info s = tmlp::system();
+        tp::py::dict d;
+        d["version"] = s.version;
+        d["simd"] = s.simd;
+        d["simd_lanes"] = s.simd_lanes;
+        d["simd_available"] = s.simd_available;
+        d["blas"] = s.blas;
+        d["threads"] = s.n_threads;
+        return d;
+      },
+      "What this machine and build give tmlp: SIMD kernels, BLAS, default threads");
   tp::bind_model(m);
   tp::bind_data(m);
   tp::bind_train(m);
+  tp::bind_predict(m);
 }
