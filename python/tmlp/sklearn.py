@@ -77,6 +77,9 @@ class _MLPBase(BaseEstimator):
         feature_names_in_ (DataFrames with text column names only)."""
         if isinstance(X, str):
             raise _tmlp.Error("X: a file path is given to fit() with y naming its target column")
+        if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+            raise _tmlp.Error("X: sparse input is not supported; pass a dense array "
+                              "(X.toarray()) or a DataFrame")
         if _is_frame(X):
             names = [str(c) for c in X.columns]
             if len(set(names)) != len(names):
@@ -89,12 +92,16 @@ class _MLPBase(BaseEstimator):
         x = X if isinstance(X, np.ndarray) else np.asarray(X)
         if x.ndim != 2:
             raise _tmlp.Error(f"X: expected a 2-D array (rows x features), got {x.ndim} "
-                              "dimension(s); reshape a single feature with X.reshape(-1, 1)")
+                              "dimension(s). Reshape your data with X.reshape(-1, 1) for a "
+                              "single feature or X.reshape(1, -1) for a single row.")
         if x.dtype.kind == "c":
-            raise _tmlp.Error("X: complex numbers are not supported")
+            raise _tmlp.Error("X: Complex data not supported")
         if x.shape[1] == 0:
             raise _tmlp.Error(f"X: 0 feature(s) (shape={x.shape}) while a minimum of 1 is "
-                              "required")
+                              "required.")
+        if x.shape[0] == 0:
+            raise _tmlp.Error(f"X: 0 sample(s) (shape={x.shape}) while a minimum of 1 is "
+                              "required.")
         if fitting and hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         names = [f"x{j + 1}" for j in range(x.shape[1])]
@@ -231,7 +238,36 @@ class _MLPBase(BaseEstimator):
             self.predictor_ = _tmlp.Predictor(self.model_)
 
     def _more_tags(self):
-        return {"allow_nan": True, "X_types": ["2darray", "categorical", "string"]}
+        return {
+            "allow_nan": True,  # a missing value, imputed as `tmlp train` imputes it
+            "X_types": ["2darray", "string"],
+            # scikit-learn's estimator checks that tmlp does not pass, and why
+            # (tests/python/test_sklearn.py lists them too):
+            "_xfail_checks": {
+                "check_sample_weights_invariance":
+                    "a row of weight 0 still takes its place in the shuffle, the batches and "
+                    "the validation split, so it is not the same as leaving the row out",
+                "check_methods_sample_order_invariance":
+                    "float32 GEMMs: a row's outputs can differ in the last bits with the other "
+                    "rows of its chunk (OpenBLAS's edge kernels), beyond the check's 1e-7",
+                "check_methods_subset_invariance":
+                    "float32 GEMMs: a row's outputs can differ in the last bits with the other "
+                    "rows of its chunk (OpenBLAS's edge kernels), beyond the check's 1e-7",
+            },
+        }
+
+
+def _column_vector(y):
+    """y as a 1-D array; a column vector is accepted with scikit-learn's DataConversionWarning."""
+    y_arr = np.asarray(y)
+    if y_arr.ndim == 2 and y_arr.shape[1] == 1:
+        import warnings
+        from sklearn.exceptions import DataConversionWarning
+        warnings.warn("A column-vector y was passed when a 1d array was expected. Please change "
+                      "the shape of y to (n_samples, ), for example using ravel().",
+                      DataConversionWarning, stacklevel=3)
+        y_arr = y_arr.ravel()
+    return y_arr
 
 
 class _Columns(dict):
@@ -249,16 +285,14 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
 
     def _target_values(self, y):
         from sklearn.utils.multiclass import check_classification_targets
-        y_arr = np.asarray(y)
-        if y_arr.ndim == 2 and y_arr.shape[1] == 1:
-            y_arr = y_arr.ravel()
+        y_arr = _column_vector(y)
         if y_arr.ndim != 1:
             raise _tmlp.Error(f"y: expected one target per row, got shape {y_arr.shape}")
-        check_classification_targets(y_arr)
         if y_arr.dtype.kind == "f" and np.isnan(y_arr).any():
             raise _tmlp.Error("y: the target has missing values (NaN)")
         if y_arr.dtype.kind == "O" and any(v is None for v in y_arr):
             raise _tmlp.Error("y: the target has missing values (None)")
+        check_classification_targets(y_arr)
         return y if hasattr(y, "name") and np.asarray(y).ndim == 1 else y_arr
 
     def _target_kind(self, y):
@@ -304,16 +338,15 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         return p[:, self._order]
 
     def predict(self, X):
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 class MLPRegressor(RegressorMixin, _MLPBase):
     """A tmlp MLP for regression (the target standardized while training, MSE by default)."""
 
     def _target_values(self, y):
-        y_arr = np.asarray(y)
-        if y_arr.ndim == 2 and y_arr.shape[1] == 1:
-            y_arr = y_arr.ravel()
+        y_arr = _column_vector(y)
         if y_arr.ndim != 1:
             raise _tmlp.Error(f"y: expected one target per row, got shape {y_arr.shape}")
         if y_arr.dtype.kind not in "iufb":

@@ -48,10 +48,16 @@ preprocess_options preprocessing_of(const train_options& o, const std::string& t
 // fitted on every row for that task.
 preprocessor choose_task(const train_options& o, const table_view& t, preprocess_options& popt,
                          training_data& d) {
+  const std::optional<loss_kind> loss = parse_loss(o.loss);
+  const column_view* column = t.find(d.target);
+  // A regression loss makes a numeric target a regression whatever its values look like (a
+  // column of one value included), so no classification is inferred first.
+  const bool numeric = column != nullptr && column->kind == column_kind::numeric;
+  if (numeric && loss && (*loss == loss_kind::mse || *loss == loss_kind::mae ||
+                          *loss == loss_kind::huber))
+    popt.task = task_kind::regression;
   preprocessor probe = with_flag_names([&] { return preprocessor::fit(t, popt); });
-  const column_view* target = t.find(d.target);
-  d.loss =
-      choose_loss(parse_loss(o.loss), probe.task(), target->kind == column_kind::numeric, d.target);
+  d.loss = choose_loss(loss, probe.task(), numeric, d.target);
   popt.task = d.loss.task;
   if (d.loss.task != probe.task()) probe = preprocessor::fit(t, popt);
   return probe;
