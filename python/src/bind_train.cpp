@@ -88,7 +88,15 @@ void add_callbacks(train_config& cfg, std::vector<epoch_report>& history, py::ob
 // model on float arrays.
 class py_trainer {
  public:
-  explicit py_trainer(const py::kwargs& kw) {
+  // config: a dict of the same keywords (or None); keywords given directly win.
+  py_trainer(const py::object& config, const py::kwargs& given) {
+    py::dict kw;
+    if (!config.is_none()) {
+      if (!py::isinstance<py::dict>(config))
+        bad_input("Trainer: config must be a dict of training options (or keywords)");
+      for (const auto& [k, v] : config.cast<py::dict>()) kw[k] = v;
+    }
+    for (const auto& [k, v] : given) kw[k] = v;
     for (const auto& [k, v] : kw) {
       const std::string key = k.cast<std::string>();
       static const std::vector<std::string> model_flags = {
@@ -137,7 +145,13 @@ class py_trainer {
       interrupted = interrupt_guard::interrupted();
     }
     if (interrupted) raise_interrupt();
-    return result_dict(r, history, false);
+    py::dict out = result_dict(r, history, false);
+    py::list notes = out["notes"];
+    const float_matrix* const inputs[] = {&xs, &ys, ws ? &*ws : nullptr, xv ? &*xv : nullptr,
+                                          yv ? &*yv : nullptr};
+    for (const float_matrix* in : inputs)
+      if (in != nullptr && in->copied) notes.append(in->note);
+    return out;
   }
 
  private:
@@ -205,7 +219,7 @@ void bind_train(py::module_& m) {
 
 The keywords are the training flags of `tmlp train` (tmlp.flags() lists them) with the
 library's defaults: 10 epochs, no validation, no early stopping.)")
-      .def(py::init<const py::kwargs&>())
+      .def(py::init<const py::object&, const py::kwargs&>(), py::arg("config") = py::none())
       .def("fit", &py_trainer::fit, py::arg("model"), py::arg("X"), py::arg("y"),
            py::arg("sample_weight") = py::none(), py::arg("X_valid") = py::none(),
            py::arg("y_valid") = py::none(), py::arg("on_epoch") = py::none(),

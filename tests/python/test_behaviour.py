@@ -57,13 +57,18 @@ def test_keyboard_interrupt_stops_training_and_keeps_a_usable_model():
     x, y = big_problem()
     frame = pd.DataFrame(x[:, :8], columns=[f"c{j}" for j in range(8)])
     est = tmlp.MLPClassifier(verbose=0, epochs=1000, early_stop=0, layers="256,256")
-    timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
-    timer.start()
+    # A timer thread sends SIGINT in the middle of the second epoch (the first has a report).
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+
+    def start_timer_once(report):
+        if report["epoch"] == 1:
+            timer.start()
+
     started = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
-        est.fit(frame, y)
+        est.fit(frame, y, on_epoch=start_timer_once)
     timer.cancel()
-    assert time.monotonic() - started < 60
+    assert time.monotonic() - started < 120
     assert est.status_ == "stopped_by_callback"
     assert 0 < len(est.history_) < 1000
     proba = est.predict_proba(frame[:5])
@@ -104,8 +109,12 @@ def test_blas_threads_are_restored_after_fit_and_predict():
 def test_float32_arrays_train_in_place_and_converted_ones_the_same():
     x, y = big_problem(rows=3000)
     a, b = binary_model(), binary_model()
-    tmlp.Trainer(epochs=1, seed=3).fit(a, x, y)
-    tmlp.Trainer(epochs=1, seed=3).fit(b, np.asfortranarray(x.astype(np.float64)), y)
+    in_place = tmlp.Trainer(epochs=1, seed=3).fit(a, x, y)
+    assert not any(n.startswith("X:") for n in in_place["notes"])
+    converted = tmlp.Trainer({"epochs": 1, "seed": 3}).fit(
+        b, np.asfortranarray(x.astype(np.float64)), y)
+    assert any(n.startswith("X: converted once from float64 (not C-contiguous)")
+               for n in converted["notes"]), converted["notes"]
     assert np.array_equal(a.parameters, b.parameters)
 
 
