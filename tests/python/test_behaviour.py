@@ -179,3 +179,18 @@ def test_fit_from_a_tmlpd_file(tmp_path, data_dir, tmlp_cli):
     frame = pd.read_csv(os.path.join(data_dir, "wine.csv"))
     truth = frame["target_cultivar"].astype(str).to_numpy()
     assert np.mean(clf.predict(frame.drop(columns="target_cultivar")) == truth) > 0.9
+
+
+def test_on_epoch_sees_each_report_and_can_stop_training(data_dir):
+    frame = pd.read_csv(os.path.join(data_dir, "wine.csv"))
+    seen = []
+
+    def on_epoch(report):
+        seen.append(report)
+        return report["epoch"] < 3
+
+    est = tmlp.MLPClassifier(verbose=0, epochs=50, early_stop=0)
+    est.fit(frame.drop(columns="target_cultivar"), frame["target_cultivar"], on_epoch=on_epoch)
+    assert [r["epoch"] for r in seen] == [1, 2, 3]
+    assert est.status_ == "stopped_by_callback" and len(est.history_) == 3
+    assert seen[0]["metric_name"] == "accuracy" and seen[0]["valid_loss"] is not None
