@@ -30,15 +30,37 @@ def _text(value):
     return str(value)
 
 
+def _number_kind(values):
+    """"boolean", "numeric" or None (text) for a column's dtype; pandas' nullable dtypes
+    (Int64, Float64, boolean) count as their NumPy kinds, category as text."""
+    dtype = getattr(values, "dtype", None)
+    if dtype is None or hasattr(dtype, "categories"):
+        return None
+    try:
+        import pandas as pd
+        if pd.api.types.is_bool_dtype(dtype):
+            return "boolean"
+        if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_complex_dtype(dtype):
+            return "numeric"
+        return None
+    except ImportError:
+        kind = np.dtype(dtype).kind
+        return "boolean" if kind == "b" else "numeric" if kind in "iuf" else None
+
+
+def _floats(values):
+    """A column as float32, missing values (None, pd.NA) as NaN."""
+    if hasattr(values, "to_numpy"):
+        return values.to_numpy(dtype=np.float32, na_value=np.nan)
+    return np.asarray(values, dtype=np.float32)
+
+
 def _column(name, values, forced):
     """(name, kind, data, forced) for one column; values: a pandas Series or a 1-D array."""
-    dtype = getattr(values, "dtype", None)
-    if forced != "categorical" and dtype is not None:
-        kind = np.dtype(dtype).kind if not hasattr(dtype, "categories") else "O"
-        if kind == "b":
-            return (name, "boolean", np.asarray(values, dtype=np.float32), "")
-        if kind in "iuf":
-            return (name, "numeric", np.asarray(values, dtype=np.float32), "")
+    if forced != "categorical":
+        kind = _number_kind(values)
+        if kind is not None:
+            return (name, kind, _floats(values), "")
     if hasattr(values, "cat"):  # a category column: the text of each row's category
         values = values.astype(object)
     return (name, "text", [_text(v) for v in np.asarray(values, dtype=object)], forced or "")

@@ -194,3 +194,21 @@ def test_on_epoch_sees_each_report_and_can_stop_training(data_dir):
     assert [r["epoch"] for r in seen] == [1, 2, 3]
     assert est.status_ == "stopped_by_callback" and len(est.history_) == 3
     assert seen[0]["metric_name"] == "accuracy" and seen[0]["valid_loss"] is not None
+
+
+def test_frames_with_pandas_dtypes_are_typed_as_the_csv_reader_types_them():
+    frame = pd.DataFrame({
+        "a": pd.array([1, None, 3], dtype="Int64"),
+        "b": pd.array([True, None, False], dtype="boolean"),
+        "c": pd.Categorical(["x", "y", None]),
+        "d": ["1.5", "2", None],            # numbers as text: numeric, as in a CSV file
+        "e": pd.array(["p", None, "q"], dtype="string"),
+        "f": ["yes", "no", "NA"],           # boolean words; NA is a missing value
+    })
+    t = tmlp.Table.from_frame(frame)
+    assert t.kinds == {"a": "numeric", "b": "boolean", "c": "categorical", "d": "numeric",
+                       "e": "categorical", "f": "boolean"}
+    assert np.array_equal(t.column("a"), [1, np.nan, 3], equal_nan=True)
+    assert np.array_equal(t.column("f"), [1, 0, np.nan], equal_nan=True)
+    codes, levels = t.column("c")
+    assert list(codes) == [0, 1, -1] and levels == ["x", "y"]
