@@ -70,7 +70,7 @@ class _MLPBase(BaseEstimator):
     def _options(self):
         params = self.get_params(deep=False)
         params.pop("verbose")
-        return {k: v for k, v in params.items()}
+        return params
 
     def _feature_columns(self, X, fitting):
         """X's columns by name (a dict of 1-D columns) and their names; fitting records
@@ -154,8 +154,9 @@ class _MLPBase(BaseEstimator):
         self.n_features_in_ = len(names)
         return table, target, names
 
-    def _with_target(self, X, y, target, fitting):
-        """X's columns and y as column `target` (None: y's name, or "target", made unique)."""
+    def _with_target(self, X, y, target, fitting, categorical=None):
+        """X's columns and y as column `target` (None: y's name, or "target", made unique);
+        categorical: the columns read as categorical (default: the parameter's)."""
         columns, names = self._feature_columns(X, fitting)
         y = self._target_values(y)
         n_rows = len(next(iter(columns.values())))
@@ -167,7 +168,10 @@ class _MLPBase(BaseEstimator):
                 target += "_"
         y_arr = np.asarray(y)
         columns[target] = y_arr.astype(object) if self._target_kind(y_arr) == "text" else y_arr
-        table = table_from_frame(_Columns(columns), self.numeric, self.categorical)
+        if categorical is None:
+            table = table_from_frame(_Columns(columns), self.numeric, self.categorical)
+        else:
+            table = table_from_frame(_Columns(columns), (), categorical)
         return table, target, names
 
     # --- fit ---------------------------------------------------------------------------------
@@ -182,11 +186,14 @@ class _MLPBase(BaseEstimator):
         if eval_set is not None:
             if isinstance(eval_set, list) and len(eval_set) == 1:
                 eval_set = eval_set[0]
+            # Read as the training data was: a column categorical there stays categorical
+            # however its values look here (as `tmlp train --valid` reads its file).
+            categorical = [c for c, k in table.kinds.items() if k == "categorical"]
             if self._from_file:
-                valid = self._open(eval_set)
+                valid = self._open(eval_set, categorical)
             else:
                 xv, yv = eval_set
-                valid, _, vnames = self._with_target(xv, yv, target, fitting=False)
+                valid, _, vnames = self._with_target(xv, yv, target, False, categorical)
                 if vnames != names:
                     raise _tmlp.Error("eval_set: its columns differ from X's")
         weights = None

@@ -106,3 +106,12 @@ def test_estimator_parameters_are_the_train_flags():
         params = inspect.signature(estimator.__init__).parameters
         got = {n: p.default for n, p in params.items() if n not in ("self", "verbose")}
         assert got == expected
+
+
+def test_eval_set_validates_on_the_given_rows(data_dir):
+    frame = pd.read_csv(os.path.join(data_dir, "telco_churn.csv"))
+    X, y = frame.drop(columns="target_churn"), frame["target_churn"]
+    est = tmlp.MLPClassifier(verbose=0, epochs=3, valid_fraction=0.0)
+    est.fit(X[:5000], y[:5000], eval_set=(X[5000:], y[5000:]))
+    assert all(r["valid_loss"] is not None for r in est.history_)
+    assert est.score(X[5000:], y[5000:]) > 0.7
