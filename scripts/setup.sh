@@ -4,7 +4,8 @@
 #
 #   scripts/setup.sh            C++ toolchain, libraries, test and benchmark tools
 #   scripts/setup.sh --peers    also the Python peers used by the comparison scripts
-#                               (PyTorch, scikit-learn, pandas, matplotlib)
+#                               (PyTorch, matplotlib; scikit-learn, pandas and NumPy are
+#                               always installed: the Python package's tests use them)
 set -euo pipefail
 
 packages=(
@@ -14,9 +15,11 @@ packages=(
   catch2 libbenchmark-dev
   libfast-float-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   hyperfine
+  # the Python package and its tests (Debian's /usr/bin/python3)
+  python3-dev pybind11-dev python3-numpy python3-pandas python3-sklearn python3-pytest
 )
 if [[ "${1:-}" == "--peers" ]]; then
-  packages+=(python3-numpy python3-pandas python3-matplotlib python3-sklearn python3-torch)
+  packages+=(python3-matplotlib python3-torch)
 fi
 
 missing=()

@@ -52,10 +52,33 @@ void sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t
               static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
 }
 
+namespace {
+// Callers may be several threads at once (predict calls from a server's threads).
+std::mutex pin_mutex;
+int n_scopes = 0;        // single_thread_scope objects alive
+int threads_before = 0;  // OpenBLAS's thread count before the first of them; 0: unchanged
+}  // namespace
+
+single_thread_scope::single_thread_scope() {
+  const std::lock_guard<std::mutex> lock(pin_mutex);
+  if (n_scopes++ > 0 || openblas_get_parallel() == 0 || openblas_get_num_threads() <= 1) return;
+  threads_before = openblas_get_num_threads();
+  openblas_set_num_threads(1);
+  note_ = "OpenBLAS is a threaded build (" + std::to_string(threads_before) +
+          " threads); tmlp ran it on 1 thread during this call (each worker runs its own GEMMs) "
+          "and then restored it";
+}
+
+single_thread_scope::~single_thread_scope() {
+  const std::lock_guard<std::mutex> lock(pin_mutex);
+  if (--n_scopes > 0 || threads_before == 0) return;
+  openblas_set_num_threads(threads_before);
+  threads_before = 0;
+}
+
 std::string ensure_single_threaded() {
-  // Callers may be several threads at once (predict calls from a server's threads).
-  static std::mutex m;
-  const std::lock_guard<std::mutex> lock(m);
+  const std::lock_guard<std::mutex> lock(pin_mutex);
+  threads_before = 0;  // for good: a scope ending later leaves it pinned
   if (openblas_get_parallel() == 0 || openblas_get_num_threads() <= 1) return {};
   const int before = openblas_get_num_threads();
   openblas_set_num_threads(1);

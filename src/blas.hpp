@@ -22,6 +22,22 @@ void sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t
 // are never touched.
 std::string ensure_single_threaded();
 
+// While at least one scope exists (from any threads), a threaded OpenBLAS runs BLAS calls on
+// the calling thread only (openblas_set_num_threads(1)); when the last scope ends, the thread
+// count it had before the first is restored, so a host program (NumPy in the same process)
+// gets its own setting back. note() says when this scope's start changed the setting.
+class single_thread_scope {
+ public:
+  single_thread_scope();
+  ~single_thread_scope();
+  single_thread_scope(const single_thread_scope&) = delete;
+  single_thread_scope& operator=(const single_thread_scope&) = delete;
+  const std::string& note() const noexcept { return note_; }
+
+ private:
+  std::string note_;
+};
+
 // One line describing the BLAS library: its build configuration, core and thread count.
 std::string describe();
 

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <limits>
+#include <string>
 #include <vector>
 
 #include <tbb/global_control.h>
@@ -93,4 +94,33 @@ TEST_CASE("sgemm called concurrently from TBB workers matches serial results", "
     });
     for (const auto& j : jobs) REQUIRE(j.serial == j.parallel);
   }
+}
+
+extern "C" {
+int openblas_get_num_threads(void);
+int openblas_get_parallel(void);
+void openblas_set_num_threads(int);
+}
+
+TEST_CASE("single_thread_scope runs a threaded OpenBLAS on one thread and then restores it",
+          "[blas]") {
+  if (openblas_get_parallel() == 0) {
+    WARN("a sequential OpenBLAS: nothing to pin");
+    return;
+  }
+  const int original = openblas_get_num_threads();
+  openblas_set_num_threads(3);
+  {
+    const tmlp::blas::single_thread_scope outer;
+    CHECK(openblas_get_num_threads() == 1);
+    CHECK(outer.note().find("3 threads") != std::string::npos);
+    {
+      const tmlp::blas::single_thread_scope inner;  // nested, as predict inside a fit callback
+      CHECK(openblas_get_num_threads() == 1);
+      CHECK(inner.note().empty());
+    }
+    CHECK(openblas_get_num_threads() == 1);  // still inside the outer scope
+  }
+  CHECK(openblas_get_num_threads() == 3);
+  openblas_set_num_threads(original);
 }

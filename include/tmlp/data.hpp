@@ -112,6 +112,18 @@ table read_csv(const std::string& path, const csv_options& options = {});
 table read_csv_text(std::string_view text, const csv_options& options = {},
                     const std::string& source = "<memory>");
 
+// One column typed from the texts of its fields exactly as read_csv types a column of a file
+// (for data that arrives as text from elsewhere, e.g. a pandas object column): missing if
+// is_missing_token, numeric if every other field is a finite float32 number (parsed as read_csv
+// parses it), boolean if every one is a boolean word, categorical otherwise (levels are the
+// texts in order of first appearance). `forced` as csv_options::numeric / categorical. Throws
+// tmlp::error naming `source`, the column, the (0-based) row and the text: a non-finite number,
+// or text in a column forced numeric, or text that is not UTF-8.
+enum class forced_kind : int { none = 0, numeric, categorical };
+column column_from_texts(const std::string& name, std::span<const std::string_view> fields,
+                         forced_kind forced = forced_kind::none,
+                         std::string_view source = "<memory>");
+
 // Reads a NumPy .npy file (format 1.0 to 3.0) of float32, float64, int32 or int64 (either byte
 // order) in C or Fortran order, 1-D (one column) or 2-D. Columns are named col_1, col_2, ...;
 // values are rounded to float32 (a finite float64 beyond its range is an error), NaN is a

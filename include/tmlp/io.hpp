@@ -12,7 +12,9 @@
 // the state of its training): tmlp/checkpoint.hpp.
 #pragma once
 
+#include <span>
 #include <string>
+#include <vector>
 
 #include "tmlp/model.hpp"
 
@@ -35,7 +37,18 @@ struct loaded_model {
 // allocated beyond what the file's size justifies.
 loaded_model load_model(const std::string& path);
 
-// The model spec as JSON text, and back (throws tmlp::error naming the bad field).
+// The bytes save_model writes, in memory (to pickle a model, send it, or store it elsewhere),
+// and back: model_from_bytes checks them as load_model checks a file; `source` names them in
+// messages.
+std::vector<unsigned char> model_to_bytes(const model& m, const std::string& metadata_json = "");
+loaded_model model_from_bytes(std::span<const unsigned char> bytes,
+                              const std::string& source = "<memory>");
+
+// The model spec as JSON text, and back (throws tmlp::error naming the bad field or an unknown
+// key). The JSON has the model_spec and dense_spec field names, activations, inits and losses by
+// name: {"n_inputs": 4, "layers": [{"units": 16, "activation": "relu"}, {"units": 3,
+// "activation": "identity"}], "loss": "ce", "seed": 1}. Only n_inputs, layers (each with its
+// units) and loss are required; the other fields default as in the structs.
 std::string spec_to_json(const model_spec& spec);
 model_spec spec_from_json(const std::string& json);
 

@@ -140,8 +140,9 @@ class model {
   // Predictions for each row of x (rows x n_inputs): rows x n_outputs. Unless options.raw,
   // bce outputs are probabilities (sigmoid) and ce outputs class probabilities (softmax);
   // regression outputs are returned as they are. Throws tmlp::error on a width mismatch.
-  // Each chunk runs its GEMMs on one core, so a threaded OpenBLAS is set to one thread for the
-  // process (as trainer::fit does; fit_result::notes says when).
+  // Each chunk runs its GEMMs on one core, so a threaded OpenBLAS runs on one thread during the
+  // call and gets its own thread count back afterwards (as in trainer::fit; fit_result::notes
+  // says when).
   matrix predict(matrix_view x, const predict_options& options = {}) const;
   void predict(matrix_view x, matrix_span out, const predict_options& options = {}) const;
 

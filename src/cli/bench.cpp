@@ -17,7 +17,7 @@
 
 #include "cli/bench_measure.hpp"
 #include "cli/bench_report.hpp"
-#include "cli/train_setup.hpp"
+#include "tmlp/train_setup.hpp"
 #include "tmlp/bench.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/system.hpp"

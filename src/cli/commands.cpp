@@ -18,79 +18,26 @@
 #include "cli/progress.hpp"
 #include "cli/train_checkpoint.hpp"
 #include "cli/train_data.hpp"
+#include "tmlp/training_data.hpp"
 #include "cli/train_log.hpp"
-#include "cli/train_setup.hpp"
+#include "tmlp/train_setup.hpp"
 #include "tmlp/checkpoint.hpp"
 #include "tmlp/dataset.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/io.hpp"
+#include "tmlp/predictor.hpp"
 #include "tmlp/preprocess.hpp"
 #include "tmlp/trainer.hpp"
 
 namespace tmlp::cli {
 namespace {
 
-struct loaded {
-  loaded_model lm;
-  preprocessor prep;
-};
-
-loaded load(const std::string& path) {
-  loaded_model lm = load_model(path);
-  const nlohmann::json meta = nlohmann::json::parse(lm.metadata);
-  if (!meta.is_object() || !meta.contains("preprocessing"))
-    throw error(errc::corrupt_model,
-                path + ": the model file has no preprocessing (not written by tmlp train)");
-  preprocessor p = preprocessor::from_json(meta["preprocessing"].dump());
-  return {std::move(lm), std::move(p)};
-}
-
-// Class probabilities (rows x k, k >= 2) from model outputs.
-std::vector<float> class_probabilities(const matrix& out, task_kind task) {
-  std::vector<float> p;
-  if (task == task_kind::binary) {
-    for (std::size_t r = 0; r < out.rows(); ++r) {
-      p.push_back(1.0f - out(r, 0));
-      p.push_back(out(r, 0));
-    }
-  } else {
-    p.assign(out.data(), out.data() + out.size());
-  }
-  return p;
-}
-
-// The key of flag `name` in a model file's "training" object: '_' for '-'.
-std::string model_key(std::string_view name) {
-  std::string key(name);
-  std::replace(key.begin(), key.end(), '-', '_');
-  return key;
-}
-
-// The model file's metadata: the preprocessing, and how the model was trained: the flags marked
-// in_model (the data file by its name, the target and the loss as resolved from the data), then
-// what the run did.
-std::string model_metadata(const train_options& o, const train_data& d, const fit_result& r,
-                           std::size_t epochs_run) {
-  nlohmann::json meta;
-  meta["preprocessing"] = nlohmann::json::parse(d.prep.to_json());
-  nlohmann::json& training = meta["training"];
-  for (const train_flag& f : train_flags())
-    if (f.in_model) training[model_key(f.name)] = flag_json(f, o);
-  training["data"] = std::filesystem::path(o.data).filename().string();
-  training["target"] = d.target;
-  training["loss"] = std::string(to_string(d.loss.loss));
-  training["epochs_run"] = epochs_run;
-  training["best_epoch"] = r.best_epoch;
-  training["status"] = std::string(to_string(r.status));
-  return meta.dump();
-}
-
 // A model file's "training" object as the command line that trained it (the flags marked
 // in_model that it has), and what the run did.
 void print_training(const nlohmann::json& t) {
   std::string line;
   for (const train_flag& f : train_flags()) {
-    const std::string key = model_key(f.name);
+    const std::string key = metadata_key(f.name);
     if (!f.in_model || !t.contains(key)) continue;
     const std::string value = t[key].is_string() ? t[key].get<std::string>() : t[key].dump();
     if (!line.empty()) line += ' ';
@@ -100,25 +47,6 @@ void print_training(const nlohmann::json& t) {
   if (t.contains("status"))
     fmt::print("result     {} after {} epochs (best {})\n", t["status"].get<std::string>(),
                t.value("epochs_run", std::size_t{0}), t.value("best_epoch", std::size_t{0}));
-}
-
-// Model outputs for every row of t (rows x n_outputs), computed a chunk at a time so the
-// features of a large (or memory-mapped) file are never all in memory at once.
-matrix outputs_of(const loaded& l, const table_view& t) {
-  const feature_rows x(l.prep, t);
-  constexpr std::size_t chunk = 16384;
-  const std::size_t n = t.n_rows, n_features = l.prep.n_features();
-  matrix out(n, l.lm.model.n_outputs());
-  matrix features(std::min(chunk, n), n_features);
-  std::vector<std::uint32_t> idx(features.rows());
-  for (std::size_t r0 = 0; r0 < n; r0 += chunk) {
-    const std::size_t rows = std::min(chunk, n - r0);
-    for (std::size_t i = 0; i < rows; ++i) idx[i] = static_cast<std::uint32_t>(r0 + i);
-    x.gather(idx.data(), rows, features.data());
-    l.lm.model.predict(matrix_view(features.data(), rows, n_features),
-                       matrix_span(out.row(r0), rows, out.cols()));
-  }
-  return out;
 }
 
 // Features from a .npy file with the columns of a targets .npy file appended, named target (one
@@ -168,8 +96,8 @@ int convert(const convert_options& o) {
 
 int train(const train_options& o) {
   // Every flag is checked before any data is read, and the log created.
-  const std::vector<dense_spec> hidden = hidden_layers(o);
-  const std::optional<loss_kind> loss = parse_loss(o.loss);
+  hidden_layers(o);
+  parse_loss(o.loss);
   train_config cfg = make_train_config(o);
   if (!o.checkpoint.empty() && o.checkpoint_every == 0)
     throw error(errc::invalid_argument, "--checkpoint-every: 0 is not a number of epochs >= 1");
@@ -178,13 +106,10 @@ int train(const train_options& o) {
   std::optional<train_log> log;
   if (!o.log.empty()) log.emplace(o.log, resumed.has_value());
 
-  const std::unique_ptr<train_data> data = load_train_data(o, loss);
-  const train_data& d = *data;
-  const std::size_t n_valid = d.x_valid ? d.x_valid->rows() : 0;
-  const std::string run_meta = checkpoint_metadata(o, d.prep, d.x_train->rows(), n_valid);
-  model m = with_flag_names([&] {
-    return model::create(make_model_spec(hidden, d.prep, d.loss.loss, o.seed, o.embedding_dim));
-  });
+  const std::unique_ptr<train_data> files = load_train_data(o);
+  const training_data& d = *files->rows;
+  const std::string run_meta = checkpoint_metadata(o, d);
+  model m = with_flag_names([&] { return model::create(training_model_spec(o, d)); });
   std::size_t epochs_before = 0;
   if (resumed) {
     check_same_run(o.resume, resumed->metadata, run_meta);
@@ -235,31 +160,25 @@ int train(const train_options& o) {
   return 0;
 }
 
-// A CSV is read with the categorical columns of training: a column trained as categorical
-// (perhaps by --categorical) stays categorical however its values look in this file. (A
-// .tmlpd file has its kinds fixed; preprocessor::check names any mismatch.)
-csv_options kinds_of(const preprocessor& prep, const std::string& path) {
-  csv_options csv{.forced_may_be_absent = true};
-  if (is_dataset_file(path)) return {};
-  for (const auto& c : prep.input_columns())
-    if (c.kind == column_kind::categorical) csv.categorical.push_back(c.name);
-  return csv;
+// A CSV is read with the categorical columns of training (predictor::csv_kinds); a .tmlpd
+// file has its kinds fixed (preprocessor::check names any mismatch).
+data_source open_for(const predictor& p, const std::string& path) {
+  return open_data(path, is_dataset_file(path) ? csv_options{} : p.csv_kinds());
 }
 
 int predict(const predict_cli_options& o) {
-  const loaded l = load(o.model);
-  const data_source data = open_data(o.data, kinds_of(l.prep, o.data));
-  const matrix out = outputs_of(l, data.view());
+  const predictor l = predictor::load(o.model);
+  const data_source data = open_for(l, o.data);
+  const matrix out = l.outputs(data.view());
   std::FILE* f = o.out.empty() ? stdout : std::fopen((o.out + ".tmp").c_str(), "w");
   if (f == nullptr) throw error(errc::io, fmt::format("{}: cannot write", o.out));
-  const task_kind task = l.prep.task();
-  if (task == task_kind::regression) {
+  if (l.prep().task() == task_kind::regression) {
     std::fprintf(f, "prediction\n");
     for (std::size_t r = 0; r < out.rows(); ++r)
-      std::fprintf(f, "%.9g\n", l.prep.unscale_target(out(r, 0)));
+      std::fprintf(f, "%.9g\n", l.prep().unscale_target(out(r, 0)));
   } else {
-    const auto& labels = l.prep.class_labels();
-    const std::vector<float> p = class_probabilities(out, task);
+    const auto& labels = l.prep().class_labels();
+    const matrix p = l.class_probabilities(out);
     const std::size_t k = labels.size();
     if (o.proba) {
       for (std::size_t c = 0; c < k; ++c) std::fprintf(f, "%s%s", c ? "," : "", labels[c].c_str());
@@ -288,25 +207,26 @@ int predict(const predict_cli_options& o) {
 }
 
 int evaluate(const evaluate_options& o) {
-  const loaded l = load(o.model);
-  const data_source data = open_data(o.data, kinds_of(l.prep, o.data));
+  const predictor l = predictor::load(o.model);
+  const data_source data = open_for(l, o.data);
   const table_view& t = data.view();
-  const matrix out = outputs_of(l, t);
-  const matrix y = l.prep.targets(t);
+  const matrix out = l.outputs(t);
+  const matrix y = l.prep().targets(t);
   nlohmann::ordered_json j;
-  if (l.prep.task() == task_kind::regression) {
+  if (l.prep().task() == task_kind::regression) {
     std::vector<double> pred, truth;
     for (std::size_t r = 0; r < out.rows(); ++r) {
-      pred.push_back(l.prep.unscale_target(out(r, 0)));
-      truth.push_back(l.prep.unscale_target(y(r, 0)));
+      pred.push_back(l.prep().unscale_target(out(r, 0)));
+      truth.push_back(l.prep().unscale_target(y(r, 0)));
     }
     const regression_metrics m = regression(pred, truth);
     j = {{"rows", t.n_rows}, {"rmse", m.rmse}, {"mae", m.mae}, {"r2", m.r2}};
   } else {
     std::vector<int> truth;
     for (std::size_t r = 0; r < y.rows(); ++r) truth.push_back(static_cast<int>(y(r, 0)));
+    const matrix p = l.class_probabilities(out);
     const classification_metrics m =
-        classification(class_probabilities(out, l.prep.task()), l.prep.n_classes(), truth);
+        classification(std::vector<float>(p.data(), p.data() + p.size()), l.prep().n_classes(), truth);
     j = {{"rows", t.n_rows},
          {"accuracy", m.accuracy},
          {"log_loss", m.log_loss},
@@ -322,10 +242,10 @@ int evaluate(const evaluate_options& o) {
 }
 
 int info(const std::string& path) {
-  const loaded l = load(path);
-  const model_spec& s = l.lm.model.spec();
+  const predictor l = predictor::load(path);
+  const model_spec& s = l.model().spec();
   fmt::print("model      {}\n", path);
-  fmt::print("task       {} (loss {})\n", to_string(l.prep.task()), to_string(s.loss));
+  fmt::print("task       {} (loss {})\n", to_string(l.prep().task()), to_string(s.loss));
   std::string arch = std::to_string(s.n_inputs);
   for (const auto& layer : s.layers)
     arch += fmt::format(" -> {}{}{} {}{}{}", layer.units, layer.layer_norm ? " layer-norm" : "",
@@ -335,17 +255,17 @@ int info(const std::string& path) {
   fmt::print("layers     {}\n", arch);
   for (const embedding_spec& e : s.embeddings)
     fmt::print("embedding  {}: {} levels x {} values\n",
-               e.column < l.prep.feature_names().size() ? l.prep.feature_names()[e.column]
+               e.column < l.prep().feature_names().size() ? l.prep().feature_names()[e.column]
                                                         : std::to_string(e.column),
                e.cardinality, e.dim);
-  fmt::print("parameters {}\n", l.lm.model.n_params());
-  fmt::print("features   {} (after preprocessing)\n", l.prep.n_features());
-  if (!l.prep.class_labels().empty()) {
+  fmt::print("parameters {}\n", l.model().n_params());
+  fmt::print("features   {} (after preprocessing)\n", l.prep().n_features());
+  if (!l.prep().class_labels().empty()) {
     std::string labels;
-    for (const auto& c : l.prep.class_labels()) labels += (labels.empty() ? "" : ", ") + c;
+    for (const auto& c : l.prep().class_labels()) labels += (labels.empty() ? "" : ", ") + c;
     fmt::print("classes    {}\n", labels);
   }
-  const nlohmann::json meta = nlohmann::json::parse(l.lm.metadata);
+  const nlohmann::json meta = nlohmann::json::parse(l.metadata());
   if (meta.contains("training") && meta["training"].is_object()) print_training(meta["training"]);
   return 0;
 }

@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
   system->add_flag("--list-simd", list_simd,
                    "Print only the SIMD architectures usable here, one per line");
 
-  tmlp::cli::train_options to;
+  tmlp::train_options to;
   auto* train = tmlp::cli::add_train_command(app, to);
 
   tmlp::cli::convert_options co;

@@ -1,66 +1,7 @@
-// Checkpoint metadata of `tmlp train` and the same-run check of --resume.
+// The checkpoint file of each epoch (`tmlp train --checkpoint PATTERN`).
 #include "cli/train_checkpoint.hpp"
 
-#include <optional>
-#include <string_view>
-#include <type_traits>
-#include <variant>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
-#include "tmlp/error.hpp"
-
 namespace tmlp::cli {
-
-namespace {
-// Floats as their shortest text, so a difference reads as the flag was written ("0.01").
-std::string text(float v) { return fmt::format("{}", v); }
-// A value as a person would type it after its flag.
-std::string shown(const nlohmann::json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_null()) return "(unset)";
-  if (v.is_array()) {
-    std::string out;
-    for (const auto& e : v) {
-      if (!out.empty()) out += ',';
-      out += shown(e);
-    }
-    return out.empty() ? "(none)" : out;
-  }
-  return v.dump();
-}
-}  // namespace
-
-nlohmann::ordered_json flag_json(const train_flag& f, const train_options& o) {
-  return std::visit(
-      [&](auto member) -> nlohmann::ordered_json {
-        const auto& v = o.*member;
-        using T = std::decay_t<decltype(v)>;
-        if constexpr (std::is_same_v<T, float>) {
-          return text(v);
-        } else if constexpr (std::is_same_v<T, std::optional<float>>) {
-          return v ? nlohmann::ordered_json(text(*v)) : nlohmann::ordered_json(nullptr);
-        } else {
-          return v;  // text, list, switch, integer, whole number
-        }
-      },
-      f.field);
-}
-
-std::string checkpoint_metadata(const train_options& o, const preprocessor& prep,
-                                std::size_t n_train, std::size_t n_valid) {
-  // Keys are the flags' names, so a difference can be reported as the flag to fix.
-  nlohmann::ordered_json run = nlohmann::ordered_json::object();
-  for (const train_flag& f : train_flags())
-    if (f.in_checkpoint) run[std::string(f.name)] = flag_json(f, o);
-  if (!o.valid.empty()) run["valid-fraction"] = text(0.0f);  // the --valid file is the split
-  nlohmann::ordered_json meta;
-  meta["run"] = run;
-  meta["rows"] = {{"train", n_train}, {"valid", n_valid}};
-  meta["preprocessing"] = nlohmann::json::parse(prep.to_json());
-  return meta.dump();
-}
 
 std::string checkpoint_path(const std::string& pattern, std::size_t epoch) {
   std::string out = pattern;
@@ -68,35 +9,6 @@ std::string checkpoint_path(const std::string& pattern, std::size_t epoch) {
   for (std::size_t at = 0; (at = out.find(key, at)) != std::string::npos; at += value.size())
     out.replace(at, key.size(), value);
   return out;
-}
-
-void check_same_run(const std::string& path, const std::string& saved_metadata,
-                    const std::string& current_metadata) {
-  const auto fail = [&](const std::string& what) {
-    throw error(errc::invalid_argument, fmt::format("--resume: {}: {}", path, what));
-  };
-  const nlohmann::json saved = nlohmann::json::parse(saved_metadata, nullptr, false);
-  const nlohmann::json now = nlohmann::json::parse(current_metadata);
-  if (!saved.is_object() || !saved.contains("run") || !saved["run"].is_object())
-    fail("not a checkpoint of tmlp train (no run options in it)");
-  // Flags added since checkpoints were first written: an older checkpoint ran with their
-  // defaults.
-  nlohmann::json added;
-  for (const std::string_view name : {"batch-norm", "embedding-dim", "one-hot-max"})
-    added[std::string(name)] = flag_json(*find_train_flag(name), train_options{});
-  for (const auto& [key, value] : now["run"].items()) {
-    const nlohmann::json& before = saved["run"].contains(key) ? saved["run"][key]
-                                   : added.contains(key)      ? added[key]
-                                                              : nullptr;
-    if (before != value)
-      fail(
-          fmt::format("the run was started with --{} {}, this one has --{} {}; resume with the "
-                      "same flags",
-                      key, shown(before), key, shown(value)));
-  }
-  if (saved.value("rows", nlohmann::json()) != now["rows"] ||
-      saved.value("preprocessing", nlohmann::json()) != now["preprocessing"])
-    fail("the data differs from the run's (other rows, or other values in them)");
 }
 
 }  // namespace tmlp::cli

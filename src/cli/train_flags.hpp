@@ -1,7 +1,7 @@
 // The flags of `tmlp train` (the table of train_options.hpp) registered with CLI11, and the
 // --config JSON file whose keys are the same flags.
 //
-//     tmlp::cli::train_options o;
+//     tmlp::train_options o;
 //     CLI::App* train = tmlp::cli::add_train_command(app, o);
 //     app.parse(argc, argv);  // o now holds the command line, completed from --config FILE
 //
@@ -10,7 +10,7 @@
 
 #include <string>
 
-#include "cli/train_options.hpp"
+#include "tmlp/train_options.hpp"
 
 namespace CLI {
 class App;

@@ -63,8 +63,8 @@ void model::predict(matrix_view x, matrix_span out, const predict_options& optio
   if (x.rows == 0) return;
 
   // Each chunk runs its own GEMMs on one core: OpenBLAS's own threads would only contend with
-  // the workers (a threaded OpenBLAS is set to one thread for the process, as training does).
-  blas::ensure_single_threaded();
+  // the workers (a threaded OpenBLAS runs on one thread until this call returns).
+  const blas::single_thread_scope blas_pin;
   const kernels::kernel_table& k = kernels::active();
   const std::size_t chunk = std::max<std::size_t>(options.chunk_rows, 1);
   const std::size_t n_chunks = (x.rows + chunk - 1) / chunk;

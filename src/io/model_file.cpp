@@ -1,5 +1,8 @@
 // Model files (a container, see io/container.hpp, of the spec, metadata and parameters) and the
 // model spec as JSON.
+#include <algorithm>
+#include <initializer_list>
+#include <string_view>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -55,31 +58,54 @@ std::string spec_to_json(const model_spec& spec) {
   return j.dump();
 }
 
+namespace {
+
+// Every key of object o (named `what` in messages) must be one of `known`.
+void only_keys(const nlohmann::json& o, std::initializer_list<std::string_view> known,
+               std::string_view what) {
+  if (!o.is_object()) throw error(errc::invalid_argument, fmt::format("model spec: {} is not an object", what));
+  for (const auto& [key, value] : o.items())
+    if (std::find(known.begin(), known.end(), key) == known.end())
+      throw error(errc::invalid_argument,
+                  fmt::format("model spec: {}: unknown key '{}'", what, key));
+}
+
+dense_spec layer_from_json(const nlohmann::json& l, std::size_t i) {
+  only_keys(l,
+            {"units", "activation", "init", "alpha", "dropout", "layer_norm", "residual",
+             "batch_norm"},
+            fmt::format("layers[{}]", i));
+  dense_spec d;
+  d.units = l.at("units").get<std::size_t>();
+  if (l.contains("activation")) d.act = enum_from(l.at("activation"), "activation", &activation_from_string);
+  if (l.contains("init")) d.init = enum_from(l.at("init"), "init", &init_from_string);
+  if (l.contains("alpha")) d.alpha = l.at("alpha").get<float>();
+  if (l.contains("dropout")) d.dropout = l.at("dropout").get<float>();
+  if (l.contains("layer_norm")) d.layer_norm = l.at("layer_norm").get<bool>();
+  if (l.contains("residual")) d.residual = l.at("residual").get<bool>();
+  if (l.contains("batch_norm")) d.batch_norm = l.at("batch_norm").get<bool>();
+  return d;
+}
+
+}  // namespace
+
 model_spec spec_from_json(const std::string& text) {
   try {
     const nlohmann::json j = nlohmann::json::parse(text);
+    only_keys(j, {"n_inputs", "layers", "embeddings", "loss", "huber_delta", "seed"}, "spec");
     model_spec s;
     s.n_inputs = j.at("n_inputs").get<std::size_t>();
-    for (const auto& l : j.at("layers")) {
-      dense_spec d;
-      d.units = l.at("units").get<std::size_t>();
-      d.act = enum_from(l.at("activation"), "activation", &activation_from_string);
-      d.init = enum_from(l.at("init"), "init", &init_from_string);
-      if (l.contains("alpha")) d.alpha = l.at("alpha").get<float>();
-      if (l.contains("dropout")) d.dropout = l.at("dropout").get<float>();
-      if (l.contains("layer_norm")) d.layer_norm = l.at("layer_norm").get<bool>();
-      if (l.contains("residual")) d.residual = l.at("residual").get<bool>();
-      if (l.contains("batch_norm")) d.batch_norm = l.at("batch_norm").get<bool>();
-      s.layers.push_back(d);
-    }
+    for (const auto& l : j.at("layers")) s.layers.push_back(layer_from_json(l, s.layers.size()));
     if (j.contains("embeddings"))
-      for (const auto& t : j.at("embeddings"))
+      for (const auto& t : j.at("embeddings")) {
+        only_keys(t, {"column", "cardinality", "dim"}, "embeddings[]");
         s.embeddings.push_back({t.at("column").get<std::size_t>(),
                                 t.at("cardinality").get<std::size_t>(),
                                 t.at("dim").get<std::size_t>()});
+      }
     s.loss = enum_from(j.at("loss"), "loss", &loss_from_string);
-    s.huber_delta = j.at("huber_delta").get<float>();
-    s.seed = j.at("seed").get<std::uint64_t>();
+    if (j.contains("huber_delta")) s.huber_delta = j.at("huber_delta").get<float>();
+    if (j.contains("seed")) s.seed = j.at("seed").get<std::uint64_t>();
     validate(s);
     return s;
   } catch (const nlohmann::json::exception& e) {
@@ -108,6 +134,15 @@ void save_model(const model& m, const std::string& path, const std::string& meta
   const nlohmann::json header = model_header(m, metadata_json, "save_model");
   io::write_file_atomically(path,
                             io::encode_container(model_kind, header.dump(), {m.parameters()}));
+}
+
+std::vector<unsigned char> model_to_bytes(const model& m, const std::string& metadata_json) {
+  const nlohmann::json header = model_header(m, metadata_json, "model_to_bytes");
+  return io::encode_container(model_kind, header.dump(), {m.parameters()});
+}
+
+loaded_model model_from_bytes(std::span<const unsigned char> bytes, const std::string& source) {
+  return parse_model_file(bytes, source);
 }
 
 loaded_model load_model(const std::string& path) {

@@ -72,7 +72,6 @@ fit_plan make_fit_plan(const train_config& cfg, const core::network& net, const 
   p.x = &x;
   p.y = y;
   p.weights = weights.empty() ? nullptr : weights.data();
-  if (std::string note = blas::ensure_single_threaded(); !note.empty()) p.notes.push_back(note);
 
   if (x_valid == nullptr && cfg.valid_fraction > 0.0f) {
     split_rows(x.rows(), cfg.valid_fraction, cfg.seed, net.loss.kind, y.cols, y.data, p.train_rows,

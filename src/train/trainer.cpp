@@ -8,6 +8,7 @@
 
 #include <tbb/task_arena.h>
 
+#include "blas.hpp"
 #include "core/model_impl.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/trainer.hpp"
@@ -101,9 +102,12 @@ fit_result trainer::run(model& m, const row_source& x, matrix_view y, const row_
   // A resume state is used by this fit() only.
   const std::optional<training_state> resume = std::exchange(resume_, std::nullopt);
   const train::fit_plan plan = train::make_fit_plan(cfg, net, x, y, x_valid, y_valid, weights);
+  // Each worker runs its own GEMMs: a threaded OpenBLAS runs on one thread until fit returns.
+  const blas::single_thread_scope blas_pin;
   fit_result result{.n_shards = plan.n_shards,
                     .n_workers = static_cast<std::size_t>(plan.n_workers),
                     .notes = plan.notes};
+  if (!blas_pin.note().empty()) result.notes.push_back(blas_pin.note());
   train::train_step step(net, cfg, plan.batch, plan.n_batches);
   train::validation_policy validation(net, plan);
   train::health_policy health(net, plan);

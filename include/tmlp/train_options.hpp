@@ -5,8 +5,8 @@
 // the model file's "training" metadata and `tmlp info` (commands.cpp), and the messages that
 // turn a library field into its flag (train_setup.cpp).
 //
-//     for (const tmlp::cli::train_flag& f : tmlp::cli::train_flags())
-//       std::cout << "--" << f.name << " (default " << tmlp::cli::default_text(f) << ")\n";
+//     for (const tmlp::train_flag& f : tmlp::train_flags())
+//       std::cout << "--" << f.name << " (default " << tmlp::default_text(f) << ")\n";
 //
 // Only the standard library and tmlp/ headers, so that a binding (whose keyword arguments are
 // these flags, with these defaults) can use it as it is.
@@ -20,7 +20,7 @@
 #include <variant>
 #include <vector>
 
-namespace tmlp::cli {
+namespace tmlp {
 
 // Whole numbers (counts, the seed) are std::uint64_t, as the flags read them.
 struct train_options {
@@ -99,4 +99,8 @@ std::string value_text(const train_flag& f, const train_options& o);
 // The flag's default: value_text of a default train_options.
 std::string default_text(const train_flag& f);
 
-}  // namespace tmlp::cli
+// The key of the flag named `name` in a model file's "training" metadata, and the keyword
+// argument of the Python estimators: '_' for '-' ("batch-size" -> "batch_size").
+std::string metadata_key(std::string_view name);
+
+}  // namespace tmlp

@@ -1,6 +1,6 @@
 // `tmlp train`'s option values into model specs and train configs, each checked with a message
 // that names its flag.
-#include "cli/train_setup.hpp"
+#include "tmlp/train_setup.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -17,7 +17,7 @@
 
 #include "tmlp/error.hpp"
 
-namespace tmlp::cli {
+namespace tmlp {
 namespace {
 
 [[noreturn]] void bad_flag(const std::string& what) { throw error(errc::invalid_argument, what); }
@@ -297,4 +297,4 @@ model_spec make_model_spec(const std::vector<dense_spec>& hidden, const preproce
   return spec;
 }
 
-}  // namespace tmlp::cli
+}  // namespace tmlp

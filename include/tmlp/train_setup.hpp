@@ -3,11 +3,11 @@
 // what was expected: ranges by the library's own validation, its field names turned into flags
 // (flag_terms), the rest (syntax, limits of the program) here.
 //
-//     const auto hidden = tmlp::cli::hidden_layers(o);          // --layers, --activation
-//     tmlp::train_config cfg = tmlp::cli::make_train_config(o);  // everything else that trains
-//     const auto loss = tmlp::cli::parse_loss(o.loss);          // auto: empty
+//     const auto hidden = tmlp::hidden_layers(o);          // --layers, --activation
+//     tmlp::train_config cfg = tmlp::make_train_config(o);  // everything else that trains
+//     const auto loss = tmlp::parse_loss(o.loss);          // auto: empty
 //     ... load the data; choose_loss(loss, task, ...) once the target is known ...
-//     tmlp::model m = tmlp::model::create(tmlp::cli::make_model_spec(hidden, prep, l, o.seed));
+//     tmlp::model m = tmlp::model::create(tmlp::make_model_spec(hidden, prep, l, o.seed));
 #pragma once
 
 #include <cstdint>
@@ -16,13 +16,13 @@
 #include <string_view>
 #include <vector>
 
-#include "cli/train_flags.hpp"
+#include "tmlp/train_options.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/model.hpp"
 #include "tmlp/preprocess.hpp"
 #include "tmlp/trainer.hpp"
 
-namespace tmlp::cli {
+namespace tmlp {
 
 // message with each library field that a flag sets ("train_config.l1", "model_spec.layers[0]
 // .dropout") replaced by the flag ("--l1", "--dropout"): "train_config.l1: -1 is not a finite
@@ -89,4 +89,4 @@ loss_choice choose_loss(std::optional<loss_kind> loss, task_kind inferred, bool 
 model_spec make_model_spec(const std::vector<dense_spec>& hidden, const preprocessor& prep,
                            loss_kind loss, std::uint64_t seed, std::size_t embedding_dim);
 
-}  // namespace tmlp::cli
+}  // namespace tmlp

@@ -1,15 +1,15 @@
 // The table of `tmlp train`'s flags.
-#include "cli/train_options.hpp"
+#include "tmlp/train_options.hpp"
 
 #include <algorithm>
 #include <charconv>
 #include <type_traits>
 
-#include "cli/train_setup.hpp"
+#include "tmlp/train_setup.hpp"
 #include "tmlp/model.hpp"
 #include "tmlp/trainer.hpp"
 
-namespace tmlp::cli {
+namespace tmlp {
 
 namespace {
 
@@ -260,4 +260,10 @@ std::string value_text(const train_flag& f, const train_options& opts) {
 
 std::string default_text(const train_flag& f) { return value_text(f, train_options{}); }
 
-}  // namespace tmlp::cli
+std::string metadata_key(std::string_view name) {
+  std::string key(name);
+  std::replace(key.begin(), key.end(), '-', '_');
+  return key;
+}
+
+}  // namespace tmlp
