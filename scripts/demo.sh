@@ -8,6 +8,11 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/release -j "$(nproc)" --target tmlp_cli
+python=0
+if grep -q '^TMLP_BUILD_PYTHON:BOOL=ON' build/release/CMakeCache.txt; then
+  cmake --build build/release -j "$(nproc)" --target tmlp_python
+  python=1
+fi
 
 tmlp=build/release/src/cli/tmlp
 data=tests/data/letter.csv  # 20,000 rows, 16 features, 26 classes (UCI letter recognition)
@@ -26,3 +31,18 @@ echo "== Evaluating on rows 16001-20000, never seen in training"
 "$tmlp" evaluate "$work/letter.tmlp" "$work/test.csv"
 echo
 "$tmlp" info "$work/letter.tmlp"
+if [[ $python -eq 1 ]]; then
+  echo
+  echo "== The same model from Python (PYTHONPATH=build/release/python /usr/bin/python3)"
+  PYTHONPATH=build/release/python /usr/bin/python3 - "$work/letter.tmlp" "$work/test.csv" <<'PY'
+import sys
+import numpy as np
+import tmlp
+predictor = tmlp.Predictor.load(sys.argv[1])
+test = tmlp.read_csv(sys.argv[2], categorical=predictor.categorical_columns)
+proba = predictor.probabilities(test)
+truth = predictor.targets(test)          # each row's class index
+print(f"tmlp {tmlp.__version__}: accuracy {np.mean(np.argmax(proba, axis=1) == truth):.4f} "
+      f"on {test.n_rows} rows")
+PY
+fi
