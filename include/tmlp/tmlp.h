@@ -14,7 +14,7 @@
  * Conventions:
  * - Every function that can fail returns a tmlp_status; TMLP_OK (0) is success. On failure,
  *   tmlp_last_error() gives the library's one-line message (the value, the place, what was
- *   expected), and no output parameter is written except to set a handle to NULL.
+ *   expected), an output handle is set to NULL and an output buffer's contents are unspecified.
  * - No C++ exception ever leaves a function of this header; nothing is leaked on any error path.
  * - Handles are created by tmlp_*_create / _load / _open / tmlp_train_* and released by the
  *   matching tmlp_*_free (NULL is accepted there and ignored). A handle may be used by one thread
@@ -51,8 +51,8 @@ typedef enum tmlp_status {
   TMLP_INTERNAL = 9          /* a failure the library did not expect (a bug: please report) */
 } tmlp_status;
 
-/* The message of this thread's last call: "" if it succeeded. Valid until the thread's next
- * call of this API; never NULL. */
+/* The message of this thread's last call that returned a tmlp_status: "" if it succeeded.
+ * Valid until the thread's next such call; never NULL. */
 const char* tmlp_last_error(void);
 
 /* The status's name ("TMLP_IO"); "TMLP_UNKNOWN" for a value not in the enum. Static storage. */

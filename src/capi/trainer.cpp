@@ -76,11 +76,20 @@ tmlp_status tmlp_trainer_fit(tmlp_trainer* trainer, tmlp_model* model, const flo
     tmlp::train_config cfg = trainer->config;
     tmlp::capi::set_epoch_callback(cfg, trainer->callback, trainer->user);
     tmlp::trainer t(cfg);
-    const tmlp::fit_result r =
-        t.fit(model->net, tmlp::matrix_view(x, rows, cols), tmlp::matrix_view(y, rows, y_cols));
-    // A model trained on a table keeps its preprocessing, with the new parameters.
-    if (model->pred)
-      model->pred.emplace(tmlp::loaded_model{model->net, model->metadata}, "<model>");
+    // A model trained on a table keeps its preprocessing, with the parameters fit leaves, even
+    // when it throws.
+    const auto refresh = [model] {
+      if (model->pred)
+        model->pred.emplace(tmlp::loaded_model{model->net, model->metadata}, "<model>");
+    };
+    tmlp::fit_result r;
+    try {
+      r = t.fit(model->net, tmlp::matrix_view(x, rows, cols), tmlp::matrix_view(y, rows, y_cols));
+    } catch (...) {
+      refresh();
+      throw;
+    }
+    refresh();
     tmlp::capi::fill_report(r, r.epochs.empty() ? 0 : r.epochs.back().epoch, report);
   });
 }

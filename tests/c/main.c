@@ -157,6 +157,18 @@ static void train_on_file(const char* data_dir, const char* scratch, const char*
   expect_ok(tmlp_model_predict_dataset(loaded, data, again, 2 * max_rows),
             "tmlp_model_predict_dataset (loaded)");
   CHECK(memcmp(proba, again, 2 * rows * sizeof(float)) == 0);
+  {
+    /* More training on float arrays keeps the preprocessing: the table still predicts. */
+    static float x[8 * 64], y[8];
+    tmlp_trainer* t = NULL;
+    CHECK(tmlp_model_n_inputs(loaded) == 30 && tmlp_model_n_outputs(loaded) == 1);
+    expect_ok(tmlp_trainer_create("{\"epochs\": 1}", &t), "tmlp_trainer_create");
+    expect_ok(tmlp_trainer_fit(t, loaded, x, 8, 30, y, 1, NULL), "tmlp_trainer_fit (loaded)");
+    expect_ok(tmlp_model_predict_dataset(loaded, data, again, 2 * max_rows),
+              "tmlp_model_predict_dataset (trained again)");
+    CHECK(memcmp(proba, again, 2 * rows * sizeof(float)) != 0);
+    tmlp_trainer_free(t);
+  }
   expect_status(tmlp_model_predict_dataset(m, data, proba, 2 * rows - 1), TMLP_BAD_ARGUMENT,
                 "predict_dataset into a buffer too small");
   tmlp_dataset_free(data);
