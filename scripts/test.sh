@@ -27,8 +27,9 @@ cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DTMLP_WERROR=ON
 cmake --build build/release -j "$jobs"
 
 if [[ $sanitize -eq 1 ]]; then
-  cmake -S . -B build/asan -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DTMLP_SANITIZE=address,undefined -DTMLP_BUILD_BENCH=OFF -DTMLP_WERROR=ON >/dev/null
+  cmake -S . -B build/asan -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTMLP_SANITIZE=address,undefined -DTMLP_BUILD_BENCH=OFF \
+    -DTMLP_WERROR=ON >/dev/null
   cmake --build build/asan -j "$jobs"
   echo "== ASan+UBSan: all tests but [slow]"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -39,6 +40,10 @@ if [[ $sanitize -eq 1 ]]; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
       "build/asan/tests/fuzz_corpus_$name" "$corpus"
   done
+  echo "== ASan+UBSan: the C API from C (every function and error path, no leaks)"
+  mkdir -p build/asan/tests/c_api_scratch
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    build/asan/tests/tmlp_c_test tests/data build/asan/tests/c_api_scratch
   echo "== ASan+UBSan: the program end to end"
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     bash tests/cli/end_to_end.sh build/asan/src/cli/tmlp tests/data

@@ -1,0 +1,97 @@
+// tmlp/tmlp.h: a trainer (the training flags of `tmlp train`) for models on float arrays.
+#include <algorithm>
+#include <array>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "capi/capi.hpp"
+#include "capi/options.hpp"
+#include "tmlp/error.hpp"
+#include "tmlp/train_setup.hpp"
+
+using tmlp::capi::guarded;
+using tmlp::capi::require;
+
+namespace tmlp::capi {
+namespace {
+
+// The flags that configure tmlp::trainer; the others shape the model or the data, or belong to
+// the program.
+constexpr std::array<std::string_view, 14> training_flags = {
+    "optimizer",    "lr",        "batch-size", "epochs",         "schedule",   "l1",      "l2",
+    "weight-decay", "clip-norm", "clip-value", "valid-fraction", "early-stop", "threads", "seed"};
+
+train_config trainer_config(const char* options_json) {
+  const char* f = "tmlp_trainer_create";
+  parsed_options p = options_from_json(options_json, f);
+  for (const std::string& name : p.given)
+    if (std::find(training_flags.begin(), training_flags.end(), name) == training_flags.end())
+      throw error(errc::invalid_argument,
+                  fmt::format("{}: '{}' is not a training option (it belongs to the model, the "
+                              "data or the program)",
+                              f, name));
+  // The library's defaults where the program's differ.
+  train_options& o = p.options;
+  if (p.given.count("valid-fraction") == 0) o.valid_fraction = 0.0f;
+  if (p.given.count("early-stop") == 0) o.early_stop = 0;
+  if (p.given.count("epochs") == 0) o.epochs = 10;
+  return make_train_config(o);
+}
+
+}  // namespace
+}  // namespace tmlp::capi
+
+extern "C" {
+
+tmlp_status tmlp_trainer_create(const char* options_json, tmlp_trainer** out) {
+  return guarded([&] {
+    require(out, "tmlp_trainer_create", "out");
+    *out = nullptr;
+    auto t = std::make_unique<tmlp_trainer>();
+    t->config = tmlp::capi::trainer_config(options_json);
+    *out = t.release();
+  });
+}
+
+tmlp_status tmlp_trainer_set_callback(tmlp_trainer* trainer, tmlp_epoch_callback callback,
+                                      void* user) {
+  return guarded([&] {
+    require(trainer, "tmlp_trainer_set_callback", "trainer");
+    trainer->callback = callback;
+    trainer->user = user;
+  });
+}
+
+void tmlp_trainer_free(tmlp_trainer* trainer) { delete trainer; }
+
+tmlp_status tmlp_trainer_fit(tmlp_trainer* trainer, tmlp_model* model, const float* x, size_t rows,
+                             size_t cols, const float* y, size_t y_cols, tmlp_fit_report* report) {
+  return guarded([&] {
+    const char* f = "tmlp_trainer_fit";
+    require(trainer, f, "trainer");
+    require(model, f, "model");
+    require(x, f, "x");
+    require(y, f, "y");
+    tmlp::train_config cfg = trainer->config;
+    tmlp::capi::set_epoch_callback(cfg, trainer->callback, trainer->user);
+    tmlp::trainer t(cfg);
+    // A model trained on a table keeps its preprocessing, with the parameters fit leaves, even
+    // when it throws.
+    const auto refresh = [model] {
+      if (model->pred)
+        model->pred.emplace(tmlp::loaded_model{model->net, model->metadata}, "<model>");
+    };
+    tmlp::fit_result r;
+    try {
+      r = t.fit(model->net, tmlp::matrix_view(x, rows, cols), tmlp::matrix_view(y, rows, y_cols));
+    } catch (...) {
+      refresh();
+      throw;
+    }
+    refresh();
+    tmlp::capi::fill_report(r, r.epochs.empty() ? 0 : r.epochs.back().epoch, report);
+  });
+}
+
+}  // extern "C"
