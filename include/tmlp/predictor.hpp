@@ -3,9 +3,9 @@
 // columns (a target column, if present, is ignored).
 //
 //     tmlp::predictor p = tmlp::predictor::load("churn.tmlp");
-//     tmlp::table t = tmlp::read_csv("new.csv", p.csv_kinds());
-//     tmlp::matrix proba = p.probabilities(t);        // classification: rows x classes
-//     std::vector<double> y = p.values(t);             // regression: the target's units
+//     tmlp::data_source d = p.open("new.csv");        // or tmlp::read_csv(path, p.csv_kinds())
+//     tmlp::matrix proba = p.probabilities(d.view());  // classification: rows x classes
+//     std::vector<double> y = p.values(d.view());      // regression: the target's units
 #pragma once
 
 #include <cstddef>
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tmlp/data.hpp"
+#include "tmlp/data_source.hpp"
 #include "tmlp/io.hpp"
 #include "tmlp/matrix.hpp"
 #include "tmlp/model.hpp"
@@ -35,6 +36,10 @@ class predictor {
   // Options that read a CSV file with the training run's categorical columns: a column trained
   // as categorical stays categorical however its values look in the new file.
   csv_options csv_kinds() const;
+
+  // A data file as `tmlp predict` opens it: a CSV read with csv_kinds(), a .tmlpd file mapped
+  // (its kinds were fixed when it was converted; preprocessor::check names a mismatch).
+  data_source open(const std::string& path, int n_threads = 0) const;
 
   // The model's outputs for every row of t (rows x n_outputs: probabilities for bce and ce,
   // standardized values for regression), a chunk of rows at a time so that the features of a

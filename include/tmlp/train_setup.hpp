@@ -16,10 +16,10 @@
 #include <string_view>
 #include <vector>
 
-#include "tmlp/train_options.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/model.hpp"
 #include "tmlp/preprocess.hpp"
+#include "tmlp/train_options.hpp"
 #include "tmlp/trainer.hpp"
 
 namespace tmlp {

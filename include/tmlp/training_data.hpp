@@ -45,7 +45,7 @@ struct training_data {
   std::unique_ptr<row_source> x_train, x_valid;  // x_valid: null without validation
   matrix y_train, y_valid;                       // rows x 1 each
   std::vector<float> w_train;                    // the training rows' weights; empty: none
-  std::string summary;  // one line: source(s), rows, features, task
+  std::string summary;                           // one line: source(s), rows, features, task
 
   std::unique_ptr<row_source> all_rows;  // every row of the training table, when it is split
 };

@@ -47,17 +47,18 @@ column make_column(const std::string& name, const std::string& kind, py::handle 
       if (std::isnan(v)) {
         ++c.n_missing;
       } else if (!std::isfinite(v) || (kind == "boolean" && v != 0.0f && v != 1.0f)) {
-        bad_input(fmt::format("{}: column '{}', row {}: {} is not a finite {}", source, name, r,
-                              v, kind == "boolean" ? "boolean (0 or 1)" : "float32 number"));
+        bad_input(fmt::format("{}: column '{}', row {}: {} is not a finite {}", source, name, r, v,
+                              kind == "boolean" ? "boolean (0 or 1)" : "float32 number"));
       }
     }
     return c;
   }
-  if (kind != "text") bad_input(fmt::format("{}: column '{}': unknown kind '{}'", source, name, kind));
+  if (kind != "text")
+    bad_input(fmt::format("{}: column '{}': unknown kind '{}'", source, name, kind));
   const auto texts = data.cast<std::vector<std::optional<std::string>>>();
   if (texts.size() != n_rows)
-    bad_input(fmt::format("{}: column '{}' has {} values, expected {}", source, name,
-                          texts.size(), n_rows));
+    bad_input(fmt::format("{}: column '{}' has {} values, expected {}", source, name, texts.size(),
+                          n_rows));
   std::vector<std::string_view> fields(n_rows);
   for (std::size_t r = 0; r < n_rows; ++r)
     if (texts[r]) fields[r] = *texts[r];  // None stays empty: a missing value
@@ -98,7 +99,8 @@ py::object column_data(const table_holder& h, const std::string& name) {
 }  // namespace
 
 void bind_data(py::module_& m) {
-  py::class_<table_holder, std::shared_ptr<table_holder>>(m, "Table", R"(Typed columns: numeric, boolean or categorical.
+  py::class_<table_holder, std::shared_ptr<table_holder>>(
+      m, "Table", R"(Typed columns: numeric, boolean or categorical.
 
     t = tmlp.read_csv("train.csv")          # parsed in parallel, types inferred per column
     t = tmlp.open_dataset("big.tmlpd")      # memory-mapped, larger than RAM is fine
@@ -121,7 +123,8 @@ void bind_data(py::module_& m) {
                              [](const table_holder& h) {
                                py::dict kinds;
                                for (const column_view& c : h.view().columns)
-                                 kinds[py::str(std::string(c.name))] = std::string(to_string(c.kind));
+                                 kinds[py::str(std::string(c.name))] =
+                                     std::string(to_string(c.kind));
                                return kinds;
                              })
       .def("column", &column_data, py::arg("name"),
@@ -134,9 +137,19 @@ void bind_data(py::module_& m) {
                            h.mapped() ? ", memory-mapped" : "");
       });
 
-  m.def("read_csv", &read_csv_file, py::arg("path"), py::arg("numeric") = std::vector<std::string>{},
+  m.def("read_csv", &read_csv_file, py::arg("path"),
+        py::arg("numeric") = std::vector<std::string>{},
         py::arg("categorical") = std::vector<std::string>{}, py::arg("threads") = 0,
         "Reads a CSV/TSV file into a Table (the reader of tmlp train; runs without the GIL)");
+  m.def(
+      "open_data",
+      [](const std::string& path, const std::vector<std::string>& categorical, int threads) {
+        const csv_options csv{.n_threads = threads, .categorical = categorical};
+        return std::make_shared<table_holder>(open_data(path, csv));
+      },
+      py::arg("path"), py::arg("categorical") = std::vector<std::string>{}, py::arg("threads") = 0,
+      "A CSV file read (categorical: columns read as categories whatever they look like) or a "
+      ".tmlpd file mapped, told apart by its first bytes, as tmlp train opens its data");
   m.def(
       "open_dataset",
       [](const std::string& path) { return std::make_shared<table_holder>(mapped_dataset(path)); },

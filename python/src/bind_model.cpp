@@ -70,8 +70,7 @@ void bind_model(py::module_& m) {
       .def_property_readonly(
           "spec", [](const model_holder& h) { return json_value(spec_to_json(h.model.spec())); })
       .def_property_readonly("n_inputs", [](const model_holder& h) { return h.model.n_inputs(); })
-      .def_property_readonly("n_outputs",
-                             [](const model_holder& h) { return h.model.n_outputs(); })
+      .def_property_readonly("n_outputs", [](const model_holder& h) { return h.model.n_outputs(); })
       .def_property_readonly("n_params", [](const model_holder& h) { return h.model.n_params(); })
       .def_property_readonly(
           "parameters",
@@ -90,9 +89,12 @@ void bind_model(py::module_& m) {
            "raw, values for regression. Runs without the GIL.")
       .def("to_bytes", &to_bytes, "The model file's bytes")
       .def_static("from_bytes", &from_bytes, py::arg("data"), py::arg("source") = "<bytes>")
-      .def("save", [](const model_holder& h, const std::string& path) {
-        save_model(h.model, path, h.metadata == "null" ? "" : h.metadata);
-      }, py::arg("path"), "Writes the model file atomically (a temporary file, then a rename)")
+      .def(
+          "save",
+          [](const model_holder& h, const std::string& path) {
+            save_model(h.model, path, h.metadata == "null" ? "" : h.metadata);
+          },
+          py::arg("path"), "Writes the model file atomically (a temporary file, then a rename)")
       .def(py::pickle([](const model_holder& h) { return to_bytes(h); },
                       [](const py::bytes& b) { return from_bytes(b, "<pickle>"); }))
       .def("__repr__", [](const model_holder& h) {

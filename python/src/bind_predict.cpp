@@ -1,5 +1,6 @@
 // tmlp.Predictor: a model file's model with its preprocessing, predicting from tmlp.Table (the
 // estimators' predict; `tmlp predict` as a call). Every prediction runs without the GIL.
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -43,8 +44,8 @@ void bind_predict(py::module_& m) {
                              [](const predictor& p) {
                                return model_holder{p.model(), p.metadata()};
                              })
-      .def_property_readonly("task",
-                             [](const predictor& p) { return std::string(to_string(p.prep().task())); })
+      .def_property_readonly(
+          "task", [](const predictor& p) { return std::string(to_string(p.prep().task())); })
       .def_property_readonly("class_labels",
                              [](const predictor& p) { return p.prep().class_labels(); })
       .def_property_readonly("feature_names",
@@ -58,6 +59,13 @@ void bind_predict(py::module_& m) {
                              })
       .def_property_readonly("categorical_columns",
                              [](const predictor& p) { return p.csv_kinds().categorical; })
+      .def(
+          "open",
+          [](const predictor& p, const std::string& path, int threads) {
+            return std::make_shared<table_holder>(p.open(path, threads));
+          },
+          py::arg("path"), py::arg("threads") = 0,
+          "A CSV file read with the training run's categorical columns, or a .tmlpd file mapped")
       .def(
           "outputs",
           [](const predictor& p, const table_holder& t, int threads) {

@@ -100,13 +100,15 @@ class py_trainer {
     for (const auto& [k, v] : kw) {
       const std::string key = k.cast<std::string>();
       static const std::vector<std::string> model_flags = {
-          "target", "valid", "numeric", "categorical", "ignore", "layers", "activation",
-          "dropout", "layer_norm", "residual", "batch_norm", "embedding_dim", "one_hot_max",
-          "loss", "out", "log", "checkpoint", "checkpoint_every", "resume", "quiet"};
+          "target",     "valid",         "numeric",          "categorical", "ignore",
+          "layers",     "activation",    "dropout",          "layer_norm",  "residual",
+          "batch_norm", "embedding_dim", "one_hot_max",      "loss",        "out",
+          "log",        "checkpoint",    "checkpoint_every", "resume",      "quiet"};
       if (std::find(model_flags.begin(), model_flags.end(), key) != model_flags.end())
-        bad_input(fmt::format("Trainer: '{}' is not a training option (it belongs to the model "
-                              "or the program)",
-                              key));
+        bad_input(
+            fmt::format("Trainer: '{}' is not a training option (it belongs to the model "
+                        "or the program)",
+                        key));
       set_option(o_, key, v);
     }
     o_.valid_fraction = kw.contains("valid_fraction") ? o_.valid_fraction : 0.0f;

@@ -29,10 +29,10 @@ float_matrix as_float_matrix(py::handle obj, const char* what, bool allow_1d,
     out.array = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(any);
     if (!out.array) throw py::error_already_set();
     out.copied = true;
-    out.note = fmt::format("{}: converted once from {}{} to float32 in C order (pass a float32 "
-                           "C-contiguous array to use it in place)",
-                           what, from,
-                           (any.flags() & py::array::c_style) != 0 ? "" : " (not C-contiguous)");
+    out.note = fmt::format(
+        "{}: converted once from {}{} to float32 in C order (pass a float32 "
+        "C-contiguous array to use it in place)",
+        what, from, (any.flags() & py::array::c_style) != 0 ? "" : " (not C-contiguous)");
   }
   const py::ssize_t nd = out.array.ndim();
   if (nd == 1 && allow_1d) {

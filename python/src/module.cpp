@@ -17,12 +17,18 @@ namespace {
 
 const char* code_name(errc c) noexcept {
   switch (c) {
-    case errc::invalid_argument: return "invalid_argument";
-    case errc::invalid_data: return "invalid_data";
-    case errc::io: return "io";
-    case errc::corrupt_model: return "corrupt_model";
-    case errc::unsupported: return "unsupported";
-    case errc::cancelled: return "cancelled";
+    case errc::invalid_argument:
+      return "invalid_argument";
+    case errc::invalid_data:
+      return "invalid_data";
+    case errc::io:
+      return "io";
+    case errc::corrupt_model:
+      return "corrupt_model";
+    case errc::unsupported:
+      return "unsupported";
+    case errc::cancelled:
+      return "cancelled";
   }
   return "error";
 }

@@ -28,7 +28,9 @@ bool is_number(py::handle v) {
   return is_integer(v) || py::isinstance<py::float_>(v) || py::hasattr(v, "__float__");
 }
 
-double number(py::handle v) { return py::float_(py::reinterpret_borrow<py::object>(v)).cast<double>(); }
+double number(py::handle v) {
+  return py::float_(py::reinterpret_borrow<py::object>(v)).cast<double>();
+}
 
 long long integer(py::handle v) {
   return py::int_(py::reinterpret_borrow<py::object>(v)).cast<long long>();
@@ -108,8 +110,7 @@ void set_option(train_options& o, const std::string& key, py::handle v) {
           if (!is_integer(v)) bad_value(key, v, "an integer");
           field = static_cast<int>(integer(v));
         } else {
-          if (!is_integer(v) || integer(v) < 0)
-            bad_value(key, v, "a whole number (0, 1, 2, ...)");
+          if (!is_integer(v) || integer(v) < 0) bad_value(key, v, "a whole number (0, 1, 2, ...)");
           field = static_cast<std::uint64_t>(integer(v));
         }
       },

@@ -15,12 +15,12 @@ gets its previous thread count back afterwards. Errors are tmlp.Error, a ValueEr
 one-line messages of the `tmlp` program.
 """
 from ._tmlp import (Error, Model, Predictor, Table, Trainer, __version__, flags, load,
-                    open_dataset, read_csv, save, system, write_dataset)
+                    open_data, open_dataset, read_csv, save, system, write_dataset)
 from ._frames import table_from_frame
 from .sklearn import MLPClassifier, MLPRegressor
 
 Table.from_frame = staticmethod(table_from_frame)
 
 __all__ = ["Error", "Model", "Predictor", "Table", "Trainer", "MLPClassifier", "MLPRegressor",
-           "flags", "load", "open_dataset", "read_csv", "save", "system", "write_dataset",
+           "flags", "load", "open_data", "open_dataset", "read_csv", "save", "system", "write_dataset",
            "table_from_frame", "__version__"]

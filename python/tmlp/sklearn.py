@@ -113,7 +113,7 @@ class _MLPBase(BaseEstimator):
                                  "fit with appropriate arguments before using this estimator.")
         if self._from_file:
             if isinstance(X, str):
-                return self._open(X, self.predictor_.categorical_columns)
+                return self.predictor_.open(X, self.threads)
         columns, names = self._feature_columns(X, False)
         # Read as in training: a column trained as categorical stays categorical however its
         # values look now.
@@ -130,11 +130,7 @@ class _MLPBase(BaseEstimator):
 
     @staticmethod
     def _open(path, categorical=()):
-        with open(path, "rb") as f:
-            magic = f.read(8)
-        if magic == b"TMLPDSET":
-            return _tmlp.open_dataset(path)
-        return _tmlp.read_csv(path, categorical=list(categorical))
+        return _tmlp.open_data(path, categorical=list(categorical))
 
     def _training_table(self, X, y):
         """The training table (the features, then the target column), the target's name and

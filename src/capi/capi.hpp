@@ -8,6 +8,7 @@
 #include <string>
 
 #include "tmlp/data.hpp"
+#include "tmlp/data_source.hpp"
 #include "tmlp/dataset.hpp"
 #include "tmlp/model.hpp"
 #include "tmlp/predictor.hpp"
@@ -21,9 +22,9 @@ struct tmlp_model {
 };
 
 struct tmlp_dataset {
-  std::unique_ptr<tmlp::table> table;            // a CSV file, read
-  std::unique_ptr<tmlp::mapped_dataset> mapped;  // or a .tmlpd file, mapped
-  tmlp::table_view view;                         // into one of them
+  explicit tmlp_dataset(tmlp::data_source s) : source(std::move(s)), view(source.view()) {}
+  tmlp::data_source source;      // a CSV file, read, or a .tmlpd file, mapped
+  const tmlp::table_view& view;  // source.view(), which stays where it is
 };
 
 struct tmlp_trainer {

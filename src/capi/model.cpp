@@ -37,12 +37,6 @@ const predictor& predictor_of(const tmlp_model& m, const char* function) {
   return *m.pred;
 }
 
-bool is_dataset_file(const std::string& path) {
-  char head[8] = {};
-  std::ifstream in(path, std::ios::binary);
-  return in.read(head, sizeof head) && std::memcmp(head, "TMLPDSET", 8) == 0;
-}
-
 }  // namespace
 
 std::unique_ptr<tmlp_model> make_model(model m, std::string metadata, const std::string& source) {
@@ -54,22 +48,7 @@ std::unique_ptr<tmlp_model> make_model(model m, std::string metadata, const std:
 }
 
 std::unique_ptr<tmlp_dataset> open_dataset(const std::string& path, const csv_options& csv) {
-  auto d = std::make_unique<tmlp_dataset>();
-  if (is_dataset_file(path)) {
-    if (!csv.numeric.empty() || !csv.categorical.empty()) {
-      const char* flag = !csv.numeric.empty() ? "--numeric" : "--categorical";
-      throw error(errc::invalid_argument,
-                  fmt::format("{}: {} is a .tmlpd file, whose column kinds were fixed when it "
-                              "was converted",
-                              flag, path));
-    }
-    d->mapped = std::make_unique<mapped_dataset>(path);
-    d->view = d->mapped->view();
-  } else {
-    d->table = std::make_unique<table>(read_csv(path, csv));
-    d->view = *d->table;
-  }
-  return d;
+  return std::make_unique<tmlp_dataset>(open_data(path, csv));
 }
 
 }  // namespace tmlp::capi
@@ -177,9 +156,9 @@ tmlp_status tmlp_dataset_open(const char* path, const tmlp_model* model, tmlp_da
     require(out, "tmlp_dataset_open", "out");
     *out = nullptr;
     require(path, "tmlp_dataset_open", "path");
-    const tmlp::csv_options csv =
-        model != nullptr && model->pred ? model->pred->csv_kinds() : tmlp::csv_options{};
-    *out = tmlp::capi::open_dataset(path, csv).release();
+    *out = model != nullptr && model->pred
+               ? std::make_unique<tmlp_dataset>(model->pred->open(path)).release()
+               : tmlp::capi::open_dataset(path, tmlp::csv_options{}).release();
   });
 }
 

@@ -43,22 +43,10 @@ train_config checked_config(const parsed_options& p) {
   return make_train_config(o);
 }
 
-// The --valid file, opened like the training file; a column categorical in training that reads
-// as numbers in this CSV is read again as categorical (as the program does).
-std::unique_ptr<tmlp_dataset> open_valid(const std::string& path, csv_options csv,
+// The --valid file, opened like the training file (tmlp::open_valid_data).
+std::unique_ptr<tmlp_dataset> open_valid(const std::string& path, const csv_options& csv,
                                          const table_view& train) {
-  std::unique_ptr<tmlp_dataset> v = open_dataset(path, csv);
-  if (v->mapped) return v;
-  bool again = false;
-  for (const column_view& c : v->view.columns) {
-    const column_view* tc = train.find(c.name);
-    if (tc != nullptr && tc->kind == column_kind::categorical &&
-        c.kind != column_kind::categorical) {
-      csv.categorical.emplace_back(c.name);
-      again = true;
-    }
-  }
-  return again ? open_dataset(path, csv) : std::move(v);
+  return std::make_unique<tmlp_dataset>(open_valid_data(path, csv, train));
 }
 
 // prepare_training, the network, the fit and the metadata, as `tmlp train` runs them.

@@ -17,10 +17,10 @@
 
 #include "cli/bench_measure.hpp"
 #include "cli/bench_report.hpp"
-#include "tmlp/train_setup.hpp"
 #include "tmlp/bench.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/system.hpp"
+#include "tmlp/train_setup.hpp"
 
 namespace tmlp::cli {
 namespace {

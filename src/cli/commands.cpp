@@ -13,21 +13,21 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "cli/data_source.hpp"
 #include "cli/metrics.hpp"
 #include "cli/progress.hpp"
 #include "cli/train_checkpoint.hpp"
 #include "cli/train_data.hpp"
-#include "tmlp/training_data.hpp"
 #include "cli/train_log.hpp"
-#include "tmlp/train_setup.hpp"
 #include "tmlp/checkpoint.hpp"
+#include "tmlp/data_source.hpp"
 #include "tmlp/dataset.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/io.hpp"
 #include "tmlp/predictor.hpp"
 #include "tmlp/preprocess.hpp"
+#include "tmlp/train_setup.hpp"
 #include "tmlp/trainer.hpp"
+#include "tmlp/training_data.hpp"
 
 namespace tmlp::cli {
 namespace {
@@ -160,15 +160,9 @@ int train(const train_options& o) {
   return 0;
 }
 
-// A CSV is read with the categorical columns of training (predictor::csv_kinds); a .tmlpd
-// file has its kinds fixed (preprocessor::check names any mismatch).
-data_source open_for(const predictor& p, const std::string& path) {
-  return open_data(path, is_dataset_file(path) ? csv_options{} : p.csv_kinds());
-}
-
 int predict(const predict_cli_options& o) {
   const predictor l = predictor::load(o.model);
-  const data_source data = open_for(l, o.data);
+  const data_source data = l.open(o.data);
   const matrix out = l.outputs(data.view());
   std::FILE* f = o.out.empty() ? stdout : std::fopen((o.out + ".tmp").c_str(), "w");
   if (f == nullptr) throw error(errc::io, fmt::format("{}: cannot write", o.out));
@@ -208,7 +202,7 @@ int predict(const predict_cli_options& o) {
 
 int evaluate(const evaluate_options& o) {
   const predictor l = predictor::load(o.model);
-  const data_source data = open_for(l, o.data);
+  const data_source data = l.open(o.data);
   const table_view& t = data.view();
   const matrix out = l.outputs(t);
   const matrix y = l.prep().targets(t);
@@ -225,8 +219,8 @@ int evaluate(const evaluate_options& o) {
     std::vector<int> truth;
     for (std::size_t r = 0; r < y.rows(); ++r) truth.push_back(static_cast<int>(y(r, 0)));
     const matrix p = l.class_probabilities(out);
-    const classification_metrics m =
-        classification(std::vector<float>(p.data(), p.data() + p.size()), l.prep().n_classes(), truth);
+    const classification_metrics m = classification(
+        std::vector<float>(p.data(), p.data() + p.size()), l.prep().n_classes(), truth);
     j = {{"rows", t.n_rows},
          {"accuracy", m.accuracy},
          {"log_loss", m.log_loss},
@@ -256,7 +250,7 @@ int info(const std::string& path) {
   for (const embedding_spec& e : s.embeddings)
     fmt::print("embedding  {}: {} levels x {} values\n",
                e.column < l.prep().feature_names().size() ? l.prep().feature_names()[e.column]
-                                                        : std::to_string(e.column),
+                                                          : std::to_string(e.column),
                e.cardinality, e.dim);
   fmt::print("parameters {}\n", l.model().n_params());
   fmt::print("features   {} (after preprocessing)\n", l.prep().n_features());

@@ -10,7 +10,7 @@
 #include <memory>
 #include <optional>
 
-#include "cli/data_source.hpp"
+#include "tmlp/data_source.hpp"
 #include "tmlp/train_options.hpp"
 #include "tmlp/training_data.hpp"
 

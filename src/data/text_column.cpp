@@ -22,8 +22,8 @@ struct field_counts {
 
 [[noreturn]] void bad_field(std::string_view source, const std::string& name, std::size_t row,
                             std::string_view text, std::string_view why) {
-  throw error(errc::invalid_data, fmt::format("{}: column '{}', row {}: '{}' {}", source, name,
-                                              row, text.substr(0, 40), why));
+  throw error(errc::invalid_data, fmt::format("{}: column '{}', row {}: '{}' {}", source, name, row,
+                                              text.substr(0, 40), why));
 }
 
 // Counts each field's kind into k and writes the numeric value of each (NaN if none).

@@ -1,11 +1,11 @@
 // Model files (a container, see io/container.hpp, of the spec, metadata and parameters) and the
 // model spec as JSON.
 #include <algorithm>
-#include <initializer_list>
-#include <string_view>
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -63,7 +63,8 @@ namespace {
 // Every key of object o (named `what` in messages) must be one of `known`.
 void only_keys(const nlohmann::json& o, std::initializer_list<std::string_view> known,
                std::string_view what) {
-  if (!o.is_object()) throw error(errc::invalid_argument, fmt::format("model spec: {} is not an object", what));
+  if (!o.is_object())
+    throw error(errc::invalid_argument, fmt::format("model spec: {} is not an object", what));
   for (const auto& [key, value] : o.items())
     if (std::find(known.begin(), known.end(), key) == known.end())
       throw error(errc::invalid_argument,
@@ -71,13 +72,14 @@ void only_keys(const nlohmann::json& o, std::initializer_list<std::string_view> 
 }
 
 dense_spec layer_from_json(const nlohmann::json& l, std::size_t i) {
-  only_keys(l,
-            {"units", "activation", "init", "alpha", "dropout", "layer_norm", "residual",
-             "batch_norm"},
-            fmt::format("layers[{}]", i));
+  only_keys(
+      l,
+      {"units", "activation", "init", "alpha", "dropout", "layer_norm", "residual", "batch_norm"},
+      fmt::format("layers[{}]", i));
   dense_spec d;
   d.units = l.at("units").get<std::size_t>();
-  if (l.contains("activation")) d.act = enum_from(l.at("activation"), "activation", &activation_from_string);
+  if (l.contains("activation"))
+    d.act = enum_from(l.at("activation"), "activation", &activation_from_string);
   if (l.contains("init")) d.init = enum_from(l.at("init"), "init", &init_from_string);
   if (l.contains("alpha")) d.alpha = l.at("alpha").get<float>();
   if (l.contains("dropout")) d.dropout = l.at("dropout").get<float>();

@@ -28,11 +28,11 @@ predictor::predictor(loaded_model l, const std::string& source)
     : l_(std::move(l)), prep_(preprocessing_of(l_, source)) {
   const std::size_t k = prep_.task() == task_kind::multiclass ? prep_.n_classes() : 1;
   if (l_.model.n_inputs() != prep_.n_features() || l_.model.n_outputs() != k)
-    throw error(errc::corrupt_model,
-                fmt::format("{}: the model's {} inputs and {} outputs do not fit its "
-                            "preprocessing ({} features, {} outputs)",
-                            source, l_.model.n_inputs(), l_.model.n_outputs(),
-                            prep_.n_features(), k));
+    throw error(
+        errc::corrupt_model,
+        fmt::format("{}: the model's {} inputs and {} outputs do not fit its "
+                    "preprocessing ({} features, {} outputs)",
+                    source, l_.model.n_inputs(), l_.model.n_outputs(), prep_.n_features(), k));
 }
 
 csv_options predictor::csv_kinds() const {
@@ -40,6 +40,13 @@ csv_options predictor::csv_kinds() const {
   for (const auto& c : prep_.input_columns())
     if (c.kind == column_kind::categorical) csv.categorical.push_back(c.name);
   return csv;
+}
+
+data_source predictor::open(const std::string& path, int n_threads) const {
+  if (is_dataset_file(path)) return open_data(path, {});
+  csv_options csv = csv_kinds();
+  csv.n_threads = n_threads;
+  return open_data(path, csv);
 }
 
 matrix predictor::outputs(const table_view& t, int n_threads) const {

@@ -5,8 +5,8 @@
 #include <charconv>
 #include <type_traits>
 
-#include "tmlp/train_setup.hpp"
 #include "tmlp/model.hpp"
+#include "tmlp/train_setup.hpp"
 #include "tmlp/trainer.hpp"
 
 namespace tmlp {

@@ -53,8 +53,8 @@ preprocessor choose_task(const train_options& o, const table_view& t, preprocess
   // A regression loss makes a numeric target a regression whatever its values look like (a
   // column of one value included), so no classification is inferred first.
   const bool numeric = column != nullptr && column->kind == column_kind::numeric;
-  if (numeric && loss && (*loss == loss_kind::mse || *loss == loss_kind::mae ||
-                          *loss == loss_kind::huber))
+  if (numeric && loss &&
+      (*loss == loss_kind::mse || *loss == loss_kind::mae || *loss == loss_kind::huber))
     popt.task = task_kind::regression;
   preprocessor probe = with_flag_names([&] { return preprocessor::fit(t, popt); });
   d.loss = choose_loss(loss, probe.task(), numeric, d.target);
@@ -70,22 +70,21 @@ void check_weights(std::span<const float> weights, const table_view& t) {
                          t.n_rows, t.source));
   for (std::size_t r = 0; r < weights.size(); ++r)
     if (!(std::isfinite(weights[r]) && weights[r] >= 0.0f))
-      bad_flag(fmt::format("sample weights: row {}: {} is not a finite value >= 0", r,
-                           weights[r]));
+      bad_flag(fmt::format("sample weights: row {}: {} is not a finite value >= 0", r, weights[r]));
 }
 
 // A separate validation table: every training row trains.
-void use_valid_table(const table_view& t, const table_view& v,
-                     std::span<const float> weights, preprocessor probe, training_data& d) {
+void use_valid_table(const table_view& t, const table_view& v, std::span<const float> weights,
+                     preprocessor probe, training_data& d) {
   d.prep = std::move(probe);
   d.x_train = std::make_unique<feature_rows>(d.prep, t);
   d.y_train = d.prep.targets(t);
   d.x_valid = std::make_unique<feature_rows>(d.prep, v);
   d.y_valid = d.prep.targets(v);
   d.w_train.assign(weights.begin(), weights.end());
-  d.summary = fmt::format("{}: {} training rows; {}: {} validation rows; {} features, task {}",
-                          t.source, t.n_rows, v.source, v.n_rows, d.prep.n_features(),
-                          to_string(d.prep.task()));
+  d.summary =
+      fmt::format("{}: {} training rows; {}: {} validation rows; {} features, task {}", t.source,
+                  t.n_rows, v.source, v.n_rows, d.prep.n_features(), to_string(d.prep.task()));
 }
 
 // o.valid_fraction of t's rows held out; preprocessing fitted on the others.

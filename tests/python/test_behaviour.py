@@ -212,3 +212,15 @@ def test_frames_with_pandas_dtypes_are_typed_as_the_csv_reader_types_them():
     assert np.array_equal(t.column("f"), [1, 0, np.nan], equal_nan=True)
     codes, levels = t.column("c")
     assert list(codes) == [0, 1, -1] and levels == ["x", "y"]
+
+
+def test_tmlpd_file_with_categorical_columns_trains_and_predicts(tmp_path, data_dir, tmlp_cli):
+    data = str(tmp_path / "telco.tmlpd")
+    subprocess.run([tmlp_cli, "convert", os.path.join(data_dir, "telco_churn.csv"), data, "-q"],
+                   check=True)
+    clf = tmlp.MLPClassifier(verbose=0, epochs=3).fit(data, "target_churn")
+    assert tmlp.open_data(data).mapped and clf.predictor_.categorical_columns
+    from_file = clf.predict_proba(data)
+    frame = pd.read_csv(os.path.join(data_dir, "telco_churn.csv"))
+    from_frame = clf.predict_proba(frame.drop(columns="target_churn"))
+    assert np.array_equal(from_file, from_frame)

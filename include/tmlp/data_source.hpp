@@ -1,7 +1,8 @@
-// The program's data files: a CSV (parsed into memory) or a .tmlpd dataset (memory-mapped, used
-// in place), told apart by the file's first bytes, behind one table_view.
+// Data files as `tmlp train`, `predict` and the bindings open them: a CSV (parsed into memory)
+// or a .tmlpd dataset (memory-mapped, used in place), told apart by the file's first bytes,
+// behind one table_view.
 //
-//     tmlp::cli::data_source s = tmlp::cli::open_data(path, csv, "--numeric");
+//     tmlp::data_source s = tmlp::open_data(path, csv);
 //     preprocessor::fit(s.view(), ...);  feature_rows(prep, s.view());
 #pragma once
 
@@ -12,7 +13,7 @@
 #include "tmlp/data.hpp"
 #include "tmlp/dataset.hpp"
 
-namespace tmlp::cli {
+namespace tmlp {
 
 class data_source {
  public:
@@ -38,4 +39,8 @@ bool is_dataset_file(const std::string& path);
 // option names.
 data_source open_data(const std::string& path, const csv_options& csv);
 
-}  // namespace tmlp::cli
+// A validation file opened like the training file `train`: a column categorical in train that
+// reads as numbers in this CSV (its values happen to look numeric) is read again as categorical.
+data_source open_valid_data(const std::string& path, csv_options csv, const table_view& train);
+
+}  // namespace tmlp

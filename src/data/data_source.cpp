@@ -1,5 +1,5 @@
-// Opening the program's data files: CSV or .tmlpd behind one view.
-#include "cli/data_source.hpp"
+// Opening data files: CSV or .tmlpd behind one view.
+#include "tmlp/data_source.hpp"
 
 #include <cstring>
 #include <fstream>
@@ -8,7 +8,7 @@
 
 #include "tmlp/error.hpp"
 
-namespace tmlp::cli {
+namespace tmlp {
 
 data_source::data_source(table t)
     : table_(std::make_unique<table>(std::move(t))), view_(std::make_unique<table_view>(*table_)) {}
@@ -43,4 +43,19 @@ data_source open_data(const std::string& path, const csv_options& csv) {
   }
 }
 
-}  // namespace tmlp::cli
+data_source open_valid_data(const std::string& path, csv_options csv, const table_view& train) {
+  data_source v = open_data(path, csv);
+  if (v.mapped()) return v;
+  bool again = false;
+  for (const column_view& c : v.view().columns) {
+    const column_view* tc = train.find(c.name);
+    if (tc != nullptr && tc->kind == column_kind::categorical &&
+        c.kind != column_kind::categorical) {
+      csv.categorical.emplace_back(c.name);
+      again = true;
+    }
+  }
+  return again ? open_data(path, csv) : std::move(v);
+}
+
+}  // namespace tmlp
