@@ -33,8 +33,10 @@ values differ from tmlp bench's, their distribution does not).
    PyTorch gets 1 ATen thread and --threads OpenBLAS threads, the best 2-core setting of
    BENCHMARKS.md. Each round runs every side once, in turn; there are --sk-rounds rounds.
 
-Every measurement runs in its own process. The load average is printed before and after; the
-machines here are shared, so rerun a run that was disturbed.
+Every measurement runs in its own process. The machines here are shared: before each one the
+script waits (at most --idle-wait seconds) until other processes use under 0.2 cores, and it
+reports, per measurement, the cores other processes used while it ran (the machine's busy time
+from /proc/stat less the child's CPU time, over the wall time). Rerun a run they disturbed.
 
     /usr/bin/python3 scripts/bench_python.py [--tmlp build/release/src/cli/tmlp]
         [--pythonpath build/release/python] [--threads N] [--pairs K] [--rows N]
@@ -251,6 +253,48 @@ def loadavg():
         return float(f.read().split()[0])
 
 
+def busy_seconds():
+    """CPU seconds the whole machine has been busy (every process, every core) since boot."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + (v[4] if len(v) > 4 else 0)  # idle + iowait
+    return (sum(v[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds():
+    import resource
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def wait_until_idle(a):
+    """Waits (at most --idle-wait seconds) until the other processes use under 0.2 cores, so
+    that a measurement does not start on a core another job holds. Returns the seconds waited
+    and the cores the others used when it stopped waiting."""
+    t0 = time.perf_counter()
+    while True:
+        b0, w0 = busy_seconds(), time.perf_counter()
+        time.sleep(0.5)
+        others = (busy_seconds() - b0) / (time.perf_counter() - w0)
+        waited = time.perf_counter() - t0
+        if others < 0.2 or waited >= a.idle_wait:
+            return waited, others
+        time.sleep(2.0)
+
+
+def measured(a, fn):
+    """fn() run in a child process, with the cores the other processes used meanwhile (the
+    machine's busy time less the children's CPU time, over the wall time) in "others_cores"."""
+    waited, _ = wait_until_idle(a)
+    b0, c0, w0 = busy_seconds(), children_cpu_seconds(), time.perf_counter()
+    out = fn()
+    wall = time.perf_counter() - w0
+    others = (busy_seconds() - b0) - (children_cpu_seconds() - c0)
+    out["others_cores"] = max(0.0, others / wall)
+    out["idle_wait_seconds"] = waited
+    return out
+
+
 def run_worker(kind, a, cfg, blas=None):
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (a.pythonpath, env.get("PYTHONPATH")) if p)
@@ -311,14 +355,14 @@ def measure_api(a, cfg):
     """Parts 1 and 2: C++ and Python processes alternately, --pairs times."""
     cpp, py = [], []
     for i in range(a.pairs):
-        cpp.append(run_cpp(a))
-        py.append(run_worker("py", a, cfg))
+        cpp.append(measured(a, lambda: run_cpp(a)))
+        py.append(measured(a, lambda: run_worker("py", a, cfg)))
         c, p = cpp[-1], py[-1]
         print(f"  pair {i + 1}/{a.pairs}: fit C++ {fmt_int(statistics.median(c['epoch_samples_per_s']))}"
               f", Python {fmt_int(statistics.median(p['epoch_samples_per_s']))} samples/s; "
               f"predict C++ {fmt_int(statistics.median(c['infer_samples_per_s']))}, Python "
-              f"{fmt_int(statistics.median(p['infer_samples_per_s']))} rows/s; load "
-              f"{loadavg():.2f}", flush=True)
+              f"{fmt_int(statistics.median(p['infer_samples_per_s']))} rows/s; other processes "
+              f"{c['others_cores']:.2f} / {p['others_cores']:.2f} cores", flush=True)
     med = lambda r, k: statistics.median(r[k])  # noqa: E731
     out = {"pairs": []}
     for c, p in zip(cpp, py):
@@ -332,6 +376,8 @@ def measure_api(a, cfg):
             "py_default_latency_p50_us": p["latency_default_threads"]["p50_us"],
             "py_default_latency_p99_us": p["latency_default_threads"]["p99_us"],
             "py_fit_call_seconds": p["fit_call_seconds"], "py_epoch_seconds": p["epoch_seconds"],
+            "others_cores": [c["others_cores"], p["others_cores"]],
+            "idle_wait_seconds": [c["idle_wait_seconds"], p["idle_wait_seconds"]],
             "cpp_epoch_samples_per_s": c["epoch_samples_per_s"],
             "py_epoch_samples_per_s": p["epoch_samples_per_s"]})
     col = lambda k: [q[k] for q in out["pairs"]]  # noqa: E731
@@ -345,6 +391,7 @@ def measure_api(a, cfg):
                                       for q in out["pairs"]])
     out["outside_epochs_seconds"] = stats([q["py_fit_call_seconds"] - q["py_epoch_seconds"]
                                            for q in out["pairs"]])
+    out["others_cores_max"] = max(max(q["others_cores"]) for q in out["pairs"])
     out["py_notes"] = sorted({n for p in py for n in p["notes"]})
     out["workers"] = {"cpp": [cpp[0]["n_workers"], cpp[0]["n_shards"]],
                       "py": [py[0]["n_workers"], py[0]["n_shards"]]}
@@ -367,10 +414,11 @@ def measure_estimators(a, cfg):
     runs = {name: [] for name, _, _ in sides}
     for r in range(a.sk_rounds):
         for name, kind, blas in sides:
-            runs[name].append(run_worker(kind, a, cfg, blas))
+            runs[name].append(measured(a, lambda: run_worker(kind, a, cfg, blas)))
         print(f"  round {r + 1}/{a.sk_rounds}: " + ", ".join(
             f"{n} {runs[n][-1]['seconds']:.2f} s" for n, _, _ in sides) +
-            f"; load {loadavg():.2f}", flush=True)
+            "; other processes " + " / ".join(f"{runs[n][-1]['others_cores']:.2f}"
+                                              for n, _, _ in sides) + " cores", flush=True)
     samples = a.sk_rows * a.sk_epochs
     out = {"sides": {}, "have_torch": have_torch}
     for name, kind, blas in sides:
@@ -382,13 +430,15 @@ def measure_estimators(a, cfg):
             "accuracy": stats([x["accuracy"] for x in rs]),
             "epochs_run": sorted({x["epochs_run"] for x in rs}),
             "extra": {k: v for k, v in rs[0].items()
-                      if k not in ("seconds", "accuracy", "epochs_run")},
+                      if k not in ("seconds", "accuracy", "epochs_run", "others_cores",
+                                   "idle_wait_seconds")},
             "runs": rs}
     sk = {n: s for n, s in out["sides"].items() if s["kind"] == "sklearn"}
     best = min(sk, key=lambda n: sk[n]["seconds"]["median"])
     out["sklearn_best"] = best
     t = out["sides"]["tmlp"]["seconds"]["median"]
     out["speedup_vs_sklearn_best"] = sk[best]["seconds"]["median"] / t
+    out["others_cores_max"] = max(x["others_cores"] for rs in runs.values() for x in rs)
     return out
 
 
@@ -398,7 +448,12 @@ def print_report(a, cfg, api, est, load_before, load_after):
           f"{'-'.join(map(str, cfg['hidden']))}-{cfg['outputs']} {cfg['activation']}, "
           f"{cfg['loss']}, {cfg['optimizer']} lr {cfg['lr']:g}, batch {cfg['batch_size']}")
     print(f"machine       {m['n_cores']} cores, simd {m['simd']}, {m['blas']}")
-    print(f"load average  {load_before:.2f} before, {load_after:.2f} after")
+    print(f"load average  {load_before:.2f} before, {load_after:.2f} after; other processes used "
+          f"at most {api['others_cores_max']:.2f} cores during a measurement"
+          + (f" (parts 1-2), {est['others_cores_max']:.2f} (part 3)" if est else ""))
+    if max(api["others_cores_max"], est["others_cores_max"] if est else 0.0) > 0.25:
+        print("              (above 0.25 cores: some measurements shared the machine; the "
+              "per-pair lines above say which; rerun when it is quiet)")
     print(f"\n1-2. Python API against tmlp bench: {fmt_int(a.rows)} rows, {a.threads} thread(s), "
           f"1 warm-up + {a.epochs} epochs, {a.pairs} alternating pairs; median (min - max) "
           f"over the pairs")
@@ -456,7 +511,7 @@ def main():
     ap.add_argument("--pythonpath", default="build/release/python",
                     help="where the tmlp package is (prepended to PYTHONPATH of the workers)")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
-    ap.add_argument("--pairs", type=int, default=5, help="C++ / Python pairs (parts 1 and 2)")
+    ap.add_argument("--pairs", type=int, default=7, help="C++ / Python pairs (parts 1 and 2)")
     ap.add_argument("--rows", type=int, default=200000)
     ap.add_argument("--epochs", type=int, default=3,
                     help="measured epochs (after one warm-up) and inference rounds")
@@ -468,6 +523,9 @@ def main():
     ap.add_argument("--sk-epochs", type=int, default=5)
     ap.add_argument("--sk-rounds", type=int, default=3)
     ap.add_argument("--skip-estimators", action="store_true", help="parts 1 and 2 only")
+    ap.add_argument("--idle-wait", type=float, default=120.0,
+                    help="most seconds to wait before each measurement for the other processes "
+                         "to use under 0.2 cores")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="write every figure to this file")
     ap.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
@@ -488,9 +546,6 @@ def main():
                      "--sk-epochs", str(a.sk_epochs), "--seed", str(a.seed)]
     cfg = load_config(a.tmlp, CONFIG)
     load_before = loadavg()
-    if load_before > 0.5:
-        print(f"note: load average {load_before:.2f} before the run; other jobs may share the "
-              "cores (rerun if the figures spread widely)")
     print(f"1-2. fit and predict, C++ and Python alternately ({a.threads} thread(s))", flush=True)
     api = measure_api(a, cfg)
     est = None
