@@ -30,9 +30,9 @@ def binary_model(cols=28, width=256):
                               "loss": "bce", "seed": 1})
 
 
-def test_fit_releases_the_gil():
-    x, y = big_problem()
-    m = binary_model()
+def ticks_during(work):
+    """How often a second Python thread got to run (about once a millisecond) during work(),
+    and how long work() took."""
     ticks, done = [0], threading.Event()
 
     def count():
@@ -43,14 +43,27 @@ def test_fit_releases_the_gil():
     t = threading.Thread(target=count)
     t.start()
     try:
-        start = ticks[0]
-        tmlp.Trainer(epochs=2, threads=2).fit(m, x, y)
-        during = ticks[0] - start
+        start, started = ticks[0], time.monotonic()
+        work()
+        return ticks[0] - start, time.monotonic() - started
     finally:
         done.set()
         t.join()
+
+
+def test_fit_releases_the_gil():
+    x, y = big_problem()
+    m = binary_model()
+    during, seconds = ticks_during(lambda: tmlp.Trainer(epochs=2, threads=2).fit(m, x, y))
     # The fit takes seconds; a thread blocked on the GIL would count a handful of ticks.
-    assert during > 50, during
+    assert seconds > 0.2 and during > 50, (during, seconds)
+
+
+def test_predict_releases_the_gil():
+    x, _ = big_problem(rows=400_000)
+    m = binary_model()
+    during, seconds = ticks_during(lambda: [m.predict(x, threads=2) for _ in range(3)])
+    assert seconds > 0.2 and during > 0.1 * seconds * 1000 / 2, (during, seconds)
 
 
 def test_keyboard_interrupt_stops_training_and_keeps_a_usable_model():
