@@ -17,6 +17,7 @@ packages=(
   hyperfine
   # the Python package and its tests (Debian's /usr/bin/python3)
   python3-dev pybind11-dev python3-numpy python3-pandas python3-sklearn python3-pytest
+  python3-tqdm
 )
 if [[ "${1:-}" == "--peers" ]]; then
   packages+=(python3-matplotlib python3-torch)

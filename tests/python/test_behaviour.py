@@ -237,3 +237,18 @@ def test_tmlpd_file_with_categorical_columns_trains_and_predicts(tmp_path, data_
     frame = pd.read_csv(os.path.join(data_dir, "telco_churn.csv"))
     from_frame = clf.predict_proba(frame.drop(columns="target_churn"))
     assert np.array_equal(from_file, from_frame)
+
+
+def test_verbose_shows_a_tqdm_bar_or_epoch_lines_and_zero_nothing(data_dir, capfd):
+    frame = pd.read_csv(os.path.join(data_dir, "wine.csv"))
+    X, y = frame.drop(columns="target_cultivar"), frame["target_cultivar"]
+    tmlp.MLPClassifier(verbose=0, epochs=3).fit(X, y)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    tmlp.MLPClassifier(verbose=2, epochs=3, early_stop=0).fit(X, y)
+    out, err = capfd.readouterr()
+    assert err.count("epoch ") == 3 and "valid loss" in err
+    pytest.importorskip("tqdm")
+    tmlp.MLPClassifier(verbose=1, epochs=3, early_stop=0).fit(X, y)
+    out, err = capfd.readouterr()
+    assert "3/3" in err and "epoch" in err, err
