@@ -121,8 +121,6 @@ class py_trainer {
                py::handle x_valid, py::handle y_valid, py::object on_epoch) {
     const float_matrix xs = as_float_matrix(x, "X", false, m.model.n_inputs());
     const float_matrix ys = as_float_matrix(y, "y", true);
-    check_finite(xs, "X");
-    check_finite(ys, "y");
     std::optional<float_matrix> ws, xv, yv;
     if (!sample_weight.is_none()) ws = as_float_matrix(sample_weight, "sample_weight", true);
     if (x_valid.is_none() != y_valid.is_none())

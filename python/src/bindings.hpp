@@ -37,9 +37,4 @@ struct float_matrix {
 float_matrix as_float_matrix(py::handle obj, const char* what, bool allow_1d = false,
                              std::size_t expected_cols = 0);
 
-// The same check every fit() does on its inputs: every value finite (NaN is a missing value
-// only in tables, never in a model's float inputs). Raises tmlp.Error naming `what`, the row
-// and the column of the first value that is not finite.
-void check_finite(const float_matrix& m, const char* what);
-
 }  // namespace tmlp::python

@@ -1,5 +1,4 @@
 // NumPy arrays in, float32 views out: in place when the array already is float32 in C order.
-#include <cmath>
 #include <string>
 
 #include <fmt/format.h>
@@ -49,14 +48,6 @@ float_matrix as_float_matrix(py::handle obj, const char* what, bool allow_1d,
   if (expected_cols > 0 && out.view.cols != expected_cols)
     bad_input(fmt::format("{}: {} columns, expected {}", what, out.view.cols, expected_cols));
   return out;
-}
-
-void check_finite(const float_matrix& m, const char* what) {
-  const float* p = m.view.data;
-  for (std::size_t i = 0; i < m.view.size(); ++i)
-    if (!std::isfinite(p[i]))
-      bad_input(fmt::format("{}: row {}, column {}: {} is not a finite number", what,
-                            i / m.view.cols, i % m.view.cols, p[i]));
 }
 
 }  // namespace tmlp::python

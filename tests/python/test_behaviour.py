@@ -136,7 +136,7 @@ def test_errors_are_one_line_value_errors(tmp_path, data_dir):
     with pytest.raises(tmlp.Error, match="X: 5 columns, expected 4") as e:
         m.predict(np.zeros((3, 5), dtype=np.float32))
     assert isinstance(e.value, ValueError) and "\n" not in str(e.value)
-    with pytest.raises(tmlp.Error, match="y: row 1, column 0: nan is not a finite number"):
+    with pytest.raises(tmlp.Error, match="fit: y row 1 column 0 is nan, expected a finite number"):
         tmlp.Trainer().fit(m, np.zeros((3, 4), np.float32), np.array([0, np.nan, 1]))
     clf = tmlp.MLPClassifier(verbose=0)
     with pytest.raises(tmlp.Error, match="missing values"):
