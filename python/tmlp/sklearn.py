@@ -298,14 +298,16 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
         check_classification_targets(y_arr)
         return y if hasattr(y, "name") and np.asarray(y).ndim == 1 else y_arr
 
+    # The most distinct whole numbers the library reads as classes rather than a regression
+    # target (max_inferred_classes in src/data/preprocess.cpp).
+    MAX_NUMERIC_CLASSES = 32
+
     def _target_kind(self, y):
-        """Numbers stay numeric (as in a CSV file) when the program would read them as classes;
+        """Numbers stay numeric (as in a CSV file) when the library reads them as classes;
         otherwise the labels go in as text, which is always a classification."""
         y_arr = np.asarray(y)
-        if y_arr.dtype.kind in "iub":
-            return "numeric" if len(np.unique(y_arr)) <= 32 else "text"
-        if y_arr.dtype.kind == "f":
-            return "numeric" if len(np.unique(y_arr)) <= 32 else "text"
+        if y_arr.dtype.kind in "iubf" and len(np.unique(y_arr)) <= self.MAX_NUMERIC_CLASSES:
+            return "numeric"
         return "text"
 
     def _forced_options(self):
