@@ -163,12 +163,13 @@ class _MLPBase(BaseEstimator):
             while target in columns:
                 target += "_"
         y_arr = np.asarray(y)
-        columns[target] = y_arr.astype(object) if self._target_kind(y_arr) == "text" else y_arr
-        if categorical is None:
-            table = table_from_frame(_Columns(columns), self.numeric, self.categorical)
-        else:
-            table = table_from_frame(_Columns(columns), (), categorical)
-        return table, target, names
+        columns[target] = y_arr
+        numeric, forced = (self.numeric, self.categorical) if categorical is None else ((),
+                                                                                    categorical)
+        forced = list(forced or ())
+        if self._target_kind(y_arr) == "categorical" and target not in forced:
+            forced.append(target)  # labels, whatever they look like
+        return table_from_frame(_Columns(columns), numeric, forced), target, names
 
     # --- fit ---------------------------------------------------------------------------------
     def fit(self, X, y=None, sample_weight=None, eval_set=None, on_epoch=None):
@@ -303,12 +304,18 @@ class MLPClassifier(ClassifierMixin, _MLPBase):
     MAX_NUMERIC_CLASSES = 32
 
     def _target_kind(self, y):
-        """Numbers stay numeric (as in a CSV file) when the library reads them as classes;
-        otherwise the labels go in as text, which is always a classification."""
+        """"categorical" when the column would read as a regression target (numbers, in an
+        array or as text, with more distinct values than the library reads as classes): it is
+        then read as categorical, as `tmlp train --categorical TARGET` does. Otherwise "as is":
+        the CSV reader's rules, so a target column gives what `tmlp train` gives on its file."""
         y_arr = np.asarray(y)
-        if y_arr.dtype.kind in "iubf" and len(np.unique(y_arr)) <= self.MAX_NUMERIC_CLASSES:
-            return "numeric"
-        return "text"
+        if len(np.unique(y_arr.astype(str) if y_arr.dtype.kind == "O" else y_arr)) \
+                <= self.MAX_NUMERIC_CLASSES:
+            return "as is"
+        if y_arr.dtype.kind in "iubf":
+            return "categorical"
+        probe = table_from_frame(_Columns({"y": y_arr}))
+        return "categorical" if probe.kinds["y"] == "numeric" else "as is"
 
     def _forced_options(self):
         return {}

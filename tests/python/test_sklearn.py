@@ -115,3 +115,18 @@ def test_eval_set_validates_on_the_given_rows(data_dir):
     est.fit(X[:5000], y[:5000], eval_set=(X[5000:], y[5000:]))
     assert all(r["valid_loss"] is not None for r in est.history_)
     assert est.score(X[5000:], y[5000:]) > 0.7
+
+
+def test_many_integer_classes_and_text_labels():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 4))
+    y = rng.integers(0, 40, size=2000)  # more whole numbers than the library reads as classes
+    clf = tmlp.MLPClassifier(verbose=0, epochs=2).fit(X, y)
+    assert list(clf.classes_) == list(range(40)) and clf.predict(X[:5]).dtype.kind == "i"
+    assert clf.predict_proba(X[:5]).shape == (5, 40)
+    as_text = tmlp.MLPClassifier(verbose=0, epochs=2).fit(X, y.astype(str))  # numbers as text
+    assert list(as_text.classes_) == sorted(str(c) for c in range(40))
+    labels = np.array(["b", "a", "c"])[rng.integers(0, 3, size=2000)]
+    clf = tmlp.MLPClassifier(verbose=0, epochs=2).fit(X, labels)
+    assert list(clf.classes_) == ["a", "b", "c"]
+    assert set(clf.predict(X[:50])) <= {"a", "b", "c"}
