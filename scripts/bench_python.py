@@ -51,6 +51,8 @@ import sys
 import tempfile
 import time
 
+from bench_timing import latency_us, stats, timed_rounds  # scripts/bench_timing.py
+
 INFER_BATCH = 4096
 CONFIG = "A"
 
@@ -85,40 +87,6 @@ def synthetic(cfg, rows, seed, extra_rows=0):
         y = t
     x_infer = rng.standard_normal((INFER_BATCH, n_in), dtype=np.float32)
     return np.ascontiguousarray(x), np.ascontiguousarray(y), x_infer
-
-
-def timed_rounds(fn, rounds, min_time, items):
-    """items/s of fn over `rounds` rounds of at least min_time seconds each, after one warm-up
-    call (tmlp bench's measure_inference)."""
-    fn()
-    out = []
-    for _ in range(rounds):
-        n, t0 = 0, time.perf_counter()
-        while True:
-            fn()
-            n += 1
-            t = time.perf_counter() - t0
-            if t >= min_time:
-                break
-        out.append(n * items / t)
-    return out
-
-
-def latency_us(fn, n_rows, max_n, min_time):
-    """p50 and p99 microseconds of fn(i) over single rows i: at most max_n calls, at least 100,
-    stopping after 5 x min_time seconds (tmlp bench's measure_latency)."""
-    for i in range(10):
-        fn(i)
-    us, start = [], time.perf_counter()
-    for i in range(max_n):
-        t0 = time.perf_counter()
-        fn(i % n_rows)
-        us.append((time.perf_counter() - t0) * 1e6)
-        if len(us) >= 100 and time.perf_counter() - start >= 5 * min_time:
-            break
-    us.sort()
-    at = lambda q: us[min(len(us) - 1, int(q * len(us)))]  # noqa: E731
-    return {"p50_us": at(0.50), "p99_us": at(0.99), "n": len(us)}
 
 
 # --- workers: one measurement each, JSON on stdout ------------------------------------------------
@@ -326,10 +294,6 @@ def run_cpp(a):
             "n_workers": row["n_workers"], "n_shards": row["n_shards"], "status": row["status"],
             "infer_samples_per_s": row["inference"]["round_samples_per_s"],
             "latency": j["latency"], "machine": j["machine"], "notes": j["notes"]}
-
-
-def stats(v):
-    return {"median": statistics.median(v), "min": min(v), "max": max(v)}
 
 
 def fmt_int(v):

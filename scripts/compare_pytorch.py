@@ -28,6 +28,8 @@ import subprocess
 import sys
 import tempfile
 
+from bench_timing import latency_us, stats, timed_rounds  # scripts/bench_timing.py
+
 INFER_BATCH = 4096
 
 
@@ -59,40 +61,6 @@ def synthetic(cfg, rows, seed):
         y = t
     x_infer = rng.standard_normal((INFER_BATCH, cfg["inputs"]), dtype=np.float32)
     return x, y, x_infer
-
-
-def timed_rounds(fn, rounds, min_time, items):
-    """items/s of fn over `rounds` rounds of at least min_time seconds, after one warm-up call."""
-    import time
-    fn()
-    out = []
-    for _ in range(rounds):
-        n, t0 = 0, time.perf_counter()
-        while True:
-            fn()
-            n += 1
-            t = time.perf_counter() - t0
-            if t >= min_time:
-                break
-        out.append(n * items / t)
-    return out
-
-
-def latency_us(fn, rows, max_n, min_time):
-    """p50 and p99 microseconds of fn(row) over single rows."""
-    import time
-    for i in range(10):
-        fn(i)
-    us, start = [], time.perf_counter()
-    for i in range(max_n):
-        t0 = time.perf_counter()
-        fn(i % rows)
-        us.append((time.perf_counter() - t0) * 1e6)
-        if len(us) >= 100 and time.perf_counter() - start >= 5 * min_time:
-            break
-    us.sort()
-    return {"p50_us": us[len(us) // 2], "p99_us": us[min(len(us) - 1, int(0.99 * len(us)))],
-            "n": len(us)}
 
 
 def torch_worker(a):
@@ -231,10 +199,6 @@ def probe_torch(args):
     best_infer = max(probes, key=lambda p: p["infer"])
     return ((best_train["aten"], best_train["blas"]), (best_infer["aten"], best_infer["blas"]),
             probes)
-
-
-def stats(values):
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
 def fmt_stats(s, digits=0):

@@ -84,6 +84,7 @@ struct train_flag {
   // Fields of the library's specs and configs that take this flag's value, as their errors
   // name them; "[]" stands for any index ("model_spec.layers[].dropout").
   std::vector<std::string_view> fields;
+  bool trainer = false;  // configures tmlp::trainer alone (a trainer on arrays takes only these)
 };
 
 // Every flag of `tmlp train`, in the order of its help; static storage.

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,6 +68,13 @@ std::string schedule_choices(std::string_view sep, std::string_view last_sep = {
 // tmlp::validate(train_config) (with --valid-fraction). No callbacks, no validation split (the
 // program makes its own).
 train_config make_train_config(const train_options& o);
+
+// A config for a trainer on arrays (tmlp.Trainer in Python, tmlp_trainer_create in C) from the
+// options in o that `given` names (flag names, '-' or '_' spelling): each must be a flag marked
+// train_flag::trainer, else a tmlp::error names it; the trainer flags not given take the
+// library's train_config defaults (10 epochs, no validation split, no early stopping) rather
+// than the program's.
+train_config trainer_config(train_options o, std::span<const std::string> given);
 
 // --loss: empty for auto; an unknown name is an error listing the choices.
 std::optional<loss_kind> parse_loss(const std::string& name);

@@ -89,32 +89,25 @@ void add_callbacks(train_config& cfg, std::vector<epoch_report>& history, py::ob
 class py_trainer {
  public:
   // config: a dict of the same keywords (or None); keywords given directly win.
-  py_trainer(const py::object& config, const py::kwargs& given) {
+  py_trainer(const py::object& config, const py::kwargs& keywords) {
     py::dict kw;
     if (!config.is_none()) {
       if (!py::isinstance<py::dict>(config))
         bad_input("Trainer: config must be a dict of training options (or keywords)");
       for (const auto& [k, v] : config.cast<py::dict>()) kw[k] = v;
     }
-    for (const auto& [k, v] : given) kw[k] = v;
+    for (const auto& [k, v] : keywords) kw[k] = v;
+    train_options o;
+    std::vector<std::string> given;
     for (const auto& [k, v] : kw) {
-      const std::string key = k.cast<std::string>();
-      static const std::vector<std::string> model_flags = {
-          "target",     "valid",         "numeric",          "categorical", "ignore",
-          "layers",     "activation",    "dropout",          "layer_norm",  "residual",
-          "batch_norm", "embedding_dim", "one_hot_max",      "loss",        "out",
-          "log",        "checkpoint",    "checkpoint_every", "resume",      "quiet"};
-      if (std::find(model_flags.begin(), model_flags.end(), key) != model_flags.end())
-        bad_input(
-            fmt::format("Trainer: '{}' is not a training option (it belongs to the model "
-                        "or the program)",
-                        key));
-      set_option(o_, key, v);
+      given.push_back(k.cast<std::string>());
+      set_option(o, given.back(), v);
     }
-    o_.valid_fraction = kw.contains("valid_fraction") ? o_.valid_fraction : 0.0f;
-    o_.early_stop = kw.contains("early_stop") ? o_.early_stop : 0;
-    o_.epochs = kw.contains("epochs") ? o_.epochs : 10;
-    cfg_ = make_train_config(o_);
+    try {
+      cfg_ = trainer_config(o, given);
+    } catch (const error& e) {
+      throw error(e.code(), fmt::format("Trainer: {}", e.what()));
+    }
   }
 
   py::dict fit(model_holder& m, py::handle x, py::handle y, py::handle sample_weight,
@@ -155,7 +148,6 @@ class py_trainer {
   }
 
  private:
-  train_options o_;
   train_config cfg_;
 };
 

@@ -1,7 +1,6 @@
 // tmlp/tmlp.h: a trainer (the training flags of `tmlp train`) for models on float arrays.
-#include <algorithm>
-#include <array>
-#include <string_view>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -16,27 +15,16 @@ using tmlp::capi::require;
 namespace tmlp::capi {
 namespace {
 
-// The flags that configure tmlp::trainer; the others shape the model or the data, or belong to
-// the program.
-constexpr std::array<std::string_view, 14> training_flags = {
-    "optimizer",    "lr",        "batch-size", "epochs",         "schedule",   "l1",      "l2",
-    "weight-decay", "clip-norm", "clip-value", "valid-fraction", "early-stop", "threads", "seed"};
-
+// The training options of options_json (tmlp::trainer_config), the function named in messages.
 train_config trainer_config(const char* options_json) {
   const char* f = "tmlp_trainer_create";
-  parsed_options p = options_from_json(options_json, f);
-  for (const std::string& name : p.given)
-    if (std::find(training_flags.begin(), training_flags.end(), name) == training_flags.end())
-      throw error(errc::invalid_argument,
-                  fmt::format("{}: '{}' is not a training option (it belongs to the model, the "
-                              "data or the program)",
-                              f, name));
-  // The library's defaults where the program's differ.
-  train_options& o = p.options;
-  if (p.given.count("valid-fraction") == 0) o.valid_fraction = 0.0f;
-  if (p.given.count("early-stop") == 0) o.early_stop = 0;
-  if (p.given.count("epochs") == 0) o.epochs = 10;
-  return make_train_config(o);
+  const parsed_options p = options_from_json(options_json, f);
+  const std::vector<std::string> given(p.given.begin(), p.given.end());
+  try {
+    return tmlp::trainer_config(p.options, given);
+  } catch (const error& e) {
+    throw error(e.code(), fmt::format("{}: {}", f, e.what()));
+  }
 }
 
 }  // namespace

@@ -297,4 +297,28 @@ model_spec make_model_spec(const std::vector<dense_spec>& hidden, const preproce
   return spec;
 }
 
+train_config trainer_config(train_options o, std::span<const std::string> given) {
+  const auto flag_name = [](std::string n) {
+    std::replace(n.begin(), n.end(), '_', '-');
+    return n;
+  };
+  for (const std::string& name : given) {
+    const train_flag* f = find_train_flag(flag_name(name));
+    if (f == nullptr || !f->trainer)
+      bad_flag(
+          fmt::format("'{}' is not a training option (it belongs to the model, the data or "
+                      "the program)",
+                      name));
+  }
+  const auto is_given = [&](std::string_view flag) {
+    return std::any_of(given.begin(), given.end(),
+                       [&](const std::string& n) { return flag_name(n) == flag; });
+  };
+  const train_config library;
+  if (!is_given("valid-fraction")) o.valid_fraction = library.valid_fraction;
+  if (!is_given("early-stop")) o.early_stop = library.early_stop.patience;
+  if (!is_given("epochs")) o.epochs = library.epochs;
+  return make_train_config(o);
+}
+
 }  // namespace tmlp

@@ -252,3 +252,12 @@ def test_verbose_shows_a_tqdm_bar_or_epoch_lines_and_zero_nothing(data_dir, capf
     tmlp.MLPClassifier(verbose=1, epochs=3, early_stop=0).fit(X, y)
     out, err = capfd.readouterr()
     assert "3/3" in err and "epoch" in err, err
+
+
+def test_trainer_takes_training_options_only_with_the_library_defaults():
+    with pytest.raises(tmlp.Error, match="Trainer: 'layers' is not a training option"):
+        tmlp.Trainer(layers="8")
+    x, y = big_problem(rows=2000)
+    report = tmlp.Trainer(batch_size=500).fit(binary_model(cols=28, width=8), x, y)
+    # train_config's defaults, not tmlp train's: 10 epochs, no validation, no early stopping.
+    assert len(report["epochs"]) == 10 and report["epochs"][0]["valid_loss"] is None
