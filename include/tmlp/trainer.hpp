@@ -32,6 +32,8 @@
 
 namespace tmlp {
 
+class communicator;  // tmlp/distributed.hpp
+
 // --- optimizers (update rules in kernels; defaults as in common practice) -----------------------
 struct sgd {
   float lr = 0.01f;
@@ -241,6 +243,12 @@ class trainer {
   // fit() throws tmlp::error if the state does not fit the model or config (optimizer, sizes,
   // epochs).
   void resume_from(training_state state) { resume_ = std::move(state); }
+  // Trains on every rank of comm (tmlp/distributed.hpp): each rank calls fit() with the same
+  // model, config and data, computes its share of every batch, and ends with the parameters
+  // one process would have, bit for bit. Callbacks run on every rank (write files from one);
+  // a stop requested on any rank (cancel, a callback returning false) stops them all at the
+  // same step. comm must outlive the fits; nullptr: this process alone.
+  void distribute(communicator* comm) noexcept { comm_ = comm; }
 
   // Stops a running fit() at the next batch; callable from any thread.
   void cancel() noexcept { cancelled_.store(true, std::memory_order_relaxed); }
@@ -253,6 +261,7 @@ class trainer {
 
   train_config config_;
   std::optional<training_state> resume_;
+  communicator* comm_ = nullptr;
   std::atomic<bool> cancelled_{false};
 };
 

@@ -22,7 +22,7 @@ from ._progress import progress_callback
 # `tmlp train` flags that are not estimator parameters: the data files and the program's output
 # (fit takes the data, pickle and save() keep the model, verbose replaces quiet).
 NOT_PARAMETERS = ("target", "valid", "out", "log", "checkpoint", "checkpoint_every", "resume",
-                  "quiet")
+                  "quiet", "distributed", "comm_timeout")
 
 
 def _is_frame(x):

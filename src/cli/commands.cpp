@@ -21,6 +21,7 @@
 #include "tmlp/checkpoint.hpp"
 #include "tmlp/data_source.hpp"
 #include "tmlp/dataset.hpp"
+#include "tmlp/distributed.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/io.hpp"
 #include "tmlp/predictor.hpp"
@@ -28,6 +29,7 @@
 #include "tmlp/train_setup.hpp"
 #include "tmlp/trainer.hpp"
 #include "tmlp/training_data.hpp"
+#include "tmlp/version.hpp"
 
 namespace tmlp::cli {
 namespace {
@@ -63,6 +65,20 @@ table with_targets(table x, const std::string& targets_path) {
     x.columns.push_back(std::move(c));
   }
   return x;
+}
+
+// What every rank of a distributed run must share: the build, every flag that changes the
+// result, and the files (checked before any data is read).
+std::string run_description(const train_options& o) {
+  std::string d = fmt::format("tmlp version: {}\n", version_string);
+  for (const train_flag& f : train_flags()) {
+    const std::string_view n = f.name;
+    if (n == "threads" || n == "quiet" || n == "comm-timeout" || n == "distributed") continue;
+    d += fmt::format("--{}: {}\n", n, value_text(f, o));
+  }
+  for (const std::string* path : {&o.data, &o.valid, &o.resume})
+    if (!path->empty()) d += fmt::format("file {}: {}\n", *path, file_fingerprint(*path));
+  return d;
 }
 
 }  // namespace
@@ -101,10 +117,21 @@ int train(const train_options& o) {
   train_config cfg = make_train_config(o);
   if (!o.checkpoint.empty() && o.checkpoint_every == 0)
     throw error(errc::invalid_argument, "--checkpoint-every: 0 is not a number of epochs >= 1");
+  if (o.comm_timeout == 0)
+    throw error(errc::invalid_argument, "--comm-timeout: 0 is not a number of seconds >= 1");
+  // Several processes (under mpirun, or --distributed): every rank runs this same command on
+  // the same files; rank 0 alone prints and writes the log, checkpoints and model.
+  std::unique_ptr<communicator> world;
+  if (o.distributed || launched_by_mpi()) {
+    world = mpi_world(std::chrono::seconds(o.comm_timeout));
+    check_same_on_every_rank(*world, run_description(o));
+  }
+  const bool lead = world == nullptr || world->rank() == 0;
   std::optional<loaded_checkpoint> resumed;
   if (!o.resume.empty()) resumed.emplace(load_checkpoint(o.resume));
   std::optional<train_log> log;
-  if (!o.log.empty()) log.emplace(o.log, resumed.has_value());
+  if (!o.log.empty() && lead) log.emplace(o.log, resumed.has_value());
+  const bool quiet = o.quiet || !lead;
 
   const std::unique_ptr<train_data> files = load_train_data(o);
   const training_data& d = *files->rows;
@@ -121,7 +148,7 @@ int train(const train_options& o) {
     epochs_before = resumed->state.epochs_done();
   }
 
-  progress shown(progress::detect(o.quiet), o.epochs, d.x_train->rows(), o.batch_size);
+  progress shown(progress::detect(quiet), o.epochs, d.x_train->rows(), o.batch_size);
   cfg.on_batch = [&shown](const batch_report& b) {
     shown.batch(b);
     return true;
@@ -131,20 +158,22 @@ int train(const train_options& o) {
     shown.epoch(e);
     return true;
   };
-  if (!o.checkpoint.empty()) {
+  if (!o.checkpoint.empty() && lead) {
     cfg.checkpoint_every = o.checkpoint_every;
     cfg.on_checkpoint = [&](const training_state& s) {
       save_checkpoint(m, s, checkpoint_path(o.checkpoint, s.epochs_done()), run_meta);
     };
   }
-  if (!o.quiet) fmt::print("{}\n", d.summary);
-  if (!o.quiet && resumed) fmt::print("resuming {} after epoch {}\n", o.resume, epochs_before);
+  if (!quiet) fmt::print("{}\n", d.summary);
+  if (!quiet && world) fmt::print("training on {} ranks (MPI)\n", world->size());
+  if (!quiet && resumed) fmt::print("resuming {} after epoch {}\n", o.resume, epochs_before);
   std::fflush(stdout);
   trainer tr(cfg);
   if (resumed) tr.resume_from(std::move(resumed->state));
+  tr.distribute(world.get());
   const fit_result r = tr.fit(m, *d.x_train, d.y_train, d.x_valid.get(), d.y_valid);
   shown.finish();
-  if (!o.quiet)
+  if (!quiet)
     for (const std::string& note : r.notes) fmt::print("note: {}\n", note);
   if (r.status == fit_status::diverged)
     throw error(errc::invalid_data,
@@ -153,8 +182,9 @@ int train(const train_options& o) {
   const std::size_t epochs_run = r.epochs.empty() ? epochs_before : r.epochs.back().epoch;
   const std::string out =
       o.out.empty() ? std::filesystem::path(o.data).replace_extension(".tmlp").string() : o.out;
+  if (!lead) return 0;
   save_model(m, out, model_metadata(o, d, r, epochs_run));
-  if (!o.quiet)
+  if (!quiet)
     fmt::print("{} after {} epochs (best {}); model written to {}\n", to_string(r.status),
                epochs_run, r.best_epoch, out);
   return 0;

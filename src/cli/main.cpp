@@ -2,12 +2,14 @@
 // on stderr and exits non-zero.
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include "cli/bench.hpp"
 #include "cli/commands.hpp"
+#include "tmlp/distributed.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/system.hpp"
 #include "tmlp/version.hpp"
@@ -123,8 +125,20 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {  // a bad flag or argument: one line, like every error
     std::fprintf(stderr, "tmlp: error: %s (see tmlp --help)\n", e.what());
     return e.get_exit_code();
+  } catch (const tmlp::collective_error& e) {  // raised alike on every rank: said once
+    if (tmlp::launcher_rank() <= 0) std::fprintf(stderr, "tmlp: error: %s\n", e.what());
+    return 1;
   } catch (const tmlp::error& e) {
-    std::fprintf(stderr, "tmlp: error: %s\n", e.what());
+    // Under MPI: an error of this rank alone names the rank and ends the other ranks, which
+    // may be waiting for this one.
+    const int rank = tmlp::launcher_rank();
+    const std::string_view what = e.what();
+    if (rank > 0 && what.substr(0, 5) != "rank ")
+      std::fprintf(stderr, "tmlp: error: rank %d: %s\n", rank, e.what());
+    else
+      std::fprintf(stderr, "tmlp: error: %s\n", e.what());
+    std::fflush(stderr);
+    tmlp::mpi_abort(1);
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "tmlp: internal error: %s\n", e.what());

@@ -195,6 +195,9 @@ class batch_norm_stats_op final : public op {
                       batch_stats& stats) const noexcept override {
     merge_grad_sums(l_, s_.partial, shards, stats);
   }
+  std::span<double> partials(workspace& ws) const noexcept override {
+    return {ws.doubles(s_.partial), 2 * l_.n_out};
+  }
 
  private:
   dense_layer l_;

@@ -101,7 +101,7 @@ void model::predict(matrix_view x, matrix_span out, const predict_options& optio
   if (n_chunks == 1) {
     run();
   } else {
-    tbb::task_arena arena(options.n_threads > 0 ? options.n_threads : tbb::task_arena::automatic);
+    tbb::task_arena arena(core::arena_threads(options.n_threads));
     arena.execute(run);
   }
 }

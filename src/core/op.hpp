@@ -83,6 +83,9 @@ class op {
   // Barriers only: combine every shard's partials into stats, shards in order 0, 1, ...
   virtual void merge_forward(std::span<workspace* const>, batch_stats&) const noexcept {}
   virtual void merge_backward(std::span<workspace* const>, batch_stats&) const noexcept {}
+  // Barriers only: the partials of ws that merge_forward and merge_backward read (those of the
+  // last pass over it), for a merge whose shards are on several processes.
+  virtual std::span<double> partials(workspace&) const noexcept { return {}; }
 };
 
 }  // namespace tmlp::core

@@ -17,7 +17,9 @@
 #include <utility>
 
 #include <tbb/blocked_range.h>
+#include <tbb/info.h>
 #include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
 
 #if defined(__SANITIZE_THREAD__)
 #define TMLP_TSAN 1
@@ -55,6 +57,13 @@ void parallel_for_index(std::size_t n, Body&& body) {
 #ifdef TMLP_TSAN
   AnnotateHappensAfter(__FILE__, __LINE__, &finish);
 #endif
+}
+
+// The size of a task_arena for n_threads (0: every CPU): no more than the CPUs this process may
+// use (its affinity, which an MPI launcher narrows), which is all TBB would give it anyway.
+inline int arena_threads(int n_threads) noexcept {
+  const int cpus = tbb::info::default_concurrency();
+  return n_threads > 0 && n_threads < cpus ? n_threads : cpus;
 }
 
 }  // namespace tmlp::core

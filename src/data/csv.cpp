@@ -29,6 +29,7 @@
 #include <fmt/format.h>
 #include <tbb/task_arena.h>
 
+#include "core/parallel.hpp"
 #include "data/csv_reader.hpp"
 #include "data/csv_scan.hpp"
 #include "io/file_io.hpp"
@@ -236,7 +237,7 @@ table parse_text(std::string_view text, const csv_options& options, const std::s
   table out;
   out.source = source;
   out.columns.resize(n_cols);
-  tbb::task_arena arena(options.n_threads > 0 ? options.n_threads : tbb::task_arena::automatic);
+  tbb::task_arena arena(core::arena_threads(options.n_threads));
   arena.execute([&] {
     const std::size_t max_chunks = std::max<std::size_t>(1, max_cells_per_chunk_table / n_cols);
     rd.chunks = csv_split(p, end, line, options.chunk_bytes, max_chunks);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <thread>
 
 #include <fmt/format.h>
 #include <tbb/info.h>
@@ -89,7 +90,17 @@ fit_plan make_fit_plan(const train_config& cfg, const core::network& net, const 
   p.batch = cfg.batch_size == 0 ? p.n_train : std::min(cfg.batch_size, p.n_train);
   p.n_batches = (p.n_train + p.batch - 1) / p.batch;
   p.n_shards = plan_shards(p.batch, cfg.shard_rows, cfg.max_shards).n_shards;
-  const int hw = cfg.n_threads > 0 ? cfg.n_threads : tbb::info::default_concurrency();
+  // A process whose affinity allows fewer CPUs than the machine has (an MPI launcher binds each
+  // rank to a core by default) gets no more TBB threads than those CPUs: ask for no more.
+  int hw = cfg.n_threads > 0 ? cfg.n_threads : tbb::info::default_concurrency();
+  const int cpus = tbb::info::default_concurrency();
+  if (hw > cpus && cpus < static_cast<int>(std::thread::hardware_concurrency())) {
+    p.notes.push_back(fmt::format(
+        "{} threads asked, but this process may run on only {} of the machine's {} CPUs (its "
+        "affinity; under mpirun, add --bind-to none or --map-by slot:PE={})",
+        hw, cpus, std::thread::hardware_concurrency(), hw));
+    hw = cpus;
+  }
   p.n_workers = choose_workers(net, p.batch, p.n_shards, hw);
   return p;
 }

@@ -65,6 +65,8 @@ void gradient_engine::run_shards(const kernels::kernel_table& k, const float* pa
   const shard_plan& plan = plan_;
   const std::size_t tw = target_width_, n_segments = net_.n_segments();
   const std::span<core::workspace* const> wss(ws_.data(), plan.n_shards);
+  // This process's shards: all of them, or its rank's range.
+  const std::size_t first = ranks_.begin(rank()), n_local = ranks_.count(rank());
   auto pass_of = [&](shard& sh, std::size_t s, const core::dropout_context& drop) {
     return core::pass{
         k,       params,        plan.size(s), sh.ws, net_.has_dropout ? &drop : nullptr,
@@ -83,7 +85,8 @@ void gradient_engine::run_shards(const kernels::kernel_table& k, const float* pa
 
   // Forward segment by segment; the last one goes on with the loss and its own backward.
   for (std::size_t seg = 0; seg < n_segments; ++seg) {
-    core::parallel_for_index(plan.n_shards, [&](std::size_t s) {
+    core::parallel_for_index(n_local, [&](std::size_t i) {
+      const std::size_t s = first + i;
       shard& sh = shards_[s];
       const std::size_t b0 = plan.begin(s), rows = plan.size(s);
       if (seg == 0) gather(sh, b0, rows);
@@ -101,12 +104,17 @@ void gradient_engine::run_shards(const kernels::kernel_table& k, const float* pa
       sh.t_forward += seconds(t2 - t1);
       sh.t_backward += seconds_since(t2);
     });
-    if (seg + 1 < n_segments) core::barrier_of(net_, seg).merge_forward(wss, stats_);
+    if (seg + 1 < n_segments) {
+      if (comm_) merge_barrier(seg);
+      core::barrier_of(net_, seg).merge_forward(wss, stats_);
+    }
   }
   // Backward through the segments before the last, each after its barrier's merge.
   for (std::size_t seg = n_segments - 1; seg-- > 0;) {
+    if (comm_) merge_barrier(seg);
     core::barrier_of(net_, seg).merge_backward(wss, stats_);
-    core::parallel_for_index(plan.n_shards, [&](std::size_t s) {
+    core::parallel_for_index(n_local, [&](std::size_t i) {
+      const std::size_t s = first + i;
       shard& sh = shards_[s];
       const core::dropout_context drop{dropout_key, idx + plan.begin(s)};
       const auto t0 = clock_type::now();
@@ -123,7 +131,16 @@ double gradient_engine::compute(const kernels::kernel_table& k, const float* par
   const shard_plan& plan = plan_for(batch);
   // Shard sizes differ by at most one row; the last one is the largest.
   TMLP_ASSERT(batch <= max_batch_ && plan.size(plan.n_shards - 1) <= shards_[0].ws.max_rows());
+  ranks_ = rank_shards{plan.n_shards, comm_ ? comm_->size() : 1};
   run_shards(k, params, x, y, w, idx, dropout_key);
+  if (comm_) {
+    const double loss = exchange_losses();
+    if (stop_ != stop_none) return loss;  // abandoned by every rank alike
+    reduce_chain(k, batch, grad);
+    if (!net_.embeddings.empty()) reduce_embeddings_chain(batch, grad);
+    broadcast_result(grad);
+    return loss;
+  }
 
   reduce(k, batch, grad);
   if (!net_.embeddings.empty()) reduce_embeddings(batch, grad);
@@ -146,12 +163,14 @@ phase_times gradient_engine::phases() const noexcept {
     p.backward += sh.t_backward;
   }
   p.reduce = t_reduce_;
+  p.wait = t_wait_;
+  p.bytes = comm_ ? comm_->bytes_sent() : 0;
   return p;
 }
 
 void gradient_engine::reset_phases() noexcept {
   for (shard& sh : shards_) sh.t_gather = sh.t_forward = sh.t_backward = 0.0;
-  t_reduce_ = 0.0;
+  t_reduce_ = t_wait_ = 0.0;
 }
 
 }  // namespace tmlp::train

@@ -20,6 +20,7 @@
 
 #include "core/network.hpp"
 #include "kernels.hpp"
+#include "tmlp/distributed.hpp"
 #include "tmlp/matrix.hpp"
 #include "tmlp/rows.hpp"
 #include "train/reduce.hpp"
@@ -46,9 +47,31 @@ inline constexpr std::size_t param_block = 16384;
 // gather, forward (with the loss) and backward are summed over shards: worker time, which
 // divided by the workers used approximates their share of the wall clock. reduce and update
 // are wall-clock times of their passes (reduce includes clipping and the gradient norm).
+// Several processes (distributed): wait is the part of reduce spent waiting for other ranks
+// (their shards, the chain, the broadcast), and bytes what this rank sent.
 struct phase_times {
   double gather = 0.0, forward = 0.0, backward = 0.0, reduce = 0.0, update = 0.0;
+  double wait = 0.0;
+  std::uint64_t bytes = 0;
 };
+
+// Rank r of R computes shards [begin(r), begin(r + 1)) of a plan of n_shards: contiguous, in
+// rank order, at most one apart in count (a rank may have none when n_shards < R).
+struct rank_shards {
+  std::size_t n_shards = 0;
+  int n_ranks = 1;
+  std::size_t begin(int r) const noexcept {
+    return n_shards * static_cast<std::size_t>(r) / static_cast<std::size_t>(n_ranks);
+  }
+  std::size_t count(int r) const noexcept { return begin(r + 1) - begin(r); }
+  // Most shards any rank has: the width of the per-rank records exchanged.
+  std::size_t max_count() const noexcept {
+    return (n_shards + static_cast<std::size_t>(n_ranks) - 1) / static_cast<std::size_t>(n_ranks);
+  }
+};
+
+// Why a step was abandoned before its update: stop requests, one bit per kind, from any rank.
+enum stop_request : std::uint32_t { stop_none = 0, stop_cancel = 1, stop_callback = 2 };
 
 class gradient_engine {
  public:
@@ -66,6 +89,15 @@ class gradient_engine {
   double compute(const kernels::kernel_table& k, const float* params, const row_source& x,
                  const float* y, const float* w, const std::uint32_t* idx, std::size_t batch,
                  float* grad, std::uint64_t dropout_key = 0);
+
+  // Several processes: each computes its ranks' shards (rank_shards) and compute() reduces
+  // over comm so that every rank ends with the gradient, loss and norm one process computes
+  // (docs/DISTRIBUTED.md). nullptr or one rank: this process alone. Not owned.
+  void distribute(communicator* comm) noexcept { comm_ = comm && comm->size() > 1 ? comm : nullptr; }
+  // Distributed: this rank's stop requests for the step compute() runs next; after it, those
+  // of every rank combined. When any is set compute() returns without reducing the gradient.
+  void request_stop(std::uint32_t requests) noexcept { stop_ = requests; }
+  std::uint32_t agreed_stop() const noexcept { return comm_ ? stop_ : stop_none; }
   double compute(const kernels::kernel_table& k, const float* params, matrix_view x, const float* y,
                  const float* w, const std::uint32_t* idx, std::size_t batch, float* grad,
                  std::uint64_t dropout_key = 0) {
@@ -130,6 +162,28 @@ class gradient_engine {
   std::vector<double> block_sq_;  // per parameter block, from reduce()
   double grad_sq_ = 0.0;
   double t_reduce_ = 0.0;
+
+  // Several processes (train/reduce_ranks.cpp).
+  communicator* comm_ = nullptr;
+  std::uint32_t stop_ = stop_none;
+  rank_shards ranks_;
+  std::vector<double> records_, gathered_;  // per-rank records of the exchanges
+  std::vector<std::uint64_t> chain_meta_;   // embedding rows in the chain: offset, dim
+  std::vector<float> chain_values_, chain_out_;
+  std::vector<std::uint64_t> chain_out_meta_;
+  double t_wait_ = 0.0;
+  bool owns(std::size_t s) const noexcept {
+    return s >= ranks_.begin(rank()) && s < ranks_.begin(rank() + 1);
+  }
+  int rank() const noexcept { return comm_ ? comm_->rank() : 0; }
+  void merge_barrier(std::size_t seg);          // the barrier's partials from every rank
+  double exchange_losses();                      // the batch's loss, and the stop requests
+  void reduce_chain(const kernels::kernel_table& k, std::size_t batch, float* grad);
+  void reduce_embeddings_chain(std::size_t batch, float* grad);
+  void collect_entries(std::size_t s_begin, std::size_t s_end);
+  void broadcast_result(float* grad);
+  template <class F>
+  void waiting(F&& f);
 };
 
 }  // namespace tmlp::train

@@ -52,16 +52,10 @@ double gradient_engine::clip_square(float* g, std::size_t len) const noexcept {
   return sum_of_squares(g, len);
 }
 
-void gradient_engine::reduce_embeddings(std::size_t batch, float* grad) {
-  const auto t0 = clock_type::now();
-  const shard_plan& plan = plan_for(batch);
-  // Only the table rows this batch used: the last batch's go back to zero, then every
-  // (shard, row, table) share is added to its table row, shards and rows in order. Sorting by
-  // (table row, shard, row) gives that order whatever the threads did.
-  for (const sparse_row& t : touched_) std::fill(grad + t.offset, grad + t.offset + t.dim, 0.0f);
-  touched_.clear();
+void gradient_engine::collect_entries(std::size_t s_begin, std::size_t s_end) {
+  const shard_plan& plan = plan_;
   entries_.clear();
-  for (std::size_t s = 0; s < plan.n_shards; ++s) {
+  for (std::size_t s = s_begin; s < s_end; ++s) {
     const float* xs = shards_[s].x.data();
     for (std::size_t r = 0; r < plan.size(s); ++r) {
       std::uint32_t col = 0;
@@ -79,6 +73,17 @@ void gradient_engine::reduce_embeddings(std::size_t batch, float* grad) {
            : a.shard != b.shard ? a.shard < b.shard
                                 : a.row < b.row;
   });
+}
+
+void gradient_engine::reduce_embeddings(std::size_t batch, float* grad) {
+  const auto t0 = clock_type::now();
+  const shard_plan& plan = plan_for(batch);
+  // Only the table rows this batch used: the last batch's go back to zero, then every
+  // (shard, row, table) share is added to its table row, shards and rows in order. Sorting by
+  // (table row, shard, row) gives that order whatever the threads did.
+  for (const sparse_row& t : touched_) std::fill(grad + t.offset, grad + t.offset + t.dim, 0.0f);
+  touched_.clear();
+  collect_entries(0, plan.n_shards);
   const std::size_t width = net_.layers[0].n_in, plain = net_.plain_columns.size();
   const float inv_b = 1.0f / static_cast<float>(batch);
   for (std::size_t i = 0; i < entries_.size();) {

@@ -226,6 +226,14 @@ std::vector<train_flag> make_train_flags() {
        .field = &o::config,
        .existing_file = true},
       {.name = "quiet", .help = "Print nothing but errors", .field = &o::quiet, .short_name = "-q"},
+      {.name = "distributed",
+       .help = "Train across the MPI ranks this process was started with (automatic under "
+               "mpirun; docs/DISTRIBUTED.md)",
+       .field = &o::distributed},
+      {.name = "comm-timeout",
+       .help = "Seconds a rank waits for another before it stops the run with an error",
+       .field = &o::comm_timeout,
+       .shows_default = true},
   };
 }
 

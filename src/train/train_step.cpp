@@ -22,34 +22,35 @@ int choose_workers(const core::network& net, std::size_t batch, std::size_t n_sh
 }
 
 train_step::train_step(const core::network& net, const train_config& config, std::size_t max_batch,
-                       std::size_t steps_per_epoch, reduction_seam* seam)
+                       std::size_t steps_per_epoch, communicator* comm)
     : net_(net),
       seed_(config.seed),
       clip_norm_(config.clip_norm),
       engine_(net, max_batch, config.shard_rows, config.max_shards, config.clip_value),
-      seam_(seam != nullptr ? seam : &local_),
       opt_(config.opt, config, net.n_params),
       sched_(config.sched, opt_.base_lr(), config.epochs, steps_per_epoch),
       grad_(net.n_params),
       backup_(net.n_params),
-      block_finite_((net.n_dense_params + param_block - 1) / param_block, 1) {}
+      block_finite_((net.n_dense_params + param_block - 1) / param_block, 1) {
+  engine_.distribute(comm);
+}
 
 train_step::result train_step::run(const kernels::kernel_table& k, float* params,
                                    const row_source& x, const float* y, const float* w,
                                    const std::uint32_t* idx, std::size_t rows, std::size_t epoch,
-                                   std::size_t step, observer* obs) {
+                                   std::size_t step, observer* obs, std::uint32_t stop) {
   result r;
   r.lr = sched_.at(epoch, step);
+  engine_.request_stop(stop);
   r.loss_sum =
       engine_.compute(k, params, x, y, w, idx, rows, grad_.data(), core::dropout_key(seed_, epoch));
-  reduced_gradient g{std::span<float>(grad_.data(), net_.n_dense_params), std::span<float>(grad_),
-                     engine_.sparse_rows(), engine_.grad_sq(), r.loss_sum};
-  seam_->combine(g);
-  r.loss_sum = g.loss_sum;
-  r.finite = std::isfinite(g.loss_sum) && std::isfinite(g.grad_sq);
+  r.stopped = engine_.agreed_stop();
+  if (r.stopped != stop_none) return r;  // every rank abandons the step alike
+  const double grad_sq = engine_.grad_sq();
+  r.finite = std::isfinite(r.loss_sum) && std::isfinite(grad_sq);
   if (!r.finite) return r;  // the parameters stay the last finite ones
   if (obs != nullptr) obs->inspect(params, grad_.data());
-  r.finite = apply(k, params, r.lr, std::sqrt(g.grad_sq));
+  r.finite = apply(k, params, r.lr, std::sqrt(grad_sq));
   return r;
 }
 

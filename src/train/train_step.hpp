@@ -1,5 +1,5 @@
-// The owner of one optimization step: the gradient engine, the reduction seam, both kinds of
-// clipping, the learning-rate schedule and the optimizer, behind one call.
+// The owner of one optimization step: the gradient engine (with its seam to other processes),
+// both kinds of clipping, the learning-rate schedule and the optimizer, behind one call.
 //
 //     train_step step(net, config, batch, n_batches);
 //     for each batch b of epoch e:
@@ -8,7 +8,7 @@
 //     step.end_epoch(monitored_loss);
 //
 // run() = gradient (engine: shards, barriers, reduction in shard order, clipping by value and
-// the squared norm) -> seam (may combine with other processes) -> clipping by global norm ->
+// the squared norm; on several processes, over the ranks) -> clipping by global norm ->
 // optimizer update over fixed parameter blocks (skipping the network's frozen parameters) ->
 // batch-norm running statistics. It runs inside the caller's task_arena and allocates nothing.
 #pragma once
@@ -36,10 +36,10 @@ int choose_workers(const core::network& net, std::size_t batch, std::size_t n_sh
 
 class train_step {
  public:
-  // max_batch: the largest batch; steps_per_epoch: for the schedule. seam: where the reduced
-  // gradient goes before the update (nullptr: this process alone); not owned.
+  // max_batch: the largest batch; steps_per_epoch: for the schedule. comm: the processes that
+  // share each step (nullptr: this process alone); not owned.
   train_step(const core::network& net, const train_config& config, std::size_t max_batch,
-             std::size_t steps_per_epoch, reduction_seam* seam = nullptr);
+             std::size_t steps_per_epoch, communicator* comm = nullptr);
 
   // Looks at the step's gradient (after clipping by value, before clipping by norm) and the
   // parameters before the update; the health monitor is one.
@@ -54,13 +54,17 @@ class train_step {
     float lr = 0.0f;        // the learning rate of this step
     bool finite = true;     // false: the loss or gradient was not finite, or the update would
                             // have made a parameter so; params are then as before the call
+    std::uint32_t stopped = stop_none;  // several processes: some rank asked to stop (bits of
+                                        // stop_request); the step was not applied
   };
 
   // One step on the rows idx[0..rows) of x (features), y (targets) and w (sample weights or
   // nullptr), step `step` (0-based) of epoch `epoch` (0-based; keys the dropout masks).
+  // stop: on several processes, this rank's stop requests, which every rank learns with the
+  // step (one process stops before calling run()).
   result run(const kernels::kernel_table& k, float* params, const row_source& x, const float* y,
              const float* w, const std::uint32_t* idx, std::size_t rows, std::size_t epoch,
-             std::size_t step, observer* obs = nullptr);
+             std::size_t step, observer* obs = nullptr, std::uint32_t stop = stop_none);
 
   // After each epoch, with the monitored loss: the schedule's plateau rule.
   void end_epoch(double monitored_loss) noexcept { sched_.end_epoch(monitored_loss); }
@@ -85,8 +89,6 @@ class train_step {
   std::uint64_t seed_;
   float clip_norm_;
   gradient_engine engine_;
-  local_reduction local_;
-  reduction_seam* seam_;
   optimizer_state opt_;
   lr_schedule sched_;
   std::vector<float> grad_;

@@ -2,14 +2,18 @@
 // the policies that run at each epoch's end (train/policies.hpp).
 #include <algorithm>
 #include <atomic>
+#include <span>
 #include <optional>
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
 #include <tbb/task_arena.h>
 
 #include "blas.hpp"
 #include "core/model_impl.hpp"
+#include "io/file_io.hpp"
+#include "tmlp/distributed.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/trainer.hpp"
 #include "train/fit_plan.hpp"
@@ -54,25 +58,66 @@ struct epoch_steps {
   std::optional<fit_status> stopped;  // set when the fit must end during the epoch
 };
 
+fit_status status_of(std::uint32_t stop) noexcept {
+  return (stop & train::stop_cancel) != 0 ? fit_status::cancelled : fit_status::stopped_by_callback;
+}
+
+// Several processes: every rank's record (stop requests, and a hash of what it computed)
+// combined, the requests or'ed; throws collective_error on every rank if the hashes differ.
+std::uint32_t agree(communicator* comm, std::uint32_t stop, std::uint64_t hash,
+                    std::size_t epoch) {
+  if (comm == nullptr) return stop;
+  const std::uint64_t mine[2] = {stop, hash};
+  std::vector<std::uint64_t> all(2 * static_cast<std::size_t>(comm->size()));
+  comm->all_gather(std::as_bytes(std::span(mine)), std::as_writable_bytes(std::span(all)));
+  std::uint32_t agreed = train::stop_none;
+  for (int r = 0; r < comm->size(); ++r) {
+    agreed |= static_cast<std::uint32_t>(all[2 * static_cast<std::size_t>(r)]);
+    if (all[2 * static_cast<std::size_t>(r) + 1] != all[1])
+      throw collective_error(
+          errc::invalid_data,
+          fmt::format("ranks disagree after epoch {}: rank {} computed another loss than rank 0 "
+                      "(different data or build?)",
+                      epoch, r));
+  }
+  return agreed;
+}
+
+std::uint64_t hash_of(const epoch_report& rep) noexcept {
+  const double values[3] = {rep.train_loss, rep.valid_loss.value_or(0.0),
+                            rep.valid_metric.value_or(0.0)};
+  return io::fnv1a(reinterpret_cast<const unsigned char*>(values), sizeof values);
+}
+
 // The steps of epoch `epoch` over the rows in `order`; counts them in result.n_steps, and sets
-// result.status if the fit ends before the epoch's first step.
+// result.status if the fit ends before the epoch's first step. On several processes a stop
+// (cancel, or on_batch returning false) travels with the next step and ends the epoch on every
+// rank at the same step, before its update; one requested after the last step is agreed on
+// at the epoch's end.
 epoch_steps run_epoch(const train_config& cfg, const std::atomic<bool>& cancelled,
-                      train::train_step& step, train::health_policy& health, tbb::task_arena& arena,
-                      const train::fit_plan& plan, const std::vector<std::uint32_t>& order,
-                      std::size_t epoch, float* params, fit_result& result) {
+                      communicator* comm, train::train_step& step, train::health_policy& health,
+                      tbb::task_arena& arena, const train::fit_plan& plan,
+                      const std::vector<std::uint32_t>& order, std::size_t epoch, float* params,
+                      fit_result& result) {
   const kernels::kernel_table& k = kernels::active();
   epoch_steps e;
+  std::uint32_t pending = train::stop_none;
   for (std::size_t b = 0; b < plan.n_batches; ++b) {
     if (cancelled.load(std::memory_order_relaxed)) {
-      e.stopped = fit_status::cancelled;
-      break;
+      pending |= train::stop_cancel;
+      if (comm == nullptr) break;
     }
     const std::size_t b0 = b * plan.batch, rows = std::min(plan.batch, plan.n_train - b0);
     train::train_step::result r;
     arena.execute([&] {
       r = step.run(k, params, *plan.x, plan.y.data, plan.weights, order.data() + b0, rows, epoch, b,
-                   health.for_step(b + 1 == plan.n_batches));
+                   health.for_step(b + 1 == plan.n_batches), pending);
     });
+    if (r.stopped != train::stop_none) {
+      pending = train::stop_none;
+      e.stopped = status_of(r.stopped);
+      break;
+    }
     e.lr = r.lr;
     if (!r.finite) {  // the parameters are those before this step: the last finite ones
       e.stopped = fit_status::diverged;
@@ -83,10 +128,12 @@ epoch_steps run_epoch(const train_config& cfg, const std::atomic<bool>& cancelle
     e.rows += rows;
     if (cfg.on_batch && !cfg.on_batch(batch_report{epoch + 1, b + 1, plan.n_batches,
                                                    r.loss_sum / static_cast<double>(rows), r.lr})) {
-      e.stopped = fit_status::stopped_by_callback;
-      break;
+      pending |= train::stop_callback;
+      if (comm == nullptr) break;
     }
   }
+  if (!e.stopped && comm != nullptr) pending = agree(comm, pending, 0, epoch + 1);
+  if (!e.stopped && pending != train::stop_none) e.stopped = status_of(pending);
   if (e.rows == 0 && e.stopped) result.status = *e.stopped;
   return e;
 }
@@ -108,7 +155,8 @@ fit_result trainer::run(model& m, const row_source& x, matrix_view y, const row_
                     .n_workers = static_cast<std::size_t>(plan.n_workers),
                     .notes = plan.notes};
   if (!blas_pin.note().empty()) result.notes.push_back(blas_pin.note());
-  train::train_step step(net, cfg, plan.batch, plan.n_batches);
+  communicator* const comm = comm_ != nullptr && comm_->size() > 1 ? comm_ : nullptr;
+  train::train_step step(net, cfg, plan.batch, plan.n_batches, comm);
   train::validation_policy validation(net, plan);
   train::health_policy health(net, plan);
   train::early_stopping_policy early(cfg, net.n_params);
@@ -130,7 +178,7 @@ fit_result trainer::run(model& m, const row_source& x, matrix_view y, const row_
     train::shuffle_epoch(cfg.seed, epoch, order);
     health.begin_epoch();
     const epoch_steps e =
-        run_epoch(cfg, cancelled_, step, health, arena, plan, order, epoch, params, result);
+        run_epoch(cfg, cancelled_, comm, step, health, arena, plan, order, epoch, params, result);
     if (e.rows == 0) break;  // cancelled or diverged before the epoch's first step
 
     epoch_report rep{.epoch = epoch + 1,
@@ -153,7 +201,10 @@ fit_result trainer::run(model& m, const row_source& x, matrix_view y, const row_
       result.status = *e.stopped;
       break;
     }
-    const bool go_on = !cfg.on_epoch || cfg.on_epoch(result.epochs.back());
+    bool go_on = !cfg.on_epoch || cfg.on_epoch(result.epochs.back());
+    // Several processes: every rank computed the same epoch (checked) and stops together.
+    go_on = agree(comm, go_on ? train::stop_none : train::stop_callback, hash_of(rep),
+                  epoch + 1) == train::stop_none;
     if (early.should_stop()) {
       result.status = fit_status::early_stopped;
       break;
