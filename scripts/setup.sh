@@ -15,6 +15,8 @@ packages=(
   catch2 libbenchmark-dev
   libfast-float-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   hyperfine
+  # training across processes (tmlp train under mpirun) and its tests
+  libopenmpi-dev openmpi-bin
   # the Python package and its tests (Debian's /usr/bin/python3)
   python3-dev pybind11-dev python3-numpy python3-pandas python3-sklearn python3-pytest
   python3-tqdm

@@ -33,6 +33,8 @@
 
 namespace tmlp {
 
+class communicator;  // tmlp/distributed.hpp
+
 // --- the configurations -------------------------------------------------------------------------
 // One MLP problem of the protocol: hidden layers of one activation, an identity output layer.
 struct bench_config {
@@ -99,6 +101,10 @@ class bench_gemm_step {
 // gradient norm) and update are wall-clock.
 struct bench_phase_seconds {
   double gather = 0.0, forward = 0.0, backward = 0.0, reduce = 0.0, update = 0.0;
+  // Across ranks: the part of reduce spent waiting for other ranks, and the bytes this rank
+  // sent (since it was created: not reset).
+  double wait = 0.0;
+  std::uint64_t bytes_sent = 0;
 };
 
 // The training steps of the trainer (tmlp::trainer runs the same ones) on full batches of
@@ -110,8 +116,9 @@ class bench_train_step {
  public:
   // x: n x spec.n_inputs, y: n x outputs (n x 1 for ce), not copied: they must outlive this.
   // Throws tmlp::error for an invalid spec or config, or mismatched x and y.
+  // comm: run each step across its ranks (tmlp/distributed.hpp), every rank calling run() alike.
   bench_train_step(const model_spec& spec, const train_config& config, matrix_view x, matrix_view y,
-                   int n_threads);
+                   int n_threads, communicator* comm = nullptr);
   ~bench_train_step();
   bench_train_step(const bench_train_step&) = delete;
   bench_train_step& operator=(const bench_train_step&) = delete;

@@ -66,6 +66,8 @@ std::unique_ptr<communicator> mpi_world(std::chrono::seconds timeout = std::chro
 // After an error on this rank alone (others may be waiting for it): ends every process of the
 // MPI job now, with exit status code. Returns (does nothing) if MPI is not initialized.
 void mpi_abort(int code) noexcept;
+// Whether MPI is initialized (mpi_world() was called) and not yet finalized.
+bool mpi_started() noexcept;
 
 // Whether this build can train across processes (TMLP_WITH_MPI), and whether this process
 // was started by an MPI launcher (mpirun, srun: by its environment, without initializing MPI).

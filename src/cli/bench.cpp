@@ -16,8 +16,10 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/bench_measure.hpp"
+#include "cli/bench_ranks.hpp"
 #include "cli/bench_report.hpp"
 #include "tmlp/bench.hpp"
+#include "tmlp/distributed.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/system.hpp"
 #include "tmlp/train_setup.hpp"
@@ -208,6 +210,12 @@ int bench(const bench_options& o) {
   }
   check_options(o);
   const bench_problem p = resolve(o);
+  if (launched_by_mpi()) {  // one step across the ranks, on the first thread count given
+    const std::unique_ptr<communicator> world = mpi_world();
+    ensure_single_threaded_blas();
+    const std::vector<int> t = thread_counts(o.threads, system().n_threads);
+    return bench_ranks(p, t.front(), o.min_time * 5, o.seed, o.json, o.quiet, *world);
+  }
   // BLAS first: the system's description names its thread count.
   const std::string blas_note = ensure_single_threaded_blas();
   const system_info sys = system();

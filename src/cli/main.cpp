@@ -123,6 +123,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::Success& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {  // a bad flag or argument: one line, like every error
+    if (!tmlp::mpi_started() && tmlp::launcher_rank() > 0) return e.get_exit_code();
     std::fprintf(stderr, "tmlp: error: %s (see tmlp --help)\n", e.what());
     return e.get_exit_code();
   } catch (const tmlp::collective_error& e) {  // raised alike on every rank: said once
@@ -131,7 +132,10 @@ int main(int argc, char** argv) {
   } catch (const tmlp::error& e) {
     // Under MPI: an error of this rank alone names the rank and ends the other ranks, which
     // may be waiting for this one.
+    // Before MPI starts an error comes from the command line, the same on every rank: rank 0
+    // alone says it (mpirun names any rank that fails alone).
     const int rank = tmlp::launcher_rank();
+    if (rank > 0 && !tmlp::mpi_started()) return 1;
     const std::string_view what = e.what();
     if (rank > 0 && what.substr(0, 5) != "rank ")
       std::fprintf(stderr, "tmlp: error: rank %d: %s\n", rank, e.what());
@@ -142,6 +146,8 @@ int main(int argc, char** argv) {
     return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "tmlp: internal error: %s\n", e.what());
+    std::fflush(stderr);
+    tmlp::mpi_abort(2);
     return 2;
   }
   return 0;

@@ -158,11 +158,15 @@ std::unique_ptr<communicator> mpi_world(std::chrono::seconds timeout) {
 
 bool mpi_available() noexcept { return true; }
 
-void mpi_abort(int code) noexcept {
+bool mpi_started() noexcept {
   int initialized = 0, finalized = 0;
   MPI_Initialized(&initialized);
   MPI_Finalized(&finalized);
-  if (initialized && !finalized) MPI_Abort(MPI_COMM_WORLD, code);
+  return initialized && !finalized;
+}
+
+void mpi_abort(int code) noexcept {
+  if (mpi_started()) MPI_Abort(MPI_COMM_WORLD, code);
 }
 
 }  // namespace tmlp

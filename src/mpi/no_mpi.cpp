@@ -13,4 +13,6 @@ bool mpi_available() noexcept { return false; }
 
 void mpi_abort(int) noexcept {}
 
+bool mpi_started() noexcept { return false; }
+
 }  // namespace tmlp

@@ -187,11 +187,13 @@ struct bench_train_step::impl {
   std::vector<std::uint32_t> order;
   std::size_t b0 = 0;
 
-  impl(model model_, const train_config& c, matrix_view x_, matrix_view y_, int n_threads)
+  impl(model model_, const train_config& c, matrix_view x_, matrix_view y_, int n_threads,
+       communicator* comm)
       : m(std::move(model_)),
         config(c),
         batch(c.batch_size == 0 ? x_.rows : std::min(c.batch_size, x_.rows)),
-        step(core::model_impl(m).net, config, batch, std::max<std::size_t>(1, x_.rows / batch)),
+        step(core::model_impl(m).net, config, batch, std::max<std::size_t>(1, x_.rows / batch),
+             comm),
         n_workers(
             train::choose_workers(core::model_impl(m).net, batch, step.n_shards(batch), n_threads)),
         arena(n_workers),
@@ -205,8 +207,10 @@ struct bench_train_step::impl {
 };
 
 bench_train_step::bench_train_step(const model_spec& spec, const train_config& config,
-                                   matrix_view x, matrix_view y, int n_threads)
-    : impl_(std::make_unique<impl>(checked_model(spec, config, x, y), config, x, y, n_threads)) {}
+                                   matrix_view x, matrix_view y, int n_threads,
+                                   communicator* comm)
+    : impl_(std::make_unique<impl>(checked_model(spec, config, x, y), config, x, y, n_threads,
+                                   comm)) {}
 bench_train_step::~bench_train_step() = default;
 
 void bench_train_step::run() {
@@ -225,7 +229,9 @@ bench_phase_seconds bench_train_step::phases() const noexcept {
           .forward = p.forward,
           .backward = p.backward,
           .reduce = p.reduce,
-          .update = p.update};
+          .update = p.update,
+          .wait = p.wait,
+          .bytes_sent = p.bytes};
 }
 
 std::size_t bench_train_step::batch_size() const noexcept { return impl_->batch; }
