@@ -30,11 +30,47 @@ struct rank_figures {
   double step = 0, compute = 0, reduce = 0, wait = 0, update = 0, bytes = 0;
 };
 
+// The link between ranks 0 and 1, by ping-pong: the one-way latency of a small message and the
+// bandwidth of large ones, in seconds and bytes per second (0, 0 for one rank).
+struct link_figures {
+  double latency = 0, bandwidth = 0;
+};
+
+link_figures measure_link(communicator& world) {
+  link_figures l;
+  if (world.size() < 2) return l;
+  const int me = world.rank();
+  auto ping_pong = [&](std::vector<std::byte>& buf, int rounds) {
+    const auto t0 = clock_type::now();
+    for (int i = 0; i < rounds; ++i) {
+      if (me == 0) {
+        world.post_send(1, buf);
+        world.post_recv(1, buf);
+      } else if (me == 1) {
+        world.post_recv(0, buf);
+        world.wait_all();
+        world.post_send(0, buf);
+      }
+      world.wait_all();
+    }
+    return seconds_since(t0) / (2.0 * rounds);  // one way
+  };
+  std::vector<std::byte> small(8), large(std::size_t{4} << 20);
+  ping_pong(small, 10);
+  l.latency = ping_pong(small, 2000);
+  ping_pong(large, 2);
+  const double t_large = ping_pong(large, 20);
+  l.bandwidth = static_cast<double>(large.size()) / std::max(t_large - l.latency, 1e-9);
+  world.broadcast(0, std::as_writable_bytes(std::span(&l, 1)));
+  return l;
+}
+
 }  // namespace
 
 int bench_ranks(const bench_problem& p, int n_threads, double min_time, std::uint64_t seed,
                 const std::string& json_path, bool quiet, communicator& world) {
   const int me = world.rank(), n_ranks = world.size();
+  const link_figures link = measure_link(world);
   const bench_data d = make_bench_data(p.spec, p.rows, 16, seed);
   bench_train_step step(p.spec, train_config{.opt = p.opt, .batch_size = p.batch_size, .seed = seed},
                         d.x.view(), d.y.view(), n_threads, &world);
@@ -71,6 +107,9 @@ int bench_ranks(const bench_problem& p, int n_threads, double min_time, std::uin
   if (!quiet) {
     fmt::print("config {} on {} ranks x {} threads: batch {}, {} steps; {:.0f} samples/s\n", p.name,
                n_ranks, n_threads, step.batch_size(), n_steps, samples_per_s);
+    if (n_ranks > 1)
+      fmt::print("link rank 0 - rank 1: {:.1f} us one way, {:.2f} GB/s\n", link.latency * 1e6,
+                 link.bandwidth / 1e9);
     fmt::print("{:>4} {:>9} {:>11} {:>10} {:>8} {:>10} {:>13} {:>8}\n", "rank", "step ms",
                "compute ms", "reduce ms", "wait ms", "update ms", "MB sent/step", "overlap");
     for (int r = 0; r < n_ranks; ++r) {
@@ -87,6 +126,8 @@ int bench_ranks(const bench_problem& p, int n_threads, double min_time, std::uin
                              {"batch", step.batch_size()},
                              {"steps", n_steps},
                              {"samples_per_s", samples_per_s},
+                             {"link_latency_s", link.latency},
+                             {"link_bandwidth_bytes_per_s", link.bandwidth},
                              {"per_rank", nlohmann::json::array()}};
     for (const rank_figures& f : all)
       j["per_rank"].push_back({{"step_s", f.step},
