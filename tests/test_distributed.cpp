@@ -47,8 +47,8 @@ problem make_problem() {
     p.y.push_back(f[0] + f[1] * f[2] + (level < 20.0f ? 0.5f : -0.5f) > 0.0f ? 1.0f : 0.0f);
   }
   p.spec = {.n_inputs = p.cols,
-            .layers = {{.units = 48, .act = activation::relu, .dropout = 0.2f, .batch_norm = true},
-                       {.units = 16, .act = activation::tanh, .batch_norm = true},
+            .layers = {{.units = 400, .act = activation::relu, .dropout = 0.2f, .batch_norm = true},
+                       {.units = 48, .act = activation::tanh, .batch_norm = true},
                        {.units = 1, .act = activation::identity}},
             .embeddings = {{.column = 6, .cardinality = 40, .dim = 4}},
             .loss = tmlp::loss_kind::bce,
@@ -99,7 +99,7 @@ void check_same(const outcome& a, const outcome& b) {
 }  // namespace
 
 TEST_CASE("R ranks train the same parameters as one process, bit for bit",
-          "[distributed][determinism]") {
+          "[train][distributed][determinism]") {
   const problem p = make_problem();
   // 128 rows: 8 shards (uneven over 3 ranks); 40: 2 shards (ranks without any at R >= 3);
   // 0: the full batch; 7: one shard of a short batch.
@@ -113,7 +113,9 @@ TEST_CASE("R ranks train the same parameters as one process, bit for bit",
     std::vector<outcome> got(static_cast<std::size_t>(n_ranks));
     run_ranks(n_ranks, [&](int r) {
       thread_communicator c(hub, r);
-      got[static_cast<std::size_t>(r)] = fit_on(p, config_for(batch), &c);
+      tmlp::train_config cfg = config_for(batch);
+      cfg.n_threads = 1 + r % 2;  // ranks of 1 and 2 threads: windows of 1 and 2 blocks
+      got[static_cast<std::size_t>(r)] = fit_on(p, cfg, &c);
       if (n_ranks > 1 && r > 0) CHECK(c.bytes_sent() > 0);
     });
     for (const outcome& o : got) check_same(one, o);
@@ -121,7 +123,7 @@ TEST_CASE("R ranks train the same parameters as one process, bit for bit",
 }
 
 TEST_CASE("a stop requested on one rank stops every rank at the same step",
-          "[distributed]") {
+          "[train][distributed]") {
   const problem p = make_problem();
   // One process: on_batch returns false after step 5.
   auto stop_at = [](std::size_t step, bool on_this_rank) {
@@ -148,7 +150,7 @@ TEST_CASE("a stop requested on one rank stops every rank at the same step",
 }
 
 TEST_CASE("ranks that describe their runs differently are refused on every rank",
-          "[distributed]") {
+          "[train][distributed]") {
   thread_hub hub(3);
   std::vector<std::string> errors(3);
   run_ranks(3, [&](int r) {

@@ -51,6 +51,8 @@ struct train_options {
   float clip_norm = 0.0f, clip_value = 0.0f;  // 0 = off
   std::uint64_t early_stop = 5;               // patience in epochs; 0 = off
   int threads = 0;                            // 0 = every core
+  std::uint64_t shard_rows = 64;              // train_config::shard_rows
+  std::uint64_t max_shards = 16;              // train_config::max_shards
   std::uint64_t seed = 0;
   // output
   std::string out;                     // model file; empty: DATA with extension .tmlp
@@ -88,6 +90,10 @@ struct train_flag {
   // name them; "[]" stands for any index ("model_spec.layers[].dropout").
   std::vector<std::string_view> fields;
   bool trainer = false;  // configures tmlp::trainer alone (a trainer on arrays takes only these)
+  // in_checkpoint, in_model: recorded only when not the default (a flag added after such files
+  // were first written, so that theirs stay as they were; a file without it ran with the
+  // default).
+  bool recorded_if_set = false;
 };
 
 // Every flag of `tmlp train`, in the order of its help; static storage.

@@ -37,7 +37,7 @@ class _MLPBase(BaseEstimator):
                  residual=False, batch_norm=False, embedding_dim=0, one_hot_max=64, loss="auto",
                  optimizer="adam", lr=0.0, batch_size=256, epochs=50, schedule="constant",
                  l1=0.0, l2=0.0, weight_decay=None, clip_norm=0.0, clip_value=0.0,
-                 early_stop=5, threads=0, seed=0, verbose=1):
+                 early_stop=5, threads=0, shard_rows=64, max_shards=16, seed=0, verbose=1):
         self.valid_fraction = valid_fraction
         self.numeric = numeric
         self.categorical = categorical
@@ -63,6 +63,8 @@ class _MLPBase(BaseEstimator):
         self.clip_value = clip_value
         self.early_stop = early_stop
         self.threads = threads
+        self.shard_rows = shard_rows
+        self.max_shards = max_shards
         self.seed = seed
         self.verbose = verbose
 

@@ -7,14 +7,18 @@
 //   (all_gather) and merges them in shard order itself;
 // - the dense gradient is added in a chain, block by block: the first rank with shards adds
 //   its shards to a block and sends the partial sum on, the next adds its own shards to it,
-//   and so on; the last rank scales and clips it. Receives are posted ahead and each block is
-//   sent as soon as it is added, so transfers overlap the adding of the next blocks;
+//   and so on; the last rank scales and clips it. Receives are posted ahead, and the rank's
+//   threads add a window of blocks at a time, which is sent on at once: transfers overlap
+//   the adding of the next window;
 // - the embedding rows the batch used go down the same chain as sparse partial sums;
 // - the last rank broadcasts the gradient, its squared norm and the used rows to every rank.
 #include <algorithm>
 #include <cstring>
 
+#include <tbb/task_arena.h>
+
 #include "core/network.hpp"
+#include "core/parallel.hpp"
 #include "core/workspace.hpp"
 #include "train/gradient_engine.hpp"
 #include "train/timer.hpp"
@@ -125,24 +129,35 @@ void gradient_engine::reduce_chain(const kernels::kernel_table& k, std::size_t b
     for (std::size_t b = 0; b < n_blocks; ++b)
       comm_->post_recv(prev, writable_bytes_of(grad + b * param_block, block_len(b)));
   const float inv_b = 1.0f / static_cast<float>(batch);
-  for (std::size_t b = 0; b < n_blocks; ++b) {
-    const std::size_t lo = b * param_block, len = block_len(b);
-    if (prev >= 0) waiting([&] { comm_->wait_recv(); });
-    // The same operations, in the same order, as reduce() on one process.
-    for (std::size_t s = first; s < first + count; ++s) {
-      float* g = shards_[s].grad.data() + lo;
-      if (s == 0)
-        std::memcpy(grad + lo, g, len * sizeof(float));
-      else
-        k.axpy(len, 1.0f, g, grad + lo);
-      std::memset(g, 0, len * sizeof(float));
-    }
-    if (next >= 0) {
-      comm_->post_send(next, bytes_of(grad + lo, len));
-    } else {
-      k.scale(len, inv_b, grad + lo);
-      block_sq_[b] = clip_square(grad + lo, len);
-    }
+  // Windows of as many blocks as the arena has threads: each window's blocks are received in
+  // order, added in parallel (the same operations, in the same order, as reduce() on one
+  // process, whatever the window), then sent on while the next window is added.
+  const std::size_t window =
+      static_cast<std::size_t>(std::max(1, tbb::this_task_arena::max_concurrency()));
+  for (std::size_t w0 = 0; w0 < n_blocks; w0 += window) {
+    const std::size_t w1 = std::min(n_blocks, w0 + window);
+    if (prev >= 0)
+      waiting([&] {
+        for (std::size_t b = w0; b < w1; ++b) comm_->wait_recv();
+      });
+    core::parallel_for_index(w1 - w0, [&](std::size_t i) {
+      const std::size_t b = w0 + i, lo = b * param_block, len = block_len(b);
+      for (std::size_t s = first; s < first + count; ++s) {
+        float* g = shards_[s].grad.data() + lo;
+        if (s == 0)
+          std::memcpy(grad + lo, g, len * sizeof(float));
+        else
+          k.axpy(len, 1.0f, g, grad + lo);
+        std::memset(g, 0, len * sizeof(float));
+      }
+      if (next < 0) {
+        k.scale(len, inv_b, grad + lo);
+        block_sq_[b] = clip_square(grad + lo, len);
+      }
+    });
+    if (next >= 0)
+      for (std::size_t b = w0; b < w1; ++b)
+        comm_->post_send(next, bytes_of(grad + b * param_block, block_len(b)));
   }
   waiting([&] { comm_->wait_all(); });
   t_reduce_ += seconds_since(t0);

@@ -51,6 +51,11 @@ nlohmann::ordered_json flag_json(const train_flag& f, const train_options& o) {
       f.field);
 }
 
+// Whether f's value in o goes into checkpoints and model files (see train_flag::recorded_if_set).
+bool recorded(const train_flag& f, const train_options& o) {
+  return !f.recorded_if_set || flag_json(f, o) != flag_json(f, train_options{});
+}
+
 }  // namespace
 
 std::string checkpoint_metadata(const train_options& o, const training_data& d) {
@@ -58,7 +63,7 @@ std::string checkpoint_metadata(const train_options& o, const training_data& d) 
   // Keys are the flags' names, so a difference can be reported as the flag to fix.
   nlohmann::ordered_json run = nlohmann::ordered_json::object();
   for (const train_flag& f : train_flags())
-    if (f.in_checkpoint) run[std::string(f.name)] = flag_json(f, o);
+    if (f.in_checkpoint && recorded(f, o)) run[std::string(f.name)] = flag_json(f, o);
   if (!o.valid.empty()) run["valid-fraction"] = text(0.0f);  // the --valid file is the split
   nlohmann::ordered_json meta;
   meta["run"] = run;
@@ -81,7 +86,15 @@ void check_same_run(const std::string& path, const std::string& saved_metadata,
   nlohmann::json added;
   for (const std::string_view name : {"batch-norm", "embedding-dim", "one-hot-max"})
     added[std::string(name)] = flag_json(*find_train_flag(name), train_options{});
-  for (const auto& [key, value] : now["run"].items()) {
+  // Flags recorded only when set: a file without one ran with its default.
+  nlohmann::json run_now = now["run"];
+  for (const train_flag& f : train_flags()) {
+    const std::string key(f.name);
+    if (!f.recorded_if_set) continue;
+    added[key] = flag_json(f, train_options{});
+    if (!run_now.contains(key)) run_now[key] = added[key];
+  }
+  for (const auto& [key, value] : run_now.items()) {
     const nlohmann::json& before = saved["run"].contains(key) ? saved["run"][key]
                                    : added.contains(key)      ? added[key]
                                                               : nullptr;
@@ -102,7 +115,7 @@ std::string model_metadata(const train_options& o, const training_data& d, const
   meta["preprocessing"] = nlohmann::json::parse(d.prep.to_json());
   nlohmann::json& training = meta["training"];
   for (const train_flag& f : train_flags())
-    if (f.in_model) training[metadata_key(f.name)] = flag_json(f, o);
+    if (f.in_model && recorded(f, o)) training[metadata_key(f.name)] = flag_json(f, o);
   training["data"] = std::filesystem::path(o.data).filename().string();
   training["target"] = d.target;
   training["loss"] = std::string(to_string(d.loss.loss));

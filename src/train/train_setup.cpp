@@ -229,7 +229,9 @@ train_config make_train_config(const train_options& o) {
                  .l2 = o.l2,
                  .clip_norm = o.clip_norm,
                  .clip_value = o.clip_value,
-                 .early_stop = {.patience = o.early_stop}};
+                 .early_stop = {.patience = o.early_stop},
+                 .shard_rows = o.shard_rows,
+                 .max_shards = o.max_shards};
   // AdamW's decay is its own (default 0.01); the others use the decoupled decay of the config.
   if (auto* w = std::get_if<adamw>(&c.opt); w != nullptr && o.weight_decay)
     w->weight_decay = *o.weight_decay;

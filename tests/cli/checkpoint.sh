@@ -32,6 +32,19 @@ check "resumed with --threads 1: identical" $?
 
 one_line_error "resume with another --lr names the flag" "started with --lr 0.01, this one has --lr 0.02" \
   "$tmlp" train "${run[@]/0.01/0.02}" -o "$work/x.tmlp" --resume "$work/c3.ckpt"
+one_line_error "resume with another --max-shards (a flag recorded only when set) names it" \
+  "started with --max-shards 16, this one has --max-shards 4" \
+  "$tmlp" train "${run[@]}" --max-shards 4 -o "$work/x.tmlp" --resume "$work/c3.ckpt"
+short=("${run[@]/#10/4}")  # 4 epochs
+"$tmlp" train "${short[@]}" --max-shards 4 -o "$work/s4.tmlp" --checkpoint "$work/s{epoch}.ckpt" \
+  --checkpoint-every 2 && "$tmlp" train "${short[@]}" --max-shards 4 -o "$work/s4r.tmlp" \
+  --resume "$work/s2.ckpt" && cmp -s "$work/s4.tmlp" "$work/s4r.tmlp"
+check "--max-shards 4: resumes to the same bytes" $?
+one_line_error "a --max-shards 4 checkpoint resumed without it names the flag" \
+  "started with --max-shards 4, this one has --max-shards 16" \
+  "$tmlp" train "${short[@]}" -o "$work/x.tmlp" --resume "$work/s2.ckpt"
+"$tmlp" info "$work/s4.tmlp" | grep -q -- "--max-shards 4" && ! "$tmlp" info "$work/full.tmlp" | grep -q -- "--max-shards"
+check "tmlp info shows --max-shards when it was set, and only then" $?
 head -5000 "$data/letter.csv" >"$work/letter_part.csv"
 one_line_error "resume on other data says so" "data differs" \
   "$tmlp" train "$work/letter_part.csv" "${run[@]:1}" -o "$work/x.tmlp" --resume "$work/c3.ckpt"

@@ -37,6 +37,17 @@ matrix telco_embeddings "$data/telco_churn.csv" --target target_churn --layers 3
 matrix iris_small_batches "$data/iris.csv" --target target_species --layers 8 --epochs 3 \
   --batch-size 16 --batch-norm
 
+# More shards than the default 16 (64 rows per shard of 2048): 32 shards over 3 and 4 ranks.
+"$tmlp" train "$data/letter.csv" --target target_letter --layers 64 --epochs 2 --batch-size 2048 \
+  --shard-rows 64 --max-shards 64 --quiet --threads 2 -o "$work/wide.tmlp"
+for r in 3 4; do
+  "${mpi[@]}" -np $r "$tmlp" train "$data/letter.csv" --target target_letter --layers 64 \
+    --epochs 2 --batch-size 2048 --shard-rows 64 --max-shards 64 --quiet --threads 1 \
+    -o "$work/wide.$r.tmlp"
+  cmp -s "$work/wide.tmlp" "$work/wide.$r.tmlp"
+  check "--max-shards 64 (32 shards): $r ranks, same bytes as one process" $?
+done
+
 # The TCP transport instead of shared memory: the same bytes.
 "${mpi[@]}" --mca btl self,tcp -np 3 "$tmlp" train "$data/letter.csv" --target target_letter \
   --layers 64,32 --epochs 2 --batch-size 512 --batch-norm --dropout 0.2 --seed 4 --quiet \
