@@ -46,7 +46,10 @@ class communicator {
   virtual void post_recv(int from, std::span<std::byte> data) = 0;
   // Waits for the oldest receive posted and not yet waited for.
   virtual void wait_recv() = 0;
-  // Waits for every message posted.
+  // A broadcast from root, non-blocking: every rank posts the same broadcasts in the same order
+  // (root's data is sent, the others' received); done when wait_all() returns.
+  virtual void post_broadcast(int root, std::span<std::byte> data) = 0;
+  // Waits for every message and broadcast posted.
   virtual void wait_all() = 0;
 
   // Collectives: every rank calls them in the same order.

@@ -80,6 +80,12 @@ class mpi_communicator final : public communicator {
     wait(recvs_.front());
     recvs_.pop_front();
   }
+  void post_broadcast(int root, std::span<std::byte> data) override {
+    sends_.push_back({MPI_REQUEST_NULL, root});
+    check(MPI_Ibcast(data.data(), count(data.size()), MPI_BYTE, root, comm_, &sends_.back().req),
+          "broadcast", root);
+    if (rank_ == root) bytes_ += data.size();
+  }
   void wait_all() override {
     while (!recvs_.empty()) wait_recv();
     for (pending& p : sends_) wait(p);
@@ -122,17 +128,20 @@ class mpi_communicator final : public communicator {
                                                : fmt::format("with rank {}", peer),
                                       mpi_message(rc)));
   }
-  // Polls the request: sleeping briefly between tests once it has waited a while, and failing
-  // when the peer has sent nothing for the timeout.
+  // Polls the request (each test also moves this rank's other transfers on): spinning for the
+  // first millisecond, then sleeping briefly between tests, and failing when the peer has sent
+  // nothing for the timeout.
   void wait(pending& p) {
     const auto start = std::chrono::steady_clock::now();
-    for (std::uint64_t spins = 0;; ++spins) {
+    auto waited = std::chrono::steady_clock::duration::zero();
+    for (std::uint64_t tests = 1;; ++tests) {
       int done = 0;
       check(MPI_Test(&p.req, &done, MPI_STATUS_IGNORE), "waiting for a message", p.peer);
       if (done) return;
-      if (spins < 4096) continue;
-      std::this_thread::sleep_for(std::chrono::microseconds(50));
-      if ((spins & 255) == 0 && std::chrono::steady_clock::now() - start > timeout_)
+      if ((tests & 63) == 0) waited = std::chrono::steady_clock::now() - start;
+      if (waited < std::chrono::milliseconds(1)) continue;
+      std::this_thread::sleep_for(std::chrono::microseconds(20));
+      if (waited > timeout_)
         throw error(errc::io,
                     fmt::format("rank {}: no answer from {} in {} s; a rank has failed or hangs",
                                 rank_,

@@ -9,9 +9,10 @@
 //   its shards to a block and sends the partial sum on, the next adds its own shards to it,
 //   and so on; the last rank scales and clips it. Receives are posted ahead, and the rank's
 //   threads add a window of blocks at a time, which is sent on at once: transfers overlap
-//   the adding of the next window;
+//   the adding of the next window. The last rank broadcasts each chunk of finished blocks at
+//   once, so the broadcast overlaps the chain;
 // - the embedding rows the batch used go down the same chain as sparse partial sums;
-// - the last rank broadcasts the gradient, its squared norm and the used rows to every rank.
+// - the last rank then broadcasts the gradient's squared norm and the used rows.
 #include <algorithm>
 #include <cstring>
 
@@ -119,45 +120,68 @@ double gradient_engine::exchange_losses() {
 void gradient_engine::reduce_chain(const kernels::kernel_table& k, std::size_t batch,
                                    float* grad) {
   const auto t0 = clock_type::now();
-  const int me = rank();
+  const int me = rank(), root = ranks_.n_ranks - 1;
   const std::size_t first = ranks_.begin(me), count = ranks_.count(me);
-  if (count == 0) return;  // not in the chain: the result comes by broadcast
-  const int prev = chain_prev(ranks_, me), next = chain_next(ranks_, me);
   const std::size_t n = net_.n_dense_params, n_blocks = (n + param_block - 1) / param_block;
   auto block_len = [&](std::size_t b) { return std::min(param_block, n - b * param_block); };
-  if (prev >= 0)
-    for (std::size_t b = 0; b < n_blocks; ++b)
-      comm_->post_recv(prev, writable_bytes_of(grad + b * param_block, block_len(b)));
-  const float inv_b = 1.0f / static_cast<float>(batch);
-  // Windows of as many blocks as the arena has threads: each window's blocks are received in
-  // order, added in parallel (the same operations, in the same order, as reduce() on one
-  // process, whatever the window), then sent on while the next window is added.
-  const std::size_t window =
-      static_cast<std::size_t>(std::max(1, tbb::this_task_arena::max_concurrency()));
-  for (std::size_t w0 = 0; w0 < n_blocks; w0 += window) {
-    const std::size_t w1 = std::min(n_blocks, w0 + window);
+  // The result goes out from the last rank in chunks of bcast_blocks blocks as soon as each is
+  // done, overlapping the chain; every other rank posts all the chunks' receives now.
+  const std::size_t n_chunks = (n_blocks + bcast_blocks - 1) / bcast_blocks;
+  auto chunk = [&](std::size_t c) {
+    const std::size_t lo = c * bcast_blocks * param_block;
+    return writable_bytes_of(grad + lo, std::min(bcast_blocks * param_block, n - lo));
+  };
+  if (me != root)
+    for (std::size_t c = 0; c < n_chunks; ++c) comm_->post_broadcast(root, chunk(c));
+  if (count > 0) {
+    // A rank before the last adds into its own buffer, which it sends on while the result
+    // arrives in grad.
+    const int prev = chain_prev(ranks_, me), next = chain_next(ranks_, me);
+    float* acc = grad;
+    if (next >= 0) {
+      chain_dense_.resize(n);
+      acc = chain_dense_.data();
+    }
     if (prev >= 0)
-      waiting([&] {
-        for (std::size_t b = w0; b < w1; ++b) comm_->wait_recv();
+      for (std::size_t b = 0; b < n_blocks; ++b)
+        comm_->post_recv(prev, writable_bytes_of(acc + b * param_block, block_len(b)));
+    const float inv_b = 1.0f / static_cast<float>(batch);
+    // Windows of as many blocks as the arena has threads: each window's blocks are received in
+    // order, added in parallel (the same operations, in the same order, as reduce() on one
+    // process, whatever the window), then sent on while the next window is added.
+    const std::size_t window =
+        static_cast<std::size_t>(std::max(1, tbb::this_task_arena::max_concurrency()));
+    std::size_t chunks_sent = 0;
+    for (std::size_t w0 = 0; w0 < n_blocks; w0 += window) {
+      const std::size_t w1 = std::min(n_blocks, w0 + window);
+      if (prev >= 0)
+        waiting([&] {
+          for (std::size_t b = w0; b < w1; ++b) comm_->wait_recv();
+        });
+      core::parallel_for_index(w1 - w0, [&](std::size_t i) {
+        const std::size_t b = w0 + i, lo = b * param_block, len = block_len(b);
+        for (std::size_t s = first; s < first + count; ++s) {
+          float* g = shards_[s].grad.data() + lo;
+          if (s == 0)
+            std::memcpy(acc + lo, g, len * sizeof(float));
+          else
+            k.axpy(len, 1.0f, g, acc + lo);
+          std::memset(g, 0, len * sizeof(float));
+        }
+        if (next < 0) {
+          k.scale(len, inv_b, acc + lo);
+          block_sq_[b] = clip_square(acc + lo, len);
+        }
       });
-    core::parallel_for_index(w1 - w0, [&](std::size_t i) {
-      const std::size_t b = w0 + i, lo = b * param_block, len = block_len(b);
-      for (std::size_t s = first; s < first + count; ++s) {
-        float* g = shards_[s].grad.data() + lo;
-        if (s == 0)
-          std::memcpy(grad + lo, g, len * sizeof(float));
-        else
-          k.axpy(len, 1.0f, g, grad + lo);
-        std::memset(g, 0, len * sizeof(float));
+      if (next >= 0) {
+        for (std::size_t b = w0; b < w1; ++b)
+          comm_->post_send(next, bytes_of(acc + b * param_block, block_len(b)));
+      } else {
+        for (; chunks_sent < n_chunks && std::min((chunks_sent + 1) * bcast_blocks, n_blocks) <= w1;
+             ++chunks_sent)
+          comm_->post_broadcast(root, chunk(chunks_sent));
       }
-      if (next < 0) {
-        k.scale(len, inv_b, grad + lo);
-        block_sq_[b] = clip_square(grad + lo, len);
-      }
-    });
-    if (next >= 0)
-      for (std::size_t b = w0; b < w1; ++b)
-        comm_->post_send(next, bytes_of(grad + b * param_block, block_len(b)));
+    }
   }
   waiting([&] { comm_->wait_all(); });
   t_reduce_ += seconds_since(t0);
@@ -241,7 +265,8 @@ void gradient_engine::reduce_embeddings_chain(std::size_t batch, float* grad) {
 
 void gradient_engine::broadcast_result(float* grad) {
   // The last rank (which always has shards) finishes as compute() does on one process, then
-  // sends the gradient, its squared norm and the embedding rows used to every rank.
+  // sends the squared norm and the embedding rows used to every rank (the dense gradient went
+  // out during the chain).
   const auto t0 = clock_type::now();
   const int root = ranks_.n_ranks - 1;
   const bool is_root = rank() == root;
@@ -265,10 +290,7 @@ void gradient_engine::broadcast_result(float* grad) {
     head.rows = touched_.size();
     head.values = chain_out_.size();
   }
-  waiting([&] {
-    comm_->broadcast(root, writable_bytes_of(&head, 1));
-    comm_->broadcast(root, writable_bytes_of(grad, net_.n_dense_params));
-  });
+  waiting([&] { comm_->broadcast(root, writable_bytes_of(&head, 1)); });
   if (head.rows > 0) {
     chain_out_meta_.resize(2 * head.rows);
     chain_out_.resize(head.values);

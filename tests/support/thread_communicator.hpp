@@ -68,10 +68,20 @@ class thread_communicator final : public communicator {
     hub_.take(recvs_.front().from, rank_, 0, recvs_.front().data);
     recvs_.pop_front();
   }
+  void post_broadcast(int root, std::span<std::byte> data) override {
+    if (rank_ == root) {
+      broadcast(root, data);
+    } else {
+      bcasts_.push_back({root, data});
+    }
+  }
   void wait_all() override {
     while (!recvs_.empty()) wait_recv();
+    for (const pending& b : bcasts_) hub_.take(b.from, rank_, 1, b.data);
+    bcasts_.clear();
   }
   void broadcast(int root, std::span<std::byte> data) override {
+    if (!bcasts_.empty()) throw std::logic_error("thread_communicator: broadcast while one is posted");
     if (rank_ == root) {
       for (int r = 0; r < size(); ++r)
         if (r != root) hub_.put(root, r, 1, data);
@@ -102,6 +112,7 @@ class thread_communicator final : public communicator {
   thread_hub& hub_;
   int rank_;
   std::deque<pending> recvs_;
+  std::vector<pending> bcasts_;
   std::uint64_t bytes_ = 0;
 };
 
