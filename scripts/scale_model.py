@@ -10,13 +10,17 @@ A step on R nodes of c cores, of a batch of B rows cut into S shards (S: the pow
 nearest B / 64, at most max_shards), costs
 
     compute   = ceil(ceil(S / R) / c) * (B / S) / rate1   a node's shards over its cores
+    adds      = ceil(S / R) / S * reduce1 / c             its shards' gradients into the chain
+    update    = update1 / c                               every rank updates every parameter
     chain     = (h - 1) * (a + b / w) + N / w             h = min(R, S) ranks with shards,
                                                           pipelined over blocks of b bytes
     broadcast = N / w + ceil(log2 R) * (a + b / w)
     gathers   = (1 + barriers) * ceil(log2 R) * a
 
-with N the gradient's bytes, a the link's latency, w its bandwidth and rate1 one thread's
-samples per second on this step. Communication does not overlap the shards' compute.
+with N the gradient's bytes, a the link's latency, w its bandwidth, and rate1, reduce1 and
+update1 one thread's samples per second, reduction time (all S shards) and update time on this
+step; the node's c cores are taken to share compute, adds and update perfectly (an upper bound
+on the node). Communication does not overlap the shards' compute.
 """
 import argparse
 import json
@@ -43,10 +47,12 @@ def n_shards(batch, shard_rows=64, max_shards=16):
     return n
 
 
-def step_seconds(widths, batch, ranks, cores, rate1, latency, bandwidth, max_shards=16):
-    """(compute, communication) seconds of one step."""
+def step_seconds(widths, batch, ranks, cores, rate1, latency, bandwidth, max_shards=16,
+                 reduce1=0.0, update1=0.0):
+    """(compute with adds and update, communication) seconds of one step."""
     s = n_shards(batch, max_shards=max_shards)
     compute = math.ceil(math.ceil(s / ranks) / cores) * (batch / s) / rate1
+    compute += math.ceil(s / ranks) / s * reduce1 / cores + update1 / cores
     if ranks == 1:
         return compute, 0.0
     grad = 4 * n_params(widths)
@@ -56,6 +62,11 @@ def step_seconds(widths, batch, ranks, cores, rate1, latency, bandwidth, max_sha
     bcast = grad / bandwidth + log_r * hop
     gathers = log_r * latency
     return compute, chain + bcast + gathers
+
+
+# One thread's reduction of a batch's S shards and update, in seconds per step, measured with
+# `tmlp bench X --threads 1` on one rank (scaled by S for the larger batches below).
+ONE_THREAD = {"A": (0.10e-3, 0.09e-3), "B": (15.1e-3, 2.6e-3), "H": (0.42e-3, 0.37e-3)}
 
 
 def predict(rates, cores=16):
@@ -72,8 +83,10 @@ def predict(rates, cores=16):
             for nodes in (8, 64, 512):
                 # The protocol's batch (16 shards at most), then one of 64 rows per core.
                 for batch, max_shards in ((batch0, 16), (64 * cores * nodes, cores * nodes)):
+                    reduce1, update1 = ONE_THREAD[name]
+                    reduce1 *= n_shards(batch, max_shards=max_shards) / n_shards(batch0)
                     compute, comm = step_seconds(widths, batch, nodes, cores, rate1, latency,
-                                                 bandwidth, max_shards)
+                                                 bandwidth, max_shards, reduce1, update1)
                     total = compute + comm
                     sps = batch / total
                     print(f"{gbit:>6}G  {nodes:>6} {batch:>8} "
@@ -83,18 +96,33 @@ def predict(rates, cores=16):
 
 
 def check(paths):
-    print(f"{'run':>24} {'ranks':>5} {'measured reduce ms':>18} {'model comm ms':>13}")
+    """Each run on R > 1 ranks against the model: the slowest rank's measured compute, plus the
+    one-rank run's reduction (the adds, shared by the ranks) and update, plus the modelled
+    communication over the link the run measured."""
+    runs = {}
     for path in paths:
         with open(path) as f:
-            j = json.load(f)
-        widths, _ = CONFIGS[j["config"]]
+            runs[path] = json.load(f)
+    print(f"{'run':>22} {'link us, GB/s':>14} {'measured step ms':>16} {'model step ms':>13} "
+          f"{'of which comm':>13} {'measured/model':>14}")
+    for path, j in sorted(runs.items()):
         ranks = j["ranks"]
-        if ranks < 2:
+        one = [r for r in runs.values() if r["config"] == j["config"] and r["ranks"] == 1
+               and path.split("_")[0] == [p for p, v in runs.items() if v is r][0].split("_")[0]]
+        if ranks < 2 or not one:
             continue
-        slow = max(j["per_rank"], key=lambda r: r["step_s"])
+        one = one[0]["per_rank"][0]
+        widths, _ = CONFIGS[j["config"]]
+        s = n_shards(j["batch"])
+        compute = max(r["compute_s"] for r in j["per_rank"])
+        adds = one["reduce_s"] * math.ceil(s / ranks) / s
         _, comm = step_seconds(widths, j["batch"], ranks, 1, 1.0, j["link_latency_s"],
                                j["link_bandwidth_bytes_per_s"])
-        print(f"{path:>24} {ranks:>5} {slow['reduce_s'] * 1e3:>18.3f} {comm * 1e3:>13.3f}")
+        model = compute + adds + comm + one["update_s"]
+        measured = max(r["step_s"] for r in j["per_rank"])
+        link = f"{j['link_latency_s'] * 1e6:.1f}, {j['link_bandwidth_bytes_per_s'] / 1e9:.2f}"
+        print(f"{path:>22} {link:>14} {measured * 1e3:>16.3f} {model * 1e3:>13.3f} "
+              f"{comm * 1e3:>13.3f} {measured / model:>14.2f}")
 
 
 def main():
