@@ -131,4 +131,26 @@ check "no partial model file left beside it" $?
 cmp -s "$work/long_full.tmlp" "$work/long_resumed.tmlp"
 check "the last checkpoint resumes to the uninterrupted run's bytes" $?
 
+# A rank that hangs (SIGSTOP) instead of dying: the others stop after --comm-timeout with one
+# line naming the rank they waited for, and the run ends; the old model stays.
+cp "$work/full.tmlp" "$work/hang.tmlp"
+"${mpi[@]}" -np 2 "$tmlp" train "${long[@]}" -o "$work/hang.tmlp" --comm-timeout 2 \
+  2>"$work/hang_err" &
+launcher=$!
+sleep 1.5
+stopped=$(pgrep -f "hang.tmlp --comm-timeout" | while read -r p; do
+  [[ $(cat /proc/$p/comm 2>/dev/null) == tmlp ]] && echo "$p"; done | sed -n 2p)
+[[ -n $stopped ]] && kill -STOP "$stopped"
+stopped_at=$(date +%s.%N)
+timeout 60 tail --pid=$launcher -f /dev/null
+wait $launcher
+rc=$?
+took=$(echo "$(date +%s.%N) - $stopped_at" | bc)
+[[ -n $stopped ]] && kill -KILL "$stopped" 2>/dev/null
+[[ $rc -ne 0 ]] && grep -q "no answer from rank" "$work/hang_err" && (($(echo "$took < 30" | bc)))
+check "a hung rank: the run ends after --comm-timeout 2 (exit $rc, $took s), naming the rank" $?
+grep "tmlp: error" "$work/hang_err" | sed 's/^/     /'
+cmp -s "$work/full.tmlp" "$work/hang.tmlp"
+check "a hung rank: the old model file is untouched" $?
+
 finish
