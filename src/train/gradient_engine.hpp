@@ -147,6 +147,10 @@ class gradient_engine {
     std::uint32_t shard, row, col, dim;
   };
   void reduce_embeddings(std::size_t batch, float* grad);
+  // acc[lo, lo + len) += shards s_begin..s_end-1's gradient there, in order (shard 0 copied,
+  // not added), each shard's block zeroed after: the one order of every distribution.
+  void add_shards(const kernels::kernel_table& k, std::size_t s_begin, std::size_t s_end,
+                  std::size_t lo, std::size_t len, float* acc) noexcept;
   // Clamps g[0..len) to [-clip_value, clip_value] (if on); returns the sum of the squares.
   double clip_square(float* g, std::size_t len) const noexcept;
 

@@ -31,18 +31,24 @@ void gradient_engine::reduce(const kernels::kernel_table& k, std::size_t batch, 
   const float inv_b = 1.0f / static_cast<float>(batch);
   core::parallel_for_index((n + param_block - 1) / param_block, [&](std::size_t b) {
     const std::size_t lo = b * param_block, len = std::min(param_block, n - lo);
-    for (std::size_t s = 0; s < plan.n_shards; ++s) {
-      float* g = shards_[s].grad.data() + lo;
-      if (s == 0)
-        std::memcpy(grad + lo, g, len * sizeof(float));
-      else
-        k.axpy(len, 1.0f, g, grad + lo);
-      std::memset(g, 0, len * sizeof(float));
-    }
+    add_shards(k, 0, plan.n_shards, lo, len, grad);
     k.scale(len, inv_b, grad + lo);
     block_sq_[b] = clip_square(grad + lo, len);
   });
   t_reduce_ += seconds(clock_type::now() - t0);
+}
+
+void gradient_engine::add_shards(const kernels::kernel_table& k, std::size_t s_begin,
+                                 std::size_t s_end, std::size_t lo, std::size_t len,
+                                 float* acc) noexcept {
+  for (std::size_t s = s_begin; s < s_end; ++s) {
+    float* g = shards_[s].grad.data() + lo;
+    if (s == 0)
+      std::memcpy(acc + lo, g, len * sizeof(float));
+    else
+      k.axpy(len, 1.0f, g, acc + lo);
+    std::memset(g, 0, len * sizeof(float));
+  }
 }
 
 double gradient_engine::clip_square(float* g, std::size_t len) const noexcept {

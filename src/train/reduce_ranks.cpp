@@ -160,14 +160,7 @@ void gradient_engine::reduce_chain(const kernels::kernel_table& k, std::size_t b
         });
       core::parallel_for_index(w1 - w0, [&](std::size_t i) {
         const std::size_t b = w0 + i, lo = b * param_block, len = block_len(b);
-        for (std::size_t s = first; s < first + count; ++s) {
-          float* g = shards_[s].grad.data() + lo;
-          if (s == 0)
-            std::memcpy(acc + lo, g, len * sizeof(float));
-          else
-            k.axpy(len, 1.0f, g, acc + lo);
-          std::memset(g, 0, len * sizeof(float));
-        }
+        add_shards(k, first, first + count, lo, len, acc);
         if (next < 0) {
           k.scale(len, inv_b, acc + lo);
           block_sq_[b] = clip_square(acc + lo, len);
