@@ -130,10 +130,9 @@ int main(int argc, char** argv) {
     if (tmlp::launcher_rank() <= 0) std::fprintf(stderr, "tmlp: error: %s\n", e.what());
     return 1;
   } catch (const tmlp::error& e) {
-    // Under MPI: an error of this rank alone names the rank and ends the other ranks, which
-    // may be waiting for this one.
-    // Before MPI starts an error comes from the command line, the same on every rank: rank 0
-    // alone says it (mpirun names any rank that fails alone).
+    // Under mpirun, before MPI starts, an error comes from the command line, the same on every
+    // rank: rank 0 alone says it (mpirun names a rank that fails alone). After, an error of
+    // this rank alone names the rank and ends the other ranks, which may be waiting for it.
     const int rank = tmlp::launcher_rank();
     if (rank > 0 && !tmlp::mpi_started()) return 1;
     const std::string_view what = e.what();

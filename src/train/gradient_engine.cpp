@@ -135,7 +135,11 @@ double gradient_engine::compute(const kernels::kernel_table& k, const float* par
   run_shards(k, params, x, y, w, idx, dropout_key);
   if (comm_) {
     const double loss = exchange_losses();
-    if (stop_ != stop_none) return loss;  // abandoned by every rank alike
+    if (stop_ != stop_none) {  // abandoned by every rank alike: the shards start clean again
+      for (std::size_t s = ranks_.begin(rank()); s < ranks_.begin(rank() + 1); ++s)
+        std::fill(shards_[s].grad.begin(), shards_[s].grad.end(), 0.0f);
+      return loss;
+    }
     reduce_chain(k, batch, grad);
     if (!net_.embeddings.empty()) reduce_embeddings_chain(batch, grad);
     broadcast_result(grad);

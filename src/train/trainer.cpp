@@ -2,8 +2,8 @@
 // the policies that run at each epoch's end (train/policies.hpp).
 #include <algorithm>
 #include <atomic>
-#include <span>
 #include <optional>
+#include <span>
 #include <utility>
 #include <vector>
 
