@@ -131,6 +131,23 @@ check "no partial model file left beside it" $?
 cmp -s "$work/long_full.tmlp" "$work/long_resumed.tmlp"
 check "the last checkpoint resumes to the uninterrupted run's bytes" $?
 
+# tmlp bench under mpirun: a row per rank with its phases, bytes and overlap. A chain rank
+# sends at least the gradient each step (4 x 385 parameters).
+"${mpi[@]}" -np 2 "$tmlp" bench --inputs 10 --layers 32 --outputs 1 --loss mse --optimizer sgd \
+  --lr 0.01 --batch-size 256 --rows 4000 --threads 1 --min-time 0.05 --quiet --json "$work/b.json"
+/usr/bin/python3 - "$work/b.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["ranks"] == 2 and len(j["per_rank"]) == 2, j
+for r in j["per_rank"]:
+    assert set(r) >= {"step_s", "compute_s", "reduce_s", "wait_s", "update_s",
+                      "bytes_sent_per_step", "overlap"}, r
+    assert 0 <= r["wait_s"] <= r["reduce_s"] <= r["step_s"] and 0 <= r["overlap"] <= 1, r
+assert j["per_rank"][0]["bytes_sent_per_step"] >= 4 * 385, j
+assert j["samples_per_s"] > 0 and j["link_bandwidth_bytes_per_s"] > 0, j
+PY
+check "tmlp bench under mpirun: each rank's phases, bytes sent and overlap (JSON)" $?
+
 # A rank that hangs (SIGSTOP) instead of dying: the others stop after --comm-timeout with one
 # line naming the rank they waited for, and the run ends; the old model stays.
 cp "$work/full.tmlp" "$work/hang.tmlp"
