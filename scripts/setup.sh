@@ -17,6 +17,8 @@ packages=(
   hyperfine
   # training across processes (tmlp train under mpirun) and its tests
   libopenmpi-dev openmpi-bin
+  # the program-level test scripts (timings with bc, finding a rank's process with pgrep)
+  bc procps
   # the Python package and its tests (Debian's /usr/bin/python3)
   python3-dev pybind11-dev python3-numpy python3-pandas python3-sklearn python3-pytest
   python3-tqdm
