@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up (Debian packages), builds and runs the whole tmlp test suite:
-#   1. ASan+UBSan build (clang): every test but those tagged [slow], the fuzz regression corpora
-#      and the program's end-to-end test (bad input, errors, .tmlpd files)
+#   1. ASan+UBSan build (clang): every test but those tagged [slow], the fuzz regression corpora,
+#      the program's end-to-end test (bad input, errors, .tmlpd files) and, since this build has
+#      no MPI, what it says under mpirun
 #   2. ThreadSanitizer build (clang): the trainer, BLAS-threading, parallel CSV and mapped
 #      dataset tests
 #   3. Release build: the core and trainer tests again with each SIMD architecture of this CPU
@@ -47,6 +48,9 @@ if [[ $sanitize -eq 1 ]]; then
   echo "== ASan+UBSan: the program end to end"
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     bash tests/cli/end_to_end.sh build/asan/src/cli/tmlp tests/data
+  echo "== ASan+UBSan: a build without MPI (as the sanitizer builds are) says so under mpirun"
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    bash tests/cli/without_mpi.sh build/asan/src/cli/tmlp tests/data
 
   cmake -S . -B build/tsan -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DTMLP_SANITIZE=thread -DTMLP_BUILD_BENCH=OFF -DTMLP_WERROR=ON >/dev/null
