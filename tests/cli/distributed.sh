@@ -48,6 +48,16 @@ for r in 3 4; do
   check "--max-shards 64 (32 shards): $r ranks, same bytes as one process" $?
 done
 
+# A .tmlpd file (memory-mapped; each rank gathers its shards' rows from the map).
+"$tmlp" convert "$data/letter.csv" "$work/letter.tmlpd" --quiet
+"$tmlp" train "$work/letter.tmlpd" --target target_letter --layers 64,32 --epochs 2 \
+  --batch-size 512 --batch-norm --dropout 0.2 --seed 4 --quiet --threads 2 -o "$work/mapped.tmlp"
+"${mpi[@]}" -np 3 "$tmlp" train "$work/letter.tmlpd" --target target_letter --layers 64,32 \
+  --epochs 2 --batch-size 512 --batch-norm --dropout 0.2 --seed 4 --quiet --threads 1 \
+  -o "$work/mapped.3.tmlp"
+cmp -s "$work/mapped.tmlp" "$work/mapped.3.tmlp"
+check ".tmlpd file: 3 ranks, same bytes as one process" $?
+
 # The TCP transport instead of shared memory: the same bytes.
 "${mpi[@]}" --mca btl self,tcp -np 3 "$tmlp" train "$data/letter.csv" --target target_letter \
   --layers 64,32 --epochs 2 --batch-size 512 --batch-norm --dropout 0.2 --seed 4 --quiet \
