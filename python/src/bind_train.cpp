@@ -1,6 +1,7 @@
 // Training from Python: tmlp.Trainer (tmlp::trainer on arrays, configured by train flags) and
 // _fit_table (what `tmlp train` does, on a tmlp.Table: the estimators' fit), both without the
 // GIL, stopping at the next batch on Ctrl-C, with a per-epoch callback.
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@
 #include "model_holder.hpp"
 #include "options.hpp"
 #include "table_holder.hpp"
+#include "tmlp/distributed.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/io.hpp"
 #include "tmlp/trainer.hpp"
@@ -86,6 +88,11 @@ void add_callbacks(train_config& cfg, std::vector<epoch_report>& history, py::ob
 
 // tmlp.Trainer: the training flags (optimizer, lr, epochs, ...) of `tmlp train` applied to a
 // model on float arrays.
+// tmlp.Communicator: the processes a fit is spread over (tmlp/distributed.hpp).
+struct py_communicator {
+  std::unique_ptr<communicator> comm;
+};
+
 class py_trainer {
  public:
   // config: a dict of the same keywords (or None); keywords given directly win.
@@ -111,7 +118,8 @@ class py_trainer {
   }
 
   py::dict fit(model_holder& m, py::handle x, py::handle y, py::handle sample_weight,
-               py::handle x_valid, py::handle y_valid, py::object on_epoch) {
+               py::handle x_valid, py::handle y_valid, py::object on_epoch,
+               py::handle communicator) {
     const float_matrix xs = as_float_matrix(x, "X", false, m.model.n_inputs());
     const float_matrix ys = as_float_matrix(y, "y", true);
     std::optional<float_matrix> ws, xv, yv;
@@ -126,6 +134,7 @@ class py_trainer {
     std::vector<epoch_report> history;
     add_callbacks(cfg, history, on_epoch);
     trainer t(cfg);
+    if (!communicator.is_none()) t.distribute(communicator.cast<py_communicator&>().comm.get());
     const std::span<const float> w =
         ws ? std::span<const float>(ws->view.data, ws->view.size()) : std::span<const float>();
     fit_result r;
@@ -215,10 +224,31 @@ library's defaults: 10 epochs, no validation, no early stopping.)")
       .def("fit", &py_trainer::fit, py::arg("model"), py::arg("X"), py::arg("y"),
            py::arg("sample_weight") = py::none(), py::arg("X_valid") = py::none(),
            py::arg("y_valid") = py::none(), py::arg("on_epoch") = py::none(),
+           py::arg("communicator") = py::none(),
            "Trains model in place (without the GIL) and returns the report as a dict. "
            "on_epoch(report) is called after each epoch; returning False stops training. "
            "Ctrl-C stops at the next batch and raises KeyboardInterrupt, the model keeping its "
-           "last step.");
+           "last step. communicator (tmlp.mpi_world()): every rank calls fit with the same "
+           "model, data and keywords, and ends with the parameters one process would have.");
+  py::class_<py_communicator>(m, "Communicator",
+                              "The MPI processes a fit is spread over (tmlp.mpi_world()).")
+      .def_property_readonly("rank", [](const py_communicator& c) { return c.comm->rank(); })
+      .def_property_readonly("size", [](const py_communicator& c) { return c.comm->size(); })
+      .def("__repr__", [](const py_communicator& c) {
+        return fmt::format("<tmlp.Communicator rank {} of {}>", c.comm->rank(), c.comm->size());
+      });
+  m.def(
+      "mpi_world",
+      [](double timeout) {
+        if (!(timeout >= 1.0)) bad_input(fmt::format("mpi_world: timeout {} is not >= 1", timeout));
+        return py_communicator{mpi_world(std::chrono::seconds(static_cast<long>(timeout)))};
+      },
+      py::arg("timeout") = 300.0,
+      "The processes mpirun started (initializes MPI): pass it to Trainer.fit(communicator=...). "
+      "A rank that waits more than timeout seconds for another raises tmlp.Error. Raises "
+      "tmlp.Error if this build has no MPI.");
+  m.def("launched_by_mpi", &launched_by_mpi,
+        "Whether this process was started by an MPI launcher (mpirun, srun)");
   m.def("_fit_table", &fit_table, py::arg("options"), py::arg("train"), py::arg("valid"),
         py::arg("sample_weight"), py::arg("on_epoch"));
   m.def("flags", &flag_table,
