@@ -17,6 +17,9 @@ packages=(
   hyperfine
   # training across processes (tmlp train under mpirun) and its tests
   libopenmpi-dev openmpi-bin
+  # ONNX export (tmlp export) and its checks: ONNX's schema and checker, protobuf; ONNX
+  # Runtime comes from npm (tests/onnx/package-lock.json) when the tests run
+  libonnx-dev libprotobuf-dev protobuf-compiler python3-onnx
   # the program-level test scripts (timings with bc, finding a rank's process with pgrep)
   bc procps
   # the Python package and its tests (Debian's /usr/bin/python3)

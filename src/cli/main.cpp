@@ -11,6 +11,8 @@
 #include "cli/commands.hpp"
 #include "tmlp/distributed.hpp"
 #include "tmlp/error.hpp"
+#include "tmlp/onnx.hpp"
+#include "tmlp/predictor.hpp"
 #include "tmlp/system.hpp"
 #include "tmlp/version.hpp"
 
@@ -75,6 +77,37 @@ CLI::App* add_evaluate_command(CLI::App& app, tmlp::cli::evaluate_options& eo) {
   return evaluate;
 }
 
+struct export_options {
+  std::string model, out;
+  tmlp::onnx_options onnx;
+  bool features_only = false;
+};
+
+CLI::App* add_export_command(CLI::App& app, export_options& eo) {
+  auto* ex = app.add_subcommand(
+      "export", "Write a model as ONNX, for serving runtimes (work in progress: --features-only)");
+  ex->add_option("model", eo.model, "Model file")->required();
+  ex->add_option("out", eo.out, "The .onnx file to write")->required();
+  ex->add_option("--opset", eo.onnx.opset, "ONNX opset (17 to 21)")->capture_default_str();
+  ex->add_option("--batch", eo.onnx.batch,
+                 "The batch dimension: a name (symbolic) or a number of rows (fixed)")
+      ->capture_default_str();
+  ex->add_flag("--features-only", eo.features_only,
+               "One float input of preprocessed features (rows x the model's inputs)");
+  ex->add_flag("--raw", eo.onnx.raw, "Outputs before the sigmoid or softmax");
+  return ex;
+}
+
+int run_export(const export_options& eo) {
+  if (!eo.features_only)
+    throw tmlp::error(tmlp::errc::unsupported,
+                      "export: the raw-column export (preprocessing inside) is not built yet; "
+                      "give --features-only");
+  const tmlp::predictor p = tmlp::predictor::load(eo.model);
+  tmlp::export_onnx(p.model(), eo.out, eo.onnx);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -101,6 +134,9 @@ int main(int argc, char** argv) {
   auto* info = app.add_subcommand("info", "Describe a model file");
   info->add_option("model", info_path, "Model file")->required();
 
+  export_options xo;
+  auto* exp = add_export_command(app, xo);
+
   tmlp::cli::bench_options bo;
   auto* bench = tmlp::cli::add_bench_command(app, bo);
 
@@ -116,6 +152,7 @@ int main(int argc, char** argv) {
     if (evaluate->parsed()) return tmlp::cli::evaluate(eo);
     if (info->parsed()) return tmlp::cli::info(info_path);
     if (bench->parsed()) return tmlp::cli::bench(bo);
+    if (exp->parsed()) return run_export(xo);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
