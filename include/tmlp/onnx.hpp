@@ -3,7 +3,8 @@
 //     tmlp::export_onnx(model, "model.onnx", {.opset = 17});
 //
 // Work in progress: the network alone, on preprocessed features (one float input "features",
-// rows x n_inputs; one output "outputs": probabilities, or values). Needs a build with
+// rows x n_inputs, embedding index columns included; one output "outputs": probabilities, or
+// values). Needs a build with
 // TMLP_WITH_ONNX (Debian's libonnx-dev); otherwise these throw tmlp::error (unsupported).
 #pragma once
 

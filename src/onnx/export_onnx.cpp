@@ -70,6 +70,16 @@ class graph_builder {
     return name;
   }
   std::string scalar(float v) { return constant(&v, {}); }
+  // An int64 initializer of the given shape.
+  std::string int_constant(const std::vector<std::int64_t>& values, std::vector<std::int64_t> dims) {
+    onnx::TensorProto* t = g_.add_initializer();
+    const std::string name = fresh();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::INT64);
+    for (std::int64_t d : dims) t->add_dims(d);
+    for (std::int64_t v : values) t->add_int64_data(v);
+    return name;
+  }
 
  private:
   onnx::GraphProto& g_;
@@ -134,9 +144,6 @@ std::string onnx_bytes(const model& m, const onnx_options& o) {
                             o.opset));
   core::network net = core::model_impl(m).net;
   std::vector<float> params = core::model_impl(m).params;
-  if (!net.embeddings.empty())
-    throw error(errc::unsupported,
-                "export: models with embedding tables are not exported yet");
   if (!net.bn_layers.empty()) core::fold_batch_norm(net, params.data());  // as predict does
 
   onnx::ModelProto model;
@@ -149,6 +156,35 @@ std::string onnx_bytes(const model& m, const onnx_options& o) {
   add_tensor_info(g.add_input(), "features", static_cast<std::int64_t>(net.n_inputs), o.batch);
 
   std::string x = "features";
+  if (!net.embeddings.empty()) {
+    // The first layer's input: the plain columns as they are, then each table's row. A value
+    // selects row floor(v) when 0 <= v < cardinality, else (negative, too large, NaN) the last
+    // row, as core::embedding_table::row_of does.
+    std::vector<std::string> parts;
+    if (!net.plain_columns.empty()) {
+      std::vector<std::int64_t> cols(net.plain_columns.begin(), net.plain_columns.end());
+      parts.push_back(b.node("Gather",
+                             {x, b.int_constant(cols, {static_cast<std::int64_t>(cols.size())})},
+                             {}, {{"axis", 1}}));
+    }
+    for (const core::embedding_table& t : net.embeddings) {
+      const auto card = static_cast<float>(t.cardinality);
+      const std::string v = b.node(
+          "Gather", {x, b.int_constant({static_cast<std::int64_t>(t.column)}, {1})}, {},
+          {{"axis", 1}});
+      const std::string valid =
+          b.node("And", {b.node("GreaterOrEqual", {v, b.scalar(0.0f)}),
+                         b.node("Less", {v, b.scalar(card)})});
+      const std::string row = b.node("Cast", {b.node("Where", {valid, v, b.scalar(card - 1.0f)})},
+                                     {}, {{"to", onnx::TensorProto::INT64}});
+      const std::string table =
+          b.constant(params.data() + t.offset, {static_cast<std::int64_t>(t.cardinality),
+                                                static_cast<std::int64_t>(t.dim)});
+      parts.push_back(
+          b.node("Flatten", {b.node("Gather", {table, row}, {}, {{"axis", 0}})}, {}, {{"axis", 1}}));
+    }
+    x = parts.size() == 1 ? parts[0] : b.node("Concat", parts, {}, {{"axis", 1}});
+  }
   for (const core::dense_layer& l : net.layers) {
     const std::string w = b.constant(params.data() + l.w_offset,
                                      {static_cast<std::int64_t>(l.n_out),

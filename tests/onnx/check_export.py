@@ -2,8 +2,9 @@
 """tmlp export --features-only, checked by real peers: ONNX's checker (python3-onnx,
 full_check) accepts every exported file, and ONNX Runtime (onnxruntime-node, in-process CPU)
 predicts what tmlp predicts on the same features, within 1e-5 relative (1e-4 for GELU's erf
-form; relative to the outputs' mean magnitude for values near zero), for every activation, with layer norm, batch norm (folded) and residual layers, on
-binary, multi-class and regression models trained on bundled data; bad input gets one line.
+form; relative to the outputs' mean magnitude for values near zero), for every activation, with
+layer norm, batch norm (folded), residual layers and embedding tables, on binary, multi-class
+and regression models trained on bundled data; bad input gets one line.
 
     check_export.py TMLP_CLI DATA_DIR TMLP_PYTHONPATH NODE_PREFIX
 NODE_PREFIX: where `npm ci` installed tests/onnx/package.json (node_modules inside).
@@ -64,11 +65,25 @@ with tempfile.TemporaryDirectory() as work:
                 subprocess.run([tmlp_cli, "export", model, out, "--features-only"], check=True)
                 runs.append((name, model, out, 1e-4 if act == "gelu" else 1e-5))
 
+    # Embedding tables (telco's categorical columns of more than 2 levels), with and without
+    # batch norm: index values in range, out of range and negative all go through the lookup.
+    for extra in ([], ["--batch-norm"]):
+        model = os.path.join(work, f"m{len(runs)}.tmlp")
+        subprocess.run([tmlp_cli, "train", os.path.join(data, "telco_churn.csv"), "--target",
+                        "target_churn", "--layers", "32,16", "--embedding-dim", "3",
+                        "--one-hot-max", "2", "--epochs", "2", "--quiet", "-o", model] + extra,
+                       check=True)
+        out = model.replace(".tmlp", ".onnx")
+        subprocess.run([tmlp_cli, "export", model, out, "--features-only"], check=True)
+        runs.append((f"binary embeddings {' '.join(extra)}".strip(), model, out, 1e-5))
+
     jobs, expected = [], []
     rng = np.random.default_rng(7)
     for i, (name, model, out, _) in enumerate(runs):
         m = tmlp.load(model)
         x = rng.standard_normal((257, m.n_inputs)).astype(np.float32)
+        for e in m.spec.get("embeddings", []):  # category indices, some out of range
+            x[:, e["column"]] = rng.integers(-2, e["cardinality"] + 2, size=x.shape[0])
         expected.append(m.predict(x))
         inp = os.path.join(work, f"in{i}.json")
         with open(inp, "w") as f:
