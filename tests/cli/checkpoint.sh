@@ -31,7 +31,7 @@ cmp -s "$work/full.tmlp" "$work/r1t.tmlp"
 check "resumed with --threads 1: identical" $?
 
 one_line_error "resume with another --lr names the flag" "started with --lr 0.01, this one has --lr 0.02" \
-  "$tmlp" train "${run[@]/0.01/0.02}" -o "$work/x.tmlp" --resume "$work/c3.ckpt"
+  "$tmlp" train "${run[@]/#0.01/0.02}" -o "$work/x.tmlp" --resume "$work/c3.ckpt"
 one_line_error "resume with another --max-shards (a flag recorded only when set) names it" \
   "started with --max-shards 16, this one has --max-shards 4" \
   "$tmlp" train "${run[@]}" --max-shards 4 -o "$work/x.tmlp" --resume "$work/c3.ckpt"

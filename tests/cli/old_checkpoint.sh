@@ -29,5 +29,5 @@ cmp -s "$fixtures/checkpoint_v1_iris_final.tmlp" "$work/r.tmlp"
 check "a checkpoint of today's format resumes to the same model file" $?
 one_line_error "resume of the old checkpoint with other flags names the flag" \
   "started with --seed 7, this one has --seed 8" \
-  "$tmlp" train "${run[@]/7/8}" -o "$work/x.tmlp" --resume "$fixtures/checkpoint_v1_iris_epoch2.ckpt"
+  "$tmlp" train "${run[@]/#7/8}" -o "$work/x.tmlp" --resume "$fixtures/checkpoint_v1_iris_epoch2.ckpt"
 finish
