@@ -63,8 +63,8 @@ struct train_options {
   std::string config;                  // the JSON file the other values may come from
   bool quiet = false;
   // several processes (tmlp/distributed.hpp)
-  bool distributed = false;           // train across MPI ranks even if no launcher is detected
-  std::uint64_t comm_timeout = 300;   // seconds a rank waits for another before failing
+  bool distributed = false;          // train across MPI ranks even if no launcher is detected
+  std::uint64_t comm_timeout = 300;  // seconds a rank waits for another before failing
 };
 
 // Where a flag's value lives in train_options; the member's type is the flag's kind.

@@ -72,14 +72,16 @@ int bench_ranks(const bench_problem& p, int n_threads, double min_time, std::uin
   const int me = world.rank(), n_ranks = world.size();
   const link_figures link = measure_link(world);
   const bench_data d = make_bench_data(p.spec, p.rows, 16, seed);
-  bench_train_step step(p.spec, train_config{.opt = p.opt, .batch_size = p.batch_size, .seed = seed},
+  bench_train_step step(p.spec,
+                        train_config{.opt = p.opt, .batch_size = p.batch_size, .seed = seed},
                         d.x.view(), d.y.view(), n_threads, &world);
   // Warm-up, then as many steps as rank 0 finds fill min_time (every rank runs as many).
   const auto t_warm = clock_type::now();
   for (int i = 0; i < 3; ++i) step.run();
   double per_step = seconds_since(t_warm) / 3.0;
   world.broadcast(0, std::as_writable_bytes(std::span(&per_step, 1)));
-  const auto n_steps = static_cast<std::size_t>(std::clamp(std::ceil(min_time / per_step), 10.0, 1e5));
+  const auto n_steps =
+      static_cast<std::size_t>(std::clamp(std::ceil(min_time / per_step), 10.0, 1e5));
   step.reset_phases();
   const std::uint64_t bytes0 = step.phases().bytes_sent;
   double sync = 0.0;
@@ -89,12 +91,10 @@ int bench_ranks(const bench_problem& p, int n_threads, double min_time, std::uin
   const double wall = seconds_since(t0);
   const bench_phase_seconds ph = step.phases();
   const double n = static_cast<double>(n_steps);
-  const rank_figures mine{wall / n,
-                          (ph.gather + ph.forward + ph.backward) / n / step.n_workers(),
-                          ph.reduce / n,
-                          ph.wait / n,
-                          ph.update / n,
-                          static_cast<double>(ph.bytes_sent - bytes0) / n};
+  const rank_figures mine{
+      wall / n,      (ph.gather + ph.forward + ph.backward) / n / step.n_workers(),
+      ph.reduce / n, ph.wait / n,
+      ph.update / n, static_cast<double>(ph.bytes_sent - bytes0) / n};
   std::vector<rank_figures> all(static_cast<std::size_t>(n_ranks));
   world.all_gather(std::as_bytes(std::span(&mine, 1)), std::as_writable_bytes(std::span(all)));
   if (me != 0) return 0;

@@ -176,8 +176,9 @@ int train(const train_options& o) {
   if (!quiet)
     for (const std::string& note : r.notes) fmt::print("note: {}\n", note);
   if (r.status == fit_status::diverged)  // alike on every rank of a distributed run
-    throw collective_error(errc::invalid_data,
-                "training diverged (loss or gradient not finite); try a lower --lr or --clip-norm");
+    throw collective_error(
+        errc::invalid_data,
+        "training diverged (loss or gradient not finite); try a lower --lr or --clip-norm");
 
   const std::size_t epochs_run = r.epochs.empty() ? epochs_before : r.epochs.back().epoch;
   const std::string out =

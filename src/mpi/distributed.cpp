@@ -50,8 +50,8 @@ std::string first_difference(int rank, const std::string& mine, const std::strin
       const std::size_t colon = line.find(':');
       return colon == std::string::npos ? line : line.substr(colon + 1 + (line[colon + 1] == ' '));
     };
-    return fmt::format("ranks disagree on {}: rank {} has {}, rank 0 has {}", key, rank,
-                       value(x), value(y));
+    return fmt::format("ranks disagree on {}: rank {} has {}, rank 0 has {}", key, rank, value(x),
+                       value(y));
   }
   return {};
 }

@@ -64,16 +64,15 @@ class mpi_communicator final : public communicator {
 
   void post_send(int to, std::span<const std::byte> data) override {
     sends_.push_back({MPI_REQUEST_NULL, to});
-    check(MPI_Isend(data.data(), count(data.size()), MPI_BYTE, to, tag, comm_,
-                    &sends_.back().req),
+    check(MPI_Isend(data.data(), count(data.size()), MPI_BYTE, to, tag, comm_, &sends_.back().req),
           "send", to);
     bytes_ += data.size();
   }
   void post_recv(int from, std::span<std::byte> data) override {
     recvs_.push_back({MPI_REQUEST_NULL, from});
-    check(MPI_Irecv(data.data(), count(data.size()), MPI_BYTE, from, tag, comm_,
-                    &recvs_.back().req),
-          "receive", from);
+    check(
+        MPI_Irecv(data.data(), count(data.size()), MPI_BYTE, from, tag, comm_, &recvs_.back().req),
+        "receive", from);
   }
   void wait_recv() override {
     if (recvs_.empty()) return;
@@ -101,8 +100,8 @@ class mpi_communicator final : public communicator {
   }
   void all_gather(std::span<const std::byte> mine, std::span<std::byte> all) override {
     pending p{MPI_REQUEST_NULL, -1};
-    check(MPI_Iallgather(mine.data(), count(mine.size()), MPI_BYTE, all.data(),
-                         count(mine.size()), MPI_BYTE, comm_, &p.req),
+    check(MPI_Iallgather(mine.data(), count(mine.size()), MPI_BYTE, all.data(), count(mine.size()),
+                         MPI_BYTE, comm_, &p.req),
           "all-gather", -1);
     wait(p);
     bytes_ += mine.size() * static_cast<std::size_t>(size_ - 1);
@@ -142,12 +141,12 @@ class mpi_communicator final : public communicator {
       if (waited < std::chrono::milliseconds(1)) continue;
       std::this_thread::sleep_for(std::chrono::microseconds(20));
       if (waited > timeout_)
-        throw error(errc::io,
-                    fmt::format("rank {}: no answer from {} in {} s; a rank has failed or hangs",
-                                rank_,
-                                p.peer < 0 ? std::string("the other ranks")
-                                           : fmt::format("rank {}", p.peer),
-                                timeout_.count()));
+        throw error(
+            errc::io,
+            fmt::format(
+                "rank {}: no answer from {} in {} s; a rank has failed or hangs", rank_,
+                p.peer < 0 ? std::string("the other ranks") : fmt::format("rank {}", p.peer),
+                timeout_.count()));
     }
   }
 

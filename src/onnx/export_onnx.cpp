@@ -71,7 +71,8 @@ class graph_builder {
   }
   std::string scalar(float v) { return constant(&v, {}); }
   // An int64 initializer of the given shape.
-  std::string int_constant(const std::vector<std::int64_t>& values, std::vector<std::int64_t> dims) {
+  std::string int_constant(const std::vector<std::int64_t>& values,
+                           std::vector<std::int64_t> dims) {
     onnx::TensorProto* t = g_.add_initializer();
     const std::string name = fresh();
     t->set_name(name);
@@ -91,18 +92,25 @@ std::string activation_nodes(graph_builder& b, const core::dense_layer& l, const
                              const std::string& x) {
   using kernels::act;
   switch (l.act) {
-    case act::identity: return x;
-    case act::relu: return b.node("Relu", {x});
-    case act::leaky_relu: return b.node("LeakyRelu", {x}, {{"alpha", l.alpha}});
+    case act::identity:
+      return x;
+    case act::relu:
+      return b.node("Relu", {x});
+    case act::leaky_relu:
+      return b.node("LeakyRelu", {x}, {{"alpha", l.alpha}});
     case act::prelu:
-      return b.node("PRelu", {x, b.constant(params + l.slope_offset,
-                                            {static_cast<std::int64_t>(l.n_out)})});
-    case act::elu: return b.node("Elu", {x}, {{"alpha", l.alpha}});
+      return b.node("PRelu",
+                    {x, b.constant(params + l.slope_offset, {static_cast<std::int64_t>(l.n_out)})});
+    case act::elu:
+      return b.node("Elu", {x}, {{"alpha", l.alpha}});
     case act::selu:
       return b.node("Selu", {x}, {{"alpha", 1.6732632423543772f}, {"gamma", 1.0507009873554805f}});
-    case act::sigmoid: return b.node("Sigmoid", {x});
-    case act::tanh: return b.node("Tanh", {x});
-    case act::softplus: return b.node("Softplus", {x});
+    case act::sigmoid:
+      return b.node("Sigmoid", {x});
+    case act::tanh:
+      return b.node("Tanh", {x});
+    case act::softplus:
+      return b.node("Softplus", {x});
     case act::gelu: {  // x * 0.5 * (1 + erf(x / sqrt(2)))
       const std::string e = b.node("Erf", {b.node("Div", {x, b.scalar(std::sqrt(2.0f))})});
       const std::string half = b.node("Mul", {b.node("Add", {e, b.scalar(1.0f)}), b.scalar(0.5f)});
@@ -110,10 +118,8 @@ std::string activation_nodes(graph_builder& b, const core::dense_layer& l, const
     }
     case act::gelu_tanh: {  // x * 0.5 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))
       const std::string cube = b.node("Mul", {b.node("Mul", {x, x}), x});
-      const std::string inner =
-          b.node("Add", {x, b.node("Mul", {cube, b.scalar(0.044715f)})});
-      const std::string t =
-          b.node("Tanh", {b.node("Mul", {inner, b.scalar(0.7978845608028654f)})});
+      const std::string inner = b.node("Add", {x, b.node("Mul", {cube, b.scalar(0.044715f)})});
+      const std::string t = b.node("Tanh", {b.node("Mul", {inner, b.scalar(0.7978845608028654f)})});
       const std::string half = b.node("Mul", {b.node("Add", {t, b.scalar(1.0f)}), b.scalar(0.5f)});
       return b.node("Mul", {x, half});
     }
@@ -169,26 +175,25 @@ std::string onnx_bytes(const model& m, const onnx_options& o) {
     }
     for (const core::embedding_table& t : net.embeddings) {
       const auto card = static_cast<float>(t.cardinality);
-      const std::string v = b.node(
-          "Gather", {x, b.int_constant({static_cast<std::int64_t>(t.column)}, {1})}, {},
-          {{"axis", 1}});
-      const std::string valid =
-          b.node("And", {b.node("GreaterOrEqual", {v, b.scalar(0.0f)}),
-                         b.node("Less", {v, b.scalar(card)})});
+      const std::string v =
+          b.node("Gather", {x, b.int_constant({static_cast<std::int64_t>(t.column)}, {1})}, {},
+                 {{"axis", 1}});
+      const std::string valid = b.node("And", {b.node("GreaterOrEqual", {v, b.scalar(0.0f)}),
+                                               b.node("Less", {v, b.scalar(card)})});
       const std::string row = b.node("Cast", {b.node("Where", {valid, v, b.scalar(card - 1.0f)})},
                                      {}, {{"to", onnx::TensorProto::INT64}});
       const std::string table =
-          b.constant(params.data() + t.offset, {static_cast<std::int64_t>(t.cardinality),
-                                                static_cast<std::int64_t>(t.dim)});
-      parts.push_back(
-          b.node("Flatten", {b.node("Gather", {table, row}, {}, {{"axis", 0}})}, {}, {{"axis", 1}}));
+          b.constant(params.data() + t.offset,
+                     {static_cast<std::int64_t>(t.cardinality), static_cast<std::int64_t>(t.dim)});
+      parts.push_back(b.node("Flatten", {b.node("Gather", {table, row}, {}, {{"axis", 0}})}, {},
+                             {{"axis", 1}}));
     }
     x = parts.size() == 1 ? parts[0] : b.node("Concat", parts, {}, {{"axis", 1}});
   }
   for (const core::dense_layer& l : net.layers) {
-    const std::string w = b.constant(params.data() + l.w_offset,
-                                     {static_cast<std::int64_t>(l.n_out),
-                                      static_cast<std::int64_t>(l.n_in)});
+    const std::string w =
+        b.constant(params.data() + l.w_offset,
+                   {static_cast<std::int64_t>(l.n_out), static_cast<std::int64_t>(l.n_in)});
     const std::string bias =
         b.constant(params.data() + l.b_offset, {static_cast<std::int64_t>(l.n_out)});
     std::string z = b.node("Gemm", {x, w, bias}, {}, {{"transB", 1}});
@@ -201,14 +206,13 @@ std::string onnx_bytes(const model& m, const onnx_options& o) {
     }
     std::string y = activation_nodes(b, l, params.data(), z);
     if (l.residual) {
-      const std::string skip =
-          l.proj_offset == core::no_offset
-              ? x
-              : b.node("Gemm",
-                       {x, b.constant(params.data() + l.proj_offset,
-                                      {static_cast<std::int64_t>(l.n_out),
-                                       static_cast<std::int64_t>(l.n_in)})},
-                       {}, {{"transB", 1}});
+      const std::string skip = l.proj_offset == core::no_offset
+                                   ? x
+                                   : b.node("Gemm",
+                                            {x, b.constant(params.data() + l.proj_offset,
+                                                           {static_cast<std::int64_t>(l.n_out),
+                                                            static_cast<std::int64_t>(l.n_in)})},
+                                            {}, {{"transB", 1}});
       y = b.node("Add", {y, skip});
     }
     x = y;
@@ -228,8 +232,8 @@ std::string onnx_bytes(const model& m, const onnx_options& o) {
   try {
     onnx::checker::check_model(model);
   } catch (const std::exception& e) {
-    throw error(errc::unsupported, fmt::format("export: ONNX's checker refused the graph: {}",
-                                               e.what()));
+    throw error(errc::unsupported,
+                fmt::format("export: ONNX's checker refused the graph: {}", e.what()));
   }
   std::string bytes;
   if (!model.SerializeToString(&bytes))

@@ -207,8 +207,7 @@ struct bench_train_step::impl {
 };
 
 bench_train_step::bench_train_step(const model_spec& spec, const train_config& config,
-                                   matrix_view x, matrix_view y, int n_threads,
-                                   communicator* comm)
+                                   matrix_view x, matrix_view y, int n_threads, communicator* comm)
     : impl_(std::make_unique<impl>(checked_model(spec, config, x, y), config, x, y, n_threads,
                                    comm)) {}
 bench_train_step::~bench_train_step() = default;

@@ -93,7 +93,9 @@ class gradient_engine {
   // Several processes: each computes its ranks' shards (rank_shards) and compute() reduces
   // over comm so that every rank ends with the gradient, loss and norm one process computes
   // (docs/DISTRIBUTED.md). nullptr or one rank: this process alone. Not owned.
-  void distribute(communicator* comm) noexcept { comm_ = comm && comm->size() > 1 ? comm : nullptr; }
+  void distribute(communicator* comm) noexcept {
+    comm_ = comm && comm->size() > 1 ? comm : nullptr;
+  }
   // Distributed: this rank's stop requests for the step compute() runs next; after it, those
   // of every rank combined. When any is set compute() returns without reducing the gradient.
   void request_stop(std::uint32_t requests) noexcept { stop_ = requests; }
@@ -182,8 +184,8 @@ class gradient_engine {
     return s >= ranks_.begin(rank()) && s < ranks_.begin(rank() + 1);
   }
   int rank() const noexcept { return comm_ ? comm_->rank() : 0; }
-  void merge_barrier(std::size_t seg);          // the barrier's partials from every rank
-  double exchange_losses();                      // the batch's loss, and the stop requests
+  void merge_barrier(std::size_t seg);  // the barrier's partials from every rank
+  double exchange_losses();             // the batch's loss, and the stop requests
   void reduce_chain(const kernels::kernel_table& k, std::size_t batch, float* grad);
   void reduce_embeddings_chain(std::size_t batch, float* grad);
   void collect_entries(std::size_t s_begin, std::size_t s_end);
