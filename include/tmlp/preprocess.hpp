@@ -130,6 +130,8 @@ class preprocessor {
 
   // Regression: model output back to the target's units. Classification: identity.
   double unscale_target(double v) const noexcept { return v * target_scale_ + target_offset_; }
+  double target_scale() const noexcept { return target_scale_; }    // 1 for classification
+  double target_offset() const noexcept { return target_offset_; }  // 0 for classification
 
   std::string to_json() const;
   static preprocessor from_json(const std::string& json);  // throws tmlp::error if malformed

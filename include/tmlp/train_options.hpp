@@ -37,9 +37,12 @@ struct train_options {
   bool layer_norm = false;  // on every hidden layer
   bool residual = false;    // every hidden layer adds its input (projected if widths differ)
   bool batch_norm = false;  // on every hidden layer
-  std::uint64_t embedding_dim = 0;  // > 0: categorical columns over one_hot_max levels embedded
-  std::uint64_t one_hot_max = 64;   // more levels: embedded, or hashed into this many buckets
-  std::string loss = "auto";        // auto|mse|mae|huber|bce|ce
+  std::uint64_t embedding_dim = 0;    // > 0: categorical columns over one_hot_max levels embedded
+  std::uint64_t one_hot_max = 64;     // more levels: embedded, or hashed into this many buckets
+  std::string scale = "standardize";  // numeric and boolean features: standardize|minmax|none
+  std::string impute = "mean";        // missing numeric values: mean|median (training rows)
+  bool missing_indicators = false;    // a 0/1 feature per numeric column with missing values
+  std::string loss = "auto";          // auto|mse|mae|huber|bce|ce
   // optimization
   std::string optimizer = "adam";
   float lr = 0.0f;                 // 0: the optimizer's default

@@ -78,14 +78,16 @@ CLI::App* add_evaluate_command(CLI::App& app, tmlp::cli::evaluate_options& eo) {
 }
 
 struct export_options {
-  std::string model, out;
+  std::string model, out, levels_from;
   tmlp::onnx_options onnx;
   bool features_only = false;
 };
 
 CLI::App* add_export_command(CLI::App& app, export_options& eo) {
   auto* ex = app.add_subcommand(
-      "export", "Write a model as ONNX, for serving runtimes (work in progress: --features-only)");
+      "export",
+      "Write a model as ONNX for serving runtimes: raw columns in (the preprocessing inside), "
+      "labels and probabilities or values out, as tmlp predict gives them");
   ex->add_option("model", eo.model, "Model file")->required();
   ex->add_option("out", eo.out, "The .onnx file to write")->required();
   ex->add_option("--opset", eo.onnx.opset, "ONNX opset (17 to 21)")->capture_default_str();
@@ -94,17 +96,32 @@ CLI::App* add_export_command(CLI::App& app, export_options& eo) {
       ->capture_default_str();
   ex->add_flag("--features-only", eo.features_only,
                "One float input of preprocessed features (rows x the model's inputs)");
-  ex->add_flag("--raw", eo.onnx.raw, "Outputs before the sigmoid or softmax");
+  ex->add_option("--levels-from", eo.levels_from,
+                 "CSV or .tmlpd file (the training data) whose texts of hashed categorical "
+                 "columns the exported model maps to their buckets")
+      ->check(CLI::ExistingFile);
+  ex->add_flag("--raw", eo.onnx.raw, "With --features-only: outputs before the sigmoid or softmax");
   return ex;
 }
 
 int run_export(const export_options& eo) {
-  if (!eo.features_only)
-    throw tmlp::error(tmlp::errc::unsupported,
-                      "export: the raw-column export (preprocessing inside) is not built yet; "
-                      "give --features-only");
   const tmlp::predictor p = tmlp::predictor::load(eo.model);
-  tmlp::export_onnx(p.model(), eo.out, eo.onnx);
+  if (eo.features_only) {
+    if (!eo.levels_from.empty())
+      throw tmlp::error(tmlp::errc::invalid_argument,
+                        "--levels-from: the texts of hashed columns are for the whole-model "
+                        "export, not --features-only");
+    tmlp::export_onnx(p.model(), eo.out, eo.onnx);
+    return 0;
+  }
+  tmlp::onnx_options o = eo.onnx;
+  if (!eo.levels_from.empty()) {
+    const tmlp::data_source levels = p.open(eo.levels_from);
+    tmlp::add_hashed_levels(o, p, levels.view());
+  }
+  tmlp::export_onnx(p, eo.out, o);
+  if (const std::string notice = tmlp::onnx_notice(p, o); !notice.empty())
+    std::fprintf(stderr, "%s\n", notice.c_str());
   return 0;
 }
 

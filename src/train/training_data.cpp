@@ -37,10 +37,26 @@ matrix gather(const matrix& m, const std::vector<std::uint32_t>& rows) {
 preprocess_options preprocessing_of(const train_options& o, const std::string& target) {
   if (o.embedding_dim > (std::size_t{1} << 16))
     bad_flag(fmt::format("--embedding-dim: {} is larger than the limit 65536", o.embedding_dim));
-  return {.target = target,
-          .ignore = o.ignore,
-          .one_hot_max = o.one_hot_max,
-          .embed = o.embedding_dim > 0};
+  preprocess_options p{.target = target,
+                       .ignore = o.ignore,
+                       .missing_indicators = o.missing_indicators,
+                       .one_hot_max = o.one_hot_max,
+                       .embed = o.embedding_dim > 0};
+  if (o.scale == "standardize")
+    p.scale = scaling::standardize;
+  else if (o.scale == "minmax")
+    p.scale = scaling::minmax;
+  else if (o.scale == "none")
+    p.scale = scaling::none;
+  else
+    bad_flag(fmt::format("--scale: unknown '{}'; expected standardize, minmax or none", o.scale));
+  if (o.impute == "mean")
+    p.impute = imputation::mean;
+  else if (o.impute == "median")
+    p.impute = imputation::median;
+  else
+    bad_flag(fmt::format("--impute: unknown '{}'; expected mean or median", o.impute));
+  return p;
 }
 
 // The loss and task from o.loss and the target as every row of t shows it (then fixed, so the
