@@ -133,6 +133,26 @@ tmlp_status tmlp_model_class_label(const tmlp_model* model, size_t i, const char
 tmlp_status tmlp_model_predict_dataset(const tmlp_model* model, const tmlp_dataset* data,
                                        float* out, size_t out_size);
 
+/* Writes the model as ONNX (tmlp/onnx.hpp) to path atomically: a failure leaves any previous
+ * file at path as it was. options_json: NULL or an object with
+ *   "opset": 17 to 21 (default 17);
+ *   "batch": the batch dimension, a name (default "N") or a row count;
+ *   "features_only": true for the network alone on preprocessed features (one float input
+ *     "features", one output "outputs"); false (the default) for the whole model of a model
+ *     trained on a table: one input per training column, the preprocessing inside, outputs
+ *     "label" and "probabilities" or "prediction";
+ *   "raw": with features_only, outputs before the sigmoid or softmax;
+ *   "levels_from": a data file (the training data) whose texts of hashed categorical columns
+ *     the file maps to their buckets; required when the model has such columns.
+ * notice: NULL, or set to "" or to one line saying what the file cannot express exactly and
+ * what it does instead (valid until this thread's next call). A build without ONNX gives
+ * TMLP_UNSUPPORTED. */
+tmlp_status tmlp_model_export_onnx(const tmlp_model* model, const char* path,
+                                   const char* options_json, const char** notice);
+
+/* 1 if this build exports ONNX (TMLP_WITH_ONNX), else 0. */
+int tmlp_onnx_available(void);
+
 /* --- datasets -------------------------------------------------------------------------------- */
 
 /* Opens a CSV file (read into memory, column kinds inferred) or a .tmlpd file (memory-mapped).

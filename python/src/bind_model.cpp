@@ -11,6 +11,7 @@
 #include "model_holder.hpp"
 #include "tmlp/io.hpp"
 #include "tmlp/model.hpp"
+#include "tmlp/onnx.hpp"
 
 namespace tmlp::python {
 namespace {
@@ -87,6 +88,23 @@ void bind_model(py::module_& m) {
            py::arg("chunk_rows") = 256,
            "Outputs for each row of X (rows x n_outputs): probabilities for bce and ce unless "
            "raw, values for regression. Runs without the GIL.")
+      .def(
+          "to_onnx",
+          [](const model_holder& h, int opset, const std::string& batch, bool raw) {
+            return py::bytes(onnx_bytes(h.model, {.opset = opset, .batch = batch, .raw = raw}));
+          },
+          py::arg("opset") = 17, py::arg("batch") = "N", py::arg("raw") = false,
+          "The network alone as ONNX bytes: one float input 'features' (rows x n_inputs, as "
+          "predict takes them), one output 'outputs' (probabilities for bce and ce unless raw). "
+          "Predictor.to_onnx exports the whole model, preprocessing included.")
+      .def(
+          "export_onnx",
+          [](const model_holder& h, const std::string& path, int opset, const std::string& batch,
+             bool raw) {
+            export_onnx(h.model, path, {.opset = opset, .batch = batch, .raw = raw});
+          },
+          py::arg("path"), py::arg("opset") = 17, py::arg("batch") = "N", py::arg("raw") = false,
+          "to_onnx's bytes written to path atomically (a failed export leaves no file)")
       .def("to_bytes", &to_bytes, "The model file's bytes")
       .def_static("from_bytes", &from_bytes, py::arg("data"), py::arg("source") = "<bytes>")
       .def(

@@ -10,6 +10,8 @@
 #include "bindings.hpp"
 #include "model_holder.hpp"
 #include "table_holder.hpp"
+#include "tmlp/error.hpp"
+#include "tmlp/onnx.hpp"
 #include "tmlp/predictor.hpp"
 
 namespace tmlp::python {
@@ -25,6 +27,22 @@ template <class F>
 auto without_gil(F&& f) {
   const py::gil_scoped_release unlocked;
   return f();
+}
+
+// The export's options; levels_from: None, a tmlp.Table or a path (read as open() reads it).
+onnx_options export_options(const predictor& p, int opset, const std::string& batch,
+                            py::handle levels_from) {
+  onnx_options o{.opset = opset, .batch = batch};
+  if (levels_from.is_none()) return o;
+  if (py::isinstance<table_holder>(levels_from)) {
+    add_hashed_levels(o, p, levels_from.cast<const table_holder&>().view());
+  } else if (py::isinstance<py::str>(levels_from)) {
+    add_hashed_levels(o, p, p.open(levels_from.cast<std::string>()).view());
+  } else {
+    throw error(errc::invalid_argument, "levels_from: expected None, a tmlp.Table or a path, got " +
+                                            py::str(py::type::of(levels_from)).cast<std::string>());
+  }
+  return o;
 }
 
 }  // namespace
@@ -97,7 +115,39 @@ void bind_predict(py::module_& m) {
             return out;
           },
           py::arg("table"),
-          "The target column as the model sees it: class index, or standardized value");
+          "The target column as the model sees it: class index, or standardized value")
+      .def(
+          "to_onnx",
+          [](const predictor& p, int opset, const std::string& batch, py::handle levels_from) {
+            return py::bytes(onnx_bytes(p, export_options(p, opset, batch, levels_from)));
+          },
+          py::arg("opset") = 17, py::arg("batch") = "N", py::arg("levels_from") = py::none(),
+          R"(The whole model as ONNX bytes: one input per training column ([batch, 1]; float32
+for numeric and boolean columns, NaN for missing; string for categorical ones), the preprocessing
+inside, and `tmlp predict`'s outputs: "label" and "probabilities", or "prediction".
+levels_from (a tmlp.Table or a path, typically the training data): the texts of hashed
+categorical columns, which a model file does not keep; onnx_notice says what the file cannot
+express.)")
+      .def(
+          "export_onnx",
+          [](const predictor& p, const std::string& path, int opset, const std::string& batch,
+             py::handle levels_from) {
+            const onnx_options o = export_options(p, opset, batch, levels_from);
+            export_onnx(p, path, o);
+            return onnx_notice(p, o);
+          },
+          py::arg("path"), py::arg("opset") = 17, py::arg("batch") = "N",
+          py::arg("levels_from") = py::none(),
+          "to_onnx's bytes written to path atomically (a failed export leaves no file); returns "
+          "onnx_notice's line ('' when the file predicts what tmlp predicts for every input)")
+      .def(
+          "onnx_notice",
+          [](const predictor& p, py::handle levels_from) {
+            return onnx_notice(p, export_options(p, 17, "N", levels_from));
+          },
+          py::arg("levels_from") = py::none(),
+          "One line saying what an ONNX export cannot express exactly, and what the file does "
+          "instead; '' if nothing");
 }
 
 }  // namespace tmlp::python

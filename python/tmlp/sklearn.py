@@ -11,6 +11,8 @@ X may be a pandas DataFrame (numeric, string/object, bool and category columns, 
 the program preprocesses a CSV file's), a 2-D array, or the path of a CSV or .tmlpd file (then y
 names its target column; a .tmlpd file is memory-mapped, so it may be larger than RAM).
 """
+import warnings
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.exceptions import NotFittedError
@@ -34,7 +36,8 @@ class _MLPBase(BaseEstimator):
     # signature is exactly tmlp.flags() less NOT_PARAMETERS), then verbose.
     def __init__(self, *, valid_fraction=0.2, numeric=None, categorical=None, ignore=None,
                  layers="128,64", activation="relu", dropout=0.0, layer_norm=False,
-                 residual=False, batch_norm=False, embedding_dim=0, one_hot_max=64, loss="auto",
+                 residual=False, batch_norm=False, embedding_dim=0, one_hot_max=64,
+                 scale="standardize", impute="mean", missing_indicators=False, loss="auto",
                  optimizer="adam", lr=0.0, batch_size=256, epochs=50, schedule="constant",
                  l1=0.0, l2=0.0, weight_decay=None, clip_norm=0.0, clip_value=0.0,
                  early_stop=5, threads=0, shard_rows=64, max_shards=16, seed=0, verbose=1):
@@ -50,6 +53,9 @@ class _MLPBase(BaseEstimator):
         self.batch_norm = batch_norm
         self.embedding_dim = embedding_dim
         self.one_hot_max = one_hot_max
+        self.scale = scale
+        self.impute = impute
+        self.missing_indicators = missing_indicators
         self.loss = loss
         self.optimizer = optimizer
         self.lr = lr
@@ -229,6 +235,21 @@ class _MLPBase(BaseEstimator):
         self._check_features_fitted()
         self.model_.save(path)
 
+    def export_onnx(self, path, opset=17, batch="N", levels_from=None):
+        """Writes the model as ONNX, preprocessing included: one input per feature column
+        (named as the column; float32 [batch, 1] for numeric and boolean columns, NaN for a
+        missing value; string [batch, 1] for categorical ones), outputs "label" and
+        "probabilities" (a classifier) or "prediction" (a regressor), as predict and
+        predict_proba give them. levels_from: the training X (a DataFrame, a dict of columns or
+        a path), needed when a categorical column was hashed into buckets. What the file cannot
+        express exactly is raised as a UserWarning."""
+        self._check_features_fitted()
+        if levels_from is not None and not isinstance(levels_from, str):
+            levels_from = self._check_features(levels_from)
+        notice = self.predictor_.export_onnx(path, opset, batch, levels_from)
+        if notice:
+            warnings.warn(notice, UserWarning, stacklevel=2)
+
     def _check_features_fitted(self):
         if not hasattr(self, "predictor_"):
             raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet")
@@ -267,7 +288,6 @@ def _column_vector(y):
     """y as a 1-D array; a column vector is accepted with scikit-learn's DataConversionWarning."""
     y_arr = np.asarray(y)
     if y_arr.ndim == 2 and y_arr.shape[1] == 1:
-        import warnings
         from sklearn.exceptions import DataConversionWarning
         warnings.warn("A column-vector y was passed when a 1d array was expected. Please change "
                       "the shape of y to (n_samples, ), for example using ravel().",

@@ -504,12 +504,14 @@ std::string onnx_bytes(const predictor& p, const onnx_options& o) {
     if (f.n_buckets > 0 && !o.hashed_levels.contains(f.name))
       unmapped.push_back(fmt::format("'{}'", f.name));
   if (!unmapped.empty())
-    throw error(errc::invalid_argument,
-                fmt::format("export: {} {} hashed into buckets and the model file keeps no texts "
-                            "of {}; give the training data with --levels-from (its texts map to "
-                            "their buckets), or export --features-only",
-                            unmapped.size() == 1 ? "column" : "columns", fmt::join(unmapped, ", "),
-                            unmapped.size() == 1 ? "it" : "them"));
+    throw error(
+        errc::invalid_argument,
+        fmt::format("export: {} {} {} hashed into buckets and the model file keeps no "
+                    "texts of {}; give the training data (--levels-from, or levels_from "
+                    "in Python and C) to map its texts to their buckets, or export the "
+                    "network alone (--features-only)",
+                    unmapped.size() == 1 ? "column" : "columns", fmt::join(unmapped, ", "),
+                    unmapped.size() == 1 ? "is" : "are", unmapped.size() == 1 ? "it" : "them"));
   const auto [net, params] = folded(p.model());
   onnx::ModelProto model = new_model(o, true);
   onnx::GraphProto& g = *model.mutable_graph();

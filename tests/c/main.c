@@ -325,6 +325,65 @@ static void failed_save(const char* scratch) {
   tmlp_model_free(m);
 }
 
+static long file_size(const char* path) {
+  FILE* f = fopen(path, "rb");
+  long n = -1;
+  if (f != NULL && fseek(f, 0, SEEK_END) == 0) n = ftell(f);
+  if (f != NULL) fclose(f);
+  return n;
+}
+
+/* ONNX export of a model with a hashed column (telco, --one-hot-max 2): it needs levels_from,
+ * says what it cannot express, writes the same bytes twice, and fails cleanly on bad options.
+ * The files themselves are checked against ONNX Runtime by tests/onnx (the same library call). */
+static void export_onnx(const char* data_dir, const char* scratch) {
+  char options[2048], data[1024], out[1024], again[1024], bad[1024];
+  tmlp_model* m = NULL;
+  const char* notice = NULL;
+  join(data, sizeof data, data_dir, "telco_churn.csv");
+  join(out, sizeof out, scratch, "telco.onnx");
+  join(again, sizeof again, scratch, "telco_again.onnx");
+  join(bad, sizeof bad, scratch, "bad.onnx");
+  snprintf(options, sizeof options,
+           "{\"data\": \"%s\", \"target\": \"target_churn\", \"epochs\": 1, "
+           "\"one-hot-max\": 2, \"layers\": \"8\"}",
+           data);
+  if (!expect_ok(tmlp_train_file(options, NULL, NULL, &m, NULL), "train for the export")) return;
+  if (!tmlp_onnx_available()) {
+    expect_status(tmlp_model_export_onnx(m, out, NULL, &notice), TMLP_UNSUPPORTED,
+                  "export without ONNX in the build");
+    CHECK(file_size(out) < 0 && notice != NULL && notice[0] == '\0');
+    tmlp_model_free(m);
+    return;
+  }
+  expect_status(tmlp_model_export_onnx(m, bad, NULL, &notice), TMLP_INVALID_ARGUMENT,
+                "export of hashed columns without levels_from");
+  CHECK(strstr(tmlp_last_error(), "levels") != NULL && file_size(bad) < 0);
+  snprintf(options, sizeof options, "{\"levels_from\": \"%s\"}", data);
+  if (expect_ok(tmlp_model_export_onnx(m, out, options, &notice), "export with levels_from")) {
+    CHECK(notice != NULL && strstr(notice, "hashed") != NULL && strchr(notice, '\n') == NULL);
+    CHECK(file_size(out) > 1000);
+  }
+  if (expect_ok(tmlp_model_export_onnx(m, again, options, NULL), "export again"))
+    CHECK(same_bytes(out, again));
+  if (expect_ok(tmlp_model_export_onnx(m, again, "{\"features_only\": true, \"batch\": 1}",
+                                       &notice),
+                "export features only"))
+    CHECK(notice[0] == '\0' && file_size(again) > 1000 && !same_bytes(out, again));
+  expect_status(tmlp_model_export_onnx(m, bad, "{\"opset\": 12}", NULL), TMLP_UNSUPPORTED,
+                "export at opset 12");
+  expect_status(tmlp_model_export_onnx(m, bad, "{\"opset\": \"17\"}", NULL),
+                TMLP_INVALID_ARGUMENT, "an opset as text");
+  expect_status(tmlp_model_export_onnx(m, bad, "{\"opst\": 17}", NULL), TMLP_INVALID_ARGUMENT,
+                "an unknown export option");
+  expect_status(tmlp_model_export_onnx(m, bad, "[1]", NULL), TMLP_INVALID_ARGUMENT,
+                "export options that are not an object");
+  expect_status(tmlp_model_export_onnx(NULL, bad, NULL, NULL), TMLP_BAD_ARGUMENT,
+                "export a NULL model");
+  CHECK(file_size(bad) < 0);
+  tmlp_model_free(m);
+}
+
 int main(int argc, char** argv) {
   if (argc != 3 && argc != 4) {
     fprintf(stderr, "usage: %s DATA_DIR SCRATCH_DIR [MODEL]\n", argv[0]);
@@ -336,6 +395,7 @@ int main(int argc, char** argv) {
   stop_from_callback(argv[1]);
   error_paths(argv[1], argv[2]);
   failed_save(argv[2]);
+  export_onnx(argv[1], argv[2]);
   if (failures != 0) {
     fprintf(stderr, "%d check(s) failed\n", failures);
     return 1;

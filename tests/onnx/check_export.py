@@ -284,6 +284,59 @@ with tempfile.TemporaryDirectory() as work:
     name, tol, want, labels, keep = wants[0]
     wants.append(("telco binary --batch 7", tol, want[:7], labels[:7], keep[:7]))
 
+    # The Python API: the same bytes as the program's; a scikit-learn estimator fitted on a
+    # DataFrame exports what predict and predict_proba give (with a hashed column: the
+    # training DataFrame as levels_from, and the notice as a UserWarning).
+    import warnings
+
+    import pandas as pd
+    p = tmlp.Predictor.load(os.path.join(work, "raw0.tmlp"))
+    with open(os.path.join(work, "raw0.onnx"), "rb") as f:
+        check("Predictor.to_onnx = tmlp export, byte for byte", p.to_onnx() == f.read())
+    p = tmlp.Predictor.load(os.path.join(work, "raw3.tmlp"))
+    notice = p.export_onnx(os.path.join(work, "py3.onnx"),
+                           levels_from=os.path.join(work, "tenure_train.csv"))
+    with open(os.path.join(work, "raw3.onnx"), "rb") as f, \
+            open(os.path.join(work, "py3.onnx"), "rb") as g:
+        check("Predictor.export_onnx(levels_from=path) = tmlp export --levels-from",
+              f.read() == g.read() and "'tenure'" in notice, notice)
+    try:
+        p.to_onnx()
+        check("Predictor.to_onnx of a hashed column without levels_from raises", False)
+    except tmlp.Error as e:
+        check("Predictor.to_onnx of a hashed column without levels_from raises",
+              "'tenure'" in str(e), str(e))
+    read = dict(keep_default_na=False, na_values=MISSING, dtype={"tenure": str})
+    frame = pd.read_csv(tenure + "_train.csv", **read)
+    held_frame = pd.read_csv(tenure + "_held.csv", **read)
+    X, y = frame.drop(columns="target_churn"), frame["target_churn"]
+    Xh = held_frame.drop(columns="target_churn")
+    est = tmlp.MLPClassifier(epochs=3, layers="32,16", one_hot_max=8, verbose=0,
+                             categorical=["tenure"]).fit(X, y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est.export_onnx(os.path.join(work, "est.onnx"), levels_from=X)
+    check("MLPClassifier.export_onnx: the hashed columns' notice as a UserWarning",
+          len(caught) == 1 and "hashed" in str(caught[0].message),
+          "; ".join(str(w.message) for w in caught))
+    est_feeds = {}
+    for inp in onnx.load(os.path.join(work, "est.onnx")).graph.input:
+        column = Xh[inp.name]
+        if inp.type.tensor_type.elem_type == onnx.TensorProto.STRING:
+            texts = ["" if isinstance(v, float) and math.isnan(v) else str(v) for v in column]
+            est_feeds[inp.name] = {"type": "string", "dims": [len(Xh), 1], "data": texts}
+        else:
+            values = [None if isinstance(v, float) and math.isnan(v)
+                      else (1.0 if v.lower() in TRUE_WORDS else 0.0) if isinstance(v, str)
+                      else float(v) for v in column]
+            est_feeds[inp.name] = {"type": "float32", "dims": [len(Xh), 1], "data": values}
+    jobs.append((os.path.join(work, "est.onnx"), est_feeds))
+    tenures = set(X["tenure"]) | {math.nan}
+    wants.append(("MLPClassifier on a DataFrame, hashed tenure", 1e-5,
+                  est.predict_proba(Xh).astype(np.float64),
+                  [str(v) for v in est.predict(Xh)],
+                  np.array([v in tenures or isinstance(v, float) for v in Xh["tenure"]])))
+
     for (name, tol, want, labels, keep), got in zip(wants, run_ort(work, jobs, "raw")):
         if labels is None:
             close(name, got["prediction"][keep], want[keep].reshape(-1, 1), tol)
