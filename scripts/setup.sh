@@ -26,6 +26,10 @@ packages=(
   python3-dev pybind11-dev python3-numpy python3-pandas python3-sklearn python3-pytest
   python3-tqdm
 )
+# ONNX Runtime for the ONNX checks runs under Node.js: Debian's nodejs and npm, unless a node
+# and npm are already there (another Node.js distribution ships npm inside its nodejs package).
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 if [[ "${1:-}" == "--peers" ]]; then
   packages+=(python3-matplotlib python3-torch)
 fi

@@ -51,6 +51,9 @@ if [[ $sanitize -eq 1 ]]; then
   echo "== ASan+UBSan: a build without MPI (as the sanitizer builds are) says so under mpirun"
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     bash tests/cli/without_mpi.sh build/asan/src/cli/tmlp tests/data
+  echo "== ASan+UBSan: a build without ONNX (as the sanitizer builds are) says so on export"
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    bash tests/cli/without_onnx.sh build/asan/src/cli/tmlp tests/data
 
   cmake -S . -B build/tsan -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DTMLP_SANITIZE=thread -DTMLP_BUILD_BENCH=OFF -DTMLP_WERROR=ON >/dev/null

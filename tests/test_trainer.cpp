@@ -1217,6 +1217,51 @@ TEST_CASE("batch norm: running statistics follow the batch's, untouched by the o
   }
 }
 
+TEST_CASE("predict on one row: large layers split over threads, same bits, as the naive MLP",
+          "[train][predict]") {
+  // 600 x 520 weights: over core::split_min_weights, so one row's layer runs in blocks of
+  // outputs as tasks; 70 -> 600 and 600 -> 3 stay whole.
+  tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 8);
+  const tmlp::model_spec spec{.n_inputs = 70,
+                              .layers = {{.units = 520, .act = activation::tanh},
+                                         {.units = 600, .act = activation::relu},
+                                         {.units = 3, .act = activation::identity}},
+                              .loss = loss_kind::ce,
+                              .seed = 5};
+  const tmlp::model m = tmlp::model::create(spec);
+  const tmlp::test::naive_mlp naive{spec};
+  const std::vector<double> pd = to_double(params_of(m));
+  const std::vector<float> x = normal_matrix(17, 4, 70);
+  for (std::size_t r = 0; r < 4; ++r) {
+    const tmlp::matrix_view row{x.data() + r * 70, 1, 70};
+    const tmlp::matrix one = m.predict(row, {.n_threads = 1, .raw = true});
+    for (const int threads : {2, 3, 8}) {
+      const tmlp::matrix many = m.predict(row, {.n_threads = threads, .raw = true});
+      CHECK(std::memcmp(one.data(), many.data(), 3 * sizeof(float)) == 0);
+    }
+    const std::vector<double> xr(x.begin() + static_cast<std::ptrdiff_t>(r * 70),
+                                 x.begin() + static_cast<std::ptrdiff_t>(r * 70 + 70));
+    const auto logits = naive.forward(pd, xr.data());
+    for (std::size_t j = 0; j < 3; ++j) CHECK(one(0, j) == Approx(logits[j]).margin(1e-4));
+  }
+  // Calls from several threads at once, each with its own arena, give the same bits.
+  const tmlp::matrix_view row{x.data(), 1, 70};
+  const tmlp::matrix want = m.predict(row, {.n_threads = 2, .raw = true});
+  std::vector<int> same(4, 0);
+  std::vector<std::thread> callers;
+  for (std::size_t t = 0; t < same.size(); ++t)
+    callers.emplace_back([&, t] {
+      bool ok = true;
+      for (int i = 0; i < 20; ++i) {
+        const tmlp::matrix got = m.predict(row, {.n_threads = 2, .raw = true});
+        ok = ok && std::memcmp(want.data(), got.data(), 3 * sizeof(float)) == 0;
+      }
+      same[t] = ok;
+    });
+  for (std::thread& c : callers) c.join();
+  CHECK(std::count(same.begin(), same.end(), 1) == 4);
+}
+
 TEST_CASE("batch norm: predict folds the running statistics into W and b",
           "[train][batch_norm][predict]") {
   big_problem p = make_big();

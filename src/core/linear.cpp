@@ -5,15 +5,26 @@
 
 #include "blas.hpp"
 #include "core/network.hpp"
+#include "core/parallel.hpp"
 #include "core/pipeline.hpp"
 #include "core/workspace.hpp"
 
 namespace tmlp::core {
 
 void linear_forward(const dense_layer& l, const float* params, std::size_t rows, const float* x,
-                    float* z) noexcept {
+                    float* z, bool split_outputs) noexcept {
   // Z = b broadcast, then Z += X·Wᵀ: (rows x n_in)·(n_in x n_out)
   const float* b = params + l.b_offset;
+  if (split_outputs && rows == 1 && l.n_out * l.n_in >= split_min_weights) {
+    const float* w = params + l.w_offset;
+    parallel_for_index((l.n_out + split_block - 1) / split_block, [&](std::size_t i) {
+      const std::size_t o = i * split_block, n = std::min(split_block, l.n_out - o);
+      std::copy(b + o, b + o + n, z + o);
+      blas::sgemm(false, true, 1, n, l.n_in, 1.0f, x, l.n_in, w + o * l.n_in, l.n_in, 1.0f, z + o,
+                  n);
+    });
+    return;
+  }
   for (std::size_t r = 0; r < rows; ++r) std::copy(b, b + l.n_out, z + r * l.n_out);
   blas::sgemm(false, true, rows, l.n_out, l.n_in, 1.0f, x, l.n_in, params + l.w_offset, l.n_in,
               1.0f, z, l.n_out);
@@ -41,7 +52,7 @@ class linear_op final : public op {
 
   const float* forward(const pass& p, const float* in) const noexcept override {
     float* z = p.ws.floats(z_);
-    linear_forward(l_, p.params, p.rows, in, z);
+    linear_forward(l_, p.params, p.rows, in, z, p.split_outputs);
     return z;
   }
 

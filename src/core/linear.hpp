@@ -8,9 +8,14 @@
 namespace tmlp::core {
 
 // x: rows x n_in; z: rows x n_out, out. The bias is written into Z first and the GEMM adds
-// X·Wᵀ to it (beta 1), which spares OpenBLAS its pass zeroing Z.
+// X·Wᵀ to it (beta 1), which spares OpenBLAS its pass zeroing Z. With split_outputs (inference
+// on one row), a layer of at least split_min_weights weights computes its outputs in fixed
+// blocks of split_block units, one matrix-vector product each, as tasks in the caller's arena:
+// the blocks depend on the layer alone, so the result is the same for any thread count.
+inline constexpr std::size_t split_block = 64;
+inline constexpr std::size_t split_min_weights = std::size_t{1} << 18;
 void linear_forward(const dense_layer& l, const float* params, std::size_t rows, const float* x,
-                    float* z) noexcept;
+                    float* z, bool split_outputs = false) noexcept;
 
 // d_z: rows x n_out, dL/dZ. Adds dW = dZᵀ·X to grads at the layer's W (which the caller keeps
 // zeroed between passes), writes db = column sums of dZ, and dX = dZ·W into d_x (rows x n_in;

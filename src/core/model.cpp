@@ -1,6 +1,7 @@
 // tmlp::model: creation, copies and batched prediction.
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -48,6 +49,22 @@ matrix model::predict(matrix_view x, const predict_options& options) const {
   return out;
 }
 
+namespace {
+
+// The calling thread's arena of n threads for one-row predictions, kept between its calls:
+// a serving thread's next row finds the arena's workers still there instead of waking new ones
+// (an arena made per call costs more than the row). One per calling thread, so concurrent
+// callers never queue behind each other.
+tbb::task_arena& one_row_arena(int n) {
+  thread_local std::vector<std::unique_ptr<tbb::task_arena>> arenas;
+  const auto i = static_cast<std::size_t>(n);
+  if (arenas.size() <= i) arenas.resize(i + 1);
+  if (!arenas[i]) arenas[i] = std::make_unique<tbb::task_arena>(n);
+  return *arenas[i];
+}
+
+}  // namespace
+
 void model::predict(matrix_view x, matrix_span out, const predict_options& options) const {
   const core::network& net = impl_->net;
   if (x.cols != net.n_inputs)
@@ -84,11 +101,14 @@ void model::predict(matrix_view x, matrix_span out, const predict_options& optio
   tbb::enumerable_thread_specific<core::workspace> workspaces(
       [&] { return core::workspace(run_net, std::min(chunk, x.rows)); });
 
+  // One row: the chunk is the row, and large layers split their outputs over the threads
+  // instead (in fixed blocks, so the result is the same for any thread count).
+  const bool one_row = x.rows == 1;
   auto run = [&] {
     core::parallel_for_index(n_chunks, [&](std::size_t c) {
       core::workspace& ws = workspaces.local();
       const std::size_t r0 = c * chunk, rows = std::min(chunk, x.rows - r0);
-      const float* y = core::forward(k, run_net, params, rows, x.row(r0), ws);
+      const float* y = core::forward(k, run_net, params, rows, x.row(r0), ws, nullptr, one_row);
       float* o = out.row(r0);
       std::memcpy(o, y, rows * k_out * sizeof(float));
       if (options.raw) return;
@@ -98,7 +118,9 @@ void model::predict(matrix_view x, matrix_span out, const predict_options& optio
         k.softmax_rows(rows, k_out, o, o);
     });
   };
-  if (n_chunks == 1) {
+  if (one_row) {
+    one_row_arena(core::arena_threads(options.n_threads)).execute(run);
+  } else if (n_chunks == 1) {
     run();
   } else {
     tbb::task_arena arena(core::arena_threads(options.n_threads));

@@ -67,10 +67,11 @@ const float* run_forward(const pass& p, const network& net, std::size_t first, s
 }  // namespace
 
 const float* forward(const kernels::kernel_table& k, const network& net, const float* params,
-                     std::size_t rows, const float* x, workspace& ws,
-                     const dropout_context* drop) noexcept {
+                     std::size_t rows, const float* x, workspace& ws, const dropout_context* drop,
+                     bool split_outputs) noexcept {
   ws.pass_rows = rows;
-  const pass p{k, params, rows, ws, drop};
+  pass p{k, params, rows, ws, drop};
+  p.split_outputs = split_outputs;
   return run_forward(p, net, 0, net.ops.size(), x);
 }
 

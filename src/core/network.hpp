@@ -69,10 +69,11 @@ struct network {
 
 // Inference forward of rows <= ws.max_rows() rows of x (rows x n_inputs), batch norm with its
 // running statistics. Returns the outputs (rows x n_outputs), which live in ws. With drop,
-// layers with dropout mask their outputs (as in training).
+// layers with dropout mask their outputs (as in training). With split_outputs and one row,
+// large linear layers run their outputs as tasks in the caller's arena (linear_forward).
 const float* forward(const kernels::kernel_table& k, const network& net, const float* params,
                      std::size_t rows, const float* x, workspace& ws,
-                     const dropout_context* drop = nullptr) noexcept;
+                     const dropout_context* drop = nullptr, bool split_outputs = false) noexcept;
 
 // Training passes, segment by segment (p.stats set when the network has batch norm). The
 // forward of segment s starts from x (s = 0) or where segment s - 1 stopped, and returns its

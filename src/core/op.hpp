@@ -65,6 +65,8 @@ struct pass {
   // gradients, except the weight matrices' (linear, projections), which they add: the caller
   // keeps those blocks zeroed between passes, which spares the GEMMs a zeroing pass.
   float* grads = nullptr;
+  // Inference on one row: large linear layers split their outputs into tasks (linear_forward).
+  bool split_outputs = false;
 };
 
 class op {
