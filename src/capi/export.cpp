@@ -30,7 +30,9 @@ export_request parse_request(const char* options_json) {
     return tmlp::error(tmlp::errc::invalid_argument, "tmlp_model_export_onnx: " + what);
   };
   if (!j.is_object()) throw bad("options_json is not a JSON object");
-  for (const auto& [key, value] : j.items()) {
+  for (const auto& item : j.items()) {
+    const std::string& key = item.key();
+    const nlohmann::json& value = item.value();
     const auto want = [&](bool ok, const char* type) {
       if (!ok) throw bad(fmt::format("option '{}' is {}; expected {}", key, value.dump(), type));
     };
