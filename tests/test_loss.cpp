@@ -72,6 +72,49 @@ TEST_CASE("softmax cross-entropy closed form and huge logits", "[core][loss]") {
   CHECK(r.grad[2] == Approx(0.0).margin(1e-30));
 }
 
+TEST_CASE("label smoothing: the smoothed targets' closed forms and finite differences",
+          "[core][loss]") {
+  const float s = 0.2f;
+  // ce over k = 3: q = (1 - s) onehot(c) + s / 3; loss = logsumexp(y) - q.y; grad softmax - q.
+  const std::vector<float> y{0.3f, -1.2f, 2.0f};
+  const auto r = eval({loss_kind::ce, 1.0f, s}, 1, 3, y, {1});
+  double z = 0.0;
+  for (float v : y) z += std::exp(static_cast<double>(v));
+  const double lse = std::log(z);
+  const double q[3] = {s / 3.0, (1.0 - s) + s / 3.0, s / 3.0};
+  CHECK(r.loss == Approx(lse - (q[0] * y[0] + q[1] * y[1] + q[2] * y[2])).epsilon(1e-6));
+  for (std::size_t j = 0; j < 3; ++j)
+    CHECK(r.grad[j] == Approx(std::exp(y[j] - lse) - q[j]).margin(1e-6));
+  // bce: t' = t (1 - s) + s / 2.
+  const auto b = eval({loss_kind::bce, 1.0f, s}, 1, 1, {0.7f}, {1});
+  const double t = 1.0 - s / 2.0;
+  CHECK(b.loss == Approx(std::log1p(std::exp(0.7)) - t * 0.7).epsilon(1e-6));
+  CHECK(b.grad[0] == Approx(1.0 / (1.0 + std::exp(-0.7)) - t).margin(1e-6));
+  // Central differences of the loss against the gradient, every logit, both losses.
+  for (const loss_kind kind : {loss_kind::ce, loss_kind::bce}) {
+    const std::size_t k = 4;
+    const std::vector<float> y0{0.5f, -0.25f, 1.5f, -2.0f};
+    const std::vector<float> t0 =
+        kind == loss_kind::ce ? std::vector<float>{2} : std::vector<float>{1, 0, 1, 0};
+    const auto g = eval({kind, 1.0f, s}, 1, k, y0, t0);
+    for (std::size_t j = 0; j < k; ++j) {
+      const float h = 1e-2f;
+      std::vector<float> up = y0, down = y0;
+      up[j] += h;
+      down[j] -= h;
+      const double fd =
+          (eval({kind, 1.0f, s}, 1, k, up, t0).loss - eval({kind, 1.0f, s}, 1, k, down, t0).loss) /
+          (2.0 * h);
+      CHECK(g.grad[j] == Approx(fd).margin(2e-4));
+    }
+  }
+  // s = 0 is the plain loss, bit for bit.
+  const auto plain = eval({loss_kind::ce}, 1, 3, y, {1});
+  const auto zero = eval({loss_kind::ce, 1.0f, 0.0f}, 1, 3, y, {1});
+  CHECK(plain.loss == zero.loss);
+  CHECK(plain.grad == zero.grad);
+}
+
 TEST_CASE("sample weights scale each row's loss and gradient", "[core][loss]") {
   const auto kind = static_cast<loss_kind>(GENERATE(range(0, 4)));
   const auto plain = eval({kind}, 2, 1, {0.3f, -0.2f}, {0.9f, 0.1f});

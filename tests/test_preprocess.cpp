@@ -9,6 +9,7 @@
 
 #include "tmlp/error.hpp"
 #include "tmlp/preprocess.hpp"
+#include "tmlp/training_data.hpp"
 
 #ifdef TMLP_COUNT_ALLOCATIONS
 #include "support/alloc_counter.hpp"
@@ -394,4 +395,47 @@ TEST_CASE("from_json rejects a corrupted embedded column", "[data][preprocess]")
   } catch (const tmlp::error& e) {
     CHECK(e.code() == tmlp::errc::corrupt_model);
   }
+}
+
+TEST_CASE("--class-weight balanced: each class's training weights sum to n / classes",
+          "[data][preprocess]") {
+  const tmlp::table t = tmlp::read_csv(std::string(TMLP_TEST_DATA_DIR) + "/telco_churn.csv");
+  tmlp::train_options o;
+  o.target = "target_churn";
+  o.class_weight = "balanced";
+  const auto d = tmlp::prepare_training(o, t, nullptr, {});
+  const std::size_t n = d->y_train.rows();
+  REQUIRE(d->w_train.size() == n);
+  double sum[2] = {0.0, 0.0}, count[2] = {0.0, 0.0};
+  for (std::size_t r = 0; r < n; ++r) {
+    const auto c = static_cast<std::size_t>(d->y_train(r, 0));
+    sum[c] += d->w_train[r];
+    ++count[c];
+  }
+  CHECK(count[0] > 2.0 * count[1]);  // churners are the minority
+  CHECK(sum[0] == Approx(static_cast<double>(n) / 2.0).epsilon(1e-5));
+  CHECK(sum[1] == Approx(static_cast<double>(n) / 2.0).epsilon(1e-5));
+  const double first = count[static_cast<std::size_t>(d->y_train(0, 0))];
+  CHECK(d->w_train[0] == static_cast<float>(static_cast<double>(n) / (2.0 * first)));
+
+  // Sample weights multiply the class's factor (the split does not depend on them).
+  std::vector<float> given(t.n_rows, 1.0f);
+  for (std::size_t r = 0; r < t.n_rows; r += 3) given[r] = 2.0f;
+  const auto w = tmlp::prepare_training(o, t, nullptr, given);
+  REQUIRE(w->w_train.size() == n);
+  std::size_t doubled = 0, same = 0;
+  for (std::size_t r = 0; r < n; ++r) {
+    doubled += w->w_train[r] == 2.0f * d->w_train[r];
+    same += w->w_train[r] == d->w_train[r];
+  }
+  CHECK(doubled + same == n);
+  CHECK(doubled > n / 4);
+
+  tmlp::train_options regression;
+  regression.target = "monthly_charges";
+  regression.class_weight = "balanced";
+  CHECK_THROWS_WITH(tmlp::prepare_training(regression, t, nullptr, {}),
+                    Catch::Contains("--class-weight"));
+  o.class_weight = "equal";
+  CHECK_THROWS_WITH(tmlp::prepare_training(o, t, nullptr, {}), Catch::Contains("'equal'"));
 }

@@ -100,6 +100,9 @@ struct model_spec {
   std::vector<embedding_spec> embeddings;  // tables initialized N(0, 1)
   loss_kind loss = loss_kind::mse;
   float huber_delta = 1.0f;
+  // bce and ce: the targets moved toward the uniform distribution by this fraction, in [0, 1)
+  // (ce: (1 - s) on the class plus s / K on every class; bce: t (1 - s) + s / 2).
+  float label_smoothing = 0.0f;
   std::uint64_t seed = 0;  // parameter initialization
 };
 

@@ -43,6 +43,8 @@ struct train_options {
   std::string impute = "mean";        // missing numeric values: mean|median (training rows)
   bool missing_indicators = false;    // a 0/1 feature per numeric column with missing values
   std::string loss = "auto";          // auto|mse|mae|huber|bce|ce
+  float label_smoothing = 0.0f;       // bce, ce: model_spec::label_smoothing
+  std::string class_weight = "none";  // none|balanced: training rows weighted by class
   // optimization
   std::string optimizer = "adam";
   float lr = 0.0f;                 // 0: the optimizer's default

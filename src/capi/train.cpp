@@ -58,7 +58,7 @@ std::unique_ptr<tmlp_model> train_tables(const train_options& o, train_config cf
   const std::unique_ptr<training_data> d = prepare_training(o, train, valid);
   model m = with_flag_names([&] { return model::create(training_model_spec(o, *d)); });
   trainer t(cfg);
-  const fit_result r = t.fit(m, *d->x_train, d->y_train, d->x_valid.get(), d->y_valid);
+  const fit_result r = t.fit(m, *d->x_train, d->y_train, d->x_valid.get(), d->y_valid, d->w_train);
   if (r.status == fit_status::diverged)
     throw error(errc::invalid_data,
                 "training diverged (loss or gradient not finite); try a lower lr or clip-norm");

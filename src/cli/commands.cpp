@@ -171,7 +171,7 @@ int train(const train_options& o) {
   trainer tr(cfg);
   if (resumed) tr.resume_from(std::move(resumed->state));
   tr.distribute(world.get());
-  const fit_result r = tr.fit(m, *d.x_train, d.y_train, d.x_valid.get(), d.y_valid);
+  const fit_result r = tr.fit(m, *d.x_train, d.y_train, d.x_valid.get(), d.y_valid, d.w_train);
   shown.finish();
   if (!quiet)
     for (const std::string& note : r.notes) fmt::print("note: {}\n", note);

@@ -52,24 +52,30 @@ double row_huber(std::size_t k, const float* y, const float* t, float delta, flo
   return sum / static_cast<double>(k);
 }
 
-// log(1 + exp(y)) - t y = max(y, 0) - t y + log1p(exp(-|y|)); gradient sigmoid(y) - t.
-double row_bce(std::size_t k, const float* y, const float* t, float w, float* g) noexcept {
+// log(1 + exp(y)) - t y = max(y, 0) - t y + log1p(exp(-|y|)); gradient sigmoid(y) - t, with
+// t smoothed to t (1 - s) + s / 2 when s > 0.
+double row_bce(std::size_t k, const float* y, const float* t_in, float smooth, float w,
+               float* g) noexcept {
   const float inv_k = 1.0f / static_cast<float>(k);
   double sum = 0.0;
   for (std::size_t j = 0; j < k; ++j) {
+    const float t = smooth > 0.0f ? t_in[j] * (1.0f - smooth) + 0.5f * smooth : t_in[j];
     const float e = std::exp(-std::fabs(y[j]));  // in (0, 1]
-    sum += static_cast<double>(std::max(y[j], 0.0f)) - static_cast<double>(t[j]) * y[j] +
+    sum += static_cast<double>(std::max(y[j], 0.0f)) - static_cast<double>(t) * y[j] +
            std::log1p(static_cast<double>(e));
     if (g) {
       const float s = y[j] >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
-      g[j] = w * inv_k * (s - t[j]);
+      g[j] = w * inv_k * (s - t);
     }
   }
   return sum / static_cast<double>(k);
 }
 
-// logsumexp(y) - y_c; gradient softmax(y) - onehot(c).
-double row_ce(std::size_t k, const float* y, float target, float w, float* g) noexcept {
+// logsumexp(y) - y_c; gradient softmax(y) - onehot(c). Smoothed (s > 0): the target is
+// q = (1 - s) onehot(c) + s / k, the loss logsumexp(y) - sum_j q_j y_j, the gradient
+// softmax(y) - q.
+double row_ce(std::size_t k, const float* y, float target, float smooth, float w,
+              float* g) noexcept {
   const auto c = static_cast<std::size_t>(target);
   float m = y[0];
   for (std::size_t j = 1; j < k; ++j) m = std::max(m, y[j]);
@@ -79,9 +85,20 @@ double row_ce(std::size_t k, const float* y, float target, float w, float* g) no
   if (g) {
     for (std::size_t j = 0; j < k; ++j)
       g[j] = w * static_cast<float>(std::exp(static_cast<double>(y[j]) - lse));
-    g[c] -= w;
+    if (smooth > 0.0f) {
+      const float spread = w * smooth / static_cast<float>(k);
+      for (std::size_t j = 0; j < k; ++j) g[j] -= spread;
+      g[c] -= w * (1.0f - smooth);
+    } else {
+      g[c] -= w;
+    }
   }
-  return lse - static_cast<double>(y[c]);
+  if (smooth <= 0.0f) return lse - static_cast<double>(y[c]);
+  double mean = 0.0;
+  for (std::size_t j = 0; j < k; ++j) mean += static_cast<double>(y[j]);
+  mean /= static_cast<double>(k);
+  const double sd = smooth;
+  return lse - (1.0 - sd) * static_cast<double>(y[c]) - sd * mean;
 }
 
 }  // namespace
@@ -111,10 +128,10 @@ double loss_forward_backward(const loss_config& c, std::size_t rows, std::size_t
         l = row_huber(k, yr, tr, c.huber_delta, w, gr);
         break;
       case loss_kind::bce:
-        l = row_bce(k, yr, tr, w, gr);
+        l = row_bce(k, yr, tr, c.label_smoothing, w, gr);
         break;
       case loss_kind::ce:
-        l = row_ce(k, yr, tr[0], w, gr);
+        l = row_ce(k, yr, tr[0], c.label_smoothing, w, gr);
         break;
     }
     total += static_cast<double>(w) * l;

@@ -12,6 +12,7 @@ namespace tmlp::core {
 struct loss_config {
   loss_kind kind = loss_kind::mse;
   float huber_delta = 1.0f;
+  float label_smoothing = 0.0f;  // bce, ce (model_spec::label_smoothing)
 };
 
 // Returns sum over rows of w_r * L_r, accumulated in double in row order.

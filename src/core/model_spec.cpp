@@ -177,6 +177,11 @@ void validate(const model_spec& spec) {
   if (spec.loss == loss_kind::huber &&
       !(std::isfinite(spec.huber_delta) && spec.huber_delta > 0.0f))
     bad_spec(fmt::format("huber_delta: {} is not a finite value > 0", spec.huber_delta));
+  if (!(spec.label_smoothing >= 0.0f && spec.label_smoothing < 1.0f))
+    bad_spec(fmt::format("label_smoothing: {} is outside [0, 1)", spec.label_smoothing));
+  if (spec.label_smoothing > 0.0f && spec.loss != loss_kind::bce && spec.loss != loss_kind::ce)
+    bad_spec(fmt::format("label_smoothing: {} needs a classification loss (bce or ce), not {}",
+                         spec.label_smoothing, to_string(spec.loss)));
 }
 
 namespace core {
@@ -186,7 +191,7 @@ network network::from_spec(const model_spec& spec) {
   network net;
   net.n_inputs = spec.n_inputs;
   net.n_outputs = spec.layers.back().units;
-  net.loss = {spec.loss, spec.huber_delta};
+  net.loss = {spec.loss, spec.huber_delta, spec.label_smoothing};
   std::size_t n_in = spec.n_inputs;
   for (const embedding_spec& t : spec.embeddings) n_in += t.dim - 1;
   net.max_width = std::max(spec.n_inputs, n_in);

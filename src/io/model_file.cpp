@@ -49,6 +49,7 @@ std::string spec_to_json(const model_spec& spec) {
                    {"loss", std::string(to_string(spec.loss))},
                    {"huber_delta", spec.huber_delta},
                    {"seed", spec.seed}};
+  if (spec.label_smoothing != 0.0f) j["label_smoothing"] = spec.label_smoothing;  // else absent
   if (!spec.embeddings.empty()) {
     nlohmann::json tables = nlohmann::json::array();
     for (const embedding_spec& t : spec.embeddings)
@@ -94,7 +95,9 @@ dense_spec layer_from_json(const nlohmann::json& l, std::size_t i) {
 model_spec spec_from_json(const std::string& text) {
   try {
     const nlohmann::json j = nlohmann::json::parse(text);
-    only_keys(j, {"n_inputs", "layers", "embeddings", "loss", "huber_delta", "seed"}, "spec");
+    only_keys(
+        j, {"n_inputs", "layers", "embeddings", "loss", "huber_delta", "label_smoothing", "seed"},
+        "spec");
     model_spec s;
     s.n_inputs = j.at("n_inputs").get<std::size_t>();
     for (const auto& l : j.at("layers")) s.layers.push_back(layer_from_json(l, s.layers.size()));
@@ -107,6 +110,7 @@ model_spec spec_from_json(const std::string& text) {
       }
     s.loss = enum_from(j.at("loss"), "loss", &loss_from_string);
     if (j.contains("huber_delta")) s.huber_delta = j.at("huber_delta").get<float>();
+    if (j.contains("label_smoothing")) s.label_smoothing = j.at("label_smoothing").get<float>();
     if (j.contains("seed")) s.seed = j.at("seed").get<std::uint64_t>();
     validate(s);
     return s;

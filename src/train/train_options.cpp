@@ -134,6 +134,24 @@ std::vector<train_flag> make_train_flags() {
        .in_checkpoint = true,
        .in_model = true},
 
+      {.name = "label-smoothing",
+       .help = "Classification: move the targets toward the uniform distribution by this "
+               "fraction, in [0, 1)",
+       .field = &o::label_smoothing,
+       .shows_default = true,
+       .in_checkpoint = true,
+       .in_model = true,
+       .fields = {"model_spec.label_smoothing"},
+       .recorded_if_set = true},
+      {.name = "class-weight",
+       .help = "none|balanced: balanced weights each training row by n / (classes x the rows of "
+               "its class), so that every class counts alike",
+       .field = &o::class_weight,
+       .shows_default = true,
+       .in_checkpoint = true,
+       .in_model = true,
+       .recorded_if_set = true},
+
       {.name = "optimizer",
        .help = join_names(optimizer_names(), "|"),
        .field = &o::optimizer,

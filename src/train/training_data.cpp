@@ -135,6 +135,27 @@ void split_table(const train_options& o, const table_view& t, std::span<const fl
                           d.prep.n_features(), to_string(d.prep.task()));
 }
 
+// --class-weight balanced: each training row's weight (1 without sample weights) times
+// n / (c x n_k), n the training rows, c the classes among them, n_k the rows of the row's class
+// (scikit-learn's "balanced"); the weights of a class then sum to n / c before sample weights.
+void balance_classes(training_data& d) {
+  const std::size_t n = d.y_train.rows();
+  std::vector<std::size_t> count;
+  for (std::size_t r = 0; r < n; ++r) {
+    const auto c = static_cast<std::size_t>(d.y_train(r, 0));
+    if (c >= count.size()) count.resize(c + 1, 0);
+    ++count[c];
+  }
+  const auto present = static_cast<double>(
+      std::count_if(count.begin(), count.end(), [](std::size_t k) { return k > 0; }));
+  if (d.w_train.empty()) d.w_train.assign(n, 1.0f);
+  for (std::size_t r = 0; r < n; ++r) {
+    const auto c = static_cast<std::size_t>(d.y_train(r, 0));
+    d.w_train[r] *=
+        static_cast<float>(static_cast<double>(n) / (present * static_cast<double>(count[c])));
+  }
+}
+
 }  // namespace
 
 std::string resolve_target(const table_view& t, const std::string& target) {
@@ -163,15 +184,23 @@ std::unique_ptr<training_data> prepare_training(const train_options& o, const ta
   d->target = resolve_target(t, o.target);
   preprocess_options popt = preprocessing_of(o, d->target);
   preprocessor probe = choose_task(o, t, popt, *d);
+  if (o.class_weight != "none" && o.class_weight != "balanced")
+    bad_flag(
+        fmt::format("--class-weight: unknown '{}'; expected none or balanced", o.class_weight));
+  if (o.class_weight == "balanced" && d->loss.task == task_kind::regression)
+    bad_flag("--class-weight: balanced weights classes, and the target is a regression");
   if (valid != nullptr)
     use_valid_table(t, *valid, weights, std::move(probe), *d);
   else
     split_table(o, t, weights, probe, popt, *d);
+  if (o.class_weight == "balanced") balance_classes(*d);
   return d;
 }
 
 model_spec training_model_spec(const train_options& o, const training_data& d) {
-  return make_model_spec(hidden_layers(o), d.prep, d.loss.loss, o.seed, o.embedding_dim);
+  model_spec spec = make_model_spec(hidden_layers(o), d.prep, d.loss.loss, o.seed, o.embedding_dim);
+  spec.label_smoothing = o.label_smoothing;
+  return spec;
 }
 
 }  // namespace tmlp

@@ -90,6 +90,19 @@ cmp -s "$work/b1.tmlp" "$work/b2.tmlp"; check "with --batch-norm: model files id
 check "info shows batch-norm layers" $?
 acc=$("$tmlp" evaluate "$work/b1.tmlp" "$data/letter.csv" | awk '/^accuracy/ {print $2}')
 awk -v a="$acc" 'BEGIN { exit !(a > 0.6) }'; check "a --batch-norm model predicts letter (accuracy $acc)" $?
+# Label smoothing and balanced class weights (shuttle: one class is 78.6% of the rows), with the
+# preprocessing flags: the same bytes for 1 and 2 threads, and the flags in the model file.
+smooth=(--target target_class --label-smoothing 0.1 --class-weight balanced --scale minmax
+        --impute median --missing-indicators --epochs 2 --layers 32 --quiet)
+"$tmlp" train "$data/shuttle.csv" "${smooth[@]}" -o "$work/s1.tmlp" --threads 1
+"$tmlp" train "$data/shuttle.csv" "${smooth[@]}" -o "$work/s2.tmlp" --threads 2
+cmp -s "$work/s1.tmlp" "$work/s2.tmlp"
+check "with --label-smoothing and --class-weight balanced: identical for --threads 1 and 2" $?
+"$tmlp" info "$work/s1.tmlp" | grep -q -- "--label-smoothing 0.1 --class-weight balanced"
+check "info shows --label-smoothing and --class-weight" $?
+one_line_error "--label-smoothing on a regression" "needs a classification loss" \
+  "$tmlp" train "$data/diabetes.csv" --target target_progression --label-smoothing 0.1 \
+  -o "$work/bad.tmlp"
 # cpssw8's age (44 levels) and education (12) as categories over --one-hot-max 8: embedded.
 "$tmlp" train "$data/cpssw8.csv" --target target_earnings --categorical age,education --one-hot-max 8 --embedding-dim 4 -o "$work/e1.tmlp" --threads 1 --epochs 2 --quiet
 "$tmlp" train "$data/cpssw8.csv" --target target_earnings --categorical age,education --one-hot-max 8 --embedding-dim 4 -o "$work/e2.tmlp" --threads 2 --epochs 2 --quiet
