@@ -85,8 +85,10 @@ std::string checkpoint_metadata(const train_options& o, const training_data& d);
 
 // Throws tmlp::error naming `path` and the first flag whose value differs between the
 // checkpoint's run (saved_metadata) and this one (current_metadata), or saying that the data
-// differs.
+// differs. --epochs may grow (a finished or interrupted run taken further: the same result as a
+// run started with the larger count) when the schedule does not depend on the total, and not
+// below epochs_done, the epochs the checkpoint has run.
 void check_same_run(const std::string& path, const std::string& saved_metadata,
-                    const std::string& current_metadata);
+                    const std::string& current_metadata, std::size_t epochs_done);
 
 }  // namespace tmlp

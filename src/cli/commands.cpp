@@ -139,7 +139,7 @@ int train(const train_options& o) {
   model m = with_flag_names([&] { return model::create(training_model_spec(o, d)); });
   std::size_t epochs_before = 0;
   if (resumed) {
-    check_same_run(o.resume, resumed->metadata, run_meta);
+    check_same_run(o.resume, resumed->metadata, run_meta, resumed->state.epochs_done());
     if (spec_to_json(resumed->model.spec()) != spec_to_json(m.spec()))
       throw error(
           errc::invalid_argument,

@@ -73,7 +73,7 @@ std::string checkpoint_metadata(const train_options& o, const training_data& d) 
 }
 
 void check_same_run(const std::string& path, const std::string& saved_metadata,
-                    const std::string& current_metadata) {
+                    const std::string& current_metadata, std::size_t epochs_done) {
   const auto fail = [&](const std::string& what) {
     throw error(errc::invalid_argument, fmt::format("--resume: {}: {}", path, what));
   };
@@ -98,6 +98,19 @@ void check_same_run(const std::string& path, const std::string& saved_metadata,
     const nlohmann::json& before = saved["run"].contains(key) ? saved["run"][key]
                                    : added.contains(key)      ? added[key]
                                                               : nullptr;
+    if (before != value && key == "epochs" && value.is_number_unsigned()) {
+      const std::string sched = run_now.value("schedule", nlohmann::json("")).dump();
+      if (sched.find("cosine") != std::string::npos)
+        fail(
+            fmt::format("the run was started with --epochs {} and --schedule {}, whose learning "
+                        "rate depends on the total; only a schedule that does not (constant, "
+                        "step, exp, plateau) can take a run to more epochs",
+                        shown(before), shown(run_now["schedule"])));
+      if (value.get<std::size_t>() < epochs_done)
+        fail(fmt::format("--epochs {}: the checkpoint has already run {} epochs", shown(value),
+                         epochs_done));
+      continue;  // more epochs: the same steps, then more of them
+    }
     if (before != value)
       fail(
           fmt::format("the run was started with --{} {}, this one has --{} {}; resume with the "

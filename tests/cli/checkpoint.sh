@@ -58,6 +58,23 @@ check "failed resumes wrote no model file" $?
 one_line_error "--checkpoint-every 0" "checkpoint-every" \
   "$tmlp" train "${run[@]}" -o "$work/x.tmlp" --checkpoint "$work/y.ckpt" --checkpoint-every 0
 
+# A finished run taken to more epochs (--resume with a larger --epochs): the bytes of a run
+# started with the larger count, early stopping and a step schedule included; fewer epochs than
+# the checkpoint ran, or a cosine schedule (its rate depends on the total), are refused.
+more=("$data/letter.csv" --target target_letter --layers 32 --schedule step:2:0.5 --seed 4 --quiet)
+"$tmlp" train "${more[@]}" --epochs 3 --checkpoint "$work/m3.ckpt" -o "$work/m3.tmlp" &&
+  "$tmlp" train "${more[@]}" --epochs 7 --resume "$work/m3.ckpt" -o "$work/m7_resumed.tmlp" &&
+  "$tmlp" train "${more[@]}" --epochs 7 -o "$work/m7.tmlp" &&
+  cmp -s "$work/m7_resumed.tmlp" "$work/m7.tmlp"
+check "3 epochs resumed to --epochs 7: the model of a 7-epoch run, byte for byte" $?
+one_line_error "resume to fewer epochs than the checkpoint ran" "already run 3 epochs" \
+  "$tmlp" train "${more[@]}" --epochs 2 --resume "$work/m3.ckpt" -o "$work/m2.tmlp"
+"$tmlp" train "$data/iris.csv" --target target_species --schedule cosine --epochs 2 \
+  --checkpoint "$work/c2.ckpt" --quiet -o "$work/c2.tmlp"
+one_line_error "a cosine run taken to more epochs" "depends on the total" \
+  "$tmlp" train "$data/iris.csv" --target target_species --schedule cosine --epochs 4 \
+  --resume "$work/c2.ckpt" --quiet -o "$work/c4.tmlp"
+
 # SIGKILL at random moments of a run that writes its model over a good one and checkpoints
 # every epoch: the old model stays readable (or the new one is complete), the checkpoint always
 # loads, and resuming from it ends with the uninterrupted run's bytes.
