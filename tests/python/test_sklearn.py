@@ -19,6 +19,10 @@ import tmlp
 # The checks tmlp does not pass, each with its reason: they are declared in the estimators'
 # _xfail_checks tag, which check_estimator turns into skips. This list must be the same.
 SKIPPED = {
+    "check_class_weight_classifiers":
+        "early stopping monitors the validation loss without the class weights, so with the "
+        "check's extreme weights (1000 : 0.0001) it keeps an early epoch; with early_stop=0 the "
+        "check passes (tests/python/test_sklearn.py)",
     "check_sample_weights_invariance":
         "a row of weight 0 still takes its place in the shuffle, the batches and the validation "
         "split, so it is not the same as leaving the row out",
@@ -130,3 +134,22 @@ def test_many_integer_classes_and_text_labels():
     clf = tmlp.MLPClassifier(verbose=0, epochs=2).fit(X, labels)
     assert list(clf.classes_) == ["a", "b", "c"]
     assert set(clf.predict(X[:50])) <= {"a", "b", "c"}
+
+
+def test_class_weight_dict_and_balanced():
+    """scikit-learn's check_class_weight_classifiers, with early stopping off (see SKIPPED):
+    class_weight {0: 1000, others: 0.0001} makes nearly every prediction class 0; "balanced"
+    and a dict are accepted, and a dict with X a file path is refused."""
+    from sklearn.datasets import make_blobs
+    for n_centers in (2, 3):
+        X, y = make_blobs(centers=n_centers, random_state=0, cluster_std=20)
+        X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.5, random_state=0)
+        weights = {0: 1000, 1: 0.0001, 2: 0.0001}
+        clf = tmlp.MLPClassifier(verbose=0, batch_size=32, early_stop=0,
+                                 class_weight={c: weights[c] for c in range(n_centers)})
+        assert np.mean(clf.fit(X_train, y_train).predict(X_test) == 0) > 0.87
+    balanced = tmlp.MLPClassifier(verbose=0, epochs=2, class_weight="balanced")
+    balanced.fit(X_train, y_train)
+    assert balanced.model_.metadata["training"]["class_weight"] == "balanced"
+    with pytest.raises(tmlp.Error, match="class_weight"):
+        tmlp.MLPClassifier(verbose=0, class_weight={0: 2.0}).fit("data.csv", "y")
