@@ -397,8 +397,9 @@ TEST_CASE("from_json rejects a corrupted embedded column", "[data][preprocess]")
   }
 }
 
-TEST_CASE("balanced class weights (--class-weight): each class's training weights sum to n / classes",
-          "[data][preprocess]") {
+TEST_CASE(
+    "balanced class weights (--class-weight): each class's training weights sum to n / classes",
+    "[data][preprocess]") {
   const tmlp::table t = tmlp::read_csv(std::string(TMLP_TEST_DATA_DIR) + "/telco_churn.csv");
   tmlp::train_options o;
   o.target = "target_churn";

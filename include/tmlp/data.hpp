@@ -9,6 +9,7 @@
 // file and, for text, the line and column (1-based) of the first problem and what was expected.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -81,7 +82,8 @@ struct table {
 };
 
 // Texts read as a missing value in any column: the empty field, NA, NaN, null, ? (exactly).
-bool is_missing_token(std::string_view field) noexcept;
+inline constexpr std::array<std::string_view, 5> missing_tokens{"", "NA", "NaN", "null", "?"};
+bool is_missing_token(std::string_view field) noexcept;  // one of missing_tokens
 
 struct csv_options {
   char delimiter = 0;  // 0: detect among , ; TAB | from the first lines

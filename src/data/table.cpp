@@ -1,6 +1,8 @@
 // tmlp::table and tmlp::table_view look-ups, and the shared missing-value and kind vocabulary.
 #include "tmlp/data.hpp"
 
+#include <algorithm>
+
 namespace tmlp {
 
 std::string_view to_string(column_kind k) noexcept {
@@ -16,7 +18,7 @@ std::string_view to_string(column_kind k) noexcept {
 }
 
 bool is_missing_token(std::string_view f) noexcept {
-  return f.empty() || f == "NA" || f == "NaN" || f == "null" || f == "?";
+  return std::find(missing_tokens.begin(), missing_tokens.end(), f) != missing_tokens.end();
 }
 
 const column* table::find(std::string_view name) const noexcept {

@@ -1,259 +1,27 @@
 // tmlp::export_onnx: a model as an ONNX graph (built with ONNX's own protobuf schema, from
 // Debian's libonnx-dev), checked by ONNX's checker before the file is written atomically.
 //
-// Two front ends share the network's translation (network_nodes):
-// - the whole model (a tmlp::predictor): one input per training column, the preprocessing as
-//   ai.onnx.ml and standard operators, outputs as `tmlp predict` gives them;
+// Two front ends share the network's translation (network_nodes.cpp):
+// - the whole model (a tmlp::predictor): one input per training column, the preprocessing
+//   (preprocessing_nodes.cpp), outputs as `tmlp predict` gives them;
 // - the network alone (a tmlp::model): one float input of preprocessed features.
 #include <onnx/checker.h>
-#include <onnx/onnx_pb.h>
 
-#include <algorithm>
-#include <cmath>
 #include <set>
-#include <string>
-#include <vector>
-
-#include <fmt/format.h>
 
 #include "core/batch_norm.hpp"
-#include "core/layer_norm.hpp"
 #include "core/model_impl.hpp"
-#include "core/network.hpp"
 #include "data/preprocess_parts.hpp"
 #include "io/file_io.hpp"
+#include "onnx/graph.hpp"
 #include "tmlp/error.hpp"
-#include "tmlp/onnx.hpp"
 #include "tmlp/version.hpp"
 
 namespace tmlp {
 namespace {
 
-// The operator sets a file imports: the standard one (options) and ai.onnx.ml version 3
-// (LabelEncoder-2, OneHotEncoder-1), which ONNX 1.12 (Debian's) and ONNX Runtime know.
-constexpr const char* ml_domain = "ai.onnx.ml";
-constexpr std::int64_t ml_opset = 3;
-
-using attribute = onnx::AttributeProto;
-
-// Builds the graph node by node; every intermediate tensor is named prefix + a number, with a
-// prefix that no graph input shares.
-class graph_builder {
- public:
-  graph_builder(onnx::GraphProto& g, std::string prefix) : g_(g), prefix_(std::move(prefix)) {}
-
-  std::string fresh() { return fmt::format("{}{}", prefix_, n_++); }
-
-  // A node of op (in `domain`, "" for the standard set) on inputs `in`, with one output; the
-  // returned node takes more attributes.
-  onnx::NodeProto& add(const std::string& op, const std::vector<std::string>& in,
-                       const char* domain = "") {
-    onnx::NodeProto* n = g_.add_node();
-    n->set_op_type(op);
-    n->set_domain(domain);
-    n->set_name(fmt::format("{}{}_{}", prefix_, op, n_));
-    for (const std::string& i : in) n->add_input(i);
-    n->add_output(fresh());
-    return *n;
-  }
-  static const std::string& out(const onnx::NodeProto& n) { return n.output(0); }
-  onnx::GraphProto& graph() { return g_; }
-
-  std::string node(const std::string& op, const std::vector<std::string>& in,
-                   const std::vector<std::pair<std::string, float>>& float_attrs = {},
-                   const std::vector<std::pair<std::string, std::int64_t>>& int_attrs = {}) {
-    onnx::NodeProto& n = add(op, in);
-    for (const auto& [name, v] : float_attrs) set(n, name, v);
-    for (const auto& [name, v] : int_attrs) set(n, name, v);
-    return out(n);
-  }
-
-  static void set(onnx::NodeProto& n, const std::string& name, float v) {
-    attribute* a = n.add_attribute();
-    a->set_name(name);
-    a->set_type(attribute::FLOAT);
-    a->set_f(v);
-  }
-  static void set(onnx::NodeProto& n, const std::string& name, std::int64_t v) {
-    attribute* a = n.add_attribute();
-    a->set_name(name);
-    a->set_type(attribute::INT);
-    a->set_i(v);
-  }
-  static void set(onnx::NodeProto& n, const std::string& name, const std::string& v) {
-    attribute* a = n.add_attribute();
-    a->set_name(name);
-    a->set_type(attribute::STRING);
-    a->set_s(v);
-  }
-  static void set(onnx::NodeProto& n, const std::string& name, const std::vector<std::int64_t>& v) {
-    attribute* a = n.add_attribute();
-    a->set_name(name);
-    a->set_type(attribute::INTS);
-    for (std::int64_t x : v) a->add_ints(x);
-  }
-  static void set(onnx::NodeProto& n, const std::string& name, const std::vector<std::string>& v) {
-    attribute* a = n.add_attribute();
-    a->set_name(name);
-    a->set_type(attribute::STRINGS);
-    for (const std::string& x : v) a->add_strings(x);
-  }
-
-  // A float initializer of the given shape.
-  std::string constant(const float* data, std::vector<std::int64_t> dims) {
-    onnx::TensorProto* t = tensor(onnx::TensorProto::FLOAT, dims);
-    t->set_raw_data(std::string(reinterpret_cast<const char*>(data), count(dims) * sizeof(float)));
-    return t->name();
-  }
-  std::string constant(const std::vector<float>& v) {
-    return constant(v.data(), {static_cast<std::int64_t>(v.size())});
-  }
-  std::string scalar(float v) { return constant(&v, {}); }
-  std::string double_constant(const std::vector<double>& v) {
-    onnx::TensorProto* t = tensor(onnx::TensorProto::DOUBLE, {static_cast<std::int64_t>(v.size())});
-    t->set_raw_data(
-        std::string(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(double)));
-    return t->name();
-  }
-  // An int64 initializer of the given shape.
-  std::string int_constant(const std::vector<std::int64_t>& values,
-                           std::vector<std::int64_t> dims) {
-    onnx::TensorProto* t = tensor(onnx::TensorProto::INT64, dims);
-    for (std::int64_t v : values) t->add_int64_data(v);
-    return t->name();
-  }
-  std::string int_constant(const std::vector<std::int64_t>& v) {
-    return int_constant(v, {static_cast<std::int64_t>(v.size())});
-  }
-
- private:
-  static std::size_t count(const std::vector<std::int64_t>& dims) {
-    std::size_t n = 1;
-    for (std::int64_t d : dims) n *= static_cast<std::size_t>(d);
-    return n;
-  }
-  onnx::TensorProto* tensor(int type, const std::vector<std::int64_t>& dims) {
-    onnx::TensorProto* t = g_.add_initializer();
-    t->set_name(fresh());
-    t->set_data_type(type);
-    for (std::int64_t d : dims) t->add_dims(d);
-    return t;
-  }
-
-  onnx::GraphProto& g_;
-  std::string prefix_;
-  std::size_t n_ = 0;
-};
-
-// y = act(x) for a layer's activation, exactly as tmlp defines it.
-std::string activation_nodes(graph_builder& b, const core::dense_layer& l, const float* params,
-                             const std::string& x) {
-  using kernels::act;
-  switch (l.act) {
-    case act::identity:
-      return x;
-    case act::relu:
-      return b.node("Relu", {x});
-    case act::leaky_relu:
-      return b.node("LeakyRelu", {x}, {{"alpha", l.alpha}});
-    case act::prelu:
-      return b.node("PRelu",
-                    {x, b.constant(params + l.slope_offset, {static_cast<std::int64_t>(l.n_out)})});
-    case act::elu:
-      return b.node("Elu", {x}, {{"alpha", l.alpha}});
-    case act::selu:
-      return b.node("Selu", {x}, {{"alpha", 1.6732632423543772f}, {"gamma", 1.0507009873554805f}});
-    case act::sigmoid:
-      return b.node("Sigmoid", {x});
-    case act::tanh:
-      return b.node("Tanh", {x});
-    case act::softplus:
-      return b.node("Softplus", {x});
-    case act::gelu: {  // x * 0.5 * (1 + erf(x / sqrt(2)))
-      const std::string e = b.node("Erf", {b.node("Div", {x, b.scalar(std::sqrt(2.0f))})});
-      const std::string half = b.node("Mul", {b.node("Add", {e, b.scalar(1.0f)}), b.scalar(0.5f)});
-      return b.node("Mul", {x, half});
-    }
-    case act::gelu_tanh: {  // x * 0.5 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))
-      const std::string cube = b.node("Mul", {b.node("Mul", {x, x}), x});
-      const std::string inner = b.node("Add", {x, b.node("Mul", {cube, b.scalar(0.044715f)})});
-      const std::string t = b.node("Tanh", {b.node("Mul", {inner, b.scalar(0.7978845608028654f)})});
-      const std::string half = b.node("Mul", {b.node("Add", {t, b.scalar(1.0f)}), b.scalar(0.5f)});
-      return b.node("Mul", {x, half});
-    }
-  }
-  throw error(errc::unsupported, "export: an activation ONNX cannot express");
-}
-
-// The network on x (rows x net.n_inputs floats): its last layer's outputs (logits for bce and
-// ce). Batch norm must be folded into params already.
-std::string network_nodes(graph_builder& b, const core::network& net,
-                          const std::vector<float>& params, std::string x) {
-  if (!net.embeddings.empty()) {
-    // The first layer's input: the plain columns as they are, then each table's row. A value
-    // selects row floor(v) when 0 <= v < cardinality, else (negative, too large, NaN) the last
-    // row, as core::embedding_table::row_of does.
-    std::vector<std::string> parts;
-    if (!net.plain_columns.empty()) {
-      std::vector<std::int64_t> cols(net.plain_columns.begin(), net.plain_columns.end());
-      parts.push_back(b.node("Gather", {x, b.int_constant(cols)}, {}, {{"axis", 1}}));
-    }
-    for (const core::embedding_table& t : net.embeddings) {
-      const auto card = static_cast<float>(t.cardinality);
-      const std::string v = b.node(
-          "Gather", {x, b.int_constant({static_cast<std::int64_t>(t.column)})}, {}, {{"axis", 1}});
-      const std::string valid = b.node("And", {b.node("GreaterOrEqual", {v, b.scalar(0.0f)}),
-                                               b.node("Less", {v, b.scalar(card)})});
-      const std::string row = b.node("Cast", {b.node("Where", {valid, v, b.scalar(card - 1.0f)})},
-                                     {}, {{"to", onnx::TensorProto::INT64}});
-      const std::string table =
-          b.constant(params.data() + t.offset,
-                     {static_cast<std::int64_t>(t.cardinality), static_cast<std::int64_t>(t.dim)});
-      parts.push_back(b.node("Flatten", {b.node("Gather", {table, row}, {}, {{"axis", 0}})}, {},
-                             {{"axis", 1}}));
-    }
-    x = parts.size() == 1 ? parts[0] : b.node("Concat", parts, {}, {{"axis", 1}});
-  }
-  for (const core::dense_layer& l : net.layers) {
-    const std::string w =
-        b.constant(params.data() + l.w_offset,
-                   {static_cast<std::int64_t>(l.n_out), static_cast<std::int64_t>(l.n_in)});
-    const std::string bias =
-        b.constant(params.data() + l.b_offset, {static_cast<std::int64_t>(l.n_out)});
-    std::string z = b.node("Gemm", {x, w, bias}, {}, {{"transB", 1}});
-    if (l.norm_offset != core::no_offset) {
-      const std::int64_t n = static_cast<std::int64_t>(l.n_out);
-      z = b.node("LayerNormalization",
-                 {z, b.constant(params.data() + l.norm_offset, {n}),
-                  b.constant(params.data() + l.norm_offset + l.n_out, {n})},
-                 {{"epsilon", core::layer_norm_eps}}, {{"axis", -1}});
-    }
-    std::string y = activation_nodes(b, l, params.data(), z);
-    if (l.residual) {
-      const std::string skip = l.proj_offset == core::no_offset
-                                   ? x
-                                   : b.node("Gemm",
-                                            {x, b.constant(params.data() + l.proj_offset,
-                                                           {static_cast<std::int64_t>(l.n_out),
-                                                            static_cast<std::int64_t>(l.n_in)})},
-                                            {}, {{"transB", 1}});
-      y = b.node("Add", {y, skip});
-    }
-    x = y;
-  }
-  return x;
-}
-
-// The batch dimension of every input and output: a name (symbolic) or a positive row count.
-void add_batch_dim(onnx::TensorShapeProto* s, const std::string& batch) {
-  const bool digits = !batch.empty() && std::all_of(batch.begin(), batch.end(),
-                                                    [](char c) { return c >= '0' && c <= '9'; });
-  if (digits) {
-    s->add_dim()->set_dim_value(std::stoll(batch));
-  } else {
-    s->add_dim()->set_dim_param(batch);
-  }
-}
+using namespace onnx_export;
+using feature_column = preprocessor::feature_column;
 
 void check_options(const onnx_options& o) {
   if (o.opset < 17 || o.opset > 21)
@@ -262,8 +30,7 @@ void check_options(const onnx_options& o) {
                             "needs 17)",
                             o.opset));
   const std::string& n = o.batch;
-  const bool digits =
-      !n.empty() && std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; });
+  const bool digits = is_row_count(n);
   const bool name = !n.empty() && (std::isalpha(static_cast<unsigned char>(n[0])) || n[0] == '_') &&
                     std::all_of(n.begin(), n.end(), [](char c) {
                       return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
@@ -273,15 +40,6 @@ void check_options(const onnx_options& o) {
                 fmt::format("--batch: '{}' is neither a row count (1 to 999999999) nor a name "
                             "(letters, digits, _)",
                             n));
-}
-
-void add_value_info(onnx::ValueInfoProto* v, const std::string& name, int type,
-                    const std::string& batch, std::int64_t cols) {
-  v->set_name(name);
-  onnx::TypeProto_Tensor* t = v->mutable_type()->mutable_tensor_type();
-  t->set_elem_type(type);
-  add_batch_dim(t->mutable_shape(), batch);
-  if (cols > 0) t->mutable_shape()->add_dim()->set_dim_value(cols);
 }
 
 onnx::ModelProto new_model(const onnx_options& o, bool ml) {
@@ -326,128 +84,6 @@ void output_named(onnx::GraphProto& g, const std::string& from, const std::strin
   id->set_name(name);
   id->add_input(from);
   id->add_output(name);
-}
-
-// ---- the preprocessing ----
-
-using feature_column = preprocessor::feature_column;
-
-// The texts a CSV reads as missing (tmlp::is_missing_token).
-const std::vector<std::string>& missing_texts() {
-  static const std::vector<std::string> texts{"", "NA", "NaN", "null", "?"};
-  return texts;
-}
-
-// A categorical column's text -> slot table: every missing text to `missing`, each distinct
-// text of `levels` (the training levels; a hashed column's texts from hashed_levels) to its slot
-// (data::level_slot: a one-hot position, a bucket, or an embedding index), anything else to
-// `unseen`. Returns an int64 tensor of the input's shape.
-std::string slots_of(graph_builder& b, const std::string& in, const feature_column& f,
-                     const std::vector<std::string>& levels, std::int64_t missing,
-                     std::int64_t unseen) {
-  std::vector<std::string> keys;
-  std::vector<std::int64_t> values;
-  std::set<std::string> taken;
-  for (const std::string& t : missing_texts()) {
-    keys.push_back(t);
-    values.push_back(missing);
-    taken.insert(t);
-  }
-  for (const std::string& level : levels) {
-    if (!taken.insert(level).second) continue;  // a duplicate text: the first one's slot
-    keys.push_back(level);
-    values.push_back(static_cast<std::int64_t>(data::level_slot(f, level)));
-  }
-  onnx::NodeProto& n = b.add("LabelEncoder", {in}, ml_domain);
-  graph_builder::set(n, "keys_strings", keys);
-  graph_builder::set(n, "values_int64s", values);
-  graph_builder::set(n, "default_int64", unseen);
-  return graph_builder::out(n);
-}
-
-// The features of every column, in the preprocessor's feature order (rows x n_features).
-std::string preprocessing_nodes(graph_builder& b, const preprocessor& p, const onnx_options& o) {
-  const std::vector<feature_column>& cols = p.input_columns();
-  std::vector<std::string> blocks;
-  std::vector<std::int64_t> position(p.n_features());  // feature -> column of the blocks
-  std::int64_t width = 0;
-
-  // Numeric and boolean columns together: ((double(x) - offset) / scale) rounded to float, as
-  // tmlp computes it, or the imputed value's feature where x is NaN; then the indicators.
-  std::vector<std::string> num_inputs;
-  std::vector<double> offset, scale;
-  std::vector<float> filled;
-  std::vector<std::int64_t> indicator_cols;
-  std::vector<const feature_column*> indicated;
-  for (const feature_column& f : cols) {
-    if (data::is_categorical(f.kind)) continue;
-    num_inputs.push_back(f.name);
-    offset.push_back(f.offset);
-    scale.push_back(f.scale);
-    filled.push_back(static_cast<float>((f.fill - f.offset) / f.scale));
-    if (f.indicator) {
-      indicator_cols.push_back(static_cast<std::int64_t>(num_inputs.size() - 1));
-      indicated.push_back(&f);
-    }
-  }
-  if (!num_inputs.empty()) {
-    const std::string x =
-        num_inputs.size() == 1 ? num_inputs[0] : b.node("Concat", num_inputs, {}, {{"axis", 1}});
-    const std::string d = b.node("Cast", {x}, {}, {{"to", onnx::TensorProto::DOUBLE}});
-    const std::string z =
-        b.node("Div", {b.node("Sub", {d, b.double_constant(offset)}), b.double_constant(scale)});
-    const std::string nan = b.node("IsNaN", {x});
-    blocks.push_back(b.node(
-        "Where",
-        {nan, b.constant(filled), b.node("Cast", {z}, {}, {{"to", onnx::TensorProto::FLOAT}})}));
-    std::size_t k = 0;
-    for (const feature_column& f : cols)
-      if (!data::is_categorical(f.kind)) position[f.first_feature] = static_cast<std::int64_t>(k++);
-    width = static_cast<std::int64_t>(num_inputs.size());
-    if (!indicator_cols.empty()) {
-      blocks.push_back(b.node(
-          "Cast", {b.node("Gather", {nan, b.int_constant(indicator_cols)}, {}, {{"axis", 1}})}, {},
-          {{"to", onnx::TensorProto::FLOAT}}));
-      for (const feature_column* f : indicated) position[f->first_feature + 1] = width++;
-    }
-  }
-
-  // Categorical columns: one-hot (a missing slot after the levels; hashed: no missing slot),
-  // or one embedding index (L missing, L + 1 unseen) as a float.
-  for (const feature_column& f : cols) {
-    if (!data::is_categorical(f.kind)) continue;
-    const std::int64_t n_levels = static_cast<std::int64_t>(f.levels.size());
-    if (f.embedded) {
-      blocks.push_back(b.node("Cast", {slots_of(b, f.name, f, f.levels, n_levels, n_levels + 1)},
-                              {}, {{"to", onnx::TensorProto::FLOAT}}));
-      position[f.first_feature] = width++;
-      continue;
-    }
-    const std::int64_t w = static_cast<std::int64_t>(data::width(f));
-    const std::int64_t missing = f.n_buckets > 0 ? -1 : n_levels;
-    const std::vector<std::string>& levels =
-        f.n_buckets > 0 ? o.hashed_levels.at(f.name) : f.levels;
-    onnx::NodeProto& onehot =
-        b.add("OneHotEncoder", {slots_of(b, f.name, f, levels, missing, -1)}, ml_domain);
-    std::vector<std::int64_t> cats(static_cast<std::size_t>(w));
-    for (std::int64_t i = 0; i < w; ++i) cats[static_cast<std::size_t>(i)] = i;
-    graph_builder::set(onehot, "cats_int64s", cats);
-    graph_builder::set(onehot, "zeros", std::int64_t{1});  // -1 (unseen): all zeros
-    // ONNX's shape inference has no rule for OneHotEncoder: its output's type, for the checker.
-    onnx::ValueInfoProto* info = b.graph().add_value_info();
-    add_value_info(info, graph_builder::out(onehot), onnx::TensorProto::FLOAT, o.batch, 1);
-    info->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(w);
-    blocks.push_back(b.node("Flatten", {graph_builder::out(onehot)}, {}, {{"axis", 1}}));
-    for (std::int64_t i = 0; i < w; ++i)
-      position[f.first_feature + static_cast<std::size_t>(i)] = width++;
-  }
-
-  const std::string all =
-      blocks.size() == 1 ? blocks[0] : b.node("Concat", blocks, {}, {{"axis", 1}});
-  bool in_order = true;
-  for (std::size_t i = 0; i < position.size(); ++i)
-    in_order = in_order && position[i] == static_cast<std::int64_t>(i);
-  return in_order ? all : b.node("Gather", {all, b.int_constant(position)}, {}, {{"axis", 1}});
 }
 
 // A prefix for intermediate names that no input column's name starts with.

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "core/enum_table.hpp"
 #include "tmlp/error.hpp"
 
 namespace tmlp {
@@ -33,6 +34,15 @@ matrix gather(const matrix& m, const std::vector<std::uint32_t>& rows) {
   return out;
 }
 
+// The names --scale and --impute take.
+constexpr detail::enum_table<scaling, 3> scalings{{{{scaling::standardize, "standardize"},
+                                                    {scaling::minmax, "minmax"},
+                                                    {scaling::none, "none"}}}};
+static_assert(scalings.complete());
+constexpr detail::enum_table<imputation, 2> imputations{
+    {{{imputation::mean, "mean"}, {imputation::median, "median"}}}};
+static_assert(imputations.complete());
+
 // The preprocessing options of o for the target column `target`.
 preprocess_options preprocessing_of(const train_options& o, const std::string& target) {
   if (o.embedding_dim > (std::size_t{1} << 16))
@@ -42,20 +52,16 @@ preprocess_options preprocessing_of(const train_options& o, const std::string& t
                        .missing_indicators = o.missing_indicators,
                        .one_hot_max = o.one_hot_max,
                        .embed = o.embedding_dim > 0};
-  if (o.scale == "standardize")
-    p.scale = scaling::standardize;
-  else if (o.scale == "minmax")
-    p.scale = scaling::minmax;
-  else if (o.scale == "none")
-    p.scale = scaling::none;
-  else
-    bad_flag(fmt::format("--scale: unknown '{}'; expected standardize, minmax or none", o.scale));
-  if (o.impute == "mean")
-    p.impute = imputation::mean;
-  else if (o.impute == "median")
-    p.impute = imputation::median;
-  else
-    bad_flag(fmt::format("--impute: unknown '{}'; expected mean or median", o.impute));
+  const auto scale = scalings.parse(o.scale);
+  if (!scale)
+    bad_flag(fmt::format("--scale: unknown '{}'; expected {}", o.scale,
+                         join_names(scalings.names(), ", ", " or ")));
+  const auto impute = imputations.parse(o.impute);
+  if (!impute)
+    bad_flag(fmt::format("--impute: unknown '{}'; expected {}", o.impute,
+                         join_names(imputations.names(), ", ", " or ")));
+  p.scale = *scale;
+  p.impute = *impute;
   return p;
 }
 

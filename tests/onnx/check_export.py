@@ -14,6 +14,8 @@ exported file, and ONNX Runtime (onnxruntime-node, in-process CPU) predicts what
 
     check_export.py TMLP_CLI DATA_DIR TMLP_PYTHONPATH NODE_PREFIX
 NODE_PREFIX: where `npm ci` installed tests/onnx/package.json (node_modules inside).
+ONNX_CHECK_KEEP=DIR in the environment writes the models, data and ONNX Runtime's outputs to DIR
+instead of a temporary folder, to look at after a failure.
 """
 import csv
 import json
@@ -417,11 +419,11 @@ with tempfile.TemporaryDirectory() as work:
                    bad)
     one_line_error("an unwritable path", "cannot",
                    ["export", model, os.path.join(work, "no", "such", "dir.onnx")])
-    keep = os.path.join(work, "keep.onnx")
-    with open(keep, "w") as f:
+    good = os.path.join(work, "good.onnx")
+    with open(good, "w") as f:
         f.write("a good file")
-    r = run(["export", model, keep, "--opset", "12"])
-    with open(keep) as f:
+    r = run(["export", model, good, "--opset", "12"])
+    with open(good) as f:
         check("a failed export leaves the file at its path as it was",
               r.returncode != 0 and f.read() == "a good file")
 

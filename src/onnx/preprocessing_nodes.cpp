@@ -1,0 +1,127 @@
+// preprocessing_nodes: a predictor's preprocessing as ai.onnx.ml and standard operators
+// (src/onnx/graph.hpp).
+#include <set>
+
+#include "data/preprocess_parts.hpp"
+#include "onnx/graph.hpp"
+
+namespace tmlp::onnx_export {
+namespace {
+
+using feature_column = preprocessor::feature_column;
+
+// A categorical column's text -> slot table: every missing text to `missing`, each distinct
+// text of `levels` (the training levels; a hashed column's texts from hashed_levels) to its slot
+// (data::level_slot: a one-hot position, a bucket, or an embedding index), anything else to
+// `unseen`. Returns an int64 tensor of the input's shape.
+std::string slots_of(graph_builder& b, const std::string& in, const feature_column& f,
+                     const std::vector<std::string>& levels, std::int64_t missing,
+                     std::int64_t unseen) {
+  std::vector<std::string> keys;
+  std::vector<std::int64_t> values;
+  std::set<std::string> taken;
+  for (const std::string_view t : missing_tokens) {  // as a CSV reads them
+    keys.emplace_back(t);
+    values.push_back(missing);
+    taken.emplace(t);
+  }
+  for (const std::string& level : levels) {
+    if (!taken.insert(level).second) continue;  // a duplicate text: the first one's slot
+    keys.push_back(level);
+    values.push_back(static_cast<std::int64_t>(data::level_slot(f, level)));
+  }
+  onnx::NodeProto& n = b.add("LabelEncoder", {in}, ml_domain);
+  graph_builder::set(n, "keys_strings", keys);
+  graph_builder::set(n, "values_int64s", values);
+  graph_builder::set(n, "default_int64", unseen);
+  return graph_builder::out(n);
+}
+
+}  // namespace
+
+// The features of every column, in the preprocessor's feature order (rows x n_features).
+std::string preprocessing_nodes(graph_builder& b, const preprocessor& p, const onnx_options& o) {
+  const std::vector<feature_column>& cols = p.input_columns();
+  std::vector<std::string> blocks;
+  std::vector<std::int64_t> position(p.n_features());  // feature -> column of the blocks
+  std::int64_t width = 0;
+
+  // Numeric and boolean columns together: ((double(x) - offset) / scale) rounded to float, as
+  // tmlp computes it, or the imputed value's feature where x is NaN; then the indicators.
+  std::vector<std::string> num_inputs;
+  std::vector<double> offset, scale;
+  std::vector<float> filled;
+  std::vector<std::int64_t> indicator_cols;
+  std::vector<const feature_column*> indicated;
+  for (const feature_column& f : cols) {
+    if (data::is_categorical(f.kind)) continue;
+    num_inputs.push_back(f.name);
+    offset.push_back(f.offset);
+    scale.push_back(f.scale);
+    filled.push_back(static_cast<float>((f.fill - f.offset) / f.scale));
+    if (f.indicator) {
+      indicator_cols.push_back(static_cast<std::int64_t>(num_inputs.size() - 1));
+      indicated.push_back(&f);
+    }
+  }
+  if (!num_inputs.empty()) {
+    const std::string x =
+        num_inputs.size() == 1 ? num_inputs[0] : b.node("Concat", num_inputs, {}, {{"axis", 1}});
+    const std::string d = b.node("Cast", {x}, {}, {{"to", onnx::TensorProto::DOUBLE}});
+    const std::string z =
+        b.node("Div", {b.node("Sub", {d, b.double_constant(offset)}), b.double_constant(scale)});
+    const std::string nan = b.node("IsNaN", {x});
+    blocks.push_back(b.node(
+        "Where",
+        {nan, b.constant(filled), b.node("Cast", {z}, {}, {{"to", onnx::TensorProto::FLOAT}})}));
+    std::size_t k = 0;
+    for (const feature_column& f : cols)
+      if (!data::is_categorical(f.kind)) position[f.first_feature] = static_cast<std::int64_t>(k++);
+    width = static_cast<std::int64_t>(num_inputs.size());
+    if (!indicator_cols.empty()) {
+      blocks.push_back(b.node(
+          "Cast", {b.node("Gather", {nan, b.int_constant(indicator_cols)}, {}, {{"axis", 1}})}, {},
+          {{"to", onnx::TensorProto::FLOAT}}));
+      for (const feature_column* f : indicated) position[f->first_feature + 1] = width++;
+    }
+  }
+
+  // Categorical columns: one-hot (a missing slot after the levels; hashed: no missing slot),
+  // or one embedding index (L missing, L + 1 unseen) as a float.
+  for (const feature_column& f : cols) {
+    if (!data::is_categorical(f.kind)) continue;
+    const std::int64_t n_levels = static_cast<std::int64_t>(f.levels.size());
+    if (f.embedded) {
+      blocks.push_back(b.node("Cast", {slots_of(b, f.name, f, f.levels, n_levels, n_levels + 1)},
+                              {}, {{"to", onnx::TensorProto::FLOAT}}));
+      position[f.first_feature] = width++;
+      continue;
+    }
+    const std::int64_t w = static_cast<std::int64_t>(data::width(f));
+    const std::int64_t missing = f.n_buckets > 0 ? -1 : n_levels;
+    const std::vector<std::string>& levels =
+        f.n_buckets > 0 ? o.hashed_levels.at(f.name) : f.levels;
+    onnx::NodeProto& onehot =
+        b.add("OneHotEncoder", {slots_of(b, f.name, f, levels, missing, -1)}, ml_domain);
+    std::vector<std::int64_t> cats(static_cast<std::size_t>(w));
+    for (std::int64_t i = 0; i < w; ++i) cats[static_cast<std::size_t>(i)] = i;
+    graph_builder::set(onehot, "cats_int64s", cats);
+    graph_builder::set(onehot, "zeros", std::int64_t{1});  // -1 (unseen): all zeros
+    // ONNX's shape inference has no rule for OneHotEncoder: its output's type, for the checker.
+    onnx::ValueInfoProto* info = b.graph().add_value_info();
+    add_value_info(info, graph_builder::out(onehot), onnx::TensorProto::FLOAT, o.batch, 1);
+    info->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim()->set_dim_value(w);
+    blocks.push_back(b.node("Flatten", {graph_builder::out(onehot)}, {}, {{"axis", 1}}));
+    for (std::int64_t i = 0; i < w; ++i)
+      position[f.first_feature + static_cast<std::size_t>(i)] = width++;
+  }
+
+  const std::string all =
+      blocks.size() == 1 ? blocks[0] : b.node("Concat", blocks, {}, {{"axis", 1}});
+  bool in_order = true;
+  for (std::size_t i = 0; i < position.size(); ++i)
+    in_order = in_order && position[i] == static_cast<std::int64_t>(i);
+  return in_order ? all : b.node("Gather", {all, b.int_constant(position)}, {}, {{"axis", 1}});
+}
+
+}  // namespace tmlp::onnx_export
