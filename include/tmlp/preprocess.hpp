@@ -44,7 +44,18 @@ namespace tmlp {
 enum class task_kind : int { regression = 0, binary, multiclass };
 std::string_view to_string(task_kind t) noexcept;
 
-enum class scaling : int { standardize = 0, minmax, none };
+// How numeric features are scaled, fitted on the training rows (missing values imputed first):
+// - standardize: (x - mean) / standard deviation;
+// - minmax: (x - min) / (max - min);
+// - none: as they are;
+// - robust: z = (x - median) / (q75 - q25) (half the range if the quartiles agree), then the
+//   smooth clip z / sqrt(1 + (z / 3)^2), which keeps |z| < 3 and outliers in order;
+// - quantile: each value's place among the training values, mapped to a normal score: a
+//   piecewise-linear map through up to 1000 quantiles (linear between them, constant beyond);
+// - automatic: per column, robust where the column is heavy-tailed (excess kurtosis above 3,
+//   a Laplace distribution's), standardize elsewhere.
+// Boolean columns are always standardized under automatic, robust and quantile.
+enum class scaling : int { standardize = 0, minmax, none, robust, quantile, automatic };
 enum class imputation : int { mean = 0, median };
 
 struct preprocess_options {
@@ -150,8 +161,15 @@ class preprocessor {
 struct preprocessor::feature_column {
   std::string name;
   column_kind kind = column_kind::numeric;
-  // numeric and boolean: x' = (x - offset) / scale after imputing missing with fill
+  // numeric and boolean: after imputing missing with fill, z = (x - offset) / scale in double,
+  // then the column's map of z (smooth_clip: z / sqrt(1 + (z / 3)^2); quantile: through the
+  // knots), rounded to float
   double fill = 0.0, offset = 0.0, scale = 1.0;
+  enum class map_kind : int { linear = 0, smooth_clip, quantile };
+  map_kind map = map_kind::linear;
+  // quantile: increasing knots (in z) and the normal score at each; between knots j and j + 1,
+  // values[j] + (z - knots[j]) * slopes[j]; z is first clamped to [knots.front(), knots.back()].
+  std::vector<double> knots, values, slopes;
   bool indicator = false;  // a missing-indicator feature follows
   // categorical: one-hot over levels (then a "missing" slot), hashed into n_buckets, or one
   // embedding index (the level's index in levels; levels.size() if missing, + 1 if unseen)

@@ -47,8 +47,9 @@ struct train_options {
   std::string class_weight = "none";  // none|balanced: training rows weighted by class
   // optimization
   std::string optimizer = "adam";
-  float lr = 0.0f;                 // 0: the optimizer's default
-  std::uint64_t batch_size = 256;  // 1 = stochastic, 0 = full batch
+  float lr = 0.0f;  // 0: the optimizer's default
+  // 1 = stochastic, 0 = full batch; empty: auto_batch_size of the training rows (trainer.hpp)
+  std::optional<std::uint64_t> batch_size;
   std::uint64_t epochs = 50;
   std::string schedule = "constant";
   float l1 = 0.0f, l2 = 0.0f;
@@ -79,7 +80,8 @@ using option_field = std::variant<std::string train_options::*,               //
                                   float train_options::*,                     // number
                                   std::optional<float> train_options::*,      // number, or unset
                                   int train_options::*,                       // integer
-                                  std::uint64_t train_options::*>;            // whole number
+                                  std::uint64_t train_options::*,             // whole number
+                                  std::optional<std::uint64_t> train_options::*>;  // or unset
 
 struct train_flag {
   std::string_view name;  // the long name without "--" ("batch-size"); "data" is positional

@@ -166,10 +166,18 @@ struct fit_result {
 };
 
 // --- configuration ------------------------------------------------------------------------------
+// train_config::batch_size chosen from the training rows n by auto_batch_size(n): the power of
+// two nearest 4 sqrt(n), within [16, 256]. Small sets get small batches, so that an epoch is
+// several steps (96 rows: 32, 1150: 128), and from 4096 rows on every set gets 256; each epoch
+// then has at least sqrt(n) / 4 steps.
+inline constexpr std::size_t auto_batch = static_cast<std::size_t>(-1);
+std::size_t auto_batch_size(std::size_t n) noexcept;
+
 struct train_config {
   optimizer opt = adam{};
   schedule sched = constant_lr{};
-  std::size_t batch_size = 256;  // 0 = full batch, 1 = stochastic
+  // 0 = full batch, 1 = stochastic, auto_batch: auto_batch_size(training rows)
+  std::size_t batch_size = 256;
   std::size_t epochs = 10;
   int n_threads = 0;       // 0 = every core
   std::uint64_t seed = 0;  // shuffling and the validation split

@@ -106,6 +106,14 @@ void set_option(train_options& o, const std::string& key, py::handle v) {
             if (!is_number(v)) bad_value(key, v, "a number or None");
             field = static_cast<float>(number(v));
           }
+        } else if constexpr (std::is_same_v<T, std::optional<std::uint64_t>>) {
+          if (v.is_none()) {
+            field.reset();
+          } else {
+            if (!is_integer(v) || integer(v) < 0)
+              bad_value(key, v, "a whole number (0, 1, 2, ...) or None");
+            field = static_cast<std::uint64_t>(integer(v));
+          }
         } else if constexpr (std::is_same_v<T, int>) {
           if (!is_integer(v)) bad_value(key, v, "an integer");
           field = static_cast<int>(integer(v));
@@ -131,6 +139,8 @@ py::object default_value(const train_flag& f) {
         using T = std::decay_t<decltype(v)>;
         if constexpr (std::is_same_v<T, std::optional<float>>) {
           return v ? py::object(py::float_(*v)) : py::object(py::none());
+        } else if constexpr (std::is_same_v<T, std::optional<std::uint64_t>>) {
+          return v ? py::object(py::int_(*v)) : py::object(py::none());
         } else if constexpr (std::is_same_v<T, float>) {
           // The shortest text of the float32 default, as a Python float (0.2, not 0.2000000029).
           return py::float_(std::stod(fmt::format("{}", v)));

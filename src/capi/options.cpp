@@ -79,6 +79,14 @@ void set_option(train_options& o, const train_flag& f, std::string_view function
           field = float_of(function, key, v);
         } else if constexpr (std::is_same_v<T, std::optional<float>>) {
           field = v.is_null() ? std::nullopt : std::optional<float>(float_of(function, key, v));
+        } else if constexpr (std::is_same_v<T, std::optional<std::uint64_t>>) {
+          if (v.is_null()) {
+            field.reset();
+          } else {
+            if (!v.is_number_unsigned())
+              bad_value(function, key, v, "a whole number (0, 1, 2, ...) or null");
+            field = v.get<std::uint64_t>();
+          }
         } else if constexpr (std::is_same_v<T, int>) {
           if (!v.is_number_integer() || v.get<long long>() < std::numeric_limits<int>::min() ||
               v.get<long long>() > std::numeric_limits<int>::max())

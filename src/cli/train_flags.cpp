@@ -72,6 +72,11 @@ void add_flag(CLI::App& t, const train_flag& f, train_options& o) {
         } else if constexpr (std::is_same_v<T, std::optional<float>>) {
           return t.add_option_function<float>(
               names, [&v](const float& x) { v = x; }, f.help);
+        } else if constexpr (std::is_same_v<T, std::optional<std::uint64_t>>) {
+          return t
+              .add_option_function<std::uint64_t>(
+                  names, [&v](const std::uint64_t& x) { v = x; }, f.help)
+              ->check(whole_number);
         } else {
           CLI::Option* added = t.add_option(names, v, f.help);
           if constexpr (std::is_same_v<T, std::vector<std::string>>) added->delimiter(',');

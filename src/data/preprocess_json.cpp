@@ -11,6 +11,38 @@ namespace tmlp {
 
 using namespace data;
 
+namespace {
+
+using feature_column = preprocessor::feature_column;
+
+// A numeric column's map after its scaling: linear (no "map"), smooth_clip, or quantile with its
+// knots (finite, increasing) and their normal scores (finite), from which the slopes follow.
+void read_map(const nlohmann::json& c, feature_column& f) {
+  const std::string map = c.value("map", std::string("linear"));
+  auto bad = [&](const std::string& what) {
+    throw error(errc::corrupt_model, "preprocessing: column '" + f.name + "': " + what);
+  };
+  if (map == "linear") return;
+  if (map == "smooth_clip") {
+    f.map = feature_column::map_kind::smooth_clip;
+    return;
+  }
+  if (map != "quantile") bad("unknown map '" + map + "'");
+  f.map = feature_column::map_kind::quantile;
+  f.knots = c.at("knots").get<std::vector<double>>();
+  f.values = c.at("values").get<std::vector<double>>();
+  if (f.knots.empty() || f.knots.size() != f.values.size())
+    bad("a quantile map needs as many scores as knots, and at least one");
+  for (std::size_t j = 0; j < f.knots.size(); ++j) {
+    if (!std::isfinite(f.knots[j]) || !std::isfinite(f.values[j]))
+      bad("a quantile map's knots and scores must be finite");
+    if (j > 0 && !(f.knots[j] > f.knots[j - 1])) bad("a quantile map's knots must increase");
+  }
+  set_quantile_slopes(f);
+}
+
+}  // namespace
+
 std::string preprocessor::to_json() const {
   nlohmann::json j;
   j["task"] = std::string(to_string(task_));
@@ -32,6 +64,12 @@ std::string preprocessor::to_json() const {
       c["offset"] = f.offset;
       c["scale"] = f.scale;
       c["indicator"] = f.indicator;
+      if (f.map == feature_column::map_kind::smooth_clip) c["map"] = "smooth_clip";
+      if (f.map == feature_column::map_kind::quantile) {  // absent (linear) in older files
+        c["map"] = "quantile";
+        c["knots"] = f.knots;
+        c["values"] = f.values;
+      }
     }
     cols.push_back(std::move(c));
   }
@@ -90,6 +128,7 @@ preprocessor preprocessor::from_json(const std::string& text) {
         if (!(std::isfinite(f.scale) && f.scale != 0.0))
           throw error(errc::corrupt_model,
                       "preprocessing: column '" + f.name + "' has an unusable scale");
+        read_map(c, f);
       }
       f.first_feature = p.n_features_;
       p.n_features_ += width(f);

@@ -35,6 +35,59 @@ const column_view& need_column(const table_view& t, const std::string& name, col
   return *c;
 }
 
+namespace {
+
+// The standard normal distribution's quantile function: Acklam's rational approximation
+// (relative error below 1.2e-9), then one Newton step on erfc, which leaves it at about double
+// precision. p in (0, 1).
+double normal_quantile(double p) {
+  static constexpr double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
+                                 -2.759285104469687e+02, 1.383577518672690e+02,
+                                 -3.066479806614716e+01, 2.506628277459239e+00};
+  static constexpr double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
+                                 -1.556989798598866e+02, 6.680131188771972e+01,
+                                 -1.328068155288572e+01};
+  static constexpr double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
+                                 -2.400758277161838e+00, -2.549732539343734e+00,
+                                 4.374664141464968e+00,  2.938163982698783e+00};
+  static constexpr double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
+                                 2.445134137142996e+00, 3.754408661907416e+00};
+  constexpr double low = 0.02425;
+  double x;
+  if (p < low || p > 1.0 - low) {
+    const double q = std::sqrt(-2.0 * std::log(p < low ? p : 1.0 - p));
+    x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+        ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0);
+    if (p > 1.0 - low) x = -x;
+  } else {
+    const double q = p - 0.5, r = q * q;
+    x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+        (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1.0);
+  }
+  const double pi = 3.14159265358979323846;
+  const double e = 0.5 * std::erfc(-x / std::sqrt(2.0)) - p;
+  const double u = e * std::sqrt(2.0 * pi) * std::exp(x * x / 2.0);
+  return x - u / (1.0 + x * u / 2.0);
+}
+
+}  // namespace
+
+void set_quantile_map(preprocessor::feature_column& f, const std::vector<double>& p) {
+  constexpr double bound = 1e-7;  // scores within about +-5.2
+  f.values.clear();
+  for (std::size_t j = 0; j < f.knots.size(); ++j)
+    f.values.push_back(normal_quantile(std::clamp(p[j], bound, 1.0 - bound)));
+  if (f.knots.size() == 1) f.values[0] = 0.0;  // one value: the map is constant at the middle
+  set_quantile_slopes(f);
+}
+
+void set_quantile_slopes(preprocessor::feature_column& f) {
+  f.slopes.clear();
+  for (std::size_t j = 0; j + 1 < f.knots.size(); ++j)
+    f.slopes.push_back((f.values[j + 1] - f.values[j]) / (f.knots[j + 1] - f.knots[j]));
+  if (f.knots.size() == 1) f.slopes.push_back(0.0);
+}
+
 void index_levels(preprocessor::feature_column& f) {
   f.level_order.resize(f.levels.size());
   for (std::size_t i = 0; i < f.levels.size(); ++i)

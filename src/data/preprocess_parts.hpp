@@ -2,6 +2,8 @@
 // (preprocess_transform.cpp) and its JSON form (preprocess_json.cpp).
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -30,6 +32,20 @@ void check_length(const table_view& t, const column_view& c);
 // naming the table, the column and the problem.
 const column_view& need_column(const table_view& t, const std::string& name, column_kind kind);
 
+// The interval j of a quantile map that z (clamped to the knots) falls in: the last knot <= z,
+// at most the second-to-last knot. 0 when there is one knot (then the map is constant).
+inline std::size_t quantile_interval(const preprocessor::feature_column& f, double z) noexcept {
+  const auto it = std::upper_bound(f.knots.begin(), f.knots.end(), z);
+  const std::size_t j = static_cast<std::size_t>(it - f.knots.begin());
+  return f.knots.size() < 2 ? 0 : std::min(j == 0 ? 0 : j - 1, f.knots.size() - 2);
+}
+
+// Fills f.values and f.slopes from f.knots (sorted, distinct) and each knot's probability p
+// (increasing in (0, 1)): the normal score of each, clipped to +-5.2 (p within 1e-7 of 0 or 1).
+void set_quantile_map(preprocessor::feature_column& f, const std::vector<double>& p);
+// f.slopes from f.knots and f.values (one knot: one slope of 0).
+void set_quantile_slopes(preprocessor::feature_column& f);
+
 // levels sorted by text (stable: the first of equal texts wins), for level_slot's look-ups.
 void index_levels(preprocessor::feature_column& f);
 
@@ -37,6 +53,23 @@ void index_levels(preprocessor::feature_column& f);
 // level's text, or -1 when the level was not seen in training. bind() maps each code of a table
 // through it once.
 std::ptrdiff_t level_slot(const preprocessor::feature_column& f, std::string_view level) noexcept;
+
+// A numeric or boolean value's scaled feature (imputed first when NaN): the one formula the
+// transforms and the ONNX export's constants share.
+inline float scaled_value(const preprocessor::feature_column& f, double x) noexcept {
+  using map_kind = preprocessor::feature_column::map_kind;
+  if (std::isnan(x)) x = f.fill;
+  double z = (x - f.offset) / f.scale;
+  if (f.map == map_kind::smooth_clip) {
+    const double t = z / 3.0;
+    z = z / std::sqrt(1.0 + t * t);
+  } else if (f.map == map_kind::quantile) {
+    z = std::clamp(z, f.knots.front(), f.knots.back());
+    const std::size_t j = quantile_interval(f, z);
+    z = f.values[j] + (z - f.knots[j]) * f.slopes[j];
+  }
+  return static_cast<float>(z);
+}
 
 // How many features the column becomes.
 std::size_t width(const preprocessor::feature_column& f) noexcept;

@@ -20,9 +20,8 @@ namespace {
 
 // One numeric or boolean value's features: the scaled value, then the indicator if any.
 inline void put_numeric(const preprocessor::feature_column& f, float v, float* x) noexcept {
-  const bool missing = std::isnan(v);
-  x[0] = static_cast<float>(((missing ? f.fill : v) - f.offset) / f.scale);
-  if (f.indicator) x[1] = missing ? 1.0f : 0.0f;
+  x[0] = scaled_value(f, v);
+  if (f.indicator) x[1] = std::isnan(v) ? 1.0f : 0.0f;
 }
 
 }  // namespace

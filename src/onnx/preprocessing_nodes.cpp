@@ -1,5 +1,6 @@
 // preprocessing_nodes: a predictor's preprocessing as ai.onnx.ml and standard operators
 // (src/onnx/graph.hpp).
+#include <algorithm>
 #include <set>
 
 #include "data/preprocess_parts.hpp"
@@ -37,6 +38,59 @@ std::string slots_of(graph_builder& b, const std::string& in, const feature_colu
   return graph_builder::out(n);
 }
 
+// One quantile-mapped column's z (double, rows x 1) through its map, as scaled_value computes
+// it: z clamped to the knots, j = how many knots after the first and before the last are <= z,
+// then values[j] + (z - knots[j]) * slopes[j].
+std::string quantile_map(graph_builder& b, const std::string& z, const feature_column& f) {
+  const std::string zc = b.node("Max", {b.node("Min", {z, b.double_constant({f.knots.back()})}),
+                                        b.double_constant({f.knots.front()})});
+  std::string j;
+  if (f.knots.size() > 2) {
+    const std::vector<double> inner(f.knots.begin() + 1, f.knots.end() - 1);
+    const std::string below =
+        b.node("Cast", {b.node("LessOrEqual", {b.double_constant(inner), zc})}, {},
+               {{"to", onnx::TensorProto::INT64}});
+    j = b.node("ReduceSum", {below, b.int_constant({1})}, {}, {{"keepdims", 1}});
+  } else {
+    j = b.node("Cast", {b.node("Mul", {zc, b.double_constant({0.0})})}, {},
+               {{"to", onnx::TensorProto::INT64}});
+  }
+  auto at = [&](const std::vector<double>& table) {
+    return b.node("Gather", {b.double_constant(table), j}, {}, {{"axis", 0}});
+  };
+  return b.node("Add",
+                {at(f.values), b.node("Mul", {b.node("Sub", {zc, at(f.knots)}), at(f.slopes)})});
+}
+
+// The numeric columns' z (double, rows x columns) through each column's map (scaled_value).
+std::string numeric_maps(graph_builder& b, std::string z,
+                         const std::vector<const feature_column*>& numeric) {
+  using map_kind = feature_column::map_kind;
+  std::vector<std::int64_t> clipped;
+  bool any_quantile = false;
+  for (const feature_column* f : numeric) {
+    clipped.push_back(f->map == map_kind::smooth_clip);
+    any_quantile = any_quantile || f->map == map_kind::quantile;
+  }
+  if (std::find(clipped.begin(), clipped.end(), 1) != clipped.end()) {
+    const std::string t = b.node("Div", {z, b.double_constant({3.0})});
+    const std::string c = b.node(
+        "Div",
+        {z, b.node("Sqrt", {b.node("Add", {b.double_constant({1.0}), b.node("Mul", {t, t})})})});
+    const std::string mask =
+        b.node("Cast", {b.int_constant(clipped)}, {}, {{"to", onnx::TensorProto::BOOL}});
+    z = b.node("Where", {mask, c, z});
+  }
+  if (!any_quantile) return z;
+  std::vector<std::string> parts;
+  for (std::size_t k = 0; k < numeric.size(); ++k) {
+    const std::string zk = b.node(
+        "Gather", {z, b.int_constant({static_cast<std::int64_t>(k)}, {1})}, {}, {{"axis", 1}});
+    parts.push_back(numeric[k]->map == map_kind::quantile ? quantile_map(b, zk, *numeric[k]) : zk);
+  }
+  return parts.size() == 1 ? parts[0] : b.node("Concat", parts, {}, {{"axis", 1}});
+}
+
 }  // namespace
 
 // The features of every column, in the preprocessor's feature order (rows x n_features).
@@ -46,19 +100,21 @@ std::string preprocessing_nodes(graph_builder& b, const preprocessor& p, const o
   std::vector<std::int64_t> position(p.n_features());  // feature -> column of the blocks
   std::int64_t width = 0;
 
-  // Numeric and boolean columns together: ((double(x) - offset) / scale) rounded to float, as
-  // tmlp computes it, or the imputed value's feature where x is NaN; then the indicators.
+  // Numeric and boolean columns together: z = (double(x) - offset) / scale, through each
+  // column's map (smooth clip, quantile), rounded to float, as tmlp computes it (scaled_value),
+  // or the imputed value's feature where x is NaN; then the indicators.
   std::vector<std::string> num_inputs;
   std::vector<double> offset, scale;
   std::vector<float> filled;
   std::vector<std::int64_t> indicator_cols;
-  std::vector<const feature_column*> indicated;
+  std::vector<const feature_column*> indicated, numeric;
   for (const feature_column& f : cols) {
     if (data::is_categorical(f.kind)) continue;
     num_inputs.push_back(f.name);
+    numeric.push_back(&f);
     offset.push_back(f.offset);
     scale.push_back(f.scale);
-    filled.push_back(static_cast<float>((f.fill - f.offset) / f.scale));
+    filled.push_back(data::scaled_value(f, f.fill));
     if (f.indicator) {
       indicator_cols.push_back(static_cast<std::int64_t>(num_inputs.size() - 1));
       indicated.push_back(&f);
@@ -68,8 +124,9 @@ std::string preprocessing_nodes(graph_builder& b, const preprocessor& p, const o
     const std::string x =
         num_inputs.size() == 1 ? num_inputs[0] : b.node("Concat", num_inputs, {}, {{"axis", 1}});
     const std::string d = b.node("Cast", {x}, {}, {{"to", onnx::TensorProto::DOUBLE}});
-    const std::string z =
-        b.node("Div", {b.node("Sub", {d, b.double_constant(offset)}), b.double_constant(scale)});
+    const std::string z = numeric_maps(
+        b, b.node("Div", {b.node("Sub", {d, b.double_constant(offset)}), b.double_constant(scale)}),
+        numeric);
     const std::string nan = b.node("IsNaN", {x});
     blocks.push_back(b.node(
         "Where",

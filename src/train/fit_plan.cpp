@@ -13,6 +13,17 @@
 #include "train/split.hpp"
 #include "train/train_step.hpp"
 
+namespace tmlp {
+
+std::size_t auto_batch_size(std::size_t n) noexcept {
+  const double target = 4.0 * std::sqrt(static_cast<double>(n));
+  std::size_t b = 16;
+  while (b < 256 && static_cast<double>(b) * std::sqrt(2.0) < target) b *= 2;
+  return b;
+}
+
+}  // namespace tmlp
+
 namespace tmlp::train {
 namespace {
 
@@ -87,7 +98,9 @@ fit_plan make_fit_plan(const train_config& cfg, const core::network& net, const 
   p.valid_y = x_valid != nullptr ? y_valid : y;
 
   p.n_train = p.train_rows.size();
-  p.batch = cfg.batch_size == 0 ? p.n_train : std::min(cfg.batch_size, p.n_train);
+  const std::size_t batch =
+      cfg.batch_size == auto_batch ? auto_batch_size(p.n_train) : cfg.batch_size;
+  p.batch = batch == 0 ? p.n_train : std::min(batch, p.n_train);
   p.n_batches = (p.n_train + p.batch - 1) / p.batch;
   p.n_shards = plan_shards(p.batch, cfg.shard_rows, cfg.max_shards).n_shards;
   // A process whose affinity allows fewer CPUs than the machine has (an MPI launcher binds each

@@ -44,6 +44,8 @@ nlohmann::ordered_json flag_json(const train_flag& f, const train_options& o) {
           return text(v);
         } else if constexpr (std::is_same_v<T, std::optional<float>>) {
           return v ? nlohmann::ordered_json(text(*v)) : nlohmann::ordered_json(nullptr);
+        } else if constexpr (std::is_same_v<T, std::optional<std::uint64_t>>) {
+          return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json(nullptr);
         } else {
           return v;  // text, list, switch, integer, whole number
         }
@@ -56,9 +58,18 @@ bool recorded(const train_flag& f, const train_options& o) {
   return !f.recorded_if_set || flag_json(f, o) != flag_json(f, train_options{});
 }
 
+// The options as the run uses them: an unset --batch-size as the size the trainer chooses, so
+// that files record the batch size that ran and a resume compares it.
+train_options as_run(const train_options& given, const training_data& d) {
+  train_options o = given;
+  if (!o.batch_size) o.batch_size = auto_batch_size(d.x_train->rows());
+  return o;
+}
+
 }  // namespace
 
-std::string checkpoint_metadata(const train_options& o, const training_data& d) {
+std::string checkpoint_metadata(const train_options& given, const training_data& d) {
+  const train_options o = as_run(given, d);
   const std::size_t n_train = d.x_train->rows(), n_valid = d.x_valid ? d.x_valid->rows() : 0;
   // Keys are the flags' names, so a difference can be reported as the flag to fix.
   nlohmann::ordered_json run = nlohmann::ordered_json::object();
@@ -122,8 +133,9 @@ void check_same_run(const std::string& path, const std::string& saved_metadata,
     fail("the data differs from the run's (other rows, or other values in them)");
 }
 
-std::string model_metadata(const train_options& o, const training_data& d, const fit_result& r,
-                           std::size_t epochs_run) {
+std::string model_metadata(const train_options& given, const training_data& d,
+                           const fit_result& r, std::size_t epochs_run) {
+  const train_options o = as_run(given, d);
   nlohmann::json meta;
   meta["preprocessing"] = nlohmann::json::parse(d.prep.to_json());
   nlohmann::json& training = meta["training"];

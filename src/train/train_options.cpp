@@ -103,8 +103,10 @@ std::vector<train_flag> make_train_flags() {
        .in_checkpoint = true,
        .fields = {"preprocess_options.one_hot_max"}},
       {.name = "scale",
-       .help = "standardize|minmax|none: how numeric and boolean features are scaled (fitted "
-               "on the training rows)",
+       .help = "auto|standardize|robust|quantile|minmax|none: how numeric features are scaled, "
+               "fitted on the training rows (robust: median and IQR, then a smooth clip to "
+               "+-3; quantile: normal scores of the training quantiles; auto: robust where a "
+               "column is heavy-tailed (excess kurtosis > 3), else standardize)",
        .field = &o::scale,
        .shows_default = true,
        .in_checkpoint = true,
@@ -166,9 +168,9 @@ std::vector<train_flag> make_train_flags() {
        .fields = {"train_config.opt.lr"},
        .trainer = true},
       {.name = "batch-size",
-       .help = "Rows per step (1 = stochastic, 0 = full batch)",
+       .help = "Rows per step (1 = stochastic, 0 = full batch; default: the power of two "
+               "nearest 4 sqrt(training rows), within [16, 256])",
        .field = &o::batch_size,
-       .shows_default = true,
        .in_checkpoint = true,
        .in_model = true,
        .fields = {"train_config.batch_size"},
@@ -335,7 +337,8 @@ std::string value_text(const train_flag& f, const train_options& opts) {
           return out;
         } else if constexpr (std::is_same_v<T, bool>) {
           return v ? "true" : "false";
-        } else if constexpr (std::is_same_v<T, std::optional<float>>) {
+        } else if constexpr (std::is_same_v<T, std::optional<float>> ||
+                             std::is_same_v<T, std::optional<std::uint64_t>>) {
           return v ? number_text(*v) : std::string();
         } else {
           return number_text(v);

@@ -221,7 +221,7 @@ train_config make_train_config(const train_options& o) {
 
   train_config c{.opt = parse_optimizer(o.optimizer, o.lr),
                  .sched = parse_schedule(o.schedule),
-                 .batch_size = o.batch_size,
+                 .batch_size = o.batch_size.value_or(auto_batch),
                  .epochs = o.epochs,
                  .n_threads = o.threads,
                  .seed = o.seed,

@@ -35,7 +35,10 @@ matrix gather(const matrix& m, const std::vector<std::uint32_t>& rows) {
 }
 
 // The names --scale and --impute take.
-constexpr detail::enum_table<scaling, 3> scalings{{{{scaling::standardize, "standardize"},
+constexpr detail::enum_table<scaling, 6> scalings{{{{scaling::automatic, "auto"},
+                                                    {scaling::standardize, "standardize"},
+                                                    {scaling::robust, "robust"},
+                                                    {scaling::quantile, "quantile"},
                                                     {scaling::minmax, "minmax"},
                                                     {scaling::none, "none"}}}};
 static_assert(scalings.complete());

@@ -10,8 +10,10 @@ data=$2
 fixtures=$3
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-run=("$data/iris.csv" --target target_species --layers 8 --epochs 4 --early-stop 3
+# The defaults that changed since are given as they were then (--batch-size 256).
+today=("$data/iris.csv" --target target_species --layers 8 --epochs 4 --early-stop 3
   --schedule plateau:0.5:1 --seed 7 --quiet)
+run=("${today[@]}" --batch-size 256)
 for threads in 1 3; do
   "$tmlp" train "${run[@]}" --threads $threads -o "$work/r$threads.tmlp" \
     --resume "$fixtures/checkpoint_v1_iris_epoch2.ckpt"
@@ -30,4 +32,8 @@ check "a checkpoint of today's format resumes to the same model file" $?
 one_line_error "resume of the old checkpoint with other flags names the flag" \
   "started with --seed 7, this one has --seed 8" \
   "$tmlp" train "${run[@]/#7/8}" -o "$work/x.tmlp" --resume "$fixtures/checkpoint_v1_iris_epoch2.ckpt"
+one_line_error "resume of the old checkpoint with today's batch size names the flag" \
+  "started with --batch-size 256, this one has --batch-size 32" \
+  "$tmlp" train "${today[@]}" -o "$work/x.tmlp" \
+  --resume "$fixtures/checkpoint_v1_iris_epoch2.ckpt"
 finish

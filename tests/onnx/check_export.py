@@ -230,6 +230,11 @@ with tempfile.TemporaryDirectory() as work:
          ["--activation", "elu"], 1e-5),
         ("diabetes regression: missing values, indicators", diabetes, "target_progression",
          ["--missing-indicators", "--activation", "prelu"], 1e-5),
+        ("diabetes regression: quantile scaling, missing values, indicators", diabetes,
+         "target_progression", ["--scale", "quantile", "--missing-indicators"], 1e-5),
+        ("cps regression: robust scaling with the smooth clip", cps, "target_earnings",
+         ["--scale", "robust"], 1e-5),
+        ("telco binary: automatic scaling", telco, "target_churn", ["--scale", "auto"], 1e-5),
     ]
     jobs, wants = [], []
     for i, (name, prefix, target, flags, tol) in enumerate(raw):
