@@ -148,3 +148,43 @@ TEST_CASE("robust and quantile maps survive the JSON round trip bit for bit; dam
   unknown.replace(unknown.find("\"quantile\""), 10, "\"cubic\"");
   CHECK_THROWS_WITH(tmlp::preprocessor::from_json(unknown), Contains("unknown map 'cubic'"));
 }
+
+TEST_CASE("piecewise-linear encoding: bins between training quantiles, one feature per bin",
+          "[data][preprocess][scaling]") {
+  std::vector<float> v;  // 0..100 and one missing value: 4 bins with edges 0, 25, 50, 75, 100
+  for (int i = 0; i <= 100; ++i) v.push_back(static_cast<float>(i));
+  v.push_back(missing);
+  const auto p =
+      tmlp::preprocessor::fit(one_column(v, std::vector<float>(v.size(), 1.0f)),
+                              {.target = "y", .missing_indicators = true, .ple_bins = 4});
+  REQUIRE(p.n_features() == 4 + 1 + 1);  // the bins, the indicator, the boolean column
+  CHECK(p.feature_names() ==
+        std::vector<std::string>{"x#bin1", "x#bin2", "x#bin3", "x#bin4", "x<missing>", "flag"});
+  const tmlp::matrix x =
+      p.features(one_column({-50, 0, 30, 100, 150, missing}, {0, 0, 0, 0, 0, 0}));
+  auto row = [&](std::size_t r) {
+    return std::vector<float>{x(r, 0), x(r, 1), x(r, 2), x(r, 3), x(r, 4)};
+  };
+  CHECK(row(0) == std::vector<float>{-2, 0, 0, 0, 0});  // below the first edge: not clamped
+  CHECK(row(1) == std::vector<float>{0, 0, 0, 0, 0});
+  CHECK(row(2) == std::vector<float>{1, 0.2f, 0, 0, 0});
+  CHECK(row(3) == std::vector<float>{1, 1, 1, 1, 0});
+  CHECK(row(4) == std::vector<float>{1, 1, 1, 3, 0});  // above the last edge: not clamped
+  CHECK(row(5) == std::vector<float>{1, 1, 0, 0, 1});  // imputed with the mean, 50; indicated
+  const auto q = tmlp::preprocessor::from_json(p.to_json());
+  const tmlp::matrix y =
+      q.features(one_column({-50, 0, 30, 100, 150, missing}, {0, 0, 0, 0, 0, 0}));
+  CHECK(std::equal(x.data(), x.data() + x.size(), y.data()));
+
+  SECTION("equal edges merge; too few bins left: the column is scaled as usual") {
+    std::vector<float> w(90, 0.0f);  // 90 zeros and 1..10: edges 0 and 10 only
+    for (int i = 1; i <= 10; ++i) w.push_back(static_cast<float>(i));
+    const auto s = tmlp::preprocessor::fit(one_column(w), {.target = "y", .ple_bins = 8});
+    CHECK(s.n_features() == 1);
+    CHECK(s.input_columns()[0].map == tmlp::preprocessor::feature_column::map_kind::linear);
+  }
+  SECTION("more than 1024 bins is an error naming the field") {
+    CHECK_THROWS_WITH(tmlp::preprocessor::fit(one_column(v), {.target = "y", .ple_bins = 1025}),
+                      Contains("ple_bins") && Contains("1024"));
+  }
+}

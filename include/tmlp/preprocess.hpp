@@ -65,7 +65,11 @@ struct preprocess_options {
   scaling scale = scaling::standardize;  // numeric and boolean features
   imputation impute = imputation::mean;
   bool missing_indicators = false;  // one more 0/1 feature per numeric column with missing
-  std::size_t one_hot_max = 64;     // more levels than this: hashed into this many buckets
+  // > 0: piecewise-linear encoding of numeric columns (Gorishniy et al. 2022) in place of their
+  // scaling: each becomes up to this many features over bins between training quantiles (equal
+  // edges merge; a column with fewer than 2 bins left is scaled as usual). Not for booleans.
+  std::size_t ple_bins = 0;
+  std::size_t one_hot_max = 64;  // more levels than this: hashed into this many buckets
   // When true, a categorical column with more than one_hot_max training levels becomes one
   // index feature for an embedding layer instead of hashed buckets.
   bool embed = false;
@@ -165,10 +169,13 @@ struct preprocessor::feature_column {
   // then the column's map of z (smooth_clip: z / sqrt(1 + (z / 3)^2); quantile: through the
   // knots), rounded to float
   double fill = 0.0, offset = 0.0, scale = 1.0;
-  enum class map_kind : int { linear = 0, smooth_clip, quantile };
+  enum class map_kind : int { linear = 0, smooth_clip, quantile, piecewise_linear };
   map_kind map = map_kind::linear;
   // quantile: increasing knots (in z) and the normal score at each; between knots j and j + 1,
   // values[j] + (z - knots[j]) * slopes[j]; z is first clamped to [knots.front(), knots.back()].
+  // piecewise_linear: the T + 1 increasing knots are bin edges, and the column becomes T
+  // features, e_t = (z - knots[t]) / (knots[t + 1] - knots[t]) clamped to [0, 1] (the first
+  // not clamped below, the last not above): 1 for bins below z, z's place in its own, 0 above.
   std::vector<double> knots, values, slopes;
   bool indicator = false;  // a missing-indicator feature follows
   // categorical: one-hot over levels (then a "missing" slot), hashed into n_buckets, or one

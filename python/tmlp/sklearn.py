@@ -37,8 +37,8 @@ class _MLPBase(BaseEstimator):
     def __init__(self, *, valid_fraction=0.2, numeric=None, categorical=None, ignore=None,
                  layers="128,64", activation="relu", dropout=0.0, layer_norm=False,
                  residual=False, batch_norm=False, embedding_dim=0, one_hot_max=64,
-                 scale="standardize", impute="mean", missing_indicators=False, loss="auto",
-                 label_smoothing=0.0, class_weight="none",
+                 scale="standardize", impute="mean", missing_indicators=False, ple_bins=0,
+                 loss="auto", label_smoothing=0.0, class_weight="none",
                  optimizer="adam", lr=0.0, batch_size=None, epochs=50, schedule="constant",
                  l1=0.0, l2=0.0, weight_decay=None, clip_norm=0.0, clip_value=0.0,
                  early_stop=5, threads=0, shard_rows=64, max_shards=16, seed=0, verbose=1):
@@ -57,6 +57,7 @@ class _MLPBase(BaseEstimator):
         self.scale = scale
         self.impute = impute
         self.missing_indicators = missing_indicators
+        self.ple_bins = ple_bins
         self.loss = loss
         self.label_smoothing = label_smoothing
         self.class_weight = class_weight

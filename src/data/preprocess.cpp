@@ -87,6 +87,21 @@ void fit_quantile_map(const std::vector<double>& v, preprocessor::feature_column
   set_quantile_map(f, p);
 }
 
+// Piecewise-linear encoding over `bins` bins between evenly spaced quantiles of the sorted
+// values, equal edges merged. False (f unchanged) when fewer than 2 bins are left.
+bool fit_piecewise(const std::vector<double>& v, std::size_t bins,
+                   preprocessor::feature_column& f) {
+  std::vector<double> edges;
+  for (std::size_t i = 0; i <= bins; ++i) {
+    const double e = quantile_of(v, static_cast<double>(i) / static_cast<double>(bins));
+    if (edges.empty() || e > edges.back()) edges.push_back(e);
+  }
+  if (edges.size() < 3) return false;
+  f.knots = std::move(edges);
+  f.map = preprocessor::feature_column::map_kind::piecewise_linear;
+  return true;
+}
+
 // Robust scaling: the median and the interquartile range (half the range if the quartiles
 // agree, 1 if every value does), then the smooth clip.
 void fit_robust(const std::vector<double>& v, preprocessor::feature_column& f) {
@@ -132,9 +147,10 @@ void fit_numeric(const column_view& c, const row_set& rows, const preprocess_opt
   if (c.kind == column_kind::boolean &&
       (s == scaling::robust || s == scaling::quantile || s == scaling::automatic))
     s = scaling::standardize;
+  const bool piecewise = o.ple_bins > 0 && c.kind != column_kind::boolean;
   std::vector<double> v;  // sorted present values, when something needs them
   if (o.impute == imputation::median || s == scaling::robust || s == scaling::quantile ||
-      s == scaling::automatic) {
+      s == scaling::automatic || piecewise) {
     v.reserve(n);
     rows.each([&](std::size_t r) {
       if (!std::isnan(c.values[r])) v.push_back(c.values[r]);
@@ -142,6 +158,7 @@ void fit_numeric(const column_view& c, const row_set& rows, const preprocess_opt
     std::sort(v.begin(), v.end());
   }
   f.fill = o.impute == imputation::median ? v[v.size() / 2] : mean;
+  if (piecewise && fit_piecewise(v, o.ple_bins, f)) return;
   double sd = 0.0;
   if (s == scaling::standardize || s == scaling::automatic) {
     double ss = 0.0;
@@ -219,6 +236,9 @@ const column_view& check_fit_input(const table_view& t, const preprocess_options
       fail(fmt::format("{}: cannot ignore column '{}': there is none", t.source, name));
   if (o.one_hot_max == 0)
     throw error(errc::invalid_argument, "preprocess_options.one_hot_max: 0; expected >= 1");
+  if (o.ple_bins > 1024)
+    throw error(errc::invalid_argument,
+                fmt::format("preprocess_options.ple_bins: {}; expected at most 1024", o.ple_bins));
   check_length(t, *target);
   return *target;
 }

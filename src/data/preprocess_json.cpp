@@ -27,6 +27,17 @@ void read_map(const nlohmann::json& c, feature_column& f) {
     f.map = feature_column::map_kind::smooth_clip;
     return;
   }
+  if (map == "piecewise_linear") {
+    f.map = feature_column::map_kind::piecewise_linear;
+    f.knots = c.at("knots").get<std::vector<double>>();
+    if (f.knots.size() < 3) bad("a piecewise-linear encoding needs at least 3 bin edges");
+    for (std::size_t j = 0; j < f.knots.size(); ++j) {
+      if (!std::isfinite(f.knots[j])) bad("a piecewise-linear encoding's edges must be finite");
+      if (j > 0 && !(f.knots[j] > f.knots[j - 1]))
+        bad("a piecewise-linear encoding's edges must increase");
+    }
+    return;
+  }
   if (map != "quantile") bad("unknown map '" + map + "'");
   f.map = feature_column::map_kind::quantile;
   f.knots = c.at("knots").get<std::vector<double>>();
@@ -69,6 +80,10 @@ std::string preprocessor::to_json() const {
         c["map"] = "quantile";
         c["knots"] = f.knots;
         c["values"] = f.values;
+      }
+      if (f.map == feature_column::map_kind::piecewise_linear) {
+        c["map"] = "piecewise_linear";
+        c["knots"] = f.knots;
       }
     }
     cols.push_back(std::move(c));

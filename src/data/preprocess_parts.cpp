@@ -106,14 +106,22 @@ std::ptrdiff_t level_slot(const preprocessor::feature_column& f, std::string_vie
 }
 
 std::size_t width(const preprocessor::feature_column& f) noexcept {
-  if (f.kind != column_kind::categorical) return f.indicator ? 2 : 1;
+  if (f.kind != column_kind::categorical) {
+    const bool piecewise = f.map == preprocessor::feature_column::map_kind::piecewise_linear;
+    return (piecewise ? f.knots.size() - 1 : 1) + (f.indicator ? 1 : 0);
+  }
   if (f.embedded) return 1;
   return f.n_buckets > 0 ? f.n_buckets : f.levels.size() + 1;  // + the "missing" slot
 }
 
 void append_feature_names(const preprocessor::feature_column& f, std::vector<std::string>& names) {
   if (f.kind != column_kind::categorical) {
-    names.push_back(f.name);
+    if (f.map == preprocessor::feature_column::map_kind::piecewise_linear) {
+      for (std::size_t t = 1; t < f.knots.size(); ++t)
+        names.push_back(fmt::format("{}#bin{}", f.name, t));
+    } else {
+      names.push_back(f.name);
+    }
     if (f.indicator) names.push_back(f.name + "<missing>");
   } else if (f.embedded) {
     names.push_back(f.name);

@@ -71,6 +71,18 @@ inline float scaled_value(const preprocessor::feature_column& f, double x) noexc
   return static_cast<float>(z);
 }
 
+// A piecewise-linear column's T features of one value (imputed first when NaN) into out.
+inline void encode_piecewise(const preprocessor::feature_column& f, double x, float* out) noexcept {
+  if (std::isnan(x)) x = f.fill;
+  const std::size_t n_bins = f.knots.size() - 1;
+  for (std::size_t t = 0; t < n_bins; ++t) {
+    double e = (x - f.knots[t]) / (f.knots[t + 1] - f.knots[t]);
+    if (t > 0) e = std::max(e, 0.0);
+    if (t + 1 < n_bins) e = std::min(e, 1.0);
+    out[t] = static_cast<float>(e);
+  }
+}
+
 // How many features the column becomes.
 std::size_t width(const preprocessor::feature_column& f) noexcept;
 

@@ -20,8 +20,14 @@ namespace {
 
 // One numeric or boolean value's features: the scaled value, then the indicator if any.
 inline void put_numeric(const preprocessor::feature_column& f, float v, float* x) noexcept {
-  x[0] = scaled_value(f, v);
-  if (f.indicator) x[1] = std::isnan(v) ? 1.0f : 0.0f;
+  std::size_t w = 1;
+  if (f.map == preprocessor::feature_column::map_kind::piecewise_linear) {
+    encode_piecewise(f, v, x);
+    w = f.knots.size() - 1;
+  } else {
+    x[0] = scaled_value(f, v);
+  }
+  if (f.indicator) x[w] = std::isnan(v) ? 1.0f : 0.0f;
 }
 
 }  // namespace

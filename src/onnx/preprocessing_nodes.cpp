@@ -1,6 +1,7 @@
 // preprocessing_nodes: a predictor's preprocessing as ai.onnx.ml and standard operators
 // (src/onnx/graph.hpp).
 #include <algorithm>
+#include <limits>
 #include <set>
 
 #include "data/preprocess_parts.hpp"
@@ -60,6 +61,26 @@ std::string quantile_map(graph_builder& b, const std::string& z, const feature_c
   };
   return b.node("Add",
                 {at(f.values), b.node("Mul", {b.node("Sub", {zc, at(f.knots)}), at(f.slopes)})});
+}
+
+// A piecewise-linear column's T features (float, rows x T) from its input x (float, rows x 1),
+// as encode_piecewise computes them: x imputed, then (x - knots[t]) / (knots[t + 1] - knots[t])
+// clamped to [0, 1] but for the ends (-inf and +inf bounds).
+std::string piecewise_nodes(graph_builder& b, const std::string& x, const feature_column& f) {
+  const std::size_t n_bins = f.knots.size() - 1;
+  std::vector<double> lo(f.knots.begin(), f.knots.end() - 1), width, floor(n_bins, 0.0),
+      ceil(n_bins, 1.0);
+  for (std::size_t t = 0; t < n_bins; ++t) width.push_back(f.knots[t + 1] - f.knots[t]);
+  floor.front() = -std::numeric_limits<double>::infinity();
+  ceil.back() = std::numeric_limits<double>::infinity();
+  const std::string d =
+      b.node("Where", {b.node("IsNaN", {x}), b.double_constant({f.fill}),
+                       b.node("Cast", {x}, {}, {{"to", onnx::TensorProto::DOUBLE}})});
+  const std::string e =
+      b.node("Div", {b.node("Sub", {d, b.double_constant(lo)}), b.double_constant(width)});
+  const std::string clamped =
+      b.node("Min", {b.node("Max", {e, b.double_constant(floor)}), b.double_constant(ceil)});
+  return b.node("Cast", {clamped}, {}, {{"to", onnx::TensorProto::FLOAT}});
 }
 
 // The numeric columns' z (double, rows x columns) through each column's map (scaled_value).
@@ -131,15 +152,26 @@ std::string preprocessing_nodes(graph_builder& b, const preprocessor& p, const o
     blocks.push_back(b.node(
         "Where",
         {nan, b.constant(filled), b.node("Cast", {z}, {}, {{"to", onnx::TensorProto::FLOAT}})}));
+    // A piecewise-linear column's place in this block goes unused: its bins follow.
     std::size_t k = 0;
-    for (const feature_column& f : cols)
-      if (!data::is_categorical(f.kind)) position[f.first_feature] = static_cast<std::int64_t>(k++);
+    for (const feature_column* f : numeric) {
+      if (f->map != feature_column::map_kind::piecewise_linear)
+        position[f->first_feature] = static_cast<std::int64_t>(k);
+      ++k;
+    }
     width = static_cast<std::int64_t>(num_inputs.size());
     if (!indicator_cols.empty()) {
       blocks.push_back(b.node(
           "Cast", {b.node("Gather", {nan, b.int_constant(indicator_cols)}, {}, {{"axis", 1}})}, {},
           {{"to", onnx::TensorProto::FLOAT}}));
-      for (const feature_column* f : indicated) position[f->first_feature + 1] = width++;
+      for (const feature_column* f : indicated)
+        position[f->first_feature + data::width(*f) - 1] = width++;
+    }
+    for (const feature_column* f : numeric) {
+      if (f->map != feature_column::map_kind::piecewise_linear) continue;
+      blocks.push_back(piecewise_nodes(b, f->name, *f));
+      for (std::size_t t = 0; t + 1 < f->knots.size(); ++t)
+        position[f->first_feature + t] = width++;
     }
   }
 
@@ -175,7 +207,7 @@ std::string preprocessing_nodes(graph_builder& b, const preprocessor& p, const o
 
   const std::string all =
       blocks.size() == 1 ? blocks[0] : b.node("Concat", blocks, {}, {{"axis", 1}});
-  bool in_order = true;
+  bool in_order = width == static_cast<std::int64_t>(position.size());
   for (std::size_t i = 0; i < position.size(); ++i)
     in_order = in_order && position[i] == static_cast<std::int64_t>(i);
   return in_order ? all : b.node("Gather", {all, b.int_constant(position)}, {}, {{"axis", 1}});

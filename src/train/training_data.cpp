@@ -53,6 +53,7 @@ preprocess_options preprocessing_of(const train_options& o, const std::string& t
   preprocess_options p{.target = target,
                        .ignore = o.ignore,
                        .missing_indicators = o.missing_indicators,
+                       .ple_bins = o.ple_bins,
                        .one_hot_max = o.one_hot_max,
                        .embed = o.embedding_dim > 0};
   const auto scale = scalings.parse(o.scale);

@@ -235,6 +235,10 @@ with tempfile.TemporaryDirectory() as work:
         ("cps regression: robust scaling with the smooth clip", cps, "target_earnings",
          ["--scale", "robust"], 1e-5),
         ("telco binary: automatic scaling", telco, "target_churn", ["--scale", "auto"], 1e-5),
+        ("diabetes regression: piecewise-linear bins, missing values, indicators", diabetes,
+         "target_progression", ["--ple-bins", "8", "--missing-indicators"], 1e-5),
+        ("cps regression: piecewise-linear bins with categoricals", cps, "target_earnings",
+         ["--ple-bins", "16"], 1e-5),
     ]
     jobs, wants = [], []
     for i, (name, prefix, target, flags, tol) in enumerate(raw):
