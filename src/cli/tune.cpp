@@ -150,9 +150,17 @@ int tune(const tune_cli_options& o) {
       std::fflush(stdout);
     };
   }
-  const tune_result r = tune(c, train.view(), valid ? &valid->view() : nullptr);
+  std::optional<tune_result> searched;
+  try {
+    searched.emplace(tune(c, train.view(), valid ? &valid->view() : nullptr));
+    write_best_model(*searched, c, train.view(), valid ? &valid->view() : nullptr, out);
+  } catch (...) {
+    std::error_code ignored;  // the trials' files stay for a resume, an empty folder does not
+    std::filesystem::remove(c.work_dir, ignored);
+    throw;
+  }
+  const tune_result& r = *searched;
   const std::string table = leaderboard_table(r);
-  write_best_model(r, c, train.view(), valid ? &valid->view() : nullptr, out);
   if (!o.log.empty()) {
     std::ofstream log(o.log, std::ios::trunc);
     log << table;

@@ -176,8 +176,8 @@ std::string search_description(const tune_config& c, const table_view& train,
                      {"log", p.log},
                      {"int", p.integer}});
   j["space"] = space;
-  j["budget"] = c.budget.n_trials > 0 ? fmt::format("{}-trials", c.budget.n_trials)
-                                      : fmt::format("{}s", c.budget.seconds);
+  // A time budget's brackets do not depend on the time given.
+  j["budget"] = c.budget.n_trials > 0 ? fmt::format("{}-trials", c.budget.n_trials) : "time";
   j["epochs"] = c.max_epochs;
   j["min_epochs"] = c.min_epochs;
   j["eta"] = c.eta;
@@ -227,14 +227,22 @@ std::map<std::pair<std::size_t, std::size_t>, tune_run> read_journal(const std::
     throw error(errc::invalid_data,
                 fmt::format("--journal {}: not a journal of tmlp tune (line 1)", path));
   if (first["search"] != want) {
-    std::string what = "its settings";
-    for (const auto& [key, value] : want.items())
-      if (!first["search"].contains(key) || first["search"][key] != value) {
-        what = "its " + key;
-        break;
-      }
+    std::string what = "its settings differ";
+    for (const auto& [key, value] : want.items()) {
+      const nlohmann::json before = first["search"].value(key, nlohmann::json());
+      if (before == value) continue;
+      what = fmt::format("its {} differs", key);
+      if (key == "base" && before.is_object())
+        for (const auto& [flag, v] : value.items())
+          if (before.value(flag, nlohmann::json()) != v) {
+            what = fmt::format("it has --{} {}, this one {}", flag,
+                               before.value(flag, nlohmann::json()).dump(), v.dump());
+            break;
+          }
+      break;
+    }
     throw error(errc::invalid_argument,
-                fmt::format("--journal {}: written by another search ({} differ); remove it or "
+                fmt::format("--journal {}: written by another search ({}); remove it or "
                             "give another --journal",
                             path, what));
   }
