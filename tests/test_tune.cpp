@@ -16,6 +16,9 @@
 
 #include "tmlp/data.hpp"
 #include "tmlp/error.hpp"
+#include "tmlp/io.hpp"
+#include "tmlp/train_setup.hpp"
+#include "tmlp/training_data.hpp"
 #include "tmlp/tune.hpp"
 
 namespace {
@@ -150,5 +153,23 @@ TEST_CASE("tune: the same leaderboard on 1 and 3 threads, and from the journal",
   const tmlp::tune_result again = tmlp::tune(c, t, nullptr);  // every run in the journal
   CHECK(again.n_trained == 0);
   CHECK(tmlp::leaderboard_table(again) == tables[0]);
+
+  // The best model: the parameters tmlp train's steps give with the winning flags and epochs,
+  // from the trial's file and trained again (its file gone).
+  const tmlp::tune_run& best = again.leaderboard.front();
+  tmlp::train_options o = c.base;
+  tmlp::apply_flags(o, best.flags);
+  o.epochs = best.epochs;
+  const std::unique_ptr<tmlp::training_data> d = tmlp::prepare_training(o, t);
+  tmlp::model m = tmlp::model::create(tmlp::training_model_spec(o, *d));
+  tmlp::trainer(tmlp::make_train_config(o))
+      .fit(m, *d->x_train, d->y_train, d->x_valid.get(), d->y_valid, d->w_train);
+  const std::string path = (dir / "best.tmlp").string();
+  tmlp::write_best_model(again, c, t, nullptr, path);
+  CHECK(tmlp::model_to_bytes(tmlp::load_model(path).model) == tmlp::model_to_bytes(m));
+  std::filesystem::remove_all(c.work_dir);
+  tmlp::write_best_model(again, c, t, nullptr, path);
+  CHECK(tmlp::model_to_bytes(tmlp::load_model(path).model) == tmlp::model_to_bytes(m));
+  CHECK(tmlp::load_model(path).metadata.find("\"tune\"") != std::string::npos);
   std::filesystem::remove_all(dir);
 }

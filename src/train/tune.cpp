@@ -9,6 +9,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "tmlp/error.hpp"
 #include "tmlp/io.hpp"
@@ -229,12 +230,18 @@ void write_best_model(const tune_result& r, const tune_config& c, const table_vi
                 "every trial diverged (loss or gradient not finite); no model written");
   const tune_run& best = r.leaderboard.front();
   const std::string file = train::trial_model(c, best.trial, best.epochs);
-  if (!c.work_dir.empty() && std::filesystem::exists(file)) {
-    const loaded_model m = load_model(file);
-    save_model(m.model, path, m.metadata);
-    return;
-  }
-  train::train_and_save(c, train, valid, best.flags, best.epochs, path);
+  loaded_model m = !c.work_dir.empty() && std::filesystem::exists(file)
+                       ? load_model(file)
+                       : train::train_again(c, train, valid, best.flags, best.epochs);
+  // tmlp train's metadata, and the search's choice: the trial, its flags and epochs, its metric.
+  nlohmann::json meta = nlohmann::json::parse(m.metadata);
+  meta["tune"] = {{"trial", best.trial},
+                  {"flags", fmt::format("{} --epochs {}", flags_text(best.flags), best.epochs)},
+                  {"metric", r.metric_name},
+                  {"value", best.metric},
+                  {"higher_is_better", r.higher_is_better},
+                  {"trials", r.leaderboard.size()}};
+  save_model(m.model, path, meta.dump());
 }
 
 std::string leaderboard_table(const tune_result& r) {

@@ -132,8 +132,8 @@ tune_run train_trial(const tune_config& c, const table_view& train, const table_
   return run;
 }
 
-void train_and_save(const tune_config& c, const table_view& train, const table_view* valid,
-                    const tune_flags& flags, std::size_t epochs, const std::string& path) {
+loaded_model train_again(const tune_config& c, const table_view& train, const table_view* valid,
+                         const tune_flags& flags, std::size_t epochs) {
   const train_options o = trial_options(c, flags, epochs, c.n_threads);
   const std::unique_ptr<training_data> d = prepare_training(o, train, valid);
   model m = with_flag_names([&] { return model::create(training_model_spec(o, *d)); });
@@ -141,7 +141,8 @@ void train_and_save(const tune_config& c, const table_view& train, const table_v
   const fit_result r = tr.fit(m, *d->x_train, d->y_train, d->x_valid.get(), d->y_valid, d->w_train);
   if (r.status == fit_status::diverged)
     throw error(errc::invalid_data, "the best trial diverged when trained again");
-  save_model(m, path, model_metadata(o, *d, r, r.epochs.empty() ? 0 : r.epochs.back().epoch));
+  std::string meta = model_metadata(o, *d, r, r.epochs.empty() ? 0 : r.epochs.back().epoch);
+  return {.model = std::move(m), .metadata = std::move(meta)};
 }
 
 std::string tune_metric_name(const tune_config& c, const table_view& train,

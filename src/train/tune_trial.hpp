@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tmlp/data.hpp"
+#include "tmlp/io.hpp"
 #include "tmlp/tune.hpp"
 
 namespace tmlp::train {
@@ -43,9 +44,10 @@ tune_run train_trial(const tune_config& c, const table_view& train, const table_
 std::string tune_metric_name(const tune_config& c, const table_view& train,
                              const table_view* valid);
 
-// The same flags trained from scratch to `epochs`: the model file's bytes, written to path.
-void train_and_save(const tune_config& c, const table_view& train, const table_view* valid,
-                    const tune_flags& flags, std::size_t epochs, const std::string& path);
+// The same flags trained from scratch to `epochs`, with the model file's metadata as `tmlp
+// train` writes it.
+loaded_model train_again(const tune_config& c, const table_view& train, const table_view* valid,
+                         const tune_flags& flags, std::size_t epochs);
 
 // The search's identity, the journal's first line: the base flags, data shape, space, budget,
 // schedule, metric and seed.
