@@ -46,14 +46,23 @@ def read_journal(path):
 
 
 def curves(runs):
-    """Per trial: {epoch: metric} over all its runs, its furthest run, and its rungs."""
-    points, last = {}, {}
+    """Per trial: {epoch: metric} over all its runs (with --folds, the folds' mean), and its
+    furthest run (with --folds, its metric the folds' mean)."""
+    folds, last = {}, {}
     for r in runs:
-        t = r["trial"]
+        t, f = r["trial"], r.get("fold", 0)
         for k, v in enumerate(r["curve"]):
-            points.setdefault(t, {})[r["first_epoch"] + k] = math.nan if v is None else float(v)
+            folds.setdefault(t, {}).setdefault(r["first_epoch"] + k, {})[f] = (
+                math.nan if v is None else float(v))
         if t not in last or r["rung"] > last[t]["rung"]:
-            last[t] = r
+            last[t] = dict(r, fold_metrics={f: r["metric"]})
+        elif r["rung"] == last[t]["rung"]:
+            last[t]["fold_metrics"][f] = r["metric"]
+    points = {t: {e: sum(v.values()) / len(v) for e, v in epochs.items()}
+              for t, epochs in folds.items()}
+    for r in last.values():
+        values = list(r["fold_metrics"].values())
+        r["metric"] = None if None in values else sum(values) / len(values)
     return points, last
 
 

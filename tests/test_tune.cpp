@@ -20,6 +20,7 @@
 #include "tmlp/train_setup.hpp"
 #include "tmlp/training_data.hpp"
 #include "tmlp/tune.hpp"
+#include "train/tune_trial.hpp"
 
 namespace {
 
@@ -172,4 +173,26 @@ TEST_CASE("tune: the same leaderboard on 1 and 3 threads, and from the journal",
   CHECK(tmlp::model_to_bytes(tmlp::load_model(path).model) == tmlp::model_to_bytes(m));
   CHECK(tmlp::load_model(path).metadata.find("\"tune\"") != std::string::npos);
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("tune: folds partition the rows, seeded, in table order", "[tune]") {
+  const tmlp::table t = tmlp::read_csv(std::string(TMLP_TEST_DATA_DIR) + "/iris.csv");
+  const auto folds = tmlp::train::make_folds(t, 4, 11);
+  REQUIRE(folds.size() == 4);
+  std::vector<float> seen;
+  for (const auto& f : folds) {
+    CHECK(f.train.n_rows + f.valid.n_rows == t.n_rows);
+    CHECK((f.valid.n_rows == 37 || f.valid.n_rows == 38));
+    const std::vector<float>& v = f.valid.columns[0].values;
+    seen.insert(seen.end(), v.begin(), v.end());
+  }
+  std::vector<float> all = t.columns[0].values;
+  std::sort(all.begin(), all.end());
+  std::sort(seen.begin(), seen.end());
+  CHECK(seen == all);  // every row validates in exactly one fold
+  CHECK(tmlp::train::make_folds(t, 4, 11)[2].valid.columns[1].values ==
+        folds[2].valid.columns[1].values);
+  CHECK(tmlp::train::make_folds(t, 4, 12)[2].valid.columns[1].values !=
+        folds[2].valid.columns[1].values);
+  CHECK_THROWS_AS(tmlp::train::make_folds(t, 1, 0), tmlp::error);
 }

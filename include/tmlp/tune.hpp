@@ -123,6 +123,8 @@ std::vector<std::size_t> promote(std::span<const tune_score> scores, std::size_t
 // One trial trained to one rung (a journal line).
 struct tune_run {
   std::size_t trial = 0, bracket = 0, rung = 0;
+  std::size_t fold = 0;    // with tune_config::n_folds > 1: this fold's run (a leaderboard
+                           // entry: the folds' mean, fold 0's other fields); else 0
   std::size_t epochs = 0;  // --epochs of this rung
   std::size_t epochs_run = 0;
   tune_flags flags;
@@ -141,11 +143,13 @@ struct tune_config {
   tune_space space = default_tune_space();
   tune_budget budget;
   std::size_t max_epochs = 27, min_epochs = 1, eta = 3;
-  bool score = false;    // rank by the task's metric (accuracy, higher is better; rmse) instead
-                         // of the validation loss (lower is better)
-  int n_threads = 0;     // cores shared by the trials (0: every core)
-  std::string journal;   // JSON lines, one per tune_run; read back to resume a search
-  std::string work_dir;  // each trial's checkpoint and model file (created; removed by the CLI)
+  std::size_t n_folds = 0;  // > 1: K-fold cross-validation on the training table (seeded by
+                            // base.seed, no valid table); a trial's metric is the folds' mean
+  bool score = false;       // rank by the task's metric (accuracy, higher is better; rmse) instead
+                            // of the validation loss (lower is better)
+  int n_threads = 0;        // cores shared by the trials (0: every core)
+  std::string journal;      // JSON lines, one per tune_run; read back to resume a search
+  std::string work_dir;     // each trial's checkpoint and model file (created; removed by the CLI)
   std::function<void(const tune_run&)> on_run;  // after each run (under a lock, from the
                                                 // thread that trained it)
 };
@@ -166,9 +170,11 @@ struct tune_result {
 // for one trial, or a failure of every trial.
 tune_result tune(const tune_config& c, const table_view& train, const table_view* valid);
 
-// Writes the leaderboard's first trial's model (its flags, trained to its epochs: the bytes
+// Writes the leaderboard's first trial's model (its flags, trained to its epochs: the model
 // `tmlp train` writes with those flags and epochs) to `path` atomically, from the trial's model
-// file in c.work_dir, or trained again if that is missing.
+// file in c.work_dir, or trained again if that is missing (always with folds: on every row of
+// train, with base's validation split, as `tmlp train` does). Its metadata is tmlp train's
+// with a "tune" object added: the trial, its flags with --epochs, the metric and its value.
 void write_best_model(const tune_result& r, const tune_config& c, const table_view& train,
                       const table_view* valid, const std::string& path);
 

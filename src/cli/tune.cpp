@@ -33,7 +33,10 @@ Schedule: Hyperband brackets over epochs. With --epochs R, --min-epochs r and --
 Metric (--metric): loss ranks by the validation loss of the model each trial ends with (lower is
   better; with early stopping, the best epoch's); score by the task's metric on the held-out rows:
   accuracy for classes (higher is better) or rmse (lower is better). Held-out rows: the trainer's
-  --valid-fraction split (default) or --valid FILE.
+  --valid-fraction split (default), --valid FILE, or --folds K: K-fold cross-validation (rows
+  dealt into K folds in an order seeded by --seed), each trial trained K times per rung, its
+  metric the mean of the folds'; the best model is then trained on the data with those flags
+  as tmlp train trains it (its --valid-fraction split).
 
 Space (--space FILE.json, replacing the default space): one JSON object whose keys are flags of
   tmlp train ('-' or '_'), or width and depth (together they make --layers), and whose values are
@@ -81,6 +84,9 @@ CLI::App* add_tune_command(CLI::App& app, tune_cli_options& o) {
       ->check(CLI::ExistingFile);
   t->add_option("--valid-fraction", o.valid_fraction, "Rows held out to rank the trials")
       ->capture_default_str();
+  t->add_option("--folds", o.folds,
+                "K-fold cross-validation: each trial trains K times, its metric the mean (the "
+                "best model then trains with --valid-fraction)");
   t->add_option("--metric", o.metric, "loss (validation loss) or score (accuracy or rmse)")
       ->check(CLI::IsMember({"loss", "score"}))
       ->capture_default_str();
@@ -101,6 +107,11 @@ CLI::App* add_tune_command(CLI::App& app, tune_cli_options& o) {
   t->add_option("--ignore", o.ignore, "Columns left out (a,b,c)")->delimiter(',');
   t->add_flag("--quiet,-q", o.quiet, "Print nothing but errors");
   t->callback([t, &o] {
+    if (!o.valid.empty() && o.folds > 0)
+      throw error(errc::invalid_argument,
+                  "--folds and --valid exclude each other: the folds are the validation rows");
+    if (o.folds == 1)
+      throw error(errc::invalid_argument, "--folds: 1 is not a number of folds >= 2");
     if (!o.valid.empty() && t->count("--valid-fraction") > 0)
       throw error(errc::invalid_argument,
                   "--valid-fraction and --valid exclude each other: the --valid file is the "
@@ -124,6 +135,7 @@ int tune(const tune_cli_options& o) {
   c.max_epochs = o.epochs;
   c.min_epochs = o.min_epochs;
   c.eta = o.eta;
+  c.n_folds = o.folds;
   c.score = o.metric == "score";
   c.n_threads = o.threads;
   const std::string out =
@@ -143,10 +155,11 @@ int tune(const tune_cli_options& o) {
   std::optional<data_source> valid;
   if (!o.valid.empty()) valid.emplace(open_valid_data(o.valid, csv, train.view()));
   if (!o.quiet) {
-    c.on_run = [](const tune_run& r) {
-      fmt::print("trial {:>4}  bracket {} rung {}  {:>3} epochs  metric {:.6g}{}  {:.1f} s{}\n",
-                 r.trial, r.bracket, r.rung, r.epochs, r.metric, status_note(r), r.seconds,
-                 r.seconds == 0.0 ? " (kept)" : "");
+    const bool folds = o.folds > 1;
+    c.on_run = [folds](const tune_run& r) {
+      fmt::print("trial {:>4}{}  bracket {} rung {}  {:>3} epochs  metric {:.6g}{}  {:.1f} s{}\n",
+                 r.trial, folds ? fmt::format(" fold {}", r.fold) : "", r.bracket, r.rung, r.epochs,
+                 r.metric, status_note(r), r.seconds, r.seconds == 0.0 ? " (kept)" : "");
       std::fflush(stdout);
     };
   }

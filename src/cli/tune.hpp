@@ -22,7 +22,7 @@ struct tune_cli_options {
   std::vector<std::string> numeric, categorical, ignore;
   std::string budget, space, out, journal, log;
   std::string metric = "loss";  // loss | score
-  std::uint64_t epochs = 27, min_epochs = 1, eta = 3, seed = 0;
+  std::uint64_t epochs = 27, min_epochs = 1, eta = 3, seed = 0, folds = 0;
   int threads = 0;
   bool quiet = false;
 };

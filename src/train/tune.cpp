@@ -22,19 +22,22 @@ namespace tmlp {
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-using journal_map = std::map<std::pair<std::size_t, std::size_t>, tune_run>;
+using fold_key = std::pair<std::size_t, std::size_t>;  // (trial, fold)
 
-// The search's state: each trial's metric after each epoch and its furthest run.
+// The search's state: each trial's (and fold's) metric after each epoch and furthest run.
 struct search_state {
   const tune_config& c;
   const table_view& train;
   const table_view* valid;
+  std::vector<train::fold_tables> folds;  // with c.n_folds > 1
+  std::size_t n_folds = 1;
   std::string search;  // the journal's first line
-  journal_map journal;
+  std::map<train::journal_key, tune_run> journal;
   std::optional<clock_type::time_point> deadline;
   int n_cores = 1;
-  std::map<std::size_t, std::vector<double>> history;  // by trial: index epoch - 1
-  std::map<std::size_t, tune_run> latest;              // by trial: its furthest rung
+  std::map<fold_key, std::vector<double>> history;  // index epoch - 1
+  std::map<fold_key, tune_run> latest_fold;         // each fold's furthest run
+  std::map<std::size_t, tune_run> latest;           // by trial: its furthest rung (folds' mean)
   std::string metric_name;
   std::mutex lock;  // the journal file and on_run
   std::size_t n_trained = 0, n_from_journal = 0;
@@ -54,13 +57,16 @@ std::vector<tune_run> train_jobs(search_state& s, std::vector<train::trial_job>&
   for (train::trial_job& j : jobs) {
     j.n_threads = n_threads;
     j.deadline = s.deadline;
-    histories.push_back(&s.history[j.trial]);  // created here, before any worker runs
+    histories.push_back(&s.history[{j.trial, j.fold}]);  // created before any worker runs
   }
   std::atomic<std::size_t> next{0};
   const auto work = [&s, &jobs, &runs, &errors, &histories, &next] {
     for (std::size_t i; (i = next.fetch_add(1)) < jobs.size();) {
       try {
-        runs[i] = train::train_trial(s.c, s.train, s.valid, jobs[i], *histories[i]);
+        const bool folds = !s.folds.empty();
+        const table_view train = folds ? table_view(s.folds[jobs[i].fold].train) : s.train;
+        const table_view valid = folds ? table_view(s.folds[jobs[i].fold].valid) : table_view();
+        runs[i] = train::train_trial(s.c, train, folds ? &valid : s.valid, jobs[i], *histories[i]);
         if (runs[i].status == "stopped") continue;
         const std::lock_guard<std::mutex> guard(s.lock);
         if (!s.c.journal.empty()) train::append_journal(s.c.journal, s.search, runs[i]);
@@ -79,56 +85,76 @@ std::vector<tune_run> train_jobs(search_state& s, std::vector<train::trial_job>&
   return runs;
 }
 
-// The runs of one rung for `trials`, in their order: read back from the journal, carried over
-// (a trial that stopped early or diverged gives the same result with more epochs), or trained.
+// A trial's rung from its folds' runs: their mean metric (NaN if any is), summed seconds, fold
+// 0's other fields; the status is the folds' when they agree.
+tune_run mean_of_folds(const std::vector<tune_run>& runs) {
+  tune_run r = runs.front();
+  if (runs.size() == 1) return r;
+  double sum = 0.0, seconds = 0.0;
+  for (const tune_run& f : runs) {
+    sum += f.metric;
+    seconds += f.seconds;
+    if (f.status != r.status) r.status = "completed";
+  }
+  r.metric = sum / static_cast<double>(runs.size());
+  r.seconds = seconds;
+  r.curve.clear();
+  return r;
+}
+
+// The runs of one rung for `trials`, in their order (with folds, each the folds' mean): read
+// back from the journal, carried over (a trial that stopped early or diverged gives the same
+// result with more epochs), or trained.
 std::vector<tune_run> run_rung(search_state& s, const std::vector<tune_bracket>& brackets,
                                std::size_t b, std::size_t i,
                                const std::vector<std::size_t>& trials) {
   const tune_rung& rung = brackets[b].rungs[i];
   const std::size_t prev_epochs = i == 0 ? 0 : brackets[b].rungs[i - 1].epochs;
-  std::vector<tune_run> out(trials.size());
+  std::vector<std::vector<tune_run>> out(trials.size(), std::vector<tune_run>(s.n_folds));
   std::vector<train::trial_job> jobs;
-  std::vector<std::size_t> job_slot;
+  std::vector<fold_key> job_slot;  // (index in trials, fold)
   for (std::size_t k = 0; k < trials.size(); ++k) {
     const std::size_t t = trials[k];
     const tune_flags flags = sample_trial(s.c.space, s.c.base.seed, t);
-    const auto known = s.journal.find({t, i});
-    if (known != s.journal.end() && known->second.flags == flags &&
-        known->second.epochs == rung.epochs) {
-      out[k] = known->second;
-      std::vector<double>& h = s.history[t];
-      const tune_run& r = out[k];
-      if (h.size() < r.first_epoch - 1 + r.curve.size())
-        h.resize(r.first_epoch - 1 + r.curve.size(), std::nan(""));
-      std::copy(r.curve.begin(), r.curve.end(),
-                h.begin() + static_cast<std::ptrdiff_t>(r.first_epoch - 1));
-      ++s.n_from_journal;
-      continue;
+    for (std::size_t f = 0; f < s.n_folds; ++f) {
+      const auto known = s.journal.find({t, i, f});
+      if (known != s.journal.end() && known->second.flags == flags &&
+          known->second.epochs == rung.epochs) {
+        const tune_run& r = out[k][f] = known->second;
+        std::vector<double>& h = s.history[{t, f}];
+        if (h.size() < r.first_epoch - 1 + r.curve.size())
+          h.resize(r.first_epoch - 1 + r.curve.size(), std::nan(""));
+        std::copy(r.curve.begin(), r.curve.end(),
+                  h.begin() + static_cast<std::ptrdiff_t>(r.first_epoch - 1));
+        ++s.n_from_journal;
+        continue;
+      }
+      const auto before = s.latest_fold.find({t, f});
+      if (i > 0 && before != s.latest_fold.end() &&
+          (before->second.status == "early_stopped" || before->second.status == "diverged")) {
+        tune_run r = before->second;
+        r.rung = i;
+        r.epochs = rung.epochs;
+        r.seconds = 0.0;
+        r.curve.clear();
+        r.from_journal = false;
+        const std::string from = train::trial_model(s.c, t, prev_epochs, f);
+        if (std::filesystem::exists(from))
+          std::filesystem::rename(from, train::trial_model(s.c, t, rung.epochs, f));
+        if (!s.c.journal.empty()) train::append_journal(s.c.journal, s.search, r);
+        if (s.c.on_run) s.c.on_run(r);
+        out[k][f] = std::move(r);
+        continue;
+      }
+      jobs.push_back({.trial = t,
+                      .bracket = b,
+                      .rung = i,
+                      .fold = f,
+                      .epochs = rung.epochs,
+                      .prev_epochs = prev_epochs,
+                      .flags = flags});
+      job_slot.emplace_back(k, f);
     }
-    const auto before = s.latest.find(t);
-    if (i > 0 && before != s.latest.end() &&
-        (before->second.status == "early_stopped" || before->second.status == "diverged")) {
-      tune_run r = before->second;
-      r.rung = i;
-      r.epochs = rung.epochs;
-      r.seconds = 0.0;
-      r.curve.clear();
-      r.from_journal = false;
-      const std::string from = train::trial_model(s.c, t, prev_epochs);
-      if (std::filesystem::exists(from))
-        std::filesystem::rename(from, train::trial_model(s.c, t, rung.epochs));
-      if (!s.c.journal.empty()) train::append_journal(s.c.journal, s.search, r);
-      if (s.c.on_run) s.c.on_run(r);
-      out[k] = std::move(r);
-      continue;
-    }
-    jobs.push_back({.trial = t,
-                    .bracket = b,
-                    .rung = i,
-                    .epochs = rung.epochs,
-                    .prev_epochs = prev_epochs,
-                    .flags = flags});
-    job_slot.push_back(k);
   }
   std::vector<tune_run> trained = train_jobs(s, jobs);
   for (std::size_t j = 0; j < trained.size(); ++j) {
@@ -136,9 +162,17 @@ std::vector<tune_run> run_rung(search_state& s, const std::vector<tune_bracket>&
       s.stopped = true;
     else
       ++s.n_trained;
-    out[job_slot[j]] = std::move(trained[j]);
+    out[job_slot[j].first][job_slot[j].second] = std::move(trained[j]);
   }
-  return out;
+  std::vector<tune_run> means;
+  for (std::size_t k = 0; k < trials.size(); ++k) {
+    bool complete = true;
+    for (const tune_run& r : out[k]) complete = complete && r.status != "stopped";
+    if (!complete) continue;  // the time budget ran out during this trial's folds
+    for (const tune_run& r : out[k]) s.latest_fold[{r.trial, r.fold}] = r;
+    means.push_back(mean_of_folds(out[k]));
+  }
+  return means;
 }
 
 // Lower is better: a metric where higher is better is negated.
@@ -172,6 +206,13 @@ tune_result tune(const tune_config& c, const table_view& train, const table_view
       hyperband_brackets(timed ? 100000 : c.budget.n_trials, c.max_epochs, c.min_epochs, c.eta);
   check_trials(c, timed ? 64 : c.budget.n_trials);
   search_state s{.c = c, .train = train, .valid = valid};
+  if (c.n_folds > 1) {
+    if (valid != nullptr)
+      throw error(errc::invalid_argument,
+                  "--folds and --valid exclude each other: the folds are the validation rows");
+    s.folds = train::make_folds(train, c.n_folds, c.base.seed);
+    s.n_folds = c.n_folds;
+  }
   s.search = train::search_description(c, train, valid);
   if (!c.journal.empty()) s.journal = train::read_journal(c.journal, s.search);
   if (timed)
@@ -202,8 +243,9 @@ tune_result tune(const tune_config& c, const table_view& train, const table_view
         // Trials that go no further keep their model file, not their checkpoint.
         for (const tune_score& sc : scores)
           if (std::find(trials.begin(), trials.end(), sc.trial) == trials.end())
-            std::filesystem::remove(
-                train::trial_checkpoint(c, sc.trial, brackets[b].rungs[i].epochs));
+            for (std::size_t f = 0; f < s.n_folds; ++f)
+              std::filesystem::remove(
+                  train::trial_checkpoint(c, sc.trial, brackets[b].rungs[i].epochs, f));
       }
     }
   }
@@ -230,7 +272,7 @@ void write_best_model(const tune_result& r, const tune_config& c, const table_vi
                 "every trial diverged (loss or gradient not finite); no model written");
   const tune_run& best = r.leaderboard.front();
   const std::string file = train::trial_model(c, best.trial, best.epochs);
-  loaded_model m = !c.work_dir.empty() && std::filesystem::exists(file)
+  loaded_model m = c.n_folds <= 1 && !c.work_dir.empty() && std::filesystem::exists(file)
                        ? load_model(file)
                        : train::train_again(c, train, valid, best.flags, best.epochs);
   // tmlp train's metadata, and the search's choice: the trial, its flags and epochs, its metric.

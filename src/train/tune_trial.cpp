@@ -48,14 +48,68 @@ double json_number(const nlohmann::json& j) {
 
 }  // namespace
 
-std::string trial_checkpoint(const tune_config& c, std::size_t trial, std::size_t epochs) {
-  return (std::filesystem::path(c.work_dir) / fmt::format("t{:04}-e{}.ckpt", trial, epochs))
+namespace {
+std::string trial_file(const tune_config& c, std::size_t trial, std::size_t epochs,
+                       std::size_t fold, std::string_view ext) {
+  const std::string f = c.n_folds > 1 ? fmt::format("-f{}", fold) : "";
+  return (std::filesystem::path(c.work_dir) / fmt::format("t{:04}{}-e{}{}", trial, f, epochs, ext))
       .string();
 }
+}  // namespace
 
-std::string trial_model(const tune_config& c, std::size_t trial, std::size_t epochs) {
-  return (std::filesystem::path(c.work_dir) / fmt::format("t{:04}-e{}.tmlp", trial, epochs))
-      .string();
+std::string trial_checkpoint(const tune_config& c, std::size_t trial, std::size_t epochs,
+                             std::size_t fold) {
+  return trial_file(c, trial, epochs, fold, ".ckpt");
+}
+
+std::string trial_model(const tune_config& c, std::size_t trial, std::size_t epochs,
+                        std::size_t fold) {
+  return trial_file(c, trial, epochs, fold, ".tmlp");
+}
+
+std::vector<fold_tables> make_folds(const table_view& t, std::size_t k, std::uint64_t seed) {
+  if (k < 2 || k > t.n_rows)
+    throw error(
+        errc::invalid_argument,
+        fmt::format("--folds: {} is not a number of folds from 2 to the {} rows", k, t.n_rows));
+  // A seeded Fisher-Yates order (splitmix64 draws), dealt round-robin into the folds.
+  std::vector<std::size_t> order(t.n_rows), fold_of(t.n_rows);
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::uint64_t state = seed ^ 0x7f4a7c159e3779b9ull;
+  for (std::size_t i = order.size(); i > 1; --i) {
+    std::uint64_t x = (state += 0x9e3779b97f4a7c15ull);
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    std::swap(order[i - 1], order[(x ^ (x >> 31)) % i]);
+  }
+  for (std::size_t p = 0; p < order.size(); ++p) fold_of[order[p]] = p % k;
+  std::vector<fold_tables> out(k);
+  for (std::size_t f = 0; f < k; ++f) {
+    for (table* part : {&out[f].train, &out[f].valid}) {
+      const bool is_valid = part == &out[f].valid;
+      part->source = std::string(t.source);
+      for (const column_view& cv : t.columns) {
+        column col{.name = std::string(cv.name), .kind = cv.kind};
+        col.levels.assign(cv.levels.begin(), cv.levels.end());
+        for (std::size_t r = 0; r < t.n_rows; ++r) {
+          if ((fold_of[r] == f) != is_valid) continue;
+          if (cv.kind == column_kind::categorical) {
+            col.codes.push_back(cv.codes[r]);
+            col.n_missing += cv.codes[r] < 0 ? 1 : 0;
+          } else {
+            col.values.push_back(cv.values[r]);
+            col.n_missing += std::isnan(cv.values[r]) ? 1 : 0;
+          }
+        }
+        part->columns.push_back(std::move(col));
+      }
+      part->n_rows = part->columns.empty() ? 0
+                     : part->columns[0].kind == column_kind::categorical
+                         ? part->columns[0].codes.size()
+                         : part->columns[0].values.size();
+    }
+  }
+  return out;
 }
 
 tune_run train_trial(const tune_config& c, const table_view& train, const table_view* valid,
@@ -73,10 +127,11 @@ tune_run train_trial(const tune_config& c, const table_view& train, const table_
   tune_run run{.trial = job.trial,
                .bracket = job.bracket,
                .rung = job.rung,
+               .fold = job.fold,
                .epochs = job.epochs,
                .flags = job.flags};
   std::optional<training_state> state;
-  const std::string previous = trial_checkpoint(c, job.trial, job.prev_epochs);
+  const std::string previous = trial_checkpoint(c, job.trial, job.prev_epochs, job.fold);
   if (job.prev_epochs > 0 && resumable(o) && std::filesystem::exists(previous)) {
     loaded_checkpoint k = load_checkpoint(previous);
     check_same_run(previous, k.metadata, run_meta, k.state.epochs_done());
@@ -100,7 +155,7 @@ tune_run train_trial(const tune_config& c, const table_view& train, const table_
       return std::chrono::steady_clock::now() < deadline;
     };
   }
-  const std::string ckpt = trial_checkpoint(c, job.trial, job.epochs);
+  const std::string ckpt = trial_checkpoint(c, job.trial, job.epochs, job.fold);
   cfg.checkpoint_every = job.epochs;
   cfg.on_checkpoint = [&m, &ckpt, &run_meta](const training_state& s) {
     save_checkpoint(m, s, ckpt, run_meta);
@@ -123,10 +178,11 @@ tune_run train_trial(const tune_config& c, const table_view& train, const table_
           ? not_a_number
           : history[run.model_epoch - 1];
   if (r.status == fit_status::completed || r.status == fit_status::early_stopped)
-    save_model(m, trial_model(c, job.trial, job.epochs), model_metadata(o, *d, r, run.epochs_run));
+    save_model(m, trial_model(c, job.trial, job.epochs, job.fold),
+               model_metadata(o, *d, r, run.epochs_run));
   if (run.status != "stopped" && job.prev_epochs > 0) {  // this rung's files replace them
     std::filesystem::remove(previous);
-    std::filesystem::remove(trial_model(c, job.trial, job.prev_epochs));
+    std::filesystem::remove(trial_model(c, job.trial, job.prev_epochs, job.fold));
   }
   run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return run;
@@ -182,6 +238,7 @@ std::string search_description(const tune_config& c, const table_view& train,
   j["epochs"] = c.max_epochs;
   j["min_epochs"] = c.min_epochs;
   j["eta"] = c.eta;
+  j["folds"] = c.n_folds;
   j["metric"] = c.score ? "score" : "valid_loss";
   return j.dump();
 }
@@ -191,6 +248,7 @@ std::string journal_line(const tune_run& run) {
   j["trial"] = run.trial;
   j["bracket"] = run.bracket;
   j["rung"] = run.rung;
+  j["fold"] = run.fold;
   j["epochs"] = run.epochs;
   j["epochs_run"] = run.epochs_run;
   nlohmann::ordered_json flags = nlohmann::ordered_json::object();
@@ -208,9 +266,8 @@ std::string journal_line(const tune_run& run) {
   return j.dump();
 }
 
-std::map<std::pair<std::size_t, std::size_t>, tune_run> read_journal(const std::string& path,
-                                                                     const std::string& search) {
-  std::map<std::pair<std::size_t, std::size_t>, tune_run> runs;
+std::map<journal_key, tune_run> read_journal(const std::string& path, const std::string& search) {
+  std::map<journal_key, tune_run> runs;
   std::ifstream in(path, std::ios::binary);
   if (!in) return runs;
   const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -258,6 +315,7 @@ std::map<std::pair<std::size_t, std::size_t>, tune_run> read_journal(const std::
       tune_run r{.trial = j.at("trial").get<std::size_t>(),
                  .bracket = j.at("bracket").get<std::size_t>(),
                  .rung = j.at("rung").get<std::size_t>(),
+                 .fold = j.at("fold").get<std::size_t>(),
                  .epochs = j.at("epochs").get<std::size_t>(),
                  .epochs_run = j.at("epochs_run").get<std::size_t>(),
                  .metric = json_number(j.at("metric")),
@@ -269,7 +327,7 @@ std::map<std::pair<std::size_t, std::size_t>, tune_run> read_journal(const std::
       for (const auto& [name, value] : j.at("flags").items())
         r.flags.emplace_back(name, value.get<std::string>());
       for (const auto& v : j.at("curve")) r.curve.push_back(json_number(v));
-      runs[{r.trial, r.rung}] = std::move(r);
+      runs[{r.trial, r.rung, r.fold}] = std::move(r);
     } catch (const nlohmann::json::exception&) {
       throw error(errc::invalid_data,
                   fmt::format("--journal {}: line {} is not a run of tmlp tune", path, i + 1));

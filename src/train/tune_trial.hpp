@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -16,13 +17,24 @@
 
 namespace tmlp::train {
 
-// The files of trial `trial` at `epochs` in the work folder: "t0007-e9.ckpt", "t0007-e9.tmlp".
-std::string trial_checkpoint(const tune_config& c, std::size_t trial, std::size_t epochs);
-std::string trial_model(const tune_config& c, std::size_t trial, std::size_t epochs);
+// The files of trial `trial` at `epochs` in the work folder: "t0007-e9.ckpt", "t0007-e9.tmlp"
+// ("t0007-f2-e9.ckpt" for fold 2 with folds).
+std::string trial_checkpoint(const tune_config& c, std::size_t trial, std::size_t epochs,
+                             std::size_t fold = 0);
+std::string trial_model(const tune_config& c, std::size_t trial, std::size_t epochs,
+                        std::size_t fold = 0);
+
+// K-fold cross-validation of t: rows dealt into k folds in a seeded order (each fold's rows in
+// table order); for each fold, the other rows (training) and the fold's rows (validation) as
+// tables of their own.
+struct fold_tables {
+  table train, valid;
+};
+std::vector<fold_tables> make_folds(const table_view& t, std::size_t k, std::uint64_t seed);
 
 // What training one trial to one rung needs besides the config.
 struct trial_job {
-  std::size_t trial = 0, bracket = 0, rung = 0;
+  std::size_t trial = 0, bracket = 0, rung = 0, fold = 0;
   std::size_t epochs = 0;       // this rung's --epochs
   std::size_t prev_epochs = 0;  // the previous rung's (0: none); its checkpoint is resumed
   tune_flags flags;
@@ -54,11 +66,11 @@ loaded_model train_again(const tune_config& c, const table_view& train, const ta
 std::string search_description(const tune_config& c, const table_view& train,
                                const table_view* valid);
 
-// The journal: its runs by (trial, rung). A missing file is an empty journal; a file whose first
-// line is another search's is an error naming what differs. A last line cut short (a killed
+// The journal: its runs by (trial, rung, fold). A missing file is an empty journal; a file whose
+// first line is another search's is an error naming what differs. A last line cut short (a killed
 // write) is ignored.
-std::map<std::pair<std::size_t, std::size_t>, tune_run> read_journal(const std::string& path,
-                                                                     const std::string& search);
+using journal_key = std::tuple<std::size_t, std::size_t, std::size_t>;
+std::map<journal_key, tune_run> read_journal(const std::string& path, const std::string& search);
 
 // Appends one line (creating the file with the search line first); flushed and synced.
 void append_journal(const std::string& path, const std::string& search, const tune_run& run);

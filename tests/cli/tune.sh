@@ -60,6 +60,28 @@ check "the runs in the journal were read back, not trained" $?
 cmp -s "$work/t1/board.txt" "$work/cut/board.txt" && cmp -s "$work/t1/best.tmlp" "$work/cut/best.tmlp"
 check "resumed: the same leaderboard and best.tmlp" $?
 
+# --folds 3: the same on 1 and 2 threads, a journal line per trial, rung and fold, and the best
+# model is tmlp train's with the winning flags (trained on the data with its validation split).
+mkdir -p "$work/f1" "$work/f2"
+folds=("${base[@]}" --budget 6-trials --space "$work/space.json" --folds 3 --quiet)
+"$tmlp" tune "${folds[@]}" --threads 1 -o "$work/f1/best.tmlp" --log "$work/f1/board.txt" &&
+  "$tmlp" tune "${folds[@]}" --threads 2 -o "$work/f2/best.tmlp" --log "$work/f2/board.txt"
+check "--folds 3 on 1 and 2 threads" $?
+cmp -s "$work/f1/board.txt" "$work/f2/board.txt" && cmp -s "$work/f1/best.tmlp" "$work/f2/best.tmlp"
+check "--folds 3: the same leaderboard and best.tmlp on 1 and 2 threads" $?
+# 6 trials: rungs 4, 2, 1 and 2, 1 runs, each on 3 folds.
+[[ $(wc -l <"$work/f1/best.tmlp.journal.jsonl") -eq $((1 + 3 * 10)) ]]
+check "--folds 3: a journal line per trial, rung and fold (30)" $?
+read -r -a fbest < <(sed -n 2p "$work/f1/board.txt")
+"$tmlp" train "$data/iris.csv" --target -1 --seed 3 --epochs "${fbest[3]}" "${fbest[@]:4}" \
+  -o "$work/ftrain.tmlp" --quiet &&
+  "$tmlp" predict "$work/ftrain.tmlp" "$data/iris.csv" --proba >"$work/ftrain.proba" &&
+  "$tmlp" predict "$work/f1/best.tmlp" "$data/iris.csv" --proba >"$work/fbest.proba" &&
+  cmp -s "$work/ftrain.proba" "$work/fbest.proba"
+check "--folds 3: best.tmlp is tmlp train's model with the winning flags" $?
+one_line_error "--folds with --valid" "exclude each other" \
+  "$tmlp" tune "${folds[@]}" --valid "$data/iris.csv" -o "$work/x.tmlp"
+
 # Killed with SIGKILL at random moments, then run again to the end: the same result.
 cat >"$work/space2.json" <<'EOF'
 {"width": [16, 32], "depth": [1, 2], "lr": {"log": [0.001, 0.01]}, "batch-size": [64, 128],
