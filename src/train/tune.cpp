@@ -71,6 +71,11 @@ std::vector<tune_run> train_jobs(search_state& s, std::vector<train::trial_job>&
         const std::lock_guard<std::mutex> guard(s.lock);
         if (!s.c.journal.empty()) train::append_journal(s.c.journal, s.search, runs[i]);
         if (s.c.on_run) s.c.on_run(runs[i]);
+      } catch (const error& e) {  // named by its trial (and fold)
+        errors[i] = std::make_exception_ptr(error(
+            e.code(), fmt::format("trial {}{} ({}): {}", jobs[i].trial,
+                                  s.folds.empty() ? "" : fmt::format(" fold {}", jobs[i].fold),
+                                  flags_text(jobs[i].flags), e.what())));
       } catch (...) {
         errors[i] = std::current_exception();
       }
