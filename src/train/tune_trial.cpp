@@ -209,13 +209,37 @@ std::string tune_metric_name(const tune_config& c, const table_view& train,
   return l == loss_kind::bce || l == loss_kind::ce ? "accuracy" : "rmse";
 }
 
+namespace {
+// FNV-1a over a table's names, kinds, levels and values: another file with the same shape is
+// another search.
+std::string data_hash(const table_view& t) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  const auto add = [&h](const void* p, std::size_t n) {
+    const auto* b = static_cast<const unsigned char*>(p);
+    for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 0x100000001b3ull;
+  };
+  for (const column_view& col : t.columns) {
+    add(col.name.data(), col.name.size());
+    add(&col.kind, sizeof col.kind);
+    for (const std::string& l : col.levels) add(l.data(), l.size() + 1);
+    add(col.values.data(), col.values.size_bytes());
+    add(col.codes.data(), col.codes.size_bytes());
+  }
+  return fmt::format("{:016x}", h);
+}
+}  // namespace
+
 std::string search_description(const tune_config& c, const table_view& train,
                                const table_view* valid) {
   nlohmann::ordered_json j;
   j["data"] = std::filesystem::path(c.base.data).filename().string();
   j["rows"] = train.n_rows;
   j["columns"] = train.columns.size();
-  if (valid != nullptr) j["valid_rows"] = valid->n_rows;
+  j["data_hash"] = data_hash(train);
+  if (valid != nullptr) {
+    j["valid_rows"] = valid->n_rows;
+    j["valid_hash"] = data_hash(*valid);
+  }
   nlohmann::ordered_json base = nlohmann::ordered_json::object();
   for (const train_flag& f : train_flags()) {
     const std::string_view n = f.name;

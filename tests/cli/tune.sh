@@ -130,6 +130,9 @@ one_line_error "a malformed budget" "--budget" \
   "$tmlp" tune "${search[@]/10-trials/ten}" -o "$work/t1/best.tmlp"
 one_line_error "a journal of another search names the difference" "written by another search" \
   "$tmlp" tune "${search[@]}" --valid-fraction 0.3 -o "$work/t1/best.tmlp"
+sed '2s/^5.1,/5.2,/' "$data/iris.csv" >"$work/iris.csv"
+one_line_error "a journal of other data of the same shape says so" "data_hash differs" \
+  "$tmlp" tune "$work/iris.csv" "${search[@]:1}" -o "$work/t1/best.tmlp"
 one_line_error "no held-out rows" "held-out rows" \
   "$tmlp" tune "${search[@]}" --valid-fraction 0 -o "$work/x.tmlp" --journal "$work/j0.jsonl"
 cmp -s "$work/t1/best.tmlp" "$work/keep.tmlp"
