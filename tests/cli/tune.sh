@@ -108,6 +108,13 @@ check "letter: the killed search run again to the end" $?
 cmp -s "$work/full/board.txt" "$work/kill/board.txt" && cmp -s "$work/full/best.tmlp" "$work/kill/best.tmlp"
 check "killed and resumed: the same leaderboard and best.tmlp" $?
 
+# A time budget runs until the time is up and says that its leaderboard is not reproducible.
+mkdir -p "$work/time"
+"$tmlp" tune "${base[@]}" --space "$work/space.json" --budget 1s -o "$work/time/best.tmlp" \
+  >"$work/time/out.txt" && grep -q "not reproducible" "$work/time/out.txt" &&
+  "$tmlp" info "$work/time/best.tmlp" | grep -q "^tuned"
+check "a time budget (1s) writes a model and says the result depends on the machine" $?
+
 # Bad input: one line, non-zero exit, the existing model untouched.
 cp "$work/t1/best.tmlp" "$work/keep.tmlp"
 echo '{"width": [8], "learning-rate": [0.1]}' >"$work/bad_key.json"
