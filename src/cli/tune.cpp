@@ -52,9 +52,19 @@ Files: the journal (--journal, default OUT.journal.jsonl) has one JSON line per 
   (trial, bracket, rung, epochs, flags, metric, status, seconds, the metric per epoch); running
   the same command again skips what it holds, so an interrupted search resumes where it stopped.
   Checkpoints and model files of the trials live in OUT.trials/ while the search runs. The best
-  model is written atomically at the end, with its flags in the model's training metadata: the
-  bytes tmlp train writes with those flags and --epochs. --log FILE writes the leaderboard as a
-  table. scripts/plot_tune.py draws the journal.)";
+  model is written atomically at the end: the model tmlp train writes with the winning flags and
+  --epochs (parameters, preprocessing, training metadata), with the search's choice (trial,
+  flags, metric) added under "tune" in its metadata; tmlp info shows it. A failed or interrupted
+  search leaves an existing model file as it was. --log FILE writes the leaderboard as a table.
+  scripts/plot_tune.py draws the journal.)";
+
+// CLI11 reads "-3" into an unsigned option as 2^64 - 3; counts and seeds take digits only.
+const CLI::Validator whole_number(
+    [](std::string& text) -> std::string {
+      if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) return {};
+      return fmt::format("'{}' is not a whole number (0, 1, 2, ...)", text);
+    },
+    "", "whole number");
 
 std::string status_note(const tune_run& r) {
   if (r.status == "completed") return "";
@@ -86,17 +96,23 @@ CLI::App* add_tune_command(CLI::App& app, tune_cli_options& o) {
       ->capture_default_str();
   t->add_option("--folds", o.folds,
                 "K-fold cross-validation: each trial trains K times, its metric the mean (the "
-                "best model then trains with --valid-fraction)");
+                "best model then trains with --valid-fraction)")
+      ->check(whole_number);
   t->add_option("--metric", o.metric, "loss (validation loss) or score (accuracy or rmse)")
       ->check(CLI::IsMember({"loss", "score"}))
       ->capture_default_str();
   t->add_option("--epochs", o.epochs, "Most epochs a trial trains (the last rung)")
-      ->capture_default_str();
-  t->add_option("--min-epochs", o.min_epochs, "Epochs of the smallest rung")->capture_default_str();
+      ->capture_default_str()
+      ->check(whole_number);
+  t->add_option("--min-epochs", o.min_epochs, "Epochs of the smallest rung")
+      ->capture_default_str()
+      ->check(whole_number);
   t->add_option("--eta", o.eta, "Halving rate: 1/eta of a rung's trials continue")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(whole_number);
   t->add_option("--seed", o.seed, "Seeds the sampled flags and every trial's training")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(whole_number);
   t->add_option("--threads", o.threads, "Cores shared by the trials (0: every core)")
       ->capture_default_str();
   t->add_option("--journal", o.journal, "JSON-lines journal (default: OUT.journal.jsonl)");
