@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # tmlp tune: the same leaderboard and best model on 1 and 2 threads; a search resumed from a cut
 # journal, or killed with SIGKILL at random moments and run again, ends with the uninterrupted
-# search's leaderboard and model; the best model is the bytes tmlp train writes with the
-# winning flags; bad spaces and budgets are one-line errors that leave an existing model alone.
+# search's leaderboard and model; the best model is the model tmlp train writes with the
+# winning flags (its predictions and tmlp info compared; tests/test_tune.cpp compares the
+# parameters' bytes); --folds; a time budget; bad spaces and budgets are one-line errors that
+# leave an existing model alone.
 # Usage: tune.sh TMLP_BINARY DATA_DIR
 set -u
 tmlp=$1
