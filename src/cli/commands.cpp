@@ -294,6 +294,12 @@ int info(const std::string& path) {
   }
   const nlohmann::json meta = nlohmann::json::parse(l.metadata());
   if (meta.contains("training") && meta["training"].is_object()) print_training(meta["training"]);
+  if (meta.contains("tune") && meta["tune"].is_object()) {  // written by tmlp tune
+    const nlohmann::json& t = meta["tune"];
+    fmt::print("tuned      trial {} of {} (tmlp tune, {} {:.6g}): {}\n", t.value("trial", 0),
+               t.value("trials", 0), t.value("metric", std::string()), t.value("value", 0.0),
+               t.value("flags", std::string()));
+  }
   return 0;
 }
 

@@ -9,6 +9,7 @@
 
 #include "cli/bench.hpp"
 #include "cli/commands.hpp"
+#include "cli/tune.hpp"
 #include "tmlp/distributed.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/onnx.hpp"
@@ -157,6 +158,9 @@ int main(int argc, char** argv) {
   tmlp::cli::bench_options bo;
   auto* bench = tmlp::cli::add_bench_command(app, bo);
 
+  tmlp::cli::tune_cli_options uo;
+  auto* tune = tmlp::cli::add_tune_command(app, uo);
+
   try {
     app.parse(argc, argv);
     if (system->parsed()) return run_system(list_simd);
@@ -170,6 +174,7 @@ int main(int argc, char** argv) {
     if (info->parsed()) return tmlp::cli::info(info_path);
     if (bench->parsed()) return tmlp::cli::bench(bo);
     if (exp->parsed()) return run_export(xo);
+    if (tune->parsed()) return tmlp::cli::tune(uo);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
