@@ -239,6 +239,8 @@ void apply_flags(train_options& o, const tune_flags& flags) {
             v = t == "true";
           } else if constexpr (std::is_same_v<T, std::optional<float>>) {
             v = parse_number<float>(n, t);
+          } else if constexpr (std::is_same_v<T, std::optional<std::uint64_t>>) {
+            v = parse_number<std::uint64_t>(n, t);
           } else {
             v = parse_number<T>(n, t);
           }
