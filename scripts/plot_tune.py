@@ -6,7 +6,7 @@ labelled, the others thin and grey; the best trial is marked.
     scripts/plot_tune.py best.tmlp.journal.jsonl               # writes best.tmlp.journal.png
     scripts/plot_tune.py best.tmlp.journal.jsonl -o search.png --title "iris"
 
-Needs matplotlib (Debian: python3-matplotlib, installed by scripts/setup.sh --peers); run it with
+Needs matplotlib (Debian: python3-matplotlib, installed by scripts/setup.sh); run it with
 /usr/bin/python3.
 """
 import argparse

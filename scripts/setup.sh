@@ -4,8 +4,9 @@
 #
 #   scripts/setup.sh            C++ toolchain, libraries, test and benchmark tools
 #   scripts/setup.sh --peers    also the Python peers used by the comparison scripts
-#                               (PyTorch, matplotlib; scikit-learn, pandas and NumPy are
-#                               always installed: the Python package's tests use them)
+#                               (PyTorch; scikit-learn, pandas, NumPy and matplotlib are
+#                               always installed: the Python package's tests and the tune
+#                               test use them)
 set -euo pipefail
 
 packages=(
@@ -25,13 +26,15 @@ packages=(
   # the Python package and its tests (Debian's /usr/bin/python3)
   python3-dev pybind11-dev python3-numpy python3-pandas python3-sklearn python3-pytest
   python3-tqdm
+  # scripts/plot_tune.py (tmlp tune's search drawn from its journal), run by the tune test
+  python3-matplotlib
 )
 # ONNX Runtime for the ONNX checks runs under Node.js: Debian's nodejs and npm, unless a node
 # and npm are already there (another Node.js distribution ships npm inside its nodejs package).
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 if [[ "${1:-}" == "--peers" ]]; then
-  packages+=(python3-matplotlib python3-torch)
+  packages+=(python3-torch)
 fi
 
 missing=()
