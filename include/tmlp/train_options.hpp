@@ -44,7 +44,8 @@ struct train_options {
   bool missing_indicators = false;    // a 0/1 feature per numeric column with missing values
   std::uint64_t ple_bins = 0;         // > 0: piecewise-linear encoding, preprocess_options
   std::string loss = "auto";          // auto|mse|mae|huber|bce|ce
-  float label_smoothing = 0.0f;       // bce, ce: model_spec::label_smoothing
+  // bce, ce: model_spec::label_smoothing; empty: default_label_smoothing (training_data.hpp)
+  std::optional<float> label_smoothing;
   std::string class_weight = "none";  // none|balanced: training rows weighted by class
   // optimization
   std::string optimizer = "adam";

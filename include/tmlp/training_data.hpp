@@ -67,9 +67,14 @@ std::unique_ptr<training_data> prepare_training(const train_options& o, const ta
                                                 const table_view* valid = nullptr,
                                                 std::span<const float> weights = {});
 
+// The label smoothing of a run that sets none: 0.1 for a classification loss (bce, ce), which
+// keeps the network from driving its logits ever further on rows it already classifies (as in
+// RealMLP, Holzmüller et al. 2024); 0 for the others.
+float default_label_smoothing(loss_kind loss) noexcept;
+
 // The network for d: its features in, o's hidden layers, the output layer for d's task and
-// loss, o.seed (= make_model_spec(hidden_layers(o), d.prep, d.loss.loss, o.seed,
-// o.embedding_dim)).
+// loss, o.seed, o.label_smoothing or its default (= make_model_spec(hidden_layers(o), d.prep,
+// d.loss.loss, o.seed, o.embedding_dim) with the label smoothing).
 model_spec training_model_spec(const train_options& o, const training_data& d);
 
 // A model file's metadata as `tmlp train` writes it: the preprocessing, and in "training" the

@@ -53,16 +53,28 @@ nlohmann::ordered_json flag_json(const train_flag& f, const train_options& o) {
       f.field);
 }
 
-// Whether f's value in o goes into checkpoints and model files (see train_flag::recorded_if_set).
-bool recorded(const train_flag& f, const train_options& o) {
-  return !f.recorded_if_set || flag_json(f, o) != flag_json(f, train_options{});
+// The value a file without flag f ran with (see train_flag::recorded_if_set): the default, or
+// for a default that changed since such files were written, the earlier one.
+nlohmann::ordered_json absent_value(const train_flag& f) {
+  if (f.name == "label-smoothing") return text(0.0f);  // before: 0; today: 0.1 (classification)
+  return flag_json(f, train_options{});
 }
 
-// The options as the run uses them: an unset --batch-size as the size the trainer chooses, so
-// that files record the batch size that ran and a resume compares it.
+// Whether f's value in o goes into checkpoints and model files (see train_flag::recorded_if_set):
+// always, or when it differs from both the default and what a file without it ran with.
+bool recorded(const train_flag& f, const train_options& o) {
+  const nlohmann::ordered_json v = flag_json(f, o);
+  return !f.recorded_if_set || (v != flag_json(f, train_options{}) && v != absent_value(f));
+}
+
+// The options as the run uses them: an unset --batch-size as the size the trainer chooses and
+// an unset --label-smoothing as its default for the loss, so that files record what ran and a
+// resume compares it.
 train_options as_run(const train_options& given, const training_data& d) {
   train_options o = given;
   if (!o.batch_size) o.batch_size = auto_batch_size(d.x_train->rows());
+  if (!o.label_smoothing && default_label_smoothing(d.loss.loss) > 0.0f)
+    o.label_smoothing = default_label_smoothing(d.loss.loss);
   return o;
 }
 
@@ -102,7 +114,7 @@ void check_same_run(const std::string& path, const std::string& saved_metadata,
   for (const train_flag& f : train_flags()) {
     const std::string key(f.name);
     if (!f.recorded_if_set) continue;
-    added[key] = flag_json(f, train_options{});
+    added[key] = absent_value(f);
     if (!run_now.contains(key)) run_now[key] = added[key];
   }
   for (const auto& [key, value] : run_now.items()) {
@@ -133,8 +145,8 @@ void check_same_run(const std::string& path, const std::string& saved_metadata,
     fail("the data differs from the run's (other rows, or other values in them)");
 }
 
-std::string model_metadata(const train_options& given, const training_data& d,
-                           const fit_result& r, std::size_t epochs_run) {
+std::string model_metadata(const train_options& given, const training_data& d, const fit_result& r,
+                           std::size_t epochs_run) {
   const train_options o = as_run(given, d);
   nlohmann::json meta;
   meta["preprocessing"] = nlohmann::json::parse(d.prep.to_json());

@@ -147,9 +147,8 @@ std::vector<train_flag> make_train_flags() {
 
       {.name = "label-smoothing",
        .help = "Classification: move the targets toward the uniform distribution by this "
-               "fraction, in [0, 1)",
+               "fraction, in [0, 1) (default: 0.1 for a classification loss, bce or ce)",
        .field = &o::label_smoothing,
-       .shows_default = true,
        .in_checkpoint = true,
        .in_model = true,
        .fields = {"model_spec.label_smoothing"},

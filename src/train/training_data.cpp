@@ -207,9 +207,13 @@ std::unique_ptr<training_data> prepare_training(const train_options& o, const ta
   return d;
 }
 
+float default_label_smoothing(loss_kind loss) noexcept {
+  return loss == loss_kind::ce || loss == loss_kind::bce ? 0.1f : 0.0f;
+}
+
 model_spec training_model_spec(const train_options& o, const training_data& d) {
   model_spec spec = make_model_spec(hidden_layers(o), d.prep, d.loss.loss, o.seed, o.embedding_dim);
-  spec.label_smoothing = o.label_smoothing;
+  spec.label_smoothing = o.label_smoothing.value_or(default_label_smoothing(d.loss.loss));
   return spec;
 }
 

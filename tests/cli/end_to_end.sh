@@ -61,7 +61,7 @@ check "predict iris" $?
 [[ $(tail -n +2 "$work/iris_pred.csv" | sort -u | tr '\n' ' ') == "0 1 2 " ]]; check "predicted labels are the classes" $?
 "$tmlp" predict "$work/iris.tmlp" "$data/iris.csv" --proba | head -1 | grep -qx "0,1,2"; check "--proba header names the classes" $?
 "$tmlp" info "$work/iris.tmlp" | grep -q "multiclass"; check "info names the task" $?
-"$tmlp" info "$work/iris.tmlp" | grep -qx "training   iris.csv --target target_species --loss ce --optimizer adam --batch-size 32 --schedule constant --seed 0"
+"$tmlp" info "$work/iris.tmlp" | grep -qx "training   iris.csv --target target_species --loss ce --label-smoothing 0.1 --optimizer adam --batch-size 32 --schedule constant --seed 0"
 check "info shows the training flags" $?
 
 # The same model bytes for 1 and 2 threads.
@@ -205,11 +205,12 @@ echo '{"target": "target_species",' >"$work/bad.json"
 one_line_error "config not JSON" "bad.json: not valid JSON" "$tmlp" train "$data/iris.csv" --config "$work/bad.json"
 
 # --valid FILE: validation on a separate file through the training file's preprocessing; the last
-# epoch's validation loss is the log loss evaluate reports on that file.
+# epoch's validation loss is the log loss evaluate reports on that file (without label smoothing,
+# which the validation loss includes).
 (head -1 "$data/breast_cancer.csv"; sed -n 2,450p "$data/breast_cancer.csv") >"$work/bc_a.csv"
 (head -1 "$data/breast_cancer.csv"; sed -n '451,$p' "$data/breast_cancer.csv") >"$work/bc_b.csv"
 "$tmlp" train "$work/bc_a.csv" --target target_benign --valid "$work/bc_b.csv" -o "$work/bcv.tmlp" \
-  --epochs 5 --early-stop 0 --log "$work/bcv.jsonl" >"$work/bcv.out"
+  --epochs 5 --early-stop 0 --label-smoothing 0 --log "$work/bcv.jsonl" >"$work/bcv.out"
 check "train --valid FILE" $?
 grep -q "bc_b.csv: 120 validation rows" "$work/bcv.out"; check "--valid FILE rows are the validation set" $?
 json=$("$tmlp" evaluate "$work/bcv.tmlp" "$work/bc_b.csv" --json)
