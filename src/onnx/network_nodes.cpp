@@ -54,6 +54,9 @@ std::string activation_nodes(graph_builder& b, const core::dense_layer& l, const
 // ce). Batch norm must be folded into params already.
 std::string network_nodes(graph_builder& b, const core::network& net,
                           const std::vector<float>& params, std::string x) {
+  if (net.scale_offset != core::no_offset || !net.periodic.empty())
+    throw error(errc::unsupported,
+                "export: feature scaling and periodic embeddings have no ONNX translation yet");
   if (!net.embeddings.empty()) {
     // The first layer's input: the plain columns as they are, then each table's row. A value
     // selects row floor(v) when 0 <= v < cardinality, else (negative, too large, NaN) the last
