@@ -69,7 +69,9 @@ std::unique_ptr<training_data> prepare_training(const train_options& o, const ta
 
 // The network for d: its features in, o's hidden layers, the output layer for d's task and
 // loss, o.seed (= make_model_spec(hidden_layers(o), d.prep, d.loss.loss, o.seed,
-// o.embedding_dim)).
+// o.embedding_dim)); then --label-smoothing, --feature-scale, and with --numeric-embedding
+// periodic, a periodic embedding of each numeric column's value feature (not booleans, missing
+// indicators or categorical features).
 model_spec training_model_spec(const train_options& o, const training_data& d);
 
 // A model file's metadata as `tmlp train` writes it: the preprocessing, and in "training" the

@@ -182,6 +182,7 @@ std::unique_ptr<training_data> prepare_training(const train_options& o, const ta
                                                 const table_view* valid,
                                                 std::span<const float> weights) {
   auto d = std::make_unique<training_data>();
+  numeric_embedding(o);  // its flags checked before the data is read
   for (const std::string& name : o.ignore)
     if (t.find(name) == nullptr)
       bad_flag(fmt::format("--ignore: no column '{}' in {} (columns: {})", name, t.source,
@@ -206,6 +207,14 @@ std::unique_ptr<training_data> prepare_training(const train_options& o, const ta
 model_spec training_model_spec(const train_options& o, const training_data& d) {
   model_spec spec = make_model_spec(hidden_layers(o), d.prep, d.loss.loss, o.seed, o.embedding_dim);
   spec.label_smoothing = o.label_smoothing;
+  spec.feature_scale = o.feature_scale;
+  // The numeric columns' values only: not booleans, missing indicators or categorical slots.
+  if (const std::optional<periodic_embedding_spec> e = numeric_embedding(o))
+    for (const preprocessor::feature_column& c : d.prep.input_columns())
+      if (c.kind == column_kind::numeric) {
+        spec.periodic_embeddings.push_back(*e);
+        spec.periodic_embeddings.back().column = c.first_feature;
+      }
   return spec;
 }
 
