@@ -100,11 +100,18 @@ void check_same(const outcome& a, const outcome& b) {
 
 TEST_CASE("R ranks train the same parameters as one process, bit for bit",
           "[train][distributed][determinism]") {
-  const problem p = make_problem();
+  problem p = make_problem();
   // 128 rows: 8 shards (uneven over 3 ranks); 40: 2 shards (ranks without any at R >= 3);
   // 0: the full batch; 7: one shard of a short batch.
   const std::size_t batch = GENERATE(128, 40, 0, 7);
-  CAPTURE(batch);
+  // With feature scaling and periodic embeddings of columns 0 to 2 (dense parameters in front).
+  const bool numeric = GENERATE(false, true);
+  CAPTURE(batch, numeric);
+  if (numeric) {
+    p.spec.feature_scale = true;
+    for (std::size_t c : {2, 0, 1})
+      p.spec.periodic_embeddings.push_back({.column = c, .n_frequencies = 4, .dim = 3});
+  }
   const outcome one = fit_on(p, config_for(batch), nullptr);
   REQUIRE(one.result.status != fit_status::diverged);
   for (int n_ranks : {1, 2, 3, 4}) {

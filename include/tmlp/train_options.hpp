@@ -43,7 +43,12 @@ struct train_options {
   std::string impute = "mean";        // missing numeric values: mean|median (training rows)
   bool missing_indicators = false;    // a 0/1 feature per numeric column with missing values
   std::uint64_t ple_bins = 0;         // > 0: piecewise-linear encoding, preprocess_options
-  std::string loss = "auto";          // auto|mse|mae|huber|bce|ce
+  std::string numeric_embedding = "none";   // none|periodic: model_spec::periodic_embeddings
+  std::uint64_t periodic_frequencies = 16;  // per numeric column
+  std::uint64_t periodic_dim = 16;          // values each numeric column becomes
+  float periodic_sigma = 0.1f;              // the frequencies' initial standard deviation
+  bool feature_scale = false;               // model_spec::feature_scale
+  std::string loss = "auto";                // auto|mse|mae|huber|bce|ce
   // bce, ce: model_spec::label_smoothing; empty: default_label_smoothing (training_data.hpp)
   std::optional<float> label_smoothing;
   std::string class_weight = "none";  // none|balanced: training rows weighted by class

@@ -54,6 +54,12 @@ std::vector<std::size_t> parse_widths(const std::string& text);
 // --residual and --batch-norm on each, checked by tmlp::validate(model_spec).
 std::vector<dense_spec> hidden_layers(const train_options& o);
 
+// --numeric-embedding none|periodic with --periodic-frequencies, --periodic-dim and
+// --periodic-sigma: the periodic embedding every numeric column gets (its column left 0), or
+// nothing for none; checked by tmlp::validate(model_spec). An unknown name is an error listing
+// the choices.
+std::optional<periodic_embedding_spec> numeric_embedding(const train_options& o);
+
 // --schedule TEXT: constant | step[:EPOCHS[:GAMMA]] | exp[:GAMMA] |
 // cosine[:WARMUP[:MIN_FRACTION]] | plateau[:FACTOR[:PATIENCE]].
 schedule parse_schedule(const std::string& text);

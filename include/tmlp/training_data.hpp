@@ -73,8 +73,10 @@ std::unique_ptr<training_data> prepare_training(const train_options& o, const ta
 float default_label_smoothing(loss_kind loss) noexcept;
 
 // The network for d: its features in, o's hidden layers, the output layer for d's task and
-// loss, o.seed, o.label_smoothing or its default (= make_model_spec(hidden_layers(o), d.prep,
-// d.loss.loss, o.seed, o.embedding_dim) with the label smoothing).
+// loss, o.seed (= make_model_spec(hidden_layers(o), d.prep, d.loss.loss, o.seed,
+// o.embedding_dim)); then --label-smoothing (or its default), --feature-scale, and with
+// --numeric-embedding periodic, a periodic embedding of each numeric column's value feature (not
+// booleans, missing indicators, piecewise-linear bins or categorical features).
 model_spec training_model_spec(const train_options& o, const training_data& d);
 
 // A model file's metadata as `tmlp train` writes it: the preprocessing, and in "training" the

@@ -38,7 +38,9 @@ class _MLPBase(BaseEstimator):
                  layers="128,64", activation="relu", dropout=0.0, layer_norm=False,
                  residual=False, batch_norm=False, embedding_dim=0, one_hot_max=64,
                  scale="standardize", impute="mean", missing_indicators=False, ple_bins=0,
-                 loss="auto", label_smoothing=None, class_weight="none",
+                 numeric_embedding="none", periodic_frequencies=16, periodic_dim=16,
+                 periodic_sigma=0.1, feature_scale=False, loss="auto",
+                 label_smoothing=None, class_weight="none",
                  optimizer="adam", lr=0.0, batch_size=None, epochs=50, schedule="constant",
                  l1=0.0, l2=0.0, weight_decay=None, clip_norm=0.0, clip_value=0.0,
                  early_stop=5, threads=0, shard_rows=64, max_shards=16, seed=0, verbose=1):
@@ -58,6 +60,11 @@ class _MLPBase(BaseEstimator):
         self.impute = impute
         self.missing_indicators = missing_indicators
         self.ple_bins = ple_bins
+        self.numeric_embedding = numeric_embedding
+        self.periodic_frequencies = periodic_frequencies
+        self.periodic_dim = periodic_dim
+        self.periodic_sigma = periodic_sigma
+        self.feature_scale = feature_scale
         self.loss = loss
         self.label_smoothing = label_smoothing
         self.class_weight = class_weight

@@ -280,11 +280,16 @@ int info(const std::string& path) {
                         layer.residual ? " + skip" : "",
                         layer.dropout > 0.0f ? fmt::format(" (dropout {})", layer.dropout) : "");
   fmt::print("layers     {}\n", arch);
+  const auto feature_name = [&](std::size_t c) {
+    return c < l.prep().feature_names().size() ? l.prep().feature_names()[c] : std::to_string(c);
+  };
   for (const embedding_spec& e : s.embeddings)
-    fmt::print("embedding  {}: {} levels x {} values\n",
-               e.column < l.prep().feature_names().size() ? l.prep().feature_names()[e.column]
-                                                          : std::to_string(e.column),
-               e.cardinality, e.dim);
+    fmt::print("embedding  {}: {} levels x {} values\n", feature_name(e.column), e.cardinality,
+               e.dim);
+  if (s.feature_scale) fmt::print("scaling    a learned scale per input feature\n");
+  for (const periodic_embedding_spec& e : s.periodic_embeddings)
+    fmt::print("periodic   {}: {} frequencies (sigma {}) -> {} values\n", feature_name(e.column),
+               e.n_frequencies, e.sigma, e.dim);
   fmt::print("parameters {}\n", l.model().n_params());
   fmt::print("features   {} (after preprocessing)\n", l.prep().n_features());
   if (!l.prep().class_labels().empty()) {

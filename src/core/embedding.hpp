@@ -1,5 +1,6 @@
 // Embedding lookup in front of the first layer: an input column holding a category index
-// selects a learned row of its table; the first layer reads the plain columns, then the rows.
+// selects a learned row of its table; the first layer reads the plain columns, then the rows,
+// then the periodic embeddings' values (appended to each input row by the op before).
 #pragma once
 
 #include <cstddef>
@@ -17,17 +18,25 @@ struct embedding_table {
   }
 };
 
-// What the first layer reads: of each input row (n_inputs values), the plain columns as they
-// are, then each table's row (width values in all).
+// What the first layer reads: of each input row (n_inputs values, then n_appended more), the
+// plain columns as they are, then each table's row, then the n_appended values (width values
+// in all).
 struct embedding_layout {
   std::size_t n_inputs = 0, width = 0;
   std::vector<std::size_t> plain_columns;
   std::vector<embedding_table> tables;
+  std::size_t n_appended = 0;
 };
 
-// x: rows x n_inputs; out: rows x width.
+// x: rows x (n_inputs + n_appended); out: rows x width.
 void embedding_forward(const embedding_layout& e, const float* params, std::size_t rows,
                        const float* x, float* out) noexcept;
+
+// d_out: rows x width; d_x: rows x (n_inputs + n_appended), dL/dx: the plain columns' and the
+// appended values' gradients where they came from, 0 for the other columns (the index columns,
+// and the columns that the appended values replace).
+void embedding_backward(const embedding_layout& e, std::size_t rows, const float* d_out,
+                        float* d_x) noexcept;
 
 // The backward pass leaves dL/d(out) in the workspace (network::embedded_grad); the gradient
 // engine adds each row's share to the table rows used, sparsely (train/gradient_engine.cpp).

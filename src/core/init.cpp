@@ -85,6 +85,21 @@ void init_params(const network& net, const model_spec& spec, float* params) {
       std::fill(bn + 3 * l.n_out, bn + 4 * l.n_out, 1.0f);
     }
   }
+  if (net.scale_offset != no_offset)
+    std::fill(params + net.scale_offset, params + net.scale_offset + net.scaled_columns.size(),
+              1.0f);
+  for (std::size_t e = 0; e < net.periodic.size(); ++e) {  // streams per embedded column
+    const periodic_table& t = net.periodic[e];
+    const double sigma = spec.periodic_embeddings[e].sigma;
+    const std::uint64_t ckey = derive_key(spec.seed, e, 0xf4e9),
+                        wkey = derive_key(spec.seed, e, 0x91a);
+    for (std::size_t m = 0; m < t.n_frequencies; ++m)
+      params[t.offset + m] = static_cast<float>(sigma * normal(ckey, m));
+    const double a = 1.0 / std::sqrt(2.0 * static_cast<double>(t.n_frequencies));
+    const std::size_t n_wb = (2 * t.n_frequencies + 1) * t.dim;  // W, then b
+    for (std::size_t j = 0; j < n_wb; ++j)
+      params[t.w_offset() + j] = static_cast<float>(a * (2.0 * uniform01(wkey, j) - 1.0));
+  }
   for (std::size_t e = 0; e < net.embeddings.size(); ++e) {  // N(0, 1), a stream per table
     const embedding_table& t = net.embeddings[e];
     const std::uint64_t key = derive_key(spec.seed, e, 0xe3bed);

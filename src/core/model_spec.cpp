@@ -102,6 +102,7 @@ float default_alpha(activation a) noexcept {
 // BLAS's 32-bit dimensions never overflow.
 constexpr std::size_t max_units = std::size_t{1} << 24;
 constexpr std::size_t max_layer_weights = std::size_t{1} << 31;
+constexpr std::size_t max_frequencies = std::size_t{1} << 16;
 
 }  // namespace
 
@@ -130,6 +131,27 @@ void validate(const model_spec& spec) {
       bad_spec(fmt::format("embeddings[{}]: {} x {} values exceed the limit of {} per table", e,
                            t.cardinality, t.dim, max_layer_weights));
     n_in += t.dim - 1;  // the index column becomes dim values
+  }
+  for (std::size_t e = 0; e < spec.periodic_embeddings.size(); ++e) {
+    const periodic_embedding_spec& t = spec.periodic_embeddings[e];
+    const std::string at = fmt::format("periodic_embeddings[{}]", e);
+    if (t.column >= spec.n_inputs)
+      bad_spec(fmt::format("{}.column: {} is out of range; the input has {} columns", at, t.column,
+                           spec.n_inputs));
+    if (embedded[t.column])
+      bad_spec(fmt::format("{}.column: {} already has an embedding", at, t.column));
+    embedded[t.column] = true;
+    if (t.n_frequencies == 0 || t.n_frequencies > max_frequencies)
+      bad_spec(fmt::format("{}.n_frequencies: {} is out of range; expected 1..{}", at,
+                           t.n_frequencies, max_frequencies));
+    if (t.dim == 0 || t.dim > max_units)
+      bad_spec(fmt::format("{}.dim: {} is out of range; expected 1..{}", at, t.dim, max_units));
+    if (2 * t.n_frequencies * t.dim > max_layer_weights)
+      bad_spec(fmt::format("{}: {} x {} weights exceed the limit of {} per layer", at, t.dim,
+                           2 * t.n_frequencies, max_layer_weights));
+    if (!(std::isfinite(t.sigma) && t.sigma > 0.0f))
+      bad_spec(fmt::format("{}.sigma: {} is not a finite value > 0", at, t.sigma));
+    n_in += t.dim - 1;  // the column becomes dim values
   }
   if (n_in > max_units)
     bad_spec(fmt::format("layers[0]: {} inputs (embeddings included) exceed the limit {}", n_in,
@@ -194,6 +216,7 @@ network network::from_spec(const model_spec& spec) {
   net.loss = {spec.loss, spec.huber_delta, spec.label_smoothing};
   std::size_t n_in = spec.n_inputs;
   for (const embedding_spec& t : spec.embeddings) n_in += t.dim - 1;
+  for (const periodic_embedding_spec& t : spec.periodic_embeddings) n_in += t.dim - 1;
   net.max_width = std::max(spec.n_inputs, n_in);
   std::size_t off = 0;
   for (const dense_spec& s : spec.layers) {
@@ -232,12 +255,23 @@ network network::from_spec(const model_spec& spec) {
     net.max_width = std::max(net.max_width, s.units);
     n_in = s.units;
   }
-  net.n_dense_params = off;
   std::vector<bool> embedded(spec.n_inputs, false);
+  for (const embedding_spec& t : spec.embeddings) embedded[t.column] = true;
+  if (spec.feature_scale) {
+    net.scale_offset = off;
+    for (std::size_t c = 0; c < spec.n_inputs; ++c)
+      if (!embedded[c]) net.scaled_columns.push_back(c);
+    off += net.scaled_columns.size();
+  }
+  for (const periodic_embedding_spec& t : spec.periodic_embeddings) {
+    net.periodic.push_back({t.column, t.n_frequencies, t.dim, off});
+    off += net.periodic.back().n_params();
+    embedded[t.column] = true;
+  }
+  net.n_dense_params = off;
   for (const embedding_spec& t : spec.embeddings) {
     net.embeddings.push_back({t.column, t.cardinality, t.dim, off});
     off += t.cardinality * t.dim;
-    embedded[t.column] = true;
   }
   for (std::size_t c = 0; c < spec.n_inputs; ++c)
     if (!embedded[c]) net.plain_columns.push_back(c);

@@ -29,6 +29,8 @@ void network::build_pipeline() {
   act_op.clear();
   frozen.clear();
   pipeline_builder b(*this);
+  add_feature_scale(b);
+  add_periodic_embedding(b);
   add_embedding(b);
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const pipeline_builder::layer_context c = b.begin_layer(i);

@@ -1,8 +1,9 @@
 // A validated MLP: its layers' places in one flat parameter vector, and the layer pipeline
 // built from them, a flat list of ops (core/op.hpp): per layer linear, then layer or batch
 // norm, activation, dropout and residual where the layer has them, with the embedding lookup
-// in front. No threads here: the gradient engine runs the ops over each shard with its own
-// workspace and gradient buffer, segment by segment between batch-norm barriers.
+// in front (after the feature scaling and the periodic embeddings). No threads here: the gradient
+// engine runs the ops over each shard with its own workspace and gradient buffer, segment by
+// segment between batch-norm barriers.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +17,7 @@
 #include "core/layer.hpp"
 #include "core/loss.hpp"
 #include "core/op.hpp"
+#include "core/periodic_embedding.hpp"
 #include "core/workspace.hpp"
 #include "kernels.hpp"
 #include "tmlp/model.hpp"
@@ -32,6 +34,12 @@ struct network {
   std::vector<embedding_table> embeddings;
   std::vector<std::size_t> plain_columns;
   std::size_t n_dense_params = 0;  // parameters before the tables (all of them without any)
+  // The ops in front of the first layer (after every layer's parameters, before the tables):
+  // the feature scales, one per column of scaled_columns (every column but the embedding
+  // indices), at scale_offset (no_offset: none); then the periodic embeddings.
+  std::size_t scale_offset = no_offset;
+  std::vector<std::size_t> scaled_columns;
+  std::vector<periodic_table> periodic;
   std::vector<dense_layer> layers;
   loss_config loss;
   bool has_dropout = false;            // some layer drops outputs while training
@@ -59,8 +67,9 @@ struct network {
   // Validates the spec (throws tmlp::error) and lays out the parameters: for each layer in
   // order, W (n_out x n_in), then b (n_out), then the prelu slopes (n_out) if any, then the
   // layer norm's gain and shift (n_out each) if any, then the skip's projection if any, then
-  // the batch norm's gain, shift, running mean and running variance (n_out each) if any. Then
-  // builds the pipeline.
+  // the batch norm's gain, shift, running mean and running variance (n_out each) if any; then
+  // the feature scales, then each periodic embedding's c, W, b (core::periodic_table); then
+  // the embedding tables. Then builds the pipeline.
   static network from_spec(const model_spec& spec);
   // (Re)builds ops, plan, segments and frozen ranges from the layers.
   void build_pipeline();

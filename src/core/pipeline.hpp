@@ -30,7 +30,8 @@ class pipeline_builder {
   const network& net() const noexcept { return net_; }
   std::size_t n_ops() const noexcept;
   void add(std::unique_ptr<op> o);
-  // The gradient of the first layer's input: needed with embeddings (their rows' share).
+  // The gradient of the first layer's input: needed with embeddings (their rows' share) and
+  // with the ops in front of the first layer.
   void set_first_d_in(slot s) noexcept { first_d_in_ = s; }
 
   // For the builder: the context of layer i (its ops start at the next op); where the loss
@@ -45,7 +46,11 @@ class pipeline_builder {
   slot first_d_in_ = no_slot;
 };
 
-// One per op kind, each in its own file (core/<op>.cpp).
+// One per op kind, each in its own file (core/<op>.cpp). In front of the layers, in this
+// order: feature scaling, periodic embeddings, embedding lookup (which builds the first
+// layer's input from what the others left).
+void add_feature_scale(pipeline_builder& b);
+void add_periodic_embedding(pipeline_builder& b);
 void add_embedding(pipeline_builder& b);
 void add_linear(pipeline_builder& b, const pipeline_builder::layer_context& c);
 void add_layer_norm(pipeline_builder& b, const pipeline_builder::layer_context& c);

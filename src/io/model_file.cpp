@@ -56,6 +56,16 @@ std::string spec_to_json(const model_spec& spec) {
       tables.push_back({{"column", t.column}, {"cardinality", t.cardinality}, {"dim", t.dim}});
     j["embeddings"] = std::move(tables);
   }
+  if (!spec.periodic_embeddings.empty()) {  // absent when none, as in older files
+    nlohmann::json cols = nlohmann::json::array();
+    for (const periodic_embedding_spec& t : spec.periodic_embeddings)
+      cols.push_back({{"column", t.column},
+                      {"n_frequencies", t.n_frequencies},
+                      {"dim", t.dim},
+                      {"sigma", t.sigma}});
+    j["periodic_embeddings"] = std::move(cols);
+  }
+  if (spec.feature_scale) j["feature_scale"] = true;  // else absent
   return j.dump();
 }
 
@@ -95,9 +105,10 @@ dense_spec layer_from_json(const nlohmann::json& l, std::size_t i) {
 model_spec spec_from_json(const std::string& text) {
   try {
     const nlohmann::json j = nlohmann::json::parse(text);
-    only_keys(
-        j, {"n_inputs", "layers", "embeddings", "loss", "huber_delta", "label_smoothing", "seed"},
-        "spec");
+    only_keys(j,
+              {"n_inputs", "layers", "embeddings", "periodic_embeddings", "feature_scale", "loss",
+               "huber_delta", "label_smoothing", "seed"},
+              "spec");
     model_spec s;
     s.n_inputs = j.at("n_inputs").get<std::size_t>();
     for (const auto& l : j.at("layers")) s.layers.push_back(layer_from_json(l, s.layers.size()));
@@ -108,6 +119,14 @@ model_spec spec_from_json(const std::string& text) {
                                 t.at("cardinality").get<std::size_t>(),
                                 t.at("dim").get<std::size_t>()});
       }
+    if (j.contains("periodic_embeddings"))
+      for (const auto& t : j.at("periodic_embeddings")) {
+        only_keys(t, {"column", "n_frequencies", "dim", "sigma"}, "periodic_embeddings[]");
+        s.periodic_embeddings.push_back(
+            {t.at("column").get<std::size_t>(), t.at("n_frequencies").get<std::size_t>(),
+             t.at("dim").get<std::size_t>(), t.at("sigma").get<float>()});
+      }
+    if (j.contains("feature_scale")) s.feature_scale = j.at("feature_scale").get<bool>();
     s.loss = enum_from(j.at("loss"), "loss", &loss_from_string);
     if (j.contains("huber_delta")) s.huber_delta = j.at("huber_delta").get<float>();
     if (j.contains("label_smoothing")) s.label_smoothing = j.at("label_smoothing").get<float>();

@@ -48,16 +48,41 @@ std::string activation_nodes(graph_builder& b, const core::dense_layer& l, const
   throw error(errc::unsupported, "export: an activation ONNX cannot express");
 }
 
+// relu(W [sin(z), cos(z)] + b), z = (2 pi c) x, of column t.column of x: rows x t.dim, as
+// core::periodic_forward computes it (2 pi c rounded to float first).
+std::string periodic_nodes(graph_builder& b, const core::periodic_table& t,
+                           const std::vector<float>& params, const std::string& x) {
+  const auto k = static_cast<std::int64_t>(t.n_frequencies);
+  std::vector<float> freq(t.n_frequencies);
+  for (std::size_t m = 0; m < t.n_frequencies; ++m) freq[m] = core::two_pi * params[t.offset + m];
+  const std::string v = b.node("Gather", {x, b.int_constant({static_cast<std::int64_t>(t.column)})},
+                               {}, {{"axis", 1}});
+  const std::string z = b.node("Mul", {v, b.constant(freq.data(), {1, k})});
+  const std::string sc =
+      b.node("Concat", {b.node("Sin", {z}), b.node("Cos", {z})}, {}, {{"axis", 1}});
+  const std::string w =
+      b.constant(params.data() + t.w_offset(), {static_cast<std::int64_t>(t.dim), 2 * k});
+  const std::string bias =
+      b.constant(params.data() + t.b_offset(), {static_cast<std::int64_t>(t.dim)});
+  return b.node("Relu", {b.node("Gemm", {sc, w, bias}, {}, {{"transB", 1}})});
+}
+
 }  // namespace
 
 // The network on x (rows x net.n_inputs floats): its last layer's outputs (logits for bce and
 // ce). Batch norm must be folded into params already.
 std::string network_nodes(graph_builder& b, const core::network& net,
                           const std::vector<float>& params, std::string x) {
-  if (!net.embeddings.empty()) {
-    // The first layer's input: the plain columns as they are, then each table's row. A value
-    // selects row floor(v) when 0 <= v < cardinality, else (negative, too large, NaN) the last
-    // row, as core::embedding_table::row_of does.
+  if (net.scale_offset != core::no_offset) {  // x * s, 1 for the index columns (exact)
+    std::vector<float> s(net.n_inputs, 1.0f);
+    for (std::size_t j = 0; j < net.scaled_columns.size(); ++j)
+      s[net.scaled_columns[j]] = params[net.scale_offset + j];
+    x = b.node("Mul", {x, b.constant(s)});
+  }
+  if (!net.embeddings.empty() || !net.periodic.empty()) {
+    // The first layer's input: the plain columns as they are, then each table's row, then each
+    // periodic embedding's values. A value selects row floor(v) when 0 <= v < cardinality,
+    // else (negative, too large, NaN) the last row, as core::embedding_table::row_of does.
     std::vector<std::string> parts;
     if (!net.plain_columns.empty()) {
       std::vector<std::int64_t> cols(net.plain_columns.begin(), net.plain_columns.end());
@@ -77,6 +102,8 @@ std::string network_nodes(graph_builder& b, const core::network& net,
       parts.push_back(b.node("Flatten", {b.node("Gather", {table, row}, {}, {{"axis", 0}})}, {},
                              {{"axis", 1}}));
     }
+    for (const core::periodic_table& t : net.periodic)
+      parts.push_back(periodic_nodes(b, t, params, x));
     x = parts.size() == 1 ? parts[0] : b.node("Concat", parts, {}, {{"axis", 1}});
   }
   for (const core::dense_layer& l : net.layers) {

@@ -139,6 +139,23 @@ std::vector<dense_spec> hidden_layers(const train_options& o) {
   return out;
 }
 
+std::optional<periodic_embedding_spec> numeric_embedding(const train_options& o) {
+  if (o.numeric_embedding == "none") return std::nullopt;
+  if (o.numeric_embedding != "periodic")
+    bad_flag(fmt::format("--numeric-embedding: unknown '{}'; expected none or periodic",
+                         o.numeric_embedding));
+  const periodic_embedding_spec e{.column = 0,
+                                  .n_frequencies = o.periodic_frequencies,
+                                  .dim = o.periodic_dim,
+                                  .sigma = o.periodic_sigma};
+  // Checked now, before any data is read, by the library (on one input and output).
+  const model_spec probe{.n_inputs = 1,
+                         .layers = {{.units = 1, .act = activation::identity}},
+                         .periodic_embeddings = {e}};
+  with_flag_names([&] { validate(probe); });
+  return e;
+}
+
 namespace {
 
 // What each schedule takes after its name, in the order of tmlp::schedule_names().

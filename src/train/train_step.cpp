@@ -15,6 +15,7 @@ int choose_workers(const core::network& net, std::size_t batch, std::size_t n_sh
   constexpr double min_flops_per_worker = 2e6;
   std::size_t n_weights = 0;
   for (const auto& l : net.layers) n_weights += l.n_in * l.n_out;
+  for (const auto& t : net.periodic) n_weights += 2 * t.n_frequencies * t.dim;
   const double flops = 6.0 * static_cast<double>(batch) * static_cast<double>(n_weights);
   const auto by_work = static_cast<std::size_t>(std::max(1.0, flops / min_flops_per_worker));
   return static_cast<int>(

@@ -186,6 +186,7 @@ std::unique_ptr<training_data> prepare_training(const train_options& o, const ta
                                                 const table_view* valid,
                                                 std::span<const float> weights) {
   auto d = std::make_unique<training_data>();
+  numeric_embedding(o);  // its flags checked before the data is read
   for (const std::string& name : o.ignore)
     if (t.find(name) == nullptr)
       bad_flag(fmt::format("--ignore: no column '{}' in {} (columns: {})", name, t.source,
@@ -214,6 +215,16 @@ float default_label_smoothing(loss_kind loss) noexcept {
 model_spec training_model_spec(const train_options& o, const training_data& d) {
   model_spec spec = make_model_spec(hidden_layers(o), d.prep, d.loss.loss, o.seed, o.embedding_dim);
   spec.label_smoothing = o.label_smoothing.value_or(default_label_smoothing(d.loss.loss));
+  spec.feature_scale = o.feature_scale;
+  // The numeric columns' values only: not booleans, missing indicators, piecewise-linear bins
+  // or categorical slots.
+  if (const std::optional<periodic_embedding_spec> e = numeric_embedding(o))
+    for (const preprocessor::feature_column& c : d.prep.input_columns())
+      if (c.kind == column_kind::numeric &&
+          c.map != preprocessor::feature_column::map_kind::piecewise_linear) {
+        spec.periodic_embeddings.push_back(*e);
+        spec.periodic_embeddings.back().column = c.first_feature;
+      }
   return spec;
 }
 

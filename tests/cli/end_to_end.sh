@@ -111,6 +111,24 @@ cmp -s "$work/e1.tmlp" "$work/e2.tmlp"; check "with --embedding-dim: model files
 check "info shows the embeddings" $?
 "$tmlp" predict "$work/e1.tmlp" "$data/cpssw8.csv" -o "$work/e1.csv" && [[ $(wc -l <"$work/e1.csv") -eq 61396 ]]
 check "predict with embeddings writes a prediction per row" $?
+# Feature scaling and periodic embeddings of diabetes's numeric columns (with missing values and
+# their indicators, which are not embedded): the same bytes for 1 and 2 threads, shown by info.
+plr=(--target target_progression --feature-scale --numeric-embedding periodic
+     --periodic-frequencies 8 --periodic-dim 6 --missing-indicators --epochs 2 --quiet)
+"$tmlp" train "$data/diabetes.csv" "${plr[@]}" -o "$work/p1.tmlp" --threads 1
+"$tmlp" train "$data/diabetes.csv" "${plr[@]}" -o "$work/p2.tmlp" --threads 2
+cmp -s "$work/p1.tmlp" "$work/p2.tmlp"
+check "with --feature-scale and --numeric-embedding periodic: identical for --threads 1 and 2" $?
+"$tmlp" info "$work/p1.tmlp" | grep -q "periodic   bmi: 8 frequencies (sigma 0.1) -> 6 values" &&
+  "$tmlp" info "$work/p1.tmlp" | grep -q "scaling    a learned scale per input feature" &&
+  "$tmlp" info "$work/p1.tmlp" | grep -q -- "--numeric-embedding periodic --periodic-frequencies 8 --periodic-dim 6 --feature-scale true"
+check "info shows the scaling, the periodic embeddings and their flags" $?
+one_line_error "--numeric-embedding unknown" "--numeric-embedding: unknown 'wave'" \
+  "$tmlp" train "$data/diabetes.csv" --target target_progression --numeric-embedding wave \
+  -o "$work/bad.tmlp"
+one_line_error "--periodic-sigma 0" "--periodic-sigma: 0 is not a finite value > 0" \
+  "$tmlp" train "$data/diabetes.csv" --target target_progression --numeric-embedding periodic \
+  --periodic-sigma 0 -o "$work/bad.tmlp"
 printf '{"target": "target_earnings", "categorical": ["age", "education"], "one-hot-max": 8, "embedding_dim": 4, "batch-norm": true, "layers": [32, 16], "epochs": 1}' >"$work/bn.json"
 "$tmlp" train "$data/cpssw8.csv" --config "$work/bn.json" -o "$work/c.tmlp" --quiet &&
   "$tmlp" info "$work/c.tmlp" | grep -q "10 -> 32 batch-norm relu -> 16 batch-norm relu -> 1 identity"

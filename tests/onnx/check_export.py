@@ -8,7 +8,8 @@ exported file, and ONNX Runtime (onnxruntime-node, in-process CPU) predicts what
   Runtime's probabilities or values equal tmlp.Predictor's (what `tmlp predict` computes) within
   1e-5 relative (1e-4 with GELU's erf form), and its labels are `tmlp predict`'s, text for text.
 - --features-only: every activation, with layer norm, batch norm (folded), residual layers and
-  embedding tables, on binary, multi-class and regression models, on the same features.
+  embedding tables, feature scaling, periodic embeddings, on binary, multi-class and regression
+  models, on the same features.
 - Bad input gets one line, and a failed export leaves no file behind and an existing file as it
   was.
 
@@ -239,6 +240,16 @@ with tempfile.TemporaryDirectory() as work:
          "target_progression", ["--ple-bins", "8", "--missing-indicators"], 1e-5),
         ("cps regression: piecewise-linear bins with categoricals", cps, "target_earnings",
          ["--ple-bins", "16"], 1e-5),
+        ("telco periodic embeddings and feature scaling, with tenure's embedding", tenure,
+         "target_churn", ["--categorical", "tenure", "--embedding-dim", "4", "--one-hot-max",
+                          "8", "--numeric-embedding", "periodic", "--periodic-frequencies", "5",
+                          "--periodic-dim", "3", "--periodic-sigma", "0.5", "--feature-scale"],
+         1e-5),
+        ("diabetes regression: periodic embeddings, indicators", diabetes, "target_progression",
+         ["--missing-indicators", "--numeric-embedding", "periodic", "--periodic-sigma", "1"],
+         1e-5),
+        ("letter multi-class: feature scaling", letter, "target_letter", ["--feature-scale"],
+         1e-5),
     ]
     jobs, wants = [], []
     for i, (name, prefix, target, flags, tol) in enumerate(raw):
@@ -388,6 +399,17 @@ with tempfile.TemporaryDirectory() as work:
         must(["export", model, out, "--features-only"])
         runs.append((f"features-only binary embeddings {' '.join(extra)}".strip(), model, out,
                      1e-5))
+    # Feature scaling and periodic embeddings, with the embedding tables and alone.
+    for extra in (["--embedding-dim", "3", "--one-hot-max", "2"], []):
+        model = os.path.join(work, f"m{len(runs)}.tmlp")
+        must(["train", os.path.join(data, "telco_churn.csv"), "--target", "target_churn",
+              "--layers", "32,16", "--epochs", "2", "--quiet", "--feature-scale",
+              "--numeric-embedding", "periodic", "--periodic-frequencies", "6", "--periodic-dim",
+              "4", "--periodic-sigma", "0.3", "-o", model] + extra)
+        out = model.replace(".tmlp", ".onnx")
+        must(["export", model, out, "--features-only"])
+        runs.append((f"features-only binary periodic, scaled {' '.join(extra)}".strip(), model,
+                     out, 1e-5))
 
     jobs, expected = [], []
     rng = np.random.default_rng(7)

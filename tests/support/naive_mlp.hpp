@@ -68,30 +68,70 @@ struct naive_mlp {
   // false with the running ones (inference).
   bool bn_training = true;
 
-  std::size_t n_params() const {
+  // Parameters of the layers, which come first.
+  std::size_t n_layer_params() const {
     std::size_t n = 0, in = spec.n_inputs;
     for (const auto& t : spec.embeddings) in += t.dim - 1;
+    for (const auto& t : spec.periodic_embeddings) in += t.dim - 1;
     for (const auto& l : spec.layers) {
       n += l.units * in + l.units + (l.act == activation::prelu ? l.units : 0) +
            (l.layer_norm ? 2 * l.units : 0) + (l.residual && l.units != in ? l.units * in : 0) +
            (l.batch_norm ? 4 * l.units : 0);
       in = l.units;
     }
+    return n;
+  }
+
+  bool is_index(std::size_t c) const {
+    bool index = false;
+    for (const auto& t : spec.embeddings) index |= t.column == c;
+    return index;
+  }
+
+  std::size_t n_params() const {
+    std::size_t n = n_layer_params();
+    if (spec.feature_scale)
+      for (std::size_t c = 0; c < spec.n_inputs; ++c) n += is_index(c) ? 0 : 1;
+    for (const auto& t : spec.periodic_embeddings)
+      n += t.n_frequencies + (2 * t.n_frequencies + 1) * t.dim;
     for (const auto& t : spec.embeddings) n += t.cardinality * t.dim;
     return n;
   }
 
-  // The first layer's input for one row of raw inputs: the columns without an embedding, then
-  // each embedding's row (out of range or NaN: the last row).
+  // The first layer's input for one row of raw inputs: each column but the embedding indices
+  // times its scale (with feature_scale); of those, the columns without an embedding, then each
+  // embedding's row (out of range or NaN: the last row), then each periodic embedding:
+  // relu(W [sin(2 pi c x), cos(2 pi c x)] + b).
   std::vector<double> embed(const std::vector<double>& p, const double* x) const {
+    std::size_t off = n_layer_params();
+    std::vector<double> xs(x, x + spec.n_inputs);
+    if (spec.feature_scale)
+      for (std::size_t c = 0; c < spec.n_inputs; ++c)
+        if (!is_index(c)) xs[c] *= p[off++];
     std::vector<double> in;
     for (std::size_t c = 0; c < spec.n_inputs; ++c) {
-      bool embedded = false;
-      for (const auto& t : spec.embeddings) embedded |= t.column == c;
-      if (!embedded) in.push_back(x[c]);
+      bool periodic = false;
+      for (const auto& t : spec.periodic_embeddings) periodic |= t.column == c;
+      if (!is_index(c) && !periodic) in.push_back(xs[c]);
     }
-    std::size_t off = n_params();
-    for (const auto& t : spec.embeddings) off -= t.cardinality * t.dim;
+    std::vector<double> plr;
+    for (const auto& t : spec.periodic_embeddings) {
+      const std::size_t k = t.n_frequencies;
+      const double* c = p.data() + off;
+      const double* w = c + k;
+      const double* b = w + 2 * k * t.dim;
+      std::vector<double> v(2 * k);
+      for (std::size_t m = 0; m < k; ++m) {
+        v[m] = std::sin(2.0 * 3.14159265358979323846 * c[m] * xs[t.column]);
+        v[k + m] = std::cos(2.0 * 3.14159265358979323846 * c[m] * xs[t.column]);
+      }
+      for (std::size_t q = 0; q < t.dim; ++q) {
+        double h = b[q];
+        for (std::size_t m = 0; m < 2 * k; ++m) h += w[q * 2 * k + m] * v[m];
+        plr.push_back(std::max(h, 0.0));
+      }
+      off += k + (2 * k + 1) * t.dim;
+    }
     for (const auto& t : spec.embeddings) {
       const double v = x[t.column];
       const std::size_t row =
@@ -99,6 +139,7 @@ struct naive_mlp {
       for (std::size_t q = 0; q < t.dim; ++q) in.push_back(p[off + row * t.dim + q]);
       off += t.cardinality * t.dim;
     }
+    in.insert(in.end(), plr.begin(), plr.end());
     return in;
   }
 
