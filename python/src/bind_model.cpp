@@ -101,17 +101,18 @@ void bind_model(py::module_& m) {
       .def(
           "to_onnx",
           [](const model_holder& h, int opset, const std::string& batch, bool raw) {
-            return py::bytes(onnx_bytes(h.model, {.opset = opset, .batch = batch, .raw = raw}));
+            return py::bytes(onnx_bytes(h.file(), {.opset = opset, .batch = batch, .raw = raw}));
           },
           py::arg("opset") = 17, py::arg("batch") = "N", py::arg("raw") = false,
           "The network alone as ONNX bytes: one float input 'features' (rows x n_inputs, as "
-          "predict takes them), one output 'outputs' (probabilities for bce and ce unless raw). "
+          "predict takes them), one output 'outputs' (probabilities for bce and ce unless raw; "
+          "an ensemble's members averaged). "
           "Predictor.to_onnx exports the whole model, preprocessing included.")
       .def(
           "export_onnx",
           [](const model_holder& h, const std::string& path, int opset, const std::string& batch,
              bool raw) {
-            export_onnx(h.model, path, {.opset = opset, .batch = batch, .raw = raw});
+            export_onnx(h.file(), path, {.opset = opset, .batch = batch, .raw = raw});
           },
           py::arg("path"), py::arg("opset") = 17, py::arg("batch") = "N", py::arg("raw") = false,
           "to_onnx's bytes written to path atomically (a failed export leaves no file)")
