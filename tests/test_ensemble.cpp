@@ -85,8 +85,8 @@ TEST_CASE("an ensemble size out of range is a one-line error naming --ensemble",
 }
 
 TEST_CASE(
-    "an ensemble is the same file for any thread count; member i is the model trained "
-    "alone with member_seed; predictions are the members' mean",
+    "an ensemble is the same file for any thread count, member i is the model trained "
+    "alone with member_seed, and predictions are the members' mean",
     "[ensemble]") {
   const tmlp::table t = tmlp::read_csv(data_dir + "/iris.csv");
   const std::uint64_t seed = 7;
