@@ -276,7 +276,7 @@ std::vector<train_flag> make_train_flags() {
       {.name = "ensemble",
        .help = "Train this many members that differ only in their seed (member 0 uses --seed) "
                "into one model file; predictions average the members' probabilities or values. "
-               "Costs K times the training and prediction work",
+               "Costs as many times the training and prediction work",
        .field = &o::ensemble,
        .shows_default = true,
        .in_model = true,

@@ -52,6 +52,11 @@ check "the ensemble's probabilities are the mean of the members' alone" $?
 "$tmlp" evaluate "$work/t1.tmlp" "$data/digits.csv" --json | grep -q '"accuracy"'
 check "evaluate with an ensemble" $?
 
+echo '{"ensemble": 3, "seed": 5, "threads": 1}' >"$work/config.json"
+"$tmlp" train "${run[@]}" --config "$work/config.json" -o "$work/c.tmlp"
+cmp -s "$work/t1.tmlp" "$work/c.tmlp"
+check "\"ensemble\" in a --config file" $?
+
 one_line_error "--ensemble 0" "--ensemble: 0; expected a number of members in [1, 256]" \
   "$tmlp" train "${run[@]}" --ensemble 0 -o "$work/x.tmlp"
 one_line_error "--ensemble with --checkpoint" "--checkpoint: an ensemble is not checkpointed" \
