@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "io/container.hpp"
 #include "support/common.hpp"
 #include "tmlp/data.hpp"
 #include "tmlp/ensemble.hpp"
@@ -202,4 +203,34 @@ TEST_CASE("fit_ensemble: no checkpoints of an ensemble, and a stop stops every m
     CHECK(r.epochs.size() <= 1);
   }
   CHECK(!members_seen.empty());
+}
+
+TEST_CASE("damaged ensemble headers are clear errors", "[ensemble][model_file]") {
+  const tmlp::model a =
+      tmlp::model::create({.n_inputs = 2,
+                           .layers = {{.units = 2, .act = tmlp::activation::identity}},
+                           .loss = tmlp::loss_kind::ce,
+                           .seed = 4});
+  const std::string spec = tmlp::spec_to_json(a.spec());
+  const std::vector<float> params(3 * a.n_params(), 0.5f);
+  const auto file = [&](std::uint32_t version, const std::string& members, std::size_t n_floats) {
+    const tmlp::io::container_kind kind{"TMLPMODL", 2, "model file", 1};
+    const std::string header = R"({"spec": )" + spec + R"(, "metadata": null)" +
+                               (members.empty() ? "" : R"(, "members": )" + members) + "}";
+    const std::span<const float> floats[] = {std::span(params).first(n_floats)};
+    return tmlp::io::encode_container(kind, header, floats, version);
+  };
+  const std::size_t n = a.n_params();
+  CHECK(tmlp::model_from_bytes(file(2, "[4, 5, 6]", 3 * n)).n_members() == 3);
+  CHECK(tmlp::model_from_bytes(file(1, "", n)).n_members() == 1);
+  CHECK(tmlp::model_from_bytes(file(2, "", n)).n_members() == 1);
+  const auto message = [&](std::uint32_t version, const std::string& members, std::size_t k) {
+    return error_message([&] { tmlp::model_from_bytes(file(version, members, k * n), "m"); });
+  };
+  CHECK_THAT(message(1, "[4, 5, 6]", 3), Contains("a format version 1 file has no members"));
+  CHECK_THAT(message(2, "[4, 5, 6]", 2), Contains("3 members of"));
+  CHECK_THAT(message(2, "[5, 4, 6]", 3), Contains("the first member's seed is not the spec's"));
+  CHECK_THAT(message(2, "[4]", 1), Contains("two or more seeds"));
+  CHECK_THAT(message(2, "[4, -1]", 2), Contains("is not a whole number"));
+  CHECK_THAT(message(2, R"({"a": 1})", 2), Contains("two or more seeds"));
 }
