@@ -142,7 +142,9 @@ int train_ensemble(const train_options& o, train_config cfg) {
   if (!o.log.empty()) log.emplace(o.log, false, true);
   const std::unique_ptr<train_data> files = load_train_data(o);
   const training_data& d = *files->rows;
-  progress shown(progress::detect(o.quiet), o.epochs, d.x_train->rows(), o.batch_size, o.ensemble);
+  const std::size_t n_train = d.x_train->rows();
+  progress shown(progress::detect(o.quiet), o.epochs, n_train,
+                 o.batch_size.value_or(auto_batch_size(n_train)), o.ensemble);
   cfg.on_batch = [&shown](const batch_report& b) {
     shown.batch(b);
     return true;
