@@ -97,6 +97,8 @@ TEST_CASE(
   CHECK(tmlp::model_to_bytes(one_thread) == tmlp::model_to_bytes(two_threads));
   const tmlp::loaded_model three_threads = train_file(iris_options(seed, 3, 3), t);
   CHECK(tmlp::model_to_bytes(one_thread) == tmlp::model_to_bytes(three_threads));
+  const tmlp::loaded_model five_threads = train_file(iris_options(seed, 3, 5), t);  // 2, 2, 1
+  CHECK(tmlp::model_to_bytes(one_thread) == tmlp::model_to_bytes(five_threads));
 
   // Each member is the single model of a run with its seed (member 0: this run's own).
   std::vector<tmlp::predictor> alone;
