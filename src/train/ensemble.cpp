@@ -77,7 +77,7 @@ ensemble_fit fit_ensemble(const train_options& o, const training_data& d, train_
   for (std::size_t i = 0; i < k; ++i) {
     model_spec spec = base;
     spec.seed = member_seed(o.seed, i);
-    f.members.push_back(model::create(spec));
+    f.members.push_back(with_flag_names([&] { return model::create(spec); }));
   }
   f.results.resize(k);
   const auto fit_one = [&](std::size_t i, const train_config& c) {
