@@ -64,4 +64,8 @@ one_line_error "--ensemble with --checkpoint" "--checkpoint: an ensemble is not 
 "$tmlp" train "${run[@]}" --checkpoint "$work/c.ckpt" -o "$work/x.tmlp"
 one_line_error "--ensemble with --resume" "--resume: an ensemble is not checkpointed" \
   "$tmlp" train "${run[@]}" --ensemble 2 --resume "$work/c.ckpt" -o "$work/x.tmlp"
+echo '{"ensemble": [1, 3]}' >"$work/space.json"
+one_line_error "an ensemble in a tmlp tune space" "a trial trains one model, not an ensemble" \
+  "$tmlp" tune "$data/iris.csv" --target -1 --epochs 2 --budget 2-trials \
+  --space "$work/space.json" -o "$work/best.tmlp"
 finish
