@@ -366,14 +366,14 @@ static void export_onnx(const char* data_dir, const char* scratch) {
   }
   if (expect_ok(tmlp_model_export_onnx(m, again, options, NULL), "export again"))
     CHECK(same_bytes(out, again));
-  if (expect_ok(tmlp_model_export_onnx(m, again, "{\"features_only\": true, \"batch\": 1}",
-                                       &notice),
-                "export features only"))
+  if (expect_ok(
+          tmlp_model_export_onnx(m, again, "{\"features_only\": true, \"batch\": 1}", &notice),
+          "export features only"))
     CHECK(notice[0] == '\0' && file_size(again) > 1000 && !same_bytes(out, again));
   expect_status(tmlp_model_export_onnx(m, bad, "{\"opset\": 12}", NULL), TMLP_UNSUPPORTED,
                 "export at opset 12");
-  expect_status(tmlp_model_export_onnx(m, bad, "{\"opset\": \"17\"}", NULL),
-                TMLP_INVALID_ARGUMENT, "an opset as text");
+  expect_status(tmlp_model_export_onnx(m, bad, "{\"opset\": \"17\"}", NULL), TMLP_INVALID_ARGUMENT,
+                "an opset as text");
   expect_status(tmlp_model_export_onnx(m, bad, "{\"opst\": 17}", NULL), TMLP_INVALID_ARGUMENT,
                 "an unknown export option");
   expect_status(tmlp_model_export_onnx(m, bad, "[1]", NULL), TMLP_INVALID_ARGUMENT,
