@@ -10,6 +10,11 @@
 // parameters as float32, then a u64 FNV-1a checksum of every byte before it. The same model and
 // metadata always give the same bytes (no timestamps, no host names). Checkpoints (a model with
 // the state of its training): tmlp/checkpoint.hpp.
+//
+// An ensemble (tmlp/ensemble.hpp) is one file: format version 2, the header's "members" the
+// members' seeds (the first is the spec's), and the members' parameters one after the other,
+// each member's model the spec with its seed. A single model is written as format version 1,
+// with no "members", as builds before ensembles wrote it (and read it).
 #pragma once
 
 #include <span>
@@ -20,7 +25,9 @@
 
 namespace tmlp {
 
-inline constexpr unsigned model_format_version = 1;
+// The newest format version written (an ensemble); single models are written as version 1.
+// Versions 1 and 2 are read.
+inline constexpr unsigned model_format_version = 2;
 
 // Writes to a temporary file beside `path`, flushes it to disk and renames it over `path`, so
 // a crash or kill at any moment leaves either the old file or the new one, never a mix.
@@ -28,9 +35,18 @@ inline constexpr unsigned model_format_version = 1;
 void save_model(const model& m, const std::string& path, const std::string& metadata_json = "");
 
 struct loaded_model {
-  tmlp::model model;
+  tmlp::model model;     // the model; an ensemble's member 0
   std::string metadata;  // JSON text given to save_model ("null" if none)
+  // An ensemble's members 1..K-1 (the same spec as `model` but for its seed); empty: one model.
+  std::vector<tmlp::model> more_members;
+
+  std::size_t n_members() const noexcept { return 1 + more_members.size(); }
 };
+
+// A whole model file's content: l.model with l.more_members (which must have l.model's spec but
+// for their seeds, else tmlp::error), and l.metadata ("" or "null": none).
+void save_model(const loaded_model& l, const std::string& path);
+std::vector<unsigned char> model_to_bytes(const loaded_model& l);
 
 // Reads and verifies a model file. A truncated, corrupted, wrong-version or hostile file is a
 // tmlp::error (errc::corrupt_model or errc::io) naming the path and the problem; nothing is

@@ -4,7 +4,7 @@
 //     tmlp::export_onnx(p, "churn.onnx");                   // raw columns in, predictions out
 //     if (std::string n = tmlp::onnx_notice(p, {}); !n.empty()) // what ONNX cannot express
 //       std::fprintf(stderr, "%s\n", n.c_str());
-//     tmlp::export_onnx(p.model(), "net.onnx");             // the network on features only
+//     tmlp::export_onnx(p.file(), "net.onnx");              // the network on features only
 //
 // The whole model (a predictor): one input per training column, named as the column, shape
 // [batch, 1]: float for numeric and boolean columns (booleans as 0/1; NaN for a missing value),
@@ -22,6 +22,12 @@
 // (probabilities for bce and ce, values for regression; with onnx_options::raw, the last
 // layer's outputs before the sigmoid or softmax).
 //
+// An ensemble (tmlp/ensemble.hpp; a predictor's or a loaded_model's members) is exported as
+// its members' networks side by side on the same features, their outputs (probabilities for bce
+// and ce, values for regression) averaged in the graph as predict_mean does (in double, in
+// member order), before a regression's unscaling; raw outputs of an ensemble are an error (a
+// mean of logits is not its prediction).
+//
 // Both fold batch norm into the weights as predict does and leave dropout out. Needs a build
 // with TMLP_WITH_ONNX (Debian's libonnx-dev); otherwise these throw tmlp::error (unsupported).
 #pragma once
@@ -31,6 +37,7 @@
 #include <vector>
 
 #include "tmlp/data.hpp"
+#include "tmlp/io.hpp"
 #include "tmlp/model.hpp"
 #include "tmlp/predictor.hpp"
 
@@ -57,11 +64,13 @@ void add_hashed_levels(onnx_options& o, const predictor& p, const table_view& t)
 // exported (an opset out of range, a bad batch name, a hashed column without hashed_levels).
 std::string onnx_bytes(const predictor& p, const onnx_options& o = {});
 std::string onnx_bytes(const model& m, const onnx_options& o = {});
+std::string onnx_bytes(const loaded_model& l, const onnx_options& o = {});  // the network alone
 
 // The same, written to path atomically (a failed export leaves no file, and an existing file
 // at path stays as it was).
 void export_onnx(const predictor& p, const std::string& path, const onnx_options& o = {});
 void export_onnx(const model& m, const std::string& path, const onnx_options& o = {});
+void export_onnx(const loaded_model& l, const std::string& path, const onnx_options& o = {});
 
 // One line saying which steps of p's preprocessing the export with o cannot express exactly,
 // and what the exported file does instead; empty when it predicts what tmlp predicts for every

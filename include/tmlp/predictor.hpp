@@ -1,6 +1,7 @@
 // A model file written by `tmlp train` (or the Python and C bindings): the model with the
 // preprocessing fitted when it was trained, predicting from raw tables with the training
-// columns (a target column, if present, is ignored).
+// columns (a target column, if present, is ignored). An ensemble's predictions are the mean of
+// its members' (tmlp/ensemble.hpp).
 //
 //     tmlp::predictor p = tmlp::predictor::load("churn.tmlp");
 //     tmlp::data_source d = p.open("new.csv");        // or tmlp::read_csv(path, p.csv_kinds())
@@ -29,7 +30,14 @@ class predictor {
   // The same from a model already loaded; `source` names it in messages.
   predictor(loaded_model l, const std::string& source);
 
+  // The model; an ensemble's member 0.
   const tmlp::model& model() const noexcept { return l_.model; }
+  // The ensemble's members (1: one model) and member i (0 <= i < n_members()).
+  std::size_t n_members() const noexcept { return l_.n_members(); }
+  const tmlp::model& member(std::size_t i) const noexcept {
+    return i == 0 ? l_.model : l_.more_members[i - 1];
+  }
+  const loaded_model& file() const noexcept { return l_; }
   const preprocessor& prep() const noexcept { return prep_; }
   const std::string& metadata() const noexcept { return l_.metadata; }
 
@@ -42,8 +50,9 @@ class predictor {
   data_source open(const std::string& path, int n_threads = 0) const;
 
   // The model's outputs for every row of t (rows x n_outputs: probabilities for bce and ce,
-  // standardized values for regression), a chunk of rows at a time so that the features of a
-  // large (or memory-mapped) table never exist at once. Throws as preprocessor::check does.
+  // standardized values for regression; an ensemble's mean, see predict_mean), a chunk of rows at a
+  // time so that the features of a large (or memory-mapped) table never exist at once. Throws as
+  // preprocessor::check does.
   matrix outputs(const table_view& t, int n_threads = 0) const;
 
   // Classification: rows x k class probabilities, k = prep().n_classes() >= 2, in the order

@@ -100,7 +100,9 @@ typedef struct tmlp_fit_report {
  * initialized from its seed. *out: the model (NULL on failure), to free with tmlp_model_free. */
 tmlp_status tmlp_model_create(const char* spec_json, tmlp_model** out);
 
-/* Reads a model file (written by tmlp_model_save, `tmlp train` or the Python package). */
+/* Reads a model file (written by tmlp_model_save, `tmlp train` or the Python package). A file
+ * of an ensemble ("ensemble": K when training) holds K members: every prediction of the handle
+ * is their mean (probabilities, or values), and tmlp_trainer_fit refuses it. */
 tmlp_status tmlp_model_load(const char* path, tmlp_model** out);
 
 /* Writes the model, with its preprocessing and training metadata if it has them, to path

@@ -67,6 +67,7 @@ struct train_options {
   std::uint64_t shard_rows = 64;              // train_config::shard_rows
   std::uint64_t max_shards = 16;              // train_config::max_shards
   std::uint64_t seed = 0;
+  std::uint64_t ensemble = 1;  // members trained with seeds derived from seed (tmlp/ensemble.hpp)
   // output
   std::string out;                     // model file; empty: DATA with extension .tmlp
   std::string log;                     // JSON-lines epoch log; empty: none

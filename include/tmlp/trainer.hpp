@@ -134,6 +134,7 @@ struct epoch_report {
   std::vector<layer_health> layers;
   bool vanishing = false;  // any layer
   bool exploding = false;  // any layer
+  std::size_t member = 0;  // the ensemble member trained (tmlp/ensemble.hpp); 0: one model
 };
 
 struct batch_report {
@@ -142,6 +143,7 @@ struct batch_report {
   std::size_t n_batches = 0;
   double loss = 0.0;  // mean weighted loss of the batch
   float lr = 0.0f;
+  std::size_t member = 0;  // the ensemble member trained (tmlp/ensemble.hpp); 0: one model
 };
 
 enum class fit_status {

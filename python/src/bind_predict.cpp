@@ -53,15 +53,10 @@ void bind_predict(py::module_& m) {
     p = tmlp.Predictor.load("churn.tmlp")        # or tmlp.Predictor(model) after fitting
     proba = p.probabilities(tmlp.read_csv("new.csv", categorical=p.categorical_columns))
 )")
-      .def(py::init([](const model_holder& h) {
-             return predictor(loaded_model{h.model, h.metadata}, "<model>");
-           }),
+      .def(py::init([](const model_holder& h) { return predictor(h.file(), "<model>"); }),
            py::arg("model"))
       .def_static("load", &predictor::load, py::arg("path"))
-      .def_property_readonly("model",
-                             [](const predictor& p) {
-                               return model_holder{p.model(), p.metadata()};
-                             })
+      .def_property_readonly("model", [](const predictor& p) { return model_holder::of(p.file()); })
       .def_property_readonly(
           "task", [](const predictor& p) { return std::string(to_string(p.prep().task())); })
       .def_property_readonly("class_labels",

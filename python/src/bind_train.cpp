@@ -17,6 +17,7 @@
 #include "options.hpp"
 #include "table_holder.hpp"
 #include "tmlp/distributed.hpp"
+#include "tmlp/ensemble.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/io.hpp"
 #include "tmlp/trainer.hpp"
@@ -37,6 +38,7 @@ py::dict epoch_dict(const epoch_report& e) {
   d["samples_per_second"] = e.samples_per_second;
   d["vanishing"] = e.vanishing;
   d["exploding"] = e.exploding;
+  d["member"] = e.member;
   py::list layers;
   for (const layer_health& l : e.layers) {
     py::dict h;
@@ -120,6 +122,9 @@ class py_trainer {
   py::dict fit(model_holder& m, py::handle x, py::handle y, py::handle sample_weight,
                py::handle x_valid, py::handle y_valid, py::object on_epoch,
                py::handle communicator) {
+    if (m.n_members() > 1)
+      bad_input(fmt::format("fit: the model is an ensemble of {} members; a Trainer fits one model",
+                            m.n_members()));
     const float_matrix xs = as_float_matrix(x, "X", false, m.model.n_inputs());
     const float_matrix ys = as_float_matrix(y, "y", true);
     std::optional<float_matrix> ws, xv, yv;
@@ -180,7 +185,7 @@ py::dict fit_table(const py::dict& kwargs, const table_holder& train, const tabl
   std::vector<epoch_report> history;
   add_callbacks(cfg, history, on_epoch);
   std::unique_ptr<training_data> d;
-  std::optional<model> m;
+  std::optional<ensemble_fit> f;
   fit_result r;
   bool interrupted = false;
   matrix y_codes;
@@ -188,18 +193,17 @@ py::dict fit_table(const py::dict& kwargs, const table_holder& train, const tabl
     const interrupt_guard guard;
     const py::gil_scoped_release unlocked;
     d = prepare_training(o, train.view(), valid ? &valid->view() : nullptr, w);
-    m.emplace(with_flag_names([&] { return model::create(training_model_spec(o, *d)); }));
     y_codes = d->prep.targets(train.view());
-    trainer t(cfg);
-    r = t.fit(*m, *d->x_train, d->y_train, d->x_valid.get(), d->y_valid, d->w_train);
+    f.emplace(fit_ensemble(o, *d, cfg));  // one model unless ensemble > 1
+    r = f->results[0];
     interrupted = interrupt_guard::interrupted();
   }
-  if (r.status == fit_status::diverged)
-    throw error(errc::invalid_data,
-                "training diverged (loss or gradient not finite); try a lower lr or clip_norm");
-  const std::size_t epochs_run = r.epochs.empty() ? 0 : r.epochs.back().epoch;
+  for (const fit_result& member : f->results)
+    if (member.status == fit_status::diverged)
+      throw error(errc::invalid_data,
+                  "training diverged (loss or gradient not finite); try a lower lr or clip_norm");
   py::dict out;
-  out["model"] = model_holder{std::move(*m), model_metadata(o, *d, r, epochs_run)};
+  out["model"] = model_holder::of(f->file(o, *d));
   out["result"] = result_dict(r, history, interrupted);
   out["summary"] = d->summary;
   py::array_t<float> codes(y_codes.rows());

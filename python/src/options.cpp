@@ -118,8 +118,13 @@ void set_option(train_options& o, const std::string& key, py::handle v) {
           if (!is_integer(v)) bad_value(key, v, "an integer");
           field = static_cast<int>(integer(v));
         } else {
-          if (!is_integer(v) || integer(v) < 0) bad_value(key, v, "a whole number (0, 1, 2, ...)");
-          field = static_cast<std::uint64_t>(integer(v));
+          // Up to 2^64 - 1 (an ensemble member's seed may be above 2^63).
+          if (!is_integer(v)) bad_value(key, v, "a whole number (0, 1, 2, ...)");
+          try {
+            field = py::int_(py::reinterpret_borrow<py::object>(v)).cast<unsigned long long>();
+          } catch (const py::cast_error&) {
+            bad_value(key, v, "a whole number (0, 1, 2, ...)");
+          }
         }
       },
       f->field);

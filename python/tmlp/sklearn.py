@@ -43,7 +43,8 @@ class _MLPBase(BaseEstimator):
                  label_smoothing=None, class_weight="none",
                  optimizer="adam", lr=0.0, batch_size=None, epochs=50, schedule="constant",
                  l1=0.0, l2=0.0, weight_decay=None, clip_norm=0.0, clip_value=0.0,
-                 early_stop=5, threads=0, shard_rows=64, max_shards=16, seed=0, verbose=1):
+                 early_stop=5, threads=0, shard_rows=64, max_shards=16, seed=0, ensemble=1,
+                 verbose=1):
         self.valid_fraction = valid_fraction
         self.numeric = numeric
         self.categorical = categorical
@@ -83,6 +84,7 @@ class _MLPBase(BaseEstimator):
         self.shard_rows = shard_rows
         self.max_shards = max_shards
         self.seed = seed
+        self.ensemble = ensemble
         self.verbose = verbose
 
     # --- data --------------------------------------------------------------------------------
@@ -226,7 +228,8 @@ class _MLPBase(BaseEstimator):
         options.update(self._forced_options())
         if valid is not None:
             options["valid"] = "<eval_set>"
-        with progress_callback(self.verbose, self.epochs, on_epoch) as callback:
+        members = self.ensemble if isinstance(self.ensemble, int) else 1
+        with progress_callback(self.verbose, self.epochs, on_epoch, members) as callback:
             out = _tmlp._fit_table(options, table, valid, weights, callback)
         self._set_fitted(out, table)
         if out["interrupted"]:
@@ -241,7 +244,9 @@ class _MLPBase(BaseEstimator):
         self.status_ = result["status"]
         self.best_epoch_ = result["best_epoch"]
         self.notes_ = result["notes"]
-        self.n_iter_ = len(self.history_)
+        # Epochs run by member 0 (an ensemble's history holds every member's, each with its
+        # "member").
+        self.n_iter_ = sum(1 for e in self.history_ if e.get("member", 0) == 0)
         self._fitted_hook(out, table)
 
     def save(self, path):

@@ -6,6 +6,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "tmlp/data.hpp"
 #include "tmlp/data_source.hpp"
@@ -16,9 +17,10 @@
 #include "tmlp/trainer.hpp"
 
 struct tmlp_model {
-  tmlp::model net;
-  std::string metadata;                 // the model file's metadata JSON; empty: none
-  std::optional<tmlp::predictor> pred;  // a copy of net with its preprocessing, if it has one
+  tmlp::model net;                        // an ensemble's member 0
+  std::string metadata;                   // the model file's metadata JSON; empty: none
+  std::optional<tmlp::predictor> pred;    // a copy of the members with their preprocessing, if any
+  std::vector<tmlp::model> more_members;  // an ensemble's members 1..K-1 (tmlp/ensemble.hpp)
 };
 
 struct tmlp_dataset {
@@ -67,6 +69,11 @@ tmlp_status guarded(F&& body) noexcept {
 // A model handle for m with the metadata of its file ("" or "null": none); the predictor is
 // made when the metadata holds preprocessing. source names the model in messages.
 std::unique_ptr<tmlp_model> make_model(model m, std::string metadata, const std::string& source);
+// The same for a model file's content (an ensemble's members with it).
+std::unique_ptr<tmlp_model> make_model(loaded_model l, const std::string& source);
+
+// The model file's content of h (its members and metadata), copied.
+loaded_model file_of(const tmlp_model& h);
 
 // Fills report (if not null) from r; epochs_run counts from epoch 1.
 void fill_report(const fit_result& r, std::size_t epochs_run, tmlp_fit_report* report);

@@ -81,7 +81,7 @@ tmlp_status tmlp_model_export_onnx(const tmlp_model* model, const char* path,
         throw tmlp::error(tmlp::errc::invalid_argument,
                           "tmlp_model_export_onnx: levels_from is for the whole-model export, "
                           "not features_only");
-      tmlp::export_onnx(model->net, path, r.onnx);
+      tmlp::export_onnx(tmlp::capi::file_of(*model), path, r.onnx);
       return;
     }
     const tmlp::predictor& p = *model->pred;

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "capi/capi.hpp"
+#include "tmlp/ensemble.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/io.hpp"
 
@@ -40,11 +41,19 @@ const predictor& predictor_of(const tmlp_model& m, const char* function) {
 }  // namespace
 
 std::unique_ptr<tmlp_model> make_model(model m, std::string metadata, const std::string& source) {
-  auto h = std::make_unique<tmlp_model>(tmlp_model{std::move(m), std::move(metadata), {}});
+  return make_model(loaded_model{std::move(m), std::move(metadata), {}}, source);
+}
+
+std::unique_ptr<tmlp_model> make_model(loaded_model l, const std::string& source) {
+  auto h = std::make_unique<tmlp_model>(
+      tmlp_model{std::move(l.model), std::move(l.metadata), {}, std::move(l.more_members)});
   const nlohmann::json meta = nlohmann::json::parse(h->metadata, nullptr, false);
-  if (meta.is_object() && meta.contains("preprocessing"))
-    h->pred.emplace(loaded_model{h->net, h->metadata}, source);
+  if (meta.is_object() && meta.contains("preprocessing")) h->pred.emplace(file_of(*h), source);
   return h;
+}
+
+loaded_model file_of(const tmlp_model& h) {
+  return loaded_model{h.net, h.metadata, h.more_members};
 }
 
 std::unique_ptr<tmlp_dataset> open_dataset(const std::string& path, const csv_options& csv) {
@@ -71,7 +80,7 @@ tmlp_status tmlp_model_load(const char* path, tmlp_model** out) {
     *out = nullptr;
     require(path, "tmlp_model_load", "path");
     tmlp::loaded_model l = tmlp::load_model(path);
-    *out = tmlp::capi::make_model(std::move(l.model), std::move(l.metadata), path).release();
+    *out = tmlp::capi::make_model(std::move(l), path).release();
   });
 }
 
@@ -79,7 +88,7 @@ tmlp_status tmlp_model_save(const tmlp_model* model, const char* path) {
   return guarded([&] {
     require(model, "tmlp_model_save", "model");
     require(path, "tmlp_model_save", "path");
-    tmlp::save_model(model->net, path, model->metadata);
+    tmlp::save_model(tmlp::capi::file_of(*model), path);
   });
 }
 
@@ -103,7 +112,9 @@ tmlp_status tmlp_model_predict(const tmlp_model* model, const float* x, size_t r
     tmlp::capi::product(rows, cols, f);
     const std::size_t k = model->net.n_outputs();
     tmlp::capi::require_room(tmlp::capi::product(rows, k, f), out_size, f);
-    model->net.predict(tmlp::matrix_view(x, rows, cols), tmlp::matrix_span(out, rows, k));
+    std::vector<const tmlp::model*> all{&model->net};
+    for (const tmlp::model& m : model->more_members) all.push_back(&m);
+    tmlp::predict_mean(all, tmlp::matrix_view(x, rows, cols), tmlp::matrix_span(out, rows, k));
   });
 }
 

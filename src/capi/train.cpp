@@ -6,6 +6,7 @@
 
 #include "capi/capi.hpp"
 #include "capi/options.hpp"
+#include "tmlp/ensemble.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/io.hpp"
 #include "tmlp/training_data.hpp"
@@ -56,17 +57,16 @@ std::unique_ptr<tmlp_model> train_tables(const train_options& o, train_config cf
                                          tmlp_fit_report* report) {
   set_epoch_callback(cfg, callback, user);
   const std::unique_ptr<training_data> d = prepare_training(o, train, valid);
-  model m = with_flag_names([&] { return model::create(training_model_spec(o, *d)); });
-  trainer t(cfg);
-  const fit_result r = t.fit(m, *d->x_train, d->y_train, d->x_valid.get(), d->y_valid, d->w_train);
-  if (r.status == fit_status::diverged)
-    throw error(errc::invalid_data,
-                "training diverged (loss or gradient not finite); try a lower lr or clip-norm");
-  const std::size_t epochs_run = r.epochs.empty() ? 0 : r.epochs.back().epoch;
-  std::string metadata = model_metadata(o, *d, r, epochs_run);
-  if (!o.out.empty()) save_model(m, o.out, metadata);
-  std::unique_ptr<tmlp_model> h = make_model(std::move(m), std::move(metadata), o.data);
-  fill_report(r, epochs_run, report);
+  ensemble_fit f = fit_ensemble(o, *d, cfg);  // one model unless the ensemble option says
+  for (const fit_result& r : f.results)
+    if (r.status == fit_status::diverged)
+      throw error(errc::invalid_data,
+                  "training diverged (loss or gradient not finite); try a lower lr or clip-norm");
+  const fit_result r = f.results[0];
+  loaded_model l = f.file(o, *d);
+  if (!o.out.empty()) save_model(l, o.out);
+  std::unique_ptr<tmlp_model> h = make_model(std::move(l), o.data);
+  fill_report(r, r.epochs.empty() ? 0 : r.epochs.back().epoch, report);
   return h;
 }
 

@@ -61,6 +61,11 @@ tmlp_status tmlp_trainer_fit(tmlp_trainer* trainer, tmlp_model* model, const flo
     require(model, f, "model");
     require(x, f, "x");
     require(y, f, "y");
+    if (!model->more_members.empty())
+      throw tmlp::error(tmlp::errc::unsupported,
+                        fmt::format("{}: the model is an ensemble of {} members; a trainer fits "
+                                    "one model",
+                                    f, 1 + model->more_members.size()));
     tmlp::train_config cfg = trainer->config;
     tmlp::capi::set_epoch_callback(cfg, trainer->callback, trainer->user);
     tmlp::trainer t(cfg);

@@ -22,6 +22,7 @@
 #include "tmlp/data_source.hpp"
 #include "tmlp/dataset.hpp"
 #include "tmlp/distributed.hpp"
+#include "tmlp/ensemble.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/io.hpp"
 #include "tmlp/predictor.hpp"
@@ -46,9 +47,16 @@ void print_training(const nlohmann::json& t) {
     line += f.positional ? value : fmt::format("--{} {}", f.name, value);
   }
   fmt::print("training   {}\n", line);
-  if (t.contains("status"))
+  if (t.contains("members") && t["members"].is_array()) {  // an ensemble: each member's
+    std::size_t i = 0;
+    for (const nlohmann::json& m : t["members"])
+      fmt::print("result     member {}: {} after {} epochs (best {})\n", ++i,
+                 m.value("status", std::string("?")), m.value("epochs_run", std::size_t{0}),
+                 m.value("best_epoch", std::size_t{0}));
+  } else if (t.contains("status")) {
     fmt::print("result     {} after {} epochs (best {})\n", t["status"].get<std::string>(),
                t.value("epochs_run", std::size_t{0}), t.value("best_epoch", std::size_t{0}));
+  }
 }
 
 // Features from a .npy file with the columns of a targets .npy file appended, named target (one
@@ -110,11 +118,82 @@ int convert(const convert_options& o) {
   return 0;
 }
 
+namespace {
+
+// The model file's path: --out, or DATA with extension .tmlp.
+std::string model_path(const train_options& o) {
+  return o.out.empty() ? std::filesystem::path(o.data).replace_extension(".tmlp").string() : o.out;
+}
+
+// --ensemble K > 1: K members trained in this process (side by side when the threads allow),
+// each named in the progress lines and the log; no checkpoints, no MPI.
+int train_ensemble(const train_options& o, train_config cfg) {
+  if (!o.resume.empty())
+    throw error(errc::unsupported,
+                "--resume: an ensemble is not checkpointed (train it again without --resume)");
+  if (!o.checkpoint.empty())
+    throw error(errc::unsupported,
+                "--checkpoint: an ensemble is not checkpointed (train it without --checkpoint)");
+  if (o.distributed || launched_by_mpi())
+    throw error(errc::unsupported,
+                "--ensemble: training across MPI ranks makes one model; train an ensemble in one "
+                "process");
+  std::optional<train_log> log;
+  if (!o.log.empty()) log.emplace(o.log, false, true);
+  const std::unique_ptr<train_data> files = load_train_data(o);
+  const training_data& d = *files->rows;
+  const std::size_t n_train = d.x_train->rows();
+  progress shown(progress::detect(o.quiet), o.epochs, n_train,
+                 o.batch_size.value_or(auto_batch_size(n_train)), o.ensemble);
+  cfg.on_batch = [&shown](const batch_report& b) {
+    shown.batch(b);
+    return true;
+  };
+  cfg.on_epoch = [&shown, &log](const epoch_report& e) {
+    if (log) log->write(e);
+    shown.epoch(e);
+    return true;
+  };
+  const ensemble_plan plan = plan_ensemble(o.ensemble, o.threads);
+  if (!o.quiet)
+    fmt::print("{}\n{} members, {} at a time with {} thread(s) each\n", d.summary, o.ensemble,
+               plan.at_once, plan.threads.back());
+  std::fflush(stdout);
+  ensemble_fit f = fit_ensemble(o, d, cfg);
+  shown.finish();
+  std::vector<std::string> notes;  // each once, though every member may make it
+  for (const fit_result& r : f.results)
+    for (const std::string& note : r.notes)
+      if (std::find(notes.begin(), notes.end(), note) == notes.end()) notes.push_back(note);
+  if (!o.quiet)
+    for (const std::string& note : notes) fmt::print("note: {}\n", note);
+  for (std::size_t i = 0; i < f.results.size(); ++i) {
+    if (f.results[i].status == fit_status::diverged)
+      throw error(errc::invalid_data,
+                  fmt::format("training diverged in member {} (loss or gradient not finite); try "
+                              "a lower --lr or --clip-norm",
+                              i + 1));
+  }
+  const std::string out = model_path(o);
+  const std::vector<fit_result> results = f.results;
+  save_model(f.file(o, d), out);
+  if (!o.quiet)
+    for (std::size_t i = 0; i < results.size(); ++i)
+      fmt::print("member {}: {} after {} epochs (best {})\n", i + 1, to_string(results[i].status),
+                 results[i].epochs.empty() ? 0 : results[i].epochs.back().epoch,
+                 results[i].best_epoch);
+  if (!o.quiet) fmt::print("ensemble of {} written to {}\n", o.ensemble, out);
+  return 0;
+}
+
+}  // namespace
+
 int train(const train_options& o) {
   // Every flag is checked before any data is read, and the log created.
   hidden_layers(o);
   parse_loss(o.loss);
   train_config cfg = make_train_config(o);
+  if (o.ensemble > 1) return train_ensemble(o, std::move(cfg));
   if (!o.checkpoint.empty() && o.checkpoint_every == 0)
     throw error(errc::invalid_argument, "--checkpoint-every: 0 is not a number of epochs >= 1");
   if (o.comm_timeout == 0)
@@ -183,8 +262,7 @@ int train(const train_options& o) {
         "training diverged (loss or gradient not finite); try a lower --lr or --clip-norm");
 
   const std::size_t epochs_run = r.epochs.empty() ? epochs_before : r.epochs.back().epoch;
-  const std::string out =
-      o.out.empty() ? std::filesystem::path(o.data).replace_extension(".tmlp").string() : o.out;
+  const std::string out = model_path(o);
   if (!lead) return 0;
   save_model(m, out, model_metadata(o, d, r, epochs_run));
   if (!quiet)
@@ -291,6 +369,12 @@ int info(const std::string& path) {
     fmt::print("periodic   {}: {} frequencies (sigma {}) -> {} values\n", feature_name(e.column),
                e.n_frequencies, e.sigma, e.dim);
   fmt::print("parameters {}\n", l.model().n_params());
+  if (l.n_members() > 1) {
+    std::string seeds;
+    for (std::size_t i = 0; i < l.n_members(); ++i)
+      seeds += fmt::format("{}{}", i ? ", " : "", l.member(i).spec().seed);
+    fmt::print("members    {} (seeds {}); predictions are their mean\n", l.n_members(), seeds);
+  }
   fmt::print("features   {} (after preprocessing)\n", l.prep().n_features());
   if (!l.prep().class_labels().empty()) {
     std::string labels;

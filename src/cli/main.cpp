@@ -112,7 +112,7 @@ int run_export(const export_options& eo) {
       throw tmlp::error(tmlp::errc::invalid_argument,
                         "--levels-from: the texts of hashed columns are for the whole-model "
                         "export, not --features-only");
-    tmlp::export_onnx(p.model(), eo.out, eo.onnx);
+    tmlp::export_onnx(p.file(), eo.out, eo.onnx);  // an ensemble's members averaged
     return 0;
   }
   tmlp::onnx_options o = eo.onnx;

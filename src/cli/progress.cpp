@@ -75,6 +75,13 @@ std::string health_warnings(const epoch_report& e) {
   return out;
 }
 
+// "member 2/5 " for member 1 of 5; "" for one model.
+std::string member_prefix(std::size_t member, std::size_t n_members) {
+  if (n_members <= 1) return {};
+  const int width = static_cast<int>(fmt::formatted_size("{}", n_members));
+  return fmt::format("member {:>{}}/{} ", member + 1, width, n_members);
+}
+
 }  // namespace
 
 progress::mode progress::detect(bool quiet) {
@@ -83,18 +90,19 @@ progress::mode progress::detect(bool quiet) {
 }
 
 progress::progress(mode m, std::size_t n_epochs, std::size_t n_rows, std::size_t batch_size,
-                   std::FILE* out)
+                   std::size_t n_members, std::FILE* out)
     : mode_(m),
       n_epochs_(n_epochs),
       n_rows_(n_rows),
       batch_size_(batch_size == 0 ? n_rows : std::min(batch_size, n_rows)),
       out_(out),
-      epoch_start_(clock::now()),
-      last_draw_(epoch_start_) {}
+      last_draw_(clock::now()),
+      members_(std::max<std::size_t>(n_members, 1), running{.epoch_start = last_draw_}) {}
 
 void progress::batch(const batch_report& b) {
-  loss_sum_ += b.loss;
-  ++n_losses_;
+  running& r = members_.at(b.member);
+  r.loss_sum += b.loss;
+  ++r.n_losses;
   if (mode_ != mode::bar) return;
   const clock::time_point now = clock::now();
   if (now - last_draw_ < redraw_every) return;
@@ -103,18 +111,21 @@ void progress::batch(const batch_report& b) {
 }
 
 void progress::draw(const batch_report& b, clock::time_point now) {
-  const double elapsed = std::chrono::duration<double>(now - epoch_start_).count();
+  const running& r = members_.at(b.member);
+  const double elapsed = std::chrono::duration<double>(now - r.epoch_start).count();
   const double done = static_cast<double>(b.batch) / static_cast<double>(b.n_batches);
   const auto filled = static_cast<std::size_t>(done * static_cast<double>(bar_cells));
   const double rows = static_cast<double>(std::min(b.batch * batch_size_, n_rows_));
   const double eta =
       elapsed / static_cast<double>(b.batch) * static_cast<double>(b.n_batches - b.batch);
   const int width = static_cast<int>(fmt::formatted_size("{}", n_epochs_));
-  const std::string bar =
-      fmt::format("epoch {:>{}}/{} [{}{}] {}/{}  {} samples/s  loss {}  ETA {}", b.epoch, width,
-                  n_epochs_, std::string(filled, '#'), std::string(bar_cells - filled, '.'),
-                  b.batch, b.n_batches, si(rows / std::max(elapsed, 1e-9)),
-                  number_text(loss_sum_ / static_cast<double>(n_losses_), 5), clock_time(eta));
+  const std::string bar = fmt::format(
+      "{}epoch {:>{}}/{} [{}{}] {}/{}  {} samples/s  loss {}  ETA {}",
+      member_prefix(b.member, members_.size()), b.epoch, width, n_epochs_, std::string(filled, '#'),
+      std::string(bar_cells - filled, '.'), b.batch, b.n_batches,
+      si(rows / std::max(elapsed, 1e-9)),
+      number_text(r.loss_sum / static_cast<double>(std::max<std::size_t>(r.n_losses, 1)), 5),
+      clock_time(eta));
   // Pad over a longer previous bar.
   fmt::print(out_, "\r{:<{}}", bar, std::max(bar.size(), bar_width_));
   std::fflush(out_);
@@ -131,12 +142,14 @@ void progress::finish() {
 void progress::epoch(const epoch_report& e) {
   if (mode_ != mode::quiet) {
     finish();
-    fmt::print(out_, "{}\n{}", epoch_line(e, n_epochs_), health_warnings(e));
+    fmt::print(out_, "{}{}\n{}", member_prefix(e.member, members_.size()), epoch_line(e, n_epochs_),
+               health_warnings(e));
     std::fflush(out_);
   }
-  loss_sum_ = 0.0;
-  n_losses_ = 0;
-  epoch_start_ = last_draw_ = clock::now();
+  running& r = members_.at(e.member);
+  r.loss_sum = 0.0;
+  r.n_losses = 0;
+  r.epoch_start = last_draw_ = clock::now();
 }
 
 }  // namespace tmlp::cli

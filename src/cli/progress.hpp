@@ -10,12 +10,15 @@
 // the epoch lines only, never a '\r'. quiet: nothing. An epoch line gives the train and
 // validation loss, the validation metric, the learning rate, time and speed; a gradient-health
 // warning (vanishing or exploding gradients, mostly dead ReLU units) follows on its own line.
+// An ensemble's lines and bar start with the member ("member 2/5 epoch 3/50 ..."), each member's
+// running loss and time its own (members may train side by side).
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "tmlp/trainer.hpp"
 
@@ -29,8 +32,9 @@ class progress {
 
   // n_epochs: the most epochs (for "epoch 3/50"); n_rows, batch_size: training rows and rows
   // per batch (0 = full batch), for samples per second. Writes to out.
+  // n_members: an ensemble's (1: one model).
   progress(mode m, std::size_t n_epochs, std::size_t n_rows, std::size_t batch_size,
-           std::FILE* out = stdout);
+           std::size_t n_members = 1, std::FILE* out = stdout);
 
   void batch(const batch_report& b);
   void epoch(const epoch_report& e);
@@ -44,11 +48,15 @@ class progress {
   mode mode_;
   std::size_t n_epochs_, n_rows_, batch_size_;
   std::FILE* out_;
-  clock::time_point epoch_start_, last_draw_;
+  clock::time_point last_draw_;
   bool drawn_ = false;         // a bar is on the current line
   std::size_t bar_width_ = 0;  // characters of the bar last drawn
-  double loss_sum_ = 0.0;
-  std::size_t n_losses_ = 0;
+  struct running {             // one per member: its epoch so far
+    clock::time_point epoch_start;
+    double loss_sum = 0.0;
+    std::size_t n_losses = 0;
+  };
+  std::vector<running> members_;
 };
 
 }  // namespace tmlp::cli

@@ -20,19 +20,19 @@ nlohmann::ordered_json number_or_null(std::optional<double> v) {
 
 }  // namespace
 
-train_log::train_log(const std::string& path, bool append)
-    : path_(path), file_(std::fopen(path.c_str(), append ? "a" : "w")) {
+train_log::train_log(const std::string& path, bool append, bool ensemble)
+    : path_(path), ensemble_(ensemble), file_(std::fopen(path.c_str(), append ? "a" : "w")) {
   if (!file_) throw error(errc::io, fmt::format("--log: cannot create {}", path));
 }
 
 void train_log::write(const epoch_report& e) {
-  const std::string line = to_json_line(e) + '\n';
+  const std::string line = to_json_line(e, ensemble_) + '\n';
   if (std::fwrite(line.data(), 1, line.size(), file_.get()) != line.size() ||
       std::fflush(file_.get()) != 0)
     throw error(errc::io, fmt::format("--log: cannot write {}", path_));
 }
 
-std::string to_json_line(const epoch_report& e) {
+std::string to_json_line(const epoch_report& e, bool with_member) {
   nlohmann::ordered_json layers = nlohmann::ordered_json::array();
   for (const layer_health& h : e.layers)
     layers.push_back(
@@ -54,7 +54,10 @@ std::string to_json_line(const epoch_report& e) {
       {"vanishing", e.vanishing},
       {"exploding", e.exploding},
       {"layers", std::move(layers)}};
-  return j.dump();
+  if (!with_member) return j.dump();
+  nlohmann::ordered_json line = {{"member", e.member}};
+  for (auto it = j.begin(); it != j.end(); ++it) line[it.key()] = it.value();
+  return line.dump();
 }
 
 }  // namespace tmlp::cli

@@ -57,14 +57,15 @@ float container_view::at(std::uint64_t i) const noexcept {
 }
 
 std::vector<unsigned char> encode_container(const container_kind& kind, const std::string& json,
-                                            std::initializer_list<std::span<const float>> floats) {
+                                            std::span<const std::span<const float>> floats,
+                                            std::uint32_t version) {
   std::size_t n_floats = 0;
   for (const auto& f : floats) n_floats += f.size();
   std::vector<unsigned char> bytes(container_header_bytes + json.size() + n_floats * 4 +
                                    container_checksum_bytes);
   unsigned char* p = bytes.data();
   std::memcpy(p, kind.magic, 8);
-  put_u32(p + 8, kind.version);
+  put_u32(p + 8, version == 0 ? kind.version : version);
   put_u32(p + 12, 0);
   put_u64(p + 16, json.size());
   put_u64(p + 24, n_floats);

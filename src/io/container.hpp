@@ -29,9 +29,16 @@ struct container_kind {
 inline constexpr std::size_t container_header_bytes = 32;
 inline constexpr std::size_t container_checksum_bytes = 8;
 
-// The bytes of a container holding `json` and the concatenation of `floats`.
+// The bytes of a container holding `json` and the concatenation of `floats`, with format
+// version `version` (0: kind.version; else one kind reads, for a file an older build reads too).
 std::vector<unsigned char> encode_container(const container_kind& kind, const std::string& json,
-                                            std::initializer_list<std::span<const float>> floats);
+                                            std::span<const std::span<const float>> floats,
+                                            std::uint32_t version = 0);
+inline std::vector<unsigned char> encode_container(
+    const container_kind& kind, const std::string& json,
+    std::initializer_list<std::span<const float>> floats) {
+  return encode_container(kind, json, std::span(floats.begin(), floats.size()));
+}
 
 // Writes bytes to a temporary file beside `path`, flushes it to disk and renames it over
 // `path`: a crash or kill at any moment leaves the old file or the new one, never a mix.

@@ -6,6 +6,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -19,7 +20,7 @@
 namespace tmlp {
 namespace {
 
-constexpr io::container_kind model_kind{"TMLPMODL", model_format_version, "model file"};
+constexpr io::container_kind model_kind{"TMLPMODL", model_format_version, "model file", 1};
 
 template <class E>
 E enum_from(const nlohmann::json& j, const char* field,
@@ -155,15 +156,52 @@ std::string metadata_of(const nlohmann::json& header) {
   return header.contains("metadata") ? header["metadata"].dump() : "null";
 }
 
+namespace {
+
+// The spec's JSON with the seed left out: what the members of an ensemble share.
+std::string spec_but_seed(model_spec s) {
+  s.seed = 0;
+  return spec_to_json(s);
+}
+
+// The file's bytes: one model as format version 1 (as builds before ensembles wrote it), an
+// ensemble as version 2 with the members' seeds in "members" and their parameters in order.
+std::vector<unsigned char> encode_model(const model& first, std::span<const model> more,
+                                        const std::string& metadata_json, const char* caller) {
+  nlohmann::json header = model_header(first, metadata_json, caller);
+  std::vector<std::span<const float>> params{first.parameters()};
+  if (more.empty()) return io::encode_container(model_kind, header.dump(), params, 1);
+  const std::string shared = spec_but_seed(first.spec());
+  nlohmann::json seeds = nlohmann::json::array({first.spec().seed});
+  for (std::size_t i = 0; i < more.size(); ++i) {
+    if (spec_but_seed(more[i].spec()) != shared)
+      throw error(errc::invalid_argument,
+                  fmt::format("{}: member {} of the ensemble has another network than member 0 "
+                              "(members differ only in their seed)",
+                              caller, i + 1));
+    seeds.push_back(more[i].spec().seed);
+    params.push_back(more[i].parameters());
+  }
+  header["members"] = std::move(seeds);
+  return io::encode_container(model_kind, header.dump(), params);
+}
+
+}  // namespace
+
 void save_model(const model& m, const std::string& path, const std::string& metadata_json) {
-  const nlohmann::json header = model_header(m, metadata_json, "save_model");
-  io::write_file_atomically(path,
-                            io::encode_container(model_kind, header.dump(), {m.parameters()}));
+  io::write_file_atomically(path, encode_model(m, {}, metadata_json, "save_model"));
+}
+
+void save_model(const loaded_model& l, const std::string& path) {
+  io::write_file_atomically(path, encode_model(l.model, l.more_members, l.metadata, "save_model"));
 }
 
 std::vector<unsigned char> model_to_bytes(const model& m, const std::string& metadata_json) {
-  const nlohmann::json header = model_header(m, metadata_json, "model_to_bytes");
-  return io::encode_container(model_kind, header.dump(), {m.parameters()});
+  return encode_model(m, {}, metadata_json, "model_to_bytes");
+}
+
+std::vector<unsigned char> model_to_bytes(const loaded_model& l) {
+  return encode_model(l.model, l.more_members, l.metadata, "model_to_bytes");
 }
 
 loaded_model model_from_bytes(std::span<const unsigned char> bytes, const std::string& source) {
@@ -201,13 +239,54 @@ model model_from_container(const io::container_kind& kind, const io::container_v
   return m;
 }
 
+namespace {
+
+// An ensemble's member seeds from the header's "members" (empty: one model), checked against the
+// file's version and member 0's spec.
+std::vector<std::uint64_t> member_seeds(const io::container_view& c, const model& first,
+                                        const std::string& path) {
+  std::vector<std::uint64_t> seeds;
+  if (!c.json.contains("members")) return seeds;
+  if (c.version < 2) io::corrupt(model_kind, path, "a format version 1 file has no members");
+  const nlohmann::json& j = c.json["members"];
+  if (!j.is_array() || j.size() < 2)
+    io::corrupt(model_kind, path, "\"members\" is not a list of two or more seeds");
+  for (const nlohmann::json& s : j) {
+    if (!s.is_number_unsigned())
+      io::corrupt(model_kind, path, fmt::format("member seed {} is not a whole number", s.dump()));
+    seeds.push_back(s.get<std::uint64_t>());
+  }
+  if (seeds[0] != first.spec().seed)
+    io::corrupt(model_kind, path, "the first member's seed is not the spec's");
+  return seeds;
+}
+
+}  // namespace
+
 loaded_model parse_model_file(std::span<const unsigned char> data, const std::string& path) {
   const io::container_view c = io::decode_container(model_kind, data, path);
   model m = model_from_container(model_kind, c, path);
-  if (m.n_params() != c.n_floats)
-    io::corrupt(model_kind, path,
-                fmt::format("spec needs {} parameters, file holds {}", m.n_params(), c.n_floats));
-  return loaded_model{std::move(m), metadata_of(c.json)};
+  const std::vector<std::uint64_t> seeds = member_seeds(c, m, path);
+  const std::uint64_t k = seeds.empty() ? 1 : seeds.size(), n = m.n_params();
+  if (c.n_floats % k != 0 || c.n_floats / k != n)
+    io::corrupt(
+        model_kind, path,
+        k == 1 ? fmt::format("spec needs {} parameters, file holds {}", n, c.n_floats)
+               : fmt::format("{} members of {} parameters each, file holds {}", k, n, c.n_floats));
+  loaded_model l{std::move(m), metadata_of(c.json), {}};
+  for (std::size_t i = 1; i < k; ++i) {
+    model_spec spec = l.model.spec();
+    spec.seed = seeds[i];
+    model member = model::create(spec);
+    const std::span<float> params = member.parameters();
+    for (std::size_t j = 0; j < n; ++j) {
+      params[j] = c.at(i * n + j);
+      if (!std::isfinite(params[j]))
+        io::corrupt(model_kind, path, fmt::format("member {}'s parameter {} is not finite", i, j));
+    }
+    l.more_members.push_back(std::move(member));
+  }
+  return l;
 }
 
 }  // namespace tmlp

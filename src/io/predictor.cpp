@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "tmlp/ensemble.hpp"
 #include "tmlp/error.hpp"
 
 namespace tmlp {
@@ -26,6 +27,10 @@ predictor predictor::load(const std::string& path) { return predictor(load_model
 
 predictor::predictor(loaded_model l, const std::string& source)
     : l_(std::move(l)), prep_(preprocessing_of(l_, source)) {
+  for (const tmlp::model& m : l_.more_members)
+    if (m.n_inputs() != l_.model.n_inputs() || m.n_outputs() != l_.model.n_outputs())
+      throw error(errc::corrupt_model,
+                  fmt::format("{}: the ensemble's members differ in inputs or outputs", source));
   const std::size_t k = prep_.task() == task_kind::multiclass ? prep_.n_classes() : 1;
   if (l_.model.n_inputs() != prep_.n_features() || l_.model.n_outputs() != k)
     throw error(
@@ -56,12 +61,13 @@ matrix predictor::outputs(const table_view& t, int n_threads) const {
   matrix out(n, l_.model.n_outputs());
   matrix features(std::min(chunk, n), n_features);
   std::vector<std::uint32_t> idx(features.rows());
+  const std::vector<const tmlp::model*> members = members_of(l_);
   for (std::size_t r0 = 0; r0 < n; r0 += chunk) {
     const std::size_t rows = std::min(chunk, n - r0);
     for (std::size_t i = 0; i < rows; ++i) idx[i] = static_cast<std::uint32_t>(r0 + i);
     x.gather(idx.data(), rows, features.data());
-    l_.model.predict(matrix_view(features.data(), rows, n_features),
-                     matrix_span(out.row(r0), rows, out.cols()), {.n_threads = n_threads});
+    predict_mean(members, matrix_view(features.data(), rows, n_features),
+                 matrix_span(out.row(r0), rows, out.cols()), {.n_threads = n_threads});
   }
   return out;
 }

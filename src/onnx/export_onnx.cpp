@@ -5,15 +5,19 @@
 // - the whole model (a tmlp::predictor): one input per training column, the preprocessing
 //   (preprocessing_nodes.cpp), outputs as `tmlp predict` gives them;
 // - the network alone (a tmlp::model): one float input of preprocessed features.
+// An ensemble's members (a predictor's, or a loaded_model's) are each translated, and their
+// outputs averaged in the graph as predict_mean averages them (outputs_mean).
 #include <onnx/checker.h>
 
 #include <set>
+#include <span>
 
 #include "core/batch_norm.hpp"
 #include "core/model_impl.hpp"
 #include "data/preprocess_parts.hpp"
 #include "io/file_io.hpp"
 #include "onnx/graph.hpp"
+#include "tmlp/ensemble.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/version.hpp"
 
@@ -105,26 +109,59 @@ std::string free_name(const std::vector<feature_column>& cols, std::string name)
   return name;
 }
 
-}  // namespace
+// The outputs of the members on x as model::predict gives them (a sigmoid for bce, a softmax for
+// ce unless raw), and for more than one member their mean as predict_mean takes it: summed in
+// double in member order, divided by the count, then float.
+std::string outputs_mean(graph_builder& b, std::span<const model* const> members,
+                         const std::string& x, bool raw) {
+  if (raw && members.size() > 1)
+    throw error(errc::invalid_argument,
+                fmt::format("--raw: the model is an ensemble of {} members, whose prediction is "
+                            "the mean of their probabilities; raw outputs are exported for one "
+                            "model only",
+                            members.size()));
+  std::vector<std::string> outs;
+  for (const model* m : members) {
+    const std::pair<core::network, std::vector<float>> f = folded(*m);
+    std::string out = network_nodes(b, f.first, f.second, x);
+    if (!raw && f.first.loss.kind == loss_kind::bce) out = b.node("Sigmoid", {out});
+    if (!raw && f.first.loss.kind == loss_kind::ce)
+      out = b.node("Softmax", {out}, {}, {{"axis", -1}});
+    outs.push_back(out);
+  }
+  if (outs.size() == 1) return outs[0];
+  std::vector<std::string> wide;
+  for (const std::string& out : outs)
+    wide.push_back(b.node("Cast", {out}, {}, {{"to", onnx::TensorProto::DOUBLE}}));
+  const std::string sum = b.node("Sum", wide);
+  const std::string mean =
+      b.node("Div", {sum, b.double_constant({static_cast<double>(outs.size())})});
+  return b.node("Cast", {mean}, {}, {{"to", onnx::TensorProto::FLOAT}});
+}
 
-std::string onnx_bytes(const model& m, const onnx_options& o) {
+// The network alone on "features", members averaged.
+std::string network_bytes(std::span<const model* const> members, const onnx_options& o) {
   check_options(o);
-  const auto [net, params] = folded(m);
   onnx::ModelProto model = new_model(o, false);
   onnx::GraphProto& g = *model.mutable_graph();
   graph_builder b(g, "t");
   add_value_info(g.add_input(), "features", onnx::TensorProto::FLOAT, o.batch,
-                 static_cast<std::int64_t>(net.n_inputs));
-  const std::string x = network_nodes(b, net, params, "features");
-  std::string out = x;
-  if (!o.raw) {
-    if (net.loss.kind == loss_kind::bce) out = b.node("Sigmoid", {x});
-    if (net.loss.kind == loss_kind::ce) out = b.node("Softmax", {x}, {}, {{"axis", -1}});
-  }
-  output_named(g, out, "outputs");
+                 static_cast<std::int64_t>(members[0]->n_inputs()));
+  output_named(g, outputs_mean(b, members, "features", o.raw), "outputs");
   add_value_info(g.add_output(), "outputs", onnx::TensorProto::FLOAT, o.batch,
-                 static_cast<std::int64_t>(net.n_outputs));
+                 static_cast<std::int64_t>(members[0]->n_outputs()));
   return checked_bytes(model);
+}
+
+}  // namespace
+
+std::string onnx_bytes(const model& m, const onnx_options& o) {
+  const model* one[] = {&m};
+  return network_bytes(one, o);
+}
+
+std::string onnx_bytes(const loaded_model& l, const onnx_options& o) {
+  return network_bytes(members_of(l), o);
 }
 
 std::string onnx_bytes(const predictor& p, const onnx_options& o) {
@@ -148,7 +185,6 @@ std::string onnx_bytes(const predictor& p, const onnx_options& o) {
                     "network alone (--features-only)",
                     unmapped.size() == 1 ? "column" : "columns", fmt::join(unmapped, ", "),
                     unmapped.size() == 1 ? "is" : "are", unmapped.size() == 1 ? "it" : "them"));
-  const auto [net, params] = folded(p.model());
   onnx::ModelProto model = new_model(o, true);
   onnx::GraphProto& g = *model.mutable_graph();
   graph_builder b(g, free_prefix(cols));
@@ -158,7 +194,9 @@ std::string onnx_bytes(const predictor& p, const onnx_options& o) {
         data::is_categorical(f.kind) ? onnx::TensorProto::STRING : onnx::TensorProto::FLOAT,
         o.batch, 1);
 
-  const std::string z = network_nodes(b, net, params, preprocessing_nodes(b, prep, o));
+  // The members' mean of what predictor::outputs gives: probabilities, or standardized values.
+  const std::string z =
+      outputs_mean(b, members_of(p.file()), preprocessing_nodes(b, prep, o), false);
   if (prep.task() == task_kind::regression) {  // z * scale + offset in double, as tmlp does
     const std::string d = b.node("Cast", {z}, {}, {{"to", onnx::TensorProto::DOUBLE}});
     const std::string v =
@@ -173,12 +211,10 @@ std::string onnx_bytes(const predictor& p, const onnx_options& o) {
   // largest (ArgMax keeps the first of equal values, as std::max_element does).
   const std::size_t k = prep.n_classes();
   std::string proba;
-  if (prep.task() == task_kind::binary) {
-    const std::string s = b.node("Sigmoid", {z});
-    proba = b.node("Concat", {b.node("Sub", {b.scalar(1.0f), s}), s}, {}, {{"axis", 1}});
-  } else {
-    proba = b.node("Softmax", {z}, {}, {{"axis", -1}});
-  }
+  if (prep.task() == task_kind::binary)
+    proba = b.node("Concat", {b.node("Sub", {b.scalar(1.0f), z}), z}, {}, {{"axis", 1}});
+  else
+    proba = z;
   std::vector<std::int64_t> classes(k);
   for (std::size_t i = 0; i < k; ++i) classes[i] = static_cast<std::int64_t>(i);
   onnx::NodeProto& label = b.add(
@@ -237,6 +273,10 @@ void write_bytes(const std::string& path, const std::string& bytes) {
 
 void export_onnx(const model& m, const std::string& path, const onnx_options& o) {
   write_bytes(path, onnx_bytes(m, o));
+}
+
+void export_onnx(const loaded_model& l, const std::string& path, const onnx_options& o) {
+  write_bytes(path, onnx_bytes(l, o));
 }
 
 void export_onnx(const predictor& p, const std::string& path, const onnx_options& o) {

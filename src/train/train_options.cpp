@@ -313,6 +313,14 @@ std::vector<train_flag> make_train_flags() {
        .in_model = true,
        .fields = {"train_config.seed", "model_spec.seed"},
        .trainer = true},
+      {.name = "ensemble",
+       .help = "Train this many members that differ only in their seed (member 0 uses --seed) "
+               "into one model file; predictions average the members' probabilities or values. "
+               "Costs as many times the training and prediction work",
+       .field = &o::ensemble,
+       .shows_default = true,
+       .in_model = true,
+       .recorded_if_set = true},
 
       {.name = "out",
        .help = "Model file to write (default: DATA with extension .tmlp)",

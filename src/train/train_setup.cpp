@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "tmlp/ensemble.hpp"
 #include "tmlp/error.hpp"
 
 namespace tmlp {
@@ -235,6 +236,9 @@ schedule parse_schedule(const std::string& text) {
 
 train_config make_train_config(const train_options& o) {
   if (o.epochs == 0) bad_flag("--epochs: 0; expected at least 1");
+  if (o.ensemble == 0 || o.ensemble > max_ensemble)
+    bad_flag(fmt::format("--ensemble: {}; expected a number of members in [1, {}]", o.ensemble,
+                         max_ensemble));
 
   train_config c{.opt = parse_optimizer(o.optimizer, o.lr),
                  .sched = parse_schedule(o.schedule),

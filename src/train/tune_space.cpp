@@ -102,6 +102,11 @@ tune_param parse_param(const std::string& key, const nlohmann::json& v, const st
   if (std::find(std::begin(reserved_flags), std::end(reserved_flags), name) !=
       std::end(reserved_flags))
     bad(fmt::format("{}: --{} is set by tmlp tune itself, not searched", where, name));
+  if (name == "ensemble")
+    bad(
+        fmt::format("{}: a trial trains one model, not an ensemble (train the flags tune chooses "
+                    "with --ensemble K)",
+                    where));
   tune_param p{.flag = name};
   if (v.is_object()) {
     if (v.size() != 1)

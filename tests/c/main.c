@@ -366,14 +366,14 @@ static void export_onnx(const char* data_dir, const char* scratch) {
   }
   if (expect_ok(tmlp_model_export_onnx(m, again, options, NULL), "export again"))
     CHECK(same_bytes(out, again));
-  if (expect_ok(tmlp_model_export_onnx(m, again, "{\"features_only\": true, \"batch\": 1}",
-                                       &notice),
-                "export features only"))
+  if (expect_ok(
+          tmlp_model_export_onnx(m, again, "{\"features_only\": true, \"batch\": 1}", &notice),
+          "export features only"))
     CHECK(notice[0] == '\0' && file_size(again) > 1000 && !same_bytes(out, again));
   expect_status(tmlp_model_export_onnx(m, bad, "{\"opset\": 12}", NULL), TMLP_UNSUPPORTED,
                 "export at opset 12");
-  expect_status(tmlp_model_export_onnx(m, bad, "{\"opset\": \"17\"}", NULL),
-                TMLP_INVALID_ARGUMENT, "an opset as text");
+  expect_status(tmlp_model_export_onnx(m, bad, "{\"opset\": \"17\"}", NULL), TMLP_INVALID_ARGUMENT,
+                "an opset as text");
   expect_status(tmlp_model_export_onnx(m, bad, "{\"opst\": 17}", NULL), TMLP_INVALID_ARGUMENT,
                 "an unknown export option");
   expect_status(tmlp_model_export_onnx(m, bad, "[1]", NULL), TMLP_INVALID_ARGUMENT,
@@ -382,6 +382,50 @@ static void export_onnx(const char* data_dir, const char* scratch) {
                 "export a NULL model");
   CHECK(file_size(bad) < 0);
   tmlp_model_free(m);
+}
+
+/* An ensemble through the JSON options: predictions are kept through a save and a load, the
+ * probabilities are the members' mean, a trainer refuses it, and 0 members is an error. */
+static void train_ensemble(const char* data_dir, const char* scratch) {
+  enum { rows = 569 };
+  static float proba[2 * rows], again[2 * rows];
+  char path[1024], options[2048], saved[1024];
+  tmlp_model *m = NULL, *loaded = NULL;
+  tmlp_dataset* data = NULL;
+  tmlp_trainer* t = NULL;
+  tmlp_fit_report r;
+  static float x[30], y[1];
+  size_t i;
+  int sums_to_one = 1;
+
+  join(path, sizeof path, data_dir, "breast_cancer.csv");
+  join(saved, sizeof saved, scratch, "ensemble.tmlp");
+  snprintf(options, sizeof options,
+           "{\"data\": \"%s\", \"target\": \"target_benign\", \"layers\": [16], "
+           "\"epochs\": 3, \"ensemble\": 3, \"threads\": 2}",
+           path);
+  if (!expect_ok(tmlp_train_file(options, NULL, NULL, &m, &r), "train an ensemble")) return;
+  expect_ok(tmlp_dataset_open(path, m, &data), "tmlp_dataset_open (ensemble)");
+  expect_ok(tmlp_model_predict_dataset(m, data, proba, 2 * rows), "predict with an ensemble");
+  for (i = 0; i < rows; ++i) sums_to_one &= fabsf(proba[2 * i] + proba[2 * i + 1] - 1.0f) < 1e-6f;
+  CHECK(sums_to_one);
+  expect_ok(tmlp_model_save(m, saved), "save an ensemble");
+  expect_ok(tmlp_model_load(saved, &loaded), "load an ensemble");
+  expect_ok(tmlp_model_predict_dataset(loaded, data, again, 2 * rows), "predict (loaded)");
+  CHECK(memcmp(proba, again, sizeof proba) == 0);
+  expect_ok(tmlp_trainer_create("{\"epochs\": 1}", &t), "tmlp_trainer_create");
+  expect_status(tmlp_trainer_fit(t, loaded, x, 1, 30, y, 1, NULL), TMLP_UNSUPPORTED,
+                "a trainer on an ensemble");
+  CHECK(strstr(tmlp_last_error(), "ensemble of 3 members") != NULL);
+  tmlp_trainer_free(t);
+  tmlp_dataset_free(data);
+  tmlp_model_free(loaded);
+  tmlp_model_free(m);
+  m = NULL;
+  snprintf(options, sizeof options,
+           "{\"data\": \"%s\", \"target\": \"target_benign\", \"ensemble\": 0}", path);
+  expect_status(tmlp_train_file(options, NULL, NULL, &m, &r), TMLP_INVALID_ARGUMENT,
+                "an ensemble of 0 members");
 }
 
 int main(int argc, char** argv) {
@@ -396,6 +440,7 @@ int main(int argc, char** argv) {
   error_paths(argv[1], argv[2]);
   failed_save(argv[2]);
   export_onnx(argv[1], argv[2]);
+  train_ensemble(argv[1], argv[2]);
   if (failures != 0) {
     fprintf(stderr, "%d check(s) failed\n", failures);
     return 1;

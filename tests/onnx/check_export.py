@@ -10,6 +10,8 @@ exported file, and ONNX Runtime (onnxruntime-node, in-process CPU) predicts what
 - --features-only: every activation, with layer norm, batch norm (folded), residual layers and
   embedding tables, feature scaling, periodic embeddings, on binary, multi-class and regression
   models, on the same features.
+- Ensembles (--ensemble K): the members' networks side by side, their probabilities or values
+  averaged in the graph, equal to tmlp's mean, in both exports; --raw of an ensemble is refused.
 - Bad input gets one line, and a failed export leaves no file behind and an existing file as it
   was.
 
@@ -250,6 +252,12 @@ with tempfile.TemporaryDirectory() as work:
          1e-5),
         ("letter multi-class: feature scaling", letter, "target_letter", ["--feature-scale"],
          1e-5),
+        ("telco binary ensemble of 3: the members' probabilities averaged", telco,
+         "target_churn", ["--ensemble", "3"], 1e-5),
+        ("letter multi-class ensemble of 2 with batch norm", letter, "target_letter",
+         ["--ensemble", "2", "--batch-norm"], 1e-5),
+        ("diabetes regression ensemble of 3: the members' values averaged", diabetes,
+         "target_progression", ["--ensemble", "3"], 1e-5),
     ]
     jobs, wants = [], []
     for i, (name, prefix, target, flags, tol) in enumerate(raw):
@@ -411,6 +419,16 @@ with tempfile.TemporaryDirectory() as work:
         runs.append((f"features-only binary periodic, scaled {' '.join(extra)}".strip(), model,
                      out, 1e-5))
 
+    # Ensembles: the members' outputs averaged in the graph.
+    for task, csv_name, target in tasks:
+        model = os.path.join(work, f"m{len(runs)}.tmlp")
+        must(["train", os.path.join(data, csv_name), "--target", target, "--layers", "32,16",
+              "--epochs", "2", "--ensemble", "3", "--quiet", "-o", model])
+        out = model.replace(".tmlp", ".onnx")
+        must(["export", model, out, "--features-only"])
+        runs.append((f"features-only {task} ensemble of 3", model, out, 1e-5))
+    ensemble_model = runs[-1][1]
+
     jobs, expected = [], []
     rng = np.random.default_rng(7)
     for name, model, out, _ in runs:
@@ -448,6 +466,8 @@ with tempfile.TemporaryDirectory() as work:
                    ["export", model, bad, "--batch", "a b"], bad)
     one_line_error("--raw without --features-only", "--raw", ["export", model, bad, "--raw"],
                    bad)
+    one_line_error("--raw of an ensemble", "ensemble of 3 members",
+                   ["export", ensemble_model, bad, "--features-only", "--raw"], bad)
     one_line_error("an unwritable path", "cannot",
                    ["export", model, os.path.join(work, "no", "such", "dir.onnx")])
     good = os.path.join(work, "good.onnx")

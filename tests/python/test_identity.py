@@ -34,6 +34,9 @@ CASES = [
       "--embedding-dim", "3", "--optimizer", "adamw", "--schedule", "cosine:1"],
      dict(epochs=2, seed=1, categorical=["age"], one_hot_max=8, embedding_dim=3,
           optimizer="adamw", schedule="cosine:1")),
+    ("iris", "target_species", tmlp.MLPClassifier,
+     ["--epochs", "3", "--seed", "4", "--layers", "16", "--ensemble", "3"],
+     dict(epochs=3, seed=4, layers="16", ensemble=3)),
 ]
 
 
