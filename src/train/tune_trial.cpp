@@ -170,9 +170,11 @@ tune_run train_trial(const tune_config& c, const table_view& train, const table_
   const bool restored = o.early_stop > 0 && (r.status == fit_status::completed ||
                                              r.status == fit_status::early_stopped);
   run.model_epoch = restored && r.best_epoch > 0 ? r.best_epoch : run.epochs_run;
-  if (run.epochs_run >= run.first_epoch)
+  // A run stopped by the deadline within an epoch reports that epoch, which on_epoch never saw.
+  const std::size_t seen = std::min(run.epochs_run, history.size());
+  if (seen >= run.first_epoch)
     run.curve.assign(history.begin() + static_cast<std::ptrdiff_t>(run.first_epoch - 1),
-                     history.begin() + static_cast<std::ptrdiff_t>(run.epochs_run));
+                     history.begin() + static_cast<std::ptrdiff_t>(seen));
   run.metric =
       r.status == fit_status::diverged || run.model_epoch == 0 || run.model_epoch > history.size()
           ? not_a_number
