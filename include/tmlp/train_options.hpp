@@ -37,18 +37,18 @@ struct train_options {
   bool layer_norm = false;  // on every hidden layer
   bool residual = false;    // every hidden layer adds its input (projected if widths differ)
   bool batch_norm = false;  // on every hidden layer
-  std::uint64_t embedding_dim = 0;    // > 0: categorical columns over one_hot_max levels embedded
-  std::uint64_t one_hot_max = 64;     // more levels: embedded, or hashed into this many buckets
-  std::string scale = "standardize";  // numeric and boolean features: standardize|minmax|none
-  std::string impute = "mean";        // missing numeric values: mean|median (training rows)
-  bool missing_indicators = false;    // a 0/1 feature per numeric column with missing values
-  std::uint64_t ple_bins = 0;         // > 0: piecewise-linear encoding, preprocess_options
-  std::string numeric_embedding = "none";   // none|periodic: model_spec::periodic_embeddings
-  std::uint64_t periodic_frequencies = 16;  // per numeric column
-  std::uint64_t periodic_dim = 16;          // values each numeric column becomes
-  float periodic_sigma = 0.1f;              // the frequencies' initial standard deviation
-  bool feature_scale = false;               // model_spec::feature_scale
-  std::string loss = "auto";                // auto|mse|mae|huber|bce|ce
+  std::uint64_t embedding_dim = 0;  // > 0: categorical columns over one_hot_max levels embedded
+  std::uint64_t one_hot_max = 64;   // more levels: embedded, or hashed into this many buckets
+  std::string scale = "auto";       // numeric features: auto|standardize|robust|quantile|...
+  std::string impute = "mean";      // missing numeric values: mean|median (training rows)
+  bool missing_indicators = false;  // a 0/1 feature per numeric column with missing values
+  std::uint64_t ple_bins = 0;       // > 0: piecewise-linear encoding, preprocess_options
+  std::string numeric_embedding = "periodic";  // none|periodic: model_spec::periodic_embeddings
+  std::uint64_t periodic_frequencies = 16;     // per numeric column
+  std::uint64_t periodic_dim = 16;             // values each numeric column becomes
+  float periodic_sigma = 0.1f;                 // the frequencies' initial standard deviation
+  bool feature_scale = false;                  // model_spec::feature_scale
+  std::string loss = "auto";                   // auto|mse|mae|huber|bce|ce
   // bce, ce: model_spec::label_smoothing; empty: default_label_smoothing (training_data.hpp)
   std::optional<float> label_smoothing;
   std::string class_weight = "none";  // none|balanced: training rows weighted by class
@@ -57,12 +57,12 @@ struct train_options {
   float lr = 0.0f;  // 0: the optimizer's default
   // 1 = stochastic, 0 = full batch; empty: auto_batch_size of the training rows (trainer.hpp)
   std::optional<std::uint64_t> batch_size;
-  std::uint64_t epochs = 50;
+  std::uint64_t epochs = 100;
   std::string schedule = "constant";
   float l1 = 0.0f, l2 = 0.0f;
   std::optional<float> weight_decay;          // empty: 0.01 for adamw, 0 for the others
   float clip_norm = 0.0f, clip_value = 0.0f;  // 0 = off
-  std::uint64_t early_stop = 5;               // patience in epochs; 0 = off
+  std::uint64_t early_stop = 10;              // patience in epochs; 0 = off
   int threads = 0;                            // 0 = every core
   std::uint64_t shard_rows = 64;              // train_config::shard_rows
   std::uint64_t max_shards = 16;              // train_config::max_shards

@@ -37,13 +37,13 @@ class _MLPBase(BaseEstimator):
     def __init__(self, *, valid_fraction=0.2, numeric=None, categorical=None, ignore=None,
                  layers="128,64", activation="relu", dropout=0.0, layer_norm=False,
                  residual=False, batch_norm=False, embedding_dim=0, one_hot_max=64,
-                 scale="standardize", impute="mean", missing_indicators=False, ple_bins=0,
-                 numeric_embedding="none", periodic_frequencies=16, periodic_dim=16,
+                 scale="auto", impute="mean", missing_indicators=False, ple_bins=0,
+                 numeric_embedding="periodic", periodic_frequencies=16, periodic_dim=16,
                  periodic_sigma=0.1, feature_scale=False, loss="auto",
                  label_smoothing=None, class_weight="none",
-                 optimizer="adam", lr=0.0, batch_size=None, epochs=50, schedule="constant",
+                 optimizer="adam", lr=0.0, batch_size=None, epochs=100, schedule="constant",
                  l1=0.0, l2=0.0, weight_decay=None, clip_norm=0.0, clip_value=0.0,
-                 early_stop=5, threads=0, shard_rows=64, max_shards=16, seed=0, ensemble=1,
+                 early_stop=10, threads=0, shard_rows=64, max_shards=16, seed=0, ensemble=1,
                  verbose=1):
         self.valid_fraction = valid_fraction
         self.numeric = numeric

@@ -57,14 +57,16 @@ nlohmann::ordered_json flag_json(const train_flag& f, const train_options& o) {
 // for a default that changed since such files were written, the earlier one.
 nlohmann::ordered_json absent_value(const train_flag& f) {
   if (f.name == "label-smoothing") return text(0.0f);  // before: 0; today: 0.1 (classification)
+  if (f.name == "scale") return "standardize";         // before: standardize; today: auto
+  if (f.name == "numeric-embedding") return "none";    // before: none; today: periodic
   return flag_json(f, train_options{});
 }
 
 // Whether f's value in o goes into checkpoints and model files (see train_flag::recorded_if_set):
-// always, or when it differs from both the default and what a file without it ran with.
+// always, or when it differs from what a file without it ran with (an unset value is that).
 bool recorded(const train_flag& f, const train_options& o) {
   const nlohmann::ordered_json v = flag_json(f, o);
-  return !f.recorded_if_set || (v != flag_json(f, train_options{}) && v != absent_value(f));
+  return !f.recorded_if_set || (v != absent_value(f) && !v.is_null());
 }
 
 // The options as the run uses them: an unset --batch-size as the size the trainer chooses and

@@ -61,7 +61,7 @@ check "predict iris" $?
 [[ $(tail -n +2 "$work/iris_pred.csv" | sort -u | tr '\n' ' ') == "0 1 2 " ]]; check "predicted labels are the classes" $?
 "$tmlp" predict "$work/iris.tmlp" "$data/iris.csv" --proba | head -1 | grep -qx "0,1,2"; check "--proba header names the classes" $?
 "$tmlp" info "$work/iris.tmlp" | grep -q "multiclass"; check "info names the task" $?
-"$tmlp" info "$work/iris.tmlp" | grep -qx "training   iris.csv --target target_species --loss ce --label-smoothing 0.1 --optimizer adam --batch-size 32 --schedule constant --seed 0"
+"$tmlp" info "$work/iris.tmlp" | grep -qx "training   iris.csv --target target_species --scale auto --numeric-embedding periodic --loss ce --label-smoothing 0.1 --optimizer adam --batch-size 32 --schedule constant --seed 0"
 check "info shows the training flags" $?
 
 # The same model bytes for 1 and 2 threads.

@@ -11,10 +11,11 @@ fixtures=$3
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # The defaults that changed since are given as they were then (--batch-size 256,
-# --label-smoothing 0).
+# --label-smoothing 0, --scale standardize, --numeric-embedding none).
 today=("$data/iris.csv" --target target_species --layers 8 --epochs 4 --early-stop 3
   --schedule plateau:0.5:1 --seed 7 --quiet)
-run=("${today[@]}" --batch-size 256 --label-smoothing 0)
+run=("${today[@]}" --batch-size 256 --label-smoothing 0 --scale standardize
+  --numeric-embedding none)
 for threads in 1 3; do
   "$tmlp" train "${run[@]}" --threads $threads -o "$work/r$threads.tmlp" \
     --resume "$fixtures/checkpoint_v1_iris_epoch2.ckpt"
