@@ -227,9 +227,8 @@ int train(const train_options& o) {
     epochs_before = resumed->state.epochs_done();
   }
 
-  const std::size_t n_train = d.x_train->rows();
-  progress shown(progress::detect(quiet), o.epochs, n_train,
-                 o.batch_size.value_or(auto_batch_size(n_train)));
+  progress shown(progress::detect(quiet), o.epochs, d.x_train->rows(),
+                 o.batch_size.value_or(auto_batch_size(d.x_train->rows())));
   cfg.on_batch = [&shown](const batch_report& b) {
     shown.batch(b);
     return true;

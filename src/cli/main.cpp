@@ -151,7 +151,6 @@ int main(int argc, char** argv) {
   std::string info_path;
   auto* info = app.add_subcommand("info", "Describe a model file");
   info->add_option("model", info_path, "Model file")->required();
-
   export_options xo;
   auto* exp = add_export_command(app, xo);
 
@@ -179,7 +178,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
-  } catch (const CLI::Success& e) {
+  } catch (const CLI::Success& e) {  // --version
     return app.exit(e);
   } catch (const CLI::ParseError& e) {  // a bad flag or argument: one line, like every error
     if (!tmlp::mpi_started() && tmlp::launcher_rank() > 0) return e.get_exit_code();

@@ -104,14 +104,10 @@ constexpr std::size_t max_units = std::size_t{1} << 24;
 constexpr std::size_t max_layer_weights = std::size_t{1} << 31;
 constexpr std::size_t max_frequencies = std::size_t{1} << 16;
 
-}  // namespace
-
-void validate(const model_spec& spec) {
-  if (spec.n_inputs == 0) bad_spec("n_inputs: 0; expected the number of input features (>= 1)");
-  if (spec.n_inputs > max_units)
-    bad_spec(fmt::format("n_inputs: {} is larger than the limit {}", spec.n_inputs, max_units));
-  if (spec.layers.empty()) bad_spec("layers: none; expected at least the output layer");
-  std::size_t n_in = spec.n_inputs;
+// The categorical and periodic embeddings of spec (each column at most one); returns how many
+// values they add to the first layer's input.
+std::size_t validate_input_embeddings(const model_spec& spec) {
+  std::size_t n_in = 0;
   std::vector<bool> embedded(spec.n_inputs, false);
   for (std::size_t e = 0; e < spec.embeddings.size(); ++e) {
     const embedding_spec& t = spec.embeddings[e];
@@ -153,6 +149,18 @@ void validate(const model_spec& spec) {
       bad_spec(fmt::format("{}.sigma: {} is not a finite value > 0", at, t.sigma));
     n_in += t.dim - 1;  // the column becomes dim values
   }
+  return n_in;
+}
+
+}  // namespace
+
+void validate(const model_spec& spec) {
+  if (spec.n_inputs == 0) bad_spec("n_inputs: 0; expected the number of input features (>= 1)");
+  if (spec.n_inputs > max_units)
+    bad_spec(fmt::format("n_inputs: {} is larger than the limit {}", spec.n_inputs, max_units));
+  if (spec.layers.empty()) bad_spec("layers: none; expected at least the output layer");
+  std::size_t n_in = spec.n_inputs;
+  n_in += validate_input_embeddings(spec);
   if (n_in > max_units)
     bad_spec(fmt::format("layers[0]: {} inputs (embeddings included) exceed the limit {}", n_in,
                          max_units));

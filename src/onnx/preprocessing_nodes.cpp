@@ -112,18 +112,13 @@ std::string numeric_maps(graph_builder& b, std::string z,
   return parts.size() == 1 ? parts[0] : b.node("Concat", parts, {}, {{"axis", 1}});
 }
 
-}  // namespace
-
-// The features of every column, in the preprocessor's feature order (rows x n_features).
-std::string preprocessing_nodes(graph_builder& b, const preprocessor& p, const onnx_options& o) {
-  const std::vector<feature_column>& cols = p.input_columns();
-  std::vector<std::string> blocks;
-  std::vector<std::int64_t> position(p.n_features());  // feature -> column of the blocks
-  std::int64_t width = 0;
-
-  // Numeric and boolean columns together: z = (double(x) - offset) / scale, through each
-  // column's map (smooth clip, quantile), rounded to float, as tmlp computes it (scaled_value),
-  // or the imputed value's feature where x is NaN; then the indicators.
+// Numeric and boolean columns together: z = (double(x) - offset) / scale, through each column's
+// map (smooth clip, quantile), rounded to float, as tmlp computes it (scaled_value), or the
+// imputed value's feature where x is NaN; then the indicators, then the piecewise-linear bins.
+// Appends the blocks and each feature's column in them (position), advancing width.
+void numeric_blocks(graph_builder& b, const std::vector<feature_column>& cols,
+                    std::vector<std::string>& blocks, std::vector<std::int64_t>& position,
+                    std::int64_t& width) {
   std::vector<std::string> num_inputs;
   std::vector<double> offset, scale;
   std::vector<float> filled;
@@ -141,39 +136,48 @@ std::string preprocessing_nodes(graph_builder& b, const preprocessor& p, const o
       indicated.push_back(&f);
     }
   }
-  if (!num_inputs.empty()) {
-    const std::string x =
-        num_inputs.size() == 1 ? num_inputs[0] : b.node("Concat", num_inputs, {}, {{"axis", 1}});
-    const std::string d = b.node("Cast", {x}, {}, {{"to", onnx::TensorProto::DOUBLE}});
-    const std::string z = numeric_maps(
-        b, b.node("Div", {b.node("Sub", {d, b.double_constant(offset)}), b.double_constant(scale)}),
-        numeric);
-    const std::string nan = b.node("IsNaN", {x});
-    blocks.push_back(b.node(
-        "Where",
-        {nan, b.constant(filled), b.node("Cast", {z}, {}, {{"to", onnx::TensorProto::FLOAT}})}));
-    // A piecewise-linear column's place in this block goes unused: its bins follow.
-    std::size_t k = 0;
-    for (const feature_column* f : numeric) {
-      if (f->map != feature_column::map_kind::piecewise_linear)
-        position[f->first_feature] = static_cast<std::int64_t>(k);
-      ++k;
-    }
-    width = static_cast<std::int64_t>(num_inputs.size());
-    if (!indicator_cols.empty()) {
-      blocks.push_back(b.node(
-          "Cast", {b.node("Gather", {nan, b.int_constant(indicator_cols)}, {}, {{"axis", 1}})}, {},
-          {{"to", onnx::TensorProto::FLOAT}}));
-      for (const feature_column* f : indicated)
-        position[f->first_feature + data::width(*f) - 1] = width++;
-    }
-    for (const feature_column* f : numeric) {
-      if (f->map != feature_column::map_kind::piecewise_linear) continue;
-      blocks.push_back(piecewise_nodes(b, f->name, *f));
-      for (std::size_t t = 0; t + 1 < f->knots.size(); ++t)
-        position[f->first_feature + t] = width++;
-    }
+  if (num_inputs.empty()) return;
+  const std::string x =
+      num_inputs.size() == 1 ? num_inputs[0] : b.node("Concat", num_inputs, {}, {{"axis", 1}});
+  const std::string d = b.node("Cast", {x}, {}, {{"to", onnx::TensorProto::DOUBLE}});
+  const std::string z = numeric_maps(
+      b, b.node("Div", {b.node("Sub", {d, b.double_constant(offset)}), b.double_constant(scale)}),
+      numeric);
+  const std::string nan = b.node("IsNaN", {x});
+  blocks.push_back(b.node("Where", {nan, b.constant(filled),
+                                    b.node("Cast", {z}, {}, {{"to", onnx::TensorProto::FLOAT}})}));
+  // A piecewise-linear column's place in this block goes unused: its bins follow.
+  std::size_t k = 0;
+  for (const feature_column* f : numeric) {
+    if (f->map != feature_column::map_kind::piecewise_linear)
+      position[f->first_feature] = static_cast<std::int64_t>(k);
+    ++k;
   }
+  width = static_cast<std::int64_t>(num_inputs.size());
+  if (!indicator_cols.empty()) {
+    blocks.push_back(
+        b.node("Cast", {b.node("Gather", {nan, b.int_constant(indicator_cols)}, {}, {{"axis", 1}})},
+               {}, {{"to", onnx::TensorProto::FLOAT}}));
+    for (const feature_column* f : indicated)
+      position[f->first_feature + data::width(*f) - 1] = width++;
+  }
+  for (const feature_column* f : numeric) {
+    if (f->map != feature_column::map_kind::piecewise_linear) continue;
+    blocks.push_back(piecewise_nodes(b, f->name, *f));
+    for (std::size_t t = 0; t + 1 < f->knots.size(); ++t) position[f->first_feature + t] = width++;
+  }
+}
+
+}  // namespace
+
+// The features of every column, in the preprocessor's feature order (rows x n_features).
+std::string preprocessing_nodes(graph_builder& b, const preprocessor& p, const onnx_options& o) {
+  const std::vector<feature_column>& cols = p.input_columns();
+  std::vector<std::string> blocks;
+  std::vector<std::int64_t> position(p.n_features());  // feature -> column of the blocks
+  std::int64_t width = 0;
+
+  numeric_blocks(b, cols, blocks, position, width);
 
   // Categorical columns: one-hot (a missing slot after the levels; hashed: no missing slot),
   // or one embedding index (L missing, L + 1 unseen) as a float.
