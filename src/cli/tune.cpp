@@ -45,8 +45,9 @@ Space (--space FILE.json, replacing the default space): one JSON object whose ke
      "dropout": {"uniform": [0, 0.3]}, "batch-size": {"int": [32, 256]},
      "activation": ["relu", "gelu"], "optimizer": "adamw", "schedule": ["constant", "step:5"]}
   Default space: width 32|64|128|256, depth 1|2|3, lr log-uniform in [1e-4, 1e-2], weight-decay
-  0|1e-05|0.0001|0.001, dropout 0|0.1|0.2|0.3, batch-size 32|64|128|256, ple-bins 0|8|16.
-  Flags not in the space keep tmlp train's defaults. The tuner sets --epochs, --threads and the files itself.
+  0|1e-05|0.0001|0.001, dropout 0|0.1|0.2|0.3, batch-size 32|64|128|256, numeric-embedding
+  periodic|none, ple-bins 0|8|16. Flags not in the space keep tmlp train's defaults.
+  The tuner sets --epochs, --threads and the files itself.
 
 Files: the journal (--journal, default OUT.journal.jsonl) has one JSON line per trial and rung
   (trial, bracket, rung, epochs, flags, metric, status, seconds, the metric per epoch); running

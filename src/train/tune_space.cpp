@@ -151,7 +151,9 @@ tune_space default_tune_space() {
   s.params.push_back({.flag = "weight-decay", .choices = {"0", "1e-05", "0.0001", "0.001"}});
   s.params.push_back({.flag = "dropout", .choices = {"0", "0.1", "0.2", "0.3"}});
   s.params.push_back({.flag = "batch-size", .choices = {"32", "64", "128", "256"}});
-  s.params.push_back({.flag = "ple-bins", .choices = {"0", "8", "16"}});  // numeric embeddings
+  // numeric embeddings: periodic (the default) or none, piecewise-linear bins or none
+  s.params.push_back({.flag = "numeric-embedding", .choices = {"periodic", "none"}});
+  s.params.push_back({.flag = "ple-bins", .choices = {"0", "8", "16"}});
   return s;
 }
 
