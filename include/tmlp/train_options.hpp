@@ -109,6 +109,10 @@ struct train_flag {
   // were first written, so that theirs stay as they were; a file without it ran with the
   // default).
   bool recorded_if_set = false;
+  // recorded_if_set flags whose default changed since: the value a file without the flag ran
+  // with, as its text ("standardize", "0"); empty: the default. Files then record the flag
+  // unless it has this value.
+  std::string_view earlier_default;
 };
 
 // Every flag of `tmlp train`, in the order of its help; static storage.

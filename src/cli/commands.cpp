@@ -125,6 +125,24 @@ std::string model_path(const train_options& o) {
   return o.out.empty() ? std::filesystem::path(o.data).replace_extension(".tmlp").string() : o.out;
 }
 
+// Rows per batch as the trainer takes them: --batch-size, or its automatic size.
+std::size_t batch_rows(const train_options& o, const training_data& d) {
+  return o.batch_size.value_or(auto_batch_size(d.x_train->rows()));
+}
+
+// Each batch and epoch of cfg's fit shown by `shown`, and each epoch written to the log if any.
+void show_training(train_config& cfg, progress& shown, std::optional<train_log>& log) {
+  cfg.on_batch = [&shown](const batch_report& b) {
+    shown.batch(b);
+    return true;
+  };
+  cfg.on_epoch = [&shown, &log](const epoch_report& e) {
+    if (log) log->write(e);
+    shown.epoch(e);
+    return true;
+  };
+}
+
 // --ensemble K > 1: K members trained in this process (side by side when the threads allow),
 // each named in the progress lines and the log; no checkpoints, no MPI.
 int train_ensemble(const train_options& o, train_config cfg) {
@@ -142,18 +160,9 @@ int train_ensemble(const train_options& o, train_config cfg) {
   if (!o.log.empty()) log.emplace(o.log, false, true);
   const std::unique_ptr<train_data> files = load_train_data(o);
   const training_data& d = *files->rows;
-  const std::size_t n_train = d.x_train->rows();
-  progress shown(progress::detect(o.quiet), o.epochs, n_train,
-                 o.batch_size.value_or(auto_batch_size(n_train)), o.ensemble);
-  cfg.on_batch = [&shown](const batch_report& b) {
-    shown.batch(b);
-    return true;
-  };
-  cfg.on_epoch = [&shown, &log](const epoch_report& e) {
-    if (log) log->write(e);
-    shown.epoch(e);
-    return true;
-  };
+  progress shown(progress::detect(o.quiet), o.epochs, d.x_train->rows(), batch_rows(o, d),
+                 o.ensemble);
+  show_training(cfg, shown, log);
   const ensemble_plan plan = plan_ensemble(o.ensemble, o.threads);
   if (!o.quiet)
     fmt::print("{}\n{} members, {} at a time with {} thread(s) each\n", d.summary, o.ensemble,
@@ -227,17 +236,8 @@ int train(const train_options& o) {
     epochs_before = resumed->state.epochs_done();
   }
 
-  progress shown(progress::detect(quiet), o.epochs, d.x_train->rows(),
-                 o.batch_size.value_or(auto_batch_size(d.x_train->rows())));
-  cfg.on_batch = [&shown](const batch_report& b) {
-    shown.batch(b);
-    return true;
-  };
-  cfg.on_epoch = [&shown, &log](const epoch_report& e) {
-    if (log) log->write(e);
-    shown.epoch(e);
-    return true;
-  };
+  progress shown(progress::detect(quiet), o.epochs, d.x_train->rows(), batch_rows(o, d));
+  show_training(cfg, shown, log);
   if (!o.checkpoint.empty() && lead) {
     cfg.checkpoint_every = o.checkpoint_every;
     cfg.on_checkpoint = [&](const training_state& s) {

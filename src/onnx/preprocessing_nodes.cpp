@@ -45,17 +45,14 @@ std::string slots_of(graph_builder& b, const std::string& in, const feature_colu
 std::string quantile_map(graph_builder& b, const std::string& z, const feature_column& f) {
   const std::string zc = b.node("Max", {b.node("Min", {z, b.double_constant({f.knots.back()})}),
                                         b.double_constant({f.knots.front()})});
-  std::string j;
-  if (f.knots.size() > 2) {
-    const std::vector<double> inner(f.knots.begin() + 1, f.knots.end() - 1);
-    const std::string below =
-        b.node("Cast", {b.node("LessOrEqual", {b.double_constant(inner), zc})}, {},
-               {{"to", onnx::TensorProto::INT64}});
-    j = b.node("ReduceSum", {below, b.int_constant({1})}, {}, {{"keepdims", 1}});
-  } else {
-    j = b.node("Cast", {b.node("Mul", {zc, b.double_constant({0.0})})}, {},
-               {{"to", onnx::TensorProto::INT64}});
-  }
+  if (f.knots.size() <= 2)  // one interval (or one knot): j is 0
+    return b.node("Add", {b.double_constant({f.values[0]}),
+                          b.node("Mul", {b.node("Sub", {zc, b.double_constant({f.knots[0]})}),
+                                         b.double_constant({f.slopes[0]})})});
+  const std::vector<double> inner(f.knots.begin() + 1, f.knots.end() - 1);
+  const std::string below = b.node("Cast", {b.node("LessOrEqual", {b.double_constant(inner), zc})},
+                                   {}, {{"to", onnx::TensorProto::INT64}});
+  const std::string j = b.node("ReduceSum", {below, b.int_constant({1})}, {}, {{"keepdims", 1}});
   auto at = [&](const std::vector<double>& table) {
     return b.node("Gather", {b.double_constant(table), j}, {}, {{"axis", 0}});
   };

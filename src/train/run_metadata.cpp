@@ -53,12 +53,10 @@ nlohmann::ordered_json flag_json(const train_flag& f, const train_options& o) {
       f.field);
 }
 
-// The value a file without flag f ran with (see train_flag::recorded_if_set): the default, or
-// for a default that changed since such files were written, the earlier one.
+// The value a file without flag f ran with (see train_flag::recorded_if_set): its earlier
+// default if it changed, else its default.
 nlohmann::ordered_json absent_value(const train_flag& f) {
-  if (f.name == "label-smoothing") return text(0.0f);  // before: 0; today: 0.1 (classification)
-  if (f.name == "scale") return "standardize";         // before: standardize; today: auto
-  if (f.name == "numeric-embedding") return "none";    // before: none; today: periodic
+  if (!f.earlier_default.empty()) return std::string(f.earlier_default);
   return flag_json(f, train_options{});
 }
 
