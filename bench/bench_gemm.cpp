@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "gemm_step.hpp"
+#include "blas/gemm_step.hpp"
 #include "tmlp/bench.hpp"
 
 namespace {

@@ -18,7 +18,7 @@
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
 
-#include "blas.hpp"
+#include "blas/blas.hpp"
 #include "core/network.hpp"
 #include "core/random.hpp"
 #include "tmlp/bench.hpp"

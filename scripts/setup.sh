@@ -12,7 +12,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   clang libclang-rt-14-dev clang-format
-  libtbb-dev libxsimd-dev libopenblas-dev
+  libtbb-dev libxsimd-dev libopenblas-dev libxsmm-dev
   catch2 libbenchmark-dev
   libfast-float-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   hyperfine

@@ -3,7 +3,7 @@
 
 #include <tbb/info.h>
 
-#include "blas.hpp"
+#include "blas/blas.hpp"
 #include "kernels.hpp"
 #include "tmlp/version.hpp"
 
@@ -23,6 +23,7 @@ system_info system() {
   s.simd_lanes = k.lanes;
   s.simd_available = simd_available();
   s.blas = blas::describe();
+  s.gemm = blas::describe_backend();
   s.n_threads = tbb::info::default_concurrency();
   return s;
 }

@@ -8,7 +8,7 @@
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
 
-#include "blas.hpp"
+#include "blas/blas.hpp"
 #include "core/parallel.hpp"
 #include "core/random.hpp"
 
@@ -25,14 +25,18 @@ std::vector<float> random_vec(std::size_t n, std::uint64_t key) {
 
 TEST_CASE("sgemm matches a naive product for every transpose and shape", "[blas]") {
   using shape = std::tuple<std::size_t, std::size_t, std::size_t>;
+  using tmlp::blas::backend;
+  const backend on = GENERATE(backend::openblas, backend::libxsmm);
   const bool ta = GENERATE(false, true), tb = GENERATE(false, true);
   // m, n or k of 1 take the sgemv and sger paths.
-  const auto [m, n, k] = GENERATE(
-      shape{1, 1, 1}, shape{7, 5, 3}, shape{33, 17, 65}, shape{64, 256, 28}, shape{64, 1, 256},
-      shape{1, 256, 64}, shape{64, 256, 1}, shape{1, 1, 9}, shape{1, 9, 1}, shape{9, 1, 1});
-  const float beta = GENERATE(0.0f, 0.5f, 1.0f);
+  const auto [m, n, k] = GENERATE(shape{1, 1, 1}, shape{7, 5, 3}, shape{33, 17, 65},
+                                  shape{64, 256, 28}, shape{64, 1, 256}, shape{1, 256, 64},
+                                  shape{64, 256, 1}, shape{1, 1, 9}, shape{1, 9, 1}, shape{9, 1, 1},
+                                  // a layer's shard products (libxsmm's kernels where alpha is 1)
+                                  shape{64, 300, 300}, shape{65, 1024, 100}, shape{100, 10, 1024});
+  const float alpha = GENERATE(1.0f, 1.5f), beta = GENERATE(0.0f, 0.5f, 1.0f);
   const std::size_t pad = GENERATE(0, 3);  // row strides longer than the rows
-  CAPTURE(ta, tb, m, n, k, beta, pad);
+  CAPTURE(tmlp::blas::name(on), ta, tb, m, n, k, alpha, beta, pad);
   const std::size_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
   const auto a = random_vec((ta ? k : m) * lda, 1), b = random_vec((tb ? n : k) * ldb, 2);
   auto c = random_vec(m * ldc, 3);
@@ -47,9 +51,9 @@ TEST_CASE("sgemm matches a naive product for every transpose and shape", "[blas]
       for (std::size_t p = 0; p < k; ++p)
         s += double(ta ? a[p * lda + i] : a[i * lda + p]) *
              double(tb ? b[j * ldb + p] : b[p * ldb + j]);
-      ref[i * n + j] = 1.5 * s + (beta == 0.0f ? 0.0 : beta * c[i * ldc + j]);
+      ref[i * n + j] = alpha * s + (beta == 0.0f ? 0.0 : beta * c[i * ldc + j]);
     }
-  tmlp::blas::sgemm(ta, tb, m, n, k, 1.5f, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
+  tmlp::blas::sgemm(on, ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, c.data(), ldc);
   for (std::size_t i = 0; i < m; ++i) {
     for (std::size_t j = 0; j < n; ++j)
       REQUIRE(c[i * ldc + j] == Approx(ref[i * n + j]).margin(1e-4 * double(k)));
@@ -58,41 +62,48 @@ TEST_CASE("sgemm matches a naive product for every transpose and shape", "[blas]
 }
 
 TEST_CASE("sgemm with k = 0 scales C by beta", "[blas]") {
+  using tmlp::blas::backend;
+  const backend on = GENERATE(backend::openblas, backend::libxsmm);
   std::vector<float> c = {1.0f, -2.0f, 3.0f, 4.0f};
-  tmlp::blas::sgemm(false, false, 2, 2, 0, 1.0f, nullptr, 1, nullptr, 2, 0.5f, c.data(), 2);
+  tmlp::blas::sgemm(on, false, false, 2, 2, 0, 1.0f, nullptr, 1, nullptr, 2, 0.5f, c.data(), 2);
   CHECK(c == std::vector<float>{0.5f, -1.0f, 1.5f, 2.0f});
-  tmlp::blas::sgemm(false, false, 2, 2, 0, 1.0f, nullptr, 1, nullptr, 2, 0.0f, c.data(), 2);
+  tmlp::blas::sgemm(on, false, false, 2, 2, 0, 1.0f, nullptr, 1, nullptr, 2, 0.0f, c.data(), 2);
   CHECK(c == std::vector<float>{0.0f, 0.0f, 0.0f, 0.0f});
 }
 
 TEST_CASE("sgemm called concurrently from TBB workers matches serial results", "[blas][threads]") {
+  using tmlp::blas::backend;
+  const backend on = GENERATE(backend::openblas, backend::libxsmm);
+  CAPTURE(tmlp::blas::name(on));
   tmlp::blas::ensure_single_threaded();
   tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 4);
-  // 32 independent products of layer-like shapes, each computed serially first, then all at
-  // once from 4 threads; every output bit must agree.
+  // 32 independent products of layer-like shapes (shapes no other test uses, so that libxsmm
+  // generates their kernels here, from 4 threads at once), then each computed serially; every
+  // output bit must agree.
   struct job {
     std::size_t m, n, k;
     std::vector<float> a, b, serial, parallel;
   };
   std::vector<job> jobs;
   for (std::size_t i = 0; i < 32; ++i) {
-    const std::size_t m = 16 + 8 * (i % 5), n = 64 + 32 * (i % 3), k = 28 + 50 * (i % 4);
+    const std::size_t m = 17 + 8 * (i % 5), n = 61 + 32 * (i % 3), k = 29 + 50 * (i % 4);
     jobs.push_back({m, n, k, random_vec(m * k, 10 + i), random_vec(k * n, 100 + i),
                     std::vector<float>(m * n), std::vector<float>(m * n)});
   }
-  for (auto& j : jobs)
-    tmlp::blas::sgemm(false, false, j.m, j.n, j.k, 1.0f, j.a.data(), j.k, j.b.data(), j.n, 0.0f,
-                      j.serial.data(), j.n);
   tbb::task_arena arena(4);
   for (int round = 0; round < 5; ++round) {
     arena.execute([&] {
       tmlp::core::parallel_for_index(jobs.size(), [&](std::size_t i) {
         auto& j = jobs[i];
-        tmlp::blas::sgemm(false, false, j.m, j.n, j.k, 1.0f, j.a.data(), j.k, j.b.data(), j.n, 0.0f,
-                          j.parallel.data(), j.n);
+        tmlp::blas::sgemm(on, false, false, j.m, j.n, j.k, 1.0f, j.a.data(), j.k, j.b.data(), j.n,
+                          0.0f, j.parallel.data(), j.n);
       });
     });
-    for (const auto& j : jobs) REQUIRE(j.serial == j.parallel);
+    for (auto& j : jobs) {
+      tmlp::blas::sgemm(on, false, false, j.m, j.n, j.k, 1.0f, j.a.data(), j.k, j.b.data(), j.n,
+                        0.0f, j.serial.data(), j.n);
+      REQUIRE(j.serial == j.parallel);
+    }
   }
 }
 
@@ -100,6 +111,32 @@ extern "C" {
 int openblas_get_num_threads(void);
 int openblas_get_parallel(void);
 void openblas_set_num_threads(int);
+}
+
+TEST_CASE("TMLP_GEMM names the backend, and a scope changes it for a while", "[blas]") {
+  using tmlp::blas::backend;
+  CHECK(tmlp::blas::parse_backend("libxsmm") == backend::libxsmm);
+  CHECK(tmlp::blas::parse_backend("openblas") == backend::openblas);
+  CHECK_FALSE(tmlp::blas::parse_backend("mkl"));
+  CHECK(tmlp::blas::describe_backend().find(tmlp::blas::name(tmlp::blas::active_backend())) == 0);
+  const backend before = tmlp::blas::active_backend();
+  {
+    const tmlp::blas::backend_scope s(backend::libxsmm);
+    CHECK(tmlp::blas::active_backend() == backend::libxsmm);
+    CHECK(tmlp::blas::wants_transposed_weights());
+  }
+  CHECK(tmlp::blas::active_backend() == before);
+  const tmlp::blas::backend_scope s(backend::openblas);
+  CHECK_FALSE(tmlp::blas::wants_transposed_weights());
+}
+
+TEST_CASE("transpose", "[blas]") {
+  const std::size_t rows = GENERATE(1, 7, 33, 70), cols = GENERATE(1, 5, 64, 65);
+  const auto w = random_vec(rows * cols, 4);
+  std::vector<float> wt(rows * cols, -1.0f);
+  tmlp::blas::transpose(rows, cols, w.data(), wt.data());
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t c = 0; c < cols; ++c) REQUIRE(wt[c * rows + r] == w[r * cols + c]);
 }
 
 TEST_CASE("single_thread_scope runs a threaded OpenBLAS on one thread and then restores it",

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "blas/blas.hpp"
 #include "core/network.hpp"
 #include "core/random.hpp"
 #include "support/engine_pass.hpp"
@@ -105,7 +106,9 @@ TEST_CASE("gradients match finite differences for every activation and loss", "[
   const auto act = static_cast<activation>(GENERATE(range(0, 11)));
   const auto loss = static_cast<loss_kind>(GENERATE(range(0, 5)));
   const bool weighted = GENERATE(false, true);
-  CAPTURE(tmlp::to_string(act), tmlp::to_string(loss), weighted);
+  const auto on = GENERATE(tmlp::blas::backend::openblas, tmlp::blas::backend::libxsmm);
+  const tmlp::blas::backend_scope gemm(on);
+  CAPTURE(tmlp::to_string(act), tmlp::to_string(loss), weighted, tmlp::blas::name(on));
 
   const problem p = make_problem(act, loss, weighted, 1234 + static_cast<std::uint64_t>(act));
   const auto net = tmlp::core::network::from_spec(p.spec);
@@ -289,7 +292,9 @@ TEST_CASE("residual layers: gradients match finite differences, projections incl
   const auto act = GENERATE(activation::relu, activation::tanh, activation::identity);
   const bool norm = GENERATE(false, true);
   const bool dropout = GENERATE(false, true);
-  CAPTURE(tmlp::to_string(act), norm, dropout);
+  const auto on = GENERATE(tmlp::blas::backend::openblas, tmlp::blas::backend::libxsmm);
+  const tmlp::blas::backend_scope gemm(on);
+  CAPTURE(tmlp::to_string(act), norm, dropout, tmlp::blas::name(on));
   problem p = make_problem(act, loss_kind::mse, true, 71);
   // 5 -> 6 (projected skip) -> 6 (identity skip) -> 4 (projected) -> k.
   p.spec.layers.insert(p.spec.layers.begin() + 1, {.units = 6, .act = act});

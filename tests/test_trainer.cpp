@@ -20,6 +20,7 @@
 
 #include <tbb/global_control.h>
 
+#include "blas/blas.hpp"
 #include "core/model_impl.hpp"
 #include "core/random.hpp"
 #include "support/common.hpp"
@@ -320,7 +321,9 @@ TEST_CASE("fit is bit-identical for 1, 2, 3 and 8 threads", "[train][determinism
   tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 8);
   const big_problem p = make_big();
   const std::size_t batch = GENERATE(256, 0);
-  CAPTURE(batch);
+  const auto on = GENERATE(tmlp::blas::backend::openblas, tmlp::blas::backend::libxsmm);
+  const tmlp::blas::backend_scope gemm(on);
+  CAPTURE(batch, tmlp::blas::name(on));
   auto run = [&](int n_threads, std::vector<float>& params) {
     tmlp::model m = tmlp::model::create(p.spec);
     tmlp::trainer t({.opt = tmlp::adam{.lr = 1e-3f},
@@ -1021,6 +1024,9 @@ TEST_CASE("fit checks the number of sample weights before reading them", "[train
 TEST_CASE("predict gives probabilities, raw logits, and the same bits for any thread count",
           "[train][predict]") {
   tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 8);
+  const auto on = GENERATE(tmlp::blas::backend::openblas, tmlp::blas::backend::libxsmm);
+  const tmlp::blas::backend_scope gemm(on);
+  CAPTURE(tmlp::blas::name(on));
   const std::size_t n = 300;
   const std::vector<float> x = normal_matrix(61, n, 5);
   const tmlp::matrix_view xv{x.data(), n, 5};
@@ -1134,6 +1140,9 @@ TEST_CASE("dropout: fit is bit-identical for 1, 2 and 3 threads and changes the 
 TEST_CASE("layer norm and residual layers: fit is bit-identical for 1, 2 and 3 threads",
           "[train][determinism][layer_norm][residual]") {
   tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 3);
+  const auto on = GENERATE(tmlp::blas::backend::openblas, tmlp::blas::backend::libxsmm);
+  const tmlp::blas::backend_scope gemm(on);
+  CAPTURE(tmlp::blas::name(on));
   big_problem p = make_big();
   p.spec.layers[0].layer_norm = true;
   p.spec.layers[1].layer_norm = true;

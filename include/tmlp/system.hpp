@@ -22,11 +22,13 @@ struct system_info {
   std::size_t simd_lanes = 0;               // float lanes of one of their vectors (1: scalar)
   std::vector<std::string> simd_available;  // usable on this machine, scalar first, best last
   std::string blas;                         // one line: BLAS build, core and thread count
+  std::string gemm;  // one line: the GEMM backend (TMLP_GEMM), why, libxsmm's version and target
   int n_threads = 0;                        // threads of the default pool (every core)
 };
 
-// The machine and build as the library sees them now. Choosing the kernels on first use, it
-// throws tmlp::error when TMLP_SIMD names an architecture that is unknown or unavailable here.
+// The machine and build as the library sees them now. Choosing the kernels and the GEMM
+// backend on first use, it throws tmlp::error when TMLP_SIMD names an architecture that is
+// unknown or unavailable here, or TMLP_GEMM a backend that is not one of openblas, libxsmm, auto.
 system_info system();
 
 // The SIMD architectures usable on this machine, scalar first, best last; never throws for

@@ -33,6 +33,8 @@ int run_system(bool list_simd) {
   fmt::print("simd kernels : {} ({} float lanes); available: {}\n", s.simd, s.simd_lanes, avail);
   fmt::print("               set TMLP_SIMD=scalar|sse2|avx2|avx512 to force one\n");
   fmt::print("blas         : {}\n", s.blas);
+  fmt::print("gemm backend : {}\n", s.gemm);
+  fmt::print("               set TMLP_GEMM=openblas|libxsmm|auto to choose one\n");
   fmt::print("cpu threads  : {} (oneTBB default concurrency)\n", s.n_threads);
   return 0;
 }

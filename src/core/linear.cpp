@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <memory>
 
-#include "blas.hpp"
+#include "blas/blas.hpp"
 #include "core/network.hpp"
 #include "core/parallel.hpp"
 #include "core/pipeline.hpp"
@@ -12,7 +12,7 @@
 namespace tmlp::core {
 
 void linear_forward(const dense_layer& l, const float* params, std::size_t rows, const float* x,
-                    float* z, bool split_outputs) noexcept {
+                    float* z, bool split_outputs, const float* transposed) noexcept {
   // Z = b broadcast, then Z += X·Wᵀ: (rows x n_in)·(n_in x n_out)
   const float* b = params + l.b_offset;
   if (split_outputs && rows == 1 && l.n_out * l.n_in >= split_min_weights) {
@@ -26,8 +26,12 @@ void linear_forward(const dense_layer& l, const float* params, std::size_t rows,
     return;
   }
   for (std::size_t r = 0; r < rows; ++r) std::copy(b, b + l.n_out, z + r * l.n_out);
-  blas::sgemm(false, true, rows, l.n_out, l.n_in, 1.0f, x, l.n_in, params + l.w_offset, l.n_in,
-              1.0f, z, l.n_out);
+  if (transposed != nullptr)  // Wᵀ: n_in x n_out
+    blas::sgemm(false, false, rows, l.n_out, l.n_in, 1.0f, x, l.n_in, transposed + l.w_offset,
+                l.n_out, 1.0f, z, l.n_out);
+  else
+    blas::sgemm(false, true, rows, l.n_out, l.n_in, 1.0f, x, l.n_in, params + l.w_offset, l.n_in,
+                1.0f, z, l.n_out);
 }
 
 void linear_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
@@ -44,6 +48,15 @@ void linear_backward(const kernels::kernel_table& k, const dense_layer& l, const
                 l.n_in, accumulate_dx ? 1.0f : 0.0f, d_x, l.n_in);
 }
 
+void transpose_weights(const network& net, const float* params, float* out) noexcept {
+  // Task 2i: layer i's W; task 2i + 1: its projection, if any.
+  parallel_for_index(2 * net.layers.size(), [&](std::size_t t) {
+    const dense_layer& l = net.layers[t / 2];
+    const std::size_t offset = t % 2 == 0 ? l.w_offset : l.proj_offset;
+    if (offset != no_offset) blas::transpose(l.n_out, l.n_in, params + offset, out + offset);
+  });
+}
+
 namespace {
 
 class linear_op final : public op {
@@ -52,7 +65,7 @@ class linear_op final : public op {
 
   const float* forward(const pass& p, const float* in) const noexcept override {
     float* z = p.ws.floats(z_);
-    linear_forward(l_, p.params, p.rows, in, z, p.split_outputs);
+    linear_forward(l_, p.params, p.rows, in, z, p.split_outputs, p.transposed);
     return z;
   }
 

@@ -14,8 +14,10 @@ namespace tmlp::core {
 // the blocks depend on the layer alone, so the result is the same for any thread count.
 inline constexpr std::size_t split_block = 64;
 inline constexpr std::size_t split_min_weights = std::size_t{1} << 18;
+// transposed: W transposed at the layer's w_offset (pass::transposed), or nullptr.
 void linear_forward(const dense_layer& l, const float* params, std::size_t rows, const float* x,
-                    float* z, bool split_outputs = false) noexcept;
+                    float* z, bool split_outputs = false,
+                    const float* transposed = nullptr) noexcept;
 
 // d_z: rows x n_out, dL/dZ. Adds dW = dZᵀ·X to grads at the layer's W (which the caller keeps
 // zeroed between passes), writes db = column sums of dZ, and dX = dZ·W into d_x (rows x n_in;

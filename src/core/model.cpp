@@ -9,7 +9,7 @@
 #include <tbb/enumerable_thread_specific.h>
 #include <tbb/task_arena.h>
 
-#include "blas.hpp"
+#include "blas/blas.hpp"
 #include "core/model_impl.hpp"
 #include "core/parallel.hpp"
 #include "kernels.hpp"
@@ -81,6 +81,7 @@ void model::predict(matrix_view x, matrix_span out, const predict_options& optio
 
   // Each chunk runs its own GEMMs on one core: OpenBLAS's own threads would only contend with
   // the workers (a threaded OpenBLAS runs on one thread until this call returns).
+  blas::active_backend();  // a bad TMLP_GEMM is reported here, before any product runs
   const blas::single_thread_scope blas_pin;
   const kernels::kernel_table& k = kernels::active();
   const std::size_t chunk = std::max<std::size_t>(options.chunk_rows, 1);
@@ -98,17 +99,23 @@ void model::predict(matrix_view x, matrix_span out, const predict_options& optio
     params = folded_params.data();
   }
   const core::network& run_net = folded ? *folded : net;
+  // Several rows: the weights transposed once for every chunk, if the GEMM backend wants them
+  // (one row goes through matrix-vector products, which need no copy).
+  std::vector<float> transposed;
+  const bool one_row = x.rows == 1;
+  if (!one_row && blas::wants_transposed_weights()) transposed.resize(run_net.n_dense_params);
   tbb::enumerable_thread_specific<core::workspace> workspaces(
       [&] { return core::workspace(run_net, std::min(chunk, x.rows)); });
 
   // One row: the chunk is the row, and large layers split their outputs over the threads
   // instead (in fixed blocks, so the result is the same for any thread count).
-  const bool one_row = x.rows == 1;
   auto run = [&] {
+    if (!transposed.empty()) core::transpose_weights(run_net, params, transposed.data());
     core::parallel_for_index(n_chunks, [&](std::size_t c) {
       core::workspace& ws = workspaces.local();
       const std::size_t r0 = c * chunk, rows = std::min(chunk, x.rows - r0);
-      const float* y = core::forward(k, run_net, params, rows, x.row(r0), ws, nullptr, one_row);
+      const float* y = core::forward(k, run_net, params, rows, x.row(r0), ws, nullptr, one_row,
+                                     transposed.empty() ? nullptr : transposed.data());
       float* o = out.row(r0);
       std::memcpy(o, y, rows * k_out * sizeof(float));
       if (options.raw) return;

@@ -80,9 +80,16 @@ struct network {
 // running statistics. Returns the outputs (rows x n_outputs), which live in ws. With drop,
 // layers with dropout mask their outputs (as in training). With split_outputs and one row,
 // large linear layers run their outputs as tasks in the caller's arena (linear_forward).
+// transposed: see pass::transposed.
 const float* forward(const kernels::kernel_table& k, const network& net, const float* params,
                      std::size_t rows, const float* x, workspace& ws,
-                     const dropout_context* drop = nullptr, bool split_outputs = false) noexcept;
+                     const dropout_context* drop = nullptr, bool split_outputs = false,
+                     const float* transposed = nullptr) noexcept;
+
+// The weight matrices of params (each linear layer's W, each residual projection), transposed
+// into out (n_params values) at their own offsets, for pass::transposed; out's other values are
+// left alone. The matrices run in parallel in the caller's arena.
+void transpose_weights(const network& net, const float* params, float* out) noexcept;
 
 // Training passes, segment by segment (p.stats set when the network has batch norm). The
 // forward of segment s starts from x (s = 0) or where segment s - 1 stopped, and returns its

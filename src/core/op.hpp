@@ -67,6 +67,11 @@ struct pass {
   float* grads = nullptr;
   // Inference on one row: large linear layers split their outputs into tasks (linear_forward).
   bool split_outputs = false;
+  // The weight matrices (linear layers' W, residual projections) transposed, each at its
+  // offset in params, made once per step or predict call and shared by every block: set when
+  // the GEMM backend multiplies X·Wᵀ faster that way (blas::wants_transposed_weights),
+  // nullptr otherwise. See transpose_weights (core/network.hpp).
+  const float* transposed = nullptr;
 };
 
 class op {

@@ -5,7 +5,7 @@
 #include <memory>
 #include <utility>
 
-#include "blas.hpp"
+#include "blas/blas.hpp"
 #include "core/network.hpp"
 #include "core/pipeline.hpp"
 #include "core/workspace.hpp"

@@ -3,20 +3,25 @@
 #include <algorithm>
 #include <memory>
 
-#include "blas.hpp"
+#include "blas/blas.hpp"
 #include "core/pipeline.hpp"
 #include "core/workspace.hpp"
 
 namespace tmlp::core {
 
 void residual_forward(const dense_layer& l, const float* params, std::size_t rows, const float* x,
-                      const float* branch, float* sum) noexcept {
+                      const float* branch, float* sum, const float* transposed) noexcept {
   const std::size_t n = rows * l.n_out;
   if (l.proj_offset == no_offset) {
     for (std::size_t e = 0; e < n; ++e) sum[e] = branch[e] + x[e];
     return;
   }
   std::copy(branch, branch + n, sum);
+  if (transposed != nullptr) {  // Pᵀ: n_in x n_out
+    blas::sgemm(false, false, rows, l.n_out, l.n_in, 1.0f, x, l.n_in, transposed + l.proj_offset,
+                l.n_out, 1.0f, sum, l.n_out);
+    return;
+  }
   blas::sgemm(false, true, rows, l.n_out, l.n_in, 1.0f, x, l.n_in, params + l.proj_offset, l.n_in,
               1.0f, sum, l.n_out);
 }
@@ -44,7 +49,7 @@ class residual_op final : public op {
   // in: the branch (the layer's activation, after dropout); the skip reads the layer's input.
   const float* forward(const pass& p, const float* in) const noexcept override {
     float* sum = p.ws.floats(sum_);
-    residual_forward(l_, p.params, p.rows, p.ws.op_in(first_op_), in, sum);
+    residual_forward(l_, p.params, p.rows, p.ws.op_in(first_op_), in, sum, p.transposed);
     return sum;
   }
 

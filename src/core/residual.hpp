@@ -8,9 +8,10 @@
 
 namespace tmlp::core {
 
-// x: rows x n_in, the layer's input; branch, sum: rows x n_out.
+// x: rows x n_in, the layer's input; branch, sum: rows x n_out. transposed: P transposed at
+// the layer's proj_offset (pass::transposed), or nullptr.
 void residual_forward(const dense_layer& l, const float* params, std::size_t rows, const float* x,
-                      const float* branch, float* sum) noexcept;
+                      const float* branch, float* sum, const float* transposed = nullptr) noexcept;
 
 // The skip's share of the backward pass, from d = dL/dsum (rows x n_out, not changed: it is
 // also the branch's gradient): adds dP = dᵀ·x to grads (kept zeroed between passes, like the

@@ -11,10 +11,10 @@
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
 
-#include "blas.hpp"
+#include "blas/blas.hpp"
 #include "core/model_impl.hpp"
 #include "core/random.hpp"
-#include "gemm_step.hpp"
+#include "blas/gemm_step.hpp"
 #include "kernels.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/rows.hpp"

@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 #include <tbb/info.h>
 
-#include "blas.hpp"
+#include "blas/blas.hpp"
 #include "tmlp/error.hpp"
 #include "train/gradient_engine.hpp"
 #include "train/split.hpp"
@@ -80,6 +80,7 @@ fit_plan make_fit_plan(const train_config& cfg, const core::network& net, const 
                        matrix_view y, const row_source* x_valid, matrix_view y_valid,
                        std::span<const float> weights) {
   check_data(net, x, y, x_valid, y_valid, weights);
+  blas::active_backend();  // a bad TMLP_GEMM is reported here, before any product runs
   fit_plan p;
   p.x = &x;
   p.y = y;

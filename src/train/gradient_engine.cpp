@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "blas/blas.hpp"
 #include "core/assert.hpp"
 #include "core/parallel.hpp"
 #include "train/timer.hpp"
@@ -50,6 +51,7 @@ gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch
   // The weight blocks of each shard's gradient start at zero (the backward pass adds to them)
   // and reduce() zeroes them again after use.
   for (shard& sh : shards_) ws_.push_back(&sh.ws);
+  if (blas::wants_transposed_weights()) transposed_.resize(net.n_dense_params);
   entries_.reserve(max_batch * net.embeddings.size());
   touched_.reserve(max_batch * net.embeddings.size());
 }
@@ -67,10 +69,17 @@ void gradient_engine::run_shards(const kernels::kernel_table& k, const float* pa
   const std::span<core::workspace* const> wss(ws_.data(), plan.n_shards);
   // This process's shards: all of them, or its rank's range.
   const std::size_t first = ranks_.begin(rank()), n_local = ranks_.count(rank());
+  if (!transposed_.empty()) {  // once per step, before any shard reads them
+    const auto t0 = clock_type::now();
+    core::transpose_weights(net_, params, transposed_.data());
+    t_prepare_ += seconds_since(t0);
+  }
+  const float* transposed = transposed_.empty() ? nullptr : transposed_.data();
   auto pass_of = [&](shard& sh, std::size_t s, const core::dropout_context& drop) {
-    return core::pass{
-        k,       params,        plan.size(s), sh.ws, net_.has_dropout ? &drop : nullptr,
-        &stats_, sh.grad.data()};
+    core::pass p{k,       params,        plan.size(s), sh.ws, net_.has_dropout ? &drop : nullptr,
+                 &stats_, sh.grad.data()};
+    p.transposed = transposed;
+    return p;
   };
   auto gather = [&](shard& sh, std::size_t b0, std::size_t rows) {
     const auto t0 = clock_type::now();
@@ -167,6 +176,7 @@ phase_times gradient_engine::phases() const noexcept {
     p.backward += sh.t_backward;
   }
   p.reduce = t_reduce_;
+  p.prepare = t_prepare_;
   p.wait = t_wait_;
   p.bytes = comm_ ? comm_->bytes_sent() : 0;
   return p;
@@ -174,7 +184,7 @@ phase_times gradient_engine::phases() const noexcept {
 
 void gradient_engine::reset_phases() noexcept {
   for (shard& sh : shards_) sh.t_gather = sh.t_forward = sh.t_backward = 0.0;
-  t_reduce_ = t_wait_ = 0.0;
+  t_reduce_ = t_wait_ = t_prepare_ = 0.0;
 }
 
 }  // namespace tmlp::train

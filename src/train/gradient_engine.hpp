@@ -46,11 +46,12 @@ inline constexpr std::size_t param_block = 16384;
 // Time spent in each part of the step, in seconds, accumulated since the last reset.
 // gather, forward (with the loss) and backward are summed over shards: worker time, which
 // divided by the workers used approximates their share of the wall clock. reduce and update
-// are wall-clock times of their passes (reduce includes clipping and the gradient norm).
+// are wall-clock times of their passes (reduce includes clipping and the gradient norm), and
+// prepare that of transposing the weights for the GEMM backend (blas::wants_transposed_weights).
 // Several processes (distributed): wait is the part of reduce spent waiting for other ranks
 // (their shards, the chain, the broadcast), and bytes what this rank sent.
 struct phase_times {
-  double gather = 0.0, forward = 0.0, backward = 0.0, reduce = 0.0, update = 0.0;
+  double gather = 0.0, forward = 0.0, backward = 0.0, reduce = 0.0, update = 0.0, prepare = 0.0;
   double wait = 0.0;
   std::uint64_t bytes = 0;
 };
@@ -75,7 +76,8 @@ enum stop_request : std::uint32_t { stop_none = 0, stop_cancel = 1, stop_callbac
 
 class gradient_engine {
  public:
-  // Sizes every buffer for batches of up to max_batch rows. No allocation after this.
+  // Sizes every buffer for batches of up to max_batch rows. No allocation after this. The
+  // GEMM backend must stay the same for the engine's life.
   // clip_value > 0: compute() clamps each gradient value to [-clip_value, clip_value].
   gradient_engine(const core::network& net, std::size_t max_batch, std::size_t shard_rows,
                   std::size_t max_shards, float clip_value = 0.0f);
@@ -167,7 +169,10 @@ class gradient_engine {
   shard_plan plan_;
   std::vector<double> block_sq_;  // per parameter block, from reduce()
   double grad_sq_ = 0.0;
-  double t_reduce_ = 0.0;
+  double t_reduce_ = 0.0, t_prepare_ = 0.0;
+  // The step's weight matrices transposed (core::transpose_weights), read by every shard;
+  // empty when the GEMM backend does not want them.
+  std::vector<float> transposed_;
 
   // Several processes (train/reduce_ranks.cpp).
   communicator* comm_ = nullptr;

@@ -49,6 +49,7 @@ class validation_policy {
   std::size_t chunk_;
   std::vector<totals> totals_;
   tbb::enumerable_thread_specific<scratch> scratch_;
+  std::vector<float> transposed_;  // pass::transposed, when the GEMM backend wants it
 };
 
 class health_policy final : public train_step::observer {

@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 #include <tbb/task_arena.h>
 
-#include "blas.hpp"
+#include "blas/blas.hpp"
 #include "core/model_impl.hpp"
 #include "io/file_io.hpp"
 #include "tmlp/distributed.hpp"

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "blas/blas.hpp"
 #include "core/parallel.hpp"
 #include "train/policies.hpp"
 
@@ -26,6 +27,12 @@ void validation_policy::run(tbb::task_arena& arena, const kernels::kernel_table&
   const std::size_t n_chunks = (rows.size() + chunk_ - 1) / chunk_;
   totals_.assign(n_chunks, {});
   const std::size_t n_in = net_.n_inputs, tw = y.cols, k_out = net_.n_outputs;
+  const float* transposed = nullptr;
+  if (blas::wants_transposed_weights()) {
+    transposed_.resize(net_.n_dense_params);
+    arena.execute([&] { core::transpose_weights(net_, params, transposed_.data()); });
+    transposed = transposed_.data();
+  }
   arena.execute([&] {
     core::parallel_for_index(n_chunks, [&](std::size_t c) {
       scratch& s = scratch_.local();
@@ -38,7 +45,8 @@ void validation_policy::run(tbb::task_arena& arena, const kernels::kernel_table&
       x.gather(rows.data() + r0, n, s.x.data());
       for (std::size_t i = 0; i < n; ++i)
         std::memcpy(s.y.data() + i * tw, y.row(rows[r0 + i]), tw * sizeof(float));
-      const float* out = core::forward(k, net_, params, n, s.x.data(), *s.ws);
+      const float* out =
+          core::forward(k, net_, params, n, s.x.data(), *s.ws, nullptr, false, transposed);
       totals& t = totals_[c];
       t.loss = core::loss_forward_backward(net_.loss, n, k_out, out, s.y.data(), nullptr, nullptr);
       t.metric = metric_sum(n, out, s.y.data());

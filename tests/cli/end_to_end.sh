@@ -346,4 +346,21 @@ cp "$work/letter.tmlpd" "$work/flip.tmlpd"
 printf 'Z' | dd of="$work/flip.tmlpd" bs=1 seek=80 conv=notrunc 2>/dev/null
 one_line_error "train on a damaged .tmlpd schema" "flip.tmlpd" "$tmlp" train "$work/flip.tmlpd" --target target_letter -o "$work/x.tmlp"
 
+# The GEMM backends: each gives the same bytes for 1 and 2 threads; the two differ (in the last
+# bits); a bad TMLP_GEMM is one line, before anything is written.
+gemm=(--target target_letter --layers 128,128 --epochs 2 --quiet)
+for g in openblas libxsmm; do
+  TMLP_GEMM=$g "$tmlp" train "$data/letter.csv" "${gemm[@]}" -o "$work/g_${g}_1.tmlp" --threads 1
+  TMLP_GEMM=$g "$tmlp" train "$data/letter.csv" "${gemm[@]}" -o "$work/g_${g}_2.tmlp" --threads 2
+  cmp -s "$work/g_${g}_1.tmlp" "$work/g_${g}_2.tmlp"
+  check "TMLP_GEMM=$g: identical for --threads 1 and 2" $?
+done
+! cmp -s "$work/g_openblas_1.tmlp" "$work/g_libxsmm_1.tmlp"
+check "TMLP_GEMM=openblas and libxsmm give different bits" $?
+TMLP_GEMM=libxsmm "$tmlp" system | grep -q "^gemm backend : libxsmm (TMLP_GEMM)"
+check "tmlp system names the backend TMLP_GEMM chose" $?
+one_line_error "TMLP_GEMM unknown" "TMLP_GEMM=mkl: unknown GEMM backend" \
+  env TMLP_GEMM=mkl "$tmlp" train "$data/iris.csv" --target target_species -o "$work/mkl.tmlp"
+[[ ! -e "$work/mkl.tmlp" ]]; check "a bad TMLP_GEMM writes no model" $?
+
 finish

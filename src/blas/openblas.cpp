@@ -1,5 +1,6 @@
-// The only file that includes <cblas.h>.
-#include "blas.hpp"
+// The OpenBLAS backend: the only file that includes <cblas.h>.
+#include "blas/backends.hpp"
+#include "blas/blas.hpp"
 
 #include <cblas.h>
 
@@ -7,9 +8,9 @@
 
 namespace tmlp::blas {
 
-void sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, float alpha,
-           const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta, float* c,
-           std::size_t ldc) noexcept {
+void detail::openblas_sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k,
+                            float alpha, const float* a, std::size_t lda, const float* b,
+                            std::size_t ldb, float beta, float* c, std::size_t ldc) noexcept {
   if (m == 0 || n == 0) return;
   // C = beta C, for the cases below that do not pass beta to BLAS: beta = 0 must not read C.
   const auto scale_c = [&] {

@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "blas.hpp"
+#include "blas/blas.hpp"
 
 namespace tmlp::blas {
 

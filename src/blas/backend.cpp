@@ -1,0 +1,104 @@
+// Which GEMM backend runs the products, and the products themselves (blas.hpp).
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "blas/backends.hpp"
+#include "blas/blas.hpp"
+#include "tmlp/error.hpp"
+
+namespace tmlp::blas {
+namespace {
+
+// The backend in use, and what was wrong with TMLP_GEMM (empty: nothing). A bad value leaves
+// OpenBLAS in use for the products (which cannot throw) and active_backend() reports it.
+struct choice {
+  std::atomic<backend> in_use;
+  std::string error;
+};
+
+choice select_backend(const char* forced) {
+  if (forced == nullptr || *forced == '\0' || std::string_view(forced) == "auto")
+    return {auto_backend(), {}};
+  if (const auto b = parse_backend(forced)) return {*b, {}};
+  return {backend::openblas,
+          fmt::format("TMLP_GEMM={}: unknown GEMM backend; expected openblas, libxsmm or auto",
+                      forced)};
+}
+
+choice& current() {
+  static choice c = select_backend(std::getenv("TMLP_GEMM"));
+  return c;
+}
+
+}  // namespace
+
+std::string_view name(backend b) noexcept { return b == backend::libxsmm ? "libxsmm" : "openblas"; }
+
+std::optional<backend> parse_backend(std::string_view s) noexcept {
+  if (s == "openblas") return backend::openblas;
+  if (s == "libxsmm") return backend::libxsmm;
+  return std::nullopt;
+}
+
+// Measured on the products of one dense layer's shard (64-128 rows, 28-1024 units), one
+// thread: on AVX-512, libxsmm's kernels ran at about twice OpenBLAS's; on AVX2 each won on
+// some shapes and lost on others, and OpenBLAS won the whole training steps.
+backend auto_backend() noexcept {
+  return detail::xsmm_has_avx512() ? backend::libxsmm : backend::openblas;
+}
+
+backend active_backend() {
+  const choice& c = current();
+  if (!c.error.empty()) throw error(errc::invalid_argument, c.error);
+  return c.in_use.load(std::memory_order_relaxed);
+}
+
+std::string describe_backend() {
+  const backend b = active_backend();
+  const char* forced = std::getenv("TMLP_GEMM");
+  const std::string why = forced != nullptr && *forced != '\0' && std::string_view(forced) != "auto"
+                              ? "TMLP_GEMM"
+                              : (detail::xsmm_has_avx512() ? "auto: the CPU has AVX-512"
+                                                           : "auto: the CPU has no AVX-512");
+  return fmt::format("{} ({}); {}", name(b), why, detail::xsmm_describe());
+}
+
+backend_scope::backend_scope(backend b) : before_(active_backend()) {
+  current().in_use.store(b, std::memory_order_relaxed);
+}
+
+backend_scope::~backend_scope() { current().in_use.store(before_, std::memory_order_relaxed); }
+
+void sgemm(backend on, bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k,
+           float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
+           float beta, float* c, std::size_t ldc) noexcept {
+  if (on == backend::libxsmm &&
+      detail::xsmm_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc))
+    return;
+  detail::openblas_sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, float alpha,
+           const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta, float* c,
+           std::size_t ldc) noexcept {
+  sgemm(current().in_use.load(std::memory_order_relaxed), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+        beta, c, ldc);
+}
+
+bool wants_transposed_weights() noexcept {
+  return current().in_use.load(std::memory_order_relaxed) == backend::libxsmm;
+}
+
+void transpose(std::size_t rows, std::size_t cols, const float* w, float* wt) noexcept {
+  constexpr std::size_t tile = 32;  // blocks of both matrices stay in L1
+  for (std::size_t r0 = 0; r0 < rows; r0 += tile)
+    for (std::size_t c0 = 0; c0 < cols; c0 += tile)
+      for (std::size_t r = r0; r < std::min(rows, r0 + tile); ++r)
+        for (std::size_t c = c0; c < std::min(cols, c0 + tile); ++c)
+          wt[c * rows + r] = w[r * cols + c];
+}
+
+}  // namespace tmlp::blas

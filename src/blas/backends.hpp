@@ -1,0 +1,24 @@
+// The two GEMM backends behind blas::sgemm (blas.hpp), for backend.cpp alone.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+namespace tmlp::blas::detail {
+
+// OpenBLAS (openblas.cpp): any product, the sgemv and sger paths for a dimension of 1.
+void openblas_sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k,
+                    float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
+                    float beta, float* c, std::size_t ldc) noexcept;
+
+// libxsmm (libxsmm.cpp): runs the product and returns true when it has a kernel for it (alpha
+// 1, beta 0 or 1, !trans_b, m, n, k > 0, a shape its JIT generates); false leaves C alone.
+bool xsmm_sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k,
+                float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
+                float beta, float* c, std::size_t ldc) noexcept;
+// libxsmm's version and the instruction set it generates code for ("hsw", "skx", "cpx", ...).
+std::string xsmm_describe();
+// Whether that is AVX-512 or better.
+bool xsmm_has_avx512() noexcept;
+
+}  // namespace tmlp::blas::detail

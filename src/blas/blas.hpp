@@ -1,0 +1,94 @@
+// The library's only door to GEMM libraries: row-major single-precision GEMM on one of two
+// backends, OpenBLAS (the portable default) or libxsmm (JIT kernels for each exact shape).
+// Every caller runs its products from one thread (workers each run their own GEMMs), so
+// neither library may fan out underneath: OpenBLAS is pinned to one thread below, libxsmm
+// starts no threads of its own.
+//
+// A backend computes every product of a given shape the same way on every call and thread, so
+// results are bit-identical for any thread count with a given backend. Switching backends
+// changes the bits (scripts/same_results.sh says by how much the metrics move).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tmlp::blas {
+
+enum class backend : std::uint8_t { openblas, libxsmm };
+std::string_view name(backend b) noexcept;
+std::optional<backend> parse_backend(std::string_view s) noexcept;
+
+// The process's backend, chosen once on first use: TMLP_GEMM=openblas|libxsmm|auto if set (any
+// other value makes this throw tmlp::error naming it and the choices: training, predict and
+// `tmlp system` call it before any product runs), else auto: libxsmm where the CPU
+// has AVX-512 (its kernels ran a layer's shard products at about twice OpenBLAS's speed
+// there), OpenBLAS elsewhere (on AVX2, neither wins across shapes; see select_backend).
+backend active_backend();
+// auto's rule, from what the CPU offers.
+backend auto_backend() noexcept;
+// One line for `tmlp system` and `tmlp bench`: the backend, why it was chosen, its library.
+std::string describe_backend();
+
+// Tests and benchmarks: every GEMM of the process runs on b while the scope lives. Only where
+// no GEMM runs on another thread as it starts or ends.
+class backend_scope {
+ public:
+  explicit backend_scope(backend b);
+  ~backend_scope();
+  backend_scope(const backend_scope&) = delete;
+  backend_scope& operator=(const backend_scope&) = delete;
+
+ private:
+  backend before_;
+};
+
+// C (m x n) = alpha * op(A) * op(B) + beta * C, all row-major, on the active backend.
+// op(A) is m x k (A is k x m when trans_a), op(B) is k x n (B is n x k when trans_b).
+// lda, ldb, ldc: row strides in floats. m, n, k may be zero (C is then scaled by beta, or left
+// alone when m or n is zero). beta = 0 never reads C.
+void sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, float alpha,
+           const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta, float* c,
+           std::size_t ldc) noexcept;
+// The same on a given backend. libxsmm runs alpha = 1, beta 0 or 1, op(B) = B (its fp32 kernels
+// have no transpose of their first operand, which row-major op(B) = Bᵀ maps to); any other
+// product goes to OpenBLAS.
+void sgemm(backend on, bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k,
+           float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
+           float beta, float* c, std::size_t ldc) noexcept;
+
+// Whether the active backend multiplies X·Wᵀ faster from a transposed copy of W, made once per
+// step and shared by every shard (libxsmm: it has no kernel for the transpose itself).
+bool wants_transposed_weights() noexcept;
+// wt (cols x rows, row stride rows) = the transpose of w (rows x cols, row stride cols).
+void transpose(std::size_t rows, std::size_t cols, const float* w, float* wt) noexcept;
+
+// Makes sure BLAS calls run on the calling thread only. A sequential OpenBLAS needs nothing.
+// A threaded one (e.g. the pthreads build picked by the system when a host program loaded it
+// first) is set to one thread with openblas_set_num_threads(1), which affects the whole
+// process; the returned note says so (empty when nothing was changed). Environment variables
+// are never touched.
+std::string ensure_single_threaded();
+
+// While at least one scope exists (from any threads), a threaded OpenBLAS runs BLAS calls on
+// the calling thread only (openblas_set_num_threads(1)); when the last scope ends, the thread
+// count it had before the first is restored, so a host program (NumPy in the same process)
+// gets its own setting back. note() says when this scope's start changed the setting.
+class single_thread_scope {
+ public:
+  single_thread_scope();
+  ~single_thread_scope();
+  single_thread_scope(const single_thread_scope&) = delete;
+  single_thread_scope& operator=(const single_thread_scope&) = delete;
+  const std::string& note() const noexcept { return note_; }
+
+ private:
+  std::string note_;
+};
+
+// One line describing OpenBLAS: its build configuration, core and thread count.
+std::string describe();
+
+}  // namespace tmlp::blas

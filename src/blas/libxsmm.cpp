@@ -1,0 +1,130 @@
+// The libxsmm backend: the only file that includes <libxsmm.h>.
+//
+// libxsmm is column-major. A row-major C (m x n) is a column-major Cᵀ (n x m), and
+//     Cᵀ = op(B)ᵀ · op(A)ᵀ,
+// where a row-major B (k x n) read column-major is already Bᵀ, and a row-major A (m x k) is Aᵀ:
+// so op(B) = B, op(A) = A is libxsmm's NN product with its operands swapped, and op(A) = Aᵀ (a
+// weight gradient, dZᵀ·X) its TRANS_B product. op(B) = Bᵀ would need libxsmm's TRANS_A, which
+// its fp32 kernels lack: those products (X·Wᵀ) run from a transposed copy of W instead
+// (blas::wants_transposed_weights), or on OpenBLAS.
+//
+// Kernels are JIT-generated once per shape and kept in a table that workers read without a
+// lock: the first call of a shape (in practice the first step, or a set-up pass) generates it
+// under a mutex, so two threads never generate the same shape at once, and every later call
+// is a look-up of a few nanoseconds. A shape libxsmm cannot generate is remembered as such and
+// goes to OpenBLAS, the same way on every call.
+#include <libxsmm.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <limits>
+#include <mutex>
+#include <string>
+
+#include "blas/backends.hpp"
+
+namespace tmlp::blas::detail {
+namespace {
+
+// One column-major product: libxsmm's m, n, k, leading dimensions and flags.
+struct shape {
+  std::int32_t m, n, k, lda, ldb, ldc, flags;
+  bool operator==(const shape&) const noexcept = default;
+};
+
+struct entry {
+  shape s;
+  libxsmm_smmfunction fn;  // nullptr: libxsmm has no kernel for it
+};
+
+class kernel_table {
+ public:
+  // The kernel of s, generated on first use.
+  libxsmm_smmfunction find(const shape& s) noexcept {
+    const std::size_t h = hash(s);
+    for (std::size_t i = 0; i < max_probe; ++i) {
+      const entry* e = slots_[(h + i) % n_slots].load(std::memory_order_acquire);
+      if (e == nullptr) break;
+      if (e->s == s) return e->fn;
+    }
+    return generate(s, h);
+  }
+
+ private:
+  static constexpr std::size_t n_slots = 4096, max_probe = 64;
+  std::array<std::atomic<const entry*>, n_slots> slots_{};
+  std::mutex mutex_;
+
+  static std::size_t hash(const shape& s) noexcept {
+    std::uint64_t h = 1469598103934665603ull;
+    for (std::int32_t v : {s.m, s.n, s.k, s.lda, s.ldb, s.ldc, s.flags})
+      h = (h ^ static_cast<std::uint32_t>(v)) * 1099511628211ull;
+    return static_cast<std::size_t>(h ^ (h >> 29));
+  }
+
+  static libxsmm_smmfunction dispatch(const shape& s) noexcept {
+    const float alpha = 1.0f, beta = (s.flags & LIBXSMM_GEMM_FLAG_BETA_0) ? 0.0f : 1.0f;
+    const int flags = s.flags;
+    const libxsmm_blasint lda = s.lda, ldb = s.ldb, ldc = s.ldc;
+    return libxsmm_smmdispatch(s.m, s.n, s.k, &lda, &ldb, &ldc, &alpha, &beta, &flags, nullptr);
+  }
+
+  libxsmm_smmfunction generate(const shape& s, std::size_t h) noexcept {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    for (std::size_t i = 0; i < max_probe; ++i) {
+      std::atomic<const entry*>& slot = slots_[(h + i) % n_slots];
+      const entry* e = slot.load(std::memory_order_acquire);
+      if (e != nullptr && e->s == s) return e->fn;  // another thread made it meanwhile
+      if (e == nullptr) {
+        // Entries live as long as the process, like the code libxsmm generated for them.
+        const entry* made = new entry{s, dispatch(s)};
+        slot.store(made, std::memory_order_release);
+        return made->fn;
+      }
+    }
+    // The neighbourhood is full (thousands of shapes): libxsmm's own registry, still under the
+    // lock, so a shape is never generated twice.
+    return dispatch(s);
+  }
+};
+
+kernel_table& kernels() {
+  static kernel_table t;
+  return t;
+}
+
+bool fits(std::size_t v) noexcept {
+  return v > 0 && v <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max());
+}
+
+}  // namespace
+
+bool xsmm_sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k,
+                float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
+                float beta, float* c, std::size_t ldc) noexcept {
+  if (trans_b || alpha != 1.0f || (beta != 0.0f && beta != 1.0f)) return false;
+  if (!fits(m) || !fits(n) || !fits(k) || !fits(lda) || !fits(ldb) || !fits(ldc)) return false;
+  const auto i = [](std::size_t v) { return static_cast<std::int32_t>(v); };
+  const shape s{
+      i(n),
+      i(m),
+      i(k),
+      i(ldb),
+      i(lda),
+      i(ldc),
+      (trans_a ? LIBXSMM_GEMM_FLAG_TRANS_B : 0) | (beta == 0.0f ? LIBXSMM_GEMM_FLAG_BETA_0 : 0)};
+  const libxsmm_smmfunction fn = kernels().find(s);
+  if (fn == nullptr) return false;
+  fn(b, a, c);
+  return true;
+}
+
+std::string xsmm_describe() {
+  return std::string("libxsmm ") + LIBXSMM_CONFIG_VERSION + " generating for " +
+         libxsmm_get_target_arch();
+}
+
+bool xsmm_has_avx512() noexcept { return libxsmm_get_target_archid() >= LIBXSMM_X86_AVX512_CORE; }
+
+}  // namespace tmlp::blas::detail
