@@ -1,10 +1,11 @@
 // GEMM at the layer shapes of the benchmark configurations (tmlp::bench_configs(): A, B, C, H),
 // through the library's BLAS wrapper with one thread per call.
 //
-// gemm/<config>/<layer>/<fwd|dw|dx>: one product of one layer at the config's batch size.
-// gemm_step/<config>: the exact sequence of GEMMs one training step needs (forward, weight
-// gradients, input gradients but for the first layer), back to back: the "GEMM limit" of a
-// single worker. items/s of that benchmark is samples/s.
+// gemm/<config>/<layer>/<fwd|dw|dx>/<backend>: one product of one layer at the config's batch
+// size (rows, or the shard's 64 rows with --benchmark_filter=/64rows).
+// gemm_step/<config>/<backend>: the exact sequence of GEMMs one training step needs (forward,
+// weight gradients, input gradients but for the first layer), back to back: the "GEMM limit"
+// of a single worker. items/s of that benchmark is samples/s.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
@@ -40,8 +41,8 @@ void check_once(gemm_layer& l) {
 }
 
 void bm_layer(benchmark::State& state, std::size_t rows, std::size_t n_in, std::size_t n_out,
-              int kind) {
-  gemm_layer l(rows, n_in, n_out);
+              int kind, tmlp::blas::backend on) {
+  gemm_layer l(rows, n_in, n_out, on);
   check_once(l);
   for (auto _ : state) {
     run(l, kind);
@@ -52,8 +53,8 @@ void bm_layer(benchmark::State& state, std::size_t rows, std::size_t n_in, std::
       benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void bm_step(benchmark::State& state, const tmlp::bench_config* c) {
-  tmlp::blas::gemm_step step(c->widths(), c->batch_size);
+void bm_step(benchmark::State& state, const tmlp::bench_config* c, tmlp::blas::backend on) {
+  tmlp::blas::gemm_step step(c->widths(), c->batch_size, on);
   check_once(step.layers.front());
   for (auto _ : state) {
     step.run();
@@ -66,18 +67,23 @@ void bm_step(benchmark::State& state, const tmlp::bench_config* c) {
 
 const int registered = [] {
   const char* kinds[] = {"fwd", "dw", "dx"};
-  for (const tmlp::bench_config& c : tmlp::bench_configs()) {
-    benchmark::RegisterBenchmark(("gemm_step/" + c.name).c_str(), bm_step, &c);
-    const std::vector<std::size_t> w = c.widths();
-    for (std::size_t i = 0; i + 1 < w.size(); ++i) {
-      if (i >= 2 && w[i] == w[i - 1] && w[i + 1] == w[i]) continue;  // same shape
-      for (int k = 0; k < 3; ++k) {
-        const std::string name = "gemm/" + c.name + "/" + std::to_string(w[i]) + "x" +
-                                 std::to_string(w[i + 1]) + "/" + kinds[k];
-        benchmark::RegisterBenchmark(name.c_str(), bm_layer, c.batch_size, w[i], w[i + 1], k);
+  using tmlp::blas::backend;
+  for (const tmlp::bench_config& c : tmlp::bench_configs())
+    for (backend on : {backend::openblas, backend::libxsmm}) {
+      const std::string b(tmlp::blas::name(on));
+      benchmark::RegisterBenchmark(("gemm_step/" + c.name + "/" + b).c_str(), bm_step, &c, on);
+      const std::vector<std::size_t> w = c.widths();
+      for (std::size_t i = 0; i + 1 < w.size(); ++i) {
+        if (i >= 2 && w[i] == w[i - 1] && w[i + 1] == w[i]) continue;  // same shape
+        for (int k = 0; k < 3; ++k)
+          for (std::size_t rows : {c.batch_size, std::size_t{64}}) {
+            const std::string name = "gemm/" + c.name + "/" + std::to_string(w[i]) + "x" +
+                                     std::to_string(w[i + 1]) + "/" + kinds[k] + "/" + b +
+                                     (rows == 64 ? "/64rows" : "");
+            benchmark::RegisterBenchmark(name.c_str(), bm_layer, rows, w[i], w[i + 1], k, on);
+          }
       }
     }
-  }
   return 0;
 }();
 

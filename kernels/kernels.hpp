@@ -106,6 +106,13 @@ struct kernel_table {
                float* v) noexcept;
   void (*rmsprop)(std::size_t n, const update_args& a, const float* g, float* w, float* s) noexcept;
   void (*adagrad)(std::size_t n, const update_args& a, const float* g, float* w, float* s) noexcept;
+
+  // --- bfloat16 (bf16.hpp) -------------------------------------------------------------------
+  // y = x rounded to the nearest bfloat16, ties to even, kept as a float (its low 16 bits
+  // zero): infinities stay, finite values past bf16's largest round to infinity, NaN stays NaN
+  // (quiet), denormals become zeros of their sign (as AVX512-BF16 converts). y may alias x.
+  // Bit-identical on every architecture.
+  void (*round_bf16)(std::size_t n, const float* x, float* y) noexcept;
 };
 
 // The table chosen for this process: built on first use from TMLP_SIMD if set (scalar, sse2,

@@ -4,6 +4,9 @@
 //
 //     tmlp::blas::gemm_step s({28, 256, 256, 1}, 256);  // widths, rows
 //     s.run();                                           // s.flops floating-point operations
+//
+// The products run as the training step runs them on the backend: with libxsmm, the forward
+// product multiplies from W transposed (made once per step there, so not timed here).
 #pragma once
 
 #include <cstddef>
@@ -15,28 +18,35 @@ namespace tmlp::blas {
 
 // One layer n_in -> n_out at `rows` rows, with the buffers of its three products.
 struct gemm_layer {
+  backend on;
   std::size_t rows, n_in, n_out;
-  std::vector<float> x, w, z, dw, dx;
-  gemm_layer(std::size_t r, std::size_t i, std::size_t o)
-      : rows(r),
+  std::vector<float> x, w, wt, z, dw, dx;
+  gemm_layer(std::size_t r, std::size_t i, std::size_t o, backend b)
+      : on(b),
+        rows(r),
         n_in(i),
         n_out(o),
         x(r * i, 0.5f),
         w(o * i, 0.01f),
+        wt(o * i, 0.01f),
         z(r * o, 0.25f),
         dw(o * i, 0.0f),
         dx(r * i, 0.0f) {}
-  void forward() {  // Z (rows x n_out) = X (rows x n_in) Wᵀ
-    sgemm(false, true, rows, n_out, n_in, 1.0f, x.data(), n_in, w.data(), n_in, 0.0f, z.data(),
-          n_out);
+  void forward() {               // Z (rows x n_out) = X (rows x n_in) Wᵀ
+    if (on == backend::libxsmm)  // from Wᵀ (n_in x n_out), as the step runs it
+      sgemm(on, false, false, rows, n_out, n_in, 1.0f, x.data(), n_in, wt.data(), n_out, 0.0f,
+            z.data(), n_out);
+    else
+      sgemm(on, false, true, rows, n_out, n_in, 1.0f, x.data(), n_in, w.data(), n_in, 0.0f,
+            z.data(), n_out);
   }
   void weight_grad() {  // dW (n_out x n_in) = dZᵀ X
-    sgemm(true, false, n_out, n_in, rows, 1.0f, z.data(), n_out, x.data(), n_in, 0.0f, dw.data(),
-          n_in);
+    sgemm(on, true, false, n_out, n_in, rows, 1.0f, z.data(), n_out, x.data(), n_in, 0.0f,
+          dw.data(), n_in);
   }
   void input_grad() {  // dX (rows x n_in) = dZ W
-    sgemm(false, false, rows, n_in, n_out, 1.0f, z.data(), n_out, w.data(), n_in, 0.0f, dx.data(),
-          n_in);
+    sgemm(on, false, false, rows, n_in, n_out, 1.0f, z.data(), n_out, w.data(), n_in, 0.0f,
+          dx.data(), n_in);
   }
 };
 
@@ -45,9 +55,10 @@ struct gemm_layer {
 struct gemm_step {
   std::vector<gemm_layer> layers;
   double flops = 0.0;  // per run()
-  gemm_step(const std::vector<std::size_t>& widths, std::size_t rows) {
+  gemm_step(const std::vector<std::size_t>& widths, std::size_t rows,
+            backend on = active_backend()) {
     for (std::size_t i = 0; i + 1 < widths.size(); ++i) {
-      layers.emplace_back(rows, widths[i], widths[i + 1]);
+      layers.emplace_back(rows, widths[i], widths[i + 1], on);
       flops += 2.0 * static_cast<double>(rows * widths[i] * widths[i + 1]) * (i == 0 ? 2.0 : 3.0);
     }
   }

@@ -104,6 +104,14 @@ bool xsmm_sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::s
                 float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
                 float beta, float* c, std::size_t ldc) noexcept {
   if (trans_b || alpha != 1.0f || (beta != 0.0f && beta != 1.0f)) return false;
+  // A dimension of 1 (a one-output layer, one row) is a matrix-vector product or a rank-1
+  // update: OpenBLAS's sgemv and sger, while libxsmm's kernels vectorize along n, here 1.
+  if (m == 1 || n == 1 || k == 1) return false;
+  // Its kernels have no cache blocking: past a shard's product of 64 x 1024 x 1024, OpenBLAS's
+  // packing pays (a whole batch of 1024 rows through 1024 x 1024 ran at a sixth of OpenBLAS's
+  // speed, measured on AVX2).
+  if (static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) > 0x1p26)
+    return false;
   if (!fits(m) || !fits(n) || !fits(k) || !fits(lda) || !fits(ldb) || !fits(ldc)) return false;
   const auto i = [](std::size_t v) { return static_cast<std::int32_t>(v); };
   const shape s{
