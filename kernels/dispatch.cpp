@@ -18,6 +18,7 @@ kernel_table make_reference_table() noexcept {
   t.lanes = 1;
   fill_reference_activation_kernels(t);
   fill_reference_optimizer_kernels(t);
+  fill_reference_fma_kernels(t);
   return t;
 }
 

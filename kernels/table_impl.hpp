@@ -3,6 +3,7 @@
 #pragma once
 
 #include "activation_loops.hpp"
+#include "fma_peak.hpp"
 #include "kernels.hpp"
 #include "optimizers.hpp"
 
@@ -15,6 +16,7 @@ kernel_table make_table(const char* name) noexcept {
   t.lanes = xsimd::batch<float, Arch>::size;
   fill_activation_kernels<Arch>(t);
   fill_optimizer_kernels<Arch>(t);
+  fill_fma_kernels<Arch>(t);
   return t;
 }
 
