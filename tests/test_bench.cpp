@@ -196,12 +196,9 @@ TEST_CASE("bench_fma_loop runs the active architecture's FMA loop on each thread
   CHECK(one.lanes() == k.lanes);
   CHECK(one.n_vectors() == tmlp::kernels::fma_accumulators);
   CHECK(two.n_threads() == 2);
-  // 2 FLOP per lane and step, the same steps on each thread: about 2^28 FLOP per thread.
+  // 2 FLOP per lane and step, 2^20 steps on each thread.
   const double per_step = 2.0 * static_cast<double>(one.n_vectors() * one.lanes());
-  const double steps = one.flops() / per_step;
-  CHECK(steps == std::floor(steps));
-  CHECK(std::fmod(steps, 2.0) == 0.0);
-  CHECK(std::abs(one.flops() / 268435456.0 - 1.0) < 0.01);
+  CHECK(one.flops() == per_step * 1048576.0);
   CHECK(two.flops() == 2.0 * one.flops());
   one.run();
   two.run();

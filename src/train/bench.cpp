@@ -160,12 +160,12 @@ double bench_gemm_step::flops() const noexcept { return impl_->step.flops; }
 // --- the machine's FMA peak ---------------------------------------------------------------------
 namespace {
 
-// FLOP of one thread's loop in one run(): about 3.6 ms at 75 GFLOP/s, so that the arena's
-// fork and join (microseconds) stays out of the figure.
-constexpr double fma_flops_per_thread = 268435456.0;  // 2^28
+// Steps of one thread's loop in one run(), whatever the architecture: 2 ms with 8 lanes at
+// 100 GFLOP/s, long enough that the arena's fork and join (microseconds) stays out of the figure.
+constexpr std::size_t fma_steps = std::size_t{1} << 20;
 
 // Starting values of one loop: distinct multiples of 1/4 of both signs. The loop runs
-// a = -a + 1, so an even number of steps gives them back and an odd number gives 1 - a.
+// a = -a + 1, so an even number of steps (fma_steps) gives them back and an odd number 1 - a.
 void fma_start_values(float* acc, std::size_t n) noexcept {
   for (std::size_t i = 0; i < n; ++i) acc[i] = (i % 2 ? -0.25f : 0.25f) * static_cast<float>(i + 1);
 }
@@ -177,16 +177,10 @@ struct bench_fma_loop::impl {
   int n_threads;
   std::size_t per_loop = kernels::fma_accumulators * k.lanes;  // floats of one loop's vectors
   std::size_t stride = (per_loop + 15) / 16 * 16;  // one loop's floats, whole 64-byte lines
-  std::size_t n_iters;                             // steps of one loop, even
   std::vector<float> acc;                          // n_threads x stride
   tbb::task_arena arena;
 
-  explicit impl(int n)
-      : n_threads(n),
-        n_iters(2 * static_cast<std::size_t>(fma_flops_per_thread /
-                                             (4.0 * static_cast<double>(per_loop)))),
-        acc(static_cast<std::size_t>(n) * stride),
-        arena(n) {
+  explicit impl(int n) : n_threads(n), acc(static_cast<std::size_t>(n) * stride), arena(n) {
     // The loop against its closed form once, on this thread: 1 - a after an odd step count.
     std::vector<float> a(per_loop), want(per_loop);
     fma_start_values(a.data(), per_loop);
@@ -210,13 +204,13 @@ void bench_fma_loop::run() {
   impl& f = *impl_;
   f.arena.execute([&] {
     core::parallel_for_index(static_cast<std::size_t>(f.n_threads), [&](std::size_t t) {
-      f.k.fma_loop(f.n_iters, -1.0f, 1.0f, f.acc.data() + t * f.stride);
+      f.k.fma_loop(fma_steps, -1.0f, 1.0f, f.acc.data() + t * f.stride);
     });
   });
 }
 
 double bench_fma_loop::flops() const noexcept {
-  return 2.0 * static_cast<double>(impl_->per_loop) * static_cast<double>(impl_->n_iters) *
+  return 2.0 * static_cast<double>(impl_->per_loop) * static_cast<double>(fma_steps) *
          impl_->n_threads;
 }
 int bench_fma_loop::n_threads() const noexcept { return impl_->n_threads; }
