@@ -20,8 +20,8 @@ check "bench runs" $?
 grep -q "^training" "$work/table.txt" && grep -q "^inference, batch 4096" "$work/table.txt"
 check "bench prints the training and inference tables" $?
 simd=$(sed -n 's/^machine .*, simd \([a-z0-9]*\),.*/\1/p' "$work/table.txt")
-grep -q "^FMA peak    $simd (12 x [0-9]* lanes of FMA in registers): .* on 1 thread, .* on 2 threads" \
-  "$work/table.txt" && grep -q "^GEMM limit  .*% of the FMA peak" "$work/table.txt" \
+fma_line="^FMA peak    $simd (12 x [0-9]* lanes of FMA in registers): .* on 1 thread, .* on 2 threads"
+grep -q "$fma_line" "$work/table.txt" && grep -q "^GEMM limit  .*% of the FMA peak" "$work/table.txt" \
   && grep -q "^threads .* % limit  % peak speedup" "$work/table.txt"
 check "bench names the ISA of the FMA peak and prints its shares" $?
 
