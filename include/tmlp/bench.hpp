@@ -103,10 +103,10 @@ class bench_gemm_step {
 // The register-only FMA loop of the kernel architecture the library runs (TMLP_SIMD, else the best
 // the CPU has; scalar, sse2, avx2 or avx512) once on each of n_threads threads at a time, in a
 // task arena of n_threads: independent vectors updated a = a * m + c in registers, no memory
-// traffic, 2^20 steps per thread. A clock around run() gives the rate of the FMA
-// units: the machine's FLOP/s limit for float32 on that many threads with that instruction set
-// (sse2 has no FMA instruction: a multiply and an add). The constructor checks the loop's result
-// against its closed form once (a failure is a bug: an assert).
+// traffic, 2^20 steps per thread. A clock around run() gives the rate of the FMA units: the
+// machine's FLOP/s limit for float32 on that many threads with that instruction set (sse2 has no
+// FMA instruction: a multiply and an add). The constructor checks the loop's result against its
+// closed form once (a failure is a bug: an assert).
 class bench_fma_loop {
  public:
   // n_threads: loops run at once, one per thread. Throws tmlp::error when n_threads < 1.
