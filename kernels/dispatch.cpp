@@ -19,6 +19,7 @@ kernel_table make_reference_table() noexcept {
   fill_reference_activation_kernels(t);
   fill_reference_optimizer_kernels(t);
   fill_reference_bf16_kernels(t);
+  fill_reference_fma_kernels(t);
   return t;
 }
 

@@ -6,11 +6,11 @@
 //     k.act_forward[int(act::relu)](rows, cols, z, {}, y);
 //
 // Every kernel is written once as a template over an xsimd architecture (vector_math.hpp,
-// activation_ops.hpp, activation_loops.hpp, optimizers.hpp), instantiated once per architecture in
-// its own translation unit (arch_sse2.cpp, arch_avx2.cpp, arch_avx512.cpp), and reached through a
-// table of function pointers. reference.cpp holds the scalar reference of every kernel: plain loops
-// over <cmath>; it doubles as the "scalar" architecture and is the oracle the tests compare
-// against.
+// activation_ops.hpp, activation_loops.hpp, optimizers.hpp, fma_peak.hpp), instantiated once per
+// architecture in its own translation unit (arch_sse2.cpp, arch_avx2.cpp, arch_avx512.cpp), and
+// reached through a table of function pointers. reference.cpp holds the scalar reference of every
+// kernel: plain loops over <cmath>; it doubles as the "scalar" architecture and is the oracle the
+// tests compare against.
 //
 // Conventions: matrices are row-major float32, `rows x cols`, contiguous (leading dimension
 // = cols). Sizes come before the pointers they describe, inputs before outputs. Kernels never
@@ -31,6 +31,10 @@ namespace tmlp::kernels {
 // are indexed by its values. For prelu, the slope is per column (unit).
 using act = ::tmlp::activation;
 inline constexpr int n_acts = ::tmlp::n_activations;
+
+// Independent vectors of the FMA loop (kernel_table::fma_loop): enough to keep two FMA units of
+// latency 4 busy, with room to spare, in the 16 vector registers of sse2 and avx2.
+inline constexpr std::size_t fma_accumulators = 12;
 
 inline constexpr float selu_alpha = 1.6732632423543772f;
 inline constexpr float selu_lambda = 1.0507009873554805f;
@@ -113,6 +117,14 @@ struct kernel_table {
   // (quiet), denormals become zeros of their sign (as AVX512-BF16 converts). y may alias x.
   // Bit-identical on every architecture.
   void (*round_bf16)(std::size_t n, const float* x, float* y) noexcept;
+
+  // --- the machine's FMA peak (fma_peak.hpp) -------------------------------------------------
+  // A register-only loop: each lane of acc (fma_accumulators x lanes floats, read as the starting
+  // values, written back at the end) takes n_iters steps a = a * m + c, a fused multiply-add
+  // (one rounding; the scalar reference is std::fma). sse2 has no FMA instruction: it multiplies
+  // then adds (two roundings), the same value whenever a * m is exact, e.g. m = -1, 1/2 or 2.
+  // Returns the floating-point operations done: 2 x fma_accumulators x lanes x n_iters.
+  double (*fma_loop)(std::size_t n_iters, float m, float c, float* acc) noexcept;
 };
 
 // The table chosen for this process: built on first use from TMLP_SIMD if set (scalar, sse2,

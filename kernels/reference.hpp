@@ -9,5 +9,6 @@ namespace tmlp::kernels {
 void fill_reference_activation_kernels(kernel_table& t) noexcept;  // reference_activations.cpp
 void fill_reference_optimizer_kernels(kernel_table& t) noexcept;   // reference_optimizers.cpp
 void fill_reference_bf16_kernels(kernel_table& t) noexcept;        // reference_bf16.cpp
+void fill_reference_fma_kernels(kernel_table& t) noexcept;         // reference_fma.cpp
 
 }  // namespace tmlp::kernels

@@ -4,6 +4,7 @@
 
 #include "activation_loops.hpp"
 #include "bf16.hpp"
+#include "fma_peak.hpp"
 #include "kernels.hpp"
 #include "optimizers.hpp"
 
@@ -17,6 +18,7 @@ kernel_table make_table(const char* name) noexcept {
   fill_activation_kernels<Arch>(t);
   fill_optimizer_kernels<Arch>(t);
   fill_bf16_kernels<Arch>(t);
+  fill_fma_kernels<Arch>(t);
   return t;
 }
 

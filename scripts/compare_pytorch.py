@@ -10,12 +10,18 @@ their median with min and max.
 
 PyTorch runs at its best thread setting for the thread count: OpenBLAS (nn.Linear) reads
 OPENBLAS_NUM_THREADS when it loads and ATen's pool is set by torch.set_num_threads, so each
-candidate (ATen, OpenBLAS) runs in its own process, set before import. A short probe picks the
-best candidate for training and for inference unless --torch-threads names one.
+candidate (ATen, OpenBLAS) runs in its own process, set before import, with one inter-op thread
+(torch.set_num_interop_threads(1)). A probe picks the best candidate for training and for
+inference unless --torch-threads names one: each candidate trains --warmup epochs, then
+--probe-epochs timed epochs (and as many inference rounds), on --probe-rows rows; --probe-rounds
+repeats the sweep over the candidates (A B C D A B C D ...) and pools the samples. The choice is
+by the median (at 2 threads single epochs are bimodal: one each picks wrong). Every candidate's
+median, min and max are printed and saved with --json.
 
     /usr/bin/python3 scripts/compare_pytorch.py --config A [--rows 200000] [--epochs 3]
         [--pairs 3] [--threads N] [--tmlp build/release/src/cli/tmlp]
-        [--torch-threads ATEN,BLAS] [--sklearn auto|on|off] [--json FILE]
+        [--torch-threads ATEN,BLAS] [--probe-epochs 3] [--probe-rounds 1] [--probe-rows N]
+        [--sklearn auto|on|off] [--json FILE]
 
 Needs Debian's python3-torch and python3-sklearn under /usr/bin/python3
 (scripts/setup.sh --peers installs them).
@@ -67,6 +73,7 @@ def torch_worker(a):
     import time
     import torch
     from torch import nn
+    torch.set_num_interop_threads(1)  # before any parallel work, or it is refused
     torch.set_num_threads(a.aten)
     torch.manual_seed(a.seed)
     cfg = json.loads(a.config_json)
@@ -88,6 +95,7 @@ def torch_worker(a):
     else:
         opt = torch.optim.SGD(model.parameters(), lr=cfg["lr"], momentum=cfg["momentum"])
     out = {"torch": torch.__version__, "aten_threads": torch.get_num_threads(),
+           "interop_threads": torch.get_num_interop_threads(),
            "openblas_threads": os.environ.get("OPENBLAS_NUM_THREADS")}
     if a.mode in ("train", "both"):
         batch, n, sps = cfg["batch"], a.rows, []
@@ -111,8 +119,9 @@ def torch_worker(a):
         with torch.inference_mode():
             out["infer_samples_per_s"] = timed_rounds(lambda: post(model(x_infer)), a.epochs,
                                                       a.min_time, INFER_BATCH)
-            out["latency"] = latency_us(lambda i: post(model(x_infer[i:i + 1])), INFER_BATCH,
-                                        2000, a.min_time)
+            if not a.no_latency:
+                out["latency"] = latency_us(lambda i: post(model(x_infer[i:i + 1])),
+                                            INFER_BATCH, 2000, a.min_time)
     return out
 
 
@@ -148,13 +157,13 @@ def sklearn_worker(a):
 
 
 # --- the driver ---------------------------------------------------------------------------------
-def run_worker(kind, args, rows, epochs, mode, aten, blas):
+def run_worker(kind, args, rows, epochs, mode, aten, blas, latency=True):
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(blas), OMP_NUM_THREADS=str(aten),
                MKL_NUM_THREADS=str(blas))
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", kind, "--config", args.config,
            "--config-json", json.dumps(args.cfg), "--rows", str(rows), "--epochs", str(epochs),
            "--warmup", str(args.warmup), "--mode", mode, "--aten", str(aten), "--seed",
-           str(args.seed), "--min-time", str(args.min_time)]
+           str(args.seed), "--min-time", str(args.min_time)] + ([] if latency else ["--no-latency"])
     p = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit(f"compare_pytorch: the {kind} worker failed: {p.stderr.strip().splitlines()[-1:]}")
@@ -178,27 +187,59 @@ def run_tmlp(args):
             "infer_samples_per_s": t["inference"]["round_samples_per_s"],
             "latency": {"p50_us": r["latency"]["p50_us"], "p99_us": r["latency"]["p99_us"]},
             "n_workers": t["n_workers"], "n_shards": t["n_shards"],
-            "gemm_limit_samples_per_s": t["train"]["gemm_limit_samples_per_s"]}
+            "gemm_limit_samples_per_s": t["train"]["gemm_limit_samples_per_s"],
+            "train_gflops": t["train"]["gflops"]["median"],
+            "fma_isa": (r.get("fma_peak") or {}).get("isa"),
+            "fma_peak_gflops": t["train"].get("fma_peak_gflops")}
+
+
+def setting_name(setting):
+    """(ATen, BLAS) threads as the output names them."""
+    return f"{setting[0]} ATen + {setting[1]} OpenBLAS"
 
 
 def probe_torch(args):
-    """(best training setting, best inference setting, every probe) over (ATen, BLAS) threads."""
+    """(best training setting, best inference setting, every candidate's figures) over (ATen,
+    OpenBLAS) threads: each candidate runs --warmup epochs, then --probe-epochs timed epochs and
+    inference rounds, in --probe-rounds alternating sweeps; the best median wins."""
     if args.torch_threads:
         aten, blas = (int(v) for v in args.torch_threads.split(","))
         return (aten, blas), (aten, blas), []
     t = args.threads
     candidates = sorted({(1, 1), (1, t), (t, 1), (t, t)})
-    rows = min(args.rows, max(20000, 20 * args.cfg["batch"]))
-    probes = []
-    for aten, blas in candidates:
-        r = run_worker("torch", args, rows, 1, "both", aten, blas)
-        probes.append({"aten": aten, "blas": blas,
-                       "train": statistics.median(r["train_samples_per_s"]),
-                       "infer": statistics.median(r["infer_samples_per_s"])})
-    best_train = max(probes, key=lambda p: p["train"])
-    best_infer = max(probes, key=lambda p: p["infer"])
+    rows = args.probe_rows or min(args.rows, max(20000, 20 * args.cfg["batch"]))
+    samples = {c: {"train": [], "infer": []} for c in candidates}
+    for _ in range(args.probe_rounds):
+        for c in candidates:  # A B C D A B C D: a slow spell of the machine hits them all
+            r = run_worker("torch", args, rows, args.probe_epochs, "both", *c, latency=False)
+            samples[c]["train"] += r["train_samples_per_s"]
+            samples[c]["infer"] += r["infer_samples_per_s"]
+    probes = [{"aten": c[0], "blas": c[1], "rows": rows,
+               "train_samples_per_s": samples[c]["train"], "train": stats(samples[c]["train"]),
+               "infer_samples_per_s": samples[c]["infer"], "infer": stats(samples[c]["infer"])}
+              for c in candidates]
+    best_train = max(probes, key=lambda p: p["train"]["median"])
+    best_infer = max(probes, key=lambda p: p["infer"]["median"])
+    for p in probes:
+        p["chosen_for"] = [w for w, b in (("train", best_train), ("infer", best_infer)) if p is b]
     return ((best_train["aten"], best_train["blas"]), (best_infer["aten"], best_infer["blas"]),
             probes)
+
+
+def print_probes(args, probes):
+    """Every candidate's figures, the chosen ones marked, so a reader sees the choice."""
+    if not probes:
+        return
+    n = len(probes[0]["train_samples_per_s"])
+    print(f"PyTorch thread probe: {probes[0]['rows']:,} rows, {args.warmup} warm-up + "
+          f"{args.probe_epochs} timed epoch(s) and inference rounds x {args.probe_rounds} "
+          f"round(s) = {n} samples per candidate; median (min - max) samples/s")
+    print(f"  {'ATen + OpenBLAS threads':24} {'training':>34} {'inference':>34}")
+    for p in probes:
+        mark = {"train": " <- training", "infer": " <- inference"}
+        chosen = "".join(mark[w] for w in p["chosen_for"])
+        print(f"  {p['aten']:>4} + {p['blas']:<17} {fmt_stats(p['train']):>34} "
+              f"{fmt_stats(p['infer']):>34}{chosen}", flush=True)
 
 
 def fmt_stats(s, digits=0):
@@ -221,6 +262,12 @@ def main():
     ap.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     ap.add_argument("--tmlp", default="build/release/src/cli/tmlp", help="the tmlp program")
     ap.add_argument("--torch-threads", help="ATEN,BLAS threads for PyTorch (default: probe)")
+    ap.add_argument("--probe-epochs", type=int, default=3,
+                    help="timed epochs (and inference rounds) per probed PyTorch setting")
+    ap.add_argument("--probe-rounds", type=int, default=1,
+                    help="sweeps over the PyTorch settings, alternating, samples pooled")
+    ap.add_argument("--probe-rows", type=int, default=0,
+                    help="rows per probe epoch (default: min(rows, max(20000, 20 x batch)))")
     ap.add_argument("--sklearn", default="auto", choices=["auto", "on", "off"],
                     help="auto: for configs A and C")
     ap.add_argument("--min-time", type=float, default=0.2, help="seconds per inference round")
@@ -230,12 +277,22 @@ def main():
     ap.add_argument("--mode", default="both", help=argparse.SUPPRESS)
     ap.add_argument("--aten", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--config-json", help=argparse.SUPPRESS)  # a worker's configuration
+    ap.add_argument("--no-latency", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         print(json.dumps((torch_worker if args.worker == "torch" else sklearn_worker)(args)))
         return
-    if min(args.rows, args.epochs, args.pairs, args.threads) < 1:
-        sys.exit("compare_pytorch: --rows, --epochs, --pairs and --threads must be positive")
+    if min(args.rows, args.epochs, args.pairs, args.threads, args.probe_epochs,
+           args.probe_rounds) < 1 or args.probe_rows < 0:
+        sys.exit("compare_pytorch: --rows, --epochs, --pairs, --threads, --probe-epochs and "
+                 "--probe-rounds must be positive")
+    if args.torch_threads:
+        try:
+            aten, blas = (int(v) for v in args.torch_threads.split(","))
+            assert aten >= 1 and blas >= 1
+        except (ValueError, AssertionError):
+            sys.exit(f"compare_pytorch: --torch-threads '{args.torch_threads}': expected ATEN,BLAS "
+                     "like 1,2")
     if not os.access(args.tmlp, os.X_OK):
         sys.exit(f"compare_pytorch: no tmlp program at '{args.tmlp}' (build it or pass --tmlp)")
     configs = load_configs(args.tmlp)
@@ -257,16 +314,15 @@ def main():
           f"{args.threads} thread(s); {args.pairs} pairs; load {loadavg()}", flush=True)
 
     train_set, infer_set, probes = probe_torch(args)
-    for p in probes:
-        print(f"  probe PyTorch {p['aten']} ATen + {p['blas']} OpenBLAS threads: train "
-              f"{p['train']:,.0f}/s, infer {p['infer']:,.0f}/s", flush=True)
+    print_probes(args, probes)
     sk_blas = 1
     if use_sklearn and args.threads > 1:  # sklearn's only threads are OpenBLAS's
-        sk_probe = {b: run_worker("sklearn", args, min(args.rows, 20000), 1, "train", 1, b)
-                    for b in (1, args.threads)}
+        sk_probe = {b: run_worker("sklearn", args, min(args.rows, 20000), args.probe_epochs,
+                                  "train", 1, b) for b in (1, args.threads)}
         sk_blas = max(sk_probe, key=lambda b: sk_probe[b]["train_samples_per_s"][0])
-    print(f"PyTorch settings: training {train_set[0]} ATen + {train_set[1]} OpenBLAS threads, "
-          f"inference {infer_set[0]} + {infer_set[1]}"
+    how = "given (--torch-threads)" if args.torch_threads else "probed"
+    print(f"PyTorch settings ({how}): training {setting_name(train_set)} threads, inference "
+          f"{setting_name(infer_set)}"
           f"{f'; scikit-learn {sk_blas} OpenBLAS thread(s)' if use_sklearn else ''}", flush=True)
 
     runs = {"tmlp": [], "torch_train": [], "torch_infer": [], "sklearn": []}
@@ -299,33 +355,45 @@ def main():
                      "ratios": ratios})
 
     tm_train = [med(r["train_samples_per_s"]) for r in runs["tmlp"]]
-    add("training samples/s", "PyTorch", tm_train,
+    torch_train = f"PyTorch ({train_set[0]}+{train_set[1]})"  # ATen + OpenBLAS threads
+    torch_infer = f"PyTorch ({infer_set[0]}+{infer_set[1]})"
+    add("training samples/s", torch_train, tm_train,
         [med(r["train_samples_per_s"]) for r in runs["torch_train"]])
-    add(f"inference samples/s (batch {INFER_BATCH})", "PyTorch",
+    add(f"inference samples/s (batch {INFER_BATCH})", torch_infer,
         [med(r["infer_samples_per_s"]) for r in runs["tmlp"]],
         [med(r["infer_samples_per_s"]) for r in runs["torch_infer"]])
-    add("latency p50 us, batch 1 (peer/tmlp)", "PyTorch",
+    add("latency p50 us, batch 1 (peer/tmlp)", torch_infer,
         [r["latency"]["p50_us"] for r in runs["tmlp"]],
         [r["latency"]["p50_us"] for r in runs["torch_infer"]], invert=True)
     if use_sklearn:
         add("training samples/s", "scikit-learn", tm_train,
             [r["train_samples_per_s"][0] for r in runs["sklearn"]])
 
-    print(f"\n{'median (min - max) over pairs':46} {'tmlp':>30} {'peer':>30}   ratio tmlp/peer")
+    print(f"\n{'median (min - max) over pairs':54} {'tmlp':>30} {'peer':>30}   ratio tmlp/peer")
     for r in rows:
         d = 1 if "latency" in r["what"] else 0
-        print(f"{r['peer'] + ' ' + r['what']:46} {fmt_stats(r['tmlp'], d):>30} "
+        print(f"{r['peer'] + ' ' + r['what']:54} {fmt_stats(r['tmlp'], d):>30} "
               f"{fmt_stats(r['peer_stats'], d):>30}   {fmt_stats(r['ratio'], 2)}")
-    gl = runs["tmlp"][0]["gemm_limit_samples_per_s"]
-    print(f"tmlp: {runs['tmlp'][0]['n_workers']} worker(s), {runs['tmlp'][0]['n_shards']} shards; "
+    print("PyTorch (A+B): A ATen + B OpenBLAS threads, one inter-op thread")
+    t0 = runs["tmlp"][0]
+    gl = t0["gemm_limit_samples_per_s"]
+    fma = ""
+    if t0["fma_peak_gflops"]:  # what the machine's FMA units can do at this thread count
+        reached = 100 * med([r["train_gflops"] for r in runs["tmlp"]]) / t0["fma_peak_gflops"]
+        fma = (f"; FMA peak ({t0['fma_isa']}) {t0['fma_peak_gflops']:.1f} GFLOP/s "
+               f"({reached:.0f}% reached)")
+    print(f"tmlp: {t0['n_workers']} worker(s), {t0['n_shards']} shards; "
           f"GEMM limit at {args.threads} thread(s) {gl:,.0f} samples/s "
-          f"({100 * med(tm_train) / gl:.0f}% reached); load {loadavg()}")
+          f"({100 * med(tm_train) / gl:.0f}% reached){fma}; load {loadavg()}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"config": args.config, "config_spec": cfg, "rows": args.rows,
                        "epochs": args.epochs, "warmup": args.warmup, "threads": args.threads,
                        "pairs": args.pairs, "torch_train_threads": train_set,
-                       "torch_infer_threads": infer_set, "torch_probes": probes,
+                       "torch_infer_threads": infer_set,
+                       "torch_threads_given": bool(args.torch_threads),
+                       "torch_probe": {"epochs": args.probe_epochs, "rounds": args.probe_rounds,
+                                       "warmup": args.warmup, "candidates": probes},
                        "sklearn_openblas_threads": sk_blas if use_sklearn else None,
                        "comparisons": rows, "runs": runs}, f, indent=2)
 

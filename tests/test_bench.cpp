@@ -1,12 +1,14 @@
 // tmlp/bench.hpp: the benchmark protocol's configurations (their values are the protocol's and
-// must not drift), the synthetic data, and the GEMM and training-step runners.
+// must not drift), the synthetic data, the GEMM and training-step runners and the FMA loop.
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
+#include "kernels.hpp"
 #include "tmlp/bench.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/model.hpp"
@@ -185,4 +187,20 @@ TEST_CASE("bench_train_step runs training steps and times their phases", "[bench
   CHECK_THROWS_AS(
       tmlp::bench_train_step(spec, {.opt = tmlp::sgd{.lr = -1.0f}}, d.x.view(), d.y.view(), 1),
       tmlp::error);
+}
+
+TEST_CASE("bench_fma_loop runs the active architecture's FMA loop on each thread", "[bench]") {
+  const tmlp::kernels::kernel_table& k = tmlp::kernels::active();
+  tmlp::bench_fma_loop one(1), two(2);
+  CHECK(one.isa() == std::string_view(k.name));
+  CHECK(one.lanes() == k.lanes);
+  CHECK(one.n_vectors() == tmlp::kernels::fma_accumulators);
+  CHECK(two.n_threads() == 2);
+  // 2 FLOP per lane and step, 2^20 steps on each thread.
+  const double per_step = 2.0 * static_cast<double>(one.n_vectors() * one.lanes());
+  CHECK(one.flops() == per_step * 1048576.0);
+  CHECK(two.flops() == 2.0 * one.flops());
+  one.run();
+  two.run();
+  CHECK_THROWS_AS(tmlp::bench_fma_loop(0), tmlp::error);
 }

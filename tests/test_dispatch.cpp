@@ -40,6 +40,7 @@ TEST_CASE("every table is completely filled", "[kernels][dispatch]") {
     CHECK(t.adam != nullptr);
     CHECK(t.rmsprop != nullptr);
     CHECK(t.adagrad != nullptr);
+    CHECK(t.fma_loop != nullptr);
   }
 }
 

@@ -1,6 +1,7 @@
 // Benchmarking: the benchmark protocol's configurations (A, B, C, H: BENCHMARKS.md), the
-// synthetic data `tmlp bench` trains on, and two timing aids that reach inside a training step:
-// its matrix products alone (the "GEMM limit" of one worker) and its phases.
+// synthetic data `tmlp bench` trains on, two timing aids that reach inside a training step: its
+// matrix products alone (the "GEMM limit" of one worker) and its phases, and the machine's own
+// limit: a loop of fused multiply-adds in registers (its "FMA peak").
 //
 //     const tmlp::bench_config& a = *tmlp::find_bench_config("A");
 //     const tmlp::model_spec spec = a.spec(/*seed=*/0);
@@ -14,6 +15,9 @@
 //     s.run();  s.reset_phases();              // a warm-up step, then time some
 //     for (int i = 0; i < 100; ++i) s.run();
 //     tmlp::bench_phase_seconds p = s.phases();  // seconds in each phase over those 100
+//
+//     tmlp::bench_fma_loop f(/*n_threads=*/2);  // the machine's FMA peak on 2 threads
+//     f.run();                                 // f.flops() floating-point operations
 //
 // The timings are the caller's (a clock around run()); these only run the work, the same way
 // each time. Hold a bench_thread_allowance to run more threads than cores.
@@ -89,6 +93,34 @@ class bench_gemm_step {
 
   void run() noexcept;            // the products, back to back
   double flops() const noexcept;  // floating-point operations of one run()
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+// --- the machine's FMA peak ---------------------------------------------------------------------
+// The register-only FMA loop of the kernel architecture the library runs (TMLP_SIMD, else the best
+// the CPU has; scalar, sse2, avx2 or avx512) once on each of n_threads threads at a time, in a
+// task arena of n_threads: independent vectors updated a = a * m + c in registers, no memory
+// traffic, 2^20 steps per thread. A clock around run() gives the rate of the FMA units: the
+// machine's FLOP/s limit for float32 on that many threads with that instruction set (sse2 has no
+// FMA instruction: a multiply and an add). The constructor checks the loop's result against its
+// closed form once (a failure is a bug: an assert).
+class bench_fma_loop {
+ public:
+  // n_threads: loops run at once, one per thread. Throws tmlp::error when n_threads < 1.
+  explicit bench_fma_loop(int n_threads);
+  ~bench_fma_loop();
+  bench_fma_loop(const bench_fma_loop&) = delete;
+  bench_fma_loop& operator=(const bench_fma_loop&) = delete;
+
+  void run();                              // every thread's loop once; returns when all are done
+  double flops() const noexcept;           // floating-point operations of one run(), all threads
+  int n_threads() const noexcept;          // loops of one run()
+  std::string_view isa() const noexcept;   // the kernel architecture: "avx2", ...
+  std::size_t lanes() const noexcept;      // float lanes of one of its vectors
+  std::size_t n_vectors() const noexcept;  // independent vectors (accumulators) of each loop
 
  private:
   struct impl;

@@ -238,10 +238,13 @@ int bench(const bench_options& o) {
   if (!blas_note.empty()) r.notes.push_back(blas_note);
   r.simd = sys.simd;
   r.blas = sys.blas;
+  r.gemm = sys.gemm;
   r.infer_batch = infer_batch;
 
   progress(fmt::format("config {}: {} synthetic rows", p.name, p.rows));
   const bench_data d = make_bench_data(p.spec, p.rows, infer_batch, o.seed);
+  progress("FMA peak");
+  r.fma = measure_fma_peak(threads, o.min_time);
   if (train) {
     progress("GEMM limit of one thread");
     r.gemm_limit = measure_gemm_limit(p, o.min_time);

@@ -1,5 +1,5 @@
 // `tmlp bench`: training and inference throughput of one MLP configuration on synthetic data,
-// swept over thread counts, against the machine's single-thread GEMM limit.
+// swept over thread counts, against the machine's single-thread GEMM limit and its FMA peak.
 //
 //     tmlp bench A --threads 1,2 --json a.json --csv a.csv
 //     tmlp bench --inputs 10 --layers 64,64 --outputs 1 --activation tanh --loss mse

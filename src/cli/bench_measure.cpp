@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <numeric>
+#include <string>
 #include <vector>
 
 #include "tmlp/bench.hpp"
@@ -44,6 +46,33 @@ bench_gemm_limit measure_gemm_limit(const bench_problem& p, double min_time) {
   g.samples_per_s = static_cast<double>(batch) / g.step_seconds;
   g.gflops = step.flops() / g.step_seconds * 1e-9;
   return g;
+}
+
+bench_fma measure_fma_peak(const std::vector<int>& threads, double min_time) {
+  std::vector<int> counts{1};
+  for (int t : threads)
+    if (std::find(counts.begin(), counts.end(), t) == counts.end()) counts.push_back(t);
+  bench_fma out;
+  for (int n : counts) {
+    bench_fma_loop loop(n);
+    out.isa = std::string(loop.isa());
+    out.lanes = loop.lanes();
+    out.n_vectors = loop.n_vectors();
+    loop.run();  // wake the arena's threads
+    constexpr int n_rounds = 5;
+    double best = std::numeric_limits<double>::infinity();
+    for (int r = 0; r < n_rounds; ++r) {
+      const auto round0 = clock_type::now();
+      do {
+        const auto t0 = clock_type::now();
+        loop.run();
+        best = std::min(best, seconds_since(t0));
+      } while (seconds_since(round0) < min_time / n_rounds);
+    }
+    out.peaks.push_back(
+        {.n_threads = n, .run_seconds = best, .gflops = loop.flops() / best * 1e-9});
+  }
+  return out;
 }
 
 model measure_training(const bench_problem& p, const bench_data& d, int n_threads,

@@ -1,7 +1,7 @@
 // The measurements of `tmlp bench`, each on its own: the single-thread GEMM limit
-// (tmlp::bench_gemm_step), whole training epochs through tmlp::trainer, the phases of a step
-// (tmlp::bench_train_step), inference throughput and single-row latency through model::predict.
-// The synthetic data is tmlp::make_bench_data's (tmlp/bench.hpp).
+// (tmlp::bench_gemm_step), the FMA peak (tmlp::bench_fma_loop), whole training epochs through
+// tmlp::trainer, the phases of a step (tmlp::bench_train_step), inference throughput and single-row
+// latency through model::predict. The synthetic data is tmlp::make_bench_data's (tmlp/bench.hpp).
 //
 // Every function assumes the problem was validated (bench.cpp) and BLAS runs single-threaded.
 #pragma once
@@ -20,6 +20,10 @@ namespace tmlp::cli {
 // The GEMM limit of one worker: five rounds of at least min_time / 5 seconds each; the fastest
 // round (a limit is a best case, and interference from other jobs only slows a round down).
 bench_gemm_limit measure_gemm_limit(const bench_problem& p, double min_time);
+
+// The FMA peak (tmlp::bench_fma_loop) on one thread and on each of `threads`: for each, five
+// rounds of at least min_time / 5 seconds each; the fastest run of all.
+bench_fma measure_fma_peak(const std::vector<int>& threads, double min_time);
 
 // Trains a fresh model (spec seed) for warmup + repeats epochs with n_threads threads and
 // records the measured epochs' samples/s, workers, shards and status into out. Returns the

@@ -101,6 +101,12 @@ std::size_t bench_problem::n_weights() const {
   return n;
 }
 
+double bench_fma::gflops_at(int n_threads) const {
+  for (const bench_fma_peak& p : peaks)
+    if (p.n_threads == n_threads) return p.gflops;
+  return nan;
+}
+
 bench_stats bench_stats::of(std::vector<double> v) {
   if (v.empty()) return {nan, nan, nan};
   std::sort(v.begin(), v.end());
@@ -119,8 +125,13 @@ void derive(bench_report& r) {
     t.infer_gflops = t.infer_samples_per_s.scaled(2.0 * w * 1e-9);
     if (!base && trained(t)) base = &t;
   }
+  const auto fma_at = [&](int n) { return r.fma ? r.fma->gflops_at(n) : nan; };
+  if (r.gemm_limit) r.gemm_limit->pct_of_fma_peak = 100.0 * r.gemm_limit->gflops / fma_at(1);
   for (auto& t : r.threads) {
     t.gemm_limit_samples_per_s = t.pct_of_gemm_limit = t.speedup = t.efficiency = nan;
+    t.fma_peak_gflops = fma_at(t.n_threads);
+    t.pct_of_fma_peak = 100.0 * t.train_gflops.median / t.fma_peak_gflops;
+    t.infer_pct_of_fma_peak = 100.0 * t.infer_gflops.median / t.fma_peak_gflops;
     if (!trained(t)) continue;
     if (r.gemm_limit) {
       t.gemm_limit_samples_per_s =
@@ -132,7 +143,10 @@ void derive(bench_report& r) {
   }
 }
 
-void print_table(const bench_report& r) {
+namespace {
+
+// The lines above the tables: the problem, the machine and its limits, the protocol.
+void print_header(const bench_report& r) {
   const bench_problem& p = r.problem;
   const double w = static_cast<double>(p.n_weights());
   fmt::print("tmlp bench  config {}: {} {}, {}, {} lr {:g}{}, batch {}, {} rows\n", p.name,
@@ -143,25 +157,44 @@ void print_table(const bench_report& r) {
   fmt::print("            W = {} weights: {} FLOP per sample trained, {} inferred\n", grouped(w),
              grouped(6.0 * w), grouped(2.0 * w));
   fmt::print("machine     {} cores, simd {}, {}\n", r.n_cores, r.simd, r.blas);
+  fmt::print("gemm        {}\n", r.gemm);
+  if (r.fma) {
+    std::string peaks;
+    for (const bench_fma_peak& f : r.fma->peaks)
+      peaks += fmt::format("{}{} GFLOP/s on {} thread{}", peaks.empty() ? "" : ", ",
+                           fixed(f.gflops, 1), f.n_threads, f.n_threads == 1 ? "" : "s");
+    fmt::print("FMA peak    {} ({} x {} lanes of FMA in registers): {}\n", r.fma->isa,
+               r.fma->n_vectors, r.fma->lanes, peaks);
+  }
   if (r.gemm_limit)
-    fmt::print("GEMM limit  one thread: {} samples/s ({} GFLOP/s); T threads: x min(T, cores)\n",
-               grouped(r.gemm_limit->samples_per_s), fixed(r.gemm_limit->gflops, 1));
+    fmt::print(
+        "GEMM limit  one thread: {} samples/s ({} GFLOP/s, {}% of the FMA peak); T threads: x "
+        "min(T, cores)\n",
+        grouped(r.gemm_limit->samples_per_s), fixed(r.gemm_limit->gflops, 1),
+        fixed(r.gemm_limit->pct_of_fma_peak, 1));
   fmt::print(
       "protocol    {} warm-up epoch(s), {} measured epochs / inference rounds; median "
-      "(min - max)\n",
+      "(min - max); % limit: of the GEMM limit, % peak: of the FMA peak at that thread count\n",
       r.warmup, r.repeats);
+}
+
+}  // namespace
+
+void print_table(const bench_report& r) {
+  print_header(r);
 
   const bool any_train = std::any_of(r.threads.begin(), r.threads.end(), trained);
   const bool any_infer = std::any_of(r.threads.begin(), r.threads.end(), inferred);
   if (any_train) {
-    fmt::print("\ntraining\n{:>7} {:>7} {:>6}  {:<36} {:>8} {:>7} {:>7} {:>6}\n", "threads",
-               "workers", "shards", "samples/s (min - max)", "GFLOP/s", "% limit", "speedup",
-               "eff");
+    fmt::print("\ntraining\n{:>7} {:>7} {:>6}  {:<36} {:>8} {:>7} {:>7} {:>7} {:>6}\n", "threads",
+               "workers", "shards", "samples/s (min - max)", "GFLOP/s", "% limit", "% peak",
+               "speedup", "eff");
     for (const auto& t : r.threads) {
       if (!trained(t)) continue;
-      fmt::print("{:>7} {:>7} {:>6}  {:<36} {:>8} {:>7} {:>7} {:>5}%{}\n", t.n_threads, t.n_workers,
-                 t.n_shards, spread(t.train_samples_per_s), fixed(t.train_gflops.median, 1),
-                 fixed(t.pct_of_gemm_limit, 1), fixed(t.speedup, 2), fixed(100.0 * t.efficiency, 0),
+      fmt::print("{:>7} {:>7} {:>6}  {:<36} {:>8} {:>7} {:>7} {:>7} {:>5}%{}\n", t.n_threads,
+                 t.n_workers, t.n_shards, spread(t.train_samples_per_s),
+                 fixed(t.train_gflops.median, 1), fixed(t.pct_of_gemm_limit, 1),
+                 fixed(t.pct_of_fma_peak, 1), fixed(t.speedup, 2), fixed(100.0 * t.efficiency, 0),
                  t.status == "completed" ? std::string() : fmt::format("  ({})", t.status));
     }
     fmt::print(
@@ -178,12 +211,12 @@ void print_table(const bench_report& r) {
     }
   }
   if (any_infer) {
-    fmt::print("\ninference, batch {}\n{:>7}  {:<36} {:>8}\n", r.infer_batch, "threads",
-               "samples/s (min - max)", "GFLOP/s");
+    fmt::print("\ninference, batch {}\n{:>7}  {:<36} {:>8} {:>7}\n", r.infer_batch, "threads",
+               "samples/s (min - max)", "GFLOP/s", "% peak");
     for (const auto& t : r.threads)
       if (inferred(t))
-        fmt::print("{:>7}  {:<36} {:>8}\n", t.n_threads, spread(t.infer_samples_per_s),
-                   fixed(t.infer_gflops.median, 1));
+        fmt::print("{:>7}  {:<36} {:>8} {:>7}\n", t.n_threads, spread(t.infer_samples_per_s),
+                   fixed(t.infer_gflops.median, 1), fixed(t.infer_pct_of_fma_peak, 1));
   }
   if (r.latency)
     fmt::print(
@@ -193,6 +226,33 @@ void print_table(const bench_report& r) {
         fixed(r.latency->min_us, 1), r.latency->n);
   for (const auto& n : r.notes) fmt::print("note: {}\n", n);
 }
+
+namespace {
+
+// The GEMM limit's figures, or null when it was not measured.
+nlohmann::json gemm_limit_json(const bench_report& r) {
+  if (!r.gemm_limit) return nullptr;
+  const bench_gemm_limit& g = *r.gemm_limit;
+  return {{"step_seconds", g.step_seconds},
+          {"samples_per_s", g.samples_per_s},
+          {"gflops", g.gflops},
+          {"pct_of_fma_peak", number(g.pct_of_fma_peak)}};
+}
+
+// The FMA peak: its architecture and one entry per thread count, or null.
+nlohmann::json fma_json(const bench_report& r) {
+  if (!r.fma) return nullptr;
+  nlohmann::json peaks = nlohmann::json::array();
+  for (const bench_fma_peak& f : r.fma->peaks)
+    peaks.push_back(
+        {{"n_threads", f.n_threads}, {"run_seconds", f.run_seconds}, {"gflops", f.gflops}});
+  return {{"isa", r.fma->isa},
+          {"lanes", r.fma->lanes},
+          {"n_vectors", r.fma->n_vectors},
+          {"threads", std::move(peaks)}};
+}
+
+}  // namespace
 
 void write_json(const bench_report& r, const std::string& path) {
   const bench_problem& p = r.problem;
@@ -211,16 +271,14 @@ void write_json(const bench_report& r, const std::string& path) {
                  {"n_weights", p.n_weights()},
                  {"train_flop_per_sample", 6.0 * w},
                  {"infer_flop_per_sample", 2.0 * w}};
-  j["machine"] = {{"n_cores", r.n_cores}, {"simd", r.simd}, {"blas", r.blas}};
+  j["machine"] = {{"n_cores", r.n_cores}, {"simd", r.simd}, {"blas", r.blas}, {"gemm", r.gemm}};
   j["protocol"] = {{"mode", r.mode},
                    {"warmup_epochs", r.warmup},
                    {"repeats", r.repeats},
                    {"seed", r.seed},
                    {"infer_batch", r.infer_batch}};
-  j["gemm_limit"] = r.gemm_limit ? nlohmann::json{{"step_seconds", r.gemm_limit->step_seconds},
-                                                  {"samples_per_s", r.gemm_limit->samples_per_s},
-                                                  {"gflops", r.gemm_limit->gflops}}
-                                 : nlohmann::json(nullptr);
+  j["gemm_limit"] = gemm_limit_json(r);
+  j["fma_peak"] = fma_json(r);
   nlohmann::json rows = nlohmann::json::array();
   for (const auto& t : r.threads) {
     const bool tr = trained(t);
@@ -237,6 +295,8 @@ void write_json(const bench_report& r, const std::string& path) {
                       {"gflops", stats_json(t.train_gflops)},
                       {"gemm_limit_samples_per_s", number(t.gemm_limit_samples_per_s)},
                       {"pct_of_gemm_limit", number(t.pct_of_gemm_limit)},
+                      {"fma_peak_gflops", number(t.fma_peak_gflops)},
+                      {"pct_of_fma_peak", number(t.pct_of_fma_peak)},
                       {"speedup", number(t.speedup)},
                       {"efficiency", number(t.efficiency)}};
     }
@@ -250,7 +310,9 @@ void write_json(const bench_report& r, const std::string& path) {
     if (inferred(t))
       row["inference"] = {{"round_samples_per_s", list_json(t.infer_round_samples_per_s)},
                           {"samples_per_s", stats_json(t.infer_samples_per_s)},
-                          {"gflops", stats_json(t.infer_gflops)}};
+                          {"gflops", stats_json(t.infer_gflops)},
+                          {"fma_peak_gflops", number(t.fma_peak_gflops)},
+                          {"pct_of_fma_peak", number(t.infer_pct_of_fma_peak)}};
     rows.push_back(std::move(row));
   }
   j["threads"] = std::move(rows);
@@ -272,7 +334,8 @@ void write_csv(const bench_report& r, const std::string& path) {
   f << "config,n_threads,n_workers,n_shards,status,train_samples_per_s,train_samples_per_s_min,"
        "train_samples_per_s_max,train_gflops,gemm_limit_samples_per_s,pct_of_gemm_limit,speedup,"
        "efficiency,gather_us,forward_us,backward_us,reduce_us,update_us,step_us,"
-       "infer_samples_per_s,infer_samples_per_s_min,infer_samples_per_s_max,infer_gflops\n";
+       "infer_samples_per_s,infer_samples_per_s_min,infer_samples_per_s_max,infer_gflops,"
+       "fma_peak_gflops,pct_of_fma_peak,infer_pct_of_fma_peak\n";
   const auto v = [](double x) { return std::isfinite(x) ? fmt::format("{:.6g}", x) : ""; };
   for (const auto& t : r.threads) {
     const bool tr = trained(t), ph = t.phases.n_steps > 0;
@@ -286,8 +349,9 @@ void write_csv(const bench_report& r, const std::string& path) {
     for (double x : {t.phases.gather, t.phases.forward, t.phases.backward, t.phases.reduce,
                      t.phases.update, t.phases.step})
       f << ',' << (ph ? v(x) : "");
-    for (double x : {t.infer_samples_per_s.median, t.infer_samples_per_s.min,
-                     t.infer_samples_per_s.max, t.infer_gflops.median})
+    for (double x :
+         {t.infer_samples_per_s.median, t.infer_samples_per_s.min, t.infer_samples_per_s.max,
+          t.infer_gflops.median, t.fma_peak_gflops, t.pct_of_fma_peak, t.infer_pct_of_fma_peak})
       f << ',' << v(x);
     f << '\n';
   }

@@ -2,8 +2,9 @@
 // list of the named configurations.
 //
 // Units: samples/s, GFLOP/s (training 6 W and inference 2 W FLOP per sample, W = weights without
-// biases), microseconds per step for phases, microseconds per call for latency. A value that
-// was not measured is NaN here and null in JSON (empty in CSV).
+// biases; the FMA peak 2 FLOP per lane of each fused multiply-add), microseconds per step for
+// phases, microseconds per call for latency. A value that was not measured is NaN here and null in
+// JSON (empty in CSV).
 #pragma once
 
 #include <cstddef>
@@ -53,8 +54,25 @@ struct bench_phases {
 // the first layer) run back to back on one thread: what one data-parallel worker can reach.
 struct bench_gemm_limit {
   double step_seconds = 0.0;
-  double samples_per_s = 0.0;  // batch / step_seconds
-  double gflops = 0.0;         // GEMM FLOP of the step / step_seconds
+  double samples_per_s = 0.0;    // batch / step_seconds
+  double gflops = 0.0;           // GEMM FLOP of the step / step_seconds
+  double pct_of_fma_peak = 0.0;  // gflops against the one-thread FMA peak, in percent
+};
+
+// The register-only FMA loop (tmlp::bench_fma_loop) on n_threads threads at once: the machine's
+// float32 FLOP/s limit with the kernel architecture it ran.
+struct bench_fma_peak {
+  int n_threads = 0;
+  double run_seconds = 0.0;  // the fastest run (a limit is a best case)
+  double gflops = 0.0;       // FLOP of that run / run_seconds
+};
+
+struct bench_fma {
+  std::string isa;                    // kernel architecture: "scalar", "sse2", "avx2" or "avx512"
+  std::size_t lanes = 0;              // float lanes of one vector
+  std::size_t n_vectors = 0;          // independent vectors of each thread's loop
+  std::vector<bench_fma_peak> peaks;  // one thread, then each thread count of the sweep
+  double gflops_at(int n_threads) const;  // the peak measured at n_threads; NaN if none
 };
 
 struct bench_threads {
@@ -70,11 +88,14 @@ struct bench_threads {
   double pct_of_gemm_limit = 0.0;         // median samples/s against that, in percent
   double speedup = 0.0;                   // median samples/s against the smallest thread count's
   double efficiency = 0.0;                // speedup / (threads / smallest thread count)
+  double fma_peak_gflops = 0.0;           // the FMA peak at this thread count
+  double pct_of_fma_peak = 0.0;           // median training GFLOP/s against it, in percent
   bench_phases phases;
 
   std::vector<double> infer_round_samples_per_s;
   bench_stats infer_samples_per_s;
   bench_stats infer_gflops;
+  double infer_pct_of_fma_peak = 0.0;  // median inference GFLOP/s against the FMA peak
 };
 
 struct bench_latency {
@@ -88,16 +109,17 @@ struct bench_report {
   std::uint64_t seed = 0;
   std::string mode;
   int n_cores = 0;
-  std::string simd, blas;
+  std::string simd, blas, gemm;  // gemm: the GEMM backend (tmlp::system_info::gemm)
   std::vector<std::string> notes;
   std::optional<bench_gemm_limit> gemm_limit;  // training modes only
+  std::optional<bench_fma> fma;                // the machine's FMA peak
   std::vector<bench_threads> threads;
   std::optional<bench_latency> latency;  // inference modes only
   std::size_t infer_batch = 0;
 };
 
 // Fills the derived fields of every thread row from the measurements: the statistics,
-// GFLOP/s, the GEMM-limit share, speedup and efficiency.
+// GFLOP/s, the GEMM-limit and FMA-peak shares, speedup and efficiency.
 void derive(bench_report& r);
 
 void print_table(const bench_report& r);

@@ -1,5 +1,6 @@
 // tmlp/bench.hpp: the benchmark configurations, their synthetic data, and the timing aids over
-// the GEMMs of a step (gemm_step.hpp) and the training step itself (train/train_step.hpp).
+// the GEMMs of a step (blas/gemm_step.hpp), the training step itself (train/train_step.hpp) and the
+// kernels' FMA loop (kernels/fma_peak.hpp).
 #include "tmlp/bench.hpp"
 
 #include <algorithm>
@@ -12,9 +13,11 @@
 #include <tbb/task_arena.h>
 
 #include "blas/blas.hpp"
-#include "core/model_impl.hpp"
-#include "core/random.hpp"
 #include "blas/gemm_step.hpp"
+#include "core/assert.hpp"
+#include "core/model_impl.hpp"
+#include "core/parallel.hpp"
+#include "core/random.hpp"
 #include "kernels.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/rows.hpp"
@@ -153,6 +156,67 @@ bench_gemm_step& bench_gemm_step::operator=(bench_gemm_step&&) noexcept = defaul
 
 void bench_gemm_step::run() noexcept { impl_->step.run(); }
 double bench_gemm_step::flops() const noexcept { return impl_->step.flops; }
+
+// --- the machine's FMA peak ---------------------------------------------------------------------
+namespace {
+
+// Steps of one thread's loop in one run(), whatever the architecture: 2 ms with 8 lanes at
+// 100 GFLOP/s, long enough that the arena's fork and join (microseconds) stays out of the figure.
+constexpr std::size_t fma_steps = std::size_t{1} << 20;
+
+// Starting values of one loop: distinct multiples of 1/4 of both signs. The loop runs
+// a = -a + 1, so an even number of steps (fma_steps) gives them back and an odd number 1 - a.
+void fma_start_values(float* acc, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) acc[i] = (i % 2 ? -0.25f : 0.25f) * static_cast<float>(i + 1);
+}
+
+}  // namespace
+
+struct bench_fma_loop::impl {
+  const kernels::kernel_table& k = kernels::active();
+  int n_threads;
+  std::size_t per_loop = kernels::fma_accumulators * k.lanes;  // floats of one loop's vectors
+  std::size_t stride = (per_loop + 15) / 16 * 16;  // one loop's floats, whole 64-byte lines
+  std::vector<float> acc;                          // n_threads x stride
+  tbb::task_arena arena;
+
+  explicit impl(int n) : n_threads(n), acc(static_cast<std::size_t>(n) * stride), arena(n) {
+    // The loop against its closed form once, on this thread: 1 - a after an odd step count.
+    std::vector<float> a(per_loop), want(per_loop);
+    fma_start_values(a.data(), per_loop);
+    for (std::size_t i = 0; i < per_loop; ++i) want[i] = 1.0f - a[i];
+    TMLP_ASSERT(k.fma_loop(1001, -1.0f, 1.0f, a.data()) ==
+                2.0 * 1001.0 * static_cast<double>(per_loop));
+    TMLP_ASSERT(a == want);
+    for (int t = 0; t < n; ++t) fma_start_values(acc.data() + t * stride, per_loop);
+  }
+};
+
+bench_fma_loop::bench_fma_loop(int n_threads) {
+  if (n_threads < 1)
+    throw error(errc::invalid_argument,
+                fmt::format("bench_fma_loop: {} threads; expected at least 1", n_threads));
+  impl_ = std::make_unique<impl>(n_threads);
+}
+bench_fma_loop::~bench_fma_loop() = default;
+
+void bench_fma_loop::run() {
+  impl& f = *impl_;
+  f.arena.execute([&] {
+    core::parallel_for_index(static_cast<std::size_t>(f.n_threads), [&](std::size_t t) {
+      f.k.fma_loop(fma_steps, -1.0f, 1.0f, f.acc.data() + t * f.stride);
+    });
+  });
+}
+
+double bench_fma_loop::flops() const noexcept {
+  return 2.0 * static_cast<double>(impl_->per_loop) * static_cast<double>(fma_steps) *
+         impl_->n_threads;
+}
+int bench_fma_loop::n_threads() const noexcept { return impl_->n_threads; }
+std::string_view bench_fma_loop::isa() const noexcept { return impl_->k.name; }
+std::size_t bench_fma_loop::lanes() const noexcept { return impl_->k.lanes; }
+std::size_t bench_fma_loop::n_vectors() const noexcept { return kernels::fma_accumulators; }
 
 // --- the phases of whole training steps ---------------------------------------------------------
 namespace {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Smoke test of `tmlp bench` on a tiny custom configuration: the JSON has every field with sane
-# and mutually consistent values, the CSV has a header and one row per thread count, --list
-# (and --list --json) describes the named configurations as `tmlp bench NAME` runs them, and bad
-# flags give one-line errors with a non-zero exit. Timings themselves are never asserted.
+# and mutually consistent values (the FMA peak and the shares of it included), the CSV has a
+# header and one row per thread count, --list (and --list --json) describes the named
+# configurations as `tmlp bench NAME` runs them, and bad flags give one-line errors with a
+# non-zero exit. Timings themselves are never asserted.
 # Usage: bench_smoke.sh TMLP_BINARY
 set -u
 tmlp=$1
@@ -18,6 +19,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 check "bench runs" $?
 grep -q "^training" "$work/table.txt" && grep -q "^inference, batch 4096" "$work/table.txt"
 check "bench prints the training and inference tables" $?
+simd=$(sed -n 's/^machine .*, simd \([a-z0-9]*\),.*/\1/p' "$work/table.txt")
+fma_line="^FMA peak    $simd (12 x [0-9]* lanes of FMA in registers): .* on 1 thread, .* on 2 threads"
+grep -q "$fma_line" "$work/table.txt" && grep -q "^GEMM limit  .*% of the FMA peak" "$work/table.txt" \
+  && grep -q "^threads .* % limit  % peak speedup" "$work/table.txt"
+check "bench names the ISA of the FMA peak and prints its shares" $?
 
 "$python" - "$work/b.json" <<'EOF'
 import json, math, sys
@@ -33,6 +39,14 @@ assert r["protocol"]["repeats"] == 2 and r["protocol"]["warmup_epochs"] == 1, r[
 g = r["gemm_limit"]
 assert g["samples_per_s"] > 0 and close(g["samples_per_s"], 64 / g["step_seconds"]), g
 assert [t["n_threads"] for t in r["threads"]] == [1, 2]
+f = r["fma_peak"]
+assert f["isa"] == r["machine"]["simd"] and f["n_vectors"] == 12 and f["lanes"] >= 1, f
+assert [p["n_threads"] for p in f["threads"]] == [1, 2], f
+peak = {p["n_threads"]: p["gflops"] for p in f["threads"]}
+for p in f["threads"]:  # 2^20 steps of 2 FLOP per lane and vector, on each thread
+    flop = 2 * f["n_vectors"] * f["lanes"] * 2 ** 20 * p["n_threads"]
+    assert p["gflops"] > 0 and close(p["gflops"], flop / p["run_seconds"] / 1e9), p
+assert close(g["pct_of_fma_peak"], 100 * g["gflops"] / peak[1]), g
 for t in r["threads"]:
     tr = t["train"]
     assert t["status"] == "completed" and t["n_workers"] >= 1 and t["n_shards"] >= 1, t
@@ -44,6 +58,8 @@ for t in r["threads"]:
     limit = g["samples_per_s"] * min(t["n_threads"], r["machine"]["n_cores"])
     assert close(tr["gemm_limit_samples_per_s"], limit), tr
     assert close(tr["pct_of_gemm_limit"], 100 * s["median"] / limit), tr
+    assert close(tr["fma_peak_gflops"], peak[t["n_threads"]]), tr
+    assert close(tr["pct_of_fma_peak"], 100 * tr["gflops"]["median"] / peak[t["n_threads"]]), tr
     assert tr["efficiency"] is not None and tr["efficiency"] > 0, tr
     assert close(tr["efficiency"], tr["speedup"] / t["n_threads"]), tr
     ph = t["phases_us"]
@@ -52,6 +68,7 @@ for t in r["threads"]:
     inf = t["inference"]
     assert len(inf["round_samples_per_s"]) == 2 and inf["samples_per_s"]["median"] > 0, inf
     assert close(inf["gflops"]["median"], inf["samples_per_s"]["median"] * 2 * w / 1e9), inf
+    assert close(inf["pct_of_fma_peak"], 100 * inf["gflops"]["median"] / peak[t["n_threads"]])
 first = r["threads"][0]["train"]
 assert close(first["speedup"], 1.0) and close(first["efficiency"], 1.0), first
 l = r["latency"]
@@ -64,14 +81,20 @@ check "bench JSON has every field, consistent" $?
   && [[ $(head -1 "$work/b.csv" | tr ',' '\n' | wc -l) -eq $(sed -n 2p "$work/b.csv" | tr ',' '\n' | wc -l) ]]
 check "bench CSV has a header and one full row per thread count" $?
 
-# Inference only: no training fields, no GEMM limit.
+# Inference only: no training fields, no GEMM limit; the FMA peak still, with the ISA forced.
 "$tmlp" bench --inputs 4 --layers 8 --rows 500 --batch-size 50 --threads 1 --repeats 1 \
   --min-time 0.01 --latency-n 100 --mode inference --quiet --json "$work/i.json"
 check "bench --mode inference runs quietly" $?
 "$python" -c 'import json,sys; r=json.load(open(sys.argv[1])); t=r["threads"][0];
-assert r["gemm_limit"] is None and t["train"] is None and t["inference"]["samples_per_s"]["median"] > 0' \
+assert r["gemm_limit"] is None and t["train"] is None and t["inference"]["samples_per_s"]["median"] > 0
+assert r["fma_peak"]["threads"][0]["gflops"] > 0 and t["inference"]["pct_of_fma_peak"] > 0' \
   "$work/i.json"
 check "bench --mode inference JSON" $?
+TMLP_SIMD=sse2 "$tmlp" bench --inputs 4 --layers 8 --rows 500 --batch-size 50 --threads 1 \
+  --repeats 1 --min-time 0.01 --latency-n 100 --mode inference --quiet --json "$work/s.json" \
+  && "$python" -c 'import json,sys; f=json.load(open(sys.argv[1]))["fma_peak"];
+assert f["isa"] == "sse2" and f["lanes"] == 4 and f["threads"][0]["gflops"] > 0, f' "$work/s.json"
+check "bench measures the FMA peak with the ISA TMLP_SIMD forces" $?
 
 # The named configurations: --list prints one row each; --list --json gives each one's fields,
 # the same as those `tmlp bench NAME` reports running (but rows, set small here).
