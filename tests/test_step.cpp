@@ -2,6 +2,8 @@
 // with a single whole-batch pass.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 #include <vector>
@@ -80,9 +82,10 @@ data make_data(std::size_t n, bool extras = false) {
   return d;
 }
 
-std::vector<float> gradient(const data& d, int n_threads, std::size_t batch, double* loss) {
+std::vector<float> gradient(const data& d, int n_threads, std::size_t batch, double* loss,
+                            tmlp::gemm_precision precision = tmlp::gemm_precision::fp32) {
   const auto net = tmlp::core::network::from_spec(d.spec);
-  tmlp::train::gradient_engine engine(net, batch, 16, 64);
+  tmlp::train::gradient_engine engine(net, batch, 16, 64, 0.0f, precision);
   std::vector<float> g(net.n_params);
   tbb::task_arena arena(n_threads);
   arena.execute([&] {
@@ -99,19 +102,21 @@ TEST_CASE("the batch gradient is bit-identical for 1, 2, 3 and 8 threads",
   const bool extras = GENERATE(false, true);  // batch norm and an embedding
   const data d = make_data(1000, extras);
   const std::size_t batch = GENERATE(1, 17, 250, 1000);
-  // Each backend computes each shape one way: the same bits on any thread count.
+  // Each backend computes each shape one way: the same bits on any thread count, in either
+  // precision.
   const auto on = GENERATE(tmlp::blas::backend::openblas, tmlp::blas::backend::libxsmm);
   const tmlp::blas::backend_scope gemm(on);
-  CAPTURE(extras, batch, tmlp::blas::name(on));
+  const auto precision = GENERATE(tmlp::gemm_precision::fp32, tmlp::gemm_precision::bf16);
+  CAPTURE(extras, batch, tmlp::blas::name(on), precision == tmlp::gemm_precision::bf16);
   // Let arenas have 8 real threads even on a 2-core machine (a test may set this; the library
   // never does).
   tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 8);
   double l1 = 0.0;
-  const auto g1 = gradient(d, 1, batch, &l1);
+  const auto g1 = gradient(d, 1, batch, &l1, precision);
   for (int t : {2, 3, 8}) {
     CAPTURE(t);
     double lt = 0.0;
-    const auto gt = gradient(d, t, batch, &lt);
+    const auto gt = gradient(d, t, batch, &lt, precision);
     CHECK(std::memcmp(&l1, &lt, sizeof l1) == 0);
     REQUIRE(std::memcmp(g1.data(), gt.data(), g1.size() * sizeof(float)) == 0);
   }
@@ -195,3 +200,61 @@ TEST_CASE("training steps allocate nothing", "[train][step][alloc]") {
   }
 }
 #endif  // TMLP_COUNT_ALLOCATIONS
+
+TEST_CASE("bf16 products: close to fp32, and exactly what their rounded operands give",
+          "[train][step][bf16]") {
+  const auto on = GENERATE(tmlp::blas::backend::openblas, tmlp::blas::backend::libxsmm);
+  const tmlp::blas::backend_scope gemm(on);
+  CAPTURE(tmlp::blas::name(on));
+  SECTION("a deep network: within bf16's rounding of fp32's gradient, and not equal to it") {
+    data d = make_data(500);
+    d.spec.layers[0].residual = true;  // 13 -> 40: a projected skip, whose products round too
+    const auto net = tmlp::core::network::from_spec(d.spec);
+    d.params.resize(net.n_params);
+    tmlp::core::init_params(net, d.spec, d.params.data());
+    double l32 = 0.0, l16 = 0.0;
+    const auto g32 = gradient(d, 2, 500, &l32);
+    const auto g16 = gradient(d, 2, 500, &l16, tmlp::gemm_precision::bf16);
+    double diff = 0.0, norm = 0.0;
+    std::size_t n_differ = 0;
+    for (std::size_t i = 0; i < g32.size(); ++i) {
+      diff += (double(g16[i]) - g32[i]) * (double(g16[i]) - g32[i]);
+      norm += double(g32[i]) * g32[i];
+      n_differ += g16[i] != g32[i];
+    }
+    CHECK(l16 == Approx(l32).epsilon(1e-2));
+    CHECK(l16 != l32);
+    CHECK(std::sqrt(diff / norm) < 2e-2);  // bf16 keeps 8 significant bits: 2^-9 per operand
+    CHECK(n_differ > g32.size() / 2);
+  }
+  SECTION("inputs and weights already bf16: the forward pass and the biases' gradient are fp32's") {
+    // One identity layer: Z = X·Wᵀ + b sees the same values either way (rounding a bf16 value
+    // changes nothing), so the loss is fp32's to the bit; db sums dL/dZ before it is rounded, so
+    // it is fp32's too; dW = round(dL/dZ)ᵀ·X is not.
+    data d = make_data(64);
+    d.spec.layers = {{.units = 5, .act = activation::identity}};
+    const auto net = tmlp::core::network::from_spec(d.spec);
+    d.params.resize(net.n_params);
+    tmlp::core::init_params(net, d.spec, d.params.data());
+    const auto& ref = tmlp::kernels::reference();
+    ref.round_bf16(d.x.size(), d.x.data(), d.x.data());
+    ref.round_bf16(net.layers[0].n_out * net.layers[0].n_in,
+                   d.params.data() + net.layers[0].w_offset,
+                   d.params.data() + net.layers[0].w_offset);
+    double l32 = 0.0, l16 = 0.0;
+    const auto g32 = gradient(d, 1, 64, &l32);
+    const auto g16 = gradient(d, 1, 64, &l16, tmlp::gemm_precision::bf16);
+    CHECK(std::memcmp(&l32, &l16, sizeof l32) == 0);
+    const auto& l = net.layers[0];
+    CHECK(std::memcmp(g32.data() + l.b_offset, g16.data() + l.b_offset, l.n_out * sizeof(float)) ==
+          0);
+    CHECK(std::memcmp(g32.data() + l.w_offset, g16.data() + l.w_offset,
+                      l.n_out * l.n_in * sizeof(float)) != 0);
+    // dW from the rounded dL/dZ: within bf16's rounding (2^-9 of each term) of fp32's.
+    float largest = 0.0f;
+    for (std::size_t i = 0; i < l.n_out * l.n_in; ++i)
+      largest = std::max(largest, std::fabs(g32[l.w_offset + i]));
+    for (std::size_t i = 0; i < l.n_out * l.n_in; ++i)
+      REQUIRE(g16[l.w_offset + i] == Approx(g32[l.w_offset + i]).margin(1e-2 * largest));
+  }
+}

@@ -66,6 +66,7 @@ struct train_options {
   int threads = 0;                            // 0 = every core
   std::uint64_t shard_rows = 64;              // train_config::shard_rows
   std::uint64_t max_shards = 16;              // train_config::max_shards
+  std::string precision = "fp32";             // train_config::precision: fp32|bf16
   std::uint64_t seed = 0;
   std::uint64_t ensemble = 1;  // members trained with seeds derived from seed (tmlp/ensemble.hpp)
   // output

@@ -175,6 +175,9 @@ struct fit_result {
 inline constexpr std::size_t auto_batch = static_cast<std::size_t>(-1);
 std::size_t auto_batch_size(std::size_t n) noexcept;
 
+// The number format of the layers' matrix products (train_config::precision).
+enum class gemm_precision : std::uint8_t { fp32, bf16 };
+
 struct train_config {
   optimizer opt = adam{};
   schedule sched = constant_lr{};
@@ -198,6 +201,14 @@ struct train_config {
   // run their GEMMs more efficiently; more shards let more cores work.
   std::size_t shard_rows = 64;
   std::size_t max_shards = 16;
+
+  // The dense layers' matrix products while training. bf16 (mixed precision): each product
+  // reads bfloat16 roundings (to nearest, ties to even) of the weights and of its other operand
+  // (the layer's input forward; dL/dZ backward) and accumulates in fp32; master weights,
+  // gradients, optimizer state, activations, losses and validation stay fp32. It needs a CPU
+  // with AVX512-BF16, or TMLP_SIMD=scalar (the scalar reference, on any CPU); fit() throws
+  // tmlp::error naming what the CPU offers otherwise.
+  gemm_precision precision = gemm_precision::fp32;
 
   // Called after each batch and each epoch; return false to stop training. Exceptions pass
   // through fit() and leave the model at its last complete step.

@@ -84,9 +84,11 @@ void sgemm(backend on, bool trans_a, bool trans_b, std::size_t m, std::size_t n,
 void sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, float alpha,
            const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta, float* c,
            std::size_t ldc) noexcept {
-  sgemm(current().in_use.load(std::memory_order_relaxed), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
-        beta, c, ldc);
+  sgemm(current().in_use.load(std::memory_order_relaxed), trans_a, trans_b, m, n, k, alpha, a, lda,
+        b, ldb, beta, c, ldc);
 }
+
+bool cpu_has_bf16() noexcept { return __builtin_cpu_supports("avx512bf16") != 0; }
 
 bool wants_transposed_weights() noexcept {
   return current().in_use.load(std::memory_order_relaxed) == backend::libxsmm;

@@ -59,6 +59,9 @@ void sgemm(backend on, bool trans_a, bool trans_b, std::size_t m, std::size_t n,
            float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
            float beta, float* c, std::size_t ldc) noexcept;
 
+// Whether the CPU has AVX512-BF16 (bfloat16 dot products), which --precision bf16 needs.
+bool cpu_has_bf16() noexcept;
+
 // Whether the active backend multiplies X·Wᵀ faster from a transposed copy of W, made once per
 // step and shared by every shard (libxsmm: it has no kernel for the transpose itself).
 bool wants_transposed_weights() noexcept;

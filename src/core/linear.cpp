@@ -35,13 +35,14 @@ void linear_forward(const dense_layer& l, const float* params, std::size_t rows,
 }
 
 void linear_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
-                     std::size_t rows, const float* x, const float* d_z, float* grads, float* d_x,
-                     bool accumulate_dx) noexcept {
+                     std::size_t rows, const float* x, float* d_z, float* grads, float* d_x,
+                     bool accumulate_dx, bool round_d_z) noexcept {
+  // db = column sums of dZ (before any rounding)
+  k.col_sums(rows, l.n_out, d_z, grads + l.b_offset);
+  if (round_d_z) k.round_bf16(rows * l.n_out, d_z, d_z);
   // dW += dZᵀ·X: (n_out x rows)·(rows x n_in)
   blas::sgemm(true, false, l.n_out, l.n_in, rows, 1.0f, d_z, l.n_out, x, l.n_in, 1.0f,
               grads + l.w_offset, l.n_in);
-  // db = column sums of dZ
-  k.col_sums(rows, l.n_out, d_z, grads + l.b_offset);
   // dX = dZ·W: (rows x n_out)·(n_out x n_in)
   if (d_x != nullptr)
     blas::sgemm(false, false, rows, l.n_in, l.n_out, 1.0f, d_z, l.n_out, params + l.w_offset,
@@ -57,6 +58,16 @@ void transpose_weights(const network& net, const float* params, float* out) noex
   });
 }
 
+void round_weights_bf16(const kernels::kernel_table& k, const network& net, const float* params,
+                        float* out) noexcept {
+  std::copy(params, params + net.n_dense_params, out);
+  parallel_for_index(2 * net.layers.size(), [&](std::size_t t) {  // as transpose_weights
+    const dense_layer& l = net.layers[t / 2];
+    const std::size_t offset = t % 2 == 0 ? l.w_offset : l.proj_offset;
+    if (offset != no_offset) k.round_bf16(l.n_out * l.n_in, params + offset, out + offset);
+  });
+}
+
 namespace {
 
 class linear_op final : public op {
@@ -65,20 +76,30 @@ class linear_op final : public op {
 
   const float* forward(const pass& p, const float* in) const noexcept override {
     float* z = p.ws.floats(z_);
-    linear_forward(l_, p.params, p.rows, in, z, p.split_outputs, p.transposed);
+    linear_forward(l_, p.product_weights(), p.rows, rounded_input(p, in), z, p.split_outputs,
+                   p.transposed);
     return z;
   }
 
   float* backward(const pass& p, const float* in, const float*, float* d) const noexcept override {
-    // A residual layer's skip has already written its share of dL/dX: add to it.
+    // A residual layer's skip has already written its share of dL/dX: add to it. d is this
+    // op's alone: bf16 rounds it in place.
     float* d_x = d_x_ == no_slot ? nullptr : p.ws.floats(d_x_);
-    linear_backward(p.k, l_, p.params, p.rows, in, d, p.grads, d_x, l_.residual);
+    linear_backward(p.k, l_, p.product_weights(), p.rows, rounded_input(p, in), d, p.grads, d_x,
+                    l_.residual, p.bf16_params != nullptr);
     return d_x;
   }
 
  private:
   dense_layer l_;
   slot z_, d_x_;
+
+  // The layer's input as the products read it: bf16 rounds it into p.bf16_x.
+  const float* rounded_input(const pass& p, const float* in) const noexcept {
+    if (p.bf16_params == nullptr) return in;
+    p.k.round_bf16(p.rows * l_.n_in, in, p.bf16_x);
+    return p.bf16_x;
+  }
 };
 
 }  // namespace

@@ -91,6 +91,11 @@ const float* forward(const kernels::kernel_table& k, const network& net, const f
 // left alone. The matrices run in parallel in the caller's arena.
 void transpose_weights(const network& net, const float* params, float* out) noexcept;
 
+// pass::bf16_params: out (n_dense_params values) = params with each weight matrix (as above)
+// rounded to bfloat16 by k.round_bf16. The matrices run in parallel in the caller's arena.
+void round_weights_bf16(const kernels::kernel_table& k, const network& net, const float* params,
+                        float* out) noexcept;
+
 // Training passes, segment by segment (p.stats set when the network has batch norm). The
 // forward of segment s starts from x (s = 0) or where segment s - 1 stopped, and returns its
 // output (the network's outputs after the last segment). The backward of segment s starts

@@ -72,6 +72,17 @@ struct pass {
   // the GEMM backend multiplies X·Wᵀ faster that way (blas::wants_transposed_weights),
   // nullptr otherwise. See transpose_weights (core/network.hpp).
   const float* transposed = nullptr;
+  // --precision bf16 (training): the products read their weights from this copy of the dense
+  // parameters, whose weight matrices are rounded to bfloat16 (round_weights_bf16; transposed
+  // is then made from it), and round their other operand to bfloat16 first: a layer's input
+  // into bf16_x, a gradient that must be kept into bf16_d (rows x the widest layer each).
+  // nullptr: fp32 products on params.
+  const float* bf16_params = nullptr;
+  float* bf16_x = nullptr;
+  float* bf16_d = nullptr;
+  const float* product_weights() const noexcept {
+    return bf16_params != nullptr ? bf16_params : params;
+  }
 };
 
 class op {

@@ -49,13 +49,16 @@ class residual_op final : public op {
   // in: the branch (the layer's activation, after dropout); the skip reads the layer's input.
   const float* forward(const pass& p, const float* in) const noexcept override {
     float* sum = p.ws.floats(sum_);
-    residual_forward(l_, p.params, p.rows, p.ws.op_in(first_op_), in, sum, p.transposed);
+    residual_forward(l_, p.product_weights(), p.rows,
+                     rounded(p, p.ws.op_in(first_op_), l_.n_in, p.bf16_x), in, sum, p.transposed);
     return sum;
   }
 
+  // d is also the branch's gradient: bf16 rounds a copy.
   float* backward(const pass& p, const float*, const float*, float* d) const noexcept override {
-    residual_backward(l_, p.params, p.rows, p.ws.op_in(first_op_), d, p.grads,
-                      d_x_ == no_slot ? nullptr : p.ws.floats(d_x_));
+    residual_backward(
+        l_, p.product_weights(), p.rows, rounded(p, p.ws.op_in(first_op_), l_.n_in, p.bf16_x),
+        rounded(p, d, l_.n_out, p.bf16_d), p.grads, d_x_ == no_slot ? nullptr : p.ws.floats(d_x_));
     return d;
   }
 
@@ -63,6 +66,14 @@ class residual_op final : public op {
   dense_layer l_;
   std::size_t first_op_;
   slot sum_, d_x_;
+
+  // An operand of the projection's products (rows x width) as they read it: bf16 rounds it into
+  // to. A skip without projection has no products: it adds the values as they are.
+  const float* rounded(const pass& p, const float* v, std::size_t width, float* to) const noexcept {
+    if (p.bf16_params == nullptr || l_.proj_offset == no_offset) return v;
+    p.k.round_bf16(p.rows * width, v, to);
+    return to;
+  }
 };
 
 }  // namespace

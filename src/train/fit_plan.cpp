@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string_view>
 #include <thread>
 
 #include <fmt/format.h>
 #include <tbb/info.h>
 
 #include "blas/blas.hpp"
+#include "kernels.hpp"
 #include "tmlp/error.hpp"
 #include "train/gradient_engine.hpp"
 #include "train/split.hpp"
@@ -56,6 +58,17 @@ void check_data(const core::network& net, const row_source& x, matrix_view y,
   core::check_targets(net.loss, y_valid.rows, net.n_outputs, y_valid.data, nullptr);
 }
 
+void check_precision(gemm_precision precision) {
+  if (precision != gemm_precision::bf16 || blas::cpu_has_bf16() ||
+      std::string_view(kernels::active().name) == "scalar")
+    return;
+  const auto simd = kernels::available();
+  throw error(errc::unsupported,
+              fmt::format("precision bf16 needs a CPU with AVX512-BF16; this one offers {}{} (with "
+                          "TMLP_SIMD=scalar, bf16 runs through the scalar reference on any CPU)",
+                          simd.back(), simd.back() == "avx512" ? " without BF16" : ""));
+}
+
 std::vector<std::uint32_t> all_rows(std::size_t n) {
   std::vector<std::uint32_t> rows(n);
   for (std::size_t i = 0; i < n; ++i) rows[i] = static_cast<std::uint32_t>(i);
@@ -81,6 +94,7 @@ fit_plan make_fit_plan(const train_config& cfg, const core::network& net, const 
                        std::span<const float> weights) {
   check_data(net, x, y, x_valid, y_valid, weights);
   blas::active_backend();  // a bad TMLP_GEMM is reported here, before any product runs
+  check_precision(cfg.precision);
   fit_plan p;
   p.x = &x;
   p.y = y;
@@ -116,6 +130,11 @@ fit_plan make_fit_plan(const train_config& cfg, const core::network& net, const 
     hw = cpus;
   }
   p.n_workers = choose_workers(net, p.batch, p.n_shards, hw);
+  if (cfg.precision == gemm_precision::bf16)
+    p.notes.push_back(
+        "precision bf16: the products multiply bfloat16 roundings of their operands and add in "
+        "fp32 (the results of bf16 products with fp32 accumulation), but on the fp32 kernels: "
+        "no bf16 kernels are wired in yet, so this runs slower than fp32");
   return p;
 }
 

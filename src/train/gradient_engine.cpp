@@ -24,7 +24,8 @@ shard_plan plan_shards(std::size_t rows, std::size_t shard_rows, std::size_t max
 }
 
 gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch,
-                                 std::size_t shard_rows, std::size_t max_shards, float clip_value)
+                                 std::size_t shard_rows, std::size_t max_shards, float clip_value,
+                                 gemm_precision precision)
     : net_(net),
       max_batch_(max_batch),
       shard_rows_(shard_rows),
@@ -52,6 +53,13 @@ gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch
   // and reduce() zeroes them again after use.
   for (shard& sh : shards_) ws_.push_back(&sh.ws);
   if (blas::wants_transposed_weights()) transposed_.resize(net.n_dense_params);
+  if (precision == gemm_precision::bf16) {
+    bf16_params_.resize(net.n_dense_params);
+    for (shard& sh : shards_) {
+      sh.bf16_x.resize(max_rows * net.max_width);
+      sh.bf16_d.resize(max_rows * net.max_width);
+    }
+  }
   entries_.reserve(max_batch * net.embeddings.size());
   touched_.reserve(max_batch * net.embeddings.size());
 }
@@ -69,16 +77,23 @@ void gradient_engine::run_shards(const kernels::kernel_table& k, const float* pa
   const std::span<core::workspace* const> wss(ws_.data(), plan.n_shards);
   // This process's shards: all of them, or its rank's range.
   const std::size_t first = ranks_.begin(rank()), n_local = ranks_.count(rank());
-  if (!transposed_.empty()) {  // once per step, before any shard reads them
-    const auto t0 = clock_type::now();
-    core::transpose_weights(net_, params, transposed_.data());
-    t_prepare_ += seconds_since(t0);
-  }
+  // The weights as the products read them, once per step, before any shard does.
+  const auto t_prep = clock_type::now();
+  const float* bf16 = bf16_params_.empty() ? nullptr : bf16_params_.data();
+  if (bf16 != nullptr) core::round_weights_bf16(k, net_, params, bf16_params_.data());
   const float* transposed = transposed_.empty() ? nullptr : transposed_.data();
+  if (transposed != nullptr)
+    core::transpose_weights(net_, bf16 != nullptr ? bf16 : params, transposed_.data());
+  t_prepare_ += seconds_since(t_prep);
   auto pass_of = [&](shard& sh, std::size_t s, const core::dropout_context& drop) {
     core::pass p{k,       params,        plan.size(s), sh.ws, net_.has_dropout ? &drop : nullptr,
                  &stats_, sh.grad.data()};
     p.transposed = transposed;
+    if (bf16 != nullptr) {
+      p.bf16_params = bf16;
+      p.bf16_x = sh.bf16_x.data();
+      p.bf16_d = sh.bf16_d.data();
+    }
     return p;
   };
   auto gather = [&](shard& sh, std::size_t b0, std::size_t rows) {

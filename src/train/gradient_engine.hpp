@@ -23,6 +23,7 @@
 #include "tmlp/distributed.hpp"
 #include "tmlp/matrix.hpp"
 #include "tmlp/rows.hpp"
+#include "tmlp/trainer.hpp"
 #include "train/reduce.hpp"
 
 namespace tmlp::train {
@@ -79,8 +80,10 @@ class gradient_engine {
   // Sizes every buffer for batches of up to max_batch rows. No allocation after this. The
   // GEMM backend must stay the same for the engine's life.
   // clip_value > 0: compute() clamps each gradient value to [-clip_value, clip_value].
+  // precision bf16: the layers' products read bfloat16 roundings (core::pass::bf16_params).
   gradient_engine(const core::network& net, std::size_t max_batch, std::size_t shard_rows,
-                  std::size_t max_shards, float clip_value = 0.0f);
+                  std::size_t max_shards, float clip_value = 0.0f,
+                  gemm_precision precision = gemm_precision::fp32);
 
   // Gradient of (1/B) sum_r w_r L_r over the rows idx[0..B) of x (n x n_inputs) with targets y
   // (n x target width) and weights w (n values, or nullptr), written to grad (n_params values;
@@ -139,6 +142,7 @@ class gradient_engine {
     std::vector<float> x, y, w, grad;
     double loss = 0.0;
     double t_gather = 0.0, t_forward = 0.0, t_backward = 0.0;
+    std::vector<float> bf16_x, bf16_d;  // precision bf16: pass::bf16_x, bf16_d
   };
   const core::network& net_;
   std::size_t max_batch_, shard_rows_, max_shards_, target_width_;
@@ -173,6 +177,8 @@ class gradient_engine {
   // The step's weight matrices transposed (core::transpose_weights), read by every shard;
   // empty when the GEMM backend does not want them.
   std::vector<float> transposed_;
+  // precision bf16: the dense parameters with the weight matrices rounded, once per step.
+  std::vector<float> bf16_params_;
 
   // Several processes (train/reduce_ranks.cpp).
   communicator* comm_ = nullptr;

@@ -298,6 +298,18 @@ std::vector<train_flag> make_train_flags() {
        .fields = {"train_config.shard_rows"},
        .trainer = true,
        .recorded_if_set = true},
+      {.name = "precision",
+       .help = "fp32|bf16: the number format of the layers' matrix products while training. "
+               "bf16: products of bfloat16 roundings of the weights and inputs, accumulated in "
+               "fp32 (weights, gradients and optimizer state stay fp32); needs a CPU with "
+               "AVX512-BF16, or TMLP_SIMD=scalar",
+       .field = &o::precision,
+       .shows_default = true,
+       .in_checkpoint = true,
+       .in_model = true,
+       .fields = {"train_config.precision"},
+       .trainer = true,
+       .recorded_if_set = true},
       {.name = "max-shards",
        .help = "Most shards per batch: the most threads (over every rank) a step can use. "
                "Changes the result, never with the threads or ranks",

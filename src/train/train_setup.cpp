@@ -140,6 +140,12 @@ std::vector<dense_spec> hidden_layers(const train_options& o) {
   return out;
 }
 
+gemm_precision parse_precision(const std::string& name) {
+  if (name == "fp32") return gemm_precision::fp32;
+  if (name == "bf16") return gemm_precision::bf16;
+  bad_flag(fmt::format("--precision: unknown '{}'; expected fp32 or bf16", name));
+}
+
 std::optional<periodic_embedding_spec> numeric_embedding(const train_options& o) {
   if (o.numeric_embedding == "none") return std::nullopt;
   if (o.numeric_embedding != "periodic")
@@ -252,7 +258,8 @@ train_config make_train_config(const train_options& o) {
                  .clip_value = o.clip_value,
                  .early_stop = {.patience = o.early_stop},
                  .shard_rows = o.shard_rows,
-                 .max_shards = o.max_shards};
+                 .max_shards = o.max_shards,
+                 .precision = parse_precision(o.precision)};
   // AdamW's decay is its own (default 0.01); the others use the decoupled decay of the config.
   if (auto* w = std::get_if<adamw>(&c.opt); w != nullptr && o.weight_decay)
     w->weight_decay = *o.weight_decay;

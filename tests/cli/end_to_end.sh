@@ -363,4 +363,20 @@ one_line_error "TMLP_GEMM unknown" "TMLP_GEMM=mkl: unknown GEMM backend" \
   env TMLP_GEMM=mkl "$tmlp" train "$data/iris.csv" --target target_species -o "$work/mkl.tmlp"
 [[ ! -e "$work/mkl.tmlp" ]]; check "a bad TMLP_GEMM writes no model" $?
 
+# --precision bf16: through the scalar reference on any CPU, the same bytes for 1 and 2 threads,
+# recorded in the model; without TMLP_SIMD=scalar on a CPU without AVX512-BF16, one line.
+bf=(--target target_letter --layers 64 --epochs 2 --precision bf16 --quiet)
+TMLP_SIMD=scalar "$tmlp" train "$data/letter.csv" "${bf[@]}" -o "$work/bf1.tmlp" --threads 1
+TMLP_SIMD=scalar "$tmlp" train "$data/letter.csv" "${bf[@]}" -o "$work/bf2.tmlp" --threads 2
+cmp -s "$work/bf1.tmlp" "$work/bf2.tmlp"
+check "--precision bf16 (scalar reference): identical for --threads 1 and 2" $?
+"$tmlp" info "$work/bf1.tmlp" | grep -q -- "--precision bf16"
+check "info shows --precision bf16" $?
+if ! grep -q avx512_bf16 /proc/cpuinfo; then
+  one_line_error "--precision bf16 without AVX512-BF16" "needs a CPU with AVX512-BF16; this one offers" \
+    "$tmlp" train "$data/iris.csv" --target target_species --precision bf16 -o "$work/bf.tmlp"
+fi
+one_line_error "--precision unknown" "--precision: unknown 'fp16'" \
+  "$tmlp" train "$data/iris.csv" --target target_species --precision fp16 -o "$work/bf.tmlp"
+
 finish
