@@ -43,8 +43,8 @@ class _MLPBase(BaseEstimator):
                  label_smoothing=None, class_weight="none",
                  optimizer="adam", lr=0.0, batch_size=None, epochs=100, schedule="constant",
                  l1=0.0, l2=0.0, weight_decay=None, clip_norm=0.0, clip_value=0.0,
-                 early_stop=10, threads=0, shard_rows=64, max_shards=16, seed=0, ensemble=1,
-                 verbose=1):
+                 early_stop=10, threads=0, shard_rows=64, precision="fp32", max_shards=16, seed=0,
+                 ensemble=1, verbose=1):
         self.valid_fraction = valid_fraction
         self.numeric = numeric
         self.categorical = categorical
@@ -82,6 +82,7 @@ class _MLPBase(BaseEstimator):
         self.early_stop = early_stop
         self.threads = threads
         self.shard_rows = shard_rows
+        self.precision = precision
         self.max_shards = max_shards
         self.seed = seed
         self.ensemble = ensemble
