@@ -48,6 +48,23 @@ for r in 3 4; do
   check "--max-shards 64 (32 shards): $r ranks, same bytes as one process" $?
 done
 
+# Each GEMM backend gives the same bytes on any number of ranks (and --precision bf16 through
+# the scalar reference, on any CPU).
+for g in openblas libxsmm; do
+  gflags=(--target target_letter --layers 128,64 --residual --epochs 2 --batch-size 512 --quiet)
+  TMLP_GEMM=$g "$tmlp" train "$data/letter.csv" "${gflags[@]}" --threads 2 -o "$work/g_$g.tmlp"
+  TMLP_GEMM=$g "${mpi[@]}" -x TMLP_GEMM -np 3 "$tmlp" train "$data/letter.csv" "${gflags[@]}" \
+    --threads 1 -o "$work/g_$g.3.tmlp"
+  cmp -s "$work/g_$g.tmlp" "$work/g_$g.3.tmlp"
+  check "TMLP_GEMM=$g: 3 ranks, same bytes as one process" $?
+done
+bflags=(--target target_letter --layers 64 --epochs 1 --batch-size 512 --precision bf16 --quiet)
+TMLP_SIMD=scalar "$tmlp" train "$data/letter.csv" "${bflags[@]}" --threads 2 -o "$work/bf.tmlp"
+TMLP_SIMD=scalar "${mpi[@]}" -x TMLP_SIMD -np 2 "$tmlp" train "$data/letter.csv" "${bflags[@]}" \
+  --threads 1 -o "$work/bf.2.tmlp"
+cmp -s "$work/bf.tmlp" "$work/bf.2.tmlp"
+check "--precision bf16: 2 ranks, same bytes as one process" $?
+
 # A .tmlpd file (memory-mapped; each rank gathers its shards' rows from the map).
 "$tmlp" convert "$data/letter.csv" "$work/letter.tmlpd" --quiet
 "$tmlp" train "$work/letter.tmlpd" --target target_letter --layers 64,32 --epochs 2 \
