@@ -43,9 +43,11 @@ std::optional<backend> parse_backend(std::string_view s) noexcept {
   return std::nullopt;
 }
 
-// Measured on the products of one dense layer's shard (64-128 rows, 28-1024 units), one
-// thread: on AVX-512, libxsmm's kernels ran at about twice OpenBLAS's; on AVX2 each won on
-// some shapes and lost on others, and OpenBLAS won the whole training steps.
+// From the products of one dense layer's shard (64-128 rows, 28-1024 units) on one thread: on
+// a Zen 5 with AVX-512, libxsmm's kernels ran at about twice the speed of OpenBLAS's (AVX2
+// kernels under OPENBLAS_CORETYPE=Haswell); on a Zen 3 with AVX2, libxsmm won only the first
+// layer's forward product and lost whole training steps by 0.45-0.7x (README, Performance).
+// A fixed rule, not a timing at start-up: the same machine always computes the same bits.
 backend auto_backend() noexcept {
   return detail::xsmm_has_avx512() ? backend::libxsmm : backend::openblas;
 }

@@ -23,11 +23,10 @@ std::optional<backend> parse_backend(std::string_view s) noexcept;
 
 // The process's backend, chosen once on first use: TMLP_GEMM=openblas|libxsmm|auto if set (any
 // other value makes this throw tmlp::error naming it and the choices: training, predict and
-// `tmlp system` call it before any product runs), else auto: libxsmm where the CPU
-// has AVX-512 (its kernels ran a layer's shard products at about twice OpenBLAS's speed
-// there), OpenBLAS elsewhere (on AVX2, neither wins across shapes; see select_backend).
+// `tmlp system` call it before any product runs), else auto_backend().
 backend active_backend();
-// auto's rule, from what the CPU offers.
+// auto's rule, from what the CPU offers: libxsmm where it has AVX-512, OpenBLAS elsewhere
+// (backend.cpp says why).
 backend auto_backend() noexcept;
 // One line for `tmlp system` and `tmlp bench`: the backend, why it was chosen, its library.
 std::string describe_backend();
