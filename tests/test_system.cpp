@@ -27,5 +27,6 @@ TEST_CASE("system() reports the active kernels, the usable ones, BLAS and thread
                          : s.simd == "avx2" ? 8u
                                             : 16u));
   CHECK(!s.blas.empty());
+  CHECK((s.gemm.starts_with("openblas (") || s.gemm.starts_with("libxsmm (")));
   CHECK(s.n_threads >= 1);
 }

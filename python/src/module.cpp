@@ -77,10 +77,12 @@ PYBIND11_MODULE(_tmlp, m) {
         d["simd_lanes"] = s.simd_lanes;
         d["simd_available"] = s.simd_available;
         d["blas"] = s.blas;
+        d["gemm"] = s.gemm;
         d["threads"] = s.n_threads;
         return d;
       },
-      "What this machine and build give tmlp: SIMD kernels, BLAS, default threads");
+      "What this machine and build give tmlp: SIMD kernels, BLAS, the GEMM backend, default "
+      "threads");
   tp::bind_model(m);
   tp::bind_data(m);
   tp::bind_train(m);

@@ -178,6 +178,7 @@ def test_lower_level_api(tmp_path, data_dir):
     assert back.metadata == {"note": "from the tests"}
     assert np.array_equal(back.predict(x), m.predict(x))
     assert tmlp.system()["simd"] in tmlp.system()["simd_available"]
+    assert tmlp.system()["gemm"].split(" ")[0] in ("openblas", "libxsmm")
     with pytest.raises(tmlp.Error, match="unknown key 'unit'"):
         tmlp.Model.create({"n_inputs": 4, "layers": [{"unit": 3}], "loss": "ce"})
 
