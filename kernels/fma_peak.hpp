@@ -12,6 +12,7 @@
 
 #include <array>
 #include <cstddef>
+#include <type_traits>
 #include <utility>
 
 #include <xsimd/xsimd.hpp>
@@ -21,12 +22,25 @@
 namespace tmlp::kernels {
 namespace fma_detail {
 
+// a * m + c with one rounding. This xsimd has no fused multiply-add of its own for avx512f (its
+// generic fma multiplies, then adds: two roundings, half the peak), so AVX-512 asks for
+// vfmadd explicitly; fma3<avx2> has its own.
+template <class B>
+B fused(const B& a, const B& m, const B& c) noexcept {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<typename B::arch_type, xsimd::avx512f>)
+    return B(_mm512_fmadd_ps(a, m, c));
+  else
+#endif
+    return xsimd::fma(a, m, c);
+}
+
 // n steps of a[j] = a[j] * m + c for every j, the j unrolled at compile time so that each a[j]
 // lives in a register of its own.
 template <class B, std::size_t... J>
 void steps(std::size_t n, const B& m, const B& c, std::array<B, sizeof...(J)>& a,
            std::index_sequence<J...>) noexcept {
-  for (std::size_t i = 0; i < n; ++i) ((a[J] = xsimd::fma(a[J], m, c)), ...);
+  for (std::size_t i = 0; i < n; ++i) ((a[J] = fused(a[J], m, c)), ...);
 }
 
 }  // namespace fma_detail
