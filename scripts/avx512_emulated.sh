@@ -105,6 +105,8 @@ for s in $(echo "$steps" | tr ',' ' '); do
   echo "=== GUEST: end $s (guest uptime $(cut -d' ' -f1 /proc/uptime))"
 done
 echo "=== GUEST: done"
+# poweroff -f does not wait for the serial console: let it drain, or the last lines are lost.
+sync; sleep 3
 poweroff -f
 EOF
 chmod +x "$R"/init
