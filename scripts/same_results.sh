@@ -17,9 +17,8 @@
 # differs, fails in one program only or exits with another code, 2 on bad usage.
 #
 # The GEMM backend is part of the result. Both programs run with the backend the environment
-# chooses (TMLP_GEMM, else auto: libxsmm on CPUs with AVX-512, OpenBLAS elsewhere); a base from
-# before the backends (src/blas/) always ran OpenBLAS, so against one set TMLP_GEMM=openblas
-# on an AVX-512 machine. Switching backends changes the bits of every run (each backend sums a
+# chooses (TMLP_GEMM, else auto: OpenBLAS today); a base from before the backends (src/blas/)
+# always ran OpenBLAS. Switching backends changes the bits of every run (each backend sums a
 # product's terms in its own order), not the quality: trained with TMLP_GEMM=libxsmm instead of
 # openblas, the nine bundled datasets' test metrics (scripts/quality.py, tmlp's defaults, an
 # AVX2 machine) moved by at most 0.11% (diabetes RMSE 58.855 -> 58.789, letter accuracy

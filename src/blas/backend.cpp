@@ -43,14 +43,15 @@ std::optional<backend> parse_backend(std::string_view s) noexcept {
   return std::nullopt;
 }
 
-// From the products of one dense layer's shard (64-128 rows, 28-1024 units) on one thread: on
-// a Zen 5 with AVX-512, libxsmm's kernels ran at about twice the speed of OpenBLAS's (AVX2
-// kernels under OPENBLAS_CORETYPE=Haswell); on a Zen 3 with AVX2, libxsmm won only the first
-// layer's forward product and lost whole training steps by 0.45-0.7x (README, Performance).
-// A fixed rule, not a timing at start-up: the same machine always computes the same bits.
-backend auto_backend() noexcept {
-  return detail::xsmm_has_avx512() ? backend::libxsmm : backend::openblas;
-}
+// OpenBLAS, on every CPU for now. On a Zen 3 with AVX2, libxsmm won only the first layer's
+// forward product and lost whole training steps by 0.45-0.7x (README, Performance). On AVX-512
+// its kernels ran a shard's products at about twice the speed of OpenBLAS's AVX2 kernels (a Zen
+// 5, OPENBLAS_CORETYPE=Haswell), which would make it the choice there, but its AVX-512 code
+// ("skx") has only run under an emulated Skylake-X so far, where a test of ranks as threads
+// crashed inside a training step: it stays behind TMLP_GEMM=libxsmm until a real AVX-512
+// machine has run the suite on it. A fixed rule, not a timing at start-up: the same machine
+// always computes the same bits.
+backend auto_backend() noexcept { return backend::openblas; }
 
 backend active_backend() {
   const choice& c = current();
@@ -61,10 +62,11 @@ backend active_backend() {
 std::string describe_backend() {
   const backend b = active_backend();
   const char* forced = std::getenv("TMLP_GEMM");
-  const std::string why = forced != nullptr && *forced != '\0' && std::string_view(forced) != "auto"
-                              ? "TMLP_GEMM"
-                              : (detail::xsmm_has_avx512() ? "auto: the CPU has AVX-512"
-                                                           : "auto: the CPU has no AVX-512");
+  const std::string why =
+      forced != nullptr && *forced != '\0' && std::string_view(forced) != "auto"
+          ? "TMLP_GEMM"
+          : (detail::xsmm_has_avx512() ? "auto: libxsmm's AVX-512 code is not yet validated"
+                                       : "auto: the CPU has no AVX-512");
   return fmt::format("{} ({}); {}", name(b), why, detail::xsmm_describe());
 }
 

@@ -5,8 +5,11 @@
 // starts no threads of its own.
 //
 // A backend computes every product of a given shape the same way on every call and thread, so
-// results are bit-identical for any thread count with a given backend. Switching backends
-// changes the bits (scripts/same_results.sh says by how much the metrics move).
+// results are bit-identical for any thread count with a given backend (the shapes depend on the
+// batch and shard plan, never on the threads). Products of different row counts may sum in
+// different orders with libxsmm (its kernels are generated per shape): a row's prediction can
+// depend on the size of its chunk there. Switching backends changes the bits
+// (scripts/same_results.sh says by how much the metrics move).
 #pragma once
 
 #include <cstddef>
@@ -25,8 +28,7 @@ std::optional<backend> parse_backend(std::string_view s) noexcept;
 // other value makes this throw tmlp::error naming it and the choices: training, predict and
 // `tmlp system` call it before any product runs), else auto_backend().
 backend active_backend();
-// auto's rule, from what the CPU offers: libxsmm where it has AVX-512, OpenBLAS elsewhere
-// (backend.cpp says why).
+// auto's rule: OpenBLAS for now (backend.cpp says why).
 backend auto_backend() noexcept;
 // One line for `tmlp system` and `tmlp bench`: the backend, why it was chosen, its library.
 std::string describe_backend();
