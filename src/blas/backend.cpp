@@ -48,9 +48,9 @@ std::optional<backend> parse_backend(std::string_view s) noexcept {
 // its kernels ran a shard's products at about twice the speed of OpenBLAS's AVX2 kernels (a Zen
 // 5, OPENBLAS_CORETYPE=Haswell), which would make it the choice there, but its AVX-512 code
 // ("skx") has only run under an emulated Skylake-X so far, where a test of ranks as threads
-// crashed inside a training step: it stays behind TMLP_GEMM=libxsmm until a real AVX-512
-// machine has run the suite on it. A fixed rule, not a timing at start-up: the same machine
-// always computes the same bits.
+// crashed inside a training step: libxsmm.cpp caps it at AVX2 code, and it stays behind
+// TMLP_GEMM=libxsmm until a real AVX-512 machine has run the suite on its AVX-512 code. A fixed
+// rule, not a timing at start-up: the same machine always computes the same bits.
 backend auto_backend() noexcept { return backend::openblas; }
 
 backend active_backend() {
@@ -65,7 +65,7 @@ std::string describe_backend() {
   const std::string why =
       forced != nullptr && *forced != '\0' && std::string_view(forced) != "auto"
           ? "TMLP_GEMM"
-          : (detail::xsmm_has_avx512() ? "auto: libxsmm's AVX-512 code is not yet validated"
+          : (detail::xsmm_has_avx512() ? "auto: OpenBLAS until libxsmm is validated on AVX-512"
                                        : "auto: the CPU has no AVX-512");
   return fmt::format("{} ({}); {}", name(b), why, detail::xsmm_describe());
 }
