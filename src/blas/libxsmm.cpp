@@ -125,8 +125,8 @@ bool xsmm_sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::s
   // update: OpenBLAS's sgemv and sger, while libxsmm's kernels vectorize along n, here 1.
   if (m == 1 || n == 1 || k == 1) return false;
   // Its kernels have no cache blocking: past a shard's product of 64 x 1024 x 1024, OpenBLAS's
-  // packing pays (a whole batch of 1024 rows through 1024 x 1024 ran at under a third of OpenBLAS's
-  // speed, measured on AVX2).
+  // packing pays (a whole batch of 1024 rows through 1024 x 1024 ran at under a third of
+  // OpenBLAS's speed, measured on AVX2).
   if (static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) > 0x1p26)
     return false;
   if (!fits(m) || !fits(n) || !fits(k) || !fits(lda) || !fits(ldb) || !fits(ldc)) return false;
