@@ -22,8 +22,8 @@ struct system_info {
   std::size_t simd_lanes = 0;               // float lanes of one of their vectors (1: scalar)
   std::vector<std::string> simd_available;  // usable on this machine, scalar first, best last
   std::string blas;                         // one line: BLAS build, core and thread count
-  std::string gemm;  // one line: the GEMM backend (TMLP_GEMM), why, libxsmm's version and target
-  int n_threads = 0;                        // threads of the default pool (every core)
+  std::string gemm;   // one line: the GEMM backend (TMLP_GEMM), why, libxsmm's version and target
+  int n_threads = 0;  // threads of the default pool (every core)
 };
 
 // The machine and build as the library sees them now. Choosing the kernels and the GEMM

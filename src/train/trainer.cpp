@@ -64,8 +64,7 @@ fit_status status_of(std::uint32_t stop) noexcept {
 
 // Several processes: every rank's record (stop requests, and a hash of what it computed)
 // combined, the requests or'ed; throws collective_error on every rank if the hashes differ.
-std::uint32_t agree(communicator* comm, std::uint32_t stop, std::uint64_t hash,
-                    std::size_t epoch) {
+std::uint32_t agree(communicator* comm, std::uint32_t stop, std::uint64_t hash, std::size_t epoch) {
   if (comm == nullptr) return stop;
   const std::uint64_t mine[2] = {stop, hash};
   std::vector<std::uint64_t> all(2 * static_cast<std::size_t>(comm->size()));
@@ -203,8 +202,8 @@ fit_result trainer::run(model& m, const row_source& x, matrix_view y, const row_
     }
     bool go_on = !cfg.on_epoch || cfg.on_epoch(result.epochs.back());
     // Several processes: every rank computed the same epoch (checked) and stops together.
-    go_on = agree(comm, go_on ? train::stop_none : train::stop_callback, hash_of(rep),
-                  epoch + 1) == train::stop_none;
+    go_on = agree(comm, go_on ? train::stop_none : train::stop_callback, hash_of(rep), epoch + 1) ==
+            train::stop_none;
     if (early.should_stop()) {
       result.status = fit_status::early_stopped;
       break;
