@@ -106,6 +106,7 @@ void bm_step(benchmark::State& state, const bench_config* c) {
   // Microseconds per step in each phase (gather/forward/backward: summed over shards).
   const tmlp::train::phase_times ph = step.phases();
   const double per = 1e6 / static_cast<double>(state.iterations());
+  state.counters["prepare_us"] = ph.prepare * per;
   state.counters["gather_us"] = ph.gather * per;
   state.counters["fwd_us"] = ph.forward * per;
   state.counters["bwd_us"] = ph.backward * per;

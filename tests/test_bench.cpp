@@ -8,6 +8,7 @@
 #include <variant>
 #include <vector>
 
+#include "blas/blas.hpp"
 #include "kernels.hpp"
 #include "tmlp/bench.hpp"
 #include "tmlp/error.hpp"
@@ -161,6 +162,7 @@ TEST_CASE("bench_gemm_step counts the GEMM FLOP of a step", "[bench]") {
 }
 
 TEST_CASE("bench_train_step runs training steps and times their phases", "[bench]") {
+  const tmlp::blas::backend_scope openblas(tmlp::blas::backend::openblas);
   const tmlp::bench_config& c = *tmlp::find_bench_config("C");
   const tmlp::model_spec spec = c.spec(3);
   const tmlp::bench_data d = tmlp::make_bench_data(spec, 200, 1, 3);
@@ -178,6 +180,15 @@ TEST_CASE("bench_train_step runs training steps and times their phases", "[bench
   const tmlp::bench_phase_seconds z = s.phases();
   CHECK((z.gather == 0.0 && z.forward == 0.0 && z.backward == 0.0 && z.reduce == 0.0 &&
          z.update == 0.0));
+  // Nothing to prepare on OpenBLAS in fp32; the libxsmm backend's transposed weights are made
+  // once per step, and timed.
+  CHECK(p.prepare == 0.0);
+  {
+    const tmlp::blas::backend_scope gemm(tmlp::blas::backend::libxsmm);
+    tmlp::bench_train_step t(spec, cfg, d.x.view(), d.y.view(), 2);
+    t.run();
+    CHECK(t.phases().prepare > 0.0);
+  }
 
   // A batch larger than the data is the data; mismatched x and y and bad configs are refused.
   tmlp::bench_train_step whole(spec, {.batch_size = 1000}, d.x.view(), d.y.view(), 1);

@@ -133,6 +133,9 @@ class bench_fma_loop {
 // gradient norm) and update are wall-clock.
 struct bench_phase_seconds {
   double gather = 0.0, forward = 0.0, backward = 0.0, reduce = 0.0, update = 0.0;
+  // The weights made ready for the products once per step, before the shards: transposed for
+  // a backend that multiplies from Wᵀ, rounded for --precision bf16 (0 when neither).
+  double prepare = 0.0;
   // Across ranks: the part of reduce spent waiting for other ranks, and the bytes this rank
   // sent (since it was created: not reset).
   double wait = 0.0;

@@ -111,6 +111,7 @@ bench_phases measure_phases(const bench_problem& p, const bench_data& d, int n_t
   } while (ph.n_steps < 3 || t < min_time);
   const bench_phase_seconds pt = step.phases();
   const double per = 1e6 / static_cast<double>(ph.n_steps);
+  ph.prepare = pt.prepare * per;
   ph.gather = pt.gather * per;
   ph.forward = pt.forward * per;
   ph.backward = pt.backward * per;

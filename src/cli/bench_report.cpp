@@ -197,17 +197,23 @@ void print_table(const bench_report& r) {
                  fixed(t.pct_of_fma_peak, 1), fixed(t.speedup, 2), fixed(100.0 * t.efficiency, 0),
                  t.status == "completed" ? std::string() : fmt::format("  ({})", t.status));
     }
+    // "prepare" (weights transposed or rounded once per step) only where a step had any.
+    bool prepared = false;
+    for (const auto& t : r.threads) prepared = prepared || t.phases.prepare > 0.0;
     fmt::print(
         "\nphases, microseconds per step (gather, forward, backward: summed over workers;"
-        " reduce, update, step: wall clock)\n{:>7} {:>10} {:>10} {:>10} {:>10} {:>10} "
+        " {}reduce, update, step: wall clock)\n{:>7} {:>10} {}{:>10} {:>10} {:>10} {:>10} "
         "{:>10} {:>7}\n",
-        "threads", "step", "gather", "forward", "backward", "reduce", "update", "steps");
+        prepared ? "prepare, " : "", "threads", "step",
+        prepared ? fmt::format("{:>10} ", "prepare") : "", "gather", "forward", "backward",
+        "reduce", "update", "steps");
     for (const auto& t : r.threads) {
       if (t.phases.n_steps == 0) continue;
       const bench_phases& ph = t.phases;
-      fmt::print("{:>7} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7}\n", t.n_threads,
-                 fixed(ph.step, 1), fixed(ph.gather, 1), fixed(ph.forward, 1),
-                 fixed(ph.backward, 1), fixed(ph.reduce, 1), fixed(ph.update, 1), ph.n_steps);
+      fmt::print("{:>7} {:>10} {}{:>10} {:>10} {:>10} {:>10} {:>10} {:>7}\n", t.n_threads,
+                 fixed(ph.step, 1), prepared ? fmt::format("{:>10} ", fixed(ph.prepare, 1)) : "",
+                 fixed(ph.gather, 1), fixed(ph.forward, 1), fixed(ph.backward, 1),
+                 fixed(ph.reduce, 1), fixed(ph.update, 1), ph.n_steps);
     }
   }
   if (any_infer) {
@@ -302,10 +308,10 @@ void write_json(const bench_report& r, const std::string& path) {
     }
     if (t.phases.n_steps > 0) {
       const bench_phases& ph = t.phases;
-      row["phases_us"] = {{"gather", ph.gather},     {"forward", ph.forward},
-                          {"backward", ph.backward}, {"reduce", ph.reduce},
-                          {"update", ph.update},     {"step", ph.step},
-                          {"n_steps", ph.n_steps}};
+      row["phases_us"] = {{"prepare", ph.prepare}, {"gather", ph.gather},
+                          {"forward", ph.forward}, {"backward", ph.backward},
+                          {"reduce", ph.reduce},   {"update", ph.update},
+                          {"step", ph.step},       {"n_steps", ph.n_steps}};
     }
     if (inferred(t))
       row["inference"] = {{"round_samples_per_s", list_json(t.infer_round_samples_per_s)},
@@ -335,7 +341,7 @@ void write_csv(const bench_report& r, const std::string& path) {
        "train_samples_per_s_max,train_gflops,gemm_limit_samples_per_s,pct_of_gemm_limit,speedup,"
        "efficiency,gather_us,forward_us,backward_us,reduce_us,update_us,step_us,"
        "infer_samples_per_s,infer_samples_per_s_min,infer_samples_per_s_max,infer_gflops,"
-       "fma_peak_gflops,pct_of_fma_peak,infer_pct_of_fma_peak\n";
+       "fma_peak_gflops,pct_of_fma_peak,infer_pct_of_fma_peak,prepare_us\n";
   const auto v = [](double x) { return std::isfinite(x) ? fmt::format("{:.6g}", x) : ""; };
   for (const auto& t : r.threads) {
     const bool tr = trained(t), ph = t.phases.n_steps > 0;
@@ -353,7 +359,7 @@ void write_csv(const bench_report& r, const std::string& path) {
          {t.infer_samples_per_s.median, t.infer_samples_per_s.min, t.infer_samples_per_s.max,
           t.infer_gflops.median, t.fma_peak_gflops, t.pct_of_fma_peak, t.infer_pct_of_fma_peak})
       f << ',' << v(x);
-    f << '\n';
+    f << ',' << (ph ? v(t.phases.prepare) : "") << '\n';
   }
   check_written(f, path);
 }

@@ -43,10 +43,11 @@ struct bench_stats {
 };
 
 // Microseconds per step of each phase (see train::phase_times: gather, forward and backward are
-// summed over the shards, i.e. worker time; reduce and update are wall-clock), and the step's
-// wall-clock time.
+// summed over the shards, i.e. worker time; prepare, reduce and update are wall-clock), and the
+// step's wall-clock time.
 struct bench_phases {
-  double gather = 0.0, forward = 0.0, backward = 0.0, reduce = 0.0, update = 0.0, step = 0.0;
+  double prepare = 0.0, gather = 0.0, forward = 0.0, backward = 0.0, reduce = 0.0, update = 0.0;
+  double step = 0.0;
   std::size_t n_steps = 0;
 };
 

@@ -293,6 +293,7 @@ bench_phase_seconds bench_train_step::phases() const noexcept {
           .backward = p.backward,
           .reduce = p.reduce,
           .update = p.update,
+          .prepare = p.prepare,
           .wait = p.wait,
           .bytes_sent = p.bytes};
 }

@@ -64,7 +64,7 @@ for t in r["threads"]:
     assert close(tr["efficiency"], tr["speedup"] / t["n_threads"]), tr
     ph = t["phases_us"]
     assert ph["n_steps"] >= 3 and ph["step"] > 0, ph
-    assert all(ph[k] >= 0 for k in ("gather", "forward", "backward", "reduce", "update")), ph
+    assert all(ph[k] >= 0 for k in ("prepare", "gather", "forward", "backward", "reduce", "update")), ph
     inf = t["inference"]
     assert len(inf["round_samples_per_s"]) == 2 and inf["samples_per_s"]["median"] > 0, inf
     assert close(inf["gflops"]["median"], inf["samples_per_s"]["median"] * 2 * w / 1e9), inf
