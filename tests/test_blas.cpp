@@ -1,6 +1,7 @@
 // The BLAS wrapper against a naive triple loop, for every transpose combination and odd shapes.
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <limits>
 #include <string>
 #include <vector>
@@ -128,6 +129,24 @@ TEST_CASE("TMLP_GEMM names the backend, and a scope changes it for a while", "[b
   CHECK(tmlp::blas::active_backend() == before);
   const tmlp::blas::backend_scope s(backend::openblas);
   CHECK_FALSE(tmlp::blas::wants_transposed_weights());
+}
+
+TEST_CASE("describe_backend names the code libxsmm generates and what chose it", "[blas]") {
+  const std::string d = tmlp::blas::describe_backend();
+  CAPTURE(d);
+  const std::size_t at = d.find("generating for ");
+  REQUIRE(at != std::string::npos);
+  const std::string target = d.substr(at + 15, d.find_first_of(" ;", at + 15) - (at + 15));
+  const char* forced = std::getenv("LIBXSMM_TARGET");
+  if (forced != nullptr && *forced != '\0') {
+    // libxsmm honours the variable as it is, and the description says who chose the target
+    CHECK(d.find(" (LIBXSMM_TARGET)") != std::string::npos);
+    CHECK(d.find("AVX2 code") == std::string::npos);
+  } else {
+    // AVX2 at most: no AVX-512 target name
+    for (const char* avx512 : {"knl", "knm", "skx", "clx", "cpx", "spr"}) CHECK(target != avx512);
+    CHECK(d.find("LIBXSMM_TARGET") == std::string::npos);
+  }
 }
 
 TEST_CASE("transpose", "[blas]") {
