@@ -1,9 +1,15 @@
 // The BLAS wrapper against a naive triple loop, for every transpose combination and odd shapes.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <string>
 #include <vector>
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
@@ -20,6 +26,33 @@ std::vector<float> random_vec(std::size_t n, std::uint64_t key) {
     v[i] = static_cast<float>(2.0 * tmlp::core::uniform01(key, i) - 1.0);
   return v;
 }
+
+// n floats that end at an inaccessible page (or, at_end false, start right after one): a product
+// that reads or writes one float past its matrix faults.
+class guarded {
+ public:
+  guarded(std::size_t n, bool at_end) {
+    const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    const std::size_t bytes = (n * sizeof(float) + page - 1) / page * page;
+    size_ = bytes + 2 * page;
+    void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(p != MAP_FAILED);
+    base_ = static_cast<char*>(p);
+    REQUIRE(mprotect(base_, page, PROT_NONE) == 0);
+    REQUIRE(mprotect(base_ + page + bytes, page, PROT_NONE) == 0);
+    data_ =
+        reinterpret_cast<float*>(at_end ? base_ + page + bytes - n * sizeof(float) : base_ + page);
+  }
+  guarded(const guarded&) = delete;
+  guarded& operator=(const guarded&) = delete;
+  ~guarded() { munmap(base_, size_); }
+  float* data() const { return data_; }
+
+ private:
+  char* base_ = nullptr;
+  std::size_t size_ = 0;
+  float* data_ = nullptr;
+};
 
 }  // namespace
 
@@ -59,6 +92,36 @@ TEST_CASE("sgemm matches a naive product for every transpose and shape", "[blas]
       REQUIRE(c[i * ldc + j] == Approx(ref[i * n + j]).margin(1e-4 * double(k)));
     for (std::size_t j = n; j < ldc; ++j) REQUIRE(c[i * ldc + j] == c0[i * ldc + j]);  // padding
   }
+}
+
+TEST_CASE("sgemm reads and writes only inside its matrices", "[blas]") {
+  // Each matrix ends at (or starts after) an inaccessible page, rows packed (ld = row length):
+  // a kernel that loads or stores a vector past the last row, or before the first, faults. The
+  // layer shapes of a shard (row counts not a multiple of any vector length), with A plain (a
+  // layer's forward product and dX) and transposed (its weight gradient), beta 0 and 1.
+  using tmlp::blas::backend;
+  const backend on = GENERATE(backend::openblas, backend::libxsmm);
+  const bool ta = GENERATE(false, true), at_end = GENERATE(true, false);
+  const float beta = GENERATE(0.0f, 1.0f);
+  const std::size_t m = GENERATE(2, 7, 10, 17, 48), n = GENERATE(3, 10, 48, 400),
+                    k = GENERATE(2, 7, 16, 400);
+  CAPTURE(tmlp::blas::name(on), ta, at_end, beta, m, n, k);
+  const auto a0 = random_vec(m * k, 5), b0 = random_vec(k * n, 6), c0 = random_vec(m * n, 7);
+  const guarded a(m * k, at_end), b(k * n, at_end), c(m * n, at_end);
+  std::copy(a0.begin(), a0.end(), a.data());
+  std::copy(b0.begin(), b0.end(), b.data());
+  std::copy(c0.begin(), c0.end(), c.data());
+  tmlp::blas::sgemm(on, ta, false, m, n, k, 1.0f, a.data(), ta ? m : k, b.data(), n, beta, c.data(),
+                    n);
+  std::size_t n_wrong = 0;  // (one check: the emulated AVX-512 CPU runs this too)
+  for (std::size_t i = 0; i < m; ++i)
+    for (std::size_t j = 0; j < n; ++j) {
+      double s = beta * double(c0[i * n + j]);
+      for (std::size_t p = 0; p < k; ++p)
+        s += double(ta ? a0[p * m + i] : a0[i * k + p]) * double(b0[p * n + j]);
+      n_wrong += std::abs(double(c.data()[i * n + j]) - s) > 1e-4 * double(k) ? 1 : 0;
+    }
+  CHECK(n_wrong == 0);
 }
 
 TEST_CASE("sgemm with k = 0 scales C by beta", "[blas]") {
@@ -128,6 +191,24 @@ TEST_CASE("TMLP_GEMM names the backend, and a scope changes it for a while", "[b
   CHECK(tmlp::blas::active_backend() == before);
   const tmlp::blas::backend_scope s(backend::openblas);
   CHECK_FALSE(tmlp::blas::wants_transposed_weights());
+}
+
+TEST_CASE("describe_backend names the code libxsmm generates and what chose it", "[blas]") {
+  const std::string d = tmlp::blas::describe_backend();
+  CAPTURE(d);
+  const std::size_t at = d.find("generating for ");
+  REQUIRE(at != std::string::npos);
+  const std::string target = d.substr(at + 15, d.find_first_of(" ;", at + 15) - (at + 15));
+  const char* forced = std::getenv("LIBXSMM_TARGET");
+  if (forced != nullptr && *forced != '\0') {
+    // libxsmm honours the variable as it is, and the description says who chose the target
+    CHECK(d.find(" (LIBXSMM_TARGET)") != std::string::npos);
+    CHECK(d.find("AVX2 code") == std::string::npos);
+  } else {
+    // AVX2 at most: no AVX-512 target name
+    for (const char* avx512 : {"knl", "knm", "skx", "clx", "cpx", "spr"}) CHECK(target != avx512);
+    CHECK(d.find("LIBXSMM_TARGET") == std::string::npos);
+  }
 }
 
 TEST_CASE("transpose", "[blas]") {

@@ -47,10 +47,11 @@ std::optional<backend> parse_backend(std::string_view s) noexcept {
 // forward product and lost whole training steps by 0.45-0.7x (README, Performance). On AVX-512
 // its kernels ran a shard's products at about twice the speed of OpenBLAS's AVX2 kernels (a Zen
 // 5, OPENBLAS_CORETYPE=Haswell), which would make it the choice there, but its AVX-512 code
-// ("skx") has only run under an emulated Skylake-X so far, where a test of ranks as threads
-// crashed inside a training step: libxsmm.cpp caps it at AVX2 code, and it stays behind
-// TMLP_GEMM=libxsmm until a real AVX-512 machine has run the suite on its AVX-512 code. A fixed
-// rule, not a timing at start-up: the same machine always computes the same bits.
+// ("skx") has only run under an emulated Skylake-X so far (where a crash of a test of ranks as
+// threads was the emulator's, scripts/avx512_emulated.sh): libxsmm.cpp caps it at AVX2 code,
+// and it stays behind TMLP_GEMM=libxsmm until a real AVX-512 machine has run the suite on its
+// AVX-512 code. A fixed rule, not a timing at start-up: the same machine always computes the
+// same bits.
 backend auto_backend() noexcept { return backend::openblas; }
 
 backend active_backend() {

@@ -18,6 +18,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <mutex>
 #include <string>
@@ -89,14 +90,24 @@ class kernel_table {
   }
 };
 
-// What libxsmm found the CPU to be, and the code it is allowed to generate: AVX2 ("hsw") at
-// most. Its AVX-512 kernels ("skx") have only run under an emulated Skylake-X, where a test
-// of ranks as threads crashed with them; its AVX2 kernels are the ones the suite has run on
-// real cores, so an AVX-512 CPU gets those too until the AVX-512 ones are checked.
+// What the CPU is, and the code libxsmm may generate: AVX2 ("hsw") at most, unless
+// LIBXSMM_TARGET (libxsmm's own variable: "hsw", "skx", ...) names one, which libxsmm then
+// honours as it is. Its AVX-512 kernels ("skx") have only run under an emulated Skylake-X (a
+// crash of a ranks-as-threads test there was the emulator's: scripts/avx512_emulated.sh); its
+// AVX2 kernels are the ones the suite has run on real cores, so an AVX-512 CPU gets those too
+// until the AVX-512 ones have run it on real cores.
 struct target {
-  int cpu = 0;
-  target() noexcept : cpu(libxsmm_get_target_archid()) {
-    if (cpu > LIBXSMM_X86_AVX2) libxsmm_set_target_archid(LIBXSMM_X86_AVX2);
+  int cpu = 0;          // libxsmm's id of this CPU, whatever the target
+  bool forced = false;  // LIBXSMM_TARGET chose the target
+  bool capped = false;  // this CPU could run more than the AVX2 code it gets
+  target() noexcept : cpu(libxsmm_cpuid()) {
+    const char* env = std::getenv("LIBXSMM_TARGET");
+    forced = env != nullptr && *env != '\0';
+    // (libxsmm read LIBXSMM_TARGET when it initialized itself, within libxsmm_get_target_archid)
+    if (!forced && libxsmm_get_target_archid() > LIBXSMM_X86_AVX2) {
+      libxsmm_set_target_archid(LIBXSMM_X86_AVX2);
+      capped = true;
+    }
   }
 };
 
@@ -146,9 +157,12 @@ bool xsmm_sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::s
 }
 
 std::string xsmm_describe() {
-  capped_target();
+  const target& t = capped_target();
   return std::string("libxsmm ") + LIBXSMM_CONFIG_VERSION + " generating for " +
-         libxsmm_get_target_arch() + (xsmm_has_avx512() ? " (AVX2 code on this AVX-512 CPU)" : "");
+         libxsmm_get_target_arch() +
+         (t.forced   ? " (LIBXSMM_TARGET)"
+          : t.capped ? " (AVX2 code on this AVX-512 CPU)"
+                     : "");
 }
 
 bool xsmm_has_avx512() noexcept { return capped_target().cpu >= LIBXSMM_X86_AVX512_CORE; }
