@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -117,6 +118,11 @@ struct kernel_table {
   // (quiet), denormals become zeros of their sign (as AVX512-BF16 converts). y may alias x.
   // Bit-identical on every architecture.
   void (*round_bf16)(std::size_t n, const float* x, float* y) noexcept;
+  // y[i] = round_bf16(x[i]) as a bfloat16: its high 16 bits, the operands of bf16 GEMMs.
+  void (*to_bf16)(std::size_t n, const float* x, std::uint16_t* y) noexcept;
+  // y[2i] = bf16 of a[i], y[2i + 1] = bf16 of b[i] (2n values); b nullptr: zeros. The rows of
+  // a layout of pairs of rows.
+  void (*to_bf16_pairs)(std::size_t n, const float* a, const float* b, std::uint16_t* y) noexcept;
 
   // --- the machine's FMA peak (fma_peak.hpp) -------------------------------------------------
   // A register-only loop: each lane of acc (fma_accumulators x lanes floats, read as the starting

@@ -29,8 +29,29 @@ void round_bf16(std::size_t n, const float* x, float* y) noexcept {
   for (std::size_t i = 0; i < n; ++i) y[i] = round_one(x[i]);
 }
 
+void to_bf16(std::size_t n, const float* x, std::uint16_t* y) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    const float r = round_one(x[i]);
+    std::uint32_t bits = 0;
+    std::memcpy(&bits, &r, sizeof bits);
+    y[i] = static_cast<std::uint16_t>(bits >> 16);
+  }
+}
+
+void to_bf16_pairs(std::size_t n, const float* a, const float* b, std::uint16_t* y) noexcept {
+  for (std::size_t i = 0; i < n; ++i) {
+    to_bf16(1, a + i, y + 2 * i);
+    y[2 * i + 1] = 0;
+    if (b != nullptr) to_bf16(1, b + i, y + 2 * i + 1);
+  }
+}
+
 }  // namespace
 
-void fill_reference_bf16_kernels(kernel_table& t) noexcept { t.round_bf16 = &round_bf16; }
+void fill_reference_bf16_kernels(kernel_table& t) noexcept {
+  t.round_bf16 = &round_bf16;
+  t.to_bf16 = &to_bf16;
+  t.to_bf16_pairs = &to_bf16_pairs;
+}
 
 }  // namespace tmlp::kernels

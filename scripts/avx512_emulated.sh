@@ -17,6 +17,10 @@
 #            control  TMLP_SIMD=avx2   tmlp_tests "[core],[train]"
 #            xsmm     libxsmm's AVX-512 kernels, with TMLP_SIMD=avx512 TMLP_GEMM=libxsmm
 #                     LIBXSMM_TARGET=skx: `tmlp system`, the test of ranks as threads, "[blas]"
+#            bf16     libxsmm's bf16 kernels (its skx code, which emulates them exactly) with
+#                     LIBXSMM_TARGET=skx: `tmlp system`, "[bf16]", "[determinism]", and
+#                     breast_cancer trained in fp32, in bf16 on fp32 products
+#                     (TMLP_GEMM=openblas) and in bf16 on the bf16 kernels
 # Everything goes to build/avx512-emu; the serial log ends up in build/avx512-emu/serial.txt.
 # Exits 0 only if the guest finished and every test step printed rc=0.
 # Environment: SKIP_BUILD=1 reuses the build; BOCHS_TIMEOUT (seconds, default 5400) bounds the
@@ -83,7 +87,8 @@ for lib in $( (ldd "$TESTS"; ldd "$CLI") | grep -oE '/[^ ]+' | sort -u); do
 done
 mkdir -p "$R$SRC/tests" && cp -r "$SRC/tests/data" "$R$SRC/tests/"
 # shellcheck disable=SC2086  # GUEST_ENV: one word per NAME=value
-{ for kv in ${GUEST_ENV:-}; do printf 'export %q\n' "$kv"; done; } > "$R"/guest_env
+{ printf 'export TMLP_DATA=%q\n' "$SRC/tests/data"
+  for kv in ${GUEST_ENV:-}; do printf 'export %q\n' "$kv"; done; } > "$R"/guest_env
 cat > "$R"/init <<'EOF'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -130,6 +135,20 @@ for s in $(echo "$steps" | tr ',' ' '); do
       $T "[blas]"; echo "rc=$?"
       dmesg | grep -iE 'segfault|general protection|traps:' | tail -5
       unset TMLP_SIMD TMLP_GEMM LIBXSMM_TARGET LIBXSMM_VERBOSE ;;
+    bf16)
+      export TMLP_SIMD=avx512 LIBXSMM_TARGET=skx
+      ./tmlp system; echo "rc=$?"
+      $T "[bf16]"; echo "rc=$?"
+      $T "[determinism]"; echo "rc=$?"
+      data=$TMLP_DATA/breast_cancer.csv
+      for run in "openblas fp32" "openblas bf16" "auto bf16"; do
+        set -- $run
+        TMLP_GEMM=$1 ./tmlp train "$data" --target target_benign --precision "$2" --seed 0 \
+          -o /tmp/m.tmlp --quiet; echo "rc=$?"
+        echo "breast_cancer, TMLP_GEMM=$1, precision $2 (on the training rows):"
+        ./tmlp evaluate /tmp/m.tmlp "$data" --json; echo "rc=$?"
+      done
+      unset TMLP_SIMD LIBXSMM_TARGET ;;
     *) echo "unknown step $s" ;;
   esac
   echo "=== GUEST: end $s (guest uptime $(cut -d' ' -f1 /proc/uptime))"

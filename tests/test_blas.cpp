@@ -198,7 +198,7 @@ TEST_CASE("describe_backend names the code libxsmm generates and what chose it",
   CAPTURE(d);
   const std::size_t at = d.find("generating for ");
   REQUIRE(at != std::string::npos);
-  const std::string target = d.substr(at + 15, d.find_first_of(" ;", at + 15) - (at + 15));
+  const std::string target = d.substr(at + 15, d.find_first_of(" ;,", at + 15) - (at + 15));
   const char* forced = std::getenv("LIBXSMM_TARGET");
   if (forced != nullptr && *forced != '\0') {
     // libxsmm honours the variable as it is, and the description says who chose the target
@@ -209,6 +209,13 @@ TEST_CASE("describe_backend names the code libxsmm generates and what chose it",
     for (const char* avx512 : {"knl", "knm", "skx", "clx", "cpx", "spr"}) CHECK(target != avx512);
     CHECK(d.find("LIBXSMM_TARGET") == std::string::npos);
   }
+  // bf16 kernels: named when libxsmm generates them, which without LIBXSMM_TARGET is where the
+  // CPU has AVX512-BF16.
+  const tmlp::blas::backend_scope s(tmlp::blas::backend::libxsmm);
+  CHECK((d.find(", bf16 kernels for ") != std::string::npos) == tmlp::blas::bf16_kernels());
+  CHECK((d.find(", no bf16 kernels") != std::string::npos) != tmlp::blas::bf16_kernels());
+  if (forced == nullptr || *forced == '\0')
+    CHECK(tmlp::blas::bf16_kernels() == tmlp::blas::cpu_has_bf16());
 }
 
 TEST_CASE("transpose", "[blas]") {

@@ -108,3 +108,55 @@ TEST_CASE("round_bf16: every architecture gives the reference's bits", "[kernels
     for (std::size_t i = 0; i < values.size(); ++i) REQUIRE(bits(in_place[i]) == bits(want[i]));
   }
 }
+
+TEST_CASE("to_bf16: the high half of round_bf16's bits, on every architecture", "[kernels][bf16]") {
+  auto values = special_values();
+  for (std::size_t i = 0; values.size() < 1300; ++i) values.push_back(values[i] * -3.0f);
+  const auto& ref = tmlp::kernels::reference();
+  std::vector<float> rounded(values.size());
+  ref.round_bf16(values.size(), values.data(), rounded.data());
+  for (auto name : tmlp::kernels::available()) {
+    const auto& t = *tmlp::kernels::find(name);
+    INFO("arch " << t.name);
+    // Lengths across the vector width and the kernels' blocks of 512.
+    for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{9}, std::size_t{511},
+                          std::size_t{512}, std::size_t{513}, values.size()}) {
+      INFO("n " << n);
+      std::vector<std::uint16_t> got(n + 1, 0xabcd);  // one more: nothing past n
+      t.to_bf16(n, values.data(), got.data());
+      for (std::size_t i = 0; i < n; ++i) {
+        CAPTURE(i, values[i]);
+        REQUIRE(got[i] == bits(rounded[i]) >> 16);
+      }
+      REQUIRE(got[n] == 0xabcd);
+    }
+  }
+}
+
+TEST_CASE("to_bf16_pairs: two rows' bf16 values interleaved, on every architecture",
+          "[kernels][bf16]") {
+  const auto a = special_values();
+  std::vector<float> b(a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) b[i] = a[a.size() - 1 - i] * 0.7f;
+  const auto& ref = tmlp::kernels::reference();
+  std::vector<std::uint16_t> ha(a.size()), hb(b.size());
+  ref.to_bf16(a.size(), a.data(), ha.data());
+  ref.to_bf16(b.size(), b.data(), hb.data());
+  for (auto name : tmlp::kernels::available()) {
+    const auto& t = *tmlp::kernels::find(name);
+    INFO("arch " << t.name);
+    for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{9}, std::size_t{16},
+                          std::size_t{17}, a.size()})
+      for (bool second : {true, false}) {
+        INFO("n " << n << ", second row " << second);
+        std::vector<std::uint16_t> got(2 * n + 1, 0xabcd);
+        t.to_bf16_pairs(n, a.data(), second ? b.data() : nullptr, got.data());
+        for (std::size_t i = 0; i < n; ++i) {
+          CAPTURE(i);
+          REQUIRE(got[2 * i] == ha[i]);
+          REQUIRE(got[2 * i + 1] == (second ? hb[i] : 0));
+        }
+        REQUIRE(got[2 * n] == 0xabcd);
+      }
+  }
+}

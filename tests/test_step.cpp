@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include <optional>
 #include <vector>
 
 #include <tbb/global_control.h>
@@ -107,7 +108,13 @@ TEST_CASE("the batch gradient is bit-identical for 1, 2, 3 and 8 threads",
   const auto on = GENERATE(tmlp::blas::backend::openblas, tmlp::blas::backend::libxsmm);
   const tmlp::blas::backend_scope gemm(on);
   const auto precision = GENERATE(tmlp::gemm_precision::fp32, tmlp::gemm_precision::bf16);
-  CAPTURE(extras, batch, tmlp::blas::name(on), precision == tmlp::gemm_precision::bf16);
+  // bf16 on bf16 kernels too: libxsmm's where it has them, else the reference loop.
+  const bool bf16_kernels = GENERATE(false, true);
+  if (bf16_kernels && precision == tmlp::gemm_precision::fp32) return;
+  std::optional<tmlp::blas::bf16_reference_scope> reference;
+  if (bf16_kernels) reference.emplace();
+  CAPTURE(extras, batch, tmlp::blas::name(on), precision == tmlp::gemm_precision::bf16,
+          tmlp::blas::bf16_kernels());
   // Let arenas have 8 real threads even on a 2-core machine (a test may set this; the library
   // never does).
   tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 8);
@@ -227,6 +234,9 @@ TEST_CASE("bf16 products: close to fp32, and exactly what their rounded operands
     CHECK(std::sqrt(diff / norm) < 2e-2);  // bf16 keeps 8 significant bits: 2^-9 per operand
     CHECK(n_differ > g32.size() / 2);
   }
+  // (Where bf16 kernels run, on libxsmm, the forward pass sums in the kernels' order: the test
+  // below is for the fp32 products of the roundings; the one after it covers the kernels.)
+  if (tmlp::blas::bf16_kernels()) return;
   SECTION("inputs and weights already bf16: the forward pass and the biases' gradient are fp32's") {
     // One identity layer: Z = X·Wᵀ + b sees the same values either way (rounding a bf16 value
     // changes nothing), so the loss is fp32's to the bit; db sums dL/dZ before it is rounded, so
@@ -257,4 +267,45 @@ TEST_CASE("bf16 products: close to fp32, and exactly what their rounded operands
     for (std::size_t i = 0; i < l.n_out * l.n_in; ++i)
       REQUIRE(g16[l.w_offset + i] == Approx(g32[l.w_offset + i]).margin(1e-2 * largest));
   }
+}
+
+TEST_CASE("bf16 kernels: the products of the rounded operands, in another order of sums",
+          "[train][step][bf16]") {
+  // The operand layouts of every product (core/bf16_operands.hpp), an odd inner dimension
+  // (13 inputs), a projected skip and a 4-output layer: against the fp32 products of the same
+  // roundings (TMLP_GEMM=openblas runs those), within fp32's summation error, not to the bit.
+  // libxsmm's bf16 kernels where it has them (AVX512-BF16, or LIBXSMM_TARGET=skx), else the
+  // reference loop.
+  const tmlp::blas::bf16_reference_scope reference;
+  data d = make_data(501);
+  d.spec.layers[0].residual = true;  // 13 -> 40: the projection runs on the roundings
+  d.spec.layers.push_back({.units = 1, .act = activation::identity});  // m or n = 1: fallbacks
+  d.spec.loss = tmlp::loss_kind::mse;
+  for (std::size_t i = 0; i < d.n; ++i) d.y[i] = static_cast<float>(tmlp::core::normal(3, i));
+  const auto net = tmlp::core::network::from_spec(d.spec);
+  d.params.resize(net.n_params);
+  tmlp::core::init_params(net, d.spec, d.params.data());
+  const std::size_t batch = 501;  // odd shards: zero rows in the weight gradient's pairs
+  double l_rounded = 0.0, l_kernels = 0.0;
+  std::vector<float> g_rounded, g_kernels;
+  {
+    const tmlp::blas::backend_scope gemm(tmlp::blas::backend::openblas);
+    REQUIRE_FALSE(tmlp::blas::bf16_kernels());
+    g_rounded = gradient(d, 2, batch, &l_rounded, tmlp::gemm_precision::bf16);
+  }
+  {
+    const tmlp::blas::backend_scope gemm(tmlp::blas::backend::libxsmm);
+    REQUIRE(tmlp::blas::bf16_kernels());
+    g_kernels = gradient(d, 2, batch, &l_kernels, tmlp::gemm_precision::bf16);
+  }
+  CHECK(l_kernels == Approx(l_rounded).epsilon(1e-5));
+  double scale = 0.0;
+  std::size_t n_differ = 0;
+  for (float v : g_rounded) scale = std::max(scale, std::fabs(double(v)));
+  for (std::size_t i = 0; i < g_rounded.size(); ++i) {
+    CAPTURE(i);
+    REQUIRE(g_kernels[i] == Approx(g_rounded[i]).margin(1e-5 * scale));
+    n_differ += g_kernels[i] != g_rounded[i];
+  }
+  CHECK(n_differ > 0);  // the kernels ran: their sums are ordered differently
 }

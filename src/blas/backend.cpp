@@ -1,6 +1,8 @@
 // Which GEMM backend runs the products, and the products themselves (blas.hpp).
 #include <algorithm>
 #include <atomic>
+#include <bit>
+#include <cstdint>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -17,12 +19,13 @@ namespace {
 struct choice {
   std::atomic<backend> in_use;
   std::string error;
+  std::atomic<bool> named{false};  // TMLP_GEMM or a backend_scope named it (not auto)
 };
 
 choice select_backend(const char* forced) {
   if (forced == nullptr || *forced == '\0' || std::string_view(forced) == "auto")
     return {auto_backend(), {}};
-  if (const auto b = parse_backend(forced)) return {*b, {}};
+  if (const auto b = parse_backend(forced)) return {*b, {}, true};
   return {backend::openblas,
           fmt::format("TMLP_GEMM={}: unknown GEMM backend; expected openblas, libxsmm or auto",
                       forced)};
@@ -71,11 +74,16 @@ std::string describe_backend() {
   return fmt::format("{} ({}); {}", name(b), why, detail::xsmm_describe());
 }
 
-backend_scope::backend_scope(backend b) : before_(active_backend()) {
+backend_scope::backend_scope(backend b)
+    : before_(active_backend()), named_before_(current().named.load(std::memory_order_relaxed)) {
   current().in_use.store(b, std::memory_order_relaxed);
+  current().named.store(true, std::memory_order_relaxed);
 }
 
-backend_scope::~backend_scope() { current().in_use.store(before_, std::memory_order_relaxed); }
+backend_scope::~backend_scope() {
+  current().in_use.store(before_, std::memory_order_relaxed);
+  current().named.store(named_before_, std::memory_order_relaxed);
+}
 
 void sgemm(backend on, bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k,
            float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
@@ -94,6 +102,51 @@ void sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t
 }
 
 bool cpu_has_bf16() noexcept { return __builtin_cpu_supports("avx512bf16") != 0; }
+
+namespace {
+
+std::atomic<int> reference_scopes{0};
+
+float widen(std::uint16_t v) noexcept { return std::bit_cast<float>(std::uint32_t{v} << 16); }
+
+bool reference_bgemm(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* a,
+                     std::size_t lda, const std::uint16_t* b_pairs, float beta, float* c,
+                     std::size_t ldc) noexcept {
+  if (m == 1 || n == 1 || k % 2 != 0) return false;
+  for (std::size_t i = 0; i < m; ++i)
+    for (std::size_t j = 0; j < n; ++j) {
+      float sum = 0.0f;
+      for (std::size_t p = 0; p < k; ++p)
+        sum += widen(a[i * lda + p]) * widen(b_pairs[(p / 2) * 2 * n + 2 * j + p % 2]);
+      c[i * ldc + j] = beta == 0.0f ? sum : c[i * ldc + j] + sum;
+    }
+  return true;
+}
+
+}  // namespace
+
+bool bf16_kernels() noexcept {
+  const choice& c = current();
+  const bool openblas_named = c.named.load(std::memory_order_relaxed) &&
+                              c.in_use.load(std::memory_order_relaxed) == backend::openblas;
+  return !openblas_named &&
+         (detail::xsmm_has_bf16() || reference_scopes.load(std::memory_order_relaxed) > 0);
+}
+
+bool bgemm(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* a, std::size_t lda,
+           const std::uint16_t* b_pairs, float beta, float* c, std::size_t ldc) noexcept {
+  if (!bf16_kernels()) return false;
+  if (detail::xsmm_has_bf16()) return detail::xsmm_bgemm(m, n, k, a, lda, b_pairs, beta, c, ldc);
+  return reference_bgemm(m, n, k, a, lda, b_pairs, beta, c, ldc);
+}
+
+bf16_reference_scope::bf16_reference_scope() noexcept {
+  reference_scopes.fetch_add(1, std::memory_order_relaxed);
+}
+
+bf16_reference_scope::~bf16_reference_scope() {
+  reference_scopes.fetch_sub(1, std::memory_order_relaxed);
+}
 
 bool wants_transposed_weights() noexcept {
   return current().in_use.load(std::memory_order_relaxed) == backend::libxsmm;

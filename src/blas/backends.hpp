@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace tmlp::blas::detail {
@@ -16,6 +17,12 @@ void openblas_sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, st
 bool xsmm_sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k,
                 float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
                 float beta, float* c, std::size_t ldc) noexcept;
+// libxsmm's bf16 kernels (libxsmm.cpp): whether it generates them here (bf16_target), and
+// blas::bgemm on them: true when it has a kernel for the product (false leaves C alone).
+bool xsmm_has_bf16() noexcept;
+bool xsmm_bgemm(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* a,
+                std::size_t lda, const std::uint16_t* b_pairs, float beta, float* c,
+                std::size_t ldc) noexcept;
 // libxsmm's version and the instruction set it generates code for ("hsw", "skx", "cpx", ...).
 std::string xsmm_describe();
 // Whether that is AVX-512 or better.

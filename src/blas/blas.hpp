@@ -33,8 +33,8 @@ backend auto_backend() noexcept;
 // One line for `tmlp system` and `tmlp bench`: the backend, why it was chosen, its library.
 std::string describe_backend();
 
-// Tests and benchmarks: every GEMM of the process runs on b while the scope lives. Only where
-// no GEMM runs on another thread as it starts or ends.
+// Tests and benchmarks: every GEMM of the process runs on b while the scope lives, as if
+// TMLP_GEMM named it. Only where no GEMM runs on another thread as it starts or ends.
 class backend_scope {
  public:
   explicit backend_scope(backend b);
@@ -44,6 +44,7 @@ class backend_scope {
 
  private:
   backend before_;
+  bool named_before_;
 };
 
 // C (m x n) = alpha * op(A) * op(B) + beta * C, all row-major, on the active backend.
@@ -62,6 +63,31 @@ void sgemm(backend on, bool trans_a, bool trans_b, std::size_t m, std::size_t n,
 
 // Whether the CPU has AVX512-BF16 (bfloat16 dot products), which --precision bf16 needs.
 bool cpu_has_bf16() noexcept;
+
+// bfloat16 products (--precision bf16): libxsmm's bf16 kernels, fp32 accumulation.
+// Whether they run in this process: libxsmm generates them for the CPU (AVX512-BF16, or the
+// AVX-512 code LIBXSMM_TARGET names, which emulates them exactly), and the backend in use is not
+// OpenBLAS chosen by TMLP_GEMM=openblas or a backend_scope. When not, callers multiply fp32
+// roundings of the operands (the same products, summed in another order).
+bool bf16_kernels() noexcept;
+// C (m x n, row stride ldc) = A · B + beta * C, beta 0 or 1 (0 never reads C). A: m x k
+// bfloat16 values (each a float's high 16 bits), row stride lda. B: k x n, as pairs of rows,
+// B[i][j] at b_pairs[(i / 2) * 2n + 2j + i % 2]. k even. Returns false, leaving C alone, when
+// bf16_kernels() is false or libxsmm has no kernel for the shape (the same answer on every
+// call): the caller then runs the fp32 product instead.
+bool bgemm(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* a, std::size_t lda,
+           const std::uint16_t* b_pairs, float beta, float* c, std::size_t ldc) noexcept;
+
+// Tests: while one lives (and libxsmm has no bf16 kernels here), bf16_kernels() is true and
+// bgemm runs on a plain loop, fp32 sums in the order of k, with libxsmm's limits (false for a
+// dimension of 1), so the layouts of the operands and the fallbacks run on any CPU.
+class bf16_reference_scope {
+ public:
+  bf16_reference_scope() noexcept;
+  ~bf16_reference_scope();
+  bf16_reference_scope(const bf16_reference_scope&) = delete;
+  bf16_reference_scope& operator=(const bf16_reference_scope&) = delete;
+};
 
 // Whether the active backend multiplies X·Wᵀ faster from a transposed copy of W, made once per
 // step and shared by every shard (libxsmm: it has no kernel for the transpose itself).

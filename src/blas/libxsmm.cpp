@@ -34,15 +34,19 @@ struct shape {
   bool operator==(const shape&) const noexcept = default;
 };
 
-struct entry {
-  shape s;
-  libxsmm_smmfunction fn;  // nullptr: libxsmm has no kernel for it
-};
+// Kernels are generated under one lock for every table: the bf16 table may switch libxsmm's
+// target while it generates (bf16_target), which must not meet another generation.
+std::mutex& generation_lock() {
+  static std::mutex m;
+  return m;
+}
 
+// Fn: the kernels' function type; Dispatch: what generates one (nullptr: libxsmm has none).
+template <class Fn, Fn (*Dispatch)(const shape&)>
 class kernel_table {
  public:
   // The kernel of s, generated on first use.
-  libxsmm_smmfunction find(const shape& s) noexcept {
+  Fn find(const shape& s) noexcept {
     const std::size_t h = hash(s);
     for (std::size_t i = 0; i < max_probe; ++i) {
       const entry* e = slots_[(h + i) % n_slots].load(std::memory_order_acquire);
@@ -53,9 +57,12 @@ class kernel_table {
   }
 
  private:
+  struct entry {
+    shape s;
+    Fn fn;
+  };
   static constexpr std::size_t n_slots = 4096, max_probe = 64;
   std::array<std::atomic<const entry*>, n_slots> slots_{};
-  std::mutex mutex_;
 
   static std::size_t hash(const shape& s) noexcept {
     std::uint64_t h = 1469598103934665603ull;
@@ -64,29 +71,22 @@ class kernel_table {
     return static_cast<std::size_t>(h ^ (h >> 29));
   }
 
-  static libxsmm_smmfunction dispatch(const shape& s) noexcept {
-    const float alpha = 1.0f, beta = (s.flags & LIBXSMM_GEMM_FLAG_BETA_0) ? 0.0f : 1.0f;
-    const int flags = s.flags;
-    const libxsmm_blasint lda = s.lda, ldb = s.ldb, ldc = s.ldc;
-    return libxsmm_smmdispatch(s.m, s.n, s.k, &lda, &ldb, &ldc, &alpha, &beta, &flags, nullptr);
-  }
-
-  libxsmm_smmfunction generate(const shape& s, std::size_t h) noexcept {
-    const std::lock_guard<std::mutex> lock(mutex_);
+  Fn generate(const shape& s, std::size_t h) noexcept {
+    const std::lock_guard<std::mutex> lock(generation_lock());
     for (std::size_t i = 0; i < max_probe; ++i) {
       std::atomic<const entry*>& slot = slots_[(h + i) % n_slots];
       const entry* e = slot.load(std::memory_order_acquire);
       if (e != nullptr && e->s == s) return e->fn;  // another thread made it meanwhile
       if (e == nullptr) {
         // Entries live as long as the process, like the code libxsmm generated for them.
-        const entry* made = new entry{s, dispatch(s)};
+        const entry* made = new entry{s, Dispatch(s)};
         slot.store(made, std::memory_order_release);
         return made->fn;
       }
     }
     // The neighbourhood is full (thousands of shapes): libxsmm's own registry, still under the
     // lock, so a shape is never generated twice.
-    return dispatch(s);
+    return Dispatch(s);
   }
 };
 
@@ -116,9 +116,50 @@ const target& capped_target() noexcept {
   return t;
 }
 
-kernel_table& kernels() {
+libxsmm_smmfunction dispatch_fp32(const shape& s) noexcept {
+  const float alpha = 1.0f, beta = (s.flags & LIBXSMM_GEMM_FLAG_BETA_0) ? 0.0f : 1.0f;
+  const int flags = s.flags;
+  const libxsmm_blasint lda = s.lda, ldb = s.ldb, ldc = s.ldc;
+  return libxsmm_smmdispatch(s.m, s.n, s.k, &lda, &ldb, &ldc, &alpha, &beta, &flags, nullptr);
+}
+
+// The code bf16 kernels are generated for: the target LIBXSMM_TARGET names, when it is AVX-512
+// (its "skx" code widens the bf16 values to fp32 and multiplies and adds them in fp32, which
+// is how the suite runs these kernels under an emulated Skylake-X); else, on a CPU with AVX512-BF16, the code with vdpbf16ps ("cpx", libxsmm
+// 1.17's latest), past the AVX2 cap of the fp32 kernels, under which libxsmm has no bf16
+// kernels. (AVX512-BF16 is asked of the CPU, not of libxsmm's CPU id, which may not know it on
+// every vendor's CPUs.) 0: none.
+int bf16_target() noexcept {
+  const target& t = capped_target();
+  if (t.forced) {
+    const int forced = libxsmm_get_target_archid();
+    return forced >= LIBXSMM_X86_AVX512_CORE ? forced : 0;
+  }
+  return __builtin_cpu_supports("avx512bf16") != 0 ? LIBXSMM_X86_AVX512_CPX : 0;
+}
+
+// Called under generation_lock().
+libxsmm_bsmmfunction dispatch_bf16(const shape& s) noexcept {
+  const float alpha = 1.0f, beta = (s.flags & LIBXSMM_GEMM_FLAG_BETA_0) ? 0.0f : 1.0f;
+  const int flags = s.flags;
+  const libxsmm_blasint lda = s.lda, ldb = s.ldb, ldc = s.ldc;
+  const int before = libxsmm_get_target_archid(), wanted = bf16_target();
+  if (wanted != before) libxsmm_set_target_archid(wanted);
+  const libxsmm_bsmmfunction fn =
+      libxsmm_bsmmdispatch(s.m, s.n, s.k, &lda, &ldb, &ldc, &alpha, &beta, &flags, nullptr);
+  if (wanted != before) libxsmm_set_target_archid(before);
+  return fn;
+}
+
+auto& kernels() {
   capped_target();  // before the first kernel is generated
-  static kernel_table t;
+  static kernel_table<libxsmm_smmfunction, &dispatch_fp32> t;
+  return t;
+}
+
+auto& bf16_kernels() {
+  capped_target();
+  static kernel_table<libxsmm_bsmmfunction, &dispatch_bf16> t;
   return t;
 }
 
@@ -156,13 +197,43 @@ bool xsmm_sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::s
   return true;
 }
 
+bool xsmm_has_bf16() noexcept { return bf16_target() != 0; }
+
+bool xsmm_bgemm(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* a,
+                std::size_t lda, const std::uint16_t* b_pairs, float beta, float* c,
+                std::size_t ldc) noexcept {
+  if (!xsmm_has_bf16() || (beta != 0.0f && beta != 1.0f) || k % 2 != 0) return false;
+  // As xsmm_sgemm: a dimension of 1 is a matrix-vector product, and no cache blocking.
+  if (m == 1 || n == 1 ||
+      static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) > 0x1p26)
+    return false;
+  if (!fits(m) || !fits(n) || !fits(k) || !fits(lda) || !fits(ldc)) return false;
+  const auto i = [](std::size_t v) { return static_cast<std::int32_t>(v); };
+  // Column-major: Cᵀ (n x m) = Bᵀ · Aᵀ, where B's pairs of rows are libxsmm's VNNI layout of
+  // its first operand (n x k, leading dimension n) and row-major A is its second (k x m).
+  const shape s{i(n),
+                i(m),
+                i(k),
+                i(n),
+                i(lda),
+                i(ldc),
+                LIBXSMM_GEMM_FLAG_VNNI_A | (beta == 0.0f ? LIBXSMM_GEMM_FLAG_BETA_0 : 0)};
+  const libxsmm_bsmmfunction fn = bf16_kernels().find(s);
+  if (fn == nullptr) return false;
+  fn(b_pairs, a, c);
+  return true;
+}
+
 std::string xsmm_describe() {
   const target& t = capped_target();
+  const int bf16 = bf16_target();
   return std::string("libxsmm ") + LIBXSMM_CONFIG_VERSION + " generating for " +
          libxsmm_get_target_arch() +
          (t.forced   ? " (LIBXSMM_TARGET)"
           : t.capped ? " (AVX2 code on this AVX-512 CPU)"
-                     : "");
+                     : "") +
+         (bf16 != 0 ? std::string(", bf16 kernels for ") + libxsmm_cpuid_name(bf16)
+                    : std::string(", no bf16 kernels"));
 }
 
 bool xsmm_has_avx512() noexcept { return capped_target().cpu >= LIBXSMM_X86_AVX512_CORE; }

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "blas/blas.hpp"
+#include "core/bf16_operands.hpp"
 #include "core/network.hpp"
 #include "core/parallel.hpp"
 #include "core/pipeline.hpp"
@@ -76,6 +77,7 @@ class linear_op final : public op {
 
   const float* forward(const pass& p, const float* in) const noexcept override {
     float* z = p.ws.floats(z_);
+    if (p.bf16_w != nullptr && forward_bf16(p, in, z)) return z;
     linear_forward(l_, p.product_weights(), p.rows, rounded_input(p, in), z, p.split_outputs,
                    p.transposed);
     return z;
@@ -85,6 +87,10 @@ class linear_op final : public op {
     // A residual layer's skip has already written its share of dL/dX: add to it. d is this
     // op's alone: bf16 rounds it in place.
     float* d_x = d_x_ == no_slot ? nullptr : p.ws.floats(d_x_);
+    if (p.bf16_w != nullptr) {
+      backward_bf16(p, in, d, d_x);
+      return d_x;
+    }
     linear_backward(p.k, l_, p.product_weights(), p.rows, rounded_input(p, in), d, p.grads, d_x,
                     l_.residual, p.bf16_params != nullptr);
     return d_x;
@@ -99,6 +105,46 @@ class linear_op final : public op {
     if (p.bf16_params == nullptr) return in;
     p.k.round_bf16(p.rows * l_.n_in, in, p.bf16_x);
     return p.bf16_x;
+  }
+
+  // Z = b + X·Wᵀ on a bf16 kernel; false (Z unfinished) when there is none for the shape.
+  bool forward_bf16(const pass& p, const float* in, float* z) const noexcept {
+    const std::size_t k = even(l_.n_in);
+    bf16* x = p.bf16_s->left.data();
+    bf16_rows(p.k, p.rows, l_.n_in, in, x, k);
+    const float* b = p.params + l_.b_offset;
+    for (std::size_t r = 0; r < p.rows; ++r) std::copy(b, b + l_.n_out, z + r * l_.n_out);
+    return blas::bgemm(p.rows, l_.n_out, k, x, k, p.bf16_w->forward(l_.w_offset), 1.0f, z,
+                       l_.n_out);
+  }
+
+  // The backward products on bf16 kernels, each that has none on fp32 roundings.
+  void backward_bf16(const pass& p, const float* in, const float* d, float* d_x) const noexcept {
+    p.k.col_sums(p.rows, l_.n_out, d, p.grads + l_.b_offset);
+    const float* weights = p.bf16_params;  // the fp32 roundings, for a product without a kernel
+    const float* d_rounded = nullptr;
+    auto rounded_d = [&] {
+      if (d_rounded == nullptr) p.k.round_bf16(p.rows * l_.n_out, d, p.bf16_d);
+      return d_rounded = p.bf16_d;
+    };
+    // dW += dZᵀ·X: dZᵀ (n_out x even(rows)) times X as pairs of rows.
+    bf16 *left = p.bf16_s->left.data(), *right = p.bf16_s->right.data();
+    const std::size_t k = even(p.rows);
+    bf16_transposed(p.k, p.rows, l_.n_out, d, left, k);
+    bf16_row_pairs(p.k, p.rows, l_.n_in, in, right);
+    float* g = p.grads + l_.w_offset;
+    if (!blas::bgemm(l_.n_out, l_.n_in, k, left, k, right, 1.0f, g, l_.n_in))
+      blas::sgemm(true, false, l_.n_out, l_.n_in, p.rows, 1.0f, rounded_d(), l_.n_out,
+                  rounded_input(p, in), l_.n_in, 1.0f, g, l_.n_in);
+    if (d_x == nullptr) return;
+    // dX = dZ·W: dZ (rows x even(n_out)) times W as pairs of rows.
+    const float beta = l_.residual ? 1.0f : 0.0f;
+    const std::size_t kd = even(l_.n_out);
+    bf16_rows(p.k, p.rows, l_.n_out, d, left, kd);
+    if (!blas::bgemm(p.rows, l_.n_in, kd, left, kd, p.bf16_w->backward(l_.w_offset), beta, d_x,
+                     l_.n_in))
+      blas::sgemm(false, false, p.rows, l_.n_in, l_.n_out, 1.0f, rounded_d(), l_.n_out,
+                  weights + l_.w_offset, l_.n_in, beta, d_x, l_.n_in);
   }
 };
 

@@ -24,6 +24,8 @@ namespace tmlp::core {
 
 class workspace;
 struct batch_stats;
+class bf16_weights;
+struct bf16_scratch;
 
 // A buffer of a workspace: rows x per_row floats (rows: the workspace's max_rows) plus fixed.
 using slot = std::uint32_t;
@@ -80,6 +82,12 @@ struct pass {
   const float* bf16_params = nullptr;
   float* bf16_x = nullptr;
   float* bf16_d = nullptr;
+  // And where bf16 kernels run (blas::bf16_kernels): the linear layers' weights as they read
+  // them, made once per step, and this block's room for the other operands
+  // (core/bf16_operands.hpp). A product they have no kernel for, and the residual projections,
+  // run on the roundings above.
+  const bf16_weights* bf16_w = nullptr;
+  bf16_scratch* bf16_s = nullptr;
   const float* product_weights() const noexcept {
     return bf16_params != nullptr ? bf16_params : params;
   }

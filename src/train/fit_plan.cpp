@@ -59,7 +59,7 @@ void check_data(const core::network& net, const row_source& x, matrix_view y,
 }
 
 void check_precision(gemm_precision precision) {
-  if (precision != gemm_precision::bf16 || blas::cpu_has_bf16() ||
+  if (precision != gemm_precision::bf16 || blas::cpu_has_bf16() || blas::bf16_kernels() ||
       std::string_view(kernels::active().name) == "scalar")
     return;
   const auto simd = kernels::available();
@@ -130,11 +130,11 @@ fit_plan make_fit_plan(const train_config& cfg, const core::network& net, const 
     hw = cpus;
   }
   p.n_workers = choose_workers(net, p.batch, p.n_shards, hw);
-  if (cfg.precision == gemm_precision::bf16)
+  if (cfg.precision == gemm_precision::bf16 && !blas::bf16_kernels())
     p.notes.push_back(
-        "precision bf16: the products multiply bfloat16 roundings of their operands and add in "
-        "fp32 (the results of bf16 products with fp32 accumulation), but on the fp32 kernels: "
-        "no bf16 kernels are wired in yet, so this runs slower than fp32");
+        "precision bf16: no bf16 GEMM kernels here (TMLP_GEMM=openblas, or libxsmm generates "
+        "none for this CPU), so the products multiply bfloat16 roundings of their operands on "
+        "the fp32 kernels: the results of bf16 products, more slowly than fp32");
   return p;
 }
 

@@ -59,6 +59,10 @@ gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch
       sh.bf16_x.resize(max_rows * net.max_width);
       sh.bf16_d.resize(max_rows * net.max_width);
     }
+    if (blas::bf16_kernels()) {
+      bf16_weights_.emplace(net);
+      for (shard& sh : shards_) sh.bf16_s.emplace(max_rows, net.max_width);
+    }
   }
   entries_.reserve(max_batch * net.embeddings.size());
   touched_.reserve(max_batch * net.embeddings.size());
@@ -81,6 +85,7 @@ void gradient_engine::run_shards(const kernels::kernel_table& k, const float* pa
   const auto t_prep = clock_type::now();
   const float* bf16 = bf16_params_.empty() ? nullptr : bf16_params_.data();
   if (bf16 != nullptr) core::round_weights_bf16(k, net_, params, bf16_params_.data());
+  if (bf16_weights_) bf16_weights_->prepare(k, params);
   const float* transposed = transposed_.empty() ? nullptr : transposed_.data();
   if (transposed != nullptr)
     core::transpose_weights(net_, bf16 != nullptr ? bf16 : params, transposed_.data());
@@ -93,6 +98,10 @@ void gradient_engine::run_shards(const kernels::kernel_table& k, const float* pa
       p.bf16_params = bf16;
       p.bf16_x = sh.bf16_x.data();
       p.bf16_d = sh.bf16_d.data();
+      if (bf16_weights_) {
+        p.bf16_w = &*bf16_weights_;
+        p.bf16_s = &*sh.bf16_s;
+      }
     }
     return p;
   };

@@ -15,9 +15,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
+#include "core/bf16_operands.hpp"
 #include "core/network.hpp"
 #include "kernels.hpp"
 #include "tmlp/distributed.hpp"
@@ -142,7 +144,8 @@ class gradient_engine {
     std::vector<float> x, y, w, grad;
     double loss = 0.0;
     double t_gather = 0.0, t_forward = 0.0, t_backward = 0.0;
-    std::vector<float> bf16_x, bf16_d;  // precision bf16: pass::bf16_x, bf16_d
+    std::vector<float> bf16_x, bf16_d;         // precision bf16: pass::bf16_x, bf16_d
+    std::optional<core::bf16_scratch> bf16_s;  // and on bf16 kernels: pass::bf16_s
   };
   const core::network& net_;
   std::size_t max_batch_, shard_rows_, max_shards_, target_width_;
@@ -177,8 +180,10 @@ class gradient_engine {
   // The step's weight matrices transposed (core::transpose_weights), read by every shard;
   // empty when the GEMM backend does not want them.
   std::vector<float> transposed_;
-  // precision bf16: the dense parameters with the weight matrices rounded, once per step.
+  // precision bf16: the dense parameters with the weight matrices rounded, once per step; on
+  // bf16 kernels (blas::bf16_kernels), the linear layers' weights as they read them, too.
   std::vector<float> bf16_params_;
+  std::optional<core::bf16_weights> bf16_weights_;
 
   // Several processes (train/reduce_ranks.cpp).
   communicator* comm_ = nullptr;

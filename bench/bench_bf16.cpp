@@ -1,0 +1,98 @@
+// The work --precision bf16 adds around its products on bf16 kernels (core/bf16_operands.hpp),
+// at the layer shapes of the benchmark configurations, on one thread:
+//
+// bf16_operands/<config>/<n_in>x<n_out>/<arch>: one 64-row shard's conversions of one layer in
+//   a step (its input to rows and to pairs of rows, its output gradient to rows and
+//   transposed), to set against that layer's three products (gemm/.../64rows).
+// bf16_weights/<config>/<arch>: the weights' two copies per step (bf16_weights::prepare).
+// gemm_bf16/<config>/<n_in>x<n_out>/<fwd|dw|dx>: the bf16 products of a 64-row shard, only
+//   where libxsmm has bf16 kernels (blas::bf16_kernels()).
+#include <benchmark/benchmark.h>
+#include <tbb/task_arena.h>
+
+#include <string>
+#include <vector>
+
+#include "blas/blas.hpp"
+#include "core/bf16_operands.hpp"
+#include "core/network.hpp"
+#include "kernels.hpp"
+#include "tmlp/bench.hpp"
+
+namespace {
+
+using tmlp::core::bf16;
+using tmlp::core::even;
+constexpr std::size_t rows = 64;
+
+void bm_operands(benchmark::State& state, std::size_t n_in, std::size_t n_out,
+                 const tmlp::kernels::kernel_table* k) {
+  const std::vector<float> x(rows * n_in, 0.5f), d(rows * n_out, 0.25f);
+  std::vector<bf16> left(even(rows) * even(std::max(n_in, n_out))), right(left.size());
+  for (auto _ : state) {
+    tmlp::core::bf16_rows(*k, rows, n_in, x.data(), left.data(), even(n_in));  // forward
+    tmlp::core::bf16_transposed(*k, rows, n_out, d.data(), left.data(), even(rows));
+    tmlp::core::bf16_row_pairs(*k, rows, n_in, x.data(), right.data());          // weight gradient
+    tmlp::core::bf16_rows(*k, rows, n_out, d.data(), left.data(), even(n_out));  // input grad.
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(
+      static_cast<std::int64_t>(state.iterations() * 2 * rows * (n_in + n_out) * sizeof(float)));
+}
+
+void bm_weights(benchmark::State& state, const tmlp::bench_config* c,
+                const tmlp::kernels::kernel_table* k) {
+  const auto net = tmlp::core::network::from_spec(c->spec());
+  const std::vector<float> params(net.n_params, 0.5f);
+  tmlp::core::bf16_weights w(net);
+  tbb::task_arena one(1);
+  for (auto _ : state) {
+    one.execute([&] { w.prepare(*k, params.data()); });
+    benchmark::ClobberMemory();
+  }
+}
+
+void bm_gemm(benchmark::State& state, std::size_t n_in, std::size_t n_out, int kind) {
+  // kind 0: Z = X·Wᵀ, 1: dW += dZᵀ·X, 2: dX = dZ·W, with the operands' shapes of the step.
+  const std::size_t m = kind == 1 ? n_out : rows, n = kind == 1 ? n_in : (kind == 0 ? n_out : n_in),
+                    kk = kind == 0 ? even(n_in) : (kind == 1 ? even(rows) : even(n_out));
+  const std::vector<bf16> a(m * kk, 0x3f00), b(kk * n, 0x3c23);  // 0.5, about 0.01
+  std::vector<float> c(m * n, 0.0f);
+  for (auto _ : state) {
+    if (!tmlp::blas::bgemm(m, n, kk, a.data(), kk, b.data(), kind == 1 ? 1.0f : 0.0f, c.data(), n))
+      state.SkipWithError("no bf16 kernel for this shape");
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP"] = benchmark::Counter(2.0 * double(m) * double(n) * double(kk) * 1e-9,
+                                               benchmark::Counter::kIsIterationInvariantRate);
+}
+
+const int registered = [] {
+  for (const tmlp::bench_config& c : tmlp::bench_configs()) {
+    const std::vector<std::size_t> w = c.widths();
+    for (const auto& arch : tmlp::kernels::available()) {
+      const auto* k = tmlp::kernels::find(arch);
+      const std::string a(arch);
+      benchmark::RegisterBenchmark(("bf16_weights/" + c.name + "/" + a).c_str(), bm_weights, &c, k);
+      for (std::size_t i = 0; i + 1 < w.size(); ++i) {
+        if (i >= 2 && w[i] == w[i - 1] && w[i + 1] == w[i]) continue;  // same shape
+        const std::string shape = std::to_string(w[i]) + "x" + std::to_string(w[i + 1]);
+        benchmark::RegisterBenchmark(("bf16_operands/" + c.name + "/" + shape + "/" + a).c_str(),
+                                     bm_operands, w[i], w[i + 1], k);
+      }
+    }
+    if (!tmlp::blas::bf16_kernels()) continue;
+    const char* kinds[] = {"fwd", "dw", "dx"};
+    for (std::size_t i = 0; i + 1 < w.size(); ++i) {
+      if (i >= 2 && w[i] == w[i - 1] && w[i + 1] == w[i]) continue;
+      for (int kind = 0; kind < 3; ++kind)
+        benchmark::RegisterBenchmark(("gemm_bf16/" + c.name + "/" + std::to_string(w[i]) + "x" +
+                                      std::to_string(w[i + 1]) + "/" + kinds[kind])
+                                         .c_str(),
+                                     bm_gemm, w[i], w[i + 1], kind);
+    }
+  }
+  return 0;
+}();
+
+}  // namespace

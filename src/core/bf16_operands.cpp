@@ -1,0 +1,105 @@
+#include "core/bf16_operands.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/assert.hpp"
+#include "core/network.hpp"
+#include "core/parallel.hpp"
+
+namespace tmlp::core {
+void bf16_rows(const kernels::kernel_table& k, std::size_t rows, std::size_t cols, const float* x,
+               bf16* y, std::size_t ld) noexcept {
+  for (std::size_t r = 0; r < rows; ++r) {
+    k.to_bf16(cols, x + r * cols, y + r * ld);
+    std::fill(y + r * ld + cols, y + (r + 1) * ld, bf16{0});
+  }
+}
+
+void bf16_row_pairs(const kernels::kernel_table& k, std::size_t rows, std::size_t cols,
+                    const float* x, bf16* y) noexcept {
+  for (std::size_t r = 0; r < rows; r += 2)
+    k.to_bf16_pairs(cols, x + r * cols, r + 1 < rows ? x + (r + 1) * cols : nullptr, y + r * cols);
+}
+
+// The two layouts below move 32-bit pairs through a tile on the stack, so that each write is 16
+// pairs in a row: 64 contiguous bytes.
+namespace {
+constexpr std::size_t tile_pairs = 16;
+}  // namespace
+
+void bf16_column_pairs(const kernels::kernel_table& k, std::size_t rows, std::size_t cols,
+                       const float* x, bf16* y) noexcept {
+  // Row r's columns 2p and 2p + 1, adjacent once converted, are the pair at (p, r).
+  constexpr std::size_t chunk = 256;  // columns, even: pairs stay whole
+  bf16 t[tile_pairs][chunk];
+  for (std::size_t r0 = 0; r0 < rows; r0 += tile_pairs) {
+    const std::size_t nr = std::min(tile_pairs, rows - r0);
+    for (std::size_t c0 = 0; c0 < cols; c0 += chunk) {
+      const std::size_t nc = std::min(chunk, cols - c0);
+      for (std::size_t i = 0; i < nr; ++i) {
+        k.to_bf16(nc, x + (r0 + i) * cols + c0, t[i]);
+        if (nc % 2 != 0) t[i][nc] = 0;
+      }
+      for (std::size_t p = 0; p < (nc + 1) / 2; ++p) {
+        bf16* out = y + ((c0 / 2 + p) * rows + r0) * 2;
+        for (std::size_t i = 0; i < nr; ++i) std::memcpy(out + 2 * i, &t[i][2 * p], 4);
+      }
+    }
+  }
+}
+
+void bf16_transposed(const kernels::kernel_table& k, std::size_t rows, std::size_t cols,
+                     const float* x, bf16* y, std::size_t ld) noexcept {
+  // Rows r and r + 1 of column c, converted as a pair of rows, are y[c][r], y[c][r + 1].
+  constexpr std::size_t chunk = 64;  // columns
+  bf16 t[tile_pairs][2 * chunk];
+  for (std::size_t r0 = 0; r0 < rows; r0 += 2 * tile_pairs) {
+    const std::size_t np = std::min(tile_pairs, (rows - r0 + 1) / 2);
+    for (std::size_t c0 = 0; c0 < cols; c0 += chunk) {
+      const std::size_t nc = std::min(chunk, cols - c0);
+      for (std::size_t i = 0; i < np; ++i) {
+        const std::size_t r = r0 + 2 * i;
+        k.to_bf16_pairs(nc, x + r * cols + c0, r + 1 < rows ? x + (r + 1) * cols + c0 : nullptr,
+                        t[i]);
+      }
+      for (std::size_t c = 0; c < nc; ++c) {
+        bf16* out = y + (c0 + c) * ld + r0;
+        for (std::size_t i = 0; i < np; ++i) std::memcpy(out + 2 * i, &t[i][2 * c], 4);
+      }
+    }
+  }
+  for (std::size_t c = 0; c < cols; ++c)
+    std::fill(y + c * ld + even(rows), y + (c + 1) * ld, bf16{0});
+}
+
+bf16_weights::bf16_weights(const network& net) {
+  std::size_t at = 0;
+  for (const dense_layer& l : net.layers) {
+    matrices_.push_back({l.w_offset, l.n_out, l.n_in, at, at + even(l.n_in) * l.n_out});
+    at += even(l.n_in) * l.n_out + even(l.n_out) * l.n_in;
+  }
+  data_.resize(at);
+}
+
+void bf16_weights::prepare(const kernels::kernel_table& k, const float* params) noexcept {
+  // Task 2i: layer i's Wᵀ as pairs; 2i + 1: its W as pairs.
+  parallel_for_index(2 * matrices_.size(), [&](std::size_t t) {
+    const matrix& m = matrices_[t / 2];
+    bf16* out = data_.data() + (t % 2 == 0 ? m.forward : m.backward);
+    if (t % 2 == 0)
+      bf16_column_pairs(k, m.n_out, m.n_in, params + m.w_offset, out);
+    else
+      bf16_row_pairs(k, m.n_out, m.n_in, params + m.w_offset, out);
+  });
+}
+
+const bf16_weights::matrix& bf16_weights::at(std::size_t w_offset) const noexcept {
+  // A few layers: a scan.
+  for (const matrix& m : matrices_)
+    if (m.w_offset == w_offset) return m;
+  TMLP_ASSERT(false && "bf16_weights: no layer has its weights there");
+  return matrices_.front();
+}
+
+}  // namespace tmlp::core

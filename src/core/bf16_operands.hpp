@@ -1,0 +1,72 @@
+// --precision bf16 on bf16 GEMM kernels (blas::bgemm): the operands of a linear layer's three
+// products as those kernels read them, bfloat16 (rounded to nearest even by k.to_bf16) in the
+// layouts below, and the weights' copies, made once per step and shared by every shard.
+//
+// blas::bgemm multiplies a row-major left operand by a right operand given as pairs of rows
+// (element [i][j] at (i / 2) * 2n + 2j + i % 2), with an even inner dimension. For a layer with
+// weights W (n_out x n_in), input X and output gradient dZ (rows x ...):
+//   forward         Z  += X·Wᵀ     left: X, rows padded to even(n_in)    right: Wᵀ as pairs
+//   input gradient  dX  = dZ·W     left: dZ, rows padded to even(n_out)  right: W as pairs
+//   weight gradient dW += dZᵀ·X    left: dZᵀ, rows padded to even(rows)  right: X as pairs
+// An odd inner dimension gets a zero column (left) and a zero row (right), which add nothing.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "kernels.hpp"
+
+namespace tmlp::core {
+
+struct network;
+using bf16 = std::uint16_t;
+
+constexpr std::size_t even(std::size_t n) noexcept { return n + (n & 1); }
+
+// y (rows x ld, ld >= cols) = x (rows x cols, row stride cols); columns cols..ld are zero.
+void bf16_rows(const kernels::kernel_table& k, std::size_t rows, std::size_t cols, const float* x,
+               bf16* y, std::size_t ld) noexcept;
+// y = x (rows x cols) as pairs of rows: even(rows) x cols, the last row zero when rows is odd.
+void bf16_row_pairs(const kernels::kernel_table& k, std::size_t rows, std::size_t cols,
+                    const float* x, bf16* y) noexcept;
+// y = xᵀ (cols x rows) as pairs of rows: even(cols) x rows, the last row zero when cols is odd.
+void bf16_column_pairs(const kernels::kernel_table& k, std::size_t rows, std::size_t cols,
+                       const float* x, bf16* y) noexcept;
+// y (cols x ld, ld even and >= rows) = xᵀ; columns rows..ld are zero.
+void bf16_transposed(const kernels::kernel_table& k, std::size_t rows, std::size_t cols,
+                     const float* x, bf16* y, std::size_t ld) noexcept;
+
+// The linear layers' weight matrices as the bf16 products read them.
+class bf16_weights {
+ public:
+  explicit bf16_weights(const network& net);
+  // Converts every matrix from params, in parallel in the caller's arena.
+  void prepare(const kernels::kernel_table& k, const float* params) noexcept;
+  // The layer whose W is at w_offset: Wᵀ as pairs (forward) and W as pairs (input gradient).
+  const bf16* forward(std::size_t w_offset) const noexcept {
+    return data_.data() + at(w_offset).forward;
+  }
+  const bf16* backward(std::size_t w_offset) const noexcept {
+    return data_.data() + at(w_offset).backward;
+  }
+
+ private:
+  struct matrix {
+    std::size_t w_offset, n_out, n_in;
+    std::size_t forward, backward;  // where its two copies start in data_
+  };
+  std::vector<bf16> data_;
+  std::vector<matrix> matrices_;
+  const matrix& at(std::size_t w_offset) const noexcept;
+};
+
+// One shard's room for the converted operands of one product: two buffers of
+// even(max_rows) x even(max_width) values.
+struct bf16_scratch {
+  std::vector<bf16> left, right;
+  bf16_scratch(std::size_t max_rows, std::size_t max_width)
+      : left(even(max_rows) * even(max_width)), right(even(max_rows) * even(max_width)) {}
+};
+
+}  // namespace tmlp::core

@@ -1,0 +1,145 @@
+// The operands of the bf16 products (core/bf16_operands.hpp) against their element-wise
+// definitions, and blas::bgemm against a naive product of the same bfloat16 values.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "blas/blas.hpp"
+#include "core/bf16_operands.hpp"
+#include "core/random.hpp"
+#include "kernels.hpp"
+
+namespace {
+
+using tmlp::core::bf16;
+using tmlp::core::even;
+
+std::vector<float> random_vec(std::size_t n, std::uint64_t key) {
+  std::vector<float> v(n);
+  for (std::size_t i = 0; i < n; ++i)
+    v[i] = static_cast<float>(2.0 * tmlp::core::uniform01(key, i) - 1.0);
+  return v;
+}
+
+bf16 one(float x) {
+  bf16 y = 0;
+  tmlp::kernels::reference().to_bf16(1, &x, &y);
+  return y;
+}
+
+float widen(bf16 v) { return std::bit_cast<float>(std::uint32_t{v} << 16); }
+
+constexpr bf16 sentinel = 0xabcd;
+
+}  // namespace
+
+TEST_CASE("bf16 operand layouts hold each value where the products read it", "[bf16]") {
+  // Sizes across the conversions' chunks (256 columns) and tiles (32), odd and even.
+  const std::size_t rows = GENERATE(1, 2, 7, 33, 64), cols = GENERATE(1, 5, 28, 300);
+  CAPTURE(rows, cols);
+  const auto x = random_vec(rows * cols, rows * 1000 + cols);
+  const auto& k = tmlp::kernels::active();
+  auto at = [&](std::size_t r, std::size_t c) { return one(x[r * cols + c]); };
+
+  SECTION("rows, padded") {
+    const std::size_t ld = even(cols) + 2;
+    std::vector<bf16> y(rows * ld + 1, sentinel);
+    tmlp::core::bf16_rows(k, rows, cols, x.data(), y.data(), ld);
+    for (std::size_t r = 0; r < rows; ++r)
+      for (std::size_t c = 0; c < ld; ++c)
+        REQUIRE(y[r * ld + c] == (c < cols ? at(r, c) : bf16{0}));
+    CHECK(y.back() == sentinel);
+  }
+  SECTION("pairs of rows") {
+    std::vector<bf16> y(even(rows) * cols + 1, sentinel);
+    tmlp::core::bf16_row_pairs(k, rows, cols, x.data(), y.data());
+    for (std::size_t r = 0; r < even(rows); ++r)
+      for (std::size_t c = 0; c < cols; ++c)
+        REQUIRE(y[(r / 2) * 2 * cols + 2 * c + r % 2] == (r < rows ? at(r, c) : bf16{0}));
+    CHECK(y.back() == sentinel);
+  }
+  SECTION("pairs of rows of the transpose") {
+    std::vector<bf16> y(even(cols) * rows + 1, sentinel);
+    tmlp::core::bf16_column_pairs(k, rows, cols, x.data(), y.data());
+    for (std::size_t c = 0; c < even(cols); ++c)
+      for (std::size_t r = 0; r < rows; ++r)
+        REQUIRE(y[(c / 2) * 2 * rows + 2 * r + c % 2] == (c < cols ? at(r, c) : bf16{0}));
+    CHECK(y.back() == sentinel);
+  }
+  SECTION("transposed, padded") {
+    const std::size_t ld = even(rows) + GENERATE(0, 2);
+    std::vector<bf16> y(cols * ld + 1, sentinel);
+    tmlp::core::bf16_transposed(k, rows, cols, x.data(), y.data(), ld);
+    for (std::size_t c = 0; c < cols; ++c)
+      for (std::size_t r = 0; r < ld; ++r)
+        REQUIRE(y[c * ld + r] == (r < rows ? at(r, c) : bf16{0}));
+    CHECK(y.back() == sentinel);
+  }
+}
+
+TEST_CASE("bgemm multiplies bfloat16 operands with fp32 sums", "[blas][bf16]") {
+  // libxsmm's bf16 kernels where it generates them (AVX512-BF16, or LIBXSMM_TARGET=skx), else
+  // the reference loop.
+  const tmlp::blas::backend_scope gemm(tmlp::blas::backend::libxsmm);
+  const tmlp::blas::bf16_reference_scope reference;
+  REQUIRE(tmlp::blas::bf16_kernels());
+  INFO(tmlp::blas::describe_backend());
+  struct shape {
+    std::size_t m, n, k;
+  };
+  // A layer's products of a 64-row shard (forward, input gradient, weight gradient), with odd
+  // sizes and a left operand with a longer row stride.
+  const shape s =
+      GENERATE(shape{64, 256, 28}, shape{64, 28, 256}, shape{256, 28, 64}, shape{64, 300, 300},
+               shape{33, 10, 1024}, shape{10, 1024, 34}, shape{3, 5, 2}, shape{65, 17, 66});
+  const float beta = GENERATE(0.0f, 1.0f);
+  const std::size_t lda = s.k + GENERATE(0, 6);
+  CAPTURE(s.m, s.n, s.k, beta, lda);
+  std::vector<bf16> a(s.m * lda), b(s.k * s.n);
+  const auto av = random_vec(a.size(), 11), bv = random_vec(b.size(), 12);
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] = one(av[i]);
+  for (std::size_t i = 0; i < b.size(); ++i) b[i] = one(bv[i]);
+  const auto c0 = random_vec(s.m * s.n, 13);
+  std::vector<float> c = c0;
+  REQUIRE(tmlp::blas::bgemm(s.m, s.n, s.k, a.data(), lda, b.data(), beta, c.data(), s.n));
+  for (std::size_t i = 0; i < s.m; ++i)
+    for (std::size_t j = 0; j < s.n; ++j) {
+      double want = beta * c0[i * s.n + j], size = std::fabs(want);
+      for (std::size_t p = 0; p < s.k; ++p) {
+        const double t =
+            double(widen(a[i * lda + p])) * widen(b[(p / 2) * 2 * s.n + 2 * j + p % 2]);
+        want += t;
+        size += std::fabs(t);
+      }
+      CAPTURE(i, j);
+      // Each product of two bf16 values is exact in fp32: only the sums round, each by at most
+      // 2^-23 of what it has summed so far.
+      REQUIRE(std::fabs(c[i * s.n + j] - want) <= 1.2e-7 * static_cast<double>(s.k + 1) * size);
+    }
+}
+
+TEST_CASE("bgemm declines what it has no kernel for and leaves C alone", "[blas][bf16]") {
+  std::vector<bf16> a(64 * 8, one(0.5f)), b(8 * 64, one(0.25f));
+  std::vector<float> c(64 * 64, 3.0f);
+  {
+    const tmlp::blas::backend_scope gemm(tmlp::blas::backend::libxsmm);
+    const tmlp::blas::bf16_reference_scope reference;
+    CHECK_FALSE(tmlp::blas::bgemm(1, 64, 8, a.data(), 8, b.data(), 0.0f, c.data(), 64));
+    CHECK_FALSE(tmlp::blas::bgemm(64, 1, 8, a.data(), 8, b.data(), 0.0f, c.data(), 1));
+    CHECK_FALSE(tmlp::blas::bgemm(64, 64, 7, a.data(), 8, b.data(), 0.0f, c.data(), 64));
+    CHECK(tmlp::blas::bgemm(64, 64, 8, a.data(), 8, b.data(), 1.0f, c.data(), 64));
+    for (float v : c) REQUIRE(v == 4.0f);  // 3 + 8 * 0.5 * 0.25
+    std::fill(c.begin(), c.end(), 3.0f);
+  }
+  // TMLP_GEMM=openblas (or its scope) runs no bf16 kernels.
+  const tmlp::blas::backend_scope gemm(tmlp::blas::backend::openblas);
+  const tmlp::blas::bf16_reference_scope reference;
+  CHECK_FALSE(tmlp::blas::bf16_kernels());
+  CHECK_FALSE(tmlp::blas::bgemm(64, 64, 8, a.data(), 8, b.data(), 0.0f, c.data(), 64));
+  for (float v : c) REQUIRE(v == 3.0f);
+}
