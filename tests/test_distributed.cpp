@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "blas/blas.hpp"
 #include "core/random.hpp"
 #include "support/common.hpp"
 #include "support/thread_communicator.hpp"
@@ -129,6 +130,32 @@ TEST_CASE("R ranks train the same parameters as one process, bit for bit",
     });
     for (const outcome& o : got) check_same(one, o);
     for (int r = 0; r < n_ranks && n_ranks > 1; ++r) CHECK(sent[static_cast<std::size_t>(r)] > 0);
+  }
+}
+
+TEST_CASE("R ranks on bf16 kernels train the same parameters as one process, bit for bit",
+          "[train][distributed][determinism][bf16]") {
+  // libxsmm's bf16 kernels where it has them, else the reference loop in their place.
+  const tmlp::blas::backend_scope gemm(tmlp::blas::backend::libxsmm);
+  const tmlp::blas::bf16_reference_scope reference;
+  const problem p = make_problem();
+  const std::size_t batch = GENERATE(128, 7);
+  CAPTURE(batch);
+  tmlp::train_config base = config_for(batch);
+  base.precision = tmlp::gemm_precision::bf16;
+  const outcome one = fit_on(p, base, nullptr);
+  REQUIRE(one.result.status != fit_status::diverged);
+  for (int n_ranks : {2, 3}) {
+    CAPTURE(n_ranks);
+    thread_hub hub(n_ranks);
+    std::vector<outcome> got(static_cast<std::size_t>(n_ranks));
+    run_ranks(n_ranks, [&](int r) {
+      thread_communicator c(hub, r);
+      tmlp::train_config cfg = base;
+      cfg.n_threads = 1 + r % 2;
+      got[static_cast<std::size_t>(r)] = fit_on(p, cfg, &c);
+    });
+    for (const outcome& o : got) check_same(one, o);
   }
 }
 

@@ -118,6 +118,10 @@ bench_problem resolve(const bench_options& o) {
   p.spec.layers.push_back(
       {.units = o.outputs > 0 ? o.outputs : base->n_outputs, .act = activation::identity});
   p.spec.seed = o.seed;
+  if (o.precision == "bf16")
+    p.precision = gemm_precision::bf16;
+  else if (o.precision != "fp32")
+    bad_flag(fmt::format("--precision: unknown '{}'; expected fp32 or bf16", o.precision));
 
   if (p.rows >= (std::size_t{1} << 32))
     bad_flag(fmt::format("--rows: {} exceeds the limit of 2^32 - 1", p.rows));
@@ -173,6 +177,10 @@ CLI::App* add_bench_command(CLI::App& app, bench_options& o) {
   b->add_option("--rows", o.rows, "Synthetic training rows (default 200000)");
   b->add_option("--inputs", o.inputs, "Input columns");
   b->add_option("--outputs", o.outputs, "Outputs (classes for ce)");
+  b->add_option("--precision", o.precision,
+                "fp32|bf16: the products' number format while training, as tmlp train's "
+                "--precision (the GEMM limit and inference stay fp32)")
+      ->capture_default_str();
   b->add_option("--threads", o.threads,
                 "Thread counts, comma-separated, or auto: powers of two up to the cores, and the "
                 "cores")

@@ -79,11 +79,13 @@ model measure_training(const bench_problem& p, const bench_data& d, int n_thread
                        std::size_t warmup, std::size_t repeats, std::uint64_t seed,
                        bench_threads& out) {
   model m = model::create(p.spec);
-  trainer t(train_config{.opt = p.opt,
-                         .batch_size = p.batch_size,
-                         .epochs = warmup + repeats,
-                         .n_threads = n_threads,
-                         .seed = seed});
+  train_config cfg{.opt = p.opt,
+                   .batch_size = p.batch_size,
+                   .epochs = warmup + repeats,
+                   .n_threads = n_threads,
+                   .seed = seed};
+  cfg.precision = p.precision;
+  trainer t(std::move(cfg));
   const fit_result r = t.fit(m, d.x.view(), d.y.view());
   out.n_workers = r.n_workers;
   out.n_shards = r.n_shards;
@@ -96,9 +98,9 @@ model measure_training(const bench_problem& p, const bench_data& d, int n_thread
 
 bench_phases measure_phases(const bench_problem& p, const bench_data& d, int n_threads,
                             double min_time, std::uint64_t seed) {
-  bench_train_step step(p.spec,
-                        train_config{.opt = p.opt, .batch_size = p.batch_size, .seed = seed},
-                        d.x.view(), d.y.view(), n_threads);
+  train_config cfg{.opt = p.opt, .batch_size = p.batch_size, .seed = seed};
+  cfg.precision = p.precision;
+  bench_train_step step(p.spec, cfg, d.x.view(), d.y.view(), n_threads);
   step.run();  // warm-up, not timed
   step.reset_phases();
   bench_phases ph;

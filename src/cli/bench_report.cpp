@@ -149,11 +149,12 @@ namespace {
 void print_header(const bench_report& r) {
   const bench_problem& p = r.problem;
   const double w = static_cast<double>(p.n_weights());
-  fmt::print("tmlp bench  config {}: {} {}, {}, {} lr {:g}{}, batch {}, {} rows\n", p.name,
+  fmt::print("tmlp bench  config {}: {} {}, {}, {} lr {:g}{}, batch {}, {} rows{}\n", p.name,
              join_widths(p.widths()), to_string(p.spec.layers.front().act), to_string(p.spec.loss),
              p.optimizer_name, p.lr,
              p.momentum > 0.0f ? fmt::format(" momentum {:g}", p.momentum) : "", p.batch_size,
-             grouped(static_cast<double>(p.rows)));
+             grouped(static_cast<double>(p.rows)),
+             p.precision == gemm_precision::bf16 ? ", training products in bf16" : "");
   fmt::print("            W = {} weights: {} FLOP per sample trained, {} inferred\n", grouped(w),
              grouped(6.0 * w), grouped(2.0 * w));
   fmt::print("machine     {} cores, simd {}, {}\n", r.n_cores, r.simd, r.blas);
@@ -274,6 +275,7 @@ void write_json(const bench_report& r, const std::string& path) {
                  {"momentum", shortest(p.momentum)},
                  {"batch_size", p.batch_size},
                  {"rows", p.rows},
+                 {"precision", p.precision == gemm_precision::bf16 ? "bf16" : "fp32"},
                  {"n_weights", p.n_weights()},
                  {"train_flop_per_sample", 6.0 * w},
                  {"infer_flop_per_sample", 2.0 * w}};

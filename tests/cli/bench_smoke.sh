@@ -34,6 +34,7 @@ assert c["name"] == "custom" and c["widths"] == [8, 16, 16, 3], c
 w = 8 * 16 + 16 * 16 + 16 * 3
 assert c["n_weights"] == w and c["train_flop_per_sample"] == 6 * w, c
 assert c["loss"] == "ce" and c["optimizer"] == "momentum" and c["momentum"] == 0.9, c
+assert c["precision"] == "fp32", c
 assert r["machine"]["n_cores"] >= 1 and r["machine"]["simd"], r["machine"]
 assert r["protocol"]["repeats"] == 2 and r["protocol"]["warmup_epochs"] == 1, r["protocol"]
 g = r["gemm_limit"]
@@ -95,6 +96,14 @@ TMLP_SIMD=sse2 "$tmlp" bench --inputs 4 --layers 8 --rows 500 --batch-size 50 --
   && "$python" -c 'import json,sys; f=json.load(open(sys.argv[1]))["fma_peak"];
 assert f["isa"] == "sse2" and f["lanes"] == 4 and f["threads"][0]["gflops"] > 0, f' "$work/s.json"
 check "bench measures the FMA peak with the ISA TMLP_SIMD forces" $?
+# --precision bf16 trains on bf16 products (TMLP_SIMD=scalar: on any CPU) and says so.
+TMLP_SIMD=scalar "$tmlp" bench --inputs 4 --layers 8 --rows 500 --batch-size 50 --threads 1 \
+  --repeats 1 --min-time 0.01 --mode train --precision bf16 --json "$work/bf.json" > "$work/bf.txt" \
+  && grep -q "training products in bf16" "$work/bf.txt" \
+  && "$python" -c 'import json,sys; r=json.load(open(sys.argv[1]));
+assert r["config"]["precision"] == "bf16" and r["threads"][0]["train"]["samples_per_s"]["median"] > 0, r' \
+    "$work/bf.json"
+check "bench --precision bf16 trains and reports it" $?
 
 # The named configurations: --list prints one row each; --list --json gives each one's fields,
 # the same as those `tmlp bench NAME` reports running (but rows, set small here).
@@ -136,6 +145,7 @@ bench_error "bad config name" "unknown configuration 'Q'" Q
 bench_error "bad --threads list" "--threads: '1,two'" A --threads 1,two
 bench_error "zero thread count" "--threads: '0,2'" --threads 0,2
 bench_error "bad --mode" "--mode" C --mode fast
+bench_error "bad --precision" "--precision: unknown 'fp16'" C --precision fp16
 bench_error "--csv into a missing folder" "--csv: the folder" C --csv "$work/missing/b.csv"
 
 finish
