@@ -11,6 +11,7 @@
 
 #include "blas/blas.hpp"
 #include "core/bf16_operands.hpp"
+#include "core/network.hpp"
 #include "core/random.hpp"
 #include "kernels.hpp"
 
@@ -79,6 +80,26 @@ TEST_CASE("bf16 operand layouts hold each value where the products read it", "[b
       for (std::size_t r = 0; r < ld; ++r)
         REQUIRE(y[c * ld + r] == (r < rows ? at(r, c) : bf16{0}));
     CHECK(y.back() == sentinel);
+  }
+}
+
+TEST_CASE("bf16_weights: every layer's two copies, converted in blocks of rows", "[bf16]") {
+  // Layers wider than a block (64 rows), odd widths, and one output.
+  const tmlp::model_spec spec{.n_inputs = 13,
+                              .layers = {{.units = 131}, {.units = 70}, {.units = 1}},
+                              .loss = tmlp::loss_kind::mse};
+  const auto net = tmlp::core::network::from_spec(spec);
+  const auto params = random_vec(net.n_params, 21);
+  tmlp::core::bf16_weights w(net);
+  w.prepare(tmlp::kernels::active(), params.data());
+  const auto& k = tmlp::kernels::reference();
+  for (const auto& l : net.layers) {
+    CAPTURE(l.n_in, l.n_out);
+    std::vector<bf16> fwd(even(l.n_in) * l.n_out), bwd(even(l.n_out) * l.n_in);
+    tmlp::core::bf16_column_pairs(k, l.n_out, l.n_in, params.data() + l.w_offset, fwd.data());
+    tmlp::core::bf16_row_pairs(k, l.n_out, l.n_in, params.data() + l.w_offset, bwd.data());
+    CHECK(std::equal(fwd.begin(), fwd.end(), w.forward(l.w_offset)));
+    CHECK(std::equal(bwd.begin(), bwd.end(), w.backward(l.w_offset)));
   }
 }
 

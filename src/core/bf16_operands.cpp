@@ -28,13 +28,16 @@ namespace {
 constexpr std::size_t tile_pairs = 16;
 }  // namespace
 
-void bf16_column_pairs(const kernels::kernel_table& k, std::size_t rows, std::size_t cols,
-                       const float* x, bf16* y) noexcept {
+namespace {
+
+// bf16_column_pairs of rows [r_begin, r_end) of x (rows x cols); r_begin a multiple of 16.
+void column_pairs(const kernels::kernel_table& k, std::size_t r_begin, std::size_t r_end,
+                  std::size_t rows, std::size_t cols, const float* x, bf16* y) noexcept {
   // Row r's columns 2p and 2p + 1, adjacent once converted, are the pair at (p, r).
   constexpr std::size_t chunk = 256;  // columns, even: pairs stay whole
   bf16 t[tile_pairs][chunk];
-  for (std::size_t r0 = 0; r0 < rows; r0 += tile_pairs) {
-    const std::size_t nr = std::min(tile_pairs, rows - r0);
+  for (std::size_t r0 = r_begin; r0 < r_end; r0 += tile_pairs) {
+    const std::size_t nr = std::min(tile_pairs, r_end - r0);
     for (std::size_t c0 = 0; c0 < cols; c0 += chunk) {
       const std::size_t nc = std::min(chunk, cols - c0);
       for (std::size_t i = 0; i < nr; ++i) {
@@ -47,6 +50,13 @@ void bf16_column_pairs(const kernels::kernel_table& k, std::size_t rows, std::si
       }
     }
   }
+}
+
+}  // namespace
+
+void bf16_column_pairs(const kernels::kernel_table& k, std::size_t rows, std::size_t cols,
+                       const float* x, bf16* y) noexcept {
+  column_pairs(k, 0, rows, rows, cols, x, y);
 }
 
 void bf16_transposed(const kernels::kernel_table& k, std::size_t rows, std::size_t cols,
@@ -83,14 +93,21 @@ bf16_weights::bf16_weights(const network& net) {
 }
 
 void bf16_weights::prepare(const kernels::kernel_table& k, const float* params) noexcept {
-  // Task 2i: layer i's Wᵀ as pairs; 2i + 1: its W as pairs.
-  parallel_for_index(2 * matrices_.size(), [&](std::size_t t) {
-    const matrix& m = matrices_[t / 2];
-    bf16* out = data_.data() + (t % 2 == 0 ? m.forward : m.backward);
-    if (t % 2 == 0)
-      bf16_column_pairs(k, m.n_out, m.n_in, params + m.w_offset, out);
-    else
-      bf16_row_pairs(k, m.n_out, m.n_in, params + m.w_offset, out);
+  // Tasks: each matrix's two copies, in blocks of rows (a wide layer's are most of the work).
+  constexpr std::size_t block = 64;  // rows: even, and a multiple of the tiles' 16
+  std::size_t n_tasks = 0;
+  for (const matrix& m : matrices_) n_tasks += 2 * ((m.n_out + block - 1) / block);
+  parallel_for_index(n_tasks, [&](std::size_t t) {
+    std::size_t i = 0;
+    for (; t >= 2 * ((matrices_[i].n_out + block - 1) / block); ++i)
+      t -= 2 * ((matrices_[i].n_out + block - 1) / block);
+    const matrix& m = matrices_[i];
+    const std::size_t r0 = t / 2 * block, r1 = std::min(m.n_out, r0 + block);
+    const float* w = params + m.w_offset;
+    if (t % 2 == 0)  // Wᵀ as pairs: rows r0..r1 of W are columns r0..r1 of it
+      column_pairs(k, r0, r1, m.n_out, m.n_in, w, data_.data() + m.forward);
+    else  // W as pairs
+      bf16_row_pairs(k, r1 - r0, m.n_in, w + r0 * m.n_in, data_.data() + m.backward + r0 * m.n_in);
   });
 }
 
