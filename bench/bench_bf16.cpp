@@ -29,10 +29,14 @@ void bm_operands(benchmark::State& state, std::size_t n_in, std::size_t n_out,
                  const tmlp::kernels::kernel_table* k) {
   const std::vector<float> x(rows * n_in, 0.5f), d(rows * n_out, 0.25f);
   std::vector<bf16> left(even(rows) * even(std::max(n_in, n_out))), right(left.size());
+  // As the linear op converts them: not for a product with a dimension of 1, which runs on
+  // the fp32 kernels (blas::bgemm_may_run).
   for (auto _ : state) {
-    tmlp::core::bf16_rows(*k, rows, n_in, x.data(), left.data(), even(n_in));  // forward
-    tmlp::core::bf16_transposed(*k, rows, n_out, d.data(), left.data(), even(rows));
-    tmlp::core::bf16_row_pairs(*k, rows, n_in, x.data(), right.data());          // weight gradient
+    if (n_out > 1) {
+      tmlp::core::bf16_rows(*k, rows, n_in, x.data(), left.data(), even(n_in));  // forward
+      tmlp::core::bf16_transposed(*k, rows, n_out, d.data(), left.data(), even(rows));
+      tmlp::core::bf16_row_pairs(*k, rows, n_in, x.data(), right.data());  // weight gradient
+    }
     tmlp::core::bf16_rows(*k, rows, n_out, d.data(), left.data(), even(n_out));  // input grad.
     benchmark::ClobberMemory();
   }

@@ -133,6 +133,10 @@ bool bf16_kernels() noexcept {
          (detail::xsmm_has_bf16() || reference_scopes.load(std::memory_order_relaxed) > 0);
 }
 
+bool bgemm_may_run(std::size_t m, std::size_t n) noexcept {
+  return m > 1 && n > 1 && bf16_kernels();
+}
+
 bool bgemm(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* a, std::size_t lda,
            const std::uint16_t* b_pairs, float beta, float* c, std::size_t ldc) noexcept {
   if (!bf16_kernels()) return false;

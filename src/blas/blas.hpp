@@ -75,6 +75,9 @@ bool bf16_kernels() noexcept;
 // B[i][j] at b_pairs[(i / 2) * 2n + 2j + i % 2]. k even. Returns false, leaving C alone, when
 // bf16_kernels() is false or libxsmm has no kernel for the shape (the same answer on every
 // call): the caller then runs the fp32 product instead.
+// Whether bgemm may run an m x n product (bf16_kernels(), and no dimension of 1, which goes to
+// the fp32 kernels' matrix-vector paths): false spares the caller converting its operands.
+bool bgemm_may_run(std::size_t m, std::size_t n) noexcept;
 bool bgemm(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* a, std::size_t lda,
            const std::uint16_t* b_pairs, float beta, float* c, std::size_t ldc) noexcept;
 

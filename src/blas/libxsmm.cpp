@@ -125,10 +125,10 @@ libxsmm_smmfunction dispatch_fp32(const shape& s) noexcept {
 
 // The code bf16 kernels are generated for: the target LIBXSMM_TARGET names, when it is AVX-512
 // (its "skx" code widens the bf16 values to fp32 and multiplies and adds them in fp32, which
-// is how the suite runs these kernels under an emulated Skylake-X); else, on a CPU with AVX512-BF16, the code with vdpbf16ps ("cpx", libxsmm
-// 1.17's latest), past the AVX2 cap of the fp32 kernels, under which libxsmm has no bf16
-// kernels. (AVX512-BF16 is asked of the CPU, not of libxsmm's CPU id, which may not know it on
-// every vendor's CPUs.) 0: none.
+// is how the suite runs these kernels under an emulated Skylake-X); else, on a CPU with
+// AVX512-BF16, the code with vdpbf16ps ("cpx", libxsmm 1.17's latest), past the AVX2 cap of the
+// fp32 kernels, under which libxsmm has no bf16 kernels. (AVX512-BF16 is asked of the CPU, not of
+// libxsmm's CPU id, which may not know it on every vendor's CPUs.) 0: none.
 int bf16_target() noexcept {
   const target& t = capped_target();
   if (t.forced) {

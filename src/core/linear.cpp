@@ -109,6 +109,7 @@ class linear_op final : public op {
 
   // Z = b + X·Wᵀ on a bf16 kernel; false (Z unfinished) when there is none for the shape.
   bool forward_bf16(const pass& p, const float* in, float* z) const noexcept {
+    if (!blas::bgemm_may_run(p.rows, l_.n_out)) return false;
     const std::size_t k = even(l_.n_in);
     bf16* x = p.bf16_s->left.data();
     bf16_rows(p.k, p.rows, l_.n_in, in, x, k);
@@ -130,19 +131,23 @@ class linear_op final : public op {
     // dW += dZᵀ·X: dZᵀ (n_out x even(rows)) times X as pairs of rows.
     bf16 *left = p.bf16_s->left.data(), *right = p.bf16_s->right.data();
     const std::size_t k = even(p.rows);
-    bf16_transposed(p.k, p.rows, l_.n_out, d, left, k);
-    bf16_row_pairs(p.k, p.rows, l_.n_in, in, right);
     float* g = p.grads + l_.w_offset;
-    if (!blas::bgemm(l_.n_out, l_.n_in, k, left, k, right, 1.0f, g, l_.n_in))
+    const bool weights_on_kernel = blas::bgemm_may_run(l_.n_out, l_.n_in);
+    if (weights_on_kernel) {
+      bf16_transposed(p.k, p.rows, l_.n_out, d, left, k);
+      bf16_row_pairs(p.k, p.rows, l_.n_in, in, right);
+    }
+    if (!weights_on_kernel || !blas::bgemm(l_.n_out, l_.n_in, k, left, k, right, 1.0f, g, l_.n_in))
       blas::sgemm(true, false, l_.n_out, l_.n_in, p.rows, 1.0f, rounded_d(), l_.n_out,
                   rounded_input(p, in), l_.n_in, 1.0f, g, l_.n_in);
     if (d_x == nullptr) return;
     // dX = dZ·W: dZ (rows x even(n_out)) times W as pairs of rows.
     const float beta = l_.residual ? 1.0f : 0.0f;
     const std::size_t kd = even(l_.n_out);
-    bf16_rows(p.k, p.rows, l_.n_out, d, left, kd);
-    if (!blas::bgemm(p.rows, l_.n_in, kd, left, kd, p.bf16_w->backward(l_.w_offset), beta, d_x,
-                     l_.n_in))
+    const bool input_on_kernel = blas::bgemm_may_run(p.rows, l_.n_in);
+    if (input_on_kernel) bf16_rows(p.k, p.rows, l_.n_out, d, left, kd);
+    if (!input_on_kernel || !blas::bgemm(p.rows, l_.n_in, kd, left, kd,
+                                         p.bf16_w->backward(l_.w_offset), beta, d_x, l_.n_in))
       blas::sgemm(false, false, p.rows, l_.n_in, l_.n_out, 1.0f, rounded_d(), l_.n_out,
                   weights + l_.w_offset, l_.n_in, beta, d_x, l_.n_in);
   }
