@@ -124,6 +124,12 @@ struct kernel_table {
   // a layout of pairs of rows.
   void (*to_bf16_pairs)(std::size_t n, const float* a, const float* b, std::uint16_t* y) noexcept;
 
+  // --- matrix transpose (transpose.hpp) ------------------------------------------------------
+  // y[c * ldy + r] = x[r * ldx + c] for r < rows, c < cols: y (cols x rows, row stride ldy)
+  // holds the transpose of x (rows x cols, row stride ldx). y must not overlap x.
+  void (*transpose)(std::size_t rows, std::size_t cols, const float* x, std::size_t ldx, float* y,
+                    std::size_t ldy) noexcept;
+
   // --- the machine's FMA peak (fma_peak.hpp) -------------------------------------------------
   // A register-only loop: each lane of acc (fma_accumulators x lanes floats, read as the starting
   // values, written back at the end) takes n_iters steps a = a * m + c, a fused multiply-add

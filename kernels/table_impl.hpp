@@ -7,6 +7,7 @@
 #include "fma_peak.hpp"
 #include "kernels.hpp"
 #include "optimizers.hpp"
+#include "transpose.hpp"
 
 namespace tmlp::kernels {
 
@@ -19,6 +20,7 @@ kernel_table make_table(const char* name) noexcept {
   fill_optimizer_kernels<Arch>(t);
   fill_bf16_kernels<Arch>(t);
   fill_fma_kernels<Arch>(t);
+  fill_transpose_kernels<Arch>(t);
   return t;
 }
 

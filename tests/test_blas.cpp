@@ -218,15 +218,6 @@ TEST_CASE("describe_backend names the code libxsmm generates and what chose it",
     CHECK(tmlp::blas::bf16_kernels() == tmlp::blas::cpu_has_bf16());
 }
 
-TEST_CASE("transpose", "[blas]") {
-  const std::size_t rows = GENERATE(1, 7, 33, 70), cols = GENERATE(1, 5, 64, 65);
-  const auto w = random_vec(rows * cols, 4);
-  std::vector<float> wt(rows * cols, -1.0f);
-  tmlp::blas::transpose(rows, cols, w.data(), wt.data());
-  for (std::size_t r = 0; r < rows; ++r)
-    for (std::size_t c = 0; c < cols; ++c) REQUIRE(wt[c * rows + r] == w[r * cols + c]);
-}
-
 TEST_CASE("single_thread_scope runs a threaded OpenBLAS on one thread and then restores it",
           "[blas]") {
   if (openblas_get_parallel() == 0) {

@@ -41,6 +41,7 @@ TEST_CASE("every table is completely filled", "[kernels][dispatch]") {
     CHECK(t.rmsprop != nullptr);
     CHECK(t.adagrad != nullptr);
     CHECK(t.fma_loop != nullptr);
+    CHECK(t.transpose != nullptr);
   }
 }
 

@@ -156,13 +156,4 @@ bool wants_transposed_weights() noexcept {
   return current().in_use.load(std::memory_order_relaxed) == backend::libxsmm;
 }
 
-void transpose(std::size_t rows, std::size_t cols, const float* w, float* wt) noexcept {
-  constexpr std::size_t tile = 32;  // blocks of both matrices stay in L1
-  for (std::size_t r0 = 0; r0 < rows; r0 += tile)
-    for (std::size_t c0 = 0; c0 < cols; c0 += tile)
-      for (std::size_t r = r0; r < std::min(rows, r0 + tile); ++r)
-        for (std::size_t c = c0; c < std::min(cols, c0 + tile); ++c)
-          wt[c * rows + r] = w[r * cols + c];
-}
-
 }  // namespace tmlp::blas

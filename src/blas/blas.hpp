@@ -95,8 +95,6 @@ class bf16_reference_scope {
 // Whether the active backend multiplies X·Wᵀ faster from a transposed copy of W, made once per
 // step and shared by every shard (libxsmm: it has no kernel for the transpose itself).
 bool wants_transposed_weights() noexcept;
-// wt (cols x rows, row stride rows) = the transpose of w (rows x cols, row stride cols).
-void transpose(std::size_t rows, std::size_t cols, const float* w, float* wt) noexcept;
 
 // Makes sure BLAS calls run on the calling thread only. A sequential OpenBLAS needs nothing.
 // A threaded one (e.g. the pthreads build picked by the system when a host program loaded it

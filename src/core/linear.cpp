@@ -50,19 +50,38 @@ void linear_backward(const kernels::kernel_table& k, const dense_layer& l, const
                 l.n_in, accumulate_dx ? 1.0f : 0.0f, d_x, l.n_in);
 }
 
-void transpose_weights(const network& net, const float* params, float* out) noexcept {
-  // Task 2i: layer i's W; task 2i + 1: its projection, if any.
-  parallel_for_index(2 * net.layers.size(), [&](std::size_t t) {
-    const dense_layer& l = net.layers[t / 2];
-    const std::size_t offset = t % 2 == 0 ? l.w_offset : l.proj_offset;
-    if (offset != no_offset) blas::transpose(l.n_out, l.n_in, params + offset, out + offset);
+void transpose_weights(const kernels::kernel_table& k, const network& net, const float* params,
+                       float* out) noexcept {
+  // Tasks: strips of 64 columns of each matrix (each layer's W, then its projection, if any), so
+  // a wide layer's copy spreads over the workers. Columns c0..c1 of W are rows c0..c1 of Wᵀ:
+  // each task writes one contiguous range (whole rows), rather than a slice of every row.
+  constexpr std::size_t strip = 64;
+  auto strips = [&](std::size_t offset, const dense_layer& l) {
+    return offset == no_offset ? std::size_t{0} : (l.n_in + strip - 1) / strip;
+  };
+  std::size_t n_tasks = 0;
+  for (const dense_layer& l : net.layers)
+    n_tasks += strips(l.w_offset, l) + strips(l.proj_offset, l);
+  parallel_for_index(n_tasks, [&](std::size_t t) {
+    for (const dense_layer& l : net.layers)  // a few layers: a scan for the task's matrix
+      for (const std::size_t offset : {l.w_offset, l.proj_offset}) {
+        if (t >= strips(offset, l)) {
+          t -= strips(offset, l);
+          continue;
+        }
+        const std::size_t c0 = t * strip, c1 = std::min(l.n_in, c0 + strip);
+        k.transpose(l.n_out, c1 - c0, params + offset + c0, l.n_in, out + offset + c0 * l.n_out,
+                    l.n_out);
+        return;
+      }
   });
 }
 
 void round_weights_bf16(const kernels::kernel_table& k, const network& net, const float* params,
                         float* out) noexcept {
   std::copy(params, params + net.n_dense_params, out);
-  parallel_for_index(2 * net.layers.size(), [&](std::size_t t) {  // as transpose_weights
+  // Task 2i: layer i's W; task 2i + 1: its projection, if any.
+  parallel_for_index(2 * net.layers.size(), [&](std::size_t t) {
     const dense_layer& l = net.layers[t / 2];
     const std::size_t offset = t % 2 == 0 ? l.w_offset : l.proj_offset;
     if (offset != no_offset) k.round_bf16(l.n_out * l.n_in, params + offset, out + offset);

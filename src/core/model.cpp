@@ -110,7 +110,7 @@ void model::predict(matrix_view x, matrix_span out, const predict_options& optio
   // One row: the chunk is the row, and large layers split their outputs over the threads
   // instead (in fixed blocks, so the result is the same for any thread count).
   auto run = [&] {
-    if (!transposed.empty()) core::transpose_weights(run_net, params, transposed.data());
+    if (!transposed.empty()) core::transpose_weights(k, run_net, params, transposed.data());
     core::parallel_for_index(n_chunks, [&](std::size_t c) {
       core::workspace& ws = workspaces.local();
       const std::size_t r0 = c * chunk, rows = std::min(chunk, x.rows - r0);

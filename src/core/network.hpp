@@ -88,8 +88,9 @@ const float* forward(const kernels::kernel_table& k, const network& net, const f
 
 // The weight matrices of params (each linear layer's W, each residual projection), transposed
 // into out (n_params values) at their own offsets, for pass::transposed; out's other values are
-// left alone. The matrices run in parallel in the caller's arena.
-void transpose_weights(const network& net, const float* params, float* out) noexcept;
+// left alone, by k.transpose. Blocks of rows run in parallel in the caller's arena.
+void transpose_weights(const kernels::kernel_table& k, const network& net, const float* params,
+                       float* out) noexcept;
 
 // pass::bf16_params: out (n_dense_params values) = params with each weight matrix (as above)
 // rounded to bfloat16 by k.round_bf16. The matrices run in parallel in the caller's arena.

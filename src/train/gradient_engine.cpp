@@ -88,7 +88,7 @@ void gradient_engine::run_shards(const kernels::kernel_table& k, const float* pa
   if (bf16_weights_) bf16_weights_->prepare(k, params);
   const float* transposed = transposed_.empty() ? nullptr : transposed_.data();
   if (transposed != nullptr)
-    core::transpose_weights(net_, bf16 != nullptr ? bf16 : params, transposed_.data());
+    core::transpose_weights(k, net_, bf16 != nullptr ? bf16 : params, transposed_.data());
   if (bf16 != nullptr || transposed != nullptr) t_prepare_ += seconds_since(t_prep);
   auto pass_of = [&](shard& sh, std::size_t s, const core::dropout_context& drop) {
     core::pass p{k,       params,        plan.size(s), sh.ws, net_.has_dropout ? &drop : nullptr,

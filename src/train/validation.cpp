@@ -30,7 +30,7 @@ void validation_policy::run(tbb::task_arena& arena, const kernels::kernel_table&
   const float* transposed = nullptr;
   if (blas::wants_transposed_weights()) {
     transposed_.resize(net_.n_dense_params);
-    arena.execute([&] { core::transpose_weights(net_, params, transposed_.data()); });
+    arena.execute([&] { core::transpose_weights(k, net_, params, transposed_.data()); });
     transposed = transposed_.data();
   }
   arena.execute([&] {
