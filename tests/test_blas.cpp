@@ -200,14 +200,19 @@ TEST_CASE("describe_backend names the code libxsmm generates and what chose it",
   REQUIRE(at != std::string::npos);
   const std::string target = d.substr(at + 15, d.find_first_of(" ;,", at + 15) - (at + 15));
   const char* forced = std::getenv("LIBXSMM_TARGET");
-  if (forced != nullptr && *forced != '\0') {
-    // libxsmm honours the variable as it is, and the description says who chose the target
+  if (forced != nullptr && *forced != '\0')  // libxsmm honours it, and the text says who chose
     CHECK(d.find(" (LIBXSMM_TARGET)") != std::string::npos);
-    CHECK(d.find("AVX2 code") == std::string::npos);
-  } else {
-    // AVX2 at most: no AVX-512 target name
-    for (const char* avx512 : {"knl", "knm", "skx", "clx", "cpx", "spr"}) CHECK(target != avx512);
+  else
     CHECK(d.find("LIBXSMM_TARGET") == std::string::npos);
+  // auto: libxsmm exactly where its code is AVX-512
+  const bool avx512 =
+      std::string_view("knl knm skx clx cpx spr").find(target) != std::string_view::npos;
+  const char* gemm = std::getenv("TMLP_GEMM");
+  if (gemm == nullptr || *gemm == '\0' || std::string_view(gemm) == "auto") {
+    CHECK(tmlp::blas::auto_backend() ==
+          (avx512 ? tmlp::blas::backend::libxsmm : tmlp::blas::backend::openblas));
+    CHECK(d.find(avx512 ? "(auto: libxsmm generates AVX-512 code here)"
+                        : "(auto: libxsmm has no AVX-512 code for this CPU)") != std::string::npos);
   }
   // bf16 kernels: named when libxsmm generates them, which without LIBXSMM_TARGET is where the
   // CPU has AVX512-BF16.

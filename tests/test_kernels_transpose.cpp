@@ -58,8 +58,8 @@ TEST_CASE("transpose: blocks of rows make the whole transpose", "[kernels][trans
     CAPTURE(name);
     std::vector<float> got(rows * cols, -9.0f);
     for (std::size_t r0 = 0; r0 < rows; r0 += block)
-      tmlp::kernels::find(name)->transpose(block, cols, x.data() + r0 * cols, cols,
-                                           got.data() + r0, rows);
+      tmlp::kernels::find(name)->transpose(block, cols, x.data() + r0 * cols, cols, got.data() + r0,
+                                           rows);
     REQUIRE(got == want);
   }
 }

@@ -46,16 +46,14 @@ std::optional<backend> parse_backend(std::string_view s) noexcept {
   return std::nullopt;
 }
 
-// OpenBLAS, on every CPU for now. On a Zen 3 with AVX2, libxsmm won only the first layer's
-// forward product and lost whole training steps by 0.45-0.7x (README, Performance). On AVX-512
-// its kernels ran a shard's products at about twice the speed of OpenBLAS's AVX2 kernels (a Zen
-// 5, OPENBLAS_CORETYPE=Haswell), which would make it the choice there, but its AVX-512 code
-// ("skx") has only run under an emulated Skylake-X so far (where a crash of a test of ranks as
-// threads was the emulator's, scripts/avx512_emulated.sh): libxsmm.cpp caps it at AVX2 code,
-// and it stays behind TMLP_GEMM=libxsmm until a real AVX-512 machine has run the suite on its
-// AVX-512 code. A fixed rule, not a timing at start-up: the same machine always computes the
-// same bits.
-backend auto_backend() noexcept { return backend::openblas; }
+// libxsmm where it generates AVX-512 code, OpenBLAS elsewhere. On a Zen 5 with AVX-512 (where
+// OPENBLAS_CORETYPE=Haswell keeps OpenBLAS on its AVX2 kernels) libxsmm ran whole training steps
+// at 2 threads 1.3x (B) to 1.7x (A) faster; on a Zen 3 with AVX2 it won only the first layer's
+// forward product and lost whole steps by 0.45-0.7x (README, Performance). A fixed rule, not a
+// timing at start-up: the same machine always computes the same bits.
+backend auto_backend() noexcept {
+  return detail::xsmm_has_avx512() ? backend::libxsmm : backend::openblas;
+}
 
 backend active_backend() {
   const choice& c = current();
@@ -69,8 +67,8 @@ std::string describe_backend() {
   const std::string why =
       forced != nullptr && *forced != '\0' && std::string_view(forced) != "auto"
           ? "TMLP_GEMM"
-          : (detail::xsmm_has_avx512() ? "auto: OpenBLAS until libxsmm is validated on AVX-512"
-                                       : "auto: the CPU has no AVX-512");
+          : (detail::xsmm_has_avx512() ? "auto: libxsmm generates AVX-512 code here"
+                                       : "auto: libxsmm has no AVX-512 code for this CPU");
   return fmt::format("{} ({}); {}", name(b), why, detail::xsmm_describe());
 }
 

@@ -25,7 +25,7 @@ bool xsmm_bgemm(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t
                 std::size_t ldc) noexcept;
 // libxsmm's version and the instruction set it generates code for ("hsw", "skx", "cpx", ...).
 std::string xsmm_describe();
-// Whether that is AVX-512 or better.
+// Whether that is AVX-512 or better (LIBXSMM_TARGET=hsw on an AVX-512 CPU: no).
 bool xsmm_has_avx512() noexcept;
 
 }  // namespace tmlp::blas::detail
