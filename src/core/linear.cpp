@@ -41,8 +41,8 @@ void linear_backward(const kernels::kernel_table& k, const dense_layer& l, const
   // db = column sums of dZ (before any rounding)
   k.col_sums(rows, l.n_out, d_z, grads + l.b_offset);
   if (round_d_z) k.round_bf16(rows * l.n_out, d_z, d_z);
-  // dW += dZᵀ·X: (n_out x rows)·(rows x n_in)
-  blas::sgemm(true, false, l.n_out, l.n_in, rows, 1.0f, d_z, l.n_out, x, l.n_in, 1.0f,
+  // dW = dZᵀ·X: (n_out x rows)·(rows x n_in)
+  blas::sgemm(true, false, l.n_out, l.n_in, rows, 1.0f, d_z, l.n_out, x, l.n_in, 0.0f,
               grads + l.w_offset, l.n_in);
   // dX = dZ·W: (rows x n_out)·(n_out x n_in)
   if (d_x != nullptr)
@@ -147,7 +147,7 @@ class linear_op final : public op {
       if (d_rounded == nullptr) p.k.round_bf16(p.rows * l_.n_out, d, p.bf16_d);
       return d_rounded = p.bf16_d;
     };
-    // dW += dZᵀ·X: dZᵀ (n_out x even(rows)) times X as pairs of rows.
+    // dW = dZᵀ·X: dZᵀ (n_out x even(rows)) times X as pairs of rows.
     bf16 *left = p.bf16_s->left.data(), *right = p.bf16_s->right.data();
     const std::size_t k = even(p.rows);
     float* g = p.grads + l_.w_offset;
@@ -156,9 +156,9 @@ class linear_op final : public op {
       bf16_transposed(p.k, p.rows, l_.n_out, d, left, k);
       bf16_row_pairs(p.k, p.rows, l_.n_in, in, right);
     }
-    if (!weights_on_kernel || !blas::bgemm(l_.n_out, l_.n_in, k, left, k, right, 1.0f, g, l_.n_in))
+    if (!weights_on_kernel || !blas::bgemm(l_.n_out, l_.n_in, k, left, k, right, 0.0f, g, l_.n_in))
       blas::sgemm(true, false, l_.n_out, l_.n_in, p.rows, 1.0f, rounded_d(), l_.n_out,
-                  rounded_input(p, in), l_.n_in, 1.0f, g, l_.n_in);
+                  rounded_input(p, in), l_.n_in, 0.0f, g, l_.n_in);
     if (d_x == nullptr) return;
     // dX = dZ·W: dZ (rows x even(n_out)) times W as pairs of rows.
     const float beta = l_.residual ? 1.0f : 0.0f;

@@ -20,9 +20,8 @@ void linear_forward(const dense_layer& l, const float* params, std::size_t rows,
                     const float* transposed = nullptr) noexcept;
 
 // d_z: rows x n_out, dL/dZ. Writes db = column sums of dZ, then (round_d_z: after rounding dZ
-// to bfloat16 in place) adds dW = dZᵀ·X to grads at the layer's W (which the caller keeps
-// zeroed between passes) and writes dX = dZ·W into d_x (rows x n_in; added to what it holds if
-// accumulate_dx, skipped if d_x is nullptr).
+// to bfloat16 in place) dW = dZᵀ·X into grads at the layer's W, and dX = dZ·W into d_x (rows x
+// n_in; added to what it holds if accumulate_dx, skipped if d_x is nullptr).
 void linear_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
                      std::size_t rows, const float* x, float* d_z, float* grads, float* d_x,
                      bool accumulate_dx, bool round_d_z = false) noexcept;

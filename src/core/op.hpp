@@ -64,8 +64,9 @@ struct pass {
   const dropout_context* drop = nullptr;
   const batch_stats* stats = nullptr;
   // Backward: this block's parameter gradient (n_params values). Ops write their parameters'
-  // gradients, except the weight matrices' (linear, projections), which they add: the caller
-  // keeps those blocks zeroed between passes, which spares the GEMMs a zeroing pass.
+  // gradients, except the residual projections' weight matrices, which they add: the caller
+  // keeps those blocks zeroed between passes (the linear layers' products write theirs, with
+  // beta 0, which libxsmm's kernels do without reading or zeroing them first).
   float* grads = nullptr;
   // Inference on one row: large linear layers split their outputs into tasks (linear_forward).
   bool split_outputs = false;

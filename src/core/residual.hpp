@@ -14,8 +14,8 @@ void residual_forward(const dense_layer& l, const float* params, std::size_t row
                       const float* branch, float* sum, const float* transposed = nullptr) noexcept;
 
 // The skip's share of the backward pass, from d = dL/dsum (rows x n_out, not changed: it is
-// also the branch's gradient): adds dP = dᵀ·x to grads (kept zeroed between passes, like the
-// weights), and sets d_x (rows x n_in, if not nullptr) to d or d·P, which the layer's linear
+// also the branch's gradient): adds dP = dᵀ·x to grads (kept zeroed between passes by the
+// caller), and sets d_x (rows x n_in, if not nullptr) to d or d·P, which the layer's linear
 // backward then adds its share to.
 void residual_backward(const dense_layer& l, const float* params, std::size_t rows, const float* x,
                        const float* d, float* grads, float* d_x) noexcept;

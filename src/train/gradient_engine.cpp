@@ -49,8 +49,17 @@ gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch
               std::vector<float>(max_rows * target_width_), std::vector<float>(max_rows),
               std::vector<float>(net.n_dense_params), 0.0});
   }
-  // The weight blocks of each shard's gradient start at zero (the backward pass adds to them)
-  // and reduce() zeroes them again after use.
+  // Each shard's gradient starts at zero; reduce() zeroes again what the backward adds to.
+  std::vector<std::pair<std::size_t, std::size_t>> written;
+  for (const core::dense_layer& l : net.layers)
+    written.emplace_back(l.w_offset, l.w_offset + l.n_in * l.n_out);
+  std::sort(written.begin(), written.end());
+  std::size_t from = 0;
+  for (const auto& [begin, end] : written) {
+    if (begin > from) zeroed_.emplace_back(from, begin);
+    from = std::max(from, end);
+  }
+  if (from < net.n_dense_params) zeroed_.emplace_back(from, net.n_dense_params);
   for (shard& sh : shards_) ws_.push_back(&sh.ws);
   if (blas::wants_transposed_weights()) transposed_.resize(net.n_dense_params);
   if (precision == gemm_precision::bf16) {

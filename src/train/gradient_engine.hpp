@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "core/bf16_operands.hpp"
@@ -151,6 +152,9 @@ class gradient_engine {
   std::size_t max_batch_, shard_rows_, max_shards_, target_width_;
   float clip_value_;
   std::vector<shard> shards_;
+  // [begin, end) ranges of the dense parameters that a backward pass adds to, and so are kept
+  // zeroed between passes: all but the linear layers' weight matrices, which it writes.
+  std::vector<std::pair<std::size_t, std::size_t>> zeroed_;
   // One table row's share from one row of a shard: dim values at column col of the embedding
   // part of the shard's d_embedded() row.
   struct entry {
@@ -159,7 +163,8 @@ class gradient_engine {
   };
   void reduce_embeddings(std::size_t batch, float* grad);
   // acc[lo, lo + len) += shards s_begin..s_end-1's gradient there, in order (shard 0 copied,
-  // not added), each shard's block zeroed after: the one order of every distribution.
+  // not added), each shard's zeroed_ ranges there zeroed after: the one order of every
+  // distribution.
   void add_shards(const kernels::kernel_table& k, std::size_t s_begin, std::size_t s_end,
                   std::size_t lo, std::size_t len, float* acc) noexcept;
   // Clamps g[0..len) to [-clip_value, clip_value] (if on); returns the sum of the squares.

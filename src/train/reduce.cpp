@@ -25,8 +25,8 @@ double sum_of_squares(const float* g, std::size_t n) noexcept {
 void gradient_engine::reduce(const kernels::kernel_table& k, std::size_t batch, float* grad) {
   const auto t0 = clock_type::now();
   const shard_plan& plan = plan_for(batch);
-  // Over fixed parameter blocks; shards added in order 0..S-1, then scaled by 1/B. Each shard's
-  // block is zeroed while it is in cache: the next backward adds its weight gradients to zeros.
+  // Over fixed parameter blocks; shards added in order 0..S-1, then scaled by 1/B. What each
+  // shard's backward adds to (zeroed_) is zeroed while it is in cache.
   const std::size_t n = net_.n_dense_params;
   const float inv_b = 1.0f / static_cast<float>(batch);
   core::parallel_for_index((n + param_block - 1) / param_block, [&](std::size_t b) {
@@ -47,7 +47,10 @@ void gradient_engine::add_shards(const kernels::kernel_table& k, std::size_t s_b
       std::memcpy(acc + lo, g, len * sizeof(float));
     else
       k.axpy(len, 1.0f, g, acc + lo);
-    std::memset(g, 0, len * sizeof(float));
+    for (const auto& [begin, end] : zeroed_) {
+      const std::size_t a = std::max(begin, lo), b = std::min(end, lo + len);
+      if (a < b) std::memset(shards_[s].grad.data() + a, 0, (b - a) * sizeof(float));
+    }
   }
 }
 
