@@ -27,9 +27,9 @@ void linear_forward(const dense_layer& l, const float* params, std::size_t rows,
     return;
   }
   for (std::size_t r = 0; r < rows; ++r) std::copy(b, b + l.n_out, z + r * l.n_out);
-  if (transposed != nullptr)  // Wᵀ: n_in x n_out
-    blas::sgemm(false, false, rows, l.n_out, l.n_in, 1.0f, x, l.n_in, transposed + l.w_offset,
-                l.n_out, 1.0f, z, l.n_out);
+  if (transposed != nullptr)  // Wᵀ: n_in x n_out, rows t_ld apart
+    blas::sgemm(false, false, rows, l.n_out, l.n_in, 1.0f, x, l.n_in, transposed + l.t_offset,
+                l.t_ld, 1.0f, z, l.n_out);
   else
     blas::sgemm(false, true, rows, l.n_out, l.n_in, 1.0f, x, l.n_in, params + l.w_offset, l.n_in,
                 1.0f, z, l.n_out);
@@ -64,14 +64,15 @@ void transpose_weights(const kernels::kernel_table& k, const network& net, const
     n_tasks += strips(l.w_offset, l) + strips(l.proj_offset, l);
   parallel_for_index(n_tasks, [&](std::size_t t) {
     for (const dense_layer& l : net.layers)  // a few layers: a scan for the task's matrix
-      for (const std::size_t offset : {l.w_offset, l.proj_offset}) {
-        if (t >= strips(offset, l)) {
-          t -= strips(offset, l);
+      for (const bool proj : {false, true}) {
+        const std::size_t from = proj ? l.proj_offset : l.w_offset;
+        if (t >= strips(from, l)) {
+          t -= strips(from, l);
           continue;
         }
         const std::size_t c0 = t * strip, c1 = std::min(l.n_in, c0 + strip);
-        k.transpose(l.n_out, c1 - c0, params + offset + c0, l.n_in, out + offset + c0 * l.n_out,
-                    l.n_out);
+        const std::size_t to = proj ? l.t_proj_offset : l.t_offset;
+        k.transpose(l.n_out, c1 - c0, params + from + c0, l.n_in, out + to + c0 * l.t_ld, l.t_ld);
         return;
       }
   });

@@ -14,7 +14,7 @@ namespace tmlp::core {
 // the blocks depend on the layer alone, so the result is the same for any thread count.
 inline constexpr std::size_t split_block = 64;
 inline constexpr std::size_t split_min_weights = std::size_t{1} << 18;
-// transposed: W transposed at the layer's w_offset (pass::transposed), or nullptr.
+// transposed: the copy with Wᵀ at the layer's t_offset (pass::transposed), or nullptr.
 void linear_forward(const dense_layer& l, const float* params, std::size_t rows, const float* x,
                     float* z, bool split_outputs = false,
                     const float* transposed = nullptr) noexcept;

@@ -103,7 +103,7 @@ void model::predict(matrix_view x, matrix_span out, const predict_options& optio
   // (one row goes through matrix-vector products, which need no copy).
   std::vector<float> transposed;
   const bool one_row = x.rows == 1;
-  if (!one_row && blas::wants_transposed_weights()) transposed.resize(run_net.n_dense_params);
+  if (!one_row && blas::wants_transposed_weights()) transposed.resize(run_net.n_transposed);
   tbb::enumerable_thread_specific<core::workspace> workspaces(
       [&] { return core::workspace(run_net, std::min(chunk, x.rows)); });
 

@@ -259,6 +259,13 @@ network network::from_spec(const model_spec& spec) {
       net.n_bn_units += l.n_out;
       net.bn_layers.push_back(net.layers.size());
     }
+    l.t_ld = transposed_stride(l.n_out);
+    l.t_offset = net.n_transposed;
+    net.n_transposed += l.n_in * l.t_ld;
+    if (l.proj_offset != no_offset) {
+      l.t_proj_offset = net.n_transposed;
+      net.n_transposed += l.n_in * l.t_ld;
+    }
     net.layers.push_back(l);
     net.max_width = std::max(net.max_width, s.units);
     n_in = s.units;

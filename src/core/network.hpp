@@ -34,6 +34,7 @@ struct network {
   std::vector<embedding_table> embeddings;
   std::vector<std::size_t> plain_columns;
   std::size_t n_dense_params = 0;  // parameters before the tables (all of them without any)
+  std::size_t n_transposed = 0;    // floats of the transposed weights (dense_layer::t_offset)
   // The ops in front of the first layer (after every layer's parameters, before the tables):
   // the feature scales, one per column of scaled_columns (every column but the embedding
   // indices), at scale_offset (no_offset: none); then the periodic embeddings.
@@ -87,8 +88,8 @@ const float* forward(const kernels::kernel_table& k, const network& net, const f
                      const float* transposed = nullptr) noexcept;
 
 // The weight matrices of params (each linear layer's W, each residual projection), transposed
-// into out (n_params values) at their own offsets, for pass::transposed; out's other values are
-// left alone, by k.transpose. Blocks of rows run in parallel in the caller's arena.
+// by k.transpose into out (n_transposed values) at their t_offset and t_proj_offset, rows t_ld
+// apart, for pass::transposed. Strips of columns run in parallel in the caller's arena.
 void transpose_weights(const kernels::kernel_table& k, const network& net, const float* params,
                        float* out) noexcept;
 

@@ -71,9 +71,9 @@ struct pass {
   // Inference on one row: large linear layers split their outputs into tasks (linear_forward).
   bool split_outputs = false;
   // The weight matrices (linear layers' W, residual projections) transposed, each at its
-  // offset in params, made once per step or predict call and shared by every block: set when
-  // the GEMM backend multiplies X·Wᵀ faster that way (blas::wants_transposed_weights),
-  // nullptr otherwise. See transpose_weights (core/network.hpp).
+  // dense_layer::t_offset or t_proj_offset (n_transposed values), made once per step or predict
+  // call and shared by every block: set when the GEMM backend multiplies X·Wᵀ faster that way
+  // (blas::wants_transposed_weights), nullptr otherwise. See transpose_weights (core/network.hpp).
   const float* transposed = nullptr;
   // --precision bf16 (training): the products read their weights from this copy of the dense
   // parameters, whose weight matrices are rounded to bfloat16 (round_weights_bf16; transposed

@@ -17,9 +17,9 @@ void residual_forward(const dense_layer& l, const float* params, std::size_t row
     return;
   }
   std::copy(branch, branch + n, sum);
-  if (transposed != nullptr) {  // Pᵀ: n_in x n_out
-    blas::sgemm(false, false, rows, l.n_out, l.n_in, 1.0f, x, l.n_in, transposed + l.proj_offset,
-                l.n_out, 1.0f, sum, l.n_out);
+  if (transposed != nullptr) {  // Pᵀ: n_in x n_out, rows t_ld apart
+    blas::sgemm(false, false, rows, l.n_out, l.n_in, 1.0f, x, l.n_in, transposed + l.t_proj_offset,
+                l.t_ld, 1.0f, sum, l.n_out);
     return;
   }
   blas::sgemm(false, true, rows, l.n_out, l.n_in, 1.0f, x, l.n_in, params + l.proj_offset, l.n_in,

@@ -8,8 +8,8 @@
 
 namespace tmlp::core {
 
-// x: rows x n_in, the layer's input; branch, sum: rows x n_out. transposed: P transposed at
-// the layer's proj_offset (pass::transposed), or nullptr.
+// x: rows x n_in, the layer's input; branch, sum: rows x n_out. transposed: the copy with Pᵀ
+// at the layer's t_proj_offset (pass::transposed), or nullptr.
 void residual_forward(const dense_layer& l, const float* params, std::size_t rows, const float* x,
                       const float* branch, float* sum, const float* transposed = nullptr) noexcept;
 

@@ -61,7 +61,7 @@ gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch
   }
   if (from < net.n_dense_params) zeroed_.emplace_back(from, net.n_dense_params);
   for (shard& sh : shards_) ws_.push_back(&sh.ws);
-  if (blas::wants_transposed_weights()) transposed_.resize(net.n_dense_params);
+  if (blas::wants_transposed_weights()) transposed_.resize(net.n_transposed);
   if (precision == gemm_precision::bf16) {
     bf16_params_.resize(net.n_dense_params);
     for (shard& sh : shards_) {

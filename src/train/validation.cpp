@@ -29,7 +29,7 @@ void validation_policy::run(tbb::task_arena& arena, const kernels::kernel_table&
   const std::size_t n_in = net_.n_inputs, tw = y.cols, k_out = net_.n_outputs;
   const float* transposed = nullptr;
   if (blas::wants_transposed_weights()) {
-    transposed_.resize(net_.n_dense_params);
+    transposed_.resize(net_.n_transposed);
     arena.execute([&] { core::transpose_weights(k, net_, params, transposed_.data()); });
     transposed = transposed_.data();
   }
