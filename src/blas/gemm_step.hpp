@@ -6,7 +6,8 @@
 //     s.run();                                           // s.flops floating-point operations
 //
 // The products run as the training step runs them on the backend: with libxsmm, the forward
-// product multiplies from W transposed (made once per step there, so not timed here).
+// product multiplies from W transposed, rows transposed_stride(n_out) apart (made once per
+// step there, so not timed here).
 #pragma once
 
 #include <cstddef>
@@ -28,14 +29,14 @@ struct gemm_layer {
         n_out(o),
         x(r * i, 0.5f),
         w(o * i, 0.01f),
-        wt(o * i, 0.01f),
+        wt(transposed_stride(o) * i, 0.01f),
         z(r * o, 0.25f),
         dw(o * i, 0.0f),
         dx(r * i, 0.0f) {}
   void forward() {               // Z (rows x n_out) = X (rows x n_in) Wᵀ
     if (on == backend::libxsmm)  // from Wᵀ (n_in x n_out), as the step runs it
-      sgemm(on, false, false, rows, n_out, n_in, 1.0f, x.data(), n_in, wt.data(), n_out, 0.0f,
-            z.data(), n_out);
+      sgemm(on, false, false, rows, n_out, n_in, 1.0f, x.data(), n_in, wt.data(),
+            transposed_stride(n_out), 0.0f, z.data(), n_out);
     else
       sgemm(on, false, true, rows, n_out, n_in, 1.0f, x.data(), n_in, w.data(), n_in, 0.0f,
             z.data(), n_out);

@@ -11,14 +11,6 @@ namespace tmlp::core {
 
 inline constexpr std::size_t no_offset = static_cast<std::size_t>(-1);
 
-// The row stride of a transposed weight matrix with n_out columns: rows of a multiple of 64
-// floats get 16 more, so that the rows of a strip of columns do not all fall on the same few
-// cache sets (a 64-row shard's forward product through Wᵀ of 1024 x 1024 read in strips of 64
-// columns, libxsmm on a Zen 5: 155 GFLOP/s at a stride of 1024 floats, 225 at 1040).
-constexpr std::size_t transposed_stride(std::size_t n_out) noexcept {
-  return n_out % 64 == 0 ? n_out + 16 : n_out;
-}
-
 // One dense layer: Z = X·Wᵀ + b, then layer or batch norm, A = f(.), dropout, residual.
 // W is n_out x n_in (row j holds unit j's weights), b is n_out, slope is n_out (prelu only).
 struct dense_layer {
@@ -34,7 +26,8 @@ struct dense_layer {
   bool residual = false;                 // output = f(X) + X
   std::size_t proj_offset = no_offset;   // residual with n_in != n_out: P, n_out x n_in
   // In the transposed copy of the weights (pass::transposed): Wᵀ (n_in x n_out) at t_offset,
-  // Pᵀ at t_proj_offset (no_offset: none), rows t_ld floats apart (transposed_stride).
+  // Pᵀ at t_proj_offset (no_offset: none), rows t_ld floats apart
+  // (blas::transposed_stride).
   std::size_t t_offset = 0, t_proj_offset = no_offset, t_ld = 0;
   // Batch norm: gain, shift, running mean, running variance (n_out each), else no_offset; and
   // where its units start in the per-batch statistics (core/batch_norm.hpp, batch_stats).

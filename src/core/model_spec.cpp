@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "blas/blas.hpp"
 #include "core/enum_table.hpp"
 #include "core/network.hpp"
 #include "tmlp/error.hpp"
@@ -259,7 +260,7 @@ network network::from_spec(const model_spec& spec) {
       net.n_bn_units += l.n_out;
       net.bn_layers.push_back(net.layers.size());
     }
-    l.t_ld = transposed_stride(l.n_out);
+    l.t_ld = blas::transposed_stride(l.n_out);
     l.t_offset = net.n_transposed;
     net.n_transposed += l.n_in * l.t_ld;
     if (l.proj_offset != no_offset) {
