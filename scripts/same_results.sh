@@ -17,9 +17,11 @@
 # differs, fails in one program only or exits with another code, 2 on bad usage.
 #
 # The GEMM backend is part of the result. Both programs run with the backend the environment
-# chooses (TMLP_GEMM, else auto: OpenBLAS today); a base from before the backends (src/blas/)
-# always ran OpenBLAS. Switching backends changes the bits of every run (each backend sums a
-# product's terms in its own order), not the quality: trained with TMLP_GEMM=libxsmm instead of
+# chooses (TMLP_GEMM, else auto: libxsmm on CPUs where it generates AVX-512 code, OpenBLAS
+# elsewhere); a base from before the backends (src/blas/) always ran OpenBLAS, and one from
+# before auto chose libxsmm ran OpenBLAS on AVX-512 CPUs too: pin TMLP_GEMM=openblas there.
+# Switching backends changes the bits of every run (each backend sums a product's terms in its
+# own order), not the quality: trained with TMLP_GEMM=libxsmm instead of
 # openblas, the nine bundled datasets' test metrics (scripts/quality.py, tmlp's defaults, an
 # AVX2 machine) moved by at most 0.11% (diabetes RMSE 58.855 -> 58.789, letter accuracy
 # 0.9680 -> 0.9677, cpssw8 RMSE 8.6016 -> 8.5959; the other six the same to four digits).

@@ -183,9 +183,10 @@ bool xsmm_sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::s
   // The kernels stream op(A) once for every few columns of C and B once for every few rows of
   // it: where B (k x n) would not stay in the core's L2, C goes in strips of 64 columns, each a
   // product whose B strip does (a 64-row shard through B's 1024 x 1024 layers on a Zen 5, "cpx"
-  // code: forward 110 -> 162 GFLOP/s, input gradient 132 -> 165; strips of 32 to 256 columns
-  // were no better). Each element of C still sums over k in the kernel's order; the cut depends
-  // on the shape alone.
+  // code: forward 110 -> 162 GFLOP/s, and 222 from the transposed copy's padded rows,
+  // transposed_stride; input gradient 132 -> 146-165; strips of 32 to 256 columns were no
+  // better). Each element of C still sums over k in the kernel's order; the cut depends on the
+  // shape alone.
   constexpr std::size_t strip = 64, l2_floats = 128 * 1024;
   if (k * n > l2_floats && n > strip) {
     const libxsmm_smmfunction fn =
