@@ -28,7 +28,7 @@ std::optional<backend> parse_backend(std::string_view s) noexcept;
 // other value makes this throw tmlp::error naming it and the choices: training, predict and
 // `tmlp system` call it before any product runs), else auto_backend().
 backend active_backend();
-// auto's rule: OpenBLAS for now (backend.cpp says why).
+// auto's rule: libxsmm where it generates AVX-512 code, else OpenBLAS (backend.cpp says why).
 backend auto_backend() noexcept;
 // One line for `tmlp system` and `tmlp bench`: the backend, why it was chosen, its library.
 std::string describe_backend();
