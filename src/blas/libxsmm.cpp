@@ -90,19 +90,14 @@ class kernel_table {
   }
 };
 
-// What the CPU is, and the code libxsmm generates: its own choice for this CPU (AVX2 "hsw",
-// AVX-512 "skx", "clx", "cpx", ...), or the one LIBXSMM_TARGET (libxsmm's own variable) names.
-struct target {
-  bool forced = false;  // LIBXSMM_TARGET chose the target
-  target() noexcept {
+// Whether LIBXSMM_TARGET (libxsmm's own variable) names the code libxsmm generates; without it,
+// libxsmm generates its own choice for this CPU (AVX2 "hsw", AVX-512 "skx", "clx", "cpx", ...).
+bool target_forced() noexcept {
+  static const bool forced = [] {
     const char* env = std::getenv("LIBXSMM_TARGET");
-    forced = env != nullptr && *env != '\0';
-  }
-};
-
-const target& the_target() noexcept {
-  static const target t;
-  return t;
+    return env != nullptr && *env != '\0';
+  }();
+  return forced;
 }
 
 libxsmm_smmfunction dispatch_fp32(const shape& s) noexcept {
@@ -119,8 +114,7 @@ libxsmm_smmfunction dispatch_fp32(const shape& s) noexcept {
 // choice for the fp32 kernels. (AVX512-BF16 is asked of the CPU, not of libxsmm's CPU id, which
 // may not know it on every vendor's CPUs.) 0: none.
 int bf16_target() noexcept {
-  const target& t = the_target();
-  if (t.forced) {
+  if (target_forced()) {
     const int forced = libxsmm_get_target_archid();
     return forced >= LIBXSMM_X86_AVX512_CORE ? forced : 0;
   }
@@ -141,13 +135,11 @@ libxsmm_bsmmfunction dispatch_bf16(const shape& s) noexcept {
 }
 
 auto& kernels() {
-  the_target();  // before the first kernel is generated
   static kernel_table<libxsmm_smmfunction, &dispatch_fp32> t;
   return t;
 }
 
 auto& bf16_kernels() {
-  the_target();
   static kernel_table<libxsmm_bsmmfunction, &dispatch_bf16> t;
   return t;
 }
@@ -233,17 +225,13 @@ bool xsmm_bgemm(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t
 }
 
 std::string xsmm_describe() {
-  const target& t = the_target();
   const int bf16 = bf16_target();
   return std::string("libxsmm ") + LIBXSMM_CONFIG_VERSION + " generating for " +
-         libxsmm_get_target_arch() + (t.forced ? " (LIBXSMM_TARGET)" : "") +
+         libxsmm_get_target_arch() + (target_forced() ? " (LIBXSMM_TARGET)" : "") +
          (bf16 != 0 ? std::string(", bf16 kernels for ") + libxsmm_cpuid_name(bf16)
                     : std::string(", no bf16 kernels"));
 }
 
-bool xsmm_has_avx512() noexcept {
-  the_target();
-  return libxsmm_get_target_archid() >= LIBXSMM_X86_AVX512_CORE;
-}
+bool xsmm_has_avx512() noexcept { return libxsmm_get_target_archid() >= LIBXSMM_X86_AVX512_CORE; }
 
 }  // namespace tmlp::blas::detail
