@@ -6,7 +6,6 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <tbb/enumerable_thread_specific.h>
 #include <tbb/task_arena.h>
 
 #include "blas/blas.hpp"
@@ -104,7 +103,7 @@ void model::predict(matrix_view x, matrix_span out, const predict_options& optio
   std::vector<float> transposed;
   const bool one_row = x.rows == 1;
   if (!one_row && blas::wants_transposed_weights()) transposed.resize(run_net.n_transposed);
-  tbb::enumerable_thread_specific<core::workspace> workspaces(
+  core::per_thread<core::workspace> workspaces(
       [&] { return core::workspace(run_net, std::min(chunk, x.rows)); });
 
   // One row: the chunk is the row, and large layers split their outputs over the threads

@@ -14,9 +14,11 @@
 #pragma once
 
 #include <cstddef>
+#include <new>
 #include <utility>
 
 #include <tbb/blocked_range.h>
+#include <tbb/enumerable_thread_specific.h>
 #include <tbb/info.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
@@ -58,6 +60,29 @@ void parallel_for_index(std::size_t n, Body&& body) {
   AnnotateHappensAfter(__FILE__, __LINE__, &finish);
 #endif
 }
+
+// Storage for per_thread: operator new, aligned to a cache line pair as oneTBB pads the
+// elements. oneTBB's own allocator takes memory from libtbbmalloc where that is installed, and
+// ThreadSanitizer does not see its frees: a block one thread's scratch had used, handed to
+// another thread's scratch table (whose slots oneTBB zeroes with memset), read as a race.
+template <class T>
+struct per_thread_allocator {
+  using value_type = T;
+  static constexpr std::align_val_t alignment{128};
+  per_thread_allocator() noexcept = default;
+  template <class U>
+  per_thread_allocator(const per_thread_allocator<U>& /*other*/) noexcept {}
+  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), alignment)); }
+  void deallocate(T* p, std::size_t /*n*/) noexcept { ::operator delete(p, alignment); }
+  template <class U>
+  bool operator==(const per_thread_allocator<U>& /*other*/) const noexcept {
+    return true;
+  }
+};
+
+// Scratch of each thread that runs tasks, made on its first use (workspaces of a pass).
+template <class T>
+using per_thread = tbb::enumerable_thread_specific<T, per_thread_allocator<T>>;
 
 // The size of a task_arena for n_threads (0: every CPU): no more than the CPUs this process may
 // use (its affinity, which an MPI launcher narrows), which is all TBB would give it anyway.

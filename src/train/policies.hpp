@@ -13,10 +13,10 @@
 #include <memory>
 #include <vector>
 
-#include <tbb/enumerable_thread_specific.h>
 #include <tbb/task_arena.h>
 
 #include "core/network.hpp"
+#include "core/parallel.hpp"
 #include "kernels.hpp"
 #include "tmlp/trainer.hpp"
 #include "train/fit_plan.hpp"
@@ -48,7 +48,7 @@ class validation_policy {
   const fit_plan& plan_;
   std::size_t chunk_;
   std::vector<totals> totals_;
-  tbb::enumerable_thread_specific<scratch> scratch_;
+  core::per_thread<scratch> scratch_;
   std::vector<float> transposed_;  // pass::transposed, when the GEMM backend wants it
 };
 
