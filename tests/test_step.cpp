@@ -13,6 +13,8 @@
 #include <tbb/task_arena.h>
 
 #include "blas/blas.hpp"
+#include "core/linear.hpp"
+#include "core/network.hpp"
 #include "core/random.hpp"
 #include "support/alloc_counter.hpp"
 #include "support/engine_pass.hpp"
@@ -308,4 +310,77 @@ TEST_CASE("bf16 kernels: the products of the rounded operands, in another order 
     n_differ += g_kernels[i] != g_rounded[i];
   }
   CHECK(n_differ > 0);  // the kernels ran: their sums are ordered differently
+}
+
+TEST_CASE("padded weights: W row by row, and input gradients from them are the same bits",
+          "[train][step]") {
+  // Layers after the first with n_in a multiple of 64 get a copy with padded rows; the products
+  // read it with another row stride and must give exactly what they give from W.
+  data d = make_data(300);
+  d.spec.layers = {{.units = 64, .act = activation::tanh},
+                   {.units = 128, .act = activation::relu},
+                   {.units = 64, .act = activation::relu},
+                   {.units = 4, .act = activation::identity}};
+  const auto net = tmlp::core::network::from_spec(d.spec);
+  d.params.resize(net.n_params);
+  tmlp::core::init_params(net, d.spec, d.params.data());
+  CHECK(net.layers[0].pad_offset == tmlp::core::no_offset);
+  std::size_t n_padded = 0;
+  for (std::size_t i = 1; i < net.layers.size(); ++i) {
+    const auto& l = net.layers[i];
+    CHECK(l.pad_offset == n_padded);
+    CHECK(l.pad_ld == l.n_in + 16);
+    n_padded += l.n_out * l.pad_ld;
+  }
+  REQUIRE(net.n_padded == n_padded);
+  std::vector<float> padded(net.n_padded, -1.0f);
+  tbb::task_arena(2).execute([&] { tmlp::core::pad_weights(net, d.params.data(), padded.data()); });
+  for (std::size_t i = 1; i < net.layers.size(); ++i) {
+    const auto& l = net.layers[i];
+    for (std::size_t r = 0; r < l.n_out; ++r)
+      REQUIRE(std::equal(padded.begin() + l.pad_offset + r * l.pad_ld,
+                         padded.begin() + l.pad_offset + r * l.pad_ld + l.n_in,
+                         d.params.begin() + l.w_offset + r * l.n_in));
+  }
+
+  const auto on = GENERATE(tmlp::blas::backend::openblas, tmlp::blas::backend::libxsmm);
+  const tmlp::blas::backend_scope gemm(on);
+  const bool accumulate = GENERATE(false, true);
+  CAPTURE(tmlp::blas::name(on), accumulate);
+  const auto& k = tmlp::kernels::active();
+  for (std::size_t i = 1; i < net.layers.size(); ++i) {
+    const auto& l = net.layers[i];
+    const std::size_t rows = 64;
+    std::vector<float> x(rows * l.n_in), dz(rows * l.n_out);
+    for (std::size_t j = 0; j < x.size(); ++j) x[j] = float(tmlp::core::normal(7, j));
+    for (std::size_t j = 0; j < dz.size(); ++j) dz[j] = float(tmlp::core::normal(8, j));
+    std::vector<float> g1(net.n_params), g2(net.n_params), dx1(rows * l.n_in, 0.5f), dx2 = dx1,
+                                                                                     dz2 = dz;
+    tmlp::core::linear_backward(k, l, d.params.data(), rows, x.data(), dz.data(), g1.data(),
+                                dx1.data(), accumulate);
+    tmlp::core::linear_backward(k, l, d.params.data(), rows, x.data(), dz2.data(), g2.data(),
+                                dx2.data(), accumulate, false, padded.data());
+    CAPTURE(i);
+    CHECK(std::memcmp(dx1.data(), dx2.data(), dx1.size() * sizeof(float)) == 0);
+    CHECK(std::memcmp(g1.data(), g2.data(), g1.size() * sizeof(float)) == 0);
+    // And they do read the copy: from zeros, dX is what it held (or zero).
+    const std::vector<float> zeros(net.n_padded, 0.0f);
+    std::fill(dx2.begin(), dx2.end(), 0.5f);
+    tmlp::core::linear_backward(k, l, d.params.data(), rows, x.data(), dz.data(), g2.data(),
+                                dx2.data(), accumulate, false, zeros.data());
+    CHECK(std::all_of(dx2.begin(), dx2.end(),
+                      [&](float v) { return v == (accumulate ? 0.5f : 0.0f); }));
+  }
+  // The engine's gradient through those copies: the same bits on any thread count.
+  tmlp::train::gradient_engine engine(net, 300, 16, 64);
+  std::vector<float> first;
+  for (int t : {1, 3}) {
+    std::vector<float> g(net.n_params);
+    tbb::task_arena(t).execute([&] {
+      engine.compute(k, d.params.data(), {d.x.data(), d.n, 13}, d.y.data(), d.w.data(),
+                     d.idx.data(), 300, g.data());
+    });
+    if (first.empty()) first = g;
+    CHECK(std::memcmp(first.data(), g.data(), g.size() * sizeof(float)) == 0);
+  }
 }

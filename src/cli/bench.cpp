@@ -123,6 +123,8 @@ bench_problem resolve(const bench_options& o) {
   else if (o.precision != "fp32")
     bad_flag(fmt::format("--precision: unknown '{}'; expected fp32 or bf16", o.precision));
 
+  if (o.shard_rows > 0) p.shard_rows = o.shard_rows;
+
   if (p.rows >= (std::size_t{1} << 32))
     bad_flag(fmt::format("--rows: {} exceeds the limit of 2^32 - 1", p.rows));
   (void)model::create(p.spec);  // validates the spec (throws tmlp::error naming the field)
@@ -181,6 +183,9 @@ CLI::App* add_bench_command(CLI::App& app, bench_options& o) {
                 "fp32|bf16: the products' number format while training, as tmlp train's "
                 "--precision (the GEMM limit and inference stay fp32)")
       ->capture_default_str();
+  b->add_option("--shard-rows", o.shard_rows,
+                "Rows per shard while training, as tmlp train's --shard-rows (default 64)")
+      ->check(CLI::PositiveNumber);
   b->add_option("--threads", o.threads,
                 "Thread counts, comma-separated, or auto: powers of two up to the cores, and the "
                 "cores")

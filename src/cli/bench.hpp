@@ -36,6 +36,7 @@ struct bench_options {
   std::size_t inputs = 0;
   std::size_t outputs = 0;
   std::string precision = "fp32";  // of the products while training: fp32 or bf16
+  std::size_t shard_rows = 0;      // rows per shard (train_config::shard_rows); 0: its default
 
   std::string threads = "auto";  // "1,2,4"; auto: powers of two up to the cores, and the cores
   std::size_t warmup = 1;        // epochs run before the measured ones

@@ -85,6 +85,7 @@ model measure_training(const bench_problem& p, const bench_data& d, int n_thread
                    .n_threads = n_threads,
                    .seed = seed};
   cfg.precision = p.precision;
+  cfg.shard_rows = p.shard_rows;
   trainer t(std::move(cfg));
   const fit_result r = t.fit(m, d.x.view(), d.y.view());
   out.n_workers = r.n_workers;
@@ -100,6 +101,7 @@ bench_phases measure_phases(const bench_problem& p, const bench_data& d, int n_t
                             double min_time, std::uint64_t seed) {
   train_config cfg{.opt = p.opt, .batch_size = p.batch_size, .seed = seed};
   cfg.precision = p.precision;
+  cfg.shard_rows = p.shard_rows;
   bench_train_step step(p.spec, cfg, d.x.view(), d.y.view(), n_threads);
   step.run();  // warm-up, not timed
   step.reset_phases();

@@ -74,6 +74,7 @@ int bench_ranks(const bench_problem& p, int n_threads, double min_time, std::uin
   const bench_data d = make_bench_data(p.spec, p.rows, 16, seed);
   train_config cfg{.opt = p.opt, .batch_size = p.batch_size, .seed = seed};
   cfg.precision = p.precision;
+  cfg.shard_rows = p.shard_rows;
   bench_train_step step(p.spec, cfg, d.x.view(), d.y.view(), n_threads, &world);
   // Warm-up, then as many steps as rank 0 finds fill min_time (every rank runs as many).
   const auto t_warm = clock_type::now();

@@ -276,6 +276,7 @@ void write_json(const bench_report& r, const std::string& path) {
                  {"batch_size", p.batch_size},
                  {"rows", p.rows},
                  {"precision", p.precision == gemm_precision::bf16 ? "bf16" : "fp32"},
+                 {"shard_rows", p.shard_rows},
                  {"n_weights", p.n_weights()},
                  {"train_flop_per_sample", 6.0 * w},
                  {"infer_flop_per_sample", 2.0 * w}};

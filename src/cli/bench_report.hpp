@@ -31,6 +31,7 @@ struct bench_problem {
   std::size_t batch_size = 0;
   std::size_t rows = 0;
   gemm_precision precision = gemm_precision::fp32;  // of the products while training
+  std::size_t shard_rows = train_config{}.shard_rows;
 
   std::vector<std::size_t> widths() const;  // inputs, hidden..., outputs
   std::size_t n_weights() const;            // W: weights of every layer, biases excluded

@@ -37,7 +37,7 @@ void linear_forward(const dense_layer& l, const float* params, std::size_t rows,
 
 void linear_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
                      std::size_t rows, const float* x, float* d_z, float* grads, float* d_x,
-                     bool accumulate_dx, bool round_d_z) noexcept {
+                     bool accumulate_dx, bool round_d_z, const float* padded) noexcept {
   // db = column sums of dZ (before any rounding)
   k.col_sums(rows, l.n_out, d_z, grads + l.b_offset);
   if (round_d_z) k.round_bf16(rows * l.n_out, d_z, d_z);
@@ -45,9 +45,11 @@ void linear_backward(const kernels::kernel_table& k, const dense_layer& l, const
   blas::sgemm(true, false, l.n_out, l.n_in, rows, 1.0f, d_z, l.n_out, x, l.n_in, 0.0f,
               grads + l.w_offset, l.n_in);
   // dX = dZ·W: (rows x n_out)·(n_out x n_in)
-  if (d_x != nullptr)
-    blas::sgemm(false, false, rows, l.n_in, l.n_out, 1.0f, d_z, l.n_out, params + l.w_offset,
-                l.n_in, accumulate_dx ? 1.0f : 0.0f, d_x, l.n_in);
+  if (d_x == nullptr) return;
+  const bool pad = padded != nullptr && l.pad_offset != no_offset;
+  blas::sgemm(false, false, rows, l.n_in, l.n_out, 1.0f, d_z, l.n_out,
+              pad ? padded + l.pad_offset : params + l.w_offset, pad ? l.pad_ld : l.n_in,
+              accumulate_dx ? 1.0f : 0.0f, d_x, l.n_in);
 }
 
 void transpose_weights(const kernels::kernel_table& k, const network& net, const float* params,
@@ -75,6 +77,27 @@ void transpose_weights(const kernels::kernel_table& k, const network& net, const
         k.transpose(l.n_out, c1 - c0, params + from + c0, l.n_in, out + to + c0 * l.t_ld, l.t_ld);
         return;
       }
+  });
+}
+
+void pad_weights(const network& net, const float* params, float* out) noexcept {
+  constexpr std::size_t block = 64;  // rows per task
+  auto blocks = [&](const dense_layer& l) {
+    return l.pad_offset == no_offset ? std::size_t{0} : (l.n_out + block - 1) / block;
+  };
+  std::size_t n_tasks = 0;
+  for (const dense_layer& l : net.layers) n_tasks += blocks(l);
+  parallel_for_index(n_tasks, [&](std::size_t t) {
+    for (const dense_layer& l : net.layers) {
+      if (t >= blocks(l)) {
+        t -= blocks(l);
+        continue;
+      }
+      const std::size_t r1 = std::min(l.n_out, (t + 1) * block);
+      for (std::size_t r = t * block; r < r1; ++r)
+        std::copy_n(params + l.w_offset + r * l.n_in, l.n_in, out + l.pad_offset + r * l.pad_ld);
+      return;
+    }
   });
 }
 
@@ -112,7 +135,7 @@ class linear_op final : public op {
       return d_x;
     }
     linear_backward(p.k, l_, p.product_weights(), p.rows, rounded_input(p, in), d, p.grads, d_x,
-                    l_.residual, p.bf16_params != nullptr);
+                    l_.residual, p.bf16_params != nullptr, p.padded);
     return d_x;
   }
 

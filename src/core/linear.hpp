@@ -21,9 +21,11 @@ void linear_forward(const dense_layer& l, const float* params, std::size_t rows,
 
 // d_z: rows x n_out, dL/dZ. Writes db = column sums of dZ, then (round_d_z: after rounding dZ
 // to bfloat16 in place) dW = dZᵀ·X into grads at the layer's W, and dX = dZ·W into d_x (rows x
-// n_in; added to what it holds if accumulate_dx, skipped if d_x is nullptr).
+// n_in; added to what it holds if accumulate_dx, skipped if d_x is nullptr), from the copy of W
+// in padded (pass::padded) where the layer has one.
 void linear_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
                      std::size_t rows, const float* x, float* d_z, float* grads, float* d_x,
-                     bool accumulate_dx, bool round_d_z = false) noexcept;
+                     bool accumulate_dx, bool round_d_z = false,
+                     const float* padded = nullptr) noexcept;
 
 }  // namespace tmlp::core

@@ -267,6 +267,11 @@ network network::from_spec(const model_spec& spec) {
       l.t_proj_offset = net.n_transposed;
       net.n_transposed += l.n_in * l.t_ld;
     }
+    if (!net.layers.empty() && blas::transposed_stride(l.n_in) != l.n_in) {
+      l.pad_ld = blas::transposed_stride(l.n_in);
+      l.pad_offset = net.n_padded;
+      net.n_padded += l.n_out * l.pad_ld;
+    }
     net.layers.push_back(l);
     net.max_width = std::max(net.max_width, s.units);
     n_in = s.units;

@@ -35,6 +35,7 @@ struct network {
   std::vector<std::size_t> plain_columns;
   std::size_t n_dense_params = 0;  // parameters before the tables (all of them without any)
   std::size_t n_transposed = 0;    // floats of the transposed weights (dense_layer::t_offset)
+  std::size_t n_padded = 0;        // floats of the padded weights (dense_layer::pad_offset)
   // The ops in front of the first layer (after every layer's parameters, before the tables):
   // the feature scales, one per column of scaled_columns (every column but the embedding
   // indices), at scale_offset (no_offset: none); then the periodic embeddings.
@@ -92,6 +93,11 @@ const float* forward(const kernels::kernel_table& k, const network& net, const f
 // apart, for pass::transposed. Strips of columns run in parallel in the caller's arena.
 void transpose_weights(const kernels::kernel_table& k, const network& net, const float* params,
                        float* out) noexcept;
+
+// The linear layers' weight matrices of params that have a padded copy (dense_layer::pad_offset)
+// copied into out (n_padded values), rows pad_ld apart, for pass::padded. Blocks of rows run in
+// parallel in the caller's arena.
+void pad_weights(const network& net, const float* params, float* out) noexcept;
 
 // pass::bf16_params: out (n_dense_params values) = params with each weight matrix (as above)
 // rounded to bfloat16 by k.round_bf16. The matrices run in parallel in the caller's arena.

@@ -75,6 +75,10 @@ struct pass {
   // call and shared by every block: set when the GEMM backend multiplies X·Wᵀ faster that way
   // (blas::wants_transposed_weights), nullptr otherwise. See transpose_weights (core/network.hpp).
   const float* transposed = nullptr;
+  // Training, on the same backends: the weight matrices whose rows would share cache sets, with
+  // rows padded (core::pad_weights, dense_layer::pad_offset), for the input-gradient products;
+  // nullptr: they read W in params (or bf16_params).
+  const float* padded = nullptr;
   // --precision bf16 (training): the products read their weights from this copy of the dense
   // parameters, whose weight matrices are rounded to bfloat16 (round_weights_bf16; transposed
   // is then made from it), and round their other operand to bfloat16 first: a layer's input

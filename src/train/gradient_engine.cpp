@@ -61,7 +61,10 @@ gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch
   }
   if (from < net.n_dense_params) zeroed_.emplace_back(from, net.n_dense_params);
   for (shard& sh : shards_) ws_.push_back(&sh.ws);
-  if (blas::wants_transposed_weights()) transposed_.resize(net.n_transposed);
+  if (blas::wants_transposed_weights()) {
+    transposed_.resize(net.n_transposed);
+    padded_.resize(net.n_padded);
+  }
   if (precision == gemm_precision::bf16) {
     bf16_params_.resize(net.n_dense_params);
     for (shard& sh : shards_) {
@@ -98,11 +101,15 @@ void gradient_engine::run_shards(const kernels::kernel_table& k, const float* pa
   const float* transposed = transposed_.empty() ? nullptr : transposed_.data();
   if (transposed != nullptr)
     core::transpose_weights(k, net_, bf16 != nullptr ? bf16 : params, transposed_.data());
+  // On bf16 kernels the input gradients read bf16_weights instead.
+  const float* padded = padded_.empty() || bf16_weights_ ? nullptr : padded_.data();
+  if (padded != nullptr) core::pad_weights(net_, bf16 != nullptr ? bf16 : params, padded_.data());
   if (bf16 != nullptr || transposed != nullptr) t_prepare_ += seconds_since(t_prep);
   auto pass_of = [&](shard& sh, std::size_t s, const core::dropout_context& drop) {
     core::pass p{k,       params,        plan.size(s), sh.ws, net_.has_dropout ? &drop : nullptr,
                  &stats_, sh.grad.data()};
     p.transposed = transposed;
+    p.padded = padded;
     if (bf16 != nullptr) {
       p.bf16_params = bf16;
       p.bf16_x = sh.bf16_x.data();

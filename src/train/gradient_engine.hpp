@@ -185,6 +185,8 @@ class gradient_engine {
   // The step's weight matrices transposed (core::transpose_weights), read by every shard;
   // empty when the GEMM backend does not want them.
   std::vector<float> transposed_;
+  // And the weight matrices with padded rows (core::pad_weights), read by the input gradients.
+  std::vector<float> padded_;
   // precision bf16: the dense parameters with the weight matrices rounded, once per step; on
   // bf16 kernels (blas::bf16_kernels), the linear layers' weights as they read them, too.
   std::vector<float> bf16_params_;
