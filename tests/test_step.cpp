@@ -312,10 +312,11 @@ TEST_CASE("bf16 kernels: the products of the rounded operands, in another order 
   CHECK(n_differ > 0);  // the kernels ran: their sums are ordered differently
 }
 
-TEST_CASE("padded weights: W row by row, and input gradients from them are the same bits",
+TEST_CASE("padded weights and operands: copies row by row, and the same bits from them",
           "[train][step]") {
-  // Layers after the first with n_in a multiple of 64 get a copy with padded rows; the products
-  // read it with another row stride and must give exactly what they give from W.
+  // Layers after the first with n_in a multiple of 64 get a copy of W with padded rows, and the
+  // weight gradients copy X and dZ so; the products read them with other row strides and must
+  // give exactly what they give from W, X and dZ.
   data d = make_data(300);
   d.spec.layers = {{.units = 64, .act = activation::tanh},
                    {.units = 128, .act = activation::relu},
@@ -354,12 +355,21 @@ TEST_CASE("padded weights: W row by row, and input gradients from them are the s
     std::vector<float> x(rows * l.n_in), dz(rows * l.n_out);
     for (std::size_t j = 0; j < x.size(); ++j) x[j] = float(tmlp::core::normal(7, j));
     for (std::size_t j = 0; j < dz.size(); ++j) dz[j] = float(tmlp::core::normal(8, j));
-    std::vector<float> g1(net.n_params), g2(net.n_params), dx1(rows * l.n_in, 0.5f), dx2 = dx1,
-                                                                                     dz2 = dz;
+    std::vector<float> g1(net.n_params), g2(net.n_params), dx1(rows * l.n_in, 0.5f);
+    std::vector<float> dx2 = dx1, dz2 = dz, scratch(rows * tmlp::core::padded_rows_room(l), NAN);
     tmlp::core::linear_backward(k, l, d.params.data(), rows, x.data(), dz.data(), g1.data(),
                                 dx1.data(), accumulate);
     tmlp::core::linear_backward(k, l, d.params.data(), rows, x.data(), dz2.data(), g2.data(),
-                                dx2.data(), accumulate, false, padded.data());
+                                dx2.data(), accumulate, false, padded.data(), scratch.data());
+    // The weight gradient read X and dZ from the scratch, copied with padded rows.
+    const std::size_t ld_x = l.n_in + 16, ld_z = l.n_out % 64 == 0 ? l.n_out + 16 : l.n_out;
+    for (std::size_t r = 0; r < rows; ++r) {
+      REQUIRE(std::equal(x.begin() + r * l.n_in, x.begin() + (r + 1) * l.n_in,
+                         scratch.begin() + r * ld_x));
+      if (ld_z != l.n_out)
+        REQUIRE(std::equal(dz.begin() + r * l.n_out, dz.begin() + (r + 1) * l.n_out,
+                           scratch.begin() + rows * ld_x + r * ld_z));
+    }
     CAPTURE(i);
     CHECK(std::memcmp(dx1.data(), dx2.data(), dx1.size() * sizeof(float)) == 0);
     CHECK(std::memcmp(g1.data(), g2.data(), g1.size() * sizeof(float)) == 0);

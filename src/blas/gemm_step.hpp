@@ -6,8 +6,10 @@
 //     s.run();                                           // s.flops floating-point operations
 //
 // The products run as the training step runs them on the backend: with libxsmm, the forward
-// product multiplies from W transposed, rows transposed_stride(n_out) apart (made once per
-// step there, so not timed here).
+// product multiplies from W transposed, rows transposed_stride(n_out) apart, the input gradient
+// from W with rows transposed_stride(n_in) apart (both made once per step there, so not timed
+// here), and the weight gradient from dZ and X with rows as far apart (copied per product
+// there, which is not timed here either).
 #pragma once
 
 #include <cstddef>
@@ -21,18 +23,26 @@ namespace tmlp::blas {
 struct gemm_layer {
   backend on;
   std::size_t rows, n_in, n_out;
-  std::vector<float> x, w, wt, z, dw, dx;
+  // On libxsmm: ld_in, ld_out = transposed_stride(n_in), (n_out); wp is W with rows ld_in
+  // apart, xp and zp are X and Z with rows ld_in and ld_out apart.
+  std::size_t ld_in, ld_out;
+  std::vector<float> x, w, wt, z, dw, dx, wp, xp, zp;
   gemm_layer(std::size_t r, std::size_t i, std::size_t o, backend b)
       : on(b),
         rows(r),
         n_in(i),
         n_out(o),
+        ld_in(b == backend::libxsmm ? transposed_stride(i) : i),
+        ld_out(b == backend::libxsmm ? transposed_stride(o) : o),
         x(r * i, 0.5f),
         w(o * i, 0.01f),
         wt(transposed_stride(o) * i, 0.01f),
         z(r * o, 0.25f),
         dw(o * i, 0.0f),
-        dx(r * i, 0.0f) {}
+        dx(r * i, 0.0f),
+        wp(o * ld_in, 0.01f),
+        xp(r * ld_in, 0.5f),
+        zp(r * ld_out, 0.25f) {}
   void forward() {               // Z (rows x n_out) = X (rows x n_in) Wᵀ
     if (on == backend::libxsmm)  // from Wᵀ (n_in x n_out), as the step runs it
       sgemm(on, false, false, rows, n_out, n_in, 1.0f, x.data(), n_in, wt.data(),
@@ -42,11 +52,11 @@ struct gemm_layer {
             z.data(), n_out);
   }
   void weight_grad() {  // dW (n_out x n_in) = dZᵀ X
-    sgemm(on, true, false, n_out, n_in, rows, 1.0f, z.data(), n_out, x.data(), n_in, 0.0f,
+    sgemm(on, true, false, n_out, n_in, rows, 1.0f, zp.data(), ld_out, xp.data(), ld_in, 0.0f,
           dw.data(), n_in);
   }
   void input_grad() {  // dX (rows x n_in) = dZ W
-    sgemm(on, false, false, rows, n_in, n_out, 1.0f, z.data(), n_out, w.data(), n_in, 0.0f,
+    sgemm(on, false, false, rows, n_in, n_out, 1.0f, z.data(), n_out, wp.data(), ld_in, 0.0f,
           dx.data(), n_in);
   }
 };

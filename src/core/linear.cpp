@@ -35,14 +35,35 @@ void linear_forward(const dense_layer& l, const float* params, std::size_t rows,
                 1.0f, z, l.n_out);
 }
 
+namespace {
+// m (rows x cols) with rows ld apart, copied to out when ld != cols; else m itself.
+const float* with_stride(std::size_t rows, std::size_t cols, const float* m, std::size_t ld,
+                         float* out) noexcept {
+  if (ld == cols) return m;
+  for (std::size_t r = 0; r < rows; ++r) std::copy_n(m + r * cols, cols, out + r * ld);
+  return out;
+}
+}  // namespace
+
+std::size_t padded_rows_room(const dense_layer& l) noexcept {
+  return blas::transposed_stride(l.n_in) + blas::transposed_stride(l.n_out);
+}
+
 void linear_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
                      std::size_t rows, const float* x, float* d_z, float* grads, float* d_x,
-                     bool accumulate_dx, bool round_d_z, const float* padded) noexcept {
+                     bool accumulate_dx, bool round_d_z, const float* padded,
+                     float* scratch) noexcept {
   // db = column sums of dZ (before any rounding)
   k.col_sums(rows, l.n_out, d_z, grads + l.b_offset);
   if (round_d_z) k.round_bf16(rows * l.n_out, d_z, d_z);
-  // dW = dZᵀ·X: (n_out x rows)·(rows x n_in)
-  blas::sgemm(true, false, l.n_out, l.n_in, rows, 1.0f, d_z, l.n_out, x, l.n_in, 0.0f,
+  // dW = dZᵀ·X: (n_out x rows)·(rows x n_in); from copies with padded rows where they would
+  // otherwise fall on a few cache sets.
+  const bool copy = scratch != nullptr && rows > 1 && l.n_out > 1;
+  const std::size_t ld_x = copy ? blas::transposed_stride(l.n_in) : l.n_in;
+  const std::size_t ld_z = copy ? blas::transposed_stride(l.n_out) : l.n_out;
+  const float* xs = with_stride(rows, l.n_in, x, ld_x, scratch);
+  const float* zs = with_stride(rows, l.n_out, d_z, ld_z, copy ? scratch + rows * ld_x : nullptr);
+  blas::sgemm(true, false, l.n_out, l.n_in, rows, 1.0f, zs, ld_z, xs, ld_x, 0.0f,
               grads + l.w_offset, l.n_in);
   // dX = dZ·W: (rows x n_out)·(n_out x n_in)
   if (d_x == nullptr) return;
@@ -135,7 +156,7 @@ class linear_op final : public op {
       return d_x;
     }
     linear_backward(p.k, l_, p.product_weights(), p.rows, rounded_input(p, in), d, p.grads, d_x,
-                    l_.residual, p.bf16_params != nullptr, p.padded);
+                    l_.residual, p.bf16_params != nullptr, p.padded, p.pad_scratch);
     return d_x;
   }
 

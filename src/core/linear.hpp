@@ -22,10 +22,14 @@ void linear_forward(const dense_layer& l, const float* params, std::size_t rows,
 // d_z: rows x n_out, dL/dZ. Writes db = column sums of dZ, then (round_d_z: after rounding dZ
 // to bfloat16 in place) dW = dZᵀ·X into grads at the layer's W, and dX = dZ·W into d_x (rows x
 // n_in; added to what it holds if accumulate_dx, skipped if d_x is nullptr), from the copy of W
-// in padded (pass::padded) where the layer has one.
+// in padded (pass::padded) where the layer has one. scratch: nullptr, or room for rows x
+// padded_rows_room(l) floats, where dW's operands are copied with padded rows if their rows are
+// a multiple of 64 floats apart (and the product has no dimension of 1).
 void linear_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
                      std::size_t rows, const float* x, float* d_z, float* grads, float* d_x,
-                     bool accumulate_dx, bool round_d_z = false,
-                     const float* padded = nullptr) noexcept;
+                     bool accumulate_dx, bool round_d_z = false, const float* padded = nullptr,
+                     float* scratch = nullptr) noexcept;
+// Floats per row linear_backward's scratch needs for layer l.
+std::size_t padded_rows_room(const dense_layer& l) noexcept;
 
 }  // namespace tmlp::core

@@ -79,6 +79,9 @@ struct pass {
   // rows padded (core::pad_weights, dense_layer::pad_offset), for the input-gradient products;
   // nullptr: they read W in params (or bf16_params).
   const float* padded = nullptr;
+  // And this block's room for the weight gradients' operands with padded rows (rows x
+  // padded_rows_room of any linear layer), or nullptr: they read the activations in place.
+  float* pad_scratch = nullptr;
   // --precision bf16 (training): the products read their weights from this copy of the dense
   // parameters, whose weight matrices are rounded to bfloat16 (round_weights_bf16; transposed
   // is then made from it), and round their other operand to bfloat16 first: a layer's input

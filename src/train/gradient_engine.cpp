@@ -5,6 +5,7 @@
 
 #include "blas/blas.hpp"
 #include "core/assert.hpp"
+#include "core/linear.hpp"
 #include "core/parallel.hpp"
 #include "train/timer.hpp"
 
@@ -61,9 +62,14 @@ gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch
   }
   if (from < net.n_dense_params) zeroed_.emplace_back(from, net.n_dense_params);
   for (shard& sh : shards_) ws_.push_back(&sh.ws);
-  if (blas::wants_transposed_weights()) {
-    transposed_.resize(net.n_transposed);
+  if (blas::wants_transposed_weights()) transposed_.resize(net.n_transposed);
+  // Padded copies for the products on fp32 kernels (bf16 kernels read bf16_weights_ instead).
+  if (blas::wants_transposed_weights() &&
+      !(precision == gemm_precision::bf16 && blas::bf16_kernels())) {
     padded_.resize(net.n_padded);
+    std::size_t room = 0;
+    for (const core::dense_layer& l : net.layers) room = std::max(room, core::padded_rows_room(l));
+    for (shard& sh : shards_) sh.pad_scratch.resize(max_rows * room);
   }
   if (precision == gemm_precision::bf16) {
     bf16_params_.resize(net.n_dense_params);
@@ -101,8 +107,7 @@ void gradient_engine::run_shards(const kernels::kernel_table& k, const float* pa
   const float* transposed = transposed_.empty() ? nullptr : transposed_.data();
   if (transposed != nullptr)
     core::transpose_weights(k, net_, bf16 != nullptr ? bf16 : params, transposed_.data());
-  // On bf16 kernels the input gradients read bf16_weights instead.
-  const float* padded = padded_.empty() || bf16_weights_ ? nullptr : padded_.data();
+  const float* padded = padded_.empty() ? nullptr : padded_.data();
   if (padded != nullptr) core::pad_weights(net_, bf16 != nullptr ? bf16 : params, padded_.data());
   if (bf16 != nullptr || transposed != nullptr) t_prepare_ += seconds_since(t_prep);
   auto pass_of = [&](shard& sh, std::size_t s, const core::dropout_context& drop) {
@@ -110,6 +115,7 @@ void gradient_engine::run_shards(const kernels::kernel_table& k, const float* pa
                  &stats_, sh.grad.data()};
     p.transposed = transposed;
     p.padded = padded;
+    if (padded != nullptr) p.pad_scratch = sh.pad_scratch.data();
     if (bf16 != nullptr) {
       p.bf16_params = bf16;
       p.bf16_x = sh.bf16_x.data();

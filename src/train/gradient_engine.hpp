@@ -145,6 +145,7 @@ class gradient_engine {
     std::vector<float> x, y, w, grad;
     double loss = 0.0;
     double t_gather = 0.0, t_forward = 0.0, t_backward = 0.0;
+    std::vector<float> pad_scratch;            // pass::pad_scratch
     std::vector<float> bf16_x, bf16_d;         // precision bf16: pass::bf16_x, bf16_d
     std::optional<core::bf16_scratch> bf16_s;  // and on bf16 kernels: pass::bf16_s
   };
