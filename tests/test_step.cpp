@@ -314,30 +314,34 @@ TEST_CASE("bf16 kernels: the products of the rounded operands, in another order 
 
 TEST_CASE("padded weights and operands: copies row by row, and the same bits from them",
           "[train][step]") {
-  // Layers after the first with n_in a multiple of 64 get a copy of W with padded rows, and the
+  // Layers after the first with n_in a multiple of 1024 get a copy of W with padded rows, and the
   // weight gradients copy X and dZ so; the products read them with other row strides and must
   // give exactly what they give from W, X and dZ.
   data d = make_data(300);
-  d.spec.layers = {{.units = 64, .act = activation::tanh},
-                   {.units = 128, .act = activation::relu},
+  d.spec.layers = {{.units = 1024, .act = activation::tanh},
                    {.units = 64, .act = activation::relu},
+                   {.units = 1024, .act = activation::relu},
                    {.units = 4, .act = activation::identity}};
   const auto net = tmlp::core::network::from_spec(d.spec);
   d.params.resize(net.n_params);
   tmlp::core::init_params(net, d.spec, d.params.data());
-  CHECK(net.layers[0].pad_offset == tmlp::core::no_offset);
   std::size_t n_padded = 0;
-  for (std::size_t i = 1; i < net.layers.size(); ++i) {
+  for (std::size_t i = 0; i < net.layers.size(); ++i) {
     const auto& l = net.layers[i];
+    CAPTURE(i);
+    if (i == 0 || i == 2) {
+      CHECK(l.pad_offset == tmlp::core::no_offset);
+      continue;
+    }
     CHECK(l.pad_offset == n_padded);
-    CHECK(l.pad_ld == l.n_in + 16);
+    CHECK(l.pad_ld == 1024 + 16);
     n_padded += l.n_out * l.pad_ld;
   }
   REQUIRE(net.n_padded == n_padded);
   std::vector<float> padded(net.n_padded, -1.0f);
   tbb::task_arena(2).execute([&] { tmlp::core::pad_weights(net, d.params.data(), padded.data()); });
-  for (std::size_t i = 1; i < net.layers.size(); ++i) {
-    const auto& l = net.layers[i];
+  for (const auto& l : net.layers) {
+    if (l.pad_offset == tmlp::core::no_offset) continue;
     for (std::size_t r = 0; r < l.n_out; ++r)
       REQUIRE(std::equal(padded.begin() + l.pad_offset + r * l.pad_ld,
                          padded.begin() + l.pad_offset + r * l.pad_ld + l.n_in,
@@ -349,7 +353,7 @@ TEST_CASE("padded weights and operands: copies row by row, and the same bits fro
   const bool accumulate = GENERATE(false, true);
   CAPTURE(tmlp::blas::name(on), accumulate);
   const auto& k = tmlp::kernels::active();
-  for (std::size_t i = 1; i < net.layers.size(); ++i) {
+  for (std::size_t i = 0; i < net.layers.size(); ++i) {
     const auto& l = net.layers[i];
     const std::size_t rows = 64;
     std::vector<float> x(rows * l.n_in), dz(rows * l.n_out);
@@ -362,10 +366,12 @@ TEST_CASE("padded weights and operands: copies row by row, and the same bits fro
     tmlp::core::linear_backward(k, l, d.params.data(), rows, x.data(), dz2.data(), g2.data(),
                                 dx2.data(), accumulate, false, padded.data(), scratch.data());
     // The weight gradient read X and dZ from the scratch, copied with padded rows.
-    const std::size_t ld_x = l.n_in + 16, ld_z = l.n_out % 64 == 0 ? l.n_out + 16 : l.n_out;
+    const std::size_t ld_x = l.n_in == 1024 ? 1040 : l.n_in,
+                      ld_z = l.n_out == 1024 ? 1040 : l.n_out;
     for (std::size_t r = 0; r < rows; ++r) {
-      REQUIRE(std::equal(x.begin() + r * l.n_in, x.begin() + (r + 1) * l.n_in,
-                         scratch.begin() + r * ld_x));
+      if (ld_x != l.n_in)
+        REQUIRE(std::equal(x.begin() + r * l.n_in, x.begin() + (r + 1) * l.n_in,
+                           scratch.begin() + r * ld_x));
       if (ld_z != l.n_out)
         REQUIRE(std::equal(dz.begin() + r * l.n_out, dz.begin() + (r + 1) * l.n_out,
                            scratch.begin() + rows * ld_x + r * ld_z));
@@ -374,6 +380,7 @@ TEST_CASE("padded weights and operands: copies row by row, and the same bits fro
     CHECK(std::memcmp(dx1.data(), dx2.data(), dx1.size() * sizeof(float)) == 0);
     CHECK(std::memcmp(g1.data(), g2.data(), g1.size() * sizeof(float)) == 0);
     // And they do read the copy: from zeros, dX is what it held (or zero).
+    if (l.pad_offset == tmlp::core::no_offset) continue;
     const std::vector<float> zeros(net.n_padded, 0.0f);
     std::fill(dx2.begin(), dx2.end(), 0.5f);
     tmlp::core::linear_backward(k, l, d.params.data(), rows, x.data(), dz.data(), g2.data(),

@@ -7,9 +7,9 @@
 //
 // The products run as the training step runs them on the backend: with libxsmm, the forward
 // product multiplies from W transposed, rows transposed_stride(n_out) apart, the input gradient
-// from W with rows transposed_stride(n_in) apart (both made once per step there, so not timed
-// here), and the weight gradient from dZ and X with rows as far apart (copied per product
-// there, which is not timed here either).
+// from W with rows padded_stride(n_in) apart (both made once per step there, so not timed
+// here), and the weight gradient from dZ and X with rows padded_stride(n_out) and (n_in) apart
+// (copied per product there, which is not timed here either).
 #pragma once
 
 #include <cstddef>
@@ -23,7 +23,7 @@ namespace tmlp::blas {
 struct gemm_layer {
   backend on;
   std::size_t rows, n_in, n_out;
-  // On libxsmm: ld_in, ld_out = transposed_stride(n_in), (n_out); wp is W with rows ld_in
+  // On libxsmm: ld_in, ld_out = padded_stride(n_in), (n_out); wp is W with rows ld_in
   // apart, xp and zp are X and Z with rows ld_in and ld_out apart.
   std::size_t ld_in, ld_out;
   std::vector<float> x, w, wt, z, dw, dx, wp, xp, zp;
@@ -32,8 +32,8 @@ struct gemm_layer {
         rows(r),
         n_in(i),
         n_out(o),
-        ld_in(b == backend::libxsmm ? transposed_stride(i) : i),
-        ld_out(b == backend::libxsmm ? transposed_stride(o) : o),
+        ld_in(b == backend::libxsmm ? padded_stride(i) : i),
+        ld_out(b == backend::libxsmm ? padded_stride(o) : o),
         x(r * i, 0.5f),
         w(o * i, 0.01f),
         wt(transposed_stride(o) * i, 0.01f),

@@ -30,9 +30,9 @@ struct dense_layer {
   // (blas::transposed_stride).
   std::size_t t_offset = 0, t_proj_offset = no_offset, t_ld = 0;
   // In the padded copy of the weights (pass::padded): W at pad_offset, rows pad_ld floats apart
-  // (blas::transposed_stride), for the input-gradient product dZ·W. Only layers after the first
-  // with more than one output and n_in a multiple of 64 have one (no_offset: none): their rows,
-  // a multiple of 256 bytes apart, would fall on a few cache sets.
+  // (blas::padded_stride), for the input-gradient product dZ·W. Only layers after the first
+  // with more than one output and n_in a multiple of 1024 have one (no_offset: none): their
+  // rows, a multiple of 4 KB apart, would fall on a few cache sets.
   std::size_t pad_offset = no_offset, pad_ld = 0;
   // Batch norm: gain, shift, running mean, running variance (n_out each), else no_offset; and
   // where its units start in the per-batch statistics (core/batch_norm.hpp, batch_stats).

@@ -46,7 +46,7 @@ const float* with_stride(std::size_t rows, std::size_t cols, const float* m, std
 }  // namespace
 
 std::size_t padded_rows_room(const dense_layer& l) noexcept {
-  return blas::transposed_stride(l.n_in) + blas::transposed_stride(l.n_out);
+  return blas::padded_stride(l.n_in) + blas::padded_stride(l.n_out);
 }
 
 void linear_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
@@ -59,8 +59,8 @@ void linear_backward(const kernels::kernel_table& k, const dense_layer& l, const
   // dW = dZᵀ·X: (n_out x rows)·(rows x n_in); from copies with padded rows where they would
   // otherwise fall on a few cache sets.
   const bool copy = scratch != nullptr && rows > 1 && l.n_out > 1;
-  const std::size_t ld_x = copy ? blas::transposed_stride(l.n_in) : l.n_in;
-  const std::size_t ld_z = copy ? blas::transposed_stride(l.n_out) : l.n_out;
+  const std::size_t ld_x = copy ? blas::padded_stride(l.n_in) : l.n_in;
+  const std::size_t ld_z = copy ? blas::padded_stride(l.n_out) : l.n_out;
   const float* xs = with_stride(rows, l.n_in, x, ld_x, scratch);
   const float* zs = with_stride(rows, l.n_out, d_z, ld_z, copy ? scratch + rows * ld_x : nullptr);
   blas::sgemm(true, false, l.n_out, l.n_in, rows, 1.0f, zs, ld_z, xs, ld_x, 0.0f,

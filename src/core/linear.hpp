@@ -24,7 +24,7 @@ void linear_forward(const dense_layer& l, const float* params, std::size_t rows,
 // n_in; added to what it holds if accumulate_dx, skipped if d_x is nullptr), from the copy of W
 // in padded (pass::padded) where the layer has one. scratch: nullptr, or room for rows x
 // padded_rows_room(l) floats, where dW's operands are copied with padded rows if their rows are
-// a multiple of 64 floats apart (and the product has no dimension of 1).
+// a multiple of 1024 floats apart (blas::padded_stride; and the product has no dimension of 1).
 void linear_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
                      std::size_t rows, const float* x, float* d_z, float* grads, float* d_x,
                      bool accumulate_dx, bool round_d_z = false, const float* padded = nullptr,

@@ -267,8 +267,8 @@ network network::from_spec(const model_spec& spec) {
       l.t_proj_offset = net.n_transposed;
       net.n_transposed += l.n_in * l.t_ld;
     }
-    if (!net.layers.empty() && l.n_out > 1 && blas::transposed_stride(l.n_in) != l.n_in) {
-      l.pad_ld = blas::transposed_stride(l.n_in);
+    if (!net.layers.empty() && l.n_out > 1 && blas::padded_stride(l.n_in) != l.n_in) {
+      l.pad_ld = blas::padded_stride(l.n_in);
       l.pad_offset = net.n_padded;
       net.n_padded += l.n_out * l.pad_ld;
     }
