@@ -185,7 +185,10 @@ CLI::App* add_bench_command(CLI::App& app, bench_options& o) {
       ->capture_default_str();
   b->add_option("--shard-rows", o.shard_rows,
                 "Rows per shard while training, as tmlp train's --shard-rows (default 64)")
-      ->check(CLI::PositiveNumber);
+      ->check([](const std::string& v) {
+        return v.find_first_not_of('0') == std::string::npos ? std::string("0; expected >= 1")
+                                                             : std::string();
+      });
   b->add_option("--threads", o.threads,
                 "Thread counts, comma-separated, or auto: powers of two up to the cores, and the "
                 "cores")

@@ -104,6 +104,15 @@ TMLP_SIMD=scalar "$tmlp" bench --inputs 4 --layers 8 --rows 500 --batch-size 50 
 assert r["config"]["precision"] == "bf16" and r["threads"][0]["train"]["samples_per_s"]["median"] > 0, r' \
     "$work/bf.json"
 check "bench --precision bf16 trains and reports it" $?
+# --shard-rows cuts the batch as tmlp train's does: 200 rows of 25 are 8 shards, of 100 are 2.
+for rows_shards in 25:8 100:2; do
+  "$tmlp" bench --inputs 4 --layers 8 --rows 1000 --batch-size 200 --threads 1 --repeats 1 \
+    --min-time 0.01 --mode train --quiet --shard-rows "${rows_shards%:*}" --json "$work/sr.json" \
+    && "$python" -c 'import json,sys; r=json.load(open(sys.argv[1]));
+assert r["config"]["shard_rows"] == int(sys.argv[2]) and r["threads"][0]["n_shards"] == int(sys.argv[3]), r' \
+      "$work/sr.json" "${rows_shards%:*}" "${rows_shards#*:}"
+  check "bench --shard-rows ${rows_shards%:*} gives ${rows_shards#*:} shards and reports it" $?
+done
 
 # The named configurations: --list prints one row each; --list --json gives each one's fields,
 # the same as those `tmlp bench NAME` reports running (but rows, set small here).
@@ -146,6 +155,7 @@ bench_error "bad --threads list" "--threads: '1,two'" A --threads 1,two
 bench_error "zero thread count" "--threads: '0,2'" --threads 0,2
 bench_error "bad --mode" "--mode" C --mode fast
 bench_error "bad --precision" "--precision: unknown 'fp16'" C --precision fp16
+bench_error "zero --shard-rows" "--shard-rows: 0; expected >= 1" C --shard-rows 0
 bench_error "--csv into a missing folder" "--csv: the folder" C --csv "$work/missing/b.csv"
 
 finish
