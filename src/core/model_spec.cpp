@@ -217,6 +217,25 @@ void validate(const model_spec& spec) {
 
 namespace core {
 
+namespace {
+// Where layer l's matrices go in the copies the GEMM backend may read: the transposed weights
+// (dense_layer::t_offset) and the padded ones (pad_offset).
+void place_copies(network& net, dense_layer& l) {
+  l.t_ld = blas::transposed_stride(l.n_out);
+  l.t_offset = net.n_transposed;
+  net.n_transposed += l.n_in * l.t_ld;
+  if (l.proj_offset != no_offset) {
+    l.t_proj_offset = net.n_transposed;
+    net.n_transposed += l.n_in * l.t_ld;
+  }
+  if (!net.layers.empty() && l.n_out > 1 && blas::padded_stride(l.n_in) != l.n_in) {
+    l.pad_ld = blas::padded_stride(l.n_in);
+    l.pad_offset = net.n_padded;
+    net.n_padded += l.n_out * l.pad_ld;
+  }
+}
+}  // namespace
+
 network network::from_spec(const model_spec& spec) {
   validate(spec);
   network net;
@@ -260,18 +279,7 @@ network network::from_spec(const model_spec& spec) {
       net.n_bn_units += l.n_out;
       net.bn_layers.push_back(net.layers.size());
     }
-    l.t_ld = blas::transposed_stride(l.n_out);
-    l.t_offset = net.n_transposed;
-    net.n_transposed += l.n_in * l.t_ld;
-    if (l.proj_offset != no_offset) {
-      l.t_proj_offset = net.n_transposed;
-      net.n_transposed += l.n_in * l.t_ld;
-    }
-    if (!net.layers.empty() && l.n_out > 1 && blas::padded_stride(l.n_in) != l.n_in) {
-      l.pad_ld = blas::padded_stride(l.n_in);
-      l.pad_offset = net.n_padded;
-      net.n_padded += l.n_out * l.pad_ld;
-    }
+    place_copies(net, l);
     net.layers.push_back(l);
     net.max_width = std::max(net.max_width, s.units);
     n_in = s.units;

@@ -91,6 +91,17 @@ const shard_plan& gradient_engine::plan_for(std::size_t batch) noexcept {
   return plan_;
 }
 
+void gradient_engine::prepare_weights(const kernels::kernel_table& k, const float* params) {
+  const auto t_prep = clock_type::now();
+  const float* bf16 = bf16_params_.empty() ? nullptr : bf16_params_.data();
+  if (bf16 != nullptr) core::round_weights_bf16(k, net_, params, bf16_params_.data());
+  if (bf16_weights_) bf16_weights_->prepare(k, params);
+  const float* from = bf16 != nullptr ? bf16 : params;
+  if (!transposed_.empty()) core::transpose_weights(k, net_, from, transposed_.data());
+  if (!padded_.empty()) core::pad_weights(net_, from, padded_.data());
+  if (bf16 != nullptr || !transposed_.empty()) t_prepare_ += seconds_since(t_prep);
+}
+
 void gradient_engine::run_shards(const kernels::kernel_table& k, const float* params,
                                  const row_source& x, const float* y, const float* w,
                                  const std::uint32_t* idx, std::uint64_t dropout_key) {
@@ -99,17 +110,10 @@ void gradient_engine::run_shards(const kernels::kernel_table& k, const float* pa
   const std::span<core::workspace* const> wss(ws_.data(), plan.n_shards);
   // This process's shards: all of them, or its rank's range.
   const std::size_t first = ranks_.begin(rank()), n_local = ranks_.count(rank());
-  // The weights as the products read them, once per step, before any shard does.
-  const auto t_prep = clock_type::now();
+  prepare_weights(k, params);
   const float* bf16 = bf16_params_.empty() ? nullptr : bf16_params_.data();
-  if (bf16 != nullptr) core::round_weights_bf16(k, net_, params, bf16_params_.data());
-  if (bf16_weights_) bf16_weights_->prepare(k, params);
   const float* transposed = transposed_.empty() ? nullptr : transposed_.data();
-  if (transposed != nullptr)
-    core::transpose_weights(k, net_, bf16 != nullptr ? bf16 : params, transposed_.data());
   const float* padded = padded_.empty() ? nullptr : padded_.data();
-  if (padded != nullptr) core::pad_weights(net_, bf16 != nullptr ? bf16 : params, padded_.data());
-  if (bf16 != nullptr || transposed != nullptr) t_prepare_ += seconds_since(t_prep);
   auto pass_of = [&](shard& sh, std::size_t s, const core::dropout_context& drop) {
     core::pass p{k,       params,        plan.size(s), sh.ws, net_.has_dropout ? &drop : nullptr,
                  &stats_, sh.grad.data()};

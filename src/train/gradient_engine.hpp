@@ -171,6 +171,9 @@ class gradient_engine {
   // Clamps g[0..len) to [-clip_value, clip_value] (if on); returns the sum of the squares.
   double clip_square(float* g, std::size_t len) const noexcept;
 
+  // The weights as the products read them (bf16 roundings, transposed and padded copies), once
+  // per step, before any shard runs.
+  void prepare_weights(const kernels::kernel_table& k, const float* params);
   // Forward and backward of shard s's rows through the network, segment by segment.
   void run_shards(const kernels::kernel_table& k, const float* params, const row_source& x,
                   const float* y, const float* w, const std::uint32_t* idx,
