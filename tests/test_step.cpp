@@ -401,3 +401,59 @@ TEST_CASE("padded weights and operands: copies row by row, and the same bits fro
     CHECK(std::memcmp(first.data(), g.data(), g.size() * sizeof(float)) == 0);
   }
 }
+
+TEST_CASE("bf16 kernels: each step prepares the fp32 roundings of every layer it falls back on",
+          "[train][step][bf16]") {
+  // A step whose shards all have bf16 kernels for a layer leaves that layer's roundings (and
+  // their transposed copy) as the last step made them. One engine runs a batch of one row (every
+  // layer falls back) with other parameters first, then batches whose fallbacks are the
+  // one-output layer and the projection only: each must give the bits of a fresh engine, and
+  // what the fp32 products of the same roundings give (within their summation error).
+  std::optional<tmlp::blas::backend_scope> gemm(tmlp::blas::backend::libxsmm);
+  const tmlp::blas::bf16_reference_scope reference;
+  data d = make_data(300);
+  d.spec.layers[1].residual = true;  // 40 -> 24: a projection
+  d.spec.layers.push_back({.units = 1, .act = activation::identity});
+  d.spec.loss = tmlp::loss_kind::mse;
+  const auto net = tmlp::core::network::from_spec(d.spec);
+  d.params.resize(net.n_params);
+  tmlp::core::init_params(net, d.spec, d.params.data());
+  std::vector<float> other = d.params;
+  for (float& v : other) v = 0.5f * v + 0.01f;
+  const auto& k = tmlp::kernels::active();
+  auto step = [&](tmlp::train::gradient_engine& e, const std::vector<float>& params,
+                  std::size_t batch) {
+    std::vector<float> g(net.n_params);
+    tbb::task_arena(2).execute([&] {
+      e.compute(k, params.data(), {d.x.data(), d.n, 13}, d.y.data(), d.w.data(), d.idx.data(),
+                batch, g.data(), 0);
+    });
+    return g;
+  };
+  for (const std::size_t batch : {64, 200, 300}) {
+    CAPTURE(batch);
+    tmlp::train::gradient_engine used(net, 300, 16, 64, 0.0f, tmlp::gemm_precision::bf16);
+    (void)step(used, other, 1);
+    const auto g = step(used, d.params, batch);
+    tmlp::train::gradient_engine fresh(net, 300, 16, 64, 0.0f, tmlp::gemm_precision::bf16);
+    const auto want = step(fresh, d.params, batch);
+    CHECK(std::memcmp(g.data(), want.data(), g.size() * sizeof(float)) == 0);
+    gemm.emplace(tmlp::blas::backend::openblas);
+    tmlp::train::gradient_engine rounded(net, 300, 16, 64, 0.0f, tmlp::gemm_precision::bf16);
+    const auto near = step(rounded, d.params, batch);
+    gemm.emplace(tmlp::blas::backend::libxsmm);
+    double scale = 0.0;
+    for (float v : near) scale = std::max(scale, std::fabs(double(v)));
+    for (std::size_t i = 0; i < g.size(); ++i) {
+      CAPTURE(i);
+      REQUIRE(g[i] == Approx(near[i]).margin(1e-5 * scale));
+    }
+  }
+  // Which layers a step falls back on: one-output layers, projections, one-row shards.
+  for (const auto& l : net.layers) {
+    CAPTURE(l.n_in, l.n_out);
+    CHECK_FALSE(tmlp::core::bf16_kernels_cover(l, 1));
+    CHECK(tmlp::core::bf16_kernels_cover(l, 16) ==
+          (l.n_out > 1 && l.proj_offset == tmlp::core::no_offset));
+  }
+}

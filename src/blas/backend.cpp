@@ -142,6 +142,13 @@ bool bgemm(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* a, 
   return reference_bgemm(m, n, k, a, lda, b_pairs, beta, c, ldc);
 }
 
+bool bgemm_runs(std::size_t m, std::size_t n, std::size_t k, std::size_t lda, float beta,
+                std::size_t ldc) noexcept {
+  if (!bf16_kernels()) return false;
+  if (detail::xsmm_has_bf16()) return detail::xsmm_bgemm_runs(m, n, k, lda, beta, ldc);
+  return m != 1 && n != 1 && k % 2 == 0;  // reference_bgemm's limits
+}
+
 bf16_reference_scope::bf16_reference_scope() noexcept {
   reference_scopes.fetch_add(1, std::memory_order_relaxed);
 }

@@ -80,6 +80,10 @@ bool bf16_kernels() noexcept;
 bool bgemm_may_run(std::size_t m, std::size_t n) noexcept;
 bool bgemm(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* a, std::size_t lda,
            const std::uint16_t* b_pairs, float beta, float* c, std::size_t ldc) noexcept;
+// What bgemm would return for a product of that shape, without running it: the same answer on
+// every call (the kernel is generated here if it is not yet).
+bool bgemm_runs(std::size_t m, std::size_t n, std::size_t k, std::size_t lda, float beta,
+                std::size_t ldc) noexcept;
 
 // Tests: while one lives (and libxsmm has no bf16 kernels here), bf16_kernels() is true and
 // bgemm runs on a plain loop, fp32 sums in the order of k, with libxsmm's limits (false for a

@@ -74,13 +74,14 @@ void linear_backward(const kernels::kernel_table& k, const dense_layer& l, const
 }
 
 void transpose_weights(const kernels::kernel_table& k, const network& net, const float* params,
-                       float* out) noexcept {
+                       float* out, const char* only) noexcept {
   // Tasks: strips of 64 columns of each matrix (each layer's W, then its projection, if any), so
   // a wide layer's copy spreads over the workers. Columns c0..c1 of W are rows c0..c1 of Wᵀ:
   // each task writes one contiguous range (whole rows), rather than a slice of every row.
   constexpr std::size_t strip = 64;
   auto strips = [&](std::size_t offset, const dense_layer& l) {
-    return offset == no_offset ? std::size_t{0} : (l.n_in + strip - 1) / strip;
+    const bool skip = only != nullptr && only[&l - net.layers.data()] == 0;
+    return offset == no_offset || skip ? std::size_t{0} : (l.n_in + strip - 1) / strip;
   };
   std::size_t n_tasks = 0;
   for (const dense_layer& l : net.layers)
@@ -99,6 +100,16 @@ void transpose_weights(const kernels::kernel_table& k, const network& net, const
         return;
       }
   });
+}
+
+bool bf16_kernels_cover(const dense_layer& l, std::size_t rows) noexcept {
+  if (l.proj_offset != no_offset) return false;
+  // As linear_op::forward_bf16 and backward_bf16 call bgemm.
+  const std::size_t k = even(l.n_in), kd = even(l.n_out);
+  const float beta = l.residual ? 1.0f : 0.0f;
+  return blas::bgemm_may_run(rows, l.n_out) &&
+         blas::bgemm_runs(rows, l.n_out, k, k, 1.0f, l.n_out) &&
+         blas::bgemm_may_run(rows, l.n_in) && blas::bgemm_runs(rows, l.n_in, kd, kd, beta, l.n_in);
 }
 
 void pad_weights(const network& net, const float* params, float* out) noexcept {
@@ -123,13 +134,15 @@ void pad_weights(const network& net, const float* params, float* out) noexcept {
 }
 
 void round_weights_bf16(const kernels::kernel_table& k, const network& net, const float* params,
-                        float* out) noexcept {
-  std::copy(params, params + net.n_dense_params, out);
-  // Task 2i: layer i's W; task 2i + 1: its projection, if any.
+                        float* out, const char* only) noexcept {
+  if (only == nullptr) std::copy(params, params + net.n_dense_params, out);
+  // Task 2i: layer i's W (and b, with only); task 2i + 1: its projection, if any.
   parallel_for_index(2 * net.layers.size(), [&](std::size_t t) {
     const dense_layer& l = net.layers[t / 2];
+    if (only != nullptr && only[t / 2] == 0) return;
     const std::size_t offset = t % 2 == 0 ? l.w_offset : l.proj_offset;
     if (offset != no_offset) k.round_bf16(l.n_out * l.n_in, params + offset, out + offset);
+    if (only != nullptr && t % 2 == 0) std::copy_n(params + l.b_offset, l.n_out, out + l.b_offset);
   });
 }
 

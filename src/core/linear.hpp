@@ -7,6 +7,8 @@
 
 namespace tmlp::core {
 
+struct network;
+
 // x: rows x n_in; z: rows x n_out, out. The bias is written into Z first and the GEMM adds
 // X·Wᵀ to it (beta 1), which spares OpenBLAS its pass zeroing Z. With split_outputs (inference
 // on one row), a layer of at least split_min_weights weights computes its outputs in fixed
@@ -29,6 +31,12 @@ void linear_backward(const kernels::kernel_table& k, const dense_layer& l, const
                      std::size_t rows, const float* x, float* d_z, float* grads, float* d_x,
                      bool accumulate_dx, bool round_d_z = false, const float* padded = nullptr,
                      float* scratch = nullptr) noexcept;
+// Whether a pass of `rows` rows on bf16 kernels (pass::bf16_w) runs layer l's forward and
+// input-gradient products on them and l has no residual projection: then no op reads l's W, b
+// or P in pass::bf16_params, nor its copies in pass::transposed, and a step need not make them.
+// It asks blas::bgemm_may_run and blas::bgemm_runs what the linear op's bgemm calls will get.
+bool bf16_kernels_cover(const dense_layer& l, std::size_t rows) noexcept;
+
 // Floats per row linear_backward's scratch needs for layer l.
 std::size_t padded_rows_room(const dense_layer& l) noexcept;
 

@@ -91,8 +91,10 @@ const float* forward(const kernels::kernel_table& k, const network& net, const f
 // The weight matrices of params (each linear layer's W, each residual projection), transposed
 // by k.transpose into out (n_transposed values) at their t_offset and t_proj_offset, rows t_ld
 // apart, for pass::transposed. Strips of columns run in parallel in the caller's arena.
+// only: nullptr, or one flag per layer: the layers to transpose (the others' copies are left
+// as they were).
 void transpose_weights(const kernels::kernel_table& k, const network& net, const float* params,
-                       float* out) noexcept;
+                       float* out, const char* only = nullptr) noexcept;
 
 // The linear layers' weight matrices of params that have a padded copy (dense_layer::pad_offset)
 // copied into out (n_padded values), rows pad_ld apart, for pass::padded. Blocks of rows run in
@@ -101,8 +103,9 @@ void pad_weights(const network& net, const float* params, float* out) noexcept;
 
 // pass::bf16_params: out (n_dense_params values) = params with each weight matrix (as above)
 // rounded to bfloat16 by k.round_bf16. The matrices run in parallel in the caller's arena.
+// only: nullptr, or one flag per layer: then just those layers' W, b and P are written.
 void round_weights_bf16(const kernels::kernel_table& k, const network& net, const float* params,
-                        float* out) noexcept;
+                        float* out, const char* only = nullptr) noexcept;
 
 // Training passes, segment by segment (p.stats set when the network has batch norm). The
 // forward of segment s starts from x (s = 0) or where segment s - 1 stopped, and returns its

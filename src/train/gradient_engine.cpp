@@ -79,6 +79,7 @@ gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch
     }
     if (blas::bf16_kernels()) {
       bf16_weights_.emplace(net);
+      bf16_fallback_.resize(net.layers.size());
       for (shard& sh : shards_) sh.bf16_s.emplace(max_rows, net.max_width);
     }
   }
@@ -94,10 +95,23 @@ const shard_plan& gradient_engine::plan_for(std::size_t batch) noexcept {
 void gradient_engine::prepare_weights(const kernels::kernel_table& k, const float* params) {
   const auto t_prep = clock_type::now();
   const float* bf16 = bf16_params_.empty() ? nullptr : bf16_params_.data();
-  if (bf16 != nullptr) core::round_weights_bf16(k, net_, params, bf16_params_.data());
-  if (bf16_weights_) bf16_weights_->prepare(k, params);
+  const char* only = nullptr;
+  if (bf16_weights_) {
+    bf16_weights_->prepare(k, params);
+    // The fp32 roundings and their transposed copy only for the layers with a product this
+    // step runs without a bf16 kernel (a shard of one row, one output, a projection).
+    const shard_plan& plan = plan_;
+    std::fill(bf16_fallback_.begin(), bf16_fallback_.end(), char{0});
+    for (std::size_t s = 0; s < plan.n_shards; ++s)
+      if (s == 0 || plan.size(s) != plan.size(s - 1))
+        for (std::size_t i = 0; i < net_.layers.size(); ++i)
+          bf16_fallback_[i] |=
+              static_cast<char>(!core::bf16_kernels_cover(net_.layers[i], plan.size(s)));
+    only = bf16_fallback_.data();
+  }
+  if (bf16 != nullptr) core::round_weights_bf16(k, net_, params, bf16_params_.data(), only);
   const float* from = bf16 != nullptr ? bf16 : params;
-  if (!transposed_.empty()) core::transpose_weights(k, net_, from, transposed_.data());
+  if (!transposed_.empty()) core::transpose_weights(k, net_, from, transposed_.data(), only);
   if (!padded_.empty()) core::pad_weights(net_, from, padded_.data());
   if (bf16 != nullptr || !transposed_.empty()) t_prepare_ += seconds_since(t_prep);
 }

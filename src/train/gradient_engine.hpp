@@ -195,6 +195,9 @@ class gradient_engine {
   // bf16 kernels (blas::bf16_kernels), the linear layers' weights as they read them, too.
   std::vector<float> bf16_params_;
   std::optional<core::bf16_weights> bf16_weights_;
+  // On bf16 kernels, per layer: whether this step's bf16_params_ and transposed_ hold its
+  // matrices (core::bf16_kernels_cover is false for one of its shard sizes).
+  std::vector<char> bf16_fallback_;
 
   // Several processes (train/reduce_ranks.cpp).
   communicator* comm_ = nullptr;
