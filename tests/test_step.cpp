@@ -338,6 +338,9 @@ TEST_CASE("padded weights and operands: copies row by row, and the same bits fro
     n_padded += l.n_out * l.pad_ld;
   }
   REQUIRE(net.n_padded == n_padded);
+  // Scratch for the weight gradients' copies only where a stride is padded.
+  for (const auto& l : net.layers) CHECK(tmlp::core::padded_rows_room(l) > 0);
+  CHECK(tmlp::core::padded_rows_room({.n_in = 256, .n_out = 512}) == 0);
   std::vector<float> padded(net.n_padded, -1.0f);
   tbb::task_arena(2).execute([&] { tmlp::core::pad_weights(net, d.params.data(), padded.data()); });
   for (const auto& l : net.layers) {

@@ -46,7 +46,8 @@ const float* with_stride(std::size_t rows, std::size_t cols, const float* m, std
 }  // namespace
 
 std::size_t padded_rows_room(const dense_layer& l) noexcept {
-  return blas::padded_stride(l.n_in) + blas::padded_stride(l.n_out);
+  const std::size_t in = blas::padded_stride(l.n_in), out = blas::padded_stride(l.n_out);
+  return in == l.n_in && out == l.n_out ? 0 : in + out;
 }
 
 void linear_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,

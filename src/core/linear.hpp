@@ -37,7 +37,7 @@ void linear_backward(const kernels::kernel_table& k, const dense_layer& l, const
 // It asks blas::bgemm_may_run and blas::bgemm_runs what the linear op's bgemm calls will get.
 bool bf16_kernels_cover(const dense_layer& l, std::size_t rows) noexcept;
 
-// Floats per row linear_backward's scratch needs for layer l.
+// Floats per row linear_backward's scratch needs for layer l (0: it copies nothing there).
 std::size_t padded_rows_room(const dense_layer& l) noexcept;
 
 }  // namespace tmlp::core

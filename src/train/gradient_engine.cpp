@@ -133,7 +133,7 @@ void gradient_engine::run_shards(const kernels::kernel_table& k, const float* pa
                  &stats_, sh.grad.data()};
     p.transposed = transposed;
     p.padded = padded;
-    if (padded != nullptr) p.pad_scratch = sh.pad_scratch.data();
+    if (!sh.pad_scratch.empty()) p.pad_scratch = sh.pad_scratch.data();
     if (bf16 != nullptr) {
       p.bf16_params = bf16;
       p.bf16_x = sh.bf16_x.data();
