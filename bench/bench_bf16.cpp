@@ -28,16 +28,17 @@ constexpr std::size_t rows = 64;
 void bm_operands(benchmark::State& state, std::size_t n_in, std::size_t n_out,
                  const tmlp::kernels::kernel_table* k) {
   const std::vector<float> x(rows * n_in, 0.5f), d(rows * n_out, 0.25f);
-  std::vector<bf16> left(even(rows) * even(std::max(n_in, n_out))), right(left.size());
+  std::vector<bf16> left(even(rows) * (even(std::max(n_in, n_out)) + 16)), right(left.size());
+  using tmlp::core::bf16_ld;
   // As the linear op converts them: not for a product with a dimension of 1, which runs on
   // the fp32 kernels (blas::bgemm_may_run).
   for (auto _ : state) {
     if (n_out > 1) {
-      tmlp::core::bf16_rows(*k, rows, n_in, x.data(), left.data(), even(n_in));  // forward
-      tmlp::core::bf16_transposed(*k, rows, n_out, d.data(), left.data(), even(rows));
-      tmlp::core::bf16_row_pairs(*k, rows, n_in, x.data(), right.data());  // weight gradient
+      tmlp::core::bf16_rows(*k, rows, n_in, x.data(), left.data(), bf16_ld(even(n_in)));  // fwd
+      tmlp::core::bf16_transposed(*k, rows, n_out, d.data(), left.data(), even(rows));    // dW
+      tmlp::core::bf16_row_pairs(*k, rows, n_in, x.data(), right.data(), bf16_ld(n_in));
     }
-    tmlp::core::bf16_rows(*k, rows, n_out, d.data(), left.data(), even(n_out));  // input grad.
+    tmlp::core::bf16_rows(*k, rows, n_out, d.data(), left.data(), bf16_ld(even(n_out)));  // dX
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(
@@ -60,10 +61,13 @@ void bm_gemm(benchmark::State& state, std::size_t n_in, std::size_t n_out, int k
   // kind 0: Z = X·Wᵀ, 1: dW += dZᵀ·X, 2: dX = dZ·W, with the operands' shapes of the step.
   const std::size_t m = kind == 1 ? n_out : rows, n = kind == 1 ? n_in : (kind == 0 ? n_out : n_in),
                     kk = kind == 0 ? even(n_in) : (kind == 1 ? even(rows) : even(n_out));
-  const std::vector<bf16> a(m * kk, 0x3f00), b(kk * n, 0x3c23);  // 0.5, about 0.01
+  // The step's strides: padded rows (core::bf16_ld) but for dZᵀ's.
+  const std::size_t lda = kind == 1 ? kk : tmlp::core::bf16_ld(kk), ldb = tmlp::core::bf16_ld(n);
+  const std::vector<bf16> a(m * lda, 0x3f00), b(kk * ldb, 0x3c23);  // 0.5, about 0.01
   std::vector<float> c(m * n, 0.0f);
   for (auto _ : state) {
-    if (!tmlp::blas::bgemm(m, n, kk, a.data(), kk, b.data(), kind == 1 ? 1.0f : 0.0f, c.data(), n))
+    if (!tmlp::blas::bgemm(m, n, kk, a.data(), lda, b.data(), ldb, kind == 1 ? 1.0f : 0.0f,
+                           c.data(), n))
       state.SkipWithError("no bf16 kernel for this shape");
     benchmark::ClobberMemory();
   }

@@ -56,20 +56,27 @@ TEST_CASE("bf16 operand layouts hold each value where the products read it", "[b
         REQUIRE(y[r * ld + c] == (c < cols ? at(r, c) : bf16{0}));
     CHECK(y.back() == sentinel);
   }
+  // Pairs of rows of ld pairs: the pairs past the matrix's are left as they are.
   SECTION("pairs of rows") {
-    std::vector<bf16> y(even(rows) * cols + 1, sentinel);
-    tmlp::core::bf16_row_pairs(k, rows, cols, x.data(), y.data());
+    const std::size_t ld = cols + GENERATE(0, 3);
+    std::vector<bf16> y(even(rows) * ld + 1, sentinel);
+    tmlp::core::bf16_row_pairs(k, rows, cols, x.data(), y.data(), ld);
     for (std::size_t r = 0; r < even(rows); ++r)
-      for (std::size_t c = 0; c < cols; ++c)
-        REQUIRE(y[(r / 2) * 2 * cols + 2 * c + r % 2] == (r < rows ? at(r, c) : bf16{0}));
+      for (std::size_t c = 0; c < ld; ++c)
+        REQUIRE(y[(r / 2) * 2 * ld + 2 * c + r % 2] == (c >= cols  ? sentinel
+                                                        : r < rows ? at(r, c)
+                                                                   : bf16{0}));
     CHECK(y.back() == sentinel);
   }
   SECTION("pairs of rows of the transpose") {
-    std::vector<bf16> y(even(cols) * rows + 1, sentinel);
-    tmlp::core::bf16_column_pairs(k, rows, cols, x.data(), y.data());
+    const std::size_t ld = rows + GENERATE(0, 3);
+    std::vector<bf16> y(even(cols) * ld + 1, sentinel);
+    tmlp::core::bf16_column_pairs(k, rows, cols, x.data(), y.data(), ld);
     for (std::size_t c = 0; c < even(cols); ++c)
-      for (std::size_t r = 0; r < rows; ++r)
-        REQUIRE(y[(c / 2) * 2 * rows + 2 * r + c % 2] == (c < cols ? at(r, c) : bf16{0}));
+      for (std::size_t r = 0; r < ld; ++r)
+        REQUIRE(y[(c / 2) * 2 * ld + 2 * r + c % 2] == (r >= rows  ? sentinel
+                                                        : c < cols ? at(r, c)
+                                                                   : bf16{0}));
     CHECK(y.back() == sentinel);
   }
   SECTION("transposed, padded") {
@@ -84,10 +91,12 @@ TEST_CASE("bf16 operand layouts hold each value where the products read it", "[b
 }
 
 TEST_CASE("bf16_weights: every layer's two copies, converted in blocks of rows", "[bf16]") {
-  // Layers wider than a block (64 rows), odd widths, and one output.
-  const tmlp::model_spec spec{.n_inputs = 13,
-                              .layers = {{.units = 131}, {.units = 70}, {.units = 1}},
-                              .loss = tmlp::loss_kind::mse};
+  // Layers wider than a block (64 rows), odd widths, one output, and 1024 inputs and outputs,
+  // whose pairs of rows are padded (bf16_ld).
+  const tmlp::model_spec spec{
+      .n_inputs = 13,
+      .layers = {{.units = 131}, {.units = 1024}, {.units = 70}, {.units = 1}},
+      .loss = tmlp::loss_kind::mse};
   const auto net = tmlp::core::network::from_spec(spec);
   const auto params = random_vec(net.n_params, 21);
   tmlp::core::bf16_weights w(net);
@@ -95,9 +104,12 @@ TEST_CASE("bf16_weights: every layer's two copies, converted in blocks of rows",
   const auto& k = tmlp::kernels::reference();
   for (const auto& l : net.layers) {
     CAPTURE(l.n_in, l.n_out);
-    std::vector<bf16> fwd(even(l.n_in) * l.n_out), bwd(even(l.n_out) * l.n_in);
-    tmlp::core::bf16_column_pairs(k, l.n_out, l.n_in, params.data() + l.w_offset, fwd.data());
-    tmlp::core::bf16_row_pairs(k, l.n_out, l.n_in, params.data() + l.w_offset, bwd.data());
+    const std::size_t ld_f = tmlp::core::bf16_ld(l.n_out), ld_b = tmlp::core::bf16_ld(l.n_in);
+    CHECK(ld_f == (l.n_out == 1024 ? 1040 : l.n_out));
+    // The padding pairs hold zeros, as the room they were made in.
+    std::vector<bf16> fwd(even(l.n_in) * ld_f), bwd(even(l.n_out) * ld_b);
+    tmlp::core::bf16_column_pairs(k, l.n_out, l.n_in, params.data() + l.w_offset, fwd.data(), ld_f);
+    tmlp::core::bf16_row_pairs(k, l.n_out, l.n_in, params.data() + l.w_offset, bwd.data(), ld_b);
     CHECK(std::equal(fwd.begin(), fwd.end(), w.forward(l.w_offset)));
     CHECK(std::equal(bwd.begin(), bwd.end(), w.backward(l.w_offset)));
   }
@@ -119,21 +131,21 @@ TEST_CASE("bgemm multiplies bfloat16 operands with fp32 sums", "[blas][bf16]") {
       GENERATE(shape{64, 256, 28}, shape{64, 28, 256}, shape{256, 28, 64}, shape{64, 300, 300},
                shape{33, 10, 1024}, shape{10, 1024, 34}, shape{3, 5, 2}, shape{65, 17, 66});
   const float beta = GENERATE(0.0f, 1.0f);
-  const std::size_t lda = s.k + GENERATE(0, 6);
-  CAPTURE(s.m, s.n, s.k, beta, lda);
-  std::vector<bf16> a(s.m * lda), b(s.k * s.n);
+  const std::size_t lda = s.k + GENERATE(0, 6), ldb = s.n + GENERATE(0, 16);
+  CAPTURE(s.m, s.n, s.k, beta, lda, ldb);
+  std::vector<bf16> a(s.m * lda), b(s.k * ldb);
   const auto av = random_vec(a.size(), 11), bv = random_vec(b.size(), 12);
   for (std::size_t i = 0; i < a.size(); ++i) a[i] = one(av[i]);
   for (std::size_t i = 0; i < b.size(); ++i) b[i] = one(bv[i]);
   const auto c0 = random_vec(s.m * s.n, 13);
   std::vector<float> c = c0;
-  REQUIRE(tmlp::blas::bgemm(s.m, s.n, s.k, a.data(), lda, b.data(), beta, c.data(), s.n));
+  REQUIRE(tmlp::blas::bgemm(s.m, s.n, s.k, a.data(), lda, b.data(), ldb, beta, c.data(), s.n));
   for (std::size_t i = 0; i < s.m; ++i)
     for (std::size_t j = 0; j < s.n; ++j) {
       double want = beta * c0[i * s.n + j], size = std::fabs(want);
       for (std::size_t p = 0; p < s.k; ++p) {
         const double t =
-            double(widen(a[i * lda + p])) * widen(b[(p / 2) * 2 * s.n + 2 * j + p % 2]);
+            double(widen(a[i * lda + p])) * widen(b[(p / 2) * 2 * ldb + 2 * j + p % 2]);
         want += t;
         size += std::fabs(t);
       }
@@ -150,10 +162,10 @@ TEST_CASE("bgemm declines what it has no kernel for and leaves C alone", "[blas]
   {
     const tmlp::blas::backend_scope gemm(tmlp::blas::backend::libxsmm);
     const tmlp::blas::bf16_reference_scope reference;
-    CHECK_FALSE(tmlp::blas::bgemm(1, 64, 8, a.data(), 8, b.data(), 0.0f, c.data(), 64));
-    CHECK_FALSE(tmlp::blas::bgemm(64, 1, 8, a.data(), 8, b.data(), 0.0f, c.data(), 1));
-    CHECK_FALSE(tmlp::blas::bgemm(64, 64, 7, a.data(), 8, b.data(), 0.0f, c.data(), 64));
-    CHECK(tmlp::blas::bgemm(64, 64, 8, a.data(), 8, b.data(), 1.0f, c.data(), 64));
+    CHECK_FALSE(tmlp::blas::bgemm(1, 64, 8, a.data(), 8, b.data(), 64, 0.0f, c.data(), 64));
+    CHECK_FALSE(tmlp::blas::bgemm(64, 1, 8, a.data(), 8, b.data(), 64, 0.0f, c.data(), 1));
+    CHECK_FALSE(tmlp::blas::bgemm(64, 64, 7, a.data(), 8, b.data(), 64, 0.0f, c.data(), 64));
+    CHECK(tmlp::blas::bgemm(64, 64, 8, a.data(), 8, b.data(), 64, 1.0f, c.data(), 64));
     for (float v : c) REQUIRE(v == 4.0f);  // 3 + 8 * 0.5 * 0.25
     std::fill(c.begin(), c.end(), 3.0f);
   }
@@ -161,6 +173,6 @@ TEST_CASE("bgemm declines what it has no kernel for and leaves C alone", "[blas]
   const tmlp::blas::backend_scope gemm(tmlp::blas::backend::openblas);
   const tmlp::blas::bf16_reference_scope reference;
   CHECK_FALSE(tmlp::blas::bf16_kernels());
-  CHECK_FALSE(tmlp::blas::bgemm(64, 64, 8, a.data(), 8, b.data(), 0.0f, c.data(), 64));
+  CHECK_FALSE(tmlp::blas::bgemm(64, 64, 8, a.data(), 8, b.data(), 64, 0.0f, c.data(), 64));
   for (float v : c) REQUIRE(v == 3.0f);
 }

@@ -108,14 +108,14 @@ std::atomic<int> reference_scopes{0};
 float widen(std::uint16_t v) noexcept { return std::bit_cast<float>(std::uint32_t{v} << 16); }
 
 bool reference_bgemm(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* a,
-                     std::size_t lda, const std::uint16_t* b_pairs, float beta, float* c,
-                     std::size_t ldc) noexcept {
+                     std::size_t lda, const std::uint16_t* b_pairs, std::size_t ldb, float beta,
+                     float* c, std::size_t ldc) noexcept {
   if (m == 1 || n == 1 || k % 2 != 0) return false;
   for (std::size_t i = 0; i < m; ++i)
     for (std::size_t j = 0; j < n; ++j) {
       float sum = 0.0f;
       for (std::size_t p = 0; p < k; ++p)
-        sum += widen(a[i * lda + p]) * widen(b_pairs[(p / 2) * 2 * n + 2 * j + p % 2]);
+        sum += widen(a[i * lda + p]) * widen(b_pairs[(p / 2) * 2 * ldb + 2 * j + p % 2]);
       c[i * ldc + j] = beta == 0.0f ? sum : c[i * ldc + j] + sum;
     }
   return true;
@@ -136,16 +136,18 @@ bool bgemm_may_run(std::size_t m, std::size_t n) noexcept {
 }
 
 bool bgemm(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* a, std::size_t lda,
-           const std::uint16_t* b_pairs, float beta, float* c, std::size_t ldc) noexcept {
+           const std::uint16_t* b_pairs, std::size_t ldb, float beta, float* c,
+           std::size_t ldc) noexcept {
   if (!bf16_kernels()) return false;
-  if (detail::xsmm_has_bf16()) return detail::xsmm_bgemm(m, n, k, a, lda, b_pairs, beta, c, ldc);
-  return reference_bgemm(m, n, k, a, lda, b_pairs, beta, c, ldc);
+  if (detail::xsmm_has_bf16())
+    return detail::xsmm_bgemm(m, n, k, a, lda, b_pairs, ldb, beta, c, ldc);
+  return reference_bgemm(m, n, k, a, lda, b_pairs, ldb, beta, c, ldc);
 }
 
-bool bgemm_runs(std::size_t m, std::size_t n, std::size_t k, std::size_t lda, float beta,
-                std::size_t ldc) noexcept {
+bool bgemm_runs(std::size_t m, std::size_t n, std::size_t k, std::size_t lda, std::size_t ldb,
+                float beta, std::size_t ldc) noexcept {
   if (!bf16_kernels()) return false;
-  if (detail::xsmm_has_bf16()) return detail::xsmm_bgemm_runs(m, n, k, lda, beta, ldc);
+  if (detail::xsmm_has_bf16()) return detail::xsmm_bgemm_runs(m, n, k, lda, ldb, beta, ldc);
   return m != 1 && n != 1 && k % 2 == 0;  // reference_bgemm's limits
 }
 

@@ -21,11 +21,11 @@ bool xsmm_sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::s
 // blas::bgemm on them: true when it has a kernel for the product (false leaves C alone).
 bool xsmm_has_bf16() noexcept;
 bool xsmm_bgemm(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* a,
-                std::size_t lda, const std::uint16_t* b_pairs, float beta, float* c,
-                std::size_t ldc) noexcept;
+                std::size_t lda, const std::uint16_t* b_pairs, std::size_t ldb, float beta,
+                float* c, std::size_t ldc) noexcept;
 // Whether xsmm_bgemm would run that product (generating its kernel if it has none yet).
-bool xsmm_bgemm_runs(std::size_t m, std::size_t n, std::size_t k, std::size_t lda, float beta,
-                     std::size_t ldc) noexcept;
+bool xsmm_bgemm_runs(std::size_t m, std::size_t n, std::size_t k, std::size_t lda, std::size_t ldb,
+                     float beta, std::size_t ldc) noexcept;
 // libxsmm's version and the instruction set it generates code for ("hsw", "skx", "cpx", ...).
 std::string xsmm_describe();
 // Whether that is AVX-512 or better (LIBXSMM_TARGET=hsw on an AVX-512 CPU: no).

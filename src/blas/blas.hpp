@@ -71,19 +71,21 @@ bool cpu_has_bf16() noexcept;
 // roundings of the operands (the same products, summed in another order).
 bool bf16_kernels() noexcept;
 // C (m x n, row stride ldc) = A · B + beta * C, beta 0 or 1 (0 never reads C). A: m x k
-// bfloat16 values (each a float's high 16 bits), row stride lda. B: k x n, as pairs of rows,
-// B[i][j] at b_pairs[(i / 2) * 2n + 2j + i % 2]. k even. Returns false, leaving C alone, when
+// bfloat16 values (each a float's high 16 bits), row stride lda. B: k x n, as pairs of rows of
+// ldb >= n pairs each, B[i][j] at b_pairs[(i / 2) * 2 ldb + 2j + i % 2]. k even. Returns false,
+// leaving C alone, when
 // bf16_kernels() is false or libxsmm has no kernel for the shape (the same answer on every
 // call): the caller then runs the fp32 product instead.
 // Whether bgemm may run an m x n product (bf16_kernels(), and no dimension of 1, which goes to
 // the fp32 kernels' matrix-vector paths): false spares the caller converting its operands.
 bool bgemm_may_run(std::size_t m, std::size_t n) noexcept;
 bool bgemm(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* a, std::size_t lda,
-           const std::uint16_t* b_pairs, float beta, float* c, std::size_t ldc) noexcept;
+           const std::uint16_t* b_pairs, std::size_t ldb, float beta, float* c,
+           std::size_t ldc) noexcept;
 // What bgemm would return for a product of that shape, without running it: the same answer on
 // every call (the kernel is generated here if it is not yet).
-bool bgemm_runs(std::size_t m, std::size_t n, std::size_t k, std::size_t lda, float beta,
-                std::size_t ldc) noexcept;
+bool bgemm_runs(std::size_t m, std::size_t n, std::size_t k, std::size_t lda, std::size_t ldb,
+                float beta, std::size_t ldc) noexcept;
 
 // Tests: while one lives (and libxsmm has no bf16 kernels here), bf16_kernels() is true and
 // bgemm runs on a plain loop, fp32 sums in the order of k, with libxsmm's limits (false for a

@@ -202,20 +202,20 @@ bool xsmm_has_bf16() noexcept { return bf16_target() != 0; }
 namespace {
 // The kernel xsmm_bgemm runs for the product, or nullptr.
 libxsmm_bsmmfunction bf16_kernel_for(std::size_t m, std::size_t n, std::size_t k, std::size_t lda,
-                                     float beta, std::size_t ldc) noexcept {
+                                     std::size_t ldb, float beta, std::size_t ldc) noexcept {
   if (!xsmm_has_bf16() || (beta != 0.0f && beta != 1.0f) || k % 2 != 0) return nullptr;
   // As xsmm_sgemm: a dimension of 1 is a matrix-vector product, and no cache blocking.
   if (m == 1 || n == 1 ||
       static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) > 0x1p26)
     return nullptr;
-  if (!fits(m) || !fits(n) || !fits(k) || !fits(lda) || !fits(ldc)) return nullptr;
+  if (!fits(m) || !fits(n) || !fits(k) || !fits(lda) || !fits(ldb) || !fits(ldc)) return nullptr;
   const auto i = [](std::size_t v) { return static_cast<std::int32_t>(v); };
   // Column-major: Cᵀ (n x m) = Bᵀ · Aᵀ, where B's pairs of rows are libxsmm's VNNI layout of
-  // its first operand (n x k, leading dimension n) and row-major A is its second (k x m).
+  // its first operand (n x k, leading dimension ldb) and row-major A is its second (k x m).
   const shape s{i(n),
                 i(m),
                 i(k),
-                i(n),
+                i(ldb),
                 i(lda),
                 i(ldc),
                 LIBXSMM_GEMM_FLAG_VNNI_A | (beta == 0.0f ? LIBXSMM_GEMM_FLAG_BETA_0 : 0)};
@@ -224,17 +224,17 @@ libxsmm_bsmmfunction bf16_kernel_for(std::size_t m, std::size_t n, std::size_t k
 }  // namespace
 
 bool xsmm_bgemm(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* a,
-                std::size_t lda, const std::uint16_t* b_pairs, float beta, float* c,
-                std::size_t ldc) noexcept {
-  const libxsmm_bsmmfunction fn = bf16_kernel_for(m, n, k, lda, beta, ldc);
+                std::size_t lda, const std::uint16_t* b_pairs, std::size_t ldb, float beta,
+                float* c, std::size_t ldc) noexcept {
+  const libxsmm_bsmmfunction fn = bf16_kernel_for(m, n, k, lda, ldb, beta, ldc);
   if (fn == nullptr) return false;
   fn(b_pairs, a, c);
   return true;
 }
 
-bool xsmm_bgemm_runs(std::size_t m, std::size_t n, std::size_t k, std::size_t lda, float beta,
-                     std::size_t ldc) noexcept {
-  return bf16_kernel_for(m, n, k, lda, beta, ldc) != nullptr;
+bool xsmm_bgemm_runs(std::size_t m, std::size_t n, std::size_t k, std::size_t lda, std::size_t ldb,
+                     float beta, std::size_t ldc) noexcept {
+  return bf16_kernel_for(m, n, k, lda, ldb, beta, ldc) != nullptr;
 }
 
 std::string xsmm_describe() {

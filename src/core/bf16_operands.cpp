@@ -17,9 +17,9 @@ void bf16_rows(const kernels::kernel_table& k, std::size_t rows, std::size_t col
 }
 
 void bf16_row_pairs(const kernels::kernel_table& k, std::size_t rows, std::size_t cols,
-                    const float* x, bf16* y) noexcept {
+                    const float* x, bf16* y, std::size_t ld) noexcept {
   for (std::size_t r = 0; r < rows; r += 2)
-    k.to_bf16_pairs(cols, x + r * cols, r + 1 < rows ? x + (r + 1) * cols : nullptr, y + r * cols);
+    k.to_bf16_pairs(cols, x + r * cols, r + 1 < rows ? x + (r + 1) * cols : nullptr, y + r * ld);
 }
 
 // The two layouts below move 32-bit pairs through a tile on the stack, so that each write is 16
@@ -32,7 +32,7 @@ namespace {
 
 // bf16_column_pairs of rows [r_begin, r_end) of x (rows x cols); r_begin a multiple of 16.
 void column_pairs(const kernels::kernel_table& k, std::size_t r_begin, std::size_t r_end,
-                  std::size_t rows, std::size_t cols, const float* x, bf16* y) noexcept {
+                  std::size_t cols, const float* x, bf16* y, std::size_t ld) noexcept {
   // Row r's columns 2p and 2p + 1, adjacent once converted, are the pair at (p, r).
   constexpr std::size_t chunk = 256;  // columns, even: pairs stay whole
   bf16 t[tile_pairs][chunk];
@@ -45,7 +45,7 @@ void column_pairs(const kernels::kernel_table& k, std::size_t r_begin, std::size
         if (nc % 2 != 0) t[i][nc] = 0;
       }
       for (std::size_t p = 0; p < (nc + 1) / 2; ++p) {
-        bf16* out = y + ((c0 / 2 + p) * rows + r0) * 2;
+        bf16* out = y + ((c0 / 2 + p) * ld + r0) * 2;
         for (std::size_t i = 0; i < nr; ++i) std::memcpy(out + 2 * i, &t[i][2 * p], 4);
       }
     }
@@ -55,8 +55,8 @@ void column_pairs(const kernels::kernel_table& k, std::size_t r_begin, std::size
 }  // namespace
 
 void bf16_column_pairs(const kernels::kernel_table& k, std::size_t rows, std::size_t cols,
-                       const float* x, bf16* y) noexcept {
-  column_pairs(k, 0, rows, rows, cols, x, y);
+                       const float* x, bf16* y, std::size_t ld) noexcept {
+  column_pairs(k, 0, rows, cols, x, y, ld);
 }
 
 void bf16_transposed(const kernels::kernel_table& k, std::size_t rows, std::size_t cols,
@@ -86,8 +86,9 @@ void bf16_transposed(const kernels::kernel_table& k, std::size_t rows, std::size
 bf16_weights::bf16_weights(const network& net) {
   std::size_t at = 0;
   for (const dense_layer& l : net.layers) {
-    matrices_.push_back({l.w_offset, l.n_out, l.n_in, at, at + even(l.n_in) * l.n_out});
-    at += even(l.n_in) * l.n_out + even(l.n_out) * l.n_in;
+    const std::size_t forward = even(l.n_in) * bf16_ld(l.n_out);
+    matrices_.push_back({l.w_offset, l.n_out, l.n_in, at, at + forward});
+    at += forward + even(l.n_out) * bf16_ld(l.n_in);
   }
   data_.resize(at);
 }
@@ -105,9 +106,10 @@ void bf16_weights::prepare(const kernels::kernel_table& k, const float* params) 
     const std::size_t r0 = t / 2 * block, r1 = std::min(m.n_out, r0 + block);
     const float* w = params + m.w_offset;
     if (t % 2 == 0)  // Wᵀ as pairs: rows r0..r1 of W are columns r0..r1 of it
-      column_pairs(k, r0, r1, m.n_out, m.n_in, w, data_.data() + m.forward);
+      column_pairs(k, r0, r1, m.n_in, w, data_.data() + m.forward, bf16_ld(m.n_out));
     else  // W as pairs
-      bf16_row_pairs(k, r1 - r0, m.n_in, w + r0 * m.n_in, data_.data() + m.backward + r0 * m.n_in);
+      bf16_row_pairs(k, r1 - r0, m.n_in, w + r0 * m.n_in,
+                     data_.data() + m.backward + r0 * bf16_ld(m.n_in), bf16_ld(m.n_in));
   });
 }
 

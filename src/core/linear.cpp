@@ -109,8 +109,9 @@ bool bf16_kernels_cover(const dense_layer& l, std::size_t rows) noexcept {
   const std::size_t k = even(l.n_in), kd = even(l.n_out);
   const float beta = l.residual ? 1.0f : 0.0f;
   return blas::bgemm_may_run(rows, l.n_out) &&
-         blas::bgemm_runs(rows, l.n_out, k, k, 1.0f, l.n_out) &&
-         blas::bgemm_may_run(rows, l.n_in) && blas::bgemm_runs(rows, l.n_in, kd, kd, beta, l.n_in);
+         blas::bgemm_runs(rows, l.n_out, k, bf16_ld(k), bf16_ld(l.n_out), 1.0f, l.n_out) &&
+         blas::bgemm_may_run(rows, l.n_in) &&
+         blas::bgemm_runs(rows, l.n_in, kd, bf16_ld(kd), bf16_ld(l.n_in), beta, l.n_in);
 }
 
 void pad_weights(const network& net, const float* params, float* out) noexcept {
@@ -188,13 +189,13 @@ class linear_op final : public op {
   // Z = b + X·Wᵀ on a bf16 kernel; false (Z unfinished) when there is none for the shape.
   bool forward_bf16(const pass& p, const float* in, float* z) const noexcept {
     if (!blas::bgemm_may_run(p.rows, l_.n_out)) return false;
-    const std::size_t k = even(l_.n_in);
+    const std::size_t k = even(l_.n_in), lda = bf16_ld(k);
     bf16* x = p.bf16_s->left.data();
-    bf16_rows(p.k, p.rows, l_.n_in, in, x, k);
+    bf16_rows(p.k, p.rows, l_.n_in, in, x, lda);
     const float* b = p.params + l_.b_offset;
     for (std::size_t r = 0; r < p.rows; ++r) std::copy(b, b + l_.n_out, z + r * l_.n_out);
-    return blas::bgemm(p.rows, l_.n_out, k, x, k, p.bf16_w->forward(l_.w_offset), 1.0f, z,
-                       l_.n_out);
+    return blas::bgemm(p.rows, l_.n_out, k, x, lda, p.bf16_w->forward(l_.w_offset),
+                       bf16_ld(l_.n_out), 1.0f, z, l_.n_out);
   }
 
   // The backward products on bf16 kernels, each that has none on fp32 roundings.
@@ -208,24 +209,26 @@ class linear_op final : public op {
     };
     // dW = dZᵀ·X: dZᵀ (n_out x even(rows)) times X as pairs of rows.
     bf16 *left = p.bf16_s->left.data(), *right = p.bf16_s->right.data();
-    const std::size_t k = even(p.rows);
+    const std::size_t k = even(p.rows), ld_in = bf16_ld(l_.n_in);
     float* g = p.grads + l_.w_offset;
     const bool weights_on_kernel = blas::bgemm_may_run(l_.n_out, l_.n_in);
     if (weights_on_kernel) {
       bf16_transposed(p.k, p.rows, l_.n_out, d, left, k);
-      bf16_row_pairs(p.k, p.rows, l_.n_in, in, right);
+      bf16_row_pairs(p.k, p.rows, l_.n_in, in, right, ld_in);
     }
-    if (!weights_on_kernel || !blas::bgemm(l_.n_out, l_.n_in, k, left, k, right, 0.0f, g, l_.n_in))
+    if (!weights_on_kernel ||
+        !blas::bgemm(l_.n_out, l_.n_in, k, left, k, right, ld_in, 0.0f, g, l_.n_in))
       blas::sgemm(true, false, l_.n_out, l_.n_in, p.rows, 1.0f, rounded_d(), l_.n_out,
                   rounded_input(p, in), l_.n_in, 0.0f, g, l_.n_in);
     if (d_x == nullptr) return;
     // dX = dZ·W: dZ (rows x even(n_out)) times W as pairs of rows.
     const float beta = l_.residual ? 1.0f : 0.0f;
-    const std::size_t kd = even(l_.n_out);
+    const std::size_t kd = even(l_.n_out), lda = bf16_ld(kd);
     const bool input_on_kernel = blas::bgemm_may_run(p.rows, l_.n_in);
-    if (input_on_kernel) bf16_rows(p.k, p.rows, l_.n_out, d, left, kd);
-    if (!input_on_kernel || !blas::bgemm(p.rows, l_.n_in, kd, left, kd,
-                                         p.bf16_w->backward(l_.w_offset), beta, d_x, l_.n_in))
+    if (input_on_kernel) bf16_rows(p.k, p.rows, l_.n_out, d, left, lda);
+    if (!input_on_kernel ||
+        !blas::bgemm(p.rows, l_.n_in, kd, left, lda, p.bf16_w->backward(l_.w_offset), ld_in, beta,
+                     d_x, l_.n_in))
       blas::sgemm(false, false, p.rows, l_.n_in, l_.n_out, 1.0f, rounded_d(), l_.n_out,
                   weights + l_.w_offset, l_.n_in, beta, d_x, l_.n_in);
   }
