@@ -92,6 +92,9 @@ struct kernel_table {
   // --- reduction helpers ---------------------------------------------------------------------
   void (*axpy)(std::size_t n, float a, const float* x, float* y) noexcept;  // y += a * x
   void (*scale)(std::size_t n, float a, float* x) noexcept;                 // x *= a
+  // y = (((y + x[0]) + x[1]) + ...) + x[m - 1]: the same additions, in the same order, as m
+  // calls of axpy with a = 1, but reading the m arrays side by side in one pass over y.
+  void (*add_arrays)(std::size_t n, const float* const* x, std::size_t m, float* y) noexcept;
 
   // --- optimizer updates over a flat parameter vector w (n values) with gradient g -----------
   // sgd:      w -= lr * g'

@@ -31,7 +31,7 @@
 //             w = w - (lr * (m / bias1)) / (sqrt(v / bias2) + eps)   ((1 - b) rounded once)
 //   rmsprop:  s = rho * s + (1 - rho) * (g' * g');  w = w - (lr * g') / (sqrt(s) + eps)
 //   adagrad:  s = s + g' * g';  w = w - (lr * g') / (sqrt(s) + eps)
-//   axpy:     y = y + a * x;   scale: x = x * a
+//   axpy:     y = y + a * x;   scale: x = x * a;   add_arrays: y = y + x[0], ..., y = y + x[m-1]
 //
 // Tails shorter than a vector run through the same vector code on a zero-padded copy, so a
 // value's result never depends on its position or on how the array was cut into blocks.
@@ -190,6 +190,33 @@ void axpy(std::size_t n, float a, const float* x, float* y) noexcept {
       n, x, {y}, [va](fvec<Arch> xv, std::array<fvec<Arch>, 1>& v) { v[0] = v[0] + va * xv; });
 }
 
+// Blocks of four vectors of y stay in registers while the m arrays are added to them in order;
+// the rest one vector, then one value, at a time (an addition rounds the same in any lane).
+template <class Arch>
+void add_arrays(std::size_t n, const float* const* x, std::size_t m, float* y) noexcept {
+  using vec = fvec<Arch>;
+  constexpr std::size_t lanes = vec::size, block = 4;
+  std::size_t i = 0;
+  for (; i + block * lanes <= n; i += block * lanes) {
+    std::array<vec, block> acc;
+    for (std::size_t u = 0; u < block; ++u) acc[u] = vec::load_unaligned(y + i + u * lanes);
+    for (std::size_t s = 0; s < m; ++s)
+      for (std::size_t u = 0; u < block; ++u)
+        acc[u] = acc[u] + vec::load_unaligned(x[s] + i + u * lanes);
+    for (std::size_t u = 0; u < block; ++u) acc[u].store_unaligned(y + i + u * lanes);
+  }
+  for (; i + lanes <= n; i += lanes) {
+    vec acc = vec::load_unaligned(y + i);
+    for (std::size_t s = 0; s < m; ++s) acc = acc + vec::load_unaligned(x[s] + i);
+    acc.store_unaligned(y + i);
+  }
+  for (; i < n; ++i) {
+    float acc = y[i];
+    for (std::size_t s = 0; s < m; ++s) acc = acc + x[s][i];
+    y[i] = acc;
+  }
+}
+
 template <class Arch>
 void scale(std::size_t n, float a, float* x) noexcept {
   const fvec<Arch> va(a);
@@ -301,6 +328,7 @@ template <class Arch>
 void fill_optimizer_kernels(kernel_table& t) noexcept {
   t.axpy = &detail::axpy<Arch>;
   t.scale = &detail::scale<Arch>;
+  t.add_arrays = &detail::add_arrays<Arch>;
   t.sgd = &detail::sgd<Arch>;
   t.momentum = &detail::momentum_plain<Arch>;
   t.nesterov = &detail::nesterov<Arch>;

@@ -29,6 +29,11 @@ void axpy(std::size_t n, float a, const float* x, float* y) noexcept {
   for (std::size_t i = 0; i < n; ++i) y[i] = y[i] + a * x[i];
 }
 
+void add_arrays(std::size_t n, const float* const* x, std::size_t m, float* y) noexcept {
+  for (std::size_t s = 0; s < m; ++s)
+    for (std::size_t i = 0; i < n; ++i) y[i] = y[i] + x[s][i];
+}
+
 void scale(std::size_t n, float a, float* x) noexcept {
   for (std::size_t i = 0; i < n; ++i) x[i] = x[i] * a;
 }
@@ -102,6 +107,7 @@ void adagrad(std::size_t n, const update_args& a, const float* g, float* w, floa
 void fill_reference_optimizer_kernels(kernel_table& t) noexcept {
   t.axpy = &axpy;
   t.scale = &scale;
+  t.add_arrays = &add_arrays;
   t.sgd = &sgd;
   t.momentum = &momentum;
   t.nesterov = &nesterov;

@@ -208,6 +208,7 @@ TEST_CASE("optimizer kernels fill every entry of every table", "[kernels][optimi
     INFO("arch " << t->name);
     CHECK(t->axpy != nullptr);
     CHECK(t->scale != nullptr);
+    CHECK(t->add_arrays != nullptr);
     CHECK(t->sgd != nullptr);
     CHECK(t->momentum != nullptr);
     CHECK(t->nesterov != nullptr);
@@ -238,6 +239,42 @@ TEST_CASE("optimizer kernels match the reference on every architecture", "[kerne
         }
       }
     }
+  }
+}
+
+TEST_CASE("add_arrays adds in order, as axpy with a = 1 does, on every architecture",
+          "[kernels][optimizers]") {
+  // Sizes around the blocks of four vectors and the one-vector and one-value tails; no array up
+  // to a group of 16 and past it. Special values (inf - inf, -0 + -0, NaN) included.
+  std::mt19937 rng(4242);
+  const kernel_table& ref = tmlp::kernels::reference();
+  for (const kernel_table* t : tables()) {
+    const std::size_t l = t->lanes;
+    for (std::size_t n : {std::size_t{0}, std::size_t{1}, l - 1, l + 1, 4 * l - 1, 4 * l,
+                          4 * l + l + 3, std::size_t{10007}})
+      for (std::size_t m : {0, 1, 2, 15, 17}) {
+        std::vector<std::vector<float>> x(m, std::vector<float>(n));
+        std::vector<const float*> xp;
+        for (auto& v : x) {
+          for (float& f : v) f = random_value(rng);
+          xp.push_back(v.data());
+        }
+        std::vector<float> y0(n);
+        for (float& f : y0) f = random_value(rng);
+        std::vector<float> want = y0, by_axpy = y0, got = y0;
+        ref.add_arrays(n, xp.data(), m, want.data());
+        for (const auto& v : x) t->axpy(n, 1.0f, v.data(), by_axpy.data());
+        t->add_arrays(n, xp.data(), m, got.data());
+        INFO("arch " << t->name << ", n " << n << ", m " << m);
+        REQUIRE(mismatch("y", want, got) == "");
+        REQUIRE(mismatch("y by axpy", by_axpy, got) == "");
+      }
+    // Closed form: 1 + 2 + 4 + 8 in that order, and 1e8 + 1 - 1e8, where the order shows.
+    const std::vector<float> a = {2.0f, 1.0f}, b = {4.0f, 1.0f}, c = {8.0f, -1e8f};
+    const std::array<const float*, 3> xs = {a.data(), b.data(), c.data()};
+    std::vector<float> y = {1.0f, 1e8f};
+    t->add_arrays(2, xs.data(), 3, y.data());
+    CHECK(y == std::vector<float>{15.0f, 0.0f});  // (1e8 + 1) rounds to 1e8
   }
 }
 
