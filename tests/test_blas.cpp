@@ -94,6 +94,32 @@ TEST_CASE("sgemm matches a naive product for every transpose and shape", "[blas]
   }
 }
 
+TEST_CASE("sgemm matches a naive product past a 64-row shard's 64 x 1024 x 1024", "[blas]") {
+  // Products libxsmm's AVX-512 code takes up to 2^30 multiply-adds (predict's 256-row chunks,
+  // larger shards; its AVX2 code leaves them to OpenBLAS), in strips of C's columns: all four
+  // transposes, as every product of a layer.
+  using tmlp::blas::backend;
+  const backend on = GENERATE(backend::openblas, backend::libxsmm);
+  const bool ta = GENERATE(false, true), tb = GENERATE(false, true);
+  const float beta = GENERATE(0.0f, 1.0f);
+  const std::size_t m = 200, n = 1100, k = 330;  // 72.6M multiply-adds > 2^26
+  CAPTURE(tmlp::blas::name(on), ta, tb, beta);
+  const std::size_t lda = ta ? m : k, ldb = tb ? k : n;
+  const auto a = random_vec(m * k, 4), b = random_vec(k * n, 5);
+  auto c = random_vec(m * n, 6);
+  std::vector<double> ref(m * n);
+  for (std::size_t i = 0; i < m; ++i)
+    for (std::size_t j = 0; j < n; ++j) {
+      double s = beta * double(c[i * n + j]);
+      for (std::size_t p = 0; p < k; ++p)
+        s += double(ta ? a[p * lda + i] : a[i * lda + p]) *
+             double(tb ? b[j * ldb + p] : b[p * ldb + j]);
+      ref[i * n + j] = s;
+    }
+  tmlp::blas::sgemm(on, ta, tb, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, beta, c.data(), n);
+  for (std::size_t i = 0; i < m * n; ++i) REQUIRE(c[i] == Approx(ref[i]).margin(1e-4 * double(k)));
+}
+
 TEST_CASE("sgemm reads and writes only inside its matrices", "[blas]") {
   // Each matrix ends at (or starts after) an inaccessible page, rows packed (ld = row length):
   // a kernel that loads or stores a vector past the last row, or before the first, faults. The

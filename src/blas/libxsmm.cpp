@@ -148,6 +148,28 @@ bool fits(std::size_t v) noexcept {
   return v > 0 && v <= static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max());
 }
 
+// Whether the fp32 kernels are AVX-512 code: read once, under the generation lock (the bf16
+// table switches libxsmm's target while it generates).
+bool avx512_code() noexcept {
+  static const bool yes = [] {
+    const std::lock_guard<std::mutex> lock(generation_lock());
+    return libxsmm_get_target_archid() >= LIBXSMM_X86_AVX512_CORE;
+  }();
+  return yes;
+}
+
+// Whether a product of m x n x k multiply-adds is one libxsmm's kernels run well: they have no
+// cache blocking of their own (xsmm_sgemm cuts wide ones into strips of C's columns), so past
+// some size OpenBLAS's packing pays. Measured on a Zen 5, one thread, 1024 x 1024 layers: AVX-512
+// code (fp32 and bf16) kept 175-200 GFLOP/s (bf16: 290-385) from 64 to 1024 rows, against
+// OpenBLAS's 87-99, but a weight gradient summing over 16384 rows fell to 76-89 (k past 4096);
+// AVX2 code ("hsw") ran 128- and 256-row products no faster than OpenBLAS's AVX2 kernels (and
+// a whole batch of 1024 rows through 1024 x 1024 at under a third of its speed).
+bool small_enough(std::size_t m, std::size_t n, std::size_t k, bool avx512) noexcept {
+  const double mnk = static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  return avx512 ? mnk <= 0x1p30 && k <= 4096 : mnk <= 0x1p26;
+}
+
 }  // namespace
 
 bool xsmm_sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k,
@@ -157,11 +179,7 @@ bool xsmm_sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::s
   // A dimension of 1 (a one-output layer, one row) is a matrix-vector product or a rank-1
   // update: OpenBLAS's sgemv and sger, while libxsmm's kernels vectorize along n, here 1.
   if (m == 1 || n == 1 || k == 1) return false;
-  // Its kernels have no cache blocking: past a shard's product of 64 x 1024 x 1024, OpenBLAS's
-  // packing pays (a whole batch of 1024 rows through 1024 x 1024 ran at under a third of
-  // OpenBLAS's speed, measured on AVX2).
-  if (static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) > 0x1p26)
-    return false;
+  if (!small_enough(m, n, k, avx512_code())) return false;
   if (!fits(m) || !fits(n) || !fits(k) || !fits(lda) || !fits(ldb) || !fits(ldc)) return false;
   const auto i = [](std::size_t v) { return static_cast<std::int32_t>(v); };
   const shape s{
@@ -204,10 +222,8 @@ namespace {
 libxsmm_bsmmfunction bf16_kernel_for(std::size_t m, std::size_t n, std::size_t k, std::size_t lda,
                                      std::size_t ldb, float beta, std::size_t ldc) noexcept {
   if (!xsmm_has_bf16() || (beta != 0.0f && beta != 1.0f) || k % 2 != 0) return nullptr;
-  // As xsmm_sgemm: a dimension of 1 is a matrix-vector product, and no cache blocking.
-  if (m == 1 || n == 1 ||
-      static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) > 0x1p26)
-    return nullptr;
+  // As xsmm_sgemm: a dimension of 1 is a matrix-vector product. bf16 code is AVX-512 code.
+  if (m == 1 || n == 1 || !small_enough(m, n, k, true)) return nullptr;
   if (!fits(m) || !fits(n) || !fits(k) || !fits(lda) || !fits(ldb) || !fits(ldc)) return nullptr;
   const auto i = [](std::size_t v) { return static_cast<std::int32_t>(v); };
   // Column-major: Cᵀ (n x m) = Bᵀ · Aᵀ, where B's pairs of rows are libxsmm's VNNI layout of
@@ -245,6 +261,6 @@ std::string xsmm_describe() {
                     : std::string(", no bf16 kernels"));
 }
 
-bool xsmm_has_avx512() noexcept { return libxsmm_get_target_archid() >= LIBXSMM_X86_AVX512_CORE; }
+bool xsmm_has_avx512() noexcept { return avx512_code(); }
 
 }  // namespace tmlp::blas::detail
