@@ -73,9 +73,8 @@ bool bf16_kernels() noexcept;
 // C (m x n, row stride ldc) = A · B + beta * C, beta 0 or 1 (0 never reads C). A: m x k
 // bfloat16 values (each a float's high 16 bits), row stride lda. B: k x n, as pairs of rows of
 // ldb >= n pairs each, B[i][j] at b_pairs[(i / 2) * 2 ldb + 2j + i % 2]. k even. Returns false,
-// leaving C alone, when
-// bf16_kernels() is false or libxsmm has no kernel for the shape (the same answer on every
-// call): the caller then runs the fp32 product instead.
+// leaving C alone, when bf16_kernels() is false or libxsmm has no kernel for the shape (the same
+// answer on every call): the caller then runs the fp32 product instead.
 // Whether bgemm may run an m x n product (bf16_kernels(), and no dimension of 1, which goes to
 // the fp32 kernels' matrix-vector paths): false spares the caller converting its operands.
 bool bgemm_may_run(std::size_t m, std::size_t n) noexcept;
