@@ -7,12 +7,15 @@
 // bf16_weights/<config>/<arch>: the weights' two copies per step (bf16_weights::prepare).
 // gemm_bf16/<config>/<n_in>x<n_out>/<fwd|dw|dx>: the bf16 products of a 64-row shard, only
 //   where libxsmm has bf16 kernels (blas::bf16_kernels()).
+// bf16_kernel/<m>x<n>x<k>/<libxsmm|tmlp>: one product on each of the two bf16 kernels
+//   blas::bgemm chooses between, on a CPU with AVX512-BF16 (blas/dpbf16.cpp).
 #include <benchmark/benchmark.h>
 #include <tbb/task_arena.h>
 
 #include <string>
 #include <vector>
 
+#include "blas/backends.hpp"
 #include "blas/blas.hpp"
 #include "core/bf16_operands.hpp"
 #include "core/network.hpp"
@@ -75,7 +78,36 @@ void bm_gemm(benchmark::State& state, std::size_t n_in, std::size_t n_out, int k
                                                benchmark::Counter::kIsIterationInvariantRate);
 }
 
+void bm_kernel(benchmark::State& state, std::size_t m, std::size_t n, std::size_t k, bool own) {
+  const std::size_t lda = tmlp::core::bf16_ld(k), ldb = tmlp::core::bf16_ld(n);
+  const std::vector<bf16> a(m * lda, 0x3f00), b(k * ldb, 0x3c23);
+  std::vector<float> c(m * n, 0.0f);
+  for (auto _ : state) {
+    if (own)
+      tmlp::blas::detail::dp_bgemm(m, n, k, a.data(), lda, b.data(), ldb, 0.0f, c.data(), n);
+    else if (!tmlp::blas::detail::xsmm_bgemm(m, n, k, a.data(), lda, b.data(), ldb, 0.0f, c.data(),
+                                             n))
+      state.SkipWithError("no libxsmm kernel for this shape");
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP"] = benchmark::Counter(2.0 * double(m) * double(n) * double(k) * 1e-9,
+                                               benchmark::Counter::kIsIterationInvariantRate);
+}
+
 const int registered = [] {
+  if (tmlp::blas::cpu_has_bf16()) {
+    struct shape {
+      std::size_t m, n, k;
+    };
+    for (const shape s : {shape{64, 1024, 1024}, shape{64, 2048, 2048}, shape{64, 512, 1024},
+                          shape{64, 512, 512}, shape{64, 256, 256}, shape{1024, 1024, 64}})
+      for (const bool own : {false, true})
+        benchmark::RegisterBenchmark(
+            ("bf16_kernel/" + std::to_string(s.m) + "x" + std::to_string(s.n) + "x" +
+             std::to_string(s.k) + "/" + (own ? "tmlp" : "libxsmm"))
+                .c_str(),
+            bm_kernel, s.m, s.n, s.k, own);
+  }
   for (const tmlp::bench_config& c : tmlp::bench_configs()) {
     const std::vector<std::size_t> w = c.widths();
     for (const auto& arch : tmlp::kernels::available()) {

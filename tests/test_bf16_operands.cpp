@@ -9,6 +9,7 @@
 #include <optional>
 #include <vector>
 
+#include "blas/backends.hpp"
 #include "blas/blas.hpp"
 #include "core/bf16_operands.hpp"
 #include "core/network.hpp"
@@ -36,6 +37,37 @@ bf16 one(float x) {
 float widen(bf16 v) { return std::bit_cast<float>(std::uint32_t{v} << 16); }
 
 constexpr bf16 sentinel = 0xabcd;
+
+// Random bf16 operands of an m x n x k product: A with rows lda apart, B as pairs of rows of ldb.
+struct bf16_operands {
+  std::vector<bf16> a, b;
+  bf16_operands(std::size_t m, std::size_t k, std::size_t lda, std::size_t ldb)
+      : a(m * lda), b(even(k) * ldb) {
+    const auto av = random_vec(a.size(), 11), bv = random_vec(b.size(), 12);
+    for (std::size_t i = 0; i < a.size(); ++i) a[i] = one(av[i]);
+    for (std::size_t i = 0; i < b.size(); ++i) b[i] = one(bv[i]);
+  }
+};
+
+// c (m x n, rows ldc apart) against A·B (+ c0 where beta is 1) summed in double.
+void check_product(std::size_t m, std::size_t n, std::size_t k, const bf16_operands& o,
+                   std::size_t lda, std::size_t ldb, float beta, const std::vector<float>& c0,
+                   const std::vector<float>& c, std::size_t ldc) {
+  for (std::size_t i = 0; i < m; ++i)
+    for (std::size_t j = 0; j < n; ++j) {
+      double want = beta == 0.0f ? 0.0 : c0[i * ldc + j], size = std::fabs(want);
+      for (std::size_t p = 0; p < k; ++p) {
+        const double t =
+            double(widen(o.a[i * lda + p])) * widen(o.b[(p / 2) * 2 * ldb + 2 * j + p % 2]);
+        want += t;
+        size += std::fabs(t);
+      }
+      CAPTURE(i, j);
+      // Each product of two bf16 values is exact in fp32: only the sums round, each by at most
+      // 2^-23 of what it has summed so far.
+      REQUIRE(std::fabs(c[i * ldc + j] - want) <= 1.2e-7 * static_cast<double>(k + 1) * size);
+    }
+}
 
 }  // namespace
 
@@ -133,26 +165,54 @@ TEST_CASE("bgemm multiplies bfloat16 operands with fp32 sums", "[blas][bf16]") {
   const float beta = GENERATE(0.0f, 1.0f);
   const std::size_t lda = s.k + GENERATE(0, 6), ldb = s.n + GENERATE(0, 16);
   CAPTURE(s.m, s.n, s.k, beta, lda, ldb);
-  std::vector<bf16> a(s.m * lda), b(s.k * ldb);
-  const auto av = random_vec(a.size(), 11), bv = random_vec(b.size(), 12);
-  for (std::size_t i = 0; i < a.size(); ++i) a[i] = one(av[i]);
-  for (std::size_t i = 0; i < b.size(); ++i) b[i] = one(bv[i]);
+  const bf16_operands o(s.m, s.k, lda, ldb);
   const auto c0 = random_vec(s.m * s.n, 13);
   std::vector<float> c = c0;
-  REQUIRE(tmlp::blas::bgemm(s.m, s.n, s.k, a.data(), lda, b.data(), ldb, beta, c.data(), s.n));
+  REQUIRE(tmlp::blas::bgemm(s.m, s.n, s.k, o.a.data(), lda, o.b.data(), ldb, beta, c.data(), s.n));
+  check_product(s.m, s.n, s.k, o, lda, ldb, beta, c0, c, s.n);
+}
+
+TEST_CASE("tmlp's bf16 kernel sums as the naive product and gives libxsmm's bits", "[blas][bf16]") {
+  if (!tmlp::blas::cpu_has_bf16()) {
+    WARN("this CPU has no AVX512-BF16: tmlp's bf16 kernel is not run");
+    return;
+  }
+  struct shape {
+    std::size_t m, n, k;
+  };
+  // Whole and partial tiles (6 rows x 64 columns), k from one pair up, the step's 1024-wide
+  // products (which bgemm runs on this kernel), and C's columns past n left alone.
+  const shape s =
+      GENERATE(shape{64, 1024, 1024}, shape{13, 130, 10}, shape{6, 64, 2}, shape{7, 65, 34},
+               shape{1, 17, 64}, shape{5, 1, 6}, shape{64, 48, 300}, shape{12, 1000, 1026});
+  const float beta = GENERATE(0.0f, 1.0f);
+  const std::size_t lda = s.k + GENERATE(0, 6), ldb = s.n + GENERATE(0, 16), ldc = s.n + 3;
+  CAPTURE(s.m, s.n, s.k, beta, lda, ldb);
+  const bf16_operands o(s.m, s.k, lda, ldb);
+  auto c0 = random_vec(s.m * ldc, 13);
+  if (beta == 0.0f)  // never read
+    for (std::size_t i = 0; i < s.m; ++i) std::fill_n(c0.begin() + i * ldc, s.n, NAN);
+  std::vector<float> c = c0;
+  tmlp::blas::detail::dp_bgemm(s.m, s.n, s.k, o.a.data(), lda, o.b.data(), ldb, beta, c.data(),
+                               ldc);
+  check_product(s.m, s.n, s.k, o, lda, ldb, beta, c0, c, ldc);
   for (std::size_t i = 0; i < s.m; ++i)
-    for (std::size_t j = 0; j < s.n; ++j) {
-      double want = beta * c0[i * s.n + j], size = std::fabs(want);
-      for (std::size_t p = 0; p < s.k; ++p) {
-        const double t =
-            double(widen(a[i * lda + p])) * widen(b[(p / 2) * 2 * ldb + 2 * j + p % 2]);
-        want += t;
-        size += std::fabs(t);
-      }
+    for (std::size_t j = s.n; j < ldc; ++j)
+      REQUIRE(std::bit_cast<std::uint32_t>(c[i * ldc + j]) ==
+              std::bit_cast<std::uint32_t>(c0[i * ldc + j]));
+  // libxsmm's vdpbf16ps kernels (not its emulation under a LIBXSMM_TARGET) sum in the same
+  // order over whole vectors of 16 columns, so bgemm may run either on the step's products (of
+  // 1024 columns) and give the same bits. (libxsmm's code for a few columns past the last whole
+  // vector may not: 65 columns at k = 34 or 130 at k = 10 differ there in the last bit.)
+  if (tmlp::blas::detail::xsmm_target_forced() || s.m == 1 || s.n == 1) return;
+  std::vector<float> x = c0;
+  REQUIRE(tmlp::blas::detail::xsmm_bgemm(s.m, s.n, s.k, o.a.data(), lda, o.b.data(), ldb, beta,
+                                         x.data(), ldc));
+  for (std::size_t i = 0; i < s.m; ++i)
+    for (std::size_t j = 0; j < s.n / 16 * 16; ++j) {
       CAPTURE(i, j);
-      // Each product of two bf16 values is exact in fp32: only the sums round, each by at most
-      // 2^-23 of what it has summed so far.
-      REQUIRE(std::fabs(c[i * s.n + j] - want) <= 1.2e-7 * static_cast<double>(s.k + 1) * size);
+      REQUIRE(std::bit_cast<std::uint32_t>(c[i * ldc + j]) ==
+              std::bit_cast<std::uint32_t>(x[i * ldc + j]));
     }
 }
 

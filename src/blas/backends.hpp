@@ -26,9 +26,18 @@ bool xsmm_bgemm(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t
 // Whether xsmm_bgemm would run that product (generating its kernel if it has none yet).
 bool xsmm_bgemm_runs(std::size_t m, std::size_t n, std::size_t k, std::size_t lda, std::size_t ldb,
                      float beta, std::size_t ldc) noexcept;
+// Whether LIBXSMM_TARGET names the code libxsmm generates (else it picks its own for the CPU).
+bool xsmm_target_forced() noexcept;
 // libxsmm's version and the instruction set it generates code for ("hsw", "skx", "cpx", ...).
 std::string xsmm_describe();
 // Whether that is AVX-512 or better (LIBXSMM_TARGET=hsw on an AVX-512 CPU: no).
 bool xsmm_has_avx512() noexcept;
+
+// tmlp's own bf16 kernel (dpbf16.cpp), AVX512-BF16 only: blas::bgemm for any m, n and even k.
+void dp_bgemm(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* a, std::size_t lda,
+              const std::uint16_t* b_pairs, std::size_t ldb, float beta, float* c,
+              std::size_t ldc) noexcept;
+// Whether it runs a product with k x n right operand faster than libxsmm's kernels (measured).
+bool dp_bgemm_wins(std::size_t n, std::size_t k) noexcept;
 
 }  // namespace tmlp::blas::detail

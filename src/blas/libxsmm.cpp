@@ -217,6 +217,8 @@ bool xsmm_sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::s
 
 bool xsmm_has_bf16() noexcept { return bf16_target() != 0; }
 
+bool xsmm_target_forced() noexcept { return target_forced(); }
+
 namespace {
 // The kernel xsmm_bgemm runs for the product, or nullptr.
 libxsmm_bsmmfunction bf16_kernel_for(std::size_t m, std::size_t n, std::size_t k, std::size_t lda,

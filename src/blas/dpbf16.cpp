@@ -1,0 +1,110 @@
+// tmlp's own bf16 product kernel on AVX512-BF16 (vdpbf16ps), for the products libxsmm 1.17's
+// bf16 kernels run slowest: those whose right operand is 1 MB or more (a 1024-wide layer's
+// forward and input-gradient products), which libxsmm streams from beyond L2 for every few
+// rows. Single-threaded, in GFLOP/s on a Zen 5 core whose vdpbf16ps peak is 430-445
+// (bench/bench_gemm.cpp, gemm_bf16_kernel/...):
+//
+//   m x n x k          libxsmm    this kernel
+//   64 x 1024 x 1024   270-330    400-420
+//   64 x 2048 x 2048   330-366    372-411
+//   64 x 512 x 1024    322-363    409-421
+//   64 x 512 x 512     409-430    402-425     (smaller right operands: a tie, or libxsmm
+//   1024 x 1024 x 64   394-411    376-392      ahead, so they stay on libxsmm)
+//
+// C (m x n) = A · B + beta C with A's rows of k bf16 values and B as pairs of rows (blas.hpp).
+// A tile of 6 rows x 64 columns of C stays in 24 of the 32 zmm registers for the whole of k:
+// each pair of k's values, one broadcast 32-bit pair of A's row times 16 pairs of B's columns,
+// adds into 16 sums per vdpbf16ps. Each sum takes B's pairs in the order of k, exactly as
+// libxsmm's vdpbf16ps kernels do, so the two give the same bits (tests/test_bf16_operands.cpp
+// checks it) and a product's result does not depend on which of them ran it.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <utility>
+
+#include "blas/backends.hpp"
+
+#define TMLP_DPBF16 __attribute__((target("avx512f,avx512bw,avx512bf16")))
+
+namespace tmlp::blas::detail {
+namespace {
+
+constexpr int tile_rows = 6, tile_vectors = 4;  // of 16 columns
+
+// C's rows x (vectors x 16) tile at c, over `pairs` pairs of k. The last vector's columns are
+// those in `last` (a partial tile at C's right edge); add: C + A·B, else A·B.
+template <int rows, int vectors>
+TMLP_DPBF16 void tile(std::size_t pairs, const std::uint16_t* a, std::size_t lda,
+                      const std::uint16_t* b, std::size_t ldb, bool add, float* c, std::size_t ldc,
+                      __mmask16 last) noexcept {
+  auto mask = [last](int v) { return v == vectors - 1 ? last : __mmask16{0xffff}; };
+  __m512 sum[rows][vectors];
+#pragma GCC unroll 8
+  for (int i = 0; i < rows; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < vectors; ++v)
+      sum[i][v] = add ? _mm512_maskz_loadu_ps(mask(v), c + i * ldc + 16 * v) : _mm512_setzero_ps();
+  for (std::size_t p = 0; p < pairs; ++p) {
+    const std::uint16_t* bp = b + p * 2 * ldb;  // pair row p: columns j at bp[2j], bp[2j + 1]
+    __m512bh bv[vectors];
+#pragma GCC unroll 8
+    for (int v = 0; v < vectors; ++v)
+      bv[v] = reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi32(mask(v), bp + 32 * v));
+#pragma GCC unroll 8
+    for (int i = 0; i < rows; ++i) {
+      std::int32_t pair;
+      std::memcpy(&pair, a + i * lda + 2 * p, sizeof pair);
+      const __m512bh av = reinterpret_cast<__m512bh>(_mm512_set1_epi32(pair));
+#pragma GCC unroll 8
+      for (int v = 0; v < vectors; ++v) sum[i][v] = _mm512_dpbf16_ps(sum[i][v], av, bv[v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < rows; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < vectors; ++v)
+      _mm512_mask_storeu_ps(c + i * ldc + 16 * v, mask(v), sum[i][v]);
+}
+
+using tile_fn = void (*)(std::size_t, const std::uint16_t*, std::size_t, const std::uint16_t*,
+                         std::size_t, bool, float*, std::size_t, __mmask16) noexcept;
+
+// tiles[r - 1][v - 1]: the tile of r rows and v vectors, for C's bottom and right edges.
+template <int rows, int... v>
+constexpr std::array<tile_fn, sizeof...(v)> tiles_of(std::integer_sequence<int, v...>) {
+  return {&tile<rows, v + 1>...};
+}
+template <int... r>
+constexpr auto tiles_table(std::integer_sequence<int, r...>) {
+  return std::array<std::array<tile_fn, tile_vectors>, tile_rows>{
+      tiles_of<r + 1>(std::make_integer_sequence<int, tile_vectors>{})...};
+}
+constexpr auto tiles = tiles_table(std::make_integer_sequence<int, tile_rows>{});
+
+}  // namespace
+
+bool dp_bgemm_wins(std::size_t n, std::size_t k) noexcept {
+  return k * n >= (std::size_t{1} << 19);  // B's bf16 values: 1 MB or more
+}
+
+void dp_bgemm(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* a, std::size_t lda,
+              const std::uint16_t* b_pairs, std::size_t ldb, float beta, float* c,
+              std::size_t ldc) noexcept {
+  // A strip of 64 columns of B (k/2 x 64 pairs) is read from L2 for every 6 rows of A, which
+  // stay in L1 while the strip passes.
+  constexpr std::size_t strip = 16 * tile_vectors;
+  for (std::size_t j = 0; j < n; j += strip) {
+    const std::size_t cols = std::min(strip, n - j), vectors = (cols + 15) / 16;
+    const __mmask16 last =
+        cols % 16 == 0 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (cols % 16)) - 1);
+    for (std::size_t i = 0; i < m; i += tile_rows) {
+      const std::size_t rows = std::min<std::size_t>(tile_rows, m - i);
+      tiles[rows - 1][vectors - 1](k / 2, a + i * lda, lda, b_pairs + 2 * j, ldb, beta != 0.0f,
+                                   c + i * ldc + j, ldc, last);
+    }
+  }
+}
+
+}  // namespace tmlp::blas::detail
