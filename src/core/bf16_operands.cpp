@@ -22,20 +22,21 @@ void bf16_row_pairs(const kernels::kernel_table& k, std::size_t rows, std::size_
     k.to_bf16_pairs(cols, x + r * cols, r + 1 < rows ? x + (r + 1) * cols : nullptr, y + r * ld);
 }
 
-// The two layouts below move 32-bit pairs through a tile on the stack, so that each write is 16
-// pairs in a row: 64 contiguous bytes.
+// The two layouts below are transposes of 32-bit pairs: each converts a tile of x into pairs on
+// the stack, then moves the pairs with the transpose kernel, as floats (bit patterns it copies
+// exactly, whatever they are).
 namespace {
-constexpr std::size_t tile_pairs = 16;
-}  // namespace
 
-namespace {
+constexpr std::size_t tile_pairs = 16;
+
+float* words(bf16* p) noexcept { return reinterpret_cast<float*>(p); }
 
 // bf16_column_pairs of rows [r_begin, r_end) of x (rows x cols); r_begin a multiple of 16.
 void column_pairs(const kernels::kernel_table& k, std::size_t r_begin, std::size_t r_end,
                   std::size_t cols, const float* x, bf16* y, std::size_t ld) noexcept {
   // Row r's columns 2p and 2p + 1, adjacent once converted, are the pair at (p, r).
   constexpr std::size_t chunk = 256;  // columns, even: pairs stay whole
-  bf16 t[tile_pairs][chunk];
+  alignas(64) bf16 t[tile_pairs][chunk];
   for (std::size_t r0 = r_begin; r0 < r_end; r0 += tile_pairs) {
     const std::size_t nr = std::min(tile_pairs, r_end - r0);
     for (std::size_t c0 = 0; c0 < cols; c0 += chunk) {
@@ -44,10 +45,7 @@ void column_pairs(const kernels::kernel_table& k, std::size_t r_begin, std::size
         k.to_bf16(nc, x + (r0 + i) * cols + c0, t[i]);
         if (nc % 2 != 0) t[i][nc] = 0;
       }
-      for (std::size_t p = 0; p < (nc + 1) / 2; ++p) {
-        bf16* out = y + ((c0 / 2 + p) * ld + r0) * 2;
-        for (std::size_t i = 0; i < nr; ++i) std::memcpy(out + 2 * i, &t[i][2 * p], 4);
-      }
+      k.transpose(nr, (nc + 1) / 2, words(t[0]), chunk / 2, words(y) + c0 / 2 * ld + r0, ld);
     }
   }
 }
@@ -63,7 +61,7 @@ void bf16_transposed(const kernels::kernel_table& k, std::size_t rows, std::size
                      const float* x, bf16* y, std::size_t ld) noexcept {
   // Rows r and r + 1 of column c, converted as a pair of rows, are y[c][r], y[c][r + 1].
   constexpr std::size_t chunk = 64;  // columns
-  bf16 t[tile_pairs][2 * chunk];
+  alignas(64) bf16 t[tile_pairs][2 * chunk];
   for (std::size_t r0 = 0; r0 < rows; r0 += 2 * tile_pairs) {
     const std::size_t np = std::min(tile_pairs, (rows - r0 + 1) / 2);
     for (std::size_t c0 = 0; c0 < cols; c0 += chunk) {
@@ -73,10 +71,7 @@ void bf16_transposed(const kernels::kernel_table& k, std::size_t rows, std::size
         k.to_bf16_pairs(nc, x + r * cols + c0, r + 1 < rows ? x + (r + 1) * cols + c0 : nullptr,
                         t[i]);
       }
-      for (std::size_t c = 0; c < nc; ++c) {
-        bf16* out = y + (c0 + c) * ld + r0;
-        for (std::size_t i = 0; i < np; ++i) std::memcpy(out + 2 * i, &t[i][2 * c], 4);
-      }
+      k.transpose(np, nc, words(t[0]), chunk, words(y) + c0 * (ld / 2) + r0 / 2, ld / 2);
     }
   }
   for (std::size_t c = 0; c < cols; ++c)
