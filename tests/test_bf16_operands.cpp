@@ -38,6 +38,10 @@ float widen(bf16 v) { return std::bit_cast<float>(std::uint32_t{v} << 16); }
 
 constexpr bf16 sentinel = 0xabcd;
 
+struct shape {
+  std::size_t m, n, k;
+};
+
 // Random bf16 operands of an m x n x k product: A with rows lda apart, B as pairs of rows of ldb.
 struct bf16_operands {
   std::vector<bf16> a, b;
@@ -154,9 +158,6 @@ TEST_CASE("bgemm multiplies bfloat16 operands with fp32 sums", "[blas][bf16]") {
   const tmlp::blas::bf16_reference_scope reference;
   REQUIRE(tmlp::blas::bf16_kernels());
   INFO(tmlp::blas::describe_backend());
-  struct shape {
-    std::size_t m, n, k;
-  };
   // A layer's products of a 64-row shard (forward, input gradient, weight gradient), with odd
   // sizes and a left operand with a longer row stride.
   const shape s =
@@ -177,9 +178,6 @@ TEST_CASE("tmlp's bf16 kernel sums as the naive product and gives libxsmm's bits
     WARN("this CPU has no AVX512-BF16: tmlp's bf16 kernel is not run");
     return;
   }
-  struct shape {
-    std::size_t m, n, k;
-  };
   // Whole and partial tiles (6 rows x 64 columns), k from one pair up, the step's 1024-wide
   // products (which bgemm runs on this kernel), and C's columns past n left alone.
   const shape s =
