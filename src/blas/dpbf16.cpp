@@ -1,15 +1,15 @@
 // tmlp's own bf16 product kernel on AVX512-BF16 (vdpbf16ps), for the products libxsmm 1.17's
 // bf16 kernels run slowest: those whose right operand is 1 MB or more (a 1024-wide layer's
 // forward and input-gradient products), which libxsmm streams from beyond L2 for every few
-// rows. Single-threaded, in GFLOP/s on a Zen 5 core whose vdpbf16ps peak is 430-445
-// (bench/bench_gemm.cpp, gemm_bf16_kernel/...):
+// rows. One thread on a Zen 5 core whose vdpbf16ps peak is 430-445 GFLOP/s, medians of three
+// (bench/bench_bf16.cpp, tmlp_bench --benchmark_filter=bf16_kernel), GFLOP/s:
 //
 //   m x n x k          libxsmm    this kernel
-//   64 x 1024 x 1024   270-330    400-420
-//   64 x 2048 x 2048   330-366    372-411
-//   64 x 512 x 1024    322-363    409-421
-//   64 x 512 x 512     409-430    402-425     (smaller right operands: a tie, or libxsmm
-//   1024 x 1024 x 64   394-411    376-392      ahead, so they stay on libxsmm)
+//   64 x 1024 x 1024     324        428
+//   64 x 2048 x 2048     372        389
+//   64 x 512 x 1024      408        423
+//   64 x 512 x 512       436        424     (smaller right operands: a tie, or libxsmm
+//   1024 x 1024 x 64     415        408      ahead, so they stay on libxsmm)
 //
 // C (m x n) = A · B + beta C with A's rows of k bf16 values and B as pairs of rows (blas.hpp).
 // A tile of 6 rows x 64 columns of C stays in 24 of the 32 zmm registers for the whole of k:
