@@ -9,6 +9,8 @@
 //   where libxsmm has bf16 kernels (blas::bf16_kernels()).
 // bf16_kernel/<m>x<n>x<k>/<libxsmm|tmlp>: one product on each of the two bf16 kernels
 //   blas::bgemm chooses between, on a CPU with AVX512-BF16 (blas/dpbf16.cpp).
+// bf16_peak: vdpbf16ps on sums in registers, the peak those kernels are measured against
+//   (twice `tmlp bench`'s fp32 FMA peak per core where the instruction has the FMA's throughput).
 #include <benchmark/benchmark.h>
 #include <tbb/task_arena.h>
 
@@ -94,8 +96,17 @@ void bm_kernel(benchmark::State& state, std::size_t m, std::size_t n, std::size_
                                                benchmark::Counter::kIsIterationInvariantRate);
 }
 
+void bm_peak(benchmark::State& state) {
+  std::vector<float> sums(24, 0.0f);
+  double flops = 0.0;
+  for (auto _ : state) flops += tmlp::blas::detail::dpbf16_peak_loop(1 << 16, sums.data());
+  benchmark::DoNotOptimize(sums.data());
+  state.counters["GFLOP"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsRate);
+}
+
 const int registered = [] {
   if (tmlp::blas::cpu_has_bf16()) {
+    benchmark::RegisterBenchmark("bf16_peak", bm_peak);
     struct shape {
       std::size_t m, n, k;
     };

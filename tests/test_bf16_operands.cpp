@@ -234,3 +234,15 @@ TEST_CASE("bgemm declines what it has no kernel for and leaves C alone", "[blas]
   CHECK_FALSE(tmlp::blas::bgemm(64, 64, 8, a.data(), 8, b.data(), 64, 0.0f, c.data(), 64));
   for (float v : c) REQUIRE(v == 3.0f);
 }
+
+TEST_CASE("the vdpbf16ps peak loop does the steps it counts", "[blas][bf16]") {
+  if (!tmlp::blas::cpu_has_bf16()) {
+    WARN("this CPU has no AVX512-BF16: the bf16 peak loop is not run");
+    return;
+  }
+  // Each step adds 1 x 2^-7 twice to every lane: 64 steps add 1 exactly.
+  std::vector<float> sums(24);
+  for (std::size_t j = 0; j < sums.size(); ++j) sums[j] = static_cast<float>(j);
+  CHECK(tmlp::blas::detail::dpbf16_peak_loop(64, sums.data()) == 64.0 * 24 * 64);
+  for (std::size_t j = 0; j < sums.size(); ++j) CHECK(sums[j] == static_cast<float>(j) + 1.0f);
+}

@@ -85,6 +85,27 @@ constexpr auto tiles = tiles_table(std::make_integer_sequence<int, tile_rows>{})
 
 }  // namespace
 
+TMLP_DPBF16 double dpbf16_peak_loop(std::size_t n, float* out) noexcept {
+  // 24 independent sums (more than vdpbf16ps's latency x units), each one instruction per step.
+  constexpr int sums = 24;
+  __m512 acc[sums];
+#pragma GCC unroll 24
+  for (int j = 0; j < sums; ++j) acc[j] = _mm512_set1_ps(out[j]);
+  __m512bh a = reinterpret_cast<__m512bh>(_mm512_set1_epi32(0x3f803f80));  // 1, 1
+  __m512bh b = reinterpret_cast<__m512bh>(_mm512_set1_epi32(0x3c003c00));  // 2^-7, 2^-7
+  for (std::size_t i = 0; i < n; ++i) {
+#pragma GCC unroll 24
+    for (int j = 0; j < sums; ++j) acc[j] = _mm512_dpbf16_ps(acc[j], a, b);
+    asm volatile("" : "+v"(a), "+v"(b));  // not loop-invariant to the compiler
+  }
+  alignas(64) float lanes[16];
+  for (int j = 0; j < sums; ++j) {
+    _mm512_store_ps(lanes, acc[j]);
+    out[j] = lanes[0];
+  }
+  return 64.0 * sums * static_cast<double>(n);  // 16 lanes x 2 pairs x (multiply, add)
+}
+
 bool dp_bgemm_wins(std::size_t n, std::size_t k) noexcept {
   return k * n >= (std::size_t{1} << 19);  // B's bf16 values: 1 MB or more
 }
