@@ -1,8 +1,8 @@
 // tmlp's own bf16 product kernel on AVX512-BF16 (vdpbf16ps), for the products libxsmm 1.17's
 // bf16 kernels run slowest: those whose right operand is 1 MB or more (a 1024-wide layer's
 // forward and input-gradient products), which libxsmm streams from beyond L2 for every few
-// rows. One thread on a Zen 5 core whose vdpbf16ps peak is 430-445 GFLOP/s, medians of three
-// (bench/bench_bf16.cpp, tmlp_bench --benchmark_filter=bf16_kernel), GFLOP/s:
+// rows. One thread on a Zen 5 core whose vdpbf16ps peak is 437-442 GFLOP/s (bf16_peak), medians
+// of three (bench/bench_bf16.cpp, tmlp_bench --benchmark_filter=bf16_kernel), GFLOP/s:
 //
 //   m x n x k          libxsmm    this kernel
 //   64 x 1024 x 1024     324        428
