@@ -248,6 +248,7 @@ TEST_CASE("describe_backend names the code libxsmm generates and what chose it",
   // tmlp's own bf16 kernel runs beside libxsmm's where the CPU has AVX512-BF16, unless
   // LIBXSMM_TARGET names the code.
   const bool own = d.find(" and tmlp's for right operands of 1 MB or more") != std::string::npos;
+  CHECK(own == tmlp::blas::own_bf16_kernel());
   if (forced == nullptr || *forced == '\0') {
     CHECK(tmlp::blas::bf16_kernels() == tmlp::blas::cpu_has_bf16());
     CHECK(own == tmlp::blas::cpu_has_bf16());

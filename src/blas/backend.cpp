@@ -69,8 +69,11 @@ std::string describe_backend() {
           ? "TMLP_GEMM"
           : (detail::xsmm_has_avx512() ? "auto: libxsmm generates AVX-512 code here"
                                        : "auto: libxsmm has no AVX-512 code for this CPU");
-  return fmt::format("{} ({}); {}", name(b), why, detail::xsmm_describe());
+  return fmt::format("{} ({}); {}{}", name(b), why, detail::xsmm_describe(),
+                     own_bf16_kernel() ? " and tmlp's for right operands of 1 MB or more" : "");
 }
+
+bool own_bf16_kernel() noexcept { return cpu_has_bf16() && !detail::xsmm_target_forced(); }
 
 backend_scope::backend_scope(backend b)
     : before_(active_backend()), named_before_(current().named.load(std::memory_order_relaxed)) {
@@ -136,12 +139,11 @@ bool bgemm_may_run(std::size_t m, std::size_t n) noexcept {
 }
 
 namespace {
-// Whether tmlp's own kernel runs the product rather than libxsmm's: where it is faster, on a
-// CPU with AVX512-BF16, unless LIBXSMM_TARGET names the code (then libxsmm runs every product,
-// as asked). Both give the same bits.
+// Whether tmlp's own kernel runs the product rather than libxsmm's: where it is faster
+// (detail::dp_bgemm_wins), whenever own_bf16_kernel(). Both give the same bits.
 bool own_kernel_runs(std::size_t m, std::size_t n, std::size_t k, float beta) noexcept {
   return m > 1 && n > 1 && k % 2 == 0 && (beta == 0.0f || beta == 1.0f) &&
-         detail::dp_bgemm_wins(n, k) && cpu_has_bf16() && !detail::xsmm_target_forced();
+         detail::dp_bgemm_wins(n, k) && own_bf16_kernel();
 }
 }  // namespace
 

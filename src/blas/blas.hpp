@@ -63,9 +63,12 @@ void sgemm(backend on, bool trans_a, bool trans_b, std::size_t m, std::size_t n,
 
 // Whether the CPU has AVX512-BF16 (bfloat16 dot products), which --precision bf16 needs.
 bool cpu_has_bf16() noexcept;
+// Whether tmlp's own bf16 kernel runs here: the CPU has AVX512-BF16 and LIBXSMM_TARGET does not
+// name libxsmm's code (then libxsmm runs every bf16 product, as asked).
+bool own_bf16_kernel() noexcept;
 
-// bfloat16 products (--precision bf16): libxsmm's bf16 kernels, fp32 accumulation, and on a
-// CPU with AVX512-BF16 tmlp's own kernel for products whose right operand holds 2^19 values or
+// bfloat16 products (--precision bf16): libxsmm's bf16 kernels, fp32 accumulation, and where
+// own_bf16_kernel() tmlp's own kernel for products whose right operand holds 2^19 values or
 // more (dpbf16.cpp), which sums in the same order.
 // Whether they run in this process: libxsmm generates them for the CPU (AVX512-BF16, or the
 // AVX-512 code LIBXSMM_TARGET names, which emulates them exactly), and the backend in use is not

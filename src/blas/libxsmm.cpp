@@ -259,8 +259,7 @@ std::string xsmm_describe() {
   const int bf16 = bf16_target();
   return std::string("libxsmm ") + LIBXSMM_CONFIG_VERSION + " generating for " +
          libxsmm_get_target_arch() + (target_forced() ? " (LIBXSMM_TARGET)" : "") +
-         (bf16 != 0 ? std::string(", bf16 kernels for ") + libxsmm_cpuid_name(bf16) +
-                          (target_forced() ? "" : " and tmlp's for right operands of 1 MB or more")
+         (bf16 != 0 ? std::string(", bf16 kernels for ") + libxsmm_cpuid_name(bf16)
                     : std::string(", no bf16 kernels"));
 }
 

@@ -55,7 +55,7 @@ void gradient_engine::add_shards(const kernels::kernel_table& k, std::size_t s_b
       else
         g[m++] = shards_[s].grad.data() + lo;
     }
-    k.add_arrays(len, g.data(), m, acc + lo);
+    if (m > 0) k.add_arrays(len, g.data(), m, acc + lo);
     for (std::size_t s = s0; s < s1; ++s)
       for (const auto& [begin, end] : zeroed_) {
         const std::size_t a = std::max(begin, lo), b = std::min(end, lo + len);
