@@ -6,11 +6,14 @@
 // gemm_step/<config>/<backend>: the exact sequence of GEMMs one training step needs (forward,
 // weight gradients, input gradients but for the first layer), back to back: the "GEMM limit"
 // of a single worker. items/s of that benchmark is samples/s.
+// weight_batch/1024x1024/16x64/<segments|per_shard>: a batch's weight gradient of B's wide layer
+// over 16 shards, as one pass (blas::sgemm_tn_segments) or one product per shard.
 #include <benchmark/benchmark.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "blas/gemm_step.hpp"
@@ -65,7 +68,70 @@ void bm_step(benchmark::State& state, const tmlp::bench_config* c, tmlp::blas::b
       benchmark::Counter(step.flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// A batch's weight gradient of one n_in -> n_out layer over `shards` shards of 64 rows, on one
+// thread: per_shard, one product per shard into its own buffer, then the shards added in order
+// (the step where it cannot use segments, with a plain loop for the reduction's add kernel);
+// segments, blas::sgemm_tn_segments in blocks of block_rows x block_cols of W after packing each
+// shard's operands, as the step runs it (there the packing is part of each shard's backward). Same
+// bits.
+void bm_weight_batch(benchmark::State& state, std::size_t n_in, std::size_t n_out,
+                     std::size_t shards, std::size_t rows, bool segments, std::size_t block_rows,
+                     std::size_t block_cols) {
+  using tmlp::blas::backend;
+  const tmlp::blas::backend_scope on(backend::libxsmm);
+  if (segments && !tmlp::blas::tn_segments_run(n_out, n_in)) {
+    state.SkipWithError("sgemm_tn_segments does not run here");
+    return;
+  }
+  const std::size_t ld_in = tmlp::blas::padded_stride(n_in);
+  const std::size_t ld_out = tmlp::blas::padded_stride(n_out);
+  std::vector<std::vector<float>> x, d, g, xp, dp;
+  std::vector<tmlp::blas::tn_segment> segs;
+  for (std::size_t s = 0; s < shards; ++s) {
+    x.emplace_back(rows * ld_in, 0.5f + 0.01f * float(s));
+    d.emplace_back(rows * ld_out, 0.25f);
+    if (!segments) g.emplace_back(n_out * n_in);
+    dp.emplace_back(tmlp::blas::tn_packed_a(rows, n_out));
+    xp.emplace_back(tmlp::blas::tn_packed_b(rows, n_in));
+  }
+  std::vector<float> c(n_out * n_in);
+  for (auto _ : state) {
+    if (segments) {
+      for (std::size_t s = 0; s < shards; ++s) {
+        tmlp::blas::pack_tn_a(rows, n_out, d[s].data(), ld_out, dp[s].data());
+        tmlp::blas::pack_tn_b(rows, n_in, x[s].data(), ld_in, xp[s].data());
+      }
+      for (std::size_t i = 0; i < n_out; i += block_rows)
+        for (std::size_t j = 0; j < n_in; j += block_cols) {
+          segs.clear();
+          for (std::size_t s = 0; s < shards; ++s)
+            segs.push_back({dp[s].data() + i * rows, xp[s].data() + j * rows, rows});
+          tmlp::blas::sgemm_tn_segments(std::min(block_rows, n_out - i),
+                                        std::min(block_cols, n_in - j), segs, 0.0f,
+                                        c.data() + i * n_in + j, n_in);
+        }
+    } else {
+      for (std::size_t s = 0; s < shards; ++s)
+        tmlp::blas::sgemm(true, false, n_out, n_in, rows, 1.0f, d[s].data(), ld_out, x[s].data(),
+                          ld_in, 0.0f, g[s].data(), n_in);
+      for (std::size_t i = 0; i < c.size(); ++i) {
+        float sum = g[0][i];
+        for (std::size_t s = 1; s < shards; ++s) sum += g[s][i];
+        c[i] = sum;
+      }
+    }
+    benchmark::ClobberMemory();
+  }
+  const double flops = 2.0 * double(rows * shards) * double(n_in) * double(n_out);
+  state.counters["GFLOP"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 const int registered = [] {
+  benchmark::RegisterBenchmark("weight_batch/1024x1024/16x64/segments", bm_weight_batch, 1024, 1024,
+                               16, 64, true, 96, 256);
+  benchmark::RegisterBenchmark("weight_batch/1024x1024/16x64/per_shard", bm_weight_batch, 1024,
+                               1024, 16, 64, false, 0, 0);
   const char* kinds[] = {"fwd", "dw", "dx"};
   using tmlp::blas::backend;
   for (const tmlp::bench_config& c : tmlp::bench_configs())

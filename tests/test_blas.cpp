@@ -2,7 +2,9 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <limits>
 #include <string>
@@ -278,4 +280,73 @@ TEST_CASE("single_thread_scope runs a threaded OpenBLAS on one thread and then r
   }
   CHECK(openblas_get_num_threads() == 3);
   openblas_set_num_threads(original);
+}
+
+TEST_CASE("sgemm_tn_segments has the bits of one libxsmm product per segment, added in order",
+          "[blas]") {
+  // The step's weight gradient over every shard at once (train/weight_products.cpp) must give
+  // what one product per shard and the reduction's additions gave.
+  using tmlp::blas::backend;
+  struct shape {
+    std::size_t m, n;
+    std::vector<std::size_t> ks;
+  };
+  const shape s = GENERATE(shape{1024, 1024, std::vector<std::size_t>(16, 64)},
+                           shape{13, 145, {2, 7, 64, 65}}, shape{6, 64, {64}},
+                           shape{7, 63, {34, 30}}, shape{5, 17, {3}}, shape{2, 2, {2, 2, 2}},
+                           shape{100, 1024, {128, 128, 128}}, shape{12, 1000, {63, 64}});
+  const std::size_t pad = GENERATE(0, 5);
+  CAPTURE(s.m, s.n, s.ks.size(), s.ks.front(), pad);
+  const tmlp::blas::backend_scope on(backend::libxsmm);
+  // Columns 1 to 16 past a multiple of 64: libxsmm's last columns sum in another order.
+  CHECK(tmlp::blas::tn_segments_run(13, 65) == false);
+  CHECK(tmlp::blas::tn_segments_run(13, 1040) == false);
+  if (!tmlp::blas::tn_segments_run(s.m, s.n)) {
+    WARN("libxsmm generates no AVX-512 code of its own choice here: sgemm_tn_segments not run");
+    return;
+  }
+  const std::size_t lda = s.m + pad, ldb = s.n + pad, ldc = s.n + pad;
+  std::vector<std::vector<float>> as, bs;
+  std::vector<tmlp::blas::tn_segment> segs;
+  for (std::size_t q = 0; q < s.ks.size(); ++q) {
+    as.push_back(random_vec(s.ks[q] * lda, 10 + q));
+    bs.push_back(random_vec(s.ks[q] * ldb, 50 + q));
+    // Zeros of both signs, as after a ReLU: a sum's sign of zero must come out the same.
+    for (std::size_t r = 0; r < s.ks[q]; ++r) {
+      bs[q][r * ldb] = 0.0f;
+      if (s.n > 2) bs[q][r * ldb + 2] = (r % 2 == 0) ? -0.0f : 0.0f;
+      as[q][r * lda + 1] = -0.0f;
+    }
+  }
+  std::vector<std::vector<float>> ap, bp;  // packed
+  for (std::size_t q = 0; q < s.ks.size(); ++q) {
+    ap.emplace_back(tmlp::blas::tn_packed_a(s.ks[q], s.m), 5.0f);
+    bp.emplace_back(tmlp::blas::tn_packed_b(s.ks[q], s.n), 5.0f);
+    tmlp::blas::pack_tn_a(s.ks[q], s.m, as[q].data(), lda, ap[q].data());
+    tmlp::blas::pack_tn_b(s.ks[q], s.n, bs[q].data(), ldb, bp[q].data());
+    segs.push_back({ap[q].data(), bp[q].data(), s.ks[q]});
+  }
+  std::vector<float> want(s.m * ldc, 7.0f), g(s.m * s.n);
+  for (std::size_t q = 0; q < segs.size(); ++q) {
+    tmlp::blas::sgemm(backend::libxsmm, true, false, s.m, s.n, s.ks[q], 1.0f, as[q].data(), lda,
+                      bs[q].data(), ldb, 0.0f, g.data(), s.n);
+    for (std::size_t i = 0; i < s.m; ++i)
+      for (std::size_t j = 0; j < s.n; ++j)
+        want[i * ldc + j] = q == 0 ? g[i * s.n + j] : want[i * ldc + j] + g[i * s.n + j];
+  }
+  std::vector<float> c(s.m * ldc, 7.0f);
+  for (std::size_t i = 0; i < s.m; ++i) c[i * ldc] = std::numeric_limits<float>::quiet_NaN();
+  tmlp::blas::sgemm_tn_segments(s.m, s.n, segs, 0.0f, c.data(), ldc);
+  std::size_t differ = 0;
+  for (std::size_t i = 0; i < c.size(); ++i)
+    differ += std::bit_cast<std::uint32_t>(c[i]) != std::bit_cast<std::uint32_t>(want[i]);
+  CHECK(differ == 0);
+  // And the sums themselves, against double precision (the padding is left at 7).
+  const std::size_t i = s.m - 1, j = s.n - 1;
+  double ref = 0.0;
+  for (std::size_t q = 0; q < segs.size(); ++q)
+    for (std::size_t r = 0; r < s.ks[q]; ++r)
+      ref += double(as[q][r * lda + i]) * double(bs[q][r * ldb + j]);
+  CHECK(c[i * ldc + j] == Approx(ref).margin(1e-4 * 1024));
+  if (pad > 0) CHECK(c[ldc - 1] == 7.0f);
 }

@@ -133,6 +133,34 @@ TEST_CASE("R ranks train the same parameters as one process, bit for bit",
   }
 }
 
+TEST_CASE("R ranks train wide layers as one process does, bit for bit", "[train][distributed]") {
+  // One process multiplies the weight gradients of W of 2^18 values or more over every shard
+  // at once where libxsmm generates AVX-512 code (train/weight_products.cpp); ranks multiply
+  // one per shard and add them in the reduction's chain. The sums must be the same.
+  problem p = make_problem();
+  p.spec.layers = {{.units = 512, .act = activation::relu},
+                   {.units = 512, .act = activation::relu},
+                   {.units = 1, .act = activation::identity}};
+  if (!tmlp::blas::tn_segments_run(512, 512))
+    WARN("libxsmm generates no AVX-512 code of its own choice here: one product per shard");
+  const std::size_t batch = GENERATE(128, 7);
+  CAPTURE(batch);
+  const outcome one = fit_on(p, config_for(batch), nullptr);
+  REQUIRE(one.result.status != fit_status::diverged);
+  for (int n_ranks : {2, 3}) {
+    CAPTURE(n_ranks);
+    thread_hub hub(n_ranks);
+    std::vector<outcome> got(static_cast<std::size_t>(n_ranks));
+    run_ranks(n_ranks, [&](int r) {
+      thread_communicator c(hub, r);
+      tmlp::train_config cfg = config_for(batch);
+      cfg.n_threads = 2;
+      got[static_cast<std::size_t>(r)] = fit_on(p, cfg, &c);
+    });
+    for (const outcome& o : got) check_same(one, o);
+  }
+}
+
 TEST_CASE("R ranks on bf16 kernels train the same parameters as one process, bit for bit",
           "[train][distributed][determinism][bf16]") {
   // libxsmm's bf16 kernels where it has them, else the reference loop in their place.

@@ -176,6 +176,40 @@ bf16_reference_scope::~bf16_reference_scope() {
   reference_scopes.fetch_sub(1, std::memory_order_relaxed);
 }
 
+bool tn_segments_run(std::size_t m, std::size_t n) noexcept {
+  const bool columns_match = n <= 64 || n % 64 == 0 || n % 64 > 16;
+  return m > 1 && n > 1 && columns_match &&
+         current().in_use.load(std::memory_order_relaxed) == backend::libxsmm &&
+         detail::xsmm_has_avx512() && !detail::xsmm_target_forced();
+}
+
+namespace {
+// Columns of m (k x n, rows ld apart) as blocks of `width`, each k x width, zero-padded.
+void pack_columns(std::size_t k, std::size_t n, const float* m, std::size_t ld, std::size_t width,
+                  float* out) noexcept {
+  for (std::size_t j0 = 0; j0 < n; j0 += width) {
+    const std::size_t w = std::min(width, n - j0);
+    for (std::size_t r = 0; r < k; ++r, out += width) {
+      std::copy_n(m + r * ld + j0, w, out);
+      std::fill(out + w, out + width, 0.0f);
+    }
+  }
+}
+}  // namespace
+
+void pack_tn_a(std::size_t k, std::size_t m, const float* a, std::size_t lda, float* out) noexcept {
+  pack_columns(k, m, a, lda, tn_panel, out);
+}
+
+void pack_tn_b(std::size_t k, std::size_t n, const float* b, std::size_t ldb, float* out) noexcept {
+  pack_columns(k, n, b, ldb, tn_strip, out);
+}
+
+void sgemm_tn_segments(std::size_t m, std::size_t n, std::span<const tn_segment> segs, float beta,
+                       float* c, std::size_t ldc) noexcept {
+  detail::tn_segments_avx512(m, n, segs, beta != 0.0f, c, ldc);
+}
+
 bool wants_transposed_weights() noexcept {
   return current().in_use.load(std::memory_order_relaxed) == backend::libxsmm;
 }

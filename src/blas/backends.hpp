@@ -3,7 +3,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
+
+#include "blas/blas.hpp"
 
 namespace tmlp::blas::detail {
 
@@ -42,5 +45,10 @@ void dp_bgemm(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* 
 double dpbf16_peak_loop(std::size_t n, float* out) noexcept;
 // Whether it runs a product with k x n right operand faster than libxsmm's kernels (measured).
 bool dp_bgemm_wins(std::size_t n, std::size_t k) noexcept;
+
+// blas::sgemm_tn_segments on AVX-512 (segments.cpp).
+// add: C + the sum (beta 1), else the sum.
+void tn_segments_avx512(std::size_t m, std::size_t n, std::span<const tn_segment> segs, bool add,
+                        float* c, std::size_t ldc) noexcept;
 
 }  // namespace tmlp::blas::detail

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -101,6 +102,41 @@ class bf16_reference_scope {
   bf16_reference_scope(const bf16_reference_scope&) = delete;
   bf16_reference_scope& operator=(const bf16_reference_scope&) = delete;
 };
+
+// A weight gradient dZᵀ·X over a batch's shards in one pass (segments.cpp). Each shard's
+// operands are packed first: dZ (k x m, rows lda apart) as panels of 6 of its columns, each k x
+// 6 ([m / 6][k][6]), and X (k x n, rows ldb apart) as strips of 64 columns, each k x 64
+// ([n / 64][k][64]), the last panel and strip padded with zeros. Floats each takes:
+constexpr std::size_t tn_panel = 6, tn_strip = 64;
+constexpr std::size_t tn_packed_a(std::size_t k, std::size_t m) noexcept {
+  return (m + tn_panel - 1) / tn_panel * tn_panel * k;
+}
+constexpr std::size_t tn_packed_b(std::size_t k, std::size_t n) noexcept {
+  return (n + tn_strip - 1) / tn_strip * tn_strip * k;
+}
+void pack_tn_a(std::size_t k, std::size_t m, const float* a, std::size_t lda, float* out) noexcept;
+void pack_tn_b(std::size_t k, std::size_t n, const float* b, std::size_t ldb, float* out) noexcept;
+// One shard's packed operands, from the panel of C's first row and the strip of its first
+// column on: columns i0 and j0 of dZ and X (multiples of 6 and 64) start at a + i0 * k and
+// b + j0 * k.
+struct tn_segment {
+  const float* a;
+  const float* b;
+  std::size_t k;
+};
+// Whether sgemm_tn_segments runs an m x n product here: the active backend is libxsmm generating
+// its own choice of AVX-512 code (LIBXSMM_TARGET unset), whose weight-gradient kernels sum as it
+// does, m and n > 1, and n is not 1 to 16 columns past a multiple of 64 (n > 64): libxsmm sums
+// those last columns in another order (65 to 80, 144 and 1040 did, 17, 81 to 100, 145, 300 and
+// 1000 did not, for m from 2 to 70 and k from 2 to 100).
+bool tn_segments_run(std::size_t m, std::size_t n) noexcept;
+// C (m x n, row stride ldc) = the sum over segs, in order, of each segment's dZᵀ·X, each summed
+// from zero in the order of its k rows and then added to the sum of those before it: the bits
+// of sgemm(true, false, m, n, k, 1, dz, lda, x, ldb, 0, g_s, n) per segment (every k > 1)
+// followed by C = g_0 (beta 0; beta 1: C = C + g_0), C = C + g_1, ... Only where
+// tn_segments_run(m, n) for the n of those products; C may be a block of their C.
+void sgemm_tn_segments(std::size_t m, std::size_t n, std::span<const tn_segment> segs, float beta,
+                       float* c, std::size_t ldc) noexcept;
 
 // Whether the active backend multiplies X·Wᵀ faster from a transposed copy of W, made once per
 // step and shared by every shard (libxsmm: it has no kernel for the transpose itself).

@@ -52,20 +52,26 @@ std::size_t padded_rows_room(const dense_layer& l) noexcept {
 
 void linear_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
                      std::size_t rows, const float* x, float* d_z, float* grads, float* d_x,
-                     bool accumulate_dx, bool round_d_z, const float* padded,
-                     float* scratch) noexcept {
+                     bool accumulate_dx, bool round_d_z, const float* padded, float* scratch,
+                     kept_operands* keep) noexcept {
   // db = column sums of dZ (before any rounding)
   k.col_sums(rows, l.n_out, d_z, grads + l.b_offset);
   if (round_d_z) k.round_bf16(rows * l.n_out, d_z, d_z);
-  // dW = dZᵀ·X: (n_out x rows)·(rows x n_in); from copies with padded rows where they would
-  // otherwise fall on a few cache sets.
-  const bool copy = scratch != nullptr && rows > 1 && l.n_out > 1;
-  const std::size_t ld_x = copy ? blas::padded_stride(l.n_in) : l.n_in;
-  const std::size_t ld_z = copy ? blas::padded_stride(l.n_out) : l.n_out;
-  const float* xs = with_stride(rows, l.n_in, x, ld_x, scratch);
-  const float* zs = with_stride(rows, l.n_out, d_z, ld_z, copy ? scratch + rows * ld_x : nullptr);
-  blas::sgemm(true, false, l.n_out, l.n_in, rows, 1.0f, zs, ld_z, xs, ld_x, 0.0f,
-              grads + l.w_offset, l.n_in);
+  if (keep != nullptr) {
+    keep->rows = rows;
+    blas::pack_tn_a(rows, l.n_out, d_z, l.n_out, keep->d_z);
+    blas::pack_tn_b(rows, l.n_in, x, l.n_in, keep->x);
+  } else {
+    // dW = dZᵀ·X: (n_out x rows)·(rows x n_in); from copies with padded rows where they would
+    // otherwise fall on a few cache sets.
+    const bool copy = scratch != nullptr && rows > 1 && l.n_out > 1;
+    const std::size_t ld_x = copy ? blas::padded_stride(l.n_in) : l.n_in;
+    const std::size_t ld_z = copy ? blas::padded_stride(l.n_out) : l.n_out;
+    const float* xs = with_stride(rows, l.n_in, x, ld_x, scratch);
+    const float* zs = with_stride(rows, l.n_out, d_z, ld_z, copy ? scratch + rows * ld_x : nullptr);
+    blas::sgemm(true, false, l.n_out, l.n_in, rows, 1.0f, zs, ld_z, xs, ld_x, 0.0f,
+                grads + l.w_offset, l.n_in);
+  }
   // dX = dZ·W: (rows x n_out)·(n_out x n_in)
   if (d_x == nullptr) return;
   const bool pad = padded != nullptr && l.pad_offset != no_offset;
@@ -152,7 +158,8 @@ namespace {
 
 class linear_op final : public op {
  public:
-  linear_op(const dense_layer& l, slot z, slot d_x) noexcept : l_(l), z_(z), d_x_(d_x) {}
+  linear_op(const dense_layer& l, std::size_t index, slot z, slot d_x) noexcept
+      : l_(l), index_(index), z_(z), d_x_(d_x) {}
 
   const float* forward(const pass& p, const float* in) const noexcept override {
     float* z = p.ws.floats(z_);
@@ -170,13 +177,16 @@ class linear_op final : public op {
       backward_bf16(p, in, d, d_x);
       return d_x;
     }
+    kept_operands* keep =
+        p.kept != nullptr && p.kept[index_].d_z != nullptr ? &p.kept[index_] : nullptr;
     linear_backward(p.k, l_, p.product_weights(), p.rows, rounded_input(p, in), d, p.grads, d_x,
-                    l_.residual, p.bf16_params != nullptr, p.padded, p.pad_scratch);
+                    l_.residual, p.bf16_params != nullptr, p.padded, p.pad_scratch, keep);
     return d_x;
   }
 
  private:
   dense_layer l_;
+  std::size_t index_;  // in network::layers
   slot z_, d_x_;
 
   // The layer's input as the products read it: bf16 rounds it into p.bf16_x.
@@ -238,7 +248,7 @@ class linear_op final : public op {
 
 void add_linear(pipeline_builder& b, const pipeline_builder::layer_context& c) {
   const slot z = b.plan().floats(c.layer->n_out);
-  b.add(std::make_unique<linear_op>(*c.layer, z, c.d_in));
+  b.add(std::make_unique<linear_op>(*c.layer, c.index, z, c.d_in));
 }
 
 }  // namespace tmlp::core

@@ -21,16 +21,28 @@ void linear_forward(const dense_layer& l, const float* params, std::size_t rows,
                     float* z, bool split_outputs = false,
                     const float* transposed = nullptr) noexcept;
 
+// Training where the gradient engine multiplies a layer's weight gradient over every shard at
+// once (train/weight_products.cpp, blas::sgemm_tn_segments): the layer's backward keeps that
+// product's operands for it, packed (blas::pack_tn_a and pack_tn_b), instead of multiplying
+// them. The engine sets the rooms (blas::tn_packed_a(max rows, n_out) and tn_packed_b(max rows,
+// n_in) floats); the backward sets rows.
+struct kept_operands {
+  float* d_z = nullptr;  // nullptr: the layer multiplies its weight gradient itself
+  float* x = nullptr;
+  std::size_t rows = 0;
+};
+
 // d_z: rows x n_out, dL/dZ. Writes db = column sums of dZ, then (round_d_z: after rounding dZ
 // to bfloat16 in place) dW = dZᵀ·X into grads at the layer's W, and dX = dZ·W into d_x (rows x
 // n_in; added to what it holds if accumulate_dx, skipped if d_x is nullptr), from the copy of W
 // in padded (pass::padded) where the layer has one. scratch: nullptr, or room for rows x
 // padded_rows_room(l) floats, where dW's operands are copied with padded rows if their rows are
 // a multiple of 1024 floats apart (blas::padded_stride; and the product has no dimension of 1).
+// keep: not nullptr, dW is not multiplied: its operands are kept there instead.
 void linear_backward(const kernels::kernel_table& k, const dense_layer& l, const float* params,
                      std::size_t rows, const float* x, float* d_z, float* grads, float* d_x,
                      bool accumulate_dx, bool round_d_z = false, const float* padded = nullptr,
-                     float* scratch = nullptr) noexcept;
+                     float* scratch = nullptr, kept_operands* keep = nullptr) noexcept;
 // Whether a pass of `rows` rows on bf16 kernels (pass::bf16_w) runs layer l's forward and
 // input-gradient products on them and l has no residual projection: then no op reads l's W, b
 // or P in pass::bf16_params, nor its copies in pass::transposed, and a step need not make them.

@@ -26,6 +26,7 @@ class workspace;
 struct batch_stats;
 class bf16_weights;
 struct bf16_scratch;
+struct kept_operands;
 
 // A buffer of a workspace: rows x per_row floats (rows: the workspace's max_rows) plus fixed.
 using slot = std::uint32_t;
@@ -96,6 +97,9 @@ struct pass {
   // run on the roundings above.
   const bf16_weights* bf16_w = nullptr;
   bf16_scratch* bf16_s = nullptr;
+  // Training, fp32: the linear layers' weight-gradient operands kept for the gradient engine
+  // (core/linear.hpp), indexed by layer; nullptr: every layer multiplies its own.
+  kept_operands* kept = nullptr;
   const float* product_weights() const noexcept {
     return bf16_params != nullptr ? bf16_params : params;
   }

@@ -83,6 +83,7 @@ gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch
       for (shard& sh : shards_) sh.bf16_s.emplace(max_rows, net.max_width);
     }
   }
+  if (precision == gemm_precision::fp32) plan_weight_products();
   entries_.reserve(max_batch * net.embeddings.size());
   touched_.reserve(max_batch * net.embeddings.size());
 }
@@ -134,6 +135,7 @@ void gradient_engine::run_shards(const kernels::kernel_table& k, const float* pa
     p.transposed = transposed;
     p.padded = padded;
     if (!sh.pad_scratch.empty()) p.pad_scratch = sh.pad_scratch.data();
+    if (defer_) p.kept = sh.kept.data();
     if (bf16 != nullptr) {
       p.bf16_params = bf16;
       p.bf16_x = sh.bf16_x.data();
@@ -205,6 +207,7 @@ double gradient_engine::compute(const kernels::kernel_table& k, const float* par
   // Shard sizes differ by at most one row; the last one is the largest.
   TMLP_ASSERT(batch <= max_batch_ && plan.size(plan.n_shards - 1) <= shards_[0].ws.max_rows());
   ranks_ = rank_shards{plan.n_shards, comm_ ? comm_->size() : 1};
+  defer_ = !deferred_.empty() && comm_ == nullptr && plan.size(0) >= 2;
   run_shards(k, params, x, y, w, idx, dropout_key);
   if (comm_) {
     const double loss = exchange_losses();
@@ -219,6 +222,7 @@ double gradient_engine::compute(const kernels::kernel_table& k, const float* par
     return loss;
   }
 
+  if (defer_) weight_products(plan, grad);
   reduce(k, batch, grad);
   if (!net_.embeddings.empty()) reduce_embeddings(batch, grad);
   const auto t0 = clock_type::now();
@@ -239,6 +243,7 @@ phase_times gradient_engine::phases() const noexcept {
     p.forward += sh.t_forward;
     p.backward += sh.t_backward;
   }
+  p.backward += t_weights_;
   p.reduce = t_reduce_;
   p.prepare = t_prepare_;
   p.wait = t_wait_;
@@ -248,7 +253,7 @@ phase_times gradient_engine::phases() const noexcept {
 
 void gradient_engine::reset_phases() noexcept {
   for (shard& sh : shards_) sh.t_gather = sh.t_forward = sh.t_backward = 0.0;
-  t_reduce_ = t_wait_ = t_prepare_ = 0.0;
+  t_reduce_ = t_wait_ = t_prepare_ = t_weights_ = 0.0;
 }
 
 }  // namespace tmlp::train

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/bf16_operands.hpp"
+#include "core/linear.hpp"
 #include "core/network.hpp"
 #include "kernels.hpp"
 #include "tmlp/distributed.hpp"
@@ -148,6 +149,8 @@ class gradient_engine {
     std::vector<float> pad_scratch;            // pass::pad_scratch
     std::vector<float> bf16_x, bf16_d;         // precision bf16: pass::bf16_x, bf16_d
     std::optional<core::bf16_scratch> bf16_s;  // and on bf16 kernels: pass::bf16_s
+    std::vector<core::kept_operands> kept;     // per layer: pass::kept, where deferred_
+    std::vector<float> kept_room;              // their d_z and x_room
   };
   const core::network& net_;
   std::size_t max_batch_, shard_rows_, max_shards_, target_width_;
@@ -198,6 +201,23 @@ class gradient_engine {
   // On bf16 kernels, per layer: whether this step's bf16_params_ and transposed_ hold its
   // matrices (core::bf16_kernels_cover is false for one of its shard sizes).
   std::vector<char> bf16_fallback_;
+
+  // The weight gradients multiplied over every shard at once (train/weight_products.cpp): the
+  // linear layers whose shards keep their operands for it (fp32 products on libxsmm's AVX-512
+  // code, a W of weight_products_min or more), the blocks of their W that are its tasks, and
+  // the dense parameters the reduction adds shard by shard (all but those W) in a step that
+  // runs it (defer_: one process, shards of 2 rows or more).
+  struct weight_block {
+    std::size_t layer, i0, i1, j0, j1;  // rows [i0, i1) and columns [j0, j1) of its W
+  };
+  std::vector<std::size_t> deferred_;
+  std::vector<weight_block> weight_blocks_;
+  std::vector<double> block_seconds_;
+  std::vector<std::pair<std::size_t, std::size_t>> added_;
+  bool defer_ = false;
+  double t_weights_ = 0.0;
+  void plan_weight_products();
+  void weight_products(const shard_plan& plan, float* grad);
 
   // Several processes (train/reduce_ranks.cpp).
   communicator* comm_ = nullptr;

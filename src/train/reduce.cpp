@@ -32,7 +32,13 @@ void gradient_engine::reduce(const kernels::kernel_table& k, std::size_t batch, 
   const float inv_b = 1.0f / static_cast<float>(batch);
   core::parallel_for_index((n + param_block - 1) / param_block, [&](std::size_t b) {
     const std::size_t lo = b * param_block, len = std::min(param_block, n - lo);
-    add_shards(k, 0, plan.n_shards, lo, len, grad);
+    if (!defer_)
+      add_shards(k, 0, plan.n_shards, lo, len, grad);
+    else  // the weight matrices weight_products() summed are there already
+      for (const auto& [begin, end] : added_) {
+        const std::size_t a = std::max(begin, lo), e = std::min(end, lo + len);
+        if (a < e) add_shards(k, 0, plan.n_shards, a, e - a, grad);
+      }
     k.scale(len, inv_b, grad + lo);
     block_sq_[b] = clip_square(grad + lo, len);
   });
