@@ -9,6 +9,8 @@
 //   where libxsmm has bf16 kernels (blas::bf16_kernels()).
 // bf16_kernel/<m>x<n>x<k>/<libxsmm|tmlp>: one product on each of the two bf16 kernels
 //   blas::bgemm chooses between, on a CPU with AVX512-BF16 (blas/dpbf16.cpp).
+// bf16_weight_batch/1024x1024/16x64/<per_shard|segments>: B's wide layer's weight gradient over
+//   a batch's 16 shards, one product per shard or one pass (blas::bgemm_segments).
 // bf16_peak: vdpbf16ps on sums in registers, the peak those kernels are measured against
 //   (twice `tmlp bench`'s fp32 FMA peak per core where the instruction has the FMA's throughput).
 #include <benchmark/benchmark.h>
@@ -96,6 +98,48 @@ void bm_kernel(benchmark::State& state, std::size_t m, std::size_t n, std::size_
                                                benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// A batch's bf16 weight gradient of an n_in -> n_out layer over `shards` 64-row shards, as the
+// step runs it: one bgemm per shard (beta 0, each into its own buffer, as without segments; the
+// reduction's additions not timed) or blas::bgemm_segments over the whole W in the step's blocks.
+void bm_weight_batch(benchmark::State& state, std::size_t n_in, std::size_t n_out,
+                     std::size_t shards, bool segments) {
+  constexpr std::size_t block_rows = 258, block_cols = 256;  // as the step's
+  if (segments && !tmlp::blas::bgemm_segments_run(n_out, n_in)) {
+    state.SkipWithError("bgemm_segments does not run here");
+    return;
+  }
+  const std::size_t ldb = tmlp::core::bf16_ld(n_in);
+  std::vector<std::vector<bf16>> a, b;
+  for (std::size_t s = 0; s < shards; ++s) {
+    a.emplace_back(n_out * rows, bf16{0x3f00});
+    b.emplace_back(rows * ldb, bf16{0x3c23});
+  }
+  std::vector<std::vector<float>> g(segments ? 1 : shards, std::vector<float>(n_out * n_in));
+  std::vector<tmlp::blas::bf16_segment> segs;
+  for (auto _ : state) {
+    if (segments) {
+      for (std::size_t i = 0; i < n_out; i += block_rows)
+        for (std::size_t j = 0; j < n_in; j += block_cols) {
+          segs.clear();
+          for (std::size_t s = 0; s < shards; ++s)
+            segs.push_back({a[s].data() + i * rows, rows, b[s].data() + 2 * j, ldb, rows});
+          tmlp::blas::bgemm_segments(std::min(block_rows, n_out - i),
+                                     std::min(block_cols, n_in - j), segs, 0.0f,
+                                     g[0].data() + i * n_in + j, n_in);
+        }
+    } else {
+      for (std::size_t s = 0; s < shards; ++s)
+        if (!tmlp::blas::bgemm(n_out, n_in, rows, a[s].data(), rows, b[s].data(), ldb, 0.0f,
+                               g[s].data(), n_in))
+          state.SkipWithError("no bf16 kernel for this shape");
+    }
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP"] =
+      benchmark::Counter(2.0 * double(rows * shards) * double(n_in) * double(n_out) * 1e-9,
+                         benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void bm_peak(benchmark::State& state) {
   std::vector<float> sums(24, 0.0f);
   double flops = 0.0;
@@ -119,6 +163,11 @@ const int registered = [] {
                 .c_str(),
             bm_kernel, s.m, s.n, s.k, own);
   }
+  for (const bool segments : {false, true})
+    benchmark::RegisterBenchmark(
+        (std::string("bf16_weight_batch/1024x1024/16x64/") + (segments ? "segments" : "per_shard"))
+            .c_str(),
+        bm_weight_batch, 1024, 1024, 16, segments);
   for (const tmlp::bench_config& c : tmlp::bench_configs()) {
     const std::vector<std::size_t> w = c.widths();
     for (const auto& arch : tmlp::kernels::available()) {

@@ -214,6 +214,52 @@ TEST_CASE("tmlp's bf16 kernel sums as the naive product and gives libxsmm's bits
     }
 }
 
+TEST_CASE("bgemm_segments has the bits of one bgemm per segment, added in order", "[blas][bf16]") {
+  // The step's bf16 weight gradient over every shard at once (train/weight_products.cpp) must
+  // give what one product per shard and the reduction's additions gave.
+  const tmlp::blas::backend_scope gemm(tmlp::blas::backend::libxsmm);
+  CHECK_FALSE(tmlp::blas::bgemm_segments_run(13, 65));  // libxsmm's last columns: another order
+  struct segments {
+    std::size_t m, n;
+    std::vector<std::size_t> ks;
+  };
+  const segments s = GENERATE(segments{1024, 1024, std::vector<std::size_t>(16, 64)},
+                              segments{13, 145, {2, 8, 64, 66}}, segments{6, 64, {64}},
+                              segments{7, 63, {34, 30}}, segments{100, 1024, {128, 128, 128}},
+                              segments{12, 1000, {62, 64}}, segments{1024, 100, {64, 64}});
+  const std::size_t pad = GENERATE(0, 16);
+  const float beta = GENERATE(0.0f, 1.0f);  // 1: C + the first segment's sum from zero
+  CAPTURE(s.m, s.n, s.ks.size(), s.ks.front(), pad, beta);
+  if (!tmlp::blas::bgemm_segments_run(s.m, s.n)) {
+    WARN("no vdpbf16ps kernels of libxsmm's and tmlp's here: bgemm_segments not run");
+    return;
+  }
+  const std::size_t ldb = s.n + pad, ldc = s.n + 3;
+  std::vector<bf16_operands> ops;
+  std::vector<tmlp::blas::bf16_segment> segs;
+  for (std::size_t q = 0; q < s.ks.size(); ++q) ops.emplace_back(s.m, s.ks[q], s.ks[q], ldb);
+  for (std::size_t q = 0; q < s.ks.size(); ++q)
+    segs.push_back({ops[q].a.data(), s.ks[q], ops[q].b.data(), ldb, s.ks[q]});
+  const auto c0 = random_vec(s.m * ldc, 13);
+  std::vector<float> want = c0, g(s.m * s.n);
+  for (std::size_t q = 0; q < segs.size(); ++q) {
+    REQUIRE(tmlp::blas::bgemm(s.m, s.n, s.ks[q], ops[q].a.data(), s.ks[q], ops[q].b.data(), ldb,
+                              0.0f, g.data(), s.n));
+    for (std::size_t i = 0; i < s.m; ++i)
+      for (std::size_t j = 0; j < s.n; ++j)
+        want[i * ldc + j] =
+            q == 0 && beta == 0.0f ? g[i * s.n + j] : want[i * ldc + j] + g[i * s.n + j];
+  }
+  std::vector<float> c = c0;
+  if (beta == 0.0f)
+    for (std::size_t i = 0; i < s.m; ++i) c[i * ldc] = NAN;  // never read
+  tmlp::blas::bgemm_segments(s.m, s.n, segs, beta, c.data(), ldc);
+  std::size_t differ = 0;
+  for (std::size_t i = 0; i < c.size(); ++i)
+    differ += std::bit_cast<std::uint32_t>(c[i]) != std::bit_cast<std::uint32_t>(want[i]);
+  CHECK(differ == 0);
+}
+
 TEST_CASE("bgemm declines what it has no kernel for and leaves C alone", "[blas][bf16]") {
   std::vector<bf16> a(64 * 8, one(0.5f)), b(8 * 64, one(0.25f));
   std::vector<float> c(64 * 64, 3.0f);

@@ -97,6 +97,26 @@ void check_same(const outcome& a, const outcome& b) {
   }
 }
 
+// Trains p with base on one process, then on 2 and 3 ranks (of 1 and 2 threads), and checks
+// every rank ends with the one process's parameters and losses.
+void check_ranks(const problem& p, const tmlp::train_config& base) {
+  const outcome one = fit_on(p, base, nullptr);
+  REQUIRE(one.result.status != fit_status::diverged);
+  for (int n_ranks : {2, 3}) {
+    CAPTURE(n_ranks);
+    thread_hub hub(n_ranks);
+    std::vector<outcome> got(static_cast<std::size_t>(n_ranks));
+    // (Catch's assertions are not thread-safe: the ranks record, the test checks after.)
+    run_ranks(n_ranks, [&](int r) {
+      thread_communicator c(hub, r);
+      tmlp::train_config cfg = base;
+      cfg.n_threads = 1 + r % 2;
+      got[static_cast<std::size_t>(r)] = fit_on(p, cfg, &c);
+    });
+    for (const outcome& o : got) check_same(one, o);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("R ranks train the same parameters as one process, bit for bit",
@@ -133,34 +153,6 @@ TEST_CASE("R ranks train the same parameters as one process, bit for bit",
   }
 }
 
-TEST_CASE("R ranks train wide layers as one process does, bit for bit", "[train][distributed]") {
-  // One process multiplies the weight gradients of W of 2^18 values or more over every shard
-  // at once where libxsmm generates AVX-512 code (train/weight_products.cpp); ranks multiply
-  // one per shard and add them in the reduction's chain. The sums must be the same.
-  problem p = make_problem();
-  p.spec.layers = {{.units = 512, .act = activation::relu},
-                   {.units = 512, .act = activation::relu},
-                   {.units = 1, .act = activation::identity}};
-  if (!tmlp::blas::tn_segments_run(512, 512))
-    WARN("libxsmm generates no AVX-512 code of its own choice here: one product per shard");
-  const std::size_t batch = GENERATE(128, 7);
-  CAPTURE(batch);
-  const outcome one = fit_on(p, config_for(batch), nullptr);
-  REQUIRE(one.result.status != fit_status::diverged);
-  for (int n_ranks : {2, 3}) {
-    CAPTURE(n_ranks);
-    thread_hub hub(n_ranks);
-    std::vector<outcome> got(static_cast<std::size_t>(n_ranks));
-    run_ranks(n_ranks, [&](int r) {
-      thread_communicator c(hub, r);
-      tmlp::train_config cfg = config_for(batch);
-      cfg.n_threads = 2;
-      got[static_cast<std::size_t>(r)] = fit_on(p, cfg, &c);
-    });
-    for (const outcome& o : got) check_same(one, o);
-  }
-}
-
 TEST_CASE("R ranks on bf16 kernels train the same parameters as one process, bit for bit",
           "[train][distributed][determinism][bf16]") {
   // libxsmm's bf16 kernels where it has them, else the reference loop in their place.
@@ -171,20 +163,30 @@ TEST_CASE("R ranks on bf16 kernels train the same parameters as one process, bit
   CAPTURE(batch);
   tmlp::train_config base = config_for(batch);
   base.precision = tmlp::gemm_precision::bf16;
-  const outcome one = fit_on(p, base, nullptr);
-  REQUIRE(one.result.status != fit_status::diverged);
-  for (int n_ranks : {2, 3}) {
-    CAPTURE(n_ranks);
-    thread_hub hub(n_ranks);
-    std::vector<outcome> got(static_cast<std::size_t>(n_ranks));
-    run_ranks(n_ranks, [&](int r) {
-      thread_communicator c(hub, r);
-      tmlp::train_config cfg = base;
-      cfg.n_threads = 1 + r % 2;
-      got[static_cast<std::size_t>(r)] = fit_on(p, cfg, &c);
-    });
-    for (const outcome& o : got) check_same(one, o);
-  }
+  check_ranks(p, base);
+}
+
+TEST_CASE("R ranks train wide layers as one process does, bit for bit",
+          "[train][distributed][determinism]") {
+  // One process multiplies the weight gradients of W of 2^19 values or more over every shard
+  // at once (train/weight_products.cpp: fp32 on libxsmm's AVX-512 code, bf16 on vdpbf16ps
+  // kernels); ranks multiply one per shard and add them in the reduction's chain. The sums
+  // must be the same.
+  const tmlp::blas::backend_scope gemm(tmlp::blas::backend::libxsmm);
+  const tmlp::blas::bf16_reference_scope reference;
+  problem p = make_problem();
+  p.spec.layers = {{.units = 1024, .act = activation::relu},
+                   {.units = 512, .act = activation::relu},
+                   {.units = 1, .act = activation::identity}};
+  const auto precision = GENERATE(tmlp::gemm_precision::fp32, tmlp::gemm_precision::bf16);
+  const std::size_t batch = GENERATE(128, 7);
+  CAPTURE(batch, precision == tmlp::gemm_precision::bf16);
+  if (!(precision == tmlp::gemm_precision::bf16 ? tmlp::blas::bgemm_segments_run(512, 1024)
+                                                : tmlp::blas::tn_segments_run(512, 1024)))
+    WARN("no kernel here sums the weight gradients over the shards: one product per shard");
+  tmlp::train_config base = config_for(batch);
+  base.precision = precision;
+  check_ranks(p, base);
 }
 
 TEST_CASE("a stop requested on one rank stops every rank at the same step",

@@ -168,6 +168,22 @@ bool bgemm_runs(std::size_t m, std::size_t n, std::size_t k, std::size_t lda, st
   return m != 1 && n != 1 && k % 2 == 0;  // reference_bgemm's limits
 }
 
+namespace {
+// Whether libxsmm's kernels for a product of n columns sum each of them in the order of k, from
+// zero (beta 0), as the segment kernels do: all but 1 to 16 columns past a multiple of 64.
+bool columns_in_order(std::size_t n) noexcept { return n <= 64 || n % 64 == 0 || n % 64 > 16; }
+}  // namespace
+
+bool bgemm_segments_run(std::size_t m, std::size_t n) noexcept {
+  return m > 1 && n > 1 && columns_in_order(n) && bf16_kernels() && detail::xsmm_has_bf16() &&
+         own_bf16_kernel();
+}
+
+void bgemm_segments(std::size_t m, std::size_t n, std::span<const bf16_segment> segs, float beta,
+                    float* c, std::size_t ldc) noexcept {
+  detail::dp_bgemm_segments(m, n, segs, beta != 0.0f, c, ldc);
+}
+
 bf16_reference_scope::bf16_reference_scope() noexcept {
   reference_scopes.fetch_add(1, std::memory_order_relaxed);
 }
@@ -177,8 +193,7 @@ bf16_reference_scope::~bf16_reference_scope() {
 }
 
 bool tn_segments_run(std::size_t m, std::size_t n) noexcept {
-  const bool columns_match = n <= 64 || n % 64 == 0 || n % 64 > 16;
-  return m > 1 && n > 1 && columns_match &&
+  return m > 1 && n > 1 && columns_in_order(n) &&
          current().in_use.load(std::memory_order_relaxed) == backend::libxsmm &&
          detail::xsmm_has_avx512() && !detail::xsmm_target_forced();
 }

@@ -40,6 +40,9 @@ bool xsmm_has_avx512() noexcept;
 void dp_bgemm(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* a, std::size_t lda,
               const std::uint16_t* b_pairs, std::size_t ldb, float beta, float* c,
               std::size_t ldc) noexcept;
+// blas::bgemm_segments on it; add: C + the sum (beta 1), else the sum.
+void dp_bgemm_segments(std::size_t m, std::size_t n, std::span<const bf16_segment> segs, bool add,
+                       float* c, std::size_t ldc) noexcept;
 // n steps of vdpbf16ps on 24 sums kept in registers, out[0..24) the starting values and the
 // results: the instruction's peak (tmlp_bench bf16_peak). Returns the operations done.
 double dpbf16_peak_loop(std::size_t n, float* out) noexcept;

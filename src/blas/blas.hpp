@@ -92,6 +92,29 @@ bool bgemm(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* a, 
 bool bgemm_runs(std::size_t m, std::size_t n, std::size_t k, std::size_t lda, std::size_t ldb,
                 float beta, std::size_t ldc) noexcept;
 
+// The bf16 weight gradient over a batch's shards in one pass (dpbf16.cpp), as
+// sgemm_tn_segments for fp32: each shard's dZᵀ (m x k, k even, rows lda apart, bf16) and X as
+// pairs of rows (k/2 pair rows of ldb pairs), as bgemm reads them; a block of C starts at rows
+// i0 of a and pair column j0 of b_pairs.
+struct bf16_segment {
+  const std::uint16_t* a;
+  std::size_t lda;
+  const std::uint16_t* b_pairs;
+  std::size_t ldb;
+  std::size_t k;
+};
+// Whether bgemm_segments runs an m x n product here: bgemm runs on libxsmm's vdpbf16ps kernels
+// or tmlp's (own_bf16_kernel(), libxsmm generating bf16 code), m and n > 1, and n is not 1 to
+// 16 columns past a multiple of 64 (n > 64), whose last columns libxsmm sums in another order.
+// The caller checks that bgemm_runs for each segment's product.
+bool bgemm_segments_run(std::size_t m, std::size_t n) noexcept;
+// C (m x n) = the sum over segs, in order, of each segment's A·B, each summed from zero in the
+// order of its pairs and then added to the sum of those before it: the bits of bgemm(m, n, k,
+// a, lda, b_pairs, ldb, 0, g_s, n) per segment followed by C = g_0 (beta 0; beta 1: C = C +
+// g_0), C = C + g_1, ... Only where bgemm_segments_run(m, n) for the n of those products.
+void bgemm_segments(std::size_t m, std::size_t n, std::span<const bf16_segment> segs, float beta,
+                    float* c, std::size_t ldc) noexcept;
+
 // Tests: while one lives (and libxsmm has no bf16 kernels here), bf16_kernels() is true and
 // bgemm runs on a plain loop, fp32 sums in the order of k, with libxsmm's limits (false for a
 // dimension of 1), so the layouts of the operands and the fallbacks run on any CPU.

@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <span>
 #include <utility>
 
 #include "blas/backends.hpp"
@@ -33,43 +34,59 @@ namespace {
 
 constexpr int tile_rows = 6, tile_vectors = 4;  // of 16 columns
 
-// C's rows x (vectors x 16) tile at c, over `pairs` pairs of k. The last vector's columns are
-// those in `last` (a partial tile at C's right edge); add: C + A·B, else A·B.
+// What the first segment does with C: sets it to its sums, adds them to it (beta 1 of
+// bgemm_segments: C + a sum from zero), or starts its sums from C's values (beta 1 of bgemm:
+// libxsmm's order). Every later segment's sums start from zero and are added to C.
+enum class first : int { set, add, start_from };
+
+// C's rows x (vectors x 16) tile at c, from rows i0.. of each segment's A and pair column j0..
+// of its B. The last vector's columns are those in `last` (a partial tile at C's right edge).
 template <int rows, int vectors>
-TMLP_DPBF16 void tile(std::size_t pairs, const std::uint16_t* a, std::size_t lda,
-                      const std::uint16_t* b, std::size_t ldb, bool add, float* c, std::size_t ldc,
-                      __mmask16 last) noexcept {
+TMLP_DPBF16 void tile(std::span<const bf16_segment> segs, std::size_t i0, std::size_t j0, first how,
+                      float* c, std::size_t ldc, __mmask16 last) noexcept {
   auto mask = [last](int v) { return v == vectors - 1 ? last : __mmask16{0xffff}; };
-  __m512 sum[rows][vectors];
+  for (std::size_t s = 0; s < segs.size(); ++s) {
+    const bf16_segment& g = segs[s];
+    const std::uint16_t* a = g.a + i0 * g.lda;
+    const std::uint16_t* b = g.b_pairs + 2 * j0;
+    const bool from_c = s == 0 && how == first::start_from;
+    __m512 sum[rows][vectors];
 #pragma GCC unroll 8
-  for (int i = 0; i < rows; ++i)
+    for (int i = 0; i < rows; ++i)
 #pragma GCC unroll 8
-    for (int v = 0; v < vectors; ++v)
-      sum[i][v] = add ? _mm512_maskz_loadu_ps(mask(v), c + i * ldc + 16 * v) : _mm512_setzero_ps();
-  for (std::size_t p = 0; p < pairs; ++p) {
-    const std::uint16_t* bp = b + p * 2 * ldb;  // pair row p: columns j at bp[2j], bp[2j + 1]
-    __m512bh bv[vectors];
+      for (int v = 0; v < vectors; ++v)
+        sum[i][v] =
+            from_c ? _mm512_maskz_loadu_ps(mask(v), c + i * ldc + 16 * v) : _mm512_setzero_ps();
+    for (std::size_t p = 0; p < g.k / 2; ++p) {
+      const std::uint16_t* bp = b + p * 2 * g.ldb;  // pair row p: column j at bp[2j], bp[2j + 1]
+      __m512bh bv[vectors];
 #pragma GCC unroll 8
-    for (int v = 0; v < vectors; ++v)
-      bv[v] = reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi32(mask(v), bp + 32 * v));
+      for (int v = 0; v < vectors; ++v)
+        bv[v] = reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi32(mask(v), bp + 32 * v));
 #pragma GCC unroll 8
-    for (int i = 0; i < rows; ++i) {
-      std::int32_t pair;
-      std::memcpy(&pair, a + i * lda + 2 * p, sizeof pair);
-      const __m512bh av = reinterpret_cast<__m512bh>(_mm512_set1_epi32(pair));
+      for (int i = 0; i < rows; ++i) {
+        std::int32_t pair;
+        std::memcpy(&pair, a + i * g.lda + 2 * p, sizeof pair);
+        const __m512bh av = reinterpret_cast<__m512bh>(_mm512_set1_epi32(pair));
 #pragma GCC unroll 8
-      for (int v = 0; v < vectors; ++v) sum[i][v] = _mm512_dpbf16_ps(sum[i][v], av, bv[v]);
+        for (int v = 0; v < vectors; ++v) sum[i][v] = _mm512_dpbf16_ps(sum[i][v], av, bv[v]);
+      }
     }
+#pragma GCC unroll 8
+    for (int i = 0; i < rows; ++i)
+#pragma GCC unroll 8
+      for (int v = 0; v < vectors; ++v) {
+        float* to = c + i * ldc + 16 * v;
+        const __m512 x = s == 0 && how != first::add
+                             ? sum[i][v]
+                             : _mm512_add_ps(_mm512_maskz_loadu_ps(mask(v), to), sum[i][v]);
+        _mm512_mask_storeu_ps(to, mask(v), x);
+      }
   }
-#pragma GCC unroll 8
-  for (int i = 0; i < rows; ++i)
-#pragma GCC unroll 8
-    for (int v = 0; v < vectors; ++v)
-      _mm512_mask_storeu_ps(c + i * ldc + 16 * v, mask(v), sum[i][v]);
 }
 
-using tile_fn = void (*)(std::size_t, const std::uint16_t*, std::size_t, const std::uint16_t*,
-                         std::size_t, bool, float*, std::size_t, __mmask16) noexcept;
+using tile_fn = void (*)(std::span<const bf16_segment>, std::size_t, std::size_t, first, float*,
+                         std::size_t, __mmask16) noexcept;
 
 // tiles[r - 1][v - 1]: the tile of r rows and v vectors, for C's bottom and right edges.
 template <int rows, int... v>
@@ -110,22 +127,36 @@ bool dp_bgemm_wins(std::size_t n, std::size_t k) noexcept {
   return k * n >= (std::size_t{1} << 19);  // B's bf16 values: 1 MB or more
 }
 
+namespace {
+void run_tiles(std::size_t m, std::size_t n, std::span<const bf16_segment> segs, first how,
+               float* c, std::size_t ldc) noexcept {
+  // Segment by segment over the whole of C: a strip of 64 columns of the segment's B (k/2 x 64
+  // pairs) is read from L2 for every 6 rows of A, which stay in L1 while the strip passes.
+  constexpr std::size_t strip = 16 * tile_vectors;
+  for (std::size_t s = 0; s < segs.size(); ++s)
+    for (std::size_t j = 0; j < n; j += strip) {
+      const std::size_t cols = std::min(strip, n - j), vectors = (cols + 15) / 16;
+      const __mmask16 last =
+          cols % 16 == 0 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (cols % 16)) - 1);
+      for (std::size_t i = 0; i < m; i += tile_rows) {
+        const std::size_t rows = std::min<std::size_t>(tile_rows, m - i);
+        tiles[rows - 1][vectors - 1](segs.subspan(s, 1), i, j, s == 0 ? how : first::add,
+                                     c + i * ldc + j, ldc, last);
+      }
+    }
+}
+}  // namespace
+
+void dp_bgemm_segments(std::size_t m, std::size_t n, std::span<const bf16_segment> segs, bool add,
+                       float* c, std::size_t ldc) noexcept {
+  run_tiles(m, n, segs, add ? first::add : first::set, c, ldc);
+}
+
 void dp_bgemm(std::size_t m, std::size_t n, std::size_t k, const std::uint16_t* a, std::size_t lda,
               const std::uint16_t* b_pairs, std::size_t ldb, float beta, float* c,
               std::size_t ldc) noexcept {
-  // A strip of 64 columns of B (k/2 x 64 pairs) is read from L2 for every 6 rows of A, which
-  // stay in L1 while the strip passes.
-  constexpr std::size_t strip = 16 * tile_vectors;
-  for (std::size_t j = 0; j < n; j += strip) {
-    const std::size_t cols = std::min(strip, n - j), vectors = (cols + 15) / 16;
-    const __mmask16 last =
-        cols % 16 == 0 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (cols % 16)) - 1);
-    for (std::size_t i = 0; i < m; i += tile_rows) {
-      const std::size_t rows = std::min<std::size_t>(tile_rows, m - i);
-      tiles[rows - 1][vectors - 1](k / 2, a + i * lda, lda, b_pairs + 2 * j, ldb, beta != 0.0f,
-                                   c + i * ldc + j, ldc, last);
-    }
-  }
+  const bf16_segment one{a, lda, b_pairs, ldb, k};
+  run_tiles(m, n, {&one, 1}, beta != 0.0f ? first::start_from : first::set, c, ldc);
 }
 
 }  // namespace tmlp::blas::detail

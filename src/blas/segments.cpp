@@ -88,16 +88,19 @@ constexpr auto tiles = tiles_table(std::make_integer_sequence<int, int{tn_panel}
 
 void tn_segments_avx512(std::size_t m, std::size_t n, std::span<const tn_segment> segs, bool add,
                         float* c, std::size_t ldc) noexcept {
-  // Every shard's strip of X (k x 64) is read from L2 for every panel of 6 rows of C.
-  for (std::size_t j = 0; j < n; j += tn_strip) {
-    const std::size_t cols = std::min(tn_strip, n - j), vectors = (cols + 15) / 16;
-    const __mmask16 last =
-        cols % 16 == 0 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (cols % 16)) - 1);
-    for (std::size_t i = 0; i < m; i += tn_panel) {
-      const std::size_t rows = std::min(tn_panel, m - i);
-      tiles[rows - 1][vectors - 1](segs, i, j, add, c + i * ldc + j, ldc, last);
+  // Segment by segment over the whole of C (a block of the caller's, kept in L2): each strip of
+  // the segment's X (k x 64) stays in L1 while C's panels of 6 rows pass.
+  for (std::size_t s = 0; s < segs.size(); ++s)
+    for (std::size_t j = 0; j < n; j += tn_strip) {
+      const std::size_t cols = std::min(tn_strip, n - j), vectors = (cols + 15) / 16;
+      const __mmask16 last =
+          cols % 16 == 0 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (cols % 16)) - 1);
+      for (std::size_t i = 0; i < m; i += tn_panel) {
+        const std::size_t rows = std::min(tn_panel, m - i);
+        tiles[rows - 1][vectors - 1](segs.subspan(s, 1), i, j, add || s > 0, c + i * ldc + j,
+                                     ldc, last);
+      }
     }
-  }
 }
 
 }  // namespace tmlp::blas::detail

@@ -177,8 +177,7 @@ class linear_op final : public op {
       backward_bf16(p, in, d, d_x);
       return d_x;
     }
-    kept_operands* keep =
-        p.kept != nullptr && p.kept[index_].d_z != nullptr ? &p.kept[index_] : nullptr;
+    kept_operands* keep = kept(p);
     linear_backward(p.k, l_, p.product_weights(), p.rows, rounded_input(p, in), d, p.grads, d_x,
                     l_.residual, p.bf16_params != nullptr, p.padded, p.pad_scratch, keep);
     return d_x;
@@ -188,6 +187,13 @@ class linear_op final : public op {
   dense_layer l_;
   std::size_t index_;  // in network::layers
   slot z_, d_x_;
+
+  // Where the gradient engine keeps this layer's weight-gradient operands, or nullptr.
+  kept_operands* kept(const pass& p) const noexcept {
+    if (p.kept == nullptr) return nullptr;
+    kept_operands& o = p.kept[index_];
+    return o.d_z != nullptr || o.d_z16 != nullptr ? &o : nullptr;
+  }
 
   // The layer's input as the products read it: bf16 rounds it into p.bf16_x.
   const float* rounded_input(const pass& p, const float* in) const noexcept {
@@ -221,15 +227,21 @@ class linear_op final : public op {
     bf16 *left = p.bf16_s->left.data(), *right = p.bf16_s->right.data();
     const std::size_t k = even(p.rows), ld_in = bf16_ld(l_.n_in);
     float* g = p.grads + l_.w_offset;
-    const bool weights_on_kernel = blas::bgemm_may_run(l_.n_out, l_.n_in);
-    if (weights_on_kernel) {
-      bf16_transposed(p.k, p.rows, l_.n_out, d, left, k);
-      bf16_row_pairs(p.k, p.rows, l_.n_in, in, right, ld_in);
+    if (kept_operands* keep = kept(p); keep != nullptr) {  // multiplied over the shards later
+      keep->rows = p.rows;
+      bf16_transposed(p.k, p.rows, l_.n_out, d, keep->d_z16, k);
+      bf16_row_pairs(p.k, p.rows, l_.n_in, in, keep->x16, ld_in);
+    } else {
+      const bool weights_on_kernel = blas::bgemm_may_run(l_.n_out, l_.n_in);
+      if (weights_on_kernel) {
+        bf16_transposed(p.k, p.rows, l_.n_out, d, left, k);
+        bf16_row_pairs(p.k, p.rows, l_.n_in, in, right, ld_in);
+      }
+      if (!weights_on_kernel ||
+          !blas::bgemm(l_.n_out, l_.n_in, k, left, k, right, ld_in, 0.0f, g, l_.n_in))
+        blas::sgemm(true, false, l_.n_out, l_.n_in, p.rows, 1.0f, rounded_d(), l_.n_out,
+                    rounded_input(p, in), l_.n_in, 0.0f, g, l_.n_in);
     }
-    if (!weights_on_kernel ||
-        !blas::bgemm(l_.n_out, l_.n_in, k, left, k, right, ld_in, 0.0f, g, l_.n_in))
-      blas::sgemm(true, false, l_.n_out, l_.n_in, p.rows, 1.0f, rounded_d(), l_.n_out,
-                  rounded_input(p, in), l_.n_in, 0.0f, g, l_.n_in);
     if (d_x == nullptr) return;
     // dX = dZ·W: dZ (rows x even(n_out)) times W as pairs of rows.
     const float beta = l_.residual ? 1.0f : 0.0f;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "core/layer.hpp"
 
@@ -26,9 +27,13 @@ void linear_forward(const dense_layer& l, const float* params, std::size_t rows,
 // product's operands for it, packed (blas::pack_tn_a and pack_tn_b), instead of multiplying
 // them. The engine sets the rooms (blas::tn_packed_a(max rows, n_out) and tn_packed_b(max rows,
 // n_in) floats); the backward sets rows.
+// On bf16 kernels (blas::bgemm_segments) it keeps them as bgemm reads them instead: dZᵀ in d_z16
+// (n_out rows of even(max rows) values) and X as pairs of rows of bf16_ld(n_in) pairs in x16.
 struct kept_operands {
-  float* d_z = nullptr;  // nullptr: the layer multiplies its weight gradient itself
+  float* d_z = nullptr;  // both nullptr: the layer multiplies its weight gradient itself
   float* x = nullptr;
+  std::uint16_t* d_z16 = nullptr;
+  std::uint16_t* x16 = nullptr;
   std::size_t rows = 0;
 };
 

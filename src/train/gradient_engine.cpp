@@ -83,7 +83,7 @@ gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch
       for (shard& sh : shards_) sh.bf16_s.emplace(max_rows, net.max_width);
     }
   }
-  if (precision == gemm_precision::fp32) plan_weight_products();
+  plan_weight_products(precision);
   entries_.reserve(max_batch * net.embeddings.size());
   touched_.reserve(max_batch * net.embeddings.size());
 }
@@ -207,7 +207,7 @@ double gradient_engine::compute(const kernels::kernel_table& k, const float* par
   // Shard sizes differ by at most one row; the last one is the largest.
   TMLP_ASSERT(batch <= max_batch_ && plan.size(plan.n_shards - 1) <= shards_[0].ws.max_rows());
   ranks_ = rank_shards{plan.n_shards, comm_ ? comm_->size() : 1};
-  defer_ = !deferred_.empty() && comm_ == nullptr && plan.size(0) >= 2;
+  defer_ = defers(plan);
   run_shards(k, params, x, y, w, idx, dropout_key);
   if (comm_) {
     const double loss = exchange_losses();

@@ -150,7 +150,8 @@ class gradient_engine {
     std::vector<float> bf16_x, bf16_d;         // precision bf16: pass::bf16_x, bf16_d
     std::optional<core::bf16_scratch> bf16_s;  // and on bf16 kernels: pass::bf16_s
     std::vector<core::kept_operands> kept;     // per layer: pass::kept, where deferred_
-    std::vector<float> kept_room;              // their d_z and x_room
+    std::vector<float> kept_room;              // their rooms: fp32
+    std::vector<core::bf16> kept_room16;       // or bf16
   };
   const core::network& net_;
   std::size_t max_batch_, shard_rows_, max_shards_, target_width_;
@@ -203,10 +204,10 @@ class gradient_engine {
   std::vector<char> bf16_fallback_;
 
   // The weight gradients multiplied over every shard at once (train/weight_products.cpp): the
-  // linear layers whose shards keep their operands for it (fp32 products on libxsmm's AVX-512
-  // code, a W of weight_products_min or more), the blocks of their W that are its tasks, and
-  // the dense parameters the reduction adds shard by shard (all but those W) in a step that
-  // runs it (defer_: one process, shards of 2 rows or more).
+  // linear layers whose shards keep their operands for it (a W of weight_products_min or more,
+  // fp32 products on libxsmm's AVX-512 code or bf16 ones on vdpbf16ps kernels: defer_bf16_),
+  // the blocks of their W that are its tasks, and the dense parameters the reduction adds shard
+  // by shard (all but those W) in a step that runs it (defer_: defers(plan)).
   struct weight_block {
     std::size_t layer, i0, i1, j0, j1;  // rows [i0, i1) and columns [j0, j1) of its W
   };
@@ -214,9 +215,12 @@ class gradient_engine {
   std::vector<weight_block> weight_blocks_;
   std::vector<double> block_seconds_;
   std::vector<std::pair<std::size_t, std::size_t>> added_;
-  bool defer_ = false;
+  bool defer_ = false, defer_bf16_ = false;
   double t_weights_ = 0.0;
-  void plan_weight_products();
+  void plan_weight_products(gemm_precision precision);
+  // Whether a step of this plan runs it: one process, shards of 2 rows or more, and (bf16) a
+  // kernel for each shard's product.
+  bool defers(const shard_plan& plan) const noexcept;
   void weight_products(const shard_plan& plan, float* grad);
 
   // Several processes (train/reduce_ranks.cpp).
