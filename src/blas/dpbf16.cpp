@@ -39,54 +39,50 @@ constexpr int tile_rows = 6, tile_vectors = 4;  // of 16 columns
 // libxsmm's order). Every later segment's sums start from zero and are added to C.
 enum class first : int { set, add, start_from };
 
-// C's rows x (vectors x 16) tile at c, from rows i0.. of each segment's A and pair column j0..
-// of its B. The last vector's columns are those in `last` (a partial tile at C's right edge).
+// C's rows x (vectors x 16) tile at c, from rows i0.. of segment g's A and pair column j0.. of
+// its B. The last vector's columns are those in `last` (a partial tile at C's right edge).
 template <int rows, int vectors>
-TMLP_DPBF16 void tile(std::span<const bf16_segment> segs, std::size_t i0, std::size_t j0, first how,
-                      float* c, std::size_t ldc, __mmask16 last) noexcept {
+TMLP_DPBF16 void tile(const bf16_segment& g, std::size_t i0, std::size_t j0, first how, float* c,
+                      std::size_t ldc, __mmask16 last) noexcept {
   auto mask = [last](int v) { return v == vectors - 1 ? last : __mmask16{0xffff}; };
-  for (std::size_t s = 0; s < segs.size(); ++s) {
-    const bf16_segment& g = segs[s];
-    const std::uint16_t* a = g.a + i0 * g.lda;
-    const std::uint16_t* b = g.b_pairs + 2 * j0;
-    const bool from_c = s == 0 && how == first::start_from;
-    __m512 sum[rows][vectors];
+  const std::uint16_t* a = g.a + i0 * g.lda;
+  const std::uint16_t* b = g.b_pairs + 2 * j0;
+  __m512 sum[rows][vectors];
 #pragma GCC unroll 8
-    for (int i = 0; i < rows; ++i)
+  for (int i = 0; i < rows; ++i)
 #pragma GCC unroll 8
-      for (int v = 0; v < vectors; ++v)
-        sum[i][v] =
-            from_c ? _mm512_maskz_loadu_ps(mask(v), c + i * ldc + 16 * v) : _mm512_setzero_ps();
-    for (std::size_t p = 0; p < g.k / 2; ++p) {
-      const std::uint16_t* bp = b + p * 2 * g.ldb;  // pair row p: column j at bp[2j], bp[2j + 1]
-      __m512bh bv[vectors];
+    for (int v = 0; v < vectors; ++v)
+      sum[i][v] = how == first::start_from ? _mm512_maskz_loadu_ps(mask(v), c + i * ldc + 16 * v)
+                                           : _mm512_setzero_ps();
+  for (std::size_t p = 0; p < g.k / 2; ++p) {
+    const std::uint16_t* bp = b + p * 2 * g.ldb;  // pair row p: column j at bp[2j], bp[2j + 1]
+    __m512bh bv[vectors];
 #pragma GCC unroll 8
-      for (int v = 0; v < vectors; ++v)
-        bv[v] = reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi32(mask(v), bp + 32 * v));
+    for (int v = 0; v < vectors; ++v)
+      bv[v] = reinterpret_cast<__m512bh>(_mm512_maskz_loadu_epi32(mask(v), bp + 32 * v));
 #pragma GCC unroll 8
-      for (int i = 0; i < rows; ++i) {
-        std::int32_t pair;
-        std::memcpy(&pair, a + i * g.lda + 2 * p, sizeof pair);
-        const __m512bh av = reinterpret_cast<__m512bh>(_mm512_set1_epi32(pair));
+    for (int i = 0; i < rows; ++i) {
+      std::int32_t pair;
+      std::memcpy(&pair, a + i * g.lda + 2 * p, sizeof pair);
+      const __m512bh av = reinterpret_cast<__m512bh>(_mm512_set1_epi32(pair));
 #pragma GCC unroll 8
-        for (int v = 0; v < vectors; ++v) sum[i][v] = _mm512_dpbf16_ps(sum[i][v], av, bv[v]);
-      }
+      for (int v = 0; v < vectors; ++v) sum[i][v] = _mm512_dpbf16_ps(sum[i][v], av, bv[v]);
     }
-#pragma GCC unroll 8
-    for (int i = 0; i < rows; ++i)
-#pragma GCC unroll 8
-      for (int v = 0; v < vectors; ++v) {
-        float* to = c + i * ldc + 16 * v;
-        const __m512 x = s == 0 && how != first::add
-                             ? sum[i][v]
-                             : _mm512_add_ps(_mm512_maskz_loadu_ps(mask(v), to), sum[i][v]);
-        _mm512_mask_storeu_ps(to, mask(v), x);
-      }
   }
+#pragma GCC unroll 8
+  for (int i = 0; i < rows; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < vectors; ++v) {
+      float* to = c + i * ldc + 16 * v;
+      const __m512 x = how == first::add
+                           ? _mm512_add_ps(_mm512_maskz_loadu_ps(mask(v), to), sum[i][v])
+                           : sum[i][v];
+      _mm512_mask_storeu_ps(to, mask(v), x);
+    }
 }
 
-using tile_fn = void (*)(std::span<const bf16_segment>, std::size_t, std::size_t, first, float*,
-                         std::size_t, __mmask16) noexcept;
+using tile_fn = void (*)(const bf16_segment&, std::size_t, std::size_t, first, float*, std::size_t,
+                         __mmask16) noexcept;
 
 // tiles[r - 1][v - 1]: the tile of r rows and v vectors, for C's bottom and right edges.
 template <int rows, int... v>
@@ -140,8 +136,8 @@ void run_tiles(std::size_t m, std::size_t n, std::span<const bf16_segment> segs,
           cols % 16 == 0 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (cols % 16)) - 1);
       for (std::size_t i = 0; i < m; i += tile_rows) {
         const std::size_t rows = std::min<std::size_t>(tile_rows, m - i);
-        tiles[rows - 1][vectors - 1](segs.subspan(s, 1), i, j, s == 0 ? how : first::add,
-                                     c + i * ldc + j, ldc, last);
+        tiles[rows - 1][vectors - 1](segs[s], i, j, s == 0 ? how : first::add, c + i * ldc + j, ldc,
+                                     last);
       }
     }
 }

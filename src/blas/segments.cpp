@@ -29,48 +29,44 @@ namespace {
 constexpr int tile_vectors = 4;  // of 16 columns: a strip
 static_assert(tn_strip == 16 * tile_vectors && tn_panel == 6);
 
-// C's rows x (vectors x 16) tile at c from panel i0 / 6 and strip j0 / 64 of every segment. The
+// C's rows x (vectors x 16) tile at c from panel i0 / 6 and strip j0 / 64 of segment g. The
 // last vector's columns are those in `last` (a partial tile at C's right edge); add: C + the
-// sum, else the sum.
+// segment's sum, else the sum.
 template <int rows, int vectors>
-TMLP_AVX512 void tile(std::span<const tn_segment> segs, std::size_t i0, std::size_t j0, bool add,
-                      float* c, std::size_t ldc, __mmask16 last) noexcept {
+TMLP_AVX512 void tile(const tn_segment& g, std::size_t i0, std::size_t j0, bool add, float* c,
+                      std::size_t ldc, __mmask16 last) noexcept {
   auto mask = [last](int v) { return v == vectors - 1 ? last : __mmask16{0xffff}; };
-  for (std::size_t s = 0; s < segs.size(); ++s) {
-    const tn_segment& g = segs[s];
-    __m512 sum[rows][vectors];
+  __m512 sum[rows][vectors];
 #pragma GCC unroll 8
-    for (int i = 0; i < rows; ++i)
+  for (int i = 0; i < rows; ++i)
 #pragma GCC unroll 8
-      for (int v = 0; v < vectors; ++v) sum[i][v] = _mm512_setzero_ps();
-    const float* a = g.a + i0 * g.k;  // k x 6
-    const float* b = g.b + j0 * g.k;  // k x 64
-    for (std::size_t r = 0; r < g.k; ++r, a += tn_panel, b += tn_strip) {
-      __m512 bv[vectors];
+    for (int v = 0; v < vectors; ++v) sum[i][v] = _mm512_setzero_ps();
+  const float* a = g.a + i0 * g.k;  // k x 6
+  const float* b = g.b + j0 * g.k;  // k x 64
+  for (std::size_t r = 0; r < g.k; ++r, a += tn_panel, b += tn_strip) {
+    __m512 bv[vectors];
 #pragma GCC unroll 8
-      for (int v = 0; v < vectors; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
+    for (int v = 0; v < vectors; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
 #pragma GCC unroll 8
-      for (int i = 0; i < rows; ++i) {
-        const __m512 av = _mm512_set1_ps(a[i]);
+    for (int i = 0; i < rows; ++i) {
+      const __m512 av = _mm512_set1_ps(a[i]);
 #pragma GCC unroll 8
-        for (int v = 0; v < vectors; ++v) sum[i][v] = _mm512_fmadd_ps(av, bv[v], sum[i][v]);
-      }
+      for (int v = 0; v < vectors; ++v) sum[i][v] = _mm512_fmadd_ps(av, bv[v], sum[i][v]);
     }
-#pragma GCC unroll 8
-    for (int i = 0; i < rows; ++i)
-#pragma GCC unroll 8
-      for (int v = 0; v < vectors; ++v) {
-        float* to = c + i * ldc + 16 * v;
-        const __m512 x = s == 0 && !add
-                             ? sum[i][v]
-                             : _mm512_add_ps(_mm512_maskz_loadu_ps(mask(v), to), sum[i][v]);
-        _mm512_mask_storeu_ps(to, mask(v), x);
-      }
   }
+#pragma GCC unroll 8
+  for (int i = 0; i < rows; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < vectors; ++v) {
+      float* to = c + i * ldc + 16 * v;
+      const __m512 x =
+          add ? _mm512_add_ps(_mm512_maskz_loadu_ps(mask(v), to), sum[i][v]) : sum[i][v];
+      _mm512_mask_storeu_ps(to, mask(v), x);
+    }
 }
 
-using tile_fn = void (*)(std::span<const tn_segment>, std::size_t, std::size_t, bool, float*,
-                         std::size_t, __mmask16) noexcept;
+using tile_fn = void (*)(const tn_segment&, std::size_t, std::size_t, bool, float*, std::size_t,
+                         __mmask16) noexcept;
 
 // tiles[r - 1][v - 1]: the tile of r rows and v vectors, for C's bottom and right edges.
 template <int rows, int... v>
@@ -97,8 +93,7 @@ void tn_segments_avx512(std::size_t m, std::size_t n, std::span<const tn_segment
           cols % 16 == 0 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (cols % 16)) - 1);
       for (std::size_t i = 0; i < m; i += tn_panel) {
         const std::size_t rows = std::min(tn_panel, m - i);
-        tiles[rows - 1][vectors - 1](segs.subspan(s, 1), i, j, add || s > 0, c + i * ldc + j,
-                                     ldc, last);
+        tiles[rows - 1][vectors - 1](segs[s], i, j, add || s > 0, c + i * ldc + j, ldc, last);
       }
     }
 }

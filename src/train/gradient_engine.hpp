@@ -5,7 +5,9 @@
 // the caller's arena) run gather, forward, loss and backward for whole shards. The reduction
 // then runs in parallel over fixed blocks of the flat parameter vector: inside a block the
 // shard gradients are added in the order 0..S-1 and scaled by 1/B. Every floating-point sum
-// therefore has one order, and the result is bit-identical for any thread count.
+// therefore has one order, and the result is bit-identical for any thread count. (Wide layers'
+// weight gradients skip the shard buffers: one pass over all shards computes the same sums,
+// train/weight_products.cpp.)
 //
 // The network's ops run in segments between barriers (batch norm, core/batch_norm.hpp): each
 // segment runs in parallel over the shards, and at each barrier the workers meet while the

@@ -3,11 +3,12 @@
 // One product per shard wrote each shard's dW into its own gradient buffer (beta 0) and the
 // reduction added them in shard order: for B's 1024 x 1024 layers, 4 MB written and read back
 // per shard and layer, 16 shards a step. Here each shard's backward keeps dZ and X instead
-// (core::kept_operands), and after every shard has run, blas::sgemm_tn_segments multiplies
-// them block by block of W: each shard's sum from zero in the order of its rows, added to the
-// sum of the shards before it, in shard order. Those are the bits the per-shard products and
-// the reduction gave (where blas::tn_segments_run says the backend's products sum that way), so
-// a step gives the same result with or without it, for any thread count.
+// (core::kept_operands), and after every shard has run, blas::sgemm_tn_segments (fp32) or
+// blas::bgemm_segments (bf16) multiplies them block by block of W: each shard's sum from zero
+// in the order of its rows, added to the sum of the shards before it, in shard order. Those are
+// the bits the per-shard products and the reduction gave (where tn_segments_run and
+// bgemm_segments_run say the backend's products sum that way), so a step gives the same result
+// with or without it, for any thread count; ranks keep the per-shard products.
 #include <algorithm>
 #include <array>
 
@@ -69,7 +70,10 @@ void gradient_engine::plan_weight_products(gemm_precision precision) {
   block_seconds_.resize(weight_blocks_.size());
   for (shard& sh : shards_) {
     sh.kept.resize(net_.layers.size());
-    (bf16 ? sh.kept_room16.resize(room) : sh.kept_room.resize(room));
+    if (bf16)
+      sh.kept_room16.resize(room);
+    else
+      sh.kept_room.resize(room);
     std::size_t at = 0;
     for (const std::size_t i : deferred_) {
       const core::dense_layer& l = net_.layers[i];
