@@ -97,8 +97,8 @@ struct pass {
   // run on the roundings above.
   const bf16_weights* bf16_w = nullptr;
   bf16_scratch* bf16_s = nullptr;
-  // Training, fp32: the linear layers' weight-gradient operands kept for the gradient engine
-  // (core/linear.hpp), indexed by layer; nullptr: every layer multiplies its own.
+  // Training: the linear layers' weight-gradient operands kept for the gradient engine
+  // (core/linear.hpp, kept_operands), indexed by layer; nullptr: every layer multiplies its own.
   kept_operands* kept = nullptr;
   const float* product_weights() const noexcept {
     return bf16_params != nullptr ? bf16_params : params;
