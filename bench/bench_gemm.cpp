@@ -10,6 +10,7 @@
 // over 16 shards, as one pass (blas::sgemm_tn_segments) or one product per shard.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "blas/gemm_step.hpp"
+#include "kernels.hpp"
 #include "tmlp/bench.hpp"
 
 namespace {
@@ -70,7 +72,7 @@ void bm_step(benchmark::State& state, const tmlp::bench_config* c, tmlp::blas::b
 
 // A batch's weight gradient of one n_in -> n_out layer over `shards` shards of 64 rows, on one
 // thread: per_shard, one product per shard into its own buffer, then the shards added in order
-// (the step where it cannot use segments, with a plain loop for the reduction's add kernel);
+// (the step where it cannot use segments: the reduction's copy and add kernel, in one pass);
 // segments, blas::sgemm_tn_segments in blocks of block_rows x block_cols of W after packing each
 // shard's operands, as the step runs it (there the packing is part of each shard's backward). Same
 // bits.
@@ -95,6 +97,9 @@ void bm_weight_batch(benchmark::State& state, std::size_t n_in, std::size_t n_ou
     xp.emplace_back(tmlp::blas::tn_packed_b(rows, n_in));
   }
   std::vector<float> c(n_out * n_in);
+  const tmlp::kernels::kernel_table& k = tmlp::kernels::active();
+  std::vector<const float*> later;  // shards 1.. for add_arrays
+  for (std::size_t s = 1; s < g.size(); ++s) later.push_back(g[s].data());
   // The packing is each shard's backward's part (in place of a copy it makes for 1024-wide
   // layers anyway): not timed here.
   for (std::size_t s = 0; s < shards && segments; ++s) {
@@ -116,11 +121,8 @@ void bm_weight_batch(benchmark::State& state, std::size_t n_in, std::size_t n_ou
       for (std::size_t s = 0; s < shards; ++s)
         tmlp::blas::sgemm(true, false, n_out, n_in, rows, 1.0f, d[s].data(), ld_out, x[s].data(),
                           ld_in, 0.0f, g[s].data(), n_in);
-      for (std::size_t i = 0; i < c.size(); ++i) {
-        float sum = g[0][i];
-        for (std::size_t s = 1; s < shards; ++s) sum += g[s][i];
-        c[i] = sum;
-      }
+      std::copy(g[0].begin(), g[0].end(), c.begin());  // then the reduction's add kernel
+      k.add_arrays(c.size(), later.data(), later.size(), c.data());
     }
     benchmark::ClobberMemory();
   }

@@ -52,7 +52,8 @@ inline constexpr std::size_t param_block = 16384;
 
 // Time spent in each part of the step, in seconds, accumulated since the last reset.
 // gather, forward (with the loss) and backward are summed over shards: worker time, which
-// divided by the workers used approximates their share of the wall clock. reduce and update
+// divided by the workers used approximates their share of the wall clock (backward includes the
+// tasks of the wide layers' weight-gradient pass, train/weight_products.cpp). reduce and update
 // are wall-clock times of their passes (reduce includes clipping and the gradient norm), and
 // prepare that of transposing the weights for the GEMM backend (blas::wants_transposed_weights).
 // Several processes (distributed): wait is the part of reduce spent waiting for other ranks
