@@ -3,7 +3,9 @@
 //
 // bf16_operands/<config>/<n_in>x<n_out>/<arch>: one 64-row shard's conversions of one layer in
 //   a step (its input to rows and to pairs of rows, its output gradient to rows and
-//   transposed), to set against that layer's three products (gemm/.../64rows).
+//   transposed), to set against that layer's three products (gemm/.../64rows). avx512 converts
+//   with AVX512-BF16's instructions where the CPU has them; avx512_xsimd is then the same table
+//   with xsimd's integer rounding.
 // bf16_weights/<config>/<arch>: the weights' two copies per step (bf16_weights::prepare).
 // gemm_bf16/<config>/<n_in>x<n_out>/<fwd|dw|dx>: the bf16 products of a 64-row shard, only
 //   where libxsmm has bf16 kernels (blas::bf16_kernels()).
@@ -17,6 +19,7 @@
 #include <tbb/task_arena.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "blas/backends.hpp"
@@ -170,9 +173,11 @@ const int registered = [] {
         bm_weight_batch, 1024, 1024, 16, segments);
   for (const tmlp::bench_config& c : tmlp::bench_configs()) {
     const std::vector<std::size_t> w = c.widths();
-    for (const auto& arch : tmlp::kernels::available()) {
-      const auto* k = tmlp::kernels::find(arch);
-      const std::string a(arch);
+    std::vector<std::pair<std::string, const tmlp::kernels::kernel_table*>> tables;
+    for (const auto& arch : tmlp::kernels::available())
+      tables.emplace_back(std::string(arch), tmlp::kernels::find(arch));
+    if (const auto* x = tmlp::kernels::avx512_xsimd_bf16()) tables.emplace_back("avx512_xsimd", x);
+    for (const auto& [a, k] : tables) {
       benchmark::RegisterBenchmark(("bf16_weights/" + c.name + "/" + a).c_str(), bm_weights, &c, k);
       for (std::size_t i = 0; i + 1 < w.size(); ++i) {
         if (i >= 2 && w[i] == w[i - 1] && w[i + 1] == w[i]) continue;  // same shape

@@ -29,6 +29,7 @@ kernel_table make_reference_table() noexcept {
 struct all_tables {
   kernel_table scalar = make_reference_table();
   kernel_table sse2{}, avx2{}, avx512{};
+  kernel_table avx512_xsimd{};  // avx512 before the native bf16 conversions went in
   bool has_sse2 = false, has_avx2 = false, has_avx512 = false;
 
   all_tables() noexcept {
@@ -38,7 +39,10 @@ struct all_tables {
     has_avx512 = cpu.avx512f && cpu.avx512cd && cpu.fma3_avx2;
     if (has_sse2) sse2 = make_table_sse2();
     if (has_avx2) avx2 = make_table_avx2();
-    if (has_avx512) avx512 = make_table_avx512();
+    if (has_avx512) {
+      avx512 = avx512_xsimd = make_table_avx512();
+      fill_native_bf16_kernels(avx512);
+    }
   }
 };
 
@@ -90,5 +94,10 @@ std::vector<std::string_view> available() {
 }
 
 const kernel_table& reference() noexcept { return tables().scalar; }
+
+const kernel_table* avx512_xsimd_bf16() noexcept {
+  const auto& t = tables();
+  return t.has_avx512 && t.avx512.to_bf16 != t.avx512_xsimd.to_bf16 ? &t.avx512_xsimd : nullptr;
+}
 
 }  // namespace tmlp::kernels

@@ -119,7 +119,8 @@ struct kernel_table {
   // y = x rounded to the nearest bfloat16, ties to even, kept as a float (its low 16 bits
   // zero): infinities stay, finite values past bf16's largest round to infinity, NaN stays NaN
   // (quiet), denormals become zeros of their sign (as AVX512-BF16 converts). y may alias x.
-  // Bit-identical on every architecture.
+  // Bit-identical on every architecture; avx512 uses AVX512-BF16's conversions where the CPU
+  // has them (avx512_xsimd_bf16 below).
   void (*round_bf16)(std::size_t n, const float* x, float* y) noexcept;
   // y[i] = round_bf16(x[i]) as a bfloat16: its high 16 bits, the operands of bf16 GEMMs.
   void (*to_bf16)(std::size_t n, const float* x, std::uint16_t* y) noexcept;
@@ -158,5 +159,10 @@ std::vector<std::string_view> available();
 
 // The scalar reference table (always available).
 const kernel_table& reference() noexcept;
+
+// Where the CPU has AVX512-BF16, the avx512 table converts to bfloat16 with its instructions
+// (bf16_native.cpp: the same bits in fewer instructions). This is the avx512 table with xsimd's
+// integer rounding instead, for tests to compare with the reference too; nullptr elsewhere.
+const kernel_table* avx512_xsimd_bf16() noexcept;
 
 }  // namespace tmlp::kernels

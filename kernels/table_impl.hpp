@@ -28,5 +28,8 @@ kernel_table make_table(const char* name) noexcept {
 kernel_table make_table_sse2() noexcept;
 kernel_table make_table_avx2() noexcept;
 kernel_table make_table_avx512() noexcept;
+// Puts AVX512-BF16's conversions in place of t's bf16 kernels where the CPU has those
+// instructions; leaves t as it is elsewhere (bf16_native.cpp).
+void fill_native_bf16_kernels(kernel_table& t) noexcept;
 
 }  // namespace tmlp::kernels

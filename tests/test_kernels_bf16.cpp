@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "core/random.hpp"
@@ -52,6 +54,16 @@ std::vector<float> special_values() {
   return v;
 }
 
+// Every architecture the CPU has, and where avx512 converts with AVX512-BF16's instructions,
+// also its xsimd conversions.
+std::vector<std::pair<std::string, const tmlp::kernels::kernel_table*>> tables_to_check() {
+  std::vector<std::pair<std::string, const tmlp::kernels::kernel_table*>> out;
+  for (auto name : tmlp::kernels::available())
+    out.emplace_back(std::string(name), tmlp::kernels::find(name));
+  if (const auto* x = tmlp::kernels::avx512_xsimd_bf16()) out.emplace_back("avx512 (xsimd)", x);
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("round_bf16: the reference rounds to nearest, ties to even", "[kernels][bf16]") {
@@ -86,9 +98,9 @@ TEST_CASE("round_bf16: the reference rounds to nearest, ties to even", "[kernels
 TEST_CASE("round_bf16: every architecture gives the reference's bits", "[kernels][bf16]") {
   const auto values = special_values();
   const auto& ref = tmlp::kernels::reference();
-  for (auto name : tmlp::kernels::available()) {
-    const auto& t = *tmlp::kernels::find(name);
-    INFO("arch " << t.name);
+  for (const auto& [label, table] : tables_to_check()) {
+    const auto& t = *table;
+    INFO("arch " << label);
     for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{7}, std::size_t{15},
                           std::size_t{17}, std::size_t{33}, values.size()}) {
       INFO("n " << n);
@@ -115,9 +127,9 @@ TEST_CASE("to_bf16: the high half of round_bf16's bits, on every architecture", 
   const auto& ref = tmlp::kernels::reference();
   std::vector<float> rounded(values.size());
   ref.round_bf16(values.size(), values.data(), rounded.data());
-  for (auto name : tmlp::kernels::available()) {
-    const auto& t = *tmlp::kernels::find(name);
-    INFO("arch " << t.name);
+  for (const auto& [label, table] : tables_to_check()) {
+    const auto& t = *table;
+    INFO("arch " << label);
     // Lengths across the vector width and the kernels' blocks of 512.
     for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{9}, std::size_t{511},
                           std::size_t{512}, std::size_t{513}, values.size()}) {
@@ -142,9 +154,9 @@ TEST_CASE("to_bf16_pairs: two rows' bf16 values interleaved, on every architectu
   std::vector<std::uint16_t> ha(a.size()), hb(b.size());
   ref.to_bf16(a.size(), a.data(), ha.data());
   ref.to_bf16(b.size(), b.data(), hb.data());
-  for (auto name : tmlp::kernels::available()) {
-    const auto& t = *tmlp::kernels::find(name);
-    INFO("arch " << t.name);
+  for (const auto& [label, table] : tables_to_check()) {
+    const auto& t = *table;
+    INFO("arch " << label);
     for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{9}, std::size_t{16},
                           std::size_t{17}, a.size()})
       for (bool second : {true, false}) {
@@ -158,5 +170,33 @@ TEST_CASE("to_bf16_pairs: two rows' bf16 values interleaved, on every architectu
         }
         REQUIRE(got[2 * n] == 0xabcd);
       }
+  }
+}
+
+TEST_CASE("bf16 conversions: every architecture gives the reference's bits across all floats",
+          "[kernels][bf16]") {
+  // Every 4099th bit pattern (a prime stride: every exponent, both signs, NaNs, denormals, and
+  // low halves of every kind), through all three kernels.
+  std::vector<float> x;
+  for (std::uint64_t u = 0; u < (std::uint64_t{1} << 32); u += 4099)
+    x.push_back(from_bits(static_cast<std::uint32_t>(u)));
+  const std::size_t n = x.size(), half = n / 2;
+  const auto& ref = tmlp::kernels::reference();
+  std::vector<float> want(n), got(n);
+  std::vector<std::uint16_t> want16(n), got16(n);
+  std::vector<std::uint16_t> want_pairs(2 * half), got_pairs(2 * half);
+  ref.round_bf16(n, x.data(), want.data());
+  ref.to_bf16(n, x.data(), want16.data());
+  ref.to_bf16_pairs(half, x.data(), x.data() + half, want_pairs.data());
+  for (const auto& [label, table] : tables_to_check()) {
+    INFO("arch " << label);
+    table->round_bf16(n, x.data(), got.data());
+    table->to_bf16(n, x.data(), got16.data());
+    table->to_bf16_pairs(half, x.data(), x.data() + half, got_pairs.data());
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < n; ++i)
+      differ += (bits(got[i]) != bits(want[i])) + (got16[i] != want16[i]);
+    for (std::size_t i = 0; i < 2 * half; ++i) differ += got_pairs[i] != want_pairs[i];
+    CHECK(differ == 0);
   }
 }
