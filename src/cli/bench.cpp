@@ -162,6 +162,24 @@ void check_options(const bench_options& o) {
   }
 }
 
+// The report's description of the run, before anything is measured.
+bench_report start_report(const bench_problem& p, const bench_options& o, const system_info& sys,
+                          const std::string& blas_note) {
+  bench_report r;
+  r.problem = p;
+  r.warmup = o.warmup;
+  r.repeats = o.repeats;
+  r.seed = o.seed;
+  r.mode = o.mode;
+  r.n_cores = sys.n_threads;
+  if (!blas_note.empty()) r.notes.push_back(blas_note);
+  r.simd = sys.simd;
+  r.blas = sys.blas;
+  r.gemm = sys.gemm;
+  r.infer_batch = infer_batch;
+  return r;
+}
+
 }  // namespace
 
 CLI::App* add_bench_command(CLI::App& app, bench_options& o) {
@@ -244,21 +262,15 @@ int bench(const bench_options& o) {
     if (!o.quiet) std::fprintf(stderr, "bench: %s\n", what.c_str());
   };
 
-  bench_report r;
-  r.problem = p;
-  r.warmup = o.warmup;
-  r.repeats = o.repeats;
-  r.seed = o.seed;
-  r.mode = o.mode;
-  r.n_cores = n_cores;
-  if (!blas_note.empty()) r.notes.push_back(blas_note);
-  r.simd = sys.simd;
-  r.blas = sys.blas;
-  r.gemm = sys.gemm;
-  r.infer_batch = infer_batch;
+  bench_report r = start_report(p, o, sys, blas_note);
 
   progress(fmt::format("config {}: {} synthetic rows", p.name, p.rows));
   const bench_data d = make_bench_data(p.spec, p.rows, infer_batch, o.seed);
+  r.cores = find_cores();
+  if (r.cores) {
+    progress("cache-line times between CPUs");
+    r.cores->start_ns = measure_core_latency(*r.cores);
+  }
   progress("FMA peak");
   r.fma = measure_fma_peak(threads, o.min_time);
   if (train) {
@@ -289,6 +301,7 @@ int bench(const bench_options& o) {
     progress("latency");
     r.latency = measure_latency(*last, d, o.latency_n, o.min_time);
   }
+  if (r.cores) r.cores->end_ns = measure_core_latency(*r.cores);
   derive(r);
   if (!o.quiet) print_table(r);
   if (!o.json.empty()) write_json(r, o.json);

@@ -2,12 +2,19 @@
 #include "cli/bench_measure.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <limits>
 #include <numeric>
 #include <string>
+#include <thread>
 #include <vector>
+
+#ifdef __linux__
+#include <pthread.h>
+#include <sched.h>
+#endif
 
 #include "tmlp/bench.hpp"
 #include "tmlp/trainer.hpp"
@@ -22,6 +29,76 @@ double seconds_since(clock_type::time_point t0) {
 }
 
 }  // namespace
+
+std::optional<bench_core_latency> find_cores() {
+#ifdef __linux__
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return std::nullopt;
+  bench_core_latency c;
+  for (int cpu = 0; cpu < CPU_SETSIZE && c.cpus.size() < 16; ++cpu)
+    if (CPU_ISSET(cpu, &set)) c.cpus.push_back(cpu);
+  if (c.cpus.size() < 2) return std::nullopt;
+  return c;
+#else
+  return std::nullopt;
+#endif
+}
+
+namespace {
+
+#ifdef __linux__
+bool pin_to(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
+}
+
+// One round: n round trips of a counter between a thread on cpu a and one on cpu b; the one-way
+// nanoseconds, or NaN when a thread could not be pinned.
+double ping_pong(int a, int b, int n) {
+  alignas(64) std::atomic<int> turn{0};
+  std::atomic<bool> pinned_b{true};
+  std::thread other([&] {
+    if (!pin_to(b)) pinned_b = false;
+    for (int i = 0; i < n; ++i) {
+      while (turn.load(std::memory_order_acquire) != 2 * i + 1) {
+      }
+      turn.store(2 * i + 2, std::memory_order_release);
+    }
+  });
+  double ns = std::numeric_limits<double>::quiet_NaN();
+  std::thread first([&] {
+    const bool pinned_a = pin_to(a);
+    const auto t0 = clock_type::now();
+    for (int i = 0; i < n; ++i) {
+      turn.store(2 * i + 1, std::memory_order_release);
+      while (turn.load(std::memory_order_acquire) != 2 * i + 2) {
+      }
+    }
+    if (pinned_a) ns = seconds_since(t0) * 1e9 / (2.0 * n);
+  });
+  first.join();
+  other.join();
+  return pinned_b ? ns : std::numeric_limits<double>::quiet_NaN();
+}
+#endif
+
+}  // namespace
+
+std::vector<double> measure_core_latency(const bench_core_latency& cores) {
+  std::vector<double> out;
+#ifdef __linux__
+  for (std::size_t i = 1; i < cores.cpus.size(); ++i) {
+    std::vector<double> rounds;
+    for (int r = 0; r < 3; ++r) rounds.push_back(ping_pong(cores.cpus[0], cores.cpus[i], 10000));
+    const bool all = std::all_of(rounds.begin(), rounds.end(), [](double x) { return x == x; });
+    out.push_back(all ? bench_stats::of(rounds).median : std::numeric_limits<double>::quiet_NaN());
+  }
+#endif
+  return out;
+}
 
 bench_gemm_limit measure_gemm_limit(const bench_problem& p, double min_time) {
   const std::vector<std::size_t> w = p.widths();

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "cli/bench_report.hpp"
@@ -24,6 +25,15 @@ bench_gemm_limit measure_gemm_limit(const bench_problem& p, double min_time);
 // The FMA peak (tmlp::bench_fma_loop) on one thread and on each of `threads`: for each, five
 // rounds of at least min_time / 5 seconds each; the fastest run of all.
 bench_fma measure_fma_peak(const std::vector<int>& threads, double min_time);
+
+// The CPUs of this process's affinity mask (the first 16) and, for each after the first, the
+// one-way time of a cache line between it and the first (measure_core_latency): nullopt with
+// fewer than two CPUs or where threads cannot be pinned.
+std::optional<bench_core_latency> find_cores();
+// One-way cache-line time from cores.cpus[0] to each other CPU of cores.cpus, in nanoseconds:
+// two threads pinned to the pair pass a counter back and forth; the median of three rounds of
+// 10,000 round trips. The calling thread is not pinned.
+std::vector<double> measure_core_latency(const bench_core_latency& cores);
 
 // Trains a fresh model (spec seed) for warmup + repeats epochs with n_threads threads and
 // records the measured epochs' samples/s, workers, shards and status into out. Returns the

@@ -107,6 +107,22 @@ double bench_fma::gflops_at(int n_threads) const {
   return nan;
 }
 
+// "a cache line from CPU 0 to CPU 1: 44 ns one way at the start, 190 ns at the end", or with
+// more CPUs, the least, median and most over the others.
+static std::string describe_cores(const bench_core_latency& c) {
+  auto when = [&](const std::vector<double>& ns) {
+    if (ns.empty()) return std::string("-");
+    if (ns.size() == 1) return fmt::format("{} ns", fixed(ns[0], 0));
+    const bench_stats s = bench_stats::of(ns);
+    return fmt::format("{} - {} ns (median {})", fixed(s.min, 0), fixed(s.max, 0),
+                       fixed(s.median, 0));
+  };
+  const std::string to = c.cpus.size() == 2 ? fmt::format("CPU {}", c.cpus[1])
+                                            : fmt::format("each of {} others", c.cpus.size() - 1);
+  return fmt::format("a cache line from CPU {} to {}: {} one way at the start, {} at the end",
+                     c.cpus[0], to, when(c.start_ns), when(c.end_ns));
+}
+
 bench_stats bench_stats::of(std::vector<double> v) {
   if (v.empty()) return {nan, nan, nan};
   std::sort(v.begin(), v.end());
@@ -159,6 +175,7 @@ void print_header(const bench_report& r) {
              grouped(6.0 * w), grouped(2.0 * w));
   fmt::print("machine     {} cores, simd {}, {}\n", r.n_cores, r.simd, r.blas);
   fmt::print("gemm        {}\n", r.gemm);
+  if (r.cores) fmt::print("cores       {}\n", describe_cores(*r.cores));
   if (r.fma) {
     std::string peaks;
     for (const bench_fma_peak& f : r.fma->peaks)
@@ -288,6 +305,10 @@ void write_json(const bench_report& r, const std::string& path) {
                    {"infer_batch", r.infer_batch}};
   j["gemm_limit"] = gemm_limit_json(r);
   j["fma_peak"] = fma_json(r);
+  j["core_latency"] = r.cores ? nlohmann::json{{"cpus", r.cores->cpus},
+                                               {"start_ns_one_way", list_json(r.cores->start_ns)},
+                                               {"end_ns_one_way", list_json(r.cores->end_ns)}}
+                              : nlohmann::json(nullptr);
   nlohmann::json rows = nlohmann::json::array();
   for (const auto& t : r.threads) {
     const bool tr = trained(t);

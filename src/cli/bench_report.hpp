@@ -101,6 +101,16 @@ struct bench_threads {
   double infer_pct_of_fma_peak = 0.0;  // median inference GFLOP/s against the FMA peak
 };
 
+// How far apart the CPUs this process may run on are: one cache line passed back and forth
+// between two threads pinned to CPU cpus[0] and CPU cpus[i], one way, in nanoseconds, for each
+// other CPU i (at most 15), measured before and after the rest of the run. Virtual machines may
+// place two virtual CPUs on one die (40-50 ns on a Zen 5) or on two (180-200 ns), and move them
+// while a run goes on; every step pays for the lines its workers hand each other.
+struct bench_core_latency {
+  std::vector<int> cpus;
+  std::vector<double> start_ns, end_ns;  // cpus.size() - 1 values each
+};
+
 struct bench_latency {
   std::size_t n = 0;  // single-row predicts timed
   double p50_us = 0.0, p99_us = 0.0, mean_us = 0.0, min_us = 0.0;
@@ -116,6 +126,7 @@ struct bench_report {
   std::vector<std::string> notes;
   std::optional<bench_gemm_limit> gemm_limit;  // training modes only
   std::optional<bench_fma> fma;                // the machine's FMA peak
+  std::optional<bench_core_latency> cores;     // none with fewer than two CPUs
   std::vector<bench_threads> threads;
   std::optional<bench_latency> latency;  // inference modes only
   std::size_t infer_batch = 0;

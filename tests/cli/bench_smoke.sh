@@ -24,6 +24,9 @@ fma_line="^FMA peak    $simd (12 x [0-9]* lanes of FMA in registers): .* on 1 th
 grep -q "$fma_line" "$work/table.txt" && grep -q "^GEMM limit  .*% of the FMA peak" "$work/table.txt" \
   && grep -q "^threads .* % limit  % peak speedup" "$work/table.txt"
 check "bench names the ISA of the FMA peak and prints its shares" $?
+[ "$(nproc)" -lt 2 ] || grep -q "^cores       a cache line from CPU [0-9]* to .* ns one way at the start" \
+  "$work/table.txt"
+check "bench prints how far apart its CPUs are" $?
 
 "$python" - "$work/b.json" <<'EOF'
 import json, math, sys
@@ -48,6 +51,12 @@ for p in f["threads"]:  # 2^20 steps of 2 FLOP per lane and vector, on each thre
     flop = 2 * f["n_vectors"] * f["lanes"] * 2 ** 20 * p["n_threads"]
     assert p["gflops"] > 0 and close(p["gflops"], flop / p["run_seconds"] / 1e9), p
 assert close(g["pct_of_fma_peak"], 100 * g["gflops"] / peak[1]), g
+k = r["core_latency"]  # null only with fewer than two CPUs to pin threads to
+if k is not None:
+    n = len(k["cpus"]) - 1
+    assert 1 <= n <= 15 and k["cpus"] == sorted(set(k["cpus"])), k
+    for when in ("start_ns_one_way", "end_ns_one_way"):
+        assert len(k[when]) == n and all(v is None or 0 < v < 1e6 for v in k[when]), k
 for t in r["threads"]:
     tr = t["train"]
     assert t["status"] == "completed" and t["n_workers"] >= 1 and t["n_shards"] >= 1, t
