@@ -190,7 +190,18 @@ def run_tmlp(args):
             "gemm_limit_samples_per_s": t["train"]["gemm_limit_samples_per_s"],
             "train_gflops": t["train"]["gflops"]["median"],
             "fma_isa": (r.get("fma_peak") or {}).get("isa"),
-            "fma_peak_gflops": t["train"].get("fma_peak_gflops")}
+            "fma_peak_gflops": t["train"].get("fma_peak_gflops"),
+            "core_ns": core_ns(r.get("core_latency"))}
+
+
+def core_ns(k):
+    """The longest one-way cache-line time between the CPUs tmlp ran on, at the start and at the
+    end of its run (tmlp bench's `cores` line), or None."""
+    if not k:
+        return None
+    worst = [max((v for v in k[w] if v is not None), default=None)
+             for w in ("start_ns_one_way", "end_ns_one_way")]
+    return None if None in worst else worst
 
 
 def setting_name(setting):
@@ -341,9 +352,11 @@ def main():
             runs["sklearn"].append(
                 run_worker("sklearn", args, args.rows, args.epochs, "train", 1, sk_blas))
         t, p = runs["tmlp"][-1], runs["torch_train"][-1]
+        apart = (f"; CPUs {t['core_ns'][0]:.0f} / {t['core_ns'][1]:.0f} ns apart"
+                 if t["core_ns"] else "")
         print(f"  pair {i + 1}: tmlp {statistics.median(t['train_samples_per_s']):,.0f}/s, "
-              f"PyTorch {statistics.median(p['train_samples_per_s']):,.0f}/s; load {loadavg()}",
-              flush=True)
+              f"PyTorch {statistics.median(p['train_samples_per_s']):,.0f}/s; load {loadavg()}"
+              f"{apart}", flush=True)
 
     med = statistics.median
     rows = []  # (what, tmlp values, peer values, peer name, ratio per pair)
