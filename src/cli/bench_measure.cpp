@@ -56,15 +56,18 @@ bool pin_to(int cpu) {
 }
 
 // One round: n round trips of a counter between a thread on cpu a and one on cpu b; the one-way
-// nanoseconds, or NaN when a thread could not be pinned.
+// nanoseconds, or NaN when a thread could not be pinned or the round ran past a quarter of a
+// second (about 4 ms when both threads have their CPU; another process on one of them makes
+// every hand-over wait for the scheduler).
 double ping_pong(int a, int b, int n) {
-  alignas(64) std::atomic<int> turn{0};
+  alignas(64) std::atomic<int> turn{0};  // 2i + 1: a's i-th ball; 2i + 2: b's answer; -1: stop
   std::atomic<bool> pinned_b{true};
   std::thread other([&] {
     if (!pin_to(b)) pinned_b = false;
     for (int i = 0; i < n; ++i) {
-      while (turn.load(std::memory_order_acquire) != 2 * i + 1) {
-      }
+      int v = 0;
+      while ((v = turn.load(std::memory_order_acquire)) != 2 * i + 1)
+        if (v < 0) return;
       turn.store(2 * i + 2, std::memory_order_release);
     }
   });
@@ -75,6 +78,10 @@ double ping_pong(int a, int b, int n) {
     for (int i = 0; i < n; ++i) {
       turn.store(2 * i + 1, std::memory_order_release);
       while (turn.load(std::memory_order_acquire) != 2 * i + 2) {
+      }
+      if (i % 256 == 255 && seconds_since(t0) > 0.25) {
+        turn.store(-1, std::memory_order_release);
+        return;
       }
     }
     if (pinned_a) ns = seconds_since(t0) * 1e9 / (2.0 * n);
@@ -93,7 +100,8 @@ std::vector<double> measure_core_latency(const bench_core_latency& cores) {
   for (std::size_t i = 1; i < cores.cpus.size(); ++i) {
     std::vector<double> rounds;
     for (int r = 0; r < 3; ++r) rounds.push_back(ping_pong(cores.cpus[0], cores.cpus[i], 10000));
-    const bool all = std::all_of(rounds.begin(), rounds.end(), [](double x) { return x == x; });
+    const bool all =
+        std::none_of(rounds.begin(), rounds.end(), [](double x) { return std::isnan(x); });
     out.push_back(all ? bench_stats::of(rounds).median : std::numeric_limits<double>::quiet_NaN());
   }
 #endif
