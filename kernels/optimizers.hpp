@@ -61,9 +61,10 @@ using fvec = xsimd::batch<float, Arch>;
 // in the step; each store must first take its line back from the other cores, and without the
 // hint those requests go out only as the stores reach them. Where a step's two cores sat on
 // different dies (a cache line 180-200 ns from one to the other), H's update phase went from
-// 187-228 to 162-166 µs with it; with the cores on one die it changed nothing measurable. The
-// same hints on the reduction's adds and on the weights' transposes gained nothing and are not
-// there. Hints only: no value changes.
+// 222-228 to 162-166 µs with it (187-197 with prefetcht0, GCC's write hint without -mprfchw);
+// with the cores on one die it changed nothing measurable. The same hints on the reduction's
+// adds and on the weights' transposes gained nothing and are not there. Hints only: no value
+// changes.
 inline constexpr std::size_t prefetch_ahead = 256;
 inline constexpr std::size_t floats_per_line = 16;
 
