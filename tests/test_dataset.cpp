@@ -24,6 +24,7 @@
 #include "tmlp/dataset.hpp"
 #include "tmlp/error.hpp"
 #include "tmlp/preprocess.hpp"
+#include "train/feature_source.hpp"
 
 #ifdef TMLP_COUNT_ALLOCATIONS
 #include "support/alloc_counter.hpp"
@@ -265,6 +266,40 @@ TEST_CASE("dataset: feature_rows gathers mapped rows through the row_source inte
   tmlp::table other = t;
   other.columns.erase(other.columns.begin());
   CHECK_THROWS_WITH(tmlp::feature_rows(p, other), Contains("no column named"));
+}
+
+TEST_CASE("dataset: tmlp train's row sources: in memory for a table, from the mapping for a file",
+          "[data][dataset]") {
+  temp_dir dir;
+  const tmlp::table t = tmlp::read_csv(data_file("cpssw8"));
+  tmlp::write_dataset(t, dir.file("cps.tmlpd"));
+  const tmlp::mapped_dataset d(dir.file("cps.tmlpd"));
+  CHECK(d.view().mapped);
+  CHECK_FALSE(t.view().mapped);
+  const auto p = tmlp::preprocessor::fit(t, {.target = "target_earnings"});
+  const tmlp::matrix x = p.features(t);
+  const auto in_memory = tmlp::train::feature_source(p, t, 2);
+  const auto mapped = tmlp::train::feature_source(p, d.view(), 2);
+  const auto over_budget = tmlp::train::feature_source(p, t, 1, 1000.0);  // bytes
+  CHECK(dynamic_cast<const tmlp::train::feature_matrix*>(in_memory.get()) != nullptr);
+  CHECK(dynamic_cast<const tmlp::feature_rows*>(mapped.get()) != nullptr);
+  CHECK(dynamic_cast<const tmlp::feature_rows*>(over_budget.get()) != nullptr);
+  // Every source gives p.features' rows, bit for bit, in any order.
+  std::vector<std::uint32_t> idx;
+  for (std::size_t r = t.n_rows - 1; r < t.n_rows; r -= 7)
+    idx.push_back(static_cast<std::uint32_t>(r));
+  std::shuffle(idx.begin(), idx.end(), std::mt19937(5));
+  const std::size_t nf = p.n_features();
+  for (const tmlp::row_source* source : {in_memory.get(), mapped.get(), over_budget.get()}) {
+    REQUIRE(source->rows() == t.n_rows);
+    REQUIRE(source->cols() == nf);
+    std::vector<float> out(idx.size() * nf);
+    source->gather(idx.data(), idx.size(), out.data());
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < idx.size(); ++i)
+      differ += std::memcmp(out.data() + i * nf, x.row(idx[i]), nf * sizeof(float)) != 0;
+    CHECK(differ == 0);
+  }
 }
 
 TEST_CASE("dataset: write_dataset refuses tables the format cannot hold", "[data][dataset]") {

@@ -59,6 +59,7 @@ struct table_view {
   std::string_view source;  // names the data in messages (a file path)
   std::size_t n_rows = 0;
   std::vector<column_view> columns;
+  bool mapped = false;  // its columns point into a memory-mapped file (mapped_dataset::view)
 
   table_view() = default;
   table_view(const table& t);  // implicit: a table is accepted wherever a view is

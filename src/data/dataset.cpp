@@ -361,6 +361,7 @@ table_view mapped_dataset::view() const {
   table_view t;
   t.source = s_->path;
   t.n_rows = s_->n_rows;
+  t.mapped = true;
   t.columns.reserve(s_->columns.size());
   for (std::size_t i = 0; i < s_->columns.size(); ++i) {
     const column_entry& e = s_->columns[i];
