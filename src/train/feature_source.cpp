@@ -1,3 +1,4 @@
+// The row sources of a table's preprocessed features for tmlp train (feature_source.hpp).
 #include "train/feature_source.hpp"
 
 #include <unistd.h>
