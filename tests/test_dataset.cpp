@@ -278,9 +278,9 @@ TEST_CASE("dataset: tmlp train's row sources: in memory for a table, from the ma
   CHECK_FALSE(t.view().mapped);
   const auto p = tmlp::preprocessor::fit(t, {.target = "target_earnings"});
   const tmlp::matrix x = p.features(t);
-  const auto in_memory = tmlp::train::feature_source(p, t, 2);
-  const auto mapped = tmlp::train::feature_source(p, d.view(), 2);
-  const auto over_budget = tmlp::train::feature_source(p, t, 1, 1000.0);  // bytes
+  const auto in_memory = tmlp::train::feature_source(p, t);
+  const auto mapped = tmlp::train::feature_source(p, d.view());
+  const auto over_budget = tmlp::train::feature_source(p, t, 1000.0);  // bytes
   CHECK(dynamic_cast<const tmlp::train::feature_matrix*>(in_memory.get()) != nullptr);
   CHECK(dynamic_cast<const tmlp::feature_rows*>(mapped.get()) != nullptr);
   CHECK(dynamic_cast<const tmlp::feature_rows*>(over_budget.get()) != nullptr);

@@ -102,11 +102,11 @@ void check_weights(std::span<const float> weights, const table_view& t) {
 
 // A separate validation table: every training row trains.
 void use_valid_table(const table_view& t, const table_view& v, std::span<const float> weights,
-                     preprocessor probe, int threads, training_data& d) {
+                     preprocessor probe, training_data& d) {
   d.prep = std::move(probe);
-  d.x_train = train::feature_source(d.prep, t, threads);
+  d.x_train = train::feature_source(d.prep, t);
   d.y_train = d.prep.targets(t);
-  d.x_valid = train::feature_source(d.prep, v, threads);
+  d.x_valid = train::feature_source(d.prep, v);
   d.y_valid = d.prep.targets(v);
   d.w_train.assign(weights.begin(), weights.end());
   d.summary =
@@ -128,7 +128,7 @@ void split_table(const train_options& o, const table_view& t, std::span<const fl
   }
   d.prep = preprocessor::fit(t, popt, train_rows);
   const matrix y_all = d.prep.targets(t);
-  d.all_rows = train::feature_source(d.prep, t, o.threads);
+  d.all_rows = train::feature_source(d.prep, t);
   if (valid_rows.empty()) {
     d.x_train = std::move(d.all_rows);
     d.y_train = y_all;
@@ -202,7 +202,7 @@ std::unique_ptr<training_data> prepare_training(const train_options& o, const ta
   if (o.class_weight == "balanced" && d->loss.task == task_kind::regression)
     bad_flag("--class-weight: balanced weights classes, and the target is a regression");
   if (valid != nullptr)
-    use_valid_table(t, *valid, weights, std::move(probe), o.threads, *d);
+    use_valid_table(t, *valid, weights, std::move(probe), *d);
   else
     split_table(o, t, weights, probe, popt, *d);
   if (o.class_weight == "balanced") balance_classes(*d);
