@@ -10,7 +10,8 @@
 // gemm_bf16/<config>/<n_in>x<n_out>/<fwd|dw|dx>: the bf16 products of a 64-row shard, only
 //   where libxsmm has bf16 kernels (blas::bf16_kernels()).
 // bf16_kernel/<m>x<n>x<k>/<libxsmm|tmlp>: one product on each of the two bf16 kernels
-//   blas::bgemm chooses between, on a CPU with AVX512-BF16 (blas/dpbf16.cpp).
+//   blas::bgemm chooses between, on a CPU with AVX512-BF16 (blas/dpbf16.cpp); /24copies: with
+//   the right operand read from one of 24 copies in turn, from memory rather than cache.
 // bf16_weight_batch/1024x1024/16x64/<per_shard|segments>: B's wide layer's weight gradient over
 //   a batch's 16 shards, one product per shard or one pass (blas::bgemm_segments).
 // bf16_peak: vdpbf16ps on sums in registers, the peak those kernels are measured against
@@ -85,15 +86,22 @@ void bm_gemm(benchmark::State& state, std::size_t n_in, std::size_t n_out, int k
                                                benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void bm_kernel(benchmark::State& state, std::size_t m, std::size_t n, std::size_t k, bool own) {
+// copies: B rotates through that many copies of itself, one per product (24 copies of 1024 x
+// 1024 pairs: 48 MB, past the L3 of most CPUs, as a step's weights may come after the rest of
+// its work has passed through the caches).
+void bm_kernel(benchmark::State& state, std::size_t m, std::size_t n, std::size_t k, bool own,
+               std::size_t copies) {
   const std::size_t lda = tmlp::core::bf16_ld(k), ldb = tmlp::core::bf16_ld(n);
-  const std::vector<bf16> a(m * lda, 0x3f00), b(k * ldb, 0x3c23);
+  const std::vector<bf16> a(m * lda, 0x3f00);
+  const std::vector<std::vector<bf16>> bs(copies, std::vector<bf16>(k * ldb, 0x3c23));
   std::vector<float> c(m * n, 0.0f);
+  std::size_t next = 0;
   for (auto _ : state) {
+    const bf16* b = bs[next].data();
+    next = (next + 1) % copies;
     if (own)
-      tmlp::blas::detail::dp_bgemm(m, n, k, a.data(), lda, b.data(), ldb, 0.0f, c.data(), n);
-    else if (!tmlp::blas::detail::xsmm_bgemm(m, n, k, a.data(), lda, b.data(), ldb, 0.0f, c.data(),
-                                             n))
+      tmlp::blas::detail::dp_bgemm(m, n, k, a.data(), lda, b, ldb, 0.0f, c.data(), n);
+    else if (!tmlp::blas::detail::xsmm_bgemm(m, n, k, a.data(), lda, b, ldb, 0.0f, c.data(), n))
       state.SkipWithError("no libxsmm kernel for this shape");
     benchmark::ClobberMemory();
   }
@@ -164,7 +172,12 @@ const int registered = [] {
             ("bf16_kernel/" + std::to_string(s.m) + "x" + std::to_string(s.n) + "x" +
              std::to_string(s.k) + "/" + (own ? "tmlp" : "libxsmm"))
                 .c_str(),
-            bm_kernel, s.m, s.n, s.k, own);
+            bm_kernel, s.m, s.n, s.k, own, std::size_t{1});
+    for (const bool own : {false, true})
+      benchmark::RegisterBenchmark(
+          (std::string("bf16_kernel/64x1024x1024/") + (own ? "tmlp" : "libxsmm") + "/24copies")
+              .c_str(),
+          bm_kernel, 64, 1024, 1024, own, std::size_t{24});
   }
   for (const bool segments : {false, true})
     benchmark::RegisterBenchmark(
