@@ -87,8 +87,8 @@ void bm_gemm(benchmark::State& state, std::size_t n_in, std::size_t n_out, int k
 }
 
 // copies: B rotates through that many copies of itself, one per product (24 copies of 1024 x
-// 1024 pairs: 48 MB, past the L3 of most CPUs, as a step's weights may come after the rest of
-// its work has passed through the caches).
+// 1024 pairs: 48 MB, past a 32 MB L3, as a step's weights may come after the rest of its work
+// has passed through the caches).
 void bm_kernel(benchmark::State& state, std::size_t m, std::size_t n, std::size_t k, bool own,
                std::size_t copies) {
   const std::size_t lda = tmlp::core::bf16_ld(k), ldb = tmlp::core::bf16_ld(n);

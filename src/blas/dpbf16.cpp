@@ -19,10 +19,11 @@
 // checks it) and a product's result does not depend on which of them ran it.
 //
 // While a strip of 64 columns passes, its tiles prefetch the next strip into L2 (ahead), which
-// the core would otherwise fetch row by row when the next strip's first tile reads it. 64 x 1024
-// x 1024 from rotating weights, one thread (the step reads each layer's weights once per shard,
-// between the other layers' and its own backward products): 4 sets of weights (8 MB) 330 -> 409
-// GFLOP/s, 24 sets (48 MB, past L3) 283 -> 308; one set 408 -> 411.
+// the core would otherwise fetch row by row when the next strip's first tile reads it (the step
+// reads each layer's weights once per shard, after the other layers' products have passed
+// through the caches). 64 x 1024 x 1024 on one thread of a Zen 5, alternating with the kernel
+// without it (tmlp_bench --benchmark_filter=bf16_kernel/64x1024x1024/tmlp): one copy of B
+// 446-455 -> 472-478 GFLOP/s; /24copies (B from memory) 307-316 -> 319-325.
 #include <immintrin.h>
 
 #include <algorithm>
