@@ -131,6 +131,40 @@ TEST_CASE("the batch gradient is bit-identical for 1, 2, 3 and 8 threads",
   }
 }
 
+TEST_CASE("shards share one workspace per thread unless a barrier or embeddings read theirs later",
+          "[train][step]") {
+  const bool extras = GENERATE(false, true);  // batch norm and an embedding
+  const data d = make_data(1000, extras);
+  tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 3);
+  const auto net = tmlp::core::network::from_spec(d.spec);
+  std::vector<float> g(net.n_params);
+  tbb::task_arena arena(3);
+  arena.execute([&] {
+    tmlp::train::gradient_engine engine(net, 1000, 16, 64);  // 64 shards of 15-16 rows
+    const double loss =
+        engine.compute(tmlp::kernels::active(), d.params.data(), {d.x.data(), d.n, 13}, d.y.data(),
+                       d.w.data(), d.idx.data(), 1000, g.data());
+    CHECK(std::isfinite(loss));
+    CHECK(engine.rooms() == (extras ? std::size_t{64} : std::size_t{3}));
+  });
+  // Made outside the arena and told its workers, as the trainer does.
+  tmlp::train::gradient_engine told(net, 1000, 16, 64);
+  told.use_workers(2);
+  CHECK(told.rooms() == (extras ? std::size_t{64} : std::size_t{2}));
+  std::vector<float> g2(net.n_params);
+  tbb::task_arena two(2);
+  two.execute([&] {
+    told.compute(tmlp::kernels::active(), d.params.data(), {d.x.data(), d.n, 13}, d.y.data(),
+                 d.w.data(), d.idx.data(), 1000, g2.data());
+  });
+  CHECK(told.rooms() == (extras ? std::size_t{64} : std::size_t{2}));
+  CHECK(std::memcmp(g2.data(), g.data(), g.size() * sizeof(float)) == 0);
+  // The same bits as one thread, whose shards all run in turn in its one workspace.
+  double l1 = 0.0;
+  const auto g1 = gradient(d, 1, 1000, &l1);
+  CHECK(std::memcmp(g1.data(), g.data(), g.size() * sizeof(float)) == 0);
+}
+
 TEST_CASE("every batch size up to the maximum fits the preallocated shards", "[train][step]") {
   // Workspaces are sized once; a shard plan that outgrew them would write out of bounds (the
   // sanitizer build catches that) or give a wrong gradient.

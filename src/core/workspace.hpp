@@ -1,5 +1,7 @@
 // Buffers for one forward and backward pass of up to max_rows rows through a network's ops:
-// sized once from the slots the ops declared (core/op.hpp), reused every step. One per shard.
+// sized once from the slots the ops declared (core/op.hpp), reused every step. The gradient
+// engine gives each shard one, or each task that can run at once one of a pool
+// (train/gradient_engine.hpp).
 #pragma once
 
 #include <cstddef>

@@ -267,6 +267,7 @@ struct bench_train_step::impl {
         order(x_.rows) {
     std::iota(order.begin(), order.end(), 0u);
     train::shuffle_epoch(config.seed, 0, order);
+    step.use_workers(static_cast<std::size_t>(n_workers));
   }
 };
 

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <mutex>
+
+#include <tbb/task_arena.h>
 
 #include "blas/blas.hpp"
 #include "core/assert.hpp"
@@ -43,12 +46,12 @@ gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch
     max_rows = std::max(max_rows, p.size(p.n_shards - 1));
     n_shards = std::max(n_shards, p.n_shards);
   }
+  max_rows_ = max_rows;
   shards_.reserve(n_shards);
   for (std::size_t s = 0; s < n_shards; ++s) {
-    shards_.push_back(
-        shard{core::workspace(net, max_rows), std::vector<float>(max_rows * net.n_inputs),
-              std::vector<float>(max_rows * target_width_), std::vector<float>(max_rows),
-              std::vector<float>(net.n_dense_params), 0.0});
+    shards_.push_back(shard{
+        std::vector<float>(max_rows * net.n_inputs), std::vector<float>(max_rows * target_width_),
+        std::vector<float>(max_rows), std::vector<float>(net.n_dense_params), 0.0});
   }
   // Each shard's gradient starts at zero; reduce() zeroes again what the backward adds to.
   std::vector<std::pair<std::size_t, std::size_t>> written;
@@ -61,31 +64,83 @@ gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch
     from = std::max(from, end);
   }
   if (from < net.n_dense_params) zeroed_.emplace_back(from, net.n_dense_params);
-  for (shard& sh : shards_) ws_.push_back(&sh.ws);
   if (blas::wants_transposed_weights()) transposed_.resize(net.n_transposed);
   // Padded copies for the products on fp32 kernels (bf16 kernels read bf16_weights_ instead).
   if (blas::wants_transposed_weights() &&
       !(precision == gemm_precision::bf16 && blas::bf16_kernels())) {
     padded_.resize(net.n_padded);
-    std::size_t room = 0;
-    for (const core::dense_layer& l : net.layers) room = std::max(room, core::padded_rows_room(l));
-    for (shard& sh : shards_) sh.pad_scratch.resize(max_rows * room);
+    std::size_t widest = 0;
+    for (const core::dense_layer& l : net.layers)
+      widest = std::max(widest, core::padded_rows_room(l));
+    pad_floats_ = max_rows * widest;
   }
   if (precision == gemm_precision::bf16) {
     bf16_params_.resize(net.n_dense_params);
-    for (shard& sh : shards_) {
-      sh.bf16_x.resize(max_rows * net.max_width);
-      sh.bf16_d.resize(max_rows * net.max_width);
-    }
+    bf16_rows_ = true;
     if (blas::bf16_kernels()) {
       bf16_weights_.emplace(net);
       bf16_fallback_.resize(net.layers.size());
-      for (shard& sh : shards_) sh.bf16_s.emplace(max_rows, net.max_width);
     }
   }
+  // A network in one segment without embedding tables leaves nothing in a shard's room that
+  // is read after the shard's task: its shards share a pool of rooms, one per task running at
+  // once. Otherwise (a barrier's merges, the embedding rows' gradients) each shard has its own.
+  pooled_ = net.n_segments() == 1 && net.embeddings.empty();
+  add_rooms(pooled_
+                ? std::min<std::size_t>(n_shards, static_cast<std::size_t>(std::max(
+                                                      1, tbb::this_task_arena::max_concurrency())))
+                : n_shards);
   plan_weight_products(precision);
   entries_.reserve(max_batch * net.embeddings.size());
   touched_.reserve(max_batch * net.embeddings.size());
+}
+
+void gradient_engine::add_rooms(std::size_t n) {
+  while (rooms_.size() < n) {
+    shard_room r{core::workspace(net_, max_rows_), std::vector<float>(pad_floats_), {}, {}, {}};
+    if (bf16_rows_) {
+      r.bf16_x.resize(max_rows_ * net_.max_width);
+      r.bf16_d.resize(max_rows_ * net_.max_width);
+    }
+    if (bf16_weights_) r.bf16_s.emplace(max_rows_, net_.max_width);
+    rooms_.push_back(std::move(r));
+    free_rooms_.push_back(rooms_.size() - 1);
+  }
+  ws_.clear();
+  for (shard_room& r : rooms_) ws_.push_back(&r.ws);
+}
+
+void gradient_engine::use_workers(std::size_t n) {
+  if (!pooled_) return;
+  const std::size_t want = std::min(shards_.size(), std::max<std::size_t>(n, 1));
+  if (rooms_.size() > want) {
+    rooms_.erase(rooms_.begin() + static_cast<std::ptrdiff_t>(want), rooms_.end());
+    free_rooms_.clear();
+    for (std::size_t i = 0; i < want; ++i) free_rooms_.push_back(i);
+  }
+  add_rooms(want);
+}
+
+template <class F>
+void gradient_engine::in_room(std::size_t s, F&& f) {
+  if (!pooled_) {
+    f(rooms_[s]);
+    return;
+  }
+  // Isolated: a nested parallel loop in the task cannot take another shard's task onto this
+  // thread while it holds the room.
+  tbb::this_task_arena::isolate([&] {
+    std::size_t i = 0;
+    {
+      const std::lock_guard<std::mutex> hold(*rooms_lock_);
+      TMLP_ASSERT(!free_rooms_.empty());
+      i = free_rooms_.back();
+      free_rooms_.pop_back();
+    }
+    f(rooms_[i]);
+    const std::lock_guard<std::mutex> hold(*rooms_lock_);
+    free_rooms_.push_back(i);
+  });
 }
 
 const shard_plan& gradient_engine::plan_for(std::size_t batch) noexcept {
@@ -129,20 +184,20 @@ void gradient_engine::run_shards(const kernels::kernel_table& k, const float* pa
   const float* bf16 = bf16_params_.empty() ? nullptr : bf16_params_.data();
   const float* transposed = transposed_.empty() ? nullptr : transposed_.data();
   const float* padded = padded_.empty() ? nullptr : padded_.data();
-  auto pass_of = [&](shard& sh, std::size_t s, const core::dropout_context& drop) {
-    core::pass p{k,       params,        plan.size(s), sh.ws, net_.has_dropout ? &drop : nullptr,
+  auto pass_of = [&](shard& sh, shard_room& r, std::size_t s, const core::dropout_context& drop) {
+    core::pass p{k,       params,        plan.size(s), r.ws, net_.has_dropout ? &drop : nullptr,
                  &stats_, sh.grad.data()};
     p.transposed = transposed;
     p.padded = padded;
-    if (!sh.pad_scratch.empty()) p.pad_scratch = sh.pad_scratch.data();
+    if (!r.pad_scratch.empty()) p.pad_scratch = r.pad_scratch.data();
     if (defer_) p.kept = sh.kept.data();
     if (bf16 != nullptr) {
       p.bf16_params = bf16;
-      p.bf16_x = sh.bf16_x.data();
-      p.bf16_d = sh.bf16_d.data();
+      p.bf16_x = r.bf16_x.data();
+      p.bf16_d = r.bf16_d.data();
       if (bf16_weights_) {
         p.bf16_w = &*bf16_weights_;
-        p.bf16_s = &*sh.bf16_s;
+        p.bf16_s = &*r.bf16_s;
       }
     }
     return p;
@@ -166,18 +221,20 @@ void gradient_engine::run_shards(const kernels::kernel_table& k, const float* pa
       const std::size_t b0 = plan.begin(s), rows = plan.size(s);
       if (seg == 0) gather(sh, b0, rows);
       const core::dropout_context drop{dropout_key, idx + b0};
-      const core::pass p = pass_of(sh, s, drop);
-      const auto t1 = clock_type::now();
-      core::forward_segment(p, net_, seg, sh.x.data());
-      if (seg + 1 < n_segments) {
-        sh.t_forward += seconds_since(t1);
-        return;
-      }
-      sh.loss = core::loss_gradient(net_, rows, sh.y.data(), w ? sh.w.data() : nullptr, sh.ws);
-      const auto t2 = clock_type::now();
-      core::backward_segment(p, net_, seg);
-      sh.t_forward += seconds(t2 - t1);
-      sh.t_backward += seconds_since(t2);
+      in_room(s, [&](shard_room& r) {
+        const core::pass p = pass_of(sh, r, s, drop);
+        const auto t1 = clock_type::now();
+        core::forward_segment(p, net_, seg, sh.x.data());
+        if (seg + 1 < n_segments) {
+          sh.t_forward += seconds_since(t1);
+          return;
+        }
+        sh.loss = core::loss_gradient(net_, rows, sh.y.data(), w ? sh.w.data() : nullptr, r.ws);
+        const auto t2 = clock_type::now();
+        core::backward_segment(p, net_, seg);
+        sh.t_forward += seconds(t2 - t1);
+        sh.t_backward += seconds_since(t2);
+      });
     });
     if (seg + 1 < n_segments) {
       if (comm_) merge_barrier(seg);
@@ -193,7 +250,7 @@ void gradient_engine::run_shards(const kernels::kernel_table& k, const float* pa
       shard& sh = shards_[s];
       const core::dropout_context drop{dropout_key, idx + plan.begin(s)};
       const auto t0 = clock_type::now();
-      core::backward_segment(pass_of(sh, s, drop), net_, seg);
+      core::backward_segment(pass_of(sh, rooms_[s], s, drop), net_, seg);  // not pooled
       sh.t_backward += seconds_since(t0);
     });
   }
@@ -205,7 +262,13 @@ double gradient_engine::compute(const kernels::kernel_table& k, const float* par
                                 std::uint64_t dropout_key) {
   const shard_plan& plan = plan_for(batch);
   // Shard sizes differ by at most one row; the last one is the largest.
-  TMLP_ASSERT(batch <= max_batch_ && plan.size(plan.n_shards - 1) <= shards_[0].ws.max_rows());
+  TMLP_ASSERT(batch <= max_batch_ && plan.size(plan.n_shards - 1) <= max_rows_);
+  // A pool needs a room for each task that may run at once (an arena wider than the one the
+  // engine was made in: more rooms, once).
+  if (pooled_)
+    add_rooms(std::min<std::size_t>(
+        shards_.size(),
+        static_cast<std::size_t>(std::max(1, tbb::this_task_arena::max_concurrency()))));
   ranks_ = rank_shards{plan.n_shards, comm_ ? comm_->size() : 1};
   defer_ = defers(plan);
   run_shards(k, params, x, y, w, idx, dropout_key);

@@ -1,10 +1,12 @@
 // One training step's gradient, computed data-parallel and deterministically.
 //
 // A batch of B rows is cut into S shards; S depends on B and the minimum shard size, never on
-// the thread count. Each shard has its own workspace and gradient buffer. Workers (TBB tasks in
-// the caller's arena) run gather, forward, loss and backward for whole shards. The reduction
-// then runs in parallel over fixed blocks of the flat parameter vector: inside a block the
-// shard gradients are added in the order 0..S-1 and scaled by 1/B. Every floating-point sum
+// the thread count. Each shard has its own gradient buffer; its forward and backward run in a
+// workspace of its own where anything reads it after the shard's task (batch norm's merges, the
+// embedding rows' gradients), else in one of a pool, one per task that can run at once. Workers
+// (TBB tasks in the caller's arena) run gather, forward, loss and backward for whole shards. The
+// reduction then runs in parallel over fixed blocks of the flat parameter vector: inside a block
+// the shard gradients are added in the order 0..S-1 and scaled by 1/B. Every floating-point sum
 // therefore has one order, and the result is bit-identical for any thread count. (Wide layers'
 // weight gradients skip the shard buffers: one pass over all shards computes the same sums,
 // train/weight_products.cpp.)
@@ -17,6 +19,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <utility>
@@ -135,6 +139,14 @@ class gradient_engine {
   phase_times phases() const noexcept;
   void reset_phases() noexcept;
   std::size_t max_shards() const noexcept { return shards_.size(); }
+  // Workspaces (and scratch) the shards run in: one per shard where a barrier's merges or the
+  // embedding tables' gradients read them after the shard's task; else one per task that can
+  // run at once (the arena's threads, at most the shards), taken in turn.
+  std::size_t rooms() const noexcept { return rooms_.size(); }
+  // The workers compute() will run with (set-up, before any step): a pool gets one room for
+  // each, at most one per shard. Without it the pool has one for each thread of the arena the
+  // engine was made in, and compute() adds rooms if it runs in a wider one.
+  void use_workers(std::size_t n);
   // Batch-norm statistics of the last compute() (empty vectors without batch norm).
   const core::batch_stats& batch_norm_stats() const noexcept { return stats_; }
 
@@ -145,17 +157,32 @@ class gradient_engine {
 
  private:
   struct shard {
-    core::workspace ws;
     std::vector<float> x, y, w, grad;
     double loss = 0.0;
     double t_gather = 0.0, t_forward = 0.0, t_backward = 0.0;
+    std::vector<core::kept_operands> kept;  // per layer: pass::kept, where deferred_
+    std::vector<float> kept_room;           // their rooms: fp32
+    std::vector<core::bf16> kept_room16;    // or bf16
+  };
+  // What a shard's forward and backward work in: one per shard, or (pooled_) one per task
+  // running at once, taken from free_rooms_ for the task (in_room).
+  struct shard_room {
+    core::workspace ws;
     std::vector<float> pad_scratch;            // pass::pad_scratch
     std::vector<float> bf16_x, bf16_d;         // precision bf16: pass::bf16_x, bf16_d
     std::optional<core::bf16_scratch> bf16_s;  // and on bf16 kernels: pass::bf16_s
-    std::vector<core::kept_operands> kept;     // per layer: pass::kept, where deferred_
-    std::vector<float> kept_room;              // their rooms: fp32
-    std::vector<core::bf16> kept_room16;       // or bf16
   };
+  std::size_t max_rows_ = 0;    // rows of the largest shard
+  std::size_t pad_floats_ = 0;  // a room's pad_scratch
+  bool bf16_rows_ = false;      // a room has bf16_x and bf16_d
+  bool pooled_ = false;
+  std::vector<shard_room> rooms_;
+  std::vector<std::size_t> free_rooms_;
+  std::unique_ptr<std::mutex> rooms_lock_ = std::make_unique<std::mutex>();
+  // Rooms up to n (and ws_ anew); runs f(room) for shard s's task.
+  void add_rooms(std::size_t n);
+  template <class F>
+  void in_room(std::size_t s, F&& f);
   const core::network& net_;
   std::size_t max_batch_, shard_rows_, max_shards_, target_width_;
   float clip_value_;
@@ -185,7 +212,7 @@ class gradient_engine {
   void run_shards(const kernels::kernel_table& k, const float* params, const row_source& x,
                   const float* y, const float* w, const std::uint32_t* idx,
                   std::uint64_t dropout_key);
-  std::vector<core::workspace*> ws_;  // each shard's workspace, for the barriers' merges
+  std::vector<core::workspace*> ws_;  // each room's workspace: a shard's, for the barriers' merges
   core::batch_stats stats_;
   std::vector<entry> entries_;
   std::vector<sparse_row> touched_;

@@ -118,7 +118,7 @@ void gradient_engine::reduce_embeddings(std::size_t batch, float* grad) {
     for (; i < entries_.size() && entries_[i].offset == first.offset; ++i) {
       const entry& e = entries_[i];
       const float* d =
-          shards_[e.shard].ws.floats(net_.embedded_grad) + e.row * width + plain + e.col;
+          rooms_[e.shard].ws.floats(net_.embedded_grad) + e.row * width + plain + e.col;
       for (std::size_t q = 0; q < e.dim; ++q) g[q] += d[q];
     }
     for (std::size_t q = 0; q < first.dim; ++q) g[q] *= inv_b;

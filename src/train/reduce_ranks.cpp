@@ -62,12 +62,12 @@ void gradient_engine::merge_barrier(std::size_t seg) {
   // and its partials; every rank then holds every shard's, as one process would.
   const auto t0 = clock_type::now();
   const core::op& barrier = core::barrier_of(net_, seg);
-  const std::size_t width = 1 + barrier.partials(shards_[0].ws).size();
+  const std::size_t width = 1 + barrier.partials(rooms_[0].ws).size();
   const std::size_t per_rank = ranks_.max_count() * width;
   records_.assign(per_rank, 0.0);
   const int me = rank();
   for (std::size_t i = 0; i < ranks_.count(me); ++i) {
-    core::workspace& ws = shards_[ranks_.begin(me) + i].ws;
+    core::workspace& ws = rooms_[ranks_.begin(me) + i].ws;
     const std::span<double> part = barrier.partials(ws);
     records_[i * width] = static_cast<double>(ws.pass_rows);
     std::copy(part.begin(), part.end(), records_.begin() + static_cast<std::ptrdiff_t>(i * width + 1));
@@ -81,7 +81,7 @@ void gradient_engine::merge_barrier(std::size_t seg) {
     if (q == me) continue;
     for (std::size_t i = 0; i < ranks_.count(q); ++i) {
       const double* rec = gathered_.data() + static_cast<std::size_t>(q) * per_rank + i * width;
-      core::workspace& ws = shards_[ranks_.begin(q) + i].ws;
+      core::workspace& ws = rooms_[ranks_.begin(q) + i].ws;
       ws.pass_rows = static_cast<std::size_t>(rec[0]);
       const std::span<double> part = barrier.partials(ws);
       std::copy(rec + 1, rec + width, part.begin());
@@ -224,7 +224,7 @@ void gradient_engine::reduce_embeddings_chain(std::size_t batch, float* grad) {
     for (; i < entries_.size() && entries_[i].offset == offset; ++i) {
       const entry& e = entries_[i];
       const float* d =
-          shards_[e.shard].ws.floats(net_.embedded_grad) + e.row * width + plain + e.col;
+          rooms_[e.shard].ws.floats(net_.embedded_grad) + e.row * width + plain + e.col;
       for (std::size_t q = 0; q < e.dim; ++q) g[q] += d[q];
     }
     chain_out_meta_.push_back(offset);

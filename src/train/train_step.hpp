@@ -70,6 +70,8 @@ class train_step {
   void end_epoch(double monitored_loss) noexcept { sched_.end_epoch(monitored_loss); }
 
   std::size_t n_shards(std::size_t batch) noexcept { return engine_.plan_for(batch).n_shards; }
+  // The workers the steps will run with (gradient_engine::use_workers), before the first step.
+  void use_workers(std::size_t n) { engine_.use_workers(n); }
   const float* grad() const noexcept { return grad_.data(); }
   optimizer_state& optimizer() noexcept { return opt_; }
   const optimizer_state& optimizer() const noexcept { return opt_; }

@@ -156,6 +156,7 @@ fit_result trainer::run(model& m, const row_source& x, matrix_view y, const row_
   if (!blas_pin.note().empty()) result.notes.push_back(blas_pin.note());
   communicator* const comm = comm_ != nullptr && comm_->size() > 1 ? comm_ : nullptr;
   train::train_step step(net, cfg, plan.batch, plan.n_batches, comm);
+  step.use_workers(static_cast<std::size_t>(plan.n_workers));
   train::validation_policy validation(net, plan);
   train::health_policy health(net, plan);
   train::early_stopping_policy early(cfg, net.n_params);

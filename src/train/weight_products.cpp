@@ -49,7 +49,7 @@ void gradient_engine::plan_weight_products(gemm_precision precision) {
     if (l.n_in * l.n_out >= weight_products_min && runs) deferred_.push_back(i);
   }
   if (deferred_.empty()) return;
-  const std::size_t max_rows = shards_[0].ws.max_rows();
+  const std::size_t max_rows = max_rows_;
   // Each layer's room in a shard: fp32 packed dZ and X, or bf16 dZᵀ and X's pairs of rows.
   auto room_a = [&](const core::dense_layer& l) {
     return bf16 ? l.n_out * core::even(max_rows) : blas::tn_packed_a(max_rows, l.n_out);
