@@ -177,7 +177,8 @@ void gradient_engine::run_shards(const kernels::kernel_table& k, const float* pa
                                  const std::uint32_t* idx, std::uint64_t dropout_key) {
   const shard_plan& plan = plan_;
   const std::size_t tw = target_width_, n_segments = net_.n_segments();
-  const std::span<core::workspace* const> wss(ws_.data(), plan.n_shards);
+  // The shards' workspaces, for the barriers' merges (a network with barriers has one per shard).
+  const std::span<core::workspace* const> wss(ws_.data(), pooled_ ? 0 : plan.n_shards);
   // This process's shards: all of them, or its rank's range.
   const std::size_t first = ranks_.begin(rank()), n_local = ranks_.count(rank());
   prepare_weights(k, params);
