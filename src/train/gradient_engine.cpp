@@ -76,7 +76,6 @@ gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch
   }
   if (precision == gemm_precision::bf16) {
     bf16_params_.resize(net.n_dense_params);
-    bf16_rows_ = true;
     if (blas::bf16_kernels()) {
       bf16_weights_.emplace(net);
       bf16_fallback_.resize(net.layers.size());
@@ -86,28 +85,38 @@ gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch
   // is read after the shard's task: its shards share a pool of rooms, one per task running at
   // once. Otherwise (a barrier's merges, the embedding rows' gradients) each shard has its own.
   pooled_ = net.n_segments() == 1 && net.embeddings.empty();
-  add_rooms(pooled_
-                ? std::min<std::size_t>(n_shards, static_cast<std::size_t>(std::max(
-                                                      1, tbb::this_task_arena::max_concurrency())))
-                : n_shards);
+  add_rooms(pooled_ ? arena_rooms() : n_shards);
   plan_weight_products(precision);
   entries_.reserve(max_batch * net.embeddings.size());
   touched_.reserve(max_batch * net.embeddings.size());
 }
 
+std::size_t gradient_engine::arena_rooms() const noexcept {
+  return std::min<std::size_t>(shards_.size(), static_cast<std::size_t>(std::max(
+                                                   1, tbb::this_task_arena::max_concurrency())));
+}
+
 void gradient_engine::add_rooms(std::size_t n) {
+  if (rooms_.size() >= n) return;
   while (rooms_.size() < n) {
     shard_room r{core::workspace(net_, max_rows_), std::vector<float>(pad_floats_), {}, {}, {}};
-    if (bf16_rows_) {
+    if (!bf16_params_.empty()) {  // precision bf16
       r.bf16_x.resize(max_rows_ * net_.max_width);
       r.bf16_d.resize(max_rows_ * net_.max_width);
     }
     if (bf16_weights_) r.bf16_s.emplace(max_rows_, net_.max_width);
     rooms_.push_back(std::move(r));
-    free_rooms_.push_back(rooms_.size() - 1);
   }
+  index_rooms();
+}
+
+void gradient_engine::index_rooms() {
+  free_rooms_.clear();
   ws_.clear();
-  for (shard_room& r : rooms_) ws_.push_back(&r.ws);
+  for (std::size_t i = 0; i < rooms_.size(); ++i) {
+    free_rooms_.push_back(i);
+    ws_.push_back(&rooms_[i].ws);
+  }
 }
 
 void gradient_engine::use_workers(std::size_t n) {
@@ -115,8 +124,7 @@ void gradient_engine::use_workers(std::size_t n) {
   const std::size_t want = std::min(shards_.size(), std::max<std::size_t>(n, 1));
   if (rooms_.size() > want) {
     rooms_.erase(rooms_.begin() + static_cast<std::ptrdiff_t>(want), rooms_.end());
-    free_rooms_.clear();
-    for (std::size_t i = 0; i < want; ++i) free_rooms_.push_back(i);
+    index_rooms();
   }
   add_rooms(want);
 }
@@ -177,8 +185,7 @@ void gradient_engine::run_shards(const kernels::kernel_table& k, const float* pa
                                  const std::uint32_t* idx, std::uint64_t dropout_key) {
   const shard_plan& plan = plan_;
   const std::size_t tw = target_width_, n_segments = net_.n_segments();
-  // The shards' workspaces, for the barriers' merges (a network with barriers has one per shard).
-  const std::span<core::workspace* const> wss(ws_.data(), pooled_ ? 0 : plan.n_shards);
+  const std::span<core::workspace* const> wss(ws_.data(), pooled_ ? 0 : plan.n_shards);  // merges
   // This process's shards: all of them, or its rank's range.
   const std::size_t first = ranks_.begin(rank()), n_local = ranks_.count(rank());
   prepare_weights(k, params);
@@ -266,10 +273,7 @@ double gradient_engine::compute(const kernels::kernel_table& k, const float* par
   TMLP_ASSERT(batch <= max_batch_ && plan.size(plan.n_shards - 1) <= max_rows_);
   // A pool needs a room for each task that may run at once (an arena wider than the one the
   // engine was made in: more rooms, once).
-  if (pooled_)
-    add_rooms(std::min<std::size_t>(
-        shards_.size(),
-        static_cast<std::size_t>(std::max(1, tbb::this_task_arena::max_concurrency()))));
+  if (pooled_) add_rooms(arena_rooms());
   ranks_ = rank_shards{plan.n_shards, comm_ ? comm_->size() : 1};
   defer_ = defers(plan);
   run_shards(k, params, x, y, w, idx, dropout_key);

@@ -174,13 +174,15 @@ class gradient_engine {
   };
   std::size_t max_rows_ = 0;    // rows of the largest shard
   std::size_t pad_floats_ = 0;  // a room's pad_scratch
-  bool bf16_rows_ = false;      // a room has bf16_x and bf16_d
   bool pooled_ = false;
   std::vector<shard_room> rooms_;
   std::vector<std::size_t> free_rooms_;
   std::unique_ptr<std::mutex> rooms_lock_ = std::make_unique<std::mutex>();
-  // Rooms up to n (and ws_ anew); runs f(room) for shard s's task.
+  // Rooms up to n; all of them free and in ws_ (at set-up, between steps); a pool's size in
+  // the current arena; runs f(room) for shard s's task.
   void add_rooms(std::size_t n);
+  void index_rooms();
+  std::size_t arena_rooms() const noexcept;
   template <class F>
   void in_room(std::size_t s, F&& f);
   const core::network& net_;

@@ -70,7 +70,8 @@ void gradient_engine::merge_barrier(std::size_t seg) {
     core::workspace& ws = rooms_[ranks_.begin(me) + i].ws;
     const std::span<double> part = barrier.partials(ws);
     records_[i * width] = static_cast<double>(ws.pass_rows);
-    std::copy(part.begin(), part.end(), records_.begin() + static_cast<std::ptrdiff_t>(i * width + 1));
+    std::copy(part.begin(), part.end(),
+              records_.begin() + static_cast<std::ptrdiff_t>(i * width + 1));
   }
   gathered_.resize(per_rank * static_cast<std::size_t>(ranks_.n_ranks));
   waiting([&] {
@@ -117,8 +118,7 @@ double gradient_engine::exchange_losses() {
   return loss;
 }
 
-void gradient_engine::reduce_chain(const kernels::kernel_table& k, std::size_t batch,
-                                   float* grad) {
+void gradient_engine::reduce_chain(const kernels::kernel_table& k, std::size_t batch, float* grad) {
   const auto t0 = clock_type::now();
   const int me = rank(), root = ranks_.n_ranks - 1;
   const std::size_t first = ranks_.begin(me), count = ranks_.count(me);
@@ -213,7 +213,8 @@ void gradient_engine::reduce_embeddings_chain(std::size_t batch, float* grad) {
     const std::size_t dim = offset == received ? chain_meta_[2 * in_row + 1] : entries_[i].dim;
     const std::size_t at = chain_out_.size();
     if (offset == received) {
-      chain_out_.insert(chain_out_.end(), chain_values_.begin() + static_cast<std::ptrdiff_t>(in_value),
+      chain_out_.insert(chain_out_.end(),
+                        chain_values_.begin() + static_cast<std::ptrdiff_t>(in_value),
                         chain_values_.begin() + static_cast<std::ptrdiff_t>(in_value + dim));
       in_value += dim;
       ++in_row;
