@@ -16,6 +16,7 @@
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
 
+#include "blas/backends.hpp"
 #include "blas/blas.hpp"
 #include "core/parallel.hpp"
 #include "core/random.hpp"
@@ -257,6 +258,37 @@ TEST_CASE("describe_backend names the code libxsmm generates and what chose it",
   } else {
     CHECK_FALSE(own);
   }
+}
+
+TEST_CASE("LIBXSMM_TARGET: a name libxsmm does not take, or code this CPU lacks, is named",
+          "[blas]") {
+  using tmlp::blas::detail::xsmm_target_problem;
+  // libxsmm 1.17's ids for the code of each name (libxsmm_cpuid.h).
+  constexpr int generic = 1, avx2 = 1006, knm = 1011, skx = 1020;
+  for (const char* bad : {"bogus", "spr", "HSW", "hsw ", "1006", "avx512_core"}) {
+    const std::string p = xsmm_target_problem(bad, skx);
+    CAPTURE(bad, p);
+    CHECK(p.find(std::string("LIBXSMM_TARGET=") + bad + ": not a libxsmm 1.17 target name") == 0);
+  }
+  CHECK(xsmm_target_problem("generic", generic).empty());
+  CHECK(xsmm_target_problem("none", generic).empty());
+  const bool has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  CHECK(xsmm_target_problem("hsw", avx2).empty() == has_avx2);
+  CHECK(xsmm_target_problem("avx2", avx2).empty() == has_avx2);
+  // Knights Mill code needs its 4FMAPS instructions, which no other CPU has: a process that ran
+  // it would stop at its first product.
+  if (!__builtin_cpu_supports("avx5124fmaps")) {
+    const std::string p = xsmm_target_problem("knm", knm);
+    CAPTURE(p);
+    CHECK(p.find("LIBXSMM_TARGET=knm: this CPU lacks instructions that libxsmm's knm code uses") ==
+          0);
+  }
+  const bool has_skx = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+                       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                       __builtin_cpu_supports("avx512vl");
+  CHECK(xsmm_target_problem("skx", skx).empty() == has_skx);
+  // The process's own LIBXSMM_TARGET, if any, was good: the suite would not have got here.
+  CHECK(xsmm_target_problem().empty());
 }
 
 TEST_CASE("single_thread_scope runs a threaded OpenBLAS on one thread and then restores it",

@@ -23,6 +23,10 @@ struct choice {
 };
 
 choice select_backend(const char* forced) {
+  // A bad LIBXSMM_TARGET is reported like a bad TMLP_GEMM, whichever backend runs the fp32
+  // products: libxsmm's bf16 kernels and `tmlp system` follow it too.
+  if (std::string target = detail::xsmm_target_problem(); !target.empty())
+    return {backend::openblas, std::move(target)};
   if (forced == nullptr || *forced == '\0' || std::string_view(forced) == "auto")
     return {auto_backend(), {}};
   if (const auto b = parse_backend(forced)) return {*b, {}, true};

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "blas/blas.hpp"
 
@@ -31,6 +32,12 @@ bool xsmm_bgemm_runs(std::size_t m, std::size_t n, std::size_t k, std::size_t ld
                      float beta, std::size_t ldc) noexcept;
 // Whether LIBXSMM_TARGET names the code libxsmm generates (else it picks its own for the CPU).
 bool xsmm_target_forced() noexcept;
+// What is wrong with LIBXSMM_TARGET (libxsmm's own variable, which it reads itself): a value
+// libxsmm does not know (it would ignore it, while tmlp took it as naming the code), or one
+// whose code, archid (libxsmm_get_target_archid), this CPU cannot run. Empty: nothing. The
+// second form reads the environment.
+std::string xsmm_target_problem(std::string_view value, int archid);
+std::string xsmm_target_problem();
 // libxsmm's version and the instruction set it generates code for ("hsw", "skx", "cpx", ...).
 std::string xsmm_describe();
 // Whether that is AVX-512 or better (LIBXSMM_TARGET=hsw on an AVX-512 CPU: no).

@@ -15,6 +15,7 @@
 // goes to OpenBLAS, the same way on every call.
 #include <libxsmm.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -22,6 +23,7 @@
 #include <limits>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "blas/backends.hpp"
 
@@ -218,6 +220,65 @@ bool xsmm_sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::s
 bool xsmm_has_bf16() noexcept { return bf16_target() != 0; }
 
 bool xsmm_target_forced() noexcept { return target_forced(); }
+
+namespace {
+// Whether this CPU runs the code libxsmm generates for archid. libxsmm trusts LIBXSMM_TARGET:
+// Knights Mill code (knm) on a CPU without its 4FMAPS instructions stops the process at the
+// first product. The CPU is asked through the compiler's CPUID reading, as the kernels are.
+bool cpu_runs(int archid) noexcept {
+#define TMLP_HAS(feature) (__builtin_cpu_supports(feature) != 0)  // a literal, as it must be
+  const bool f_cd = TMLP_HAS("avx512f") && TMLP_HAS("avx512cd");
+  const bool core = f_cd && TMLP_HAS("avx512bw") && TMLP_HAS("avx512dq") && TMLP_HAS("avx512vl");
+  const bool mic = f_cd && TMLP_HAS("avx512er") && TMLP_HAS("avx512pf");
+  switch (archid) {
+    case LIBXSMM_X86_SSE3:
+      return TMLP_HAS("sse3");
+    case LIBXSMM_X86_SSE4:
+      return TMLP_HAS("sse4.2");
+    case LIBXSMM_X86_AVX:
+      return TMLP_HAS("avx");
+    case LIBXSMM_X86_AVX2:
+      return TMLP_HAS("avx2") && TMLP_HAS("fma");
+    case LIBXSMM_X86_AVX512:
+      return f_cd;
+    case LIBXSMM_X86_AVX512_MIC:
+      return mic;
+    case LIBXSMM_X86_AVX512_KNM:
+      return mic && TMLP_HAS("avx5124fmaps") && TMLP_HAS("avx5124vnniw");
+    case LIBXSMM_X86_AVX512_CORE:
+      return core;
+    case LIBXSMM_X86_AVX512_CLX:
+      return core && TMLP_HAS("avx512vnni");
+    case LIBXSMM_X86_AVX512_CPX:
+      return core && TMLP_HAS("avx512vnni") && TMLP_HAS("avx512bf16");
+    default:
+      return archid <= LIBXSMM_X86_GENERIC;  // generic: plain C code
+  }
+#undef TMLP_HAS
+}
+}  // namespace
+
+std::string xsmm_target_problem(std::string_view value, int archid) {
+  // The names libxsmm 1.17 takes (it ignores any other and picks its own code for the CPU).
+  static constexpr std::array<std::string_view, 19> names = {
+      "generic", "none", "sse",    "sse3", "sse4", "wsm", "nhm", "snb", "avx", "hsw",
+      "avx2",    "avx3", "avx512", "skx",  "clx",  "cpx", "knl", "mic", "knm"};
+  const std::string shown = "LIBXSMM_TARGET=" + std::string(value);
+  if (std::find(names.begin(), names.end(), value) == names.end())
+    return shown +
+           ": not a libxsmm 1.17 target name; expected generic, wsm, snb, hsw, skx, clx, cpx, "
+           "knl or knm, or unset (libxsmm's choice for this CPU)";
+  if (!cpu_runs(archid))
+    return shown + ": this CPU lacks instructions that libxsmm's " + libxsmm_cpuid_name(archid) +
+           " code uses (the CPU's own: " + libxsmm_cpuid_name(libxsmm_cpuid()) + ")";
+  return {};
+}
+
+std::string xsmm_target_problem() {
+  const char* env = std::getenv("LIBXSMM_TARGET");
+  if (env == nullptr || *env == '\0') return {};
+  return xsmm_target_problem(env, libxsmm_get_target_archid());
+}
 
 namespace {
 // The kernel xsmm_bgemm runs for the product, or nullptr.

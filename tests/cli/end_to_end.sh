@@ -362,6 +362,21 @@ check "tmlp system names the backend TMLP_GEMM chose" $?
 one_line_error "TMLP_GEMM unknown" "TMLP_GEMM=mkl: unknown GEMM backend" \
   env TMLP_GEMM=mkl "$tmlp" train "$data/iris.csv" --target target_species -o "$work/mkl.tmlp"
 [[ ! -e "$work/mkl.tmlp" ]]; check "a bad TMLP_GEMM writes no model" $?
+# LIBXSMM_TARGET is libxsmm's, but tmlp reads it too: a name libxsmm would ignore, or code this
+# CPU cannot run (Knights Mill's, which would stop the process at its first product), is one
+# line before anything is written; a good one names the code in `tmlp system`.
+one_line_error "LIBXSMM_TARGET unknown" "LIBXSMM_TARGET=sapphire: not a libxsmm 1.17 target name" \
+  env LIBXSMM_TARGET=sapphire "$tmlp" train "$data/iris.csv" --target target_species \
+  -o "$work/xt.tmlp"
+[[ ! -e "$work/xt.tmlp" ]]; check "a bad LIBXSMM_TARGET writes no model" $?
+if ! grep -q avx512_4fmaps /proc/cpuinfo; then
+  one_line_error "LIBXSMM_TARGET for another CPU" \
+    "LIBXSMM_TARGET=knm: this CPU lacks instructions that libxsmm's knm code uses" \
+    env LIBXSMM_TARGET=knm TMLP_GEMM=libxsmm "$tmlp" train "$data/iris.csv" \
+    --target target_species -o "$work/xt.tmlp"
+fi
+LIBXSMM_TARGET=generic "$tmlp" system | grep -q "generating for generic (LIBXSMM_TARGET)"
+check "LIBXSMM_TARGET=generic: tmlp system names that code" $?
 
 # --precision bf16: through the scalar reference on any CPU, the same bytes for 1 and 2 threads,
 # recorded in the model; without TMLP_SIMD=scalar on a CPU without AVX512-BF16, one line.
