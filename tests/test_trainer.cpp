@@ -731,6 +731,40 @@ TEST_CASE("an exploding MLP ends with status diverged and finite parameters",
   CHECK(all_finite(m));
 }
 
+TEST_CASE("a diverged fit keeps exactly the parameters of its last finite step",
+          "[train][divergence]") {
+  // fit_status::diverged promises the parameters before the failed step: those of a fit that
+  // a callback stops after as many steps. Wide layers (several parameter blocks, which a step
+  // reduces and updates one at a time; test_step.cpp fails one block's update on purpose).
+  small_problem p = make_small(loss_kind::mse, 64, false);
+  p.spec.layers = {{.units = 200, .act = activation::tanh},
+                   {.units = 200, .act = activation::tanh},
+                   p.spec.layers.back()};
+  tmlp::model first = tmlp::model::create(p.spec);
+  const auto original = params_of(first);
+  // Plain SGD that overflows on its second step, and momentum that takes a few to blow up.
+  const tmlp::train_config cfg = GENERATE(
+      tmlp::train_config{.opt = tmlp::sgd{.lr = 1e37f}, .batch_size = 16, .epochs = 50},
+      tmlp::train_config{.opt = tmlp::momentum{.lr = 1e3f}, .batch_size = 16, .epochs = 50});
+  tmlp::model diverged = tmlp::model::create(p.spec);
+  const auto r = tmlp::trainer(cfg).fit(diverged, {p.x.data(), p.n, 5}, {p.t.data(), p.n, 2});
+  REQUIRE(r.status == fit_status::diverged);
+  CHECK(all_finite(diverged));
+  std::vector<float> expected = original;
+  if (r.n_steps > 0) {
+    tmlp::train_config stop = cfg;
+    std::size_t steps = 0;
+    stop.on_batch = [&](const tmlp::batch_report&) { return ++steps < r.n_steps; };
+    tmlp::model stopped = tmlp::model::create(p.spec);
+    const auto s = tmlp::trainer(stop).fit(stopped, {p.x.data(), p.n, 5}, {p.t.data(), p.n, 2});
+    REQUIRE(s.status == fit_status::stopped_by_callback);
+    REQUIRE(s.n_steps == r.n_steps);
+    expected = params_of(stopped);
+  }
+  CHECK(params_of(diverged) == expected);
+  CHECK(params_of(diverged) != params_of(first));  // it did train before diverging
+}
+
 // ------------------------------------------------------------------------------------------------
 TEST_CASE("the validation split is stratified, seeded, disjoint and covering", "[train][split]") {
   // 3 classes with 50, 30 and 20 rows, interleaved.
