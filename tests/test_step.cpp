@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <numeric>
 #include <optional>
 #include <vector>
@@ -21,7 +20,6 @@
 #include "support/engine_pass.hpp"
 #include "tmlp/trainer.hpp"
 #include "train/gradient_engine.hpp"
-#include "train/train_step.hpp"
 
 using tmlp::activation;
 
@@ -494,84 +492,5 @@ TEST_CASE("bf16 kernels: each step prepares the fp32 roundings of every layer it
     CHECK_FALSE(tmlp::core::bf16_kernels_cover(l, 1));
     CHECK(tmlp::core::bf16_kernels_cover(l, 16) ==
           (l.n_out > 1 && l.proj_offset == tmlp::core::no_offset));
-  }
-}
-
-namespace {
-// An observer that looks at nothing: a step with one reduces the whole gradient before it
-// updates (the health monitor's order), a step without one reduces and updates block by block.
-struct blind_observer final : tmlp::train::train_step::observer {
-  void inspect(const float* /*params*/, const float* /*grad*/) override {}
-};
-
-// Runs one step of `batch` rows of d (from params) with and without an observer; params of each.
-struct two_steps {
-  tmlp::train::train_step::result whole, by_block;
-  std::vector<float> after_whole, after_by_block;
-};
-two_steps step_both_ways(const data& d, const tmlp::train_config& cfg, std::size_t batch,
-                         int n_threads) {
-  const auto net = tmlp::core::network::from_spec(d.spec);
-  const tmlp::matrix_rows x({d.x.data(), d.n, 13});
-  tbb::task_arena arena(n_threads);
-  two_steps t{{}, {}, d.params, d.params};
-  for (const bool observe : {true, false}) {
-    tmlp::train::train_step step(net, cfg, batch, 1);
-    blind_observer blind;
-    std::vector<float>& p = observe ? t.after_whole : t.after_by_block;
-    arena.execute([&] {
-      (observe ? t.whole : t.by_block) =
-          step.run(tmlp::kernels::active(), p.data(), x, d.y.data(), d.w.data(), d.idx.data(),
-                   batch, 0, 0, observe ? &blind : nullptr);
-    });
-  }
-  return t;
-}
-}  // namespace
-
-TEST_CASE("reducing and updating block by block gives the step's values, finite or not",
-          "[train][step][determinism]") {
-  // Three parameter blocks (16,384 floats each): 13 -> 200 -> 200 -> 4.
-  data d = make_data(1000);
-  d.spec.layers[0].units = 200;
-  d.spec.layers[1].units = 200;
-  const auto net = tmlp::core::network::from_spec(d.spec);
-  REQUIRE(net.n_dense_params > 2 * tmlp::train::param_block);
-  d.params.assign(net.n_params, 0.0f);
-  tmlp::core::init_params(net, d.spec, d.params.data());
-  const std::size_t batch = 250;
-  const int n_threads = GENERATE(1, 3);
-
-  SECTION("a finite step: the same parameters, bit for bit") {
-    const tmlp::train_config cfg{.opt = tmlp::adam{.lr = 1e-3f}, .clip_value = 0.5f};
-    const two_steps t = step_both_ways(d, cfg, batch, n_threads);
-    CHECK(t.whole.finite);
-    CHECK(t.by_block.finite);
-    CHECK(t.by_block.loss_sum == t.whole.loss_sum);
-    CHECK(t.after_by_block == t.after_whole);
-    CHECK(t.after_by_block != d.params);
-  }
-  SECTION("an update that overflows in one block only: every block as it was") {
-    // A learning rate between FLT_MAX / (the largest gradient of block 0) and FLT_MAX / (that of
-    // block 2), whichever is smaller: one of them overflows, the other is updated first.
-    double loss = 0.0;
-    const std::vector<float> g = gradient(d, 1, batch, &loss);
-    auto largest = [&](std::size_t b) {
-      const std::size_t lo = b * tmlp::train::param_block;
-      const std::size_t hi = std::min(net.n_dense_params, lo + tmlp::train::param_block);
-      float m = 0.0f;
-      for (std::size_t i = lo; i < hi; ++i) m = std::max(m, std::abs(g[i]));
-      return static_cast<double>(m);
-    };
-    const double g0 = largest(0), g2 = largest(2);
-    CAPTURE(g0, g2);
-    REQUIRE(std::max(g0, g2) > 2 * std::min(g0, g2));
-    const double lr = std::numeric_limits<float>::max() / std::sqrt(g0 * g2);
-    const tmlp::train_config cfg{.opt = tmlp::sgd{.lr = static_cast<float>(lr)}};
-    const two_steps t = step_both_ways(d, cfg, batch, n_threads);
-    CHECK_FALSE(t.whole.finite);
-    CHECK_FALSE(t.by_block.finite);
-    CHECK(t.after_whole == d.params);
-    CHECK(t.after_by_block == d.params);
   }
 }

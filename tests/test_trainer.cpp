@@ -734,8 +734,8 @@ TEST_CASE("an exploding MLP ends with status diverged and finite parameters",
 TEST_CASE("a diverged fit keeps exactly the parameters of its last finite step",
           "[train][divergence]") {
   // fit_status::diverged promises the parameters before the failed step: those of a fit that
-  // a callback stops after as many steps. Wide layers (several parameter blocks, which a step
-  // reduces and updates one at a time; test_step.cpp fails one block's update on purpose).
+  // a callback stops after as many steps. Wide layers: several parameter blocks, each updated
+  // and then rolled back on its own.
   small_problem p = make_small(loss_kind::mse, 64, false);
   p.spec.layers = {{.units = 200, .act = activation::tanh},
                    {.units = 200, .act = activation::tanh},

@@ -264,10 +264,10 @@ void gradient_engine::run_shards(const kernels::kernel_table& k, const float* pa
   }
 }
 
-void gradient_engine::start_step(const kernels::kernel_table& k, const float* params,
-                                 const row_source& x, const float* y, const float* w,
-                                 const std::uint32_t* idx, std::size_t batch,
-                                 std::uint64_t dropout_key) {
+double gradient_engine::compute(const kernels::kernel_table& k, const float* params,
+                                const row_source& x, const float* y, const float* w,
+                                const std::uint32_t* idx, std::size_t batch, float* grad,
+                                std::uint64_t dropout_key) {
   const shard_plan& plan = plan_for(batch);
   // Shard sizes differ by at most one row; the last one is the largest.
   TMLP_ASSERT(batch <= max_batch_ && plan.size(plan.n_shards - 1) <= max_rows_);
@@ -277,19 +277,6 @@ void gradient_engine::start_step(const kernels::kernel_table& k, const float* pa
   ranks_ = rank_shards{plan.n_shards, comm_ ? comm_->size() : 1};
   defer_ = defers(plan);
   run_shards(k, params, x, y, w, idx, dropout_key);
-}
-
-double gradient_engine::shard_losses() const noexcept {
-  double loss = 0.0;
-  for (std::size_t s = 0; s < plan_.n_shards; ++s) loss += shards_[s].loss;
-  return loss;
-}
-
-double gradient_engine::compute(const kernels::kernel_table& k, const float* params,
-                                const row_source& x, const float* y, const float* w,
-                                const std::uint32_t* idx, std::size_t batch, float* grad,
-                                std::uint64_t dropout_key) {
-  start_step(k, params, x, y, w, idx, batch, dropout_key);
   if (comm_) {
     const double loss = exchange_losses();
     if (stop_ != stop_none) {  // abandoned by every rank alike: the shards start clean again
@@ -303,7 +290,7 @@ double gradient_engine::compute(const kernels::kernel_table& k, const float* par
     return loss;
   }
 
-  if (defer_) weight_products(plan_, grad);
+  if (defer_) weight_products(plan, grad);
   reduce(k, batch, grad);
   if (!net_.embeddings.empty()) reduce_embeddings(batch, grad);
   const auto t0 = clock_type::now();
@@ -311,17 +298,10 @@ double gradient_engine::compute(const kernels::kernel_table& k, const float* par
   for (double sq : block_sq_) grad_sq_ += sq;
   for (const sparse_row& row : touched_) grad_sq_ += clip_square(grad + row.offset, row.dim);
   t_reduce_ += seconds_since(t0);
-  return shard_losses();
-}
 
-double gradient_engine::compute_unreduced(const kernels::kernel_table& k, const float* params,
-                                          const row_source& x, const float* y, const float* w,
-                                          const std::uint32_t* idx, std::size_t batch, float* grad,
-                                          std::uint64_t dropout_key) {
-  TMLP_ASSERT(reduces_by_block());
-  start_step(k, params, x, y, w, idx, batch, dropout_key);
-  if (defer_) weight_products(plan_, grad);
-  return shard_losses();
+  double loss = 0.0;
+  for (std::size_t s = 0; s < plan.n_shards; ++s) loss += shards_[s].loss;
+  return loss;
 }
 
 phase_times gradient_engine::phases() const noexcept {

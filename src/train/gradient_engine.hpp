@@ -60,8 +60,6 @@ inline constexpr std::size_t param_block = 16384;
 // tasks of the wide layers' weight-gradient pass, train/weight_products.cpp). reduce and update
 // are wall-clock times of their passes (reduce includes clipping and the gradient norm), and
 // prepare that of transposing the weights for the GEMM backend (blas::wants_transposed_weights).
-// A step that reduces and updates each block in one pass (train_step::reduce_and_apply) times
-// both as update, and reduce stays 0.
 // Several processes (distributed): wait is the part of reduce spent waiting for other ranks
 // (their shards, the chain, the broadcast), and bytes what this rank sent.
 struct phase_times {
@@ -128,19 +126,6 @@ class gradient_engine {
   // gradients left by the last pass over `batch` rows, clipped by value. Public for the
   // reduction benchmark.
   void reduce(const kernels::kernel_table& k, std::size_t batch, float* grad);
-
-  // compute() without its reduction, for a caller that reduces and uses each parameter block
-  // while it is in cache (train_step, which then updates it): the loss, with grad holding only
-  // what the wide layers' weight-gradient pass wrote. reduce_block(k, b, grad) then reduces
-  // block b (of n_blocks(), param_block floats each) as reduce() does, in parallel over blocks,
-  // and returns its sum of squares; set_grad_sq() takes their sum, in block order. Only where
-  // reduces_by_block(): one process and no embedding tables (whose rows reduce apart).
-  double compute_unreduced(const kernels::kernel_table& k, const float* params, const row_source& x,
-                           const float* y, const float* w, const std::uint32_t* idx,
-                           std::size_t batch, float* grad, std::uint64_t dropout_key = 0);
-  bool reduces_by_block() const noexcept { return comm_ == nullptr && net_.embeddings.empty(); }
-  double reduce_block(const kernels::kernel_table& k, std::size_t b, float* grad) noexcept;
-  std::size_t n_blocks() const noexcept { return block_sq_.size(); }
 
   // Sum of the squares of the last compute()'s (clipped) gradient, in double: the dense blocks'
   // sums in block order, then the embedding rows the batch used in offset order. Taken while
@@ -225,12 +210,6 @@ class gradient_engine {
   // The weights as the products read them (bf16 roundings, transposed and padded copies), once
   // per step, before any shard runs.
   void prepare_weights(const kernels::kernel_table& k, const float* params);
-  // compute()'s first part: the plan for batch rows, the rooms, and run_shards; and the sum of
-  // the shards' losses, in shard order.
-  void start_step(const kernels::kernel_table& k, const float* params, const row_source& x,
-                  const float* y, const float* w, const std::uint32_t* idx, std::size_t batch,
-                  std::uint64_t dropout_key);
-  double shard_losses() const noexcept;
   // Forward and backward of shard s's rows through the network, segment by segment.
   void run_shards(const kernels::kernel_table& k, const float* params, const row_source& x,
                   const float* y, const float* w, const std::uint32_t* idx,

@@ -25,28 +25,24 @@ double sum_of_squares(const float* g, std::size_t n) noexcept {
 
 void gradient_engine::reduce(const kernels::kernel_table& k, std::size_t batch, float* grad) {
   const auto t0 = clock_type::now();
-  plan_for(batch);
-  core::parallel_for_index(block_sq_.size(),
-                           [&](std::size_t b) { block_sq_[b] = reduce_block(k, b, grad); });
-  t_reduce_ += seconds(clock_type::now() - t0);
-}
-
-double gradient_engine::reduce_block(const kernels::kernel_table& k, std::size_t b,
-                                     float* grad) noexcept {
+  const shard_plan& plan = plan_for(batch);
   // Over fixed parameter blocks; shards added in order 0..S-1, then scaled by 1/B. What each
   // shard's backward adds to (zeroed_) is zeroed while it is in cache.
-  const shard_plan& plan = plan_;
   const std::size_t n = net_.n_dense_params;
-  const std::size_t lo = b * param_block, len = std::min(param_block, n - lo);
-  if (!defer_)
-    add_shards(k, 0, plan.n_shards, lo, len, grad);
-  else  // the weight matrices weight_products() summed are there already
-    for (const auto& [begin, end] : added_) {
-      const std::size_t a = std::max(begin, lo), e = std::min(end, lo + len);
-      if (a < e) add_shards(k, 0, plan.n_shards, a, e - a, grad);
-    }
-  k.scale(len, 1.0f / static_cast<float>(plan.rows), grad + lo);
-  return clip_square(grad + lo, len);
+  const float inv_b = 1.0f / static_cast<float>(batch);
+  core::parallel_for_index((n + param_block - 1) / param_block, [&](std::size_t b) {
+    const std::size_t lo = b * param_block, len = std::min(param_block, n - lo);
+    if (!defer_)
+      add_shards(k, 0, plan.n_shards, lo, len, grad);
+    else  // the weight matrices weight_products() summed are there already
+      for (const auto& [begin, end] : added_) {
+        const std::size_t a = std::max(begin, lo), e = std::min(end, lo + len);
+        if (a < e) add_shards(k, 0, plan.n_shards, a, e - a, grad);
+      }
+    k.scale(len, inv_b, grad + lo);
+    block_sq_[b] = clip_square(grad + lo, len);
+  });
+  t_reduce_ += seconds(clock_type::now() - t0);
 }
 
 void gradient_engine::add_shards(const kernels::kernel_table& k, std::size_t s_begin,

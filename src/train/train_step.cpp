@@ -33,9 +33,7 @@ train_step::train_step(const core::network& net, const train_config& config, std
       sched_(config.sched, opt_.base_lr(), config.epochs, steps_per_epoch),
       grad_(net.n_params),
       backup_(net.n_params),
-      block_finite_((net.n_dense_params + param_block - 1) / param_block, 1),
-      block_updated_(block_finite_.size(), 0),
-      block_sq_(block_finite_.size(), 0.0) {
+      block_finite_((net.n_dense_params + param_block - 1) / param_block, 1) {
   engine_.distribute(comm);
 }
 
@@ -46,15 +44,8 @@ train_step::result train_step::run(const kernels::kernel_table& k, float* params
   result r;
   r.lr = sched_.at(epoch, step);
   engine_.request_stop(stop);
-  const std::uint64_t key = core::dropout_key(seed_, epoch);
-  if (obs == nullptr && clip_norm_ <= 0.0f && engine_.reduces_by_block()) {
-    // Nothing needs the whole gradient before the update: each block is reduced and updated
-    // in one pass, while it is in cache.
-    r.loss_sum = engine_.compute_unreduced(k, params, x, y, w, idx, rows, grad_.data(), key);
-    r.finite = reduce_and_apply(k, params, r.lr, std::isfinite(r.loss_sum));
-    return r;
-  }
-  r.loss_sum = engine_.compute(k, params, x, y, w, idx, rows, grad_.data(), key);
+  r.loss_sum =
+      engine_.compute(k, params, x, y, w, idx, rows, grad_.data(), core::dropout_key(seed_, epoch));
   r.stopped = engine_.agreed_stop();
   if (r.stopped != stop_none) return r;  // every rank abandons the step alike
   const double grad_sq = engine_.grad_sq();
@@ -94,14 +85,6 @@ void train_step::update_unfrozen(const kernels::kernel_table& k, std::size_t lo,
   if (p < hi) opt_.update(k, p, hi - p, grad_.data(), params);
 }
 
-bool train_step::update_block(const kernels::kernel_table& k, float* params, std::size_t lo,
-                              std::size_t len, float scale) noexcept {
-  std::memcpy(backup_.data() + lo, params + lo, len * sizeof(float));
-  if (scale != 1.0f) k.scale(len, scale, grad_.data() + lo);
-  update_unfrozen(k, lo, len, params);
-  return all_finite(params + lo, len);
-}
-
 bool train_step::apply(const kernels::kernel_table& k, float* params, float lr, double grad_norm) {
   const float scale = clip_norm_ > 0.0f && grad_norm > clip_norm_
                           ? static_cast<float>(clip_norm_ / grad_norm)
@@ -109,15 +92,20 @@ bool train_step::apply(const kernels::kernel_table& k, float* params, float lr, 
   const auto t0 = clock_type::now();
   opt_.begin_step(lr);
   const std::size_t n = net_.n_dense_params;
+  auto update = [&](std::size_t lo, std::size_t len) {
+    std::memcpy(backup_.data() + lo, params + lo, len * sizeof(float));
+    if (scale != 1.0f) k.scale(len, scale, grad_.data() + lo);
+    update_unfrozen(k, lo, len, params);
+    return all_finite(params + lo, len);
+  };
   core::parallel_for_index(block_finite_.size(), [&](std::size_t b) {
     const std::size_t lo = b * param_block;
-    block_finite_[b] = update_block(k, params, lo, std::min(param_block, n - lo), scale);
+    block_finite_[b] = update(lo, std::min(param_block, n - lo));
   });
   bool finite = std::find(block_finite_.begin(), block_finite_.end(), 0) == block_finite_.end();
   // Embedding tables: only the rows the batch used (lazily, like a sparse optimizer).
   const auto rows = engine_.sparse_rows();
-  for (const auto& row : rows)
-    finite = update_block(k, params, row.offset, row.dim, scale) && finite;
+  for (const auto& row : rows) finite = update(row.offset, row.dim) && finite;
   if (!finite) {
     std::copy(backup_.begin(), backup_.begin() + n, params);
     for (const auto& row : rows)
@@ -125,39 +113,6 @@ bool train_step::apply(const kernels::kernel_table& k, float* params, float lr, 
                 params + row.offset);
   } else if (!net_.bn_layers.empty()) {
     // The running statistics, which the optimizer skipped, follow this batch's statistics.
-    core::update_running_stats(net_, engine_.batch_norm_stats(), params);
-  }
-  t_update_ += seconds_since(t0);
-  return finite;
-}
-
-bool train_step::reduce_and_apply(const kernels::kernel_table& k, float* params, float lr,
-                                  bool finite_loss) {
-  // The values of compute()'s reduction and then apply(), without clipping by norm. A block
-  // whose gradient is not finite (or any block, when the loss is not) is not updated, and the
-  // step then fails: the blocks it did update go back to their backups. (The optimizer state of
-  // those blocks has moved on, which nothing reads: training stops there, as diverged.)
-  const auto t0 = clock_type::now();
-  if (finite_loss) opt_.begin_step(lr);
-  const std::size_t n = net_.n_dense_params;
-  core::parallel_for_index(block_finite_.size(), [&](std::size_t b) {
-    const std::size_t lo = b * param_block, len = std::min(param_block, n - lo);
-    block_sq_[b] = engine_.reduce_block(k, b, grad_.data());
-    block_updated_[b] = finite_loss && std::isfinite(block_sq_[b]);
-    block_finite_[b] = block_updated_[b] && update_block(k, params, lo, len, 1.0f);
-  });
-  double grad_sq = 0.0;
-  for (const double sq : block_sq_) grad_sq += sq;
-  engine_.set_grad_sq(grad_sq);
-  const bool finite =
-      std::find(block_finite_.begin(), block_finite_.end(), 0) == block_finite_.end();
-  if (!finite) {
-    for (std::size_t b = 0; b < block_finite_.size(); ++b)
-      if (block_updated_[b] != 0) {
-        const std::size_t lo = b * param_block, len = std::min(param_block, n - lo);
-        std::copy_n(backup_.begin() + static_cast<std::ptrdiff_t>(lo), len, params + lo);
-      }
-  } else if (!net_.bn_layers.empty()) {
     core::update_running_stats(net_, engine_.batch_norm_stats(), params);
   }
   t_update_ += seconds_since(t0);

@@ -10,10 +10,7 @@
 // run() = gradient (engine: shards, barriers, reduction in shard order, clipping by value and
 // the squared norm; on several processes, over the ranks) -> clipping by global norm ->
 // optimizer update over fixed parameter blocks (skipping the network's frozen parameters) ->
-// batch-norm running statistics. Where nothing needs the whole gradient first (one process, no
-// embedding tables, no clipping by norm, no observer), the reduction and the update run as one
-// pass over the blocks, each block updated while it is in cache: the same values. It runs
-// inside the caller's task_arena and allocates nothing.
+// batch-norm running statistics. It runs inside the caller's task_arena and allocates nothing.
 #pragma once
 
 #include <cstddef>
@@ -87,11 +84,6 @@ class train_step {
 
  private:
   bool apply(const kernels::kernel_table& k, float* params, float lr, double grad_norm);
-  // apply() of one block: backup, scale, update; whether its new values are finite.
-  bool update_block(const kernels::kernel_table& k, float* params, std::size_t lo, std::size_t len,
-                    float scale) noexcept;
-  // The reduction (gradient_engine::reduce_block) and apply() in one pass over the blocks.
-  bool reduce_and_apply(const kernels::kernel_table& k, float* params, float lr, bool finite_loss);
   void update_unfrozen(const kernels::kernel_table& k, std::size_t lo, std::size_t len,
                        float* params) noexcept;
 
@@ -102,10 +94,8 @@ class train_step {
   optimizer_state opt_;
   lr_schedule sched_;
   std::vector<float> grad_;
-  std::vector<float> backup_;                 // parameters before the update, per block
-  std::vector<unsigned char> block_finite_;   // after the update
-  std::vector<unsigned char> block_updated_;  // reduce_and_apply: whether it updated the block
-  std::vector<double> block_sq_;              // and the block's sum of squares
+  std::vector<float> backup_;                // parameters before the update, per block
+  std::vector<unsigned char> block_finite_;  // after the update
   double t_update_ = 0.0;
 };
 
