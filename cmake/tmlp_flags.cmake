@@ -22,10 +22,18 @@ if(TMLP_SANITIZE)
     endif()
     list(APPEND _tmlp_san "-fsanitize-ignorelist=${PROJECT_SOURCE_DIR}/cmake/tsan_ignorelist.txt")
   endif()
-  # Line tables only: the reports' stacks keep their files, lines and inlined frames, and the
-  # builds take a fifth less time than with full debug information.
-  target_compile_options(tmlp_flags INTERFACE ${_tmlp_san} -fno-omit-frame-pointer
-                         $<IF:$<CXX_COMPILER_ID:Clang>,-gline-tables-only,-g1>)
+  # ASan and UBSan: line tables only. Their reports' stacks keep files, lines and inlined
+  # frames, and the build takes a fifth less time than with full debug information. TSan keeps
+  # -g: its suppressions (tsan_suppressions.txt) name oneTBB's functions by their qualified
+  # names, which inlined frames have only with full debug information.
+  if(TMLP_SANITIZE MATCHES "thread")
+    set(_tmlp_debug -g)
+  elseif(CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    set(_tmlp_debug -gline-tables-only)
+  else()
+    set(_tmlp_debug -g1)
+  endif()
+  target_compile_options(tmlp_flags INTERFACE ${_tmlp_san} -fno-omit-frame-pointer ${_tmlp_debug})
   target_link_options(tmlp_flags INTERFACE ${_tmlp_san})
 endif()
 

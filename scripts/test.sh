@@ -60,8 +60,6 @@ if [[ $sanitize -eq 1 ]]; then
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     bash tests/cli/without_onnx.sh build/asan/src/cli/tmlp tests/data
 
-  # At -O2: at -O1, TSan reports oneTBB's own synchronization (a task's reference count on the
-  # caller's stack) as a race.
   cmake -S . -B build/tsan -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DTMLP_SANITIZE=thread -DTMLP_BUILD_BENCH=OFF -DTMLP_WERROR=ON >/dev/null
   cmake --build build/tsan -j "$jobs" --target tmlp_tests
