@@ -29,7 +29,7 @@ cmake --build build/release -j "$jobs"
 
 if [[ $sanitize -eq 1 ]]; then
   # At -O1 (AddressSanitizer's documentation asks for -O1 or more): the build takes a tenth less
-  # time than at -O2, and its tests ran as fast (114 s against 115 on CI's two cores).
+  # time than at -O2, and its tests ran as fast (114 s against 115 on a 2-core machine).
   cmake -S . -B build/asan -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -DNDEBUG" \
     -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -DNDEBUG" -DTMLP_SANITIZE=address,undefined \
