@@ -35,9 +35,14 @@ if [[ $sanitize -eq 1 ]]; then
     -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -DNDEBUG" -DTMLP_SANITIZE=address,undefined \
     -DTMLP_BUILD_BENCH=OFF -DTMLP_WERROR=ON >/dev/null
   cmake --build build/asan -j "$jobs"
+  # The Catch2 runs keep their sanitizer's shadow memory on transparent huge pages where the
+  # system allows them (the sanitizers' default is 4 KB pages): far fewer page faults in these
+  # long processes. On a 2-core machine ThreadSanitizer's run took 155 s against 193, ASan's
+  # 91-93 s against 93-96. The short processes of the scripts below gain nothing from it.
+  huge_shadow=no_huge_pages_for_shadow=0
   echo "== ASan+UBSan: all tests but [slow]"
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    build/asan/tests/tmlp_tests "~[slow]"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:$huge_shadow \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 build/asan/tests/tmlp_tests "~[slow]"
   for corpus in tests/fuzz/corpus/*/; do
     name=$(basename "$corpus")
     echo "== ASan+UBSan: fuzz corpus $name"
@@ -60,10 +65,11 @@ if [[ $sanitize -eq 1 ]]; then
 
   cmake -S . -B build/tsan -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DTMLP_SANITIZE=thread -DTMLP_BUILD_BENCH=OFF -DTMLP_WERROR=ON >/dev/null
-  cmake --build build/tsan -j "$jobs" --target tmlp_tests
+  # tmlp_thread_tests: the test files with cases of these tags (tests/CMakeLists.txt).
+  cmake --build build/tsan -j "$jobs" --target tmlp_thread_tests
   echo "== ThreadSanitizer: trainer, BLAS-threading, parallel CSV and dataset tests but [slow]"
-  TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/cmake/tsan_suppressions.txt" \
-    build/tsan/tests/tmlp_tests "[train]~[slow],[blas]~[slow],[csv]~[slow],[dataset]~[slow]"
+  TSAN_OPTIONS="halt_on_error=1:$huge_shadow:suppressions=$PWD/cmake/tsan_suppressions.txt" \
+    build/tsan/tests/tmlp_thread_tests "[train]~[slow],[blas]~[slow],[csv]~[slow],[dataset]~[slow]"
 fi
 
 for arch in $(build/release/src/cli/tmlp system --list-simd); do
