@@ -186,8 +186,8 @@ TEST_CASE("R ranks train wide layers as one process does, bit for bit",
     WARN("no kernel here sums the weight gradients over the shards: one product per shard");
   tmlp::train_config base = config_for(batch);
   base.precision = precision;
-  // Batches of 7 rows take 69 steps an epoch (480 training rows): one epoch of them is enough
-  // for one shard among 2 and 3 ranks, and three took 80 of the ThreadSanitizer run's 240 s.
+  // Batches of 7 rows (one shard: ranks without any) take 69 steps an epoch of the 480
+  // training rows. One epoch of them: three took 80 of the ThreadSanitizer run's 240 s.
   if (batch == 7) base.epochs = 1;
   check_ranks(p, base);
 }
