@@ -324,10 +324,21 @@ TEST_CASE("sgemm_tn_segments has the bits of one libxsmm product per segment, ad
     std::size_t m, n;
     std::vector<std::size_t> ks;
   };
-  const shape s = GENERATE(shape{1024, 1024, std::vector<std::size_t>(16, 64)},
-                           shape{13, 145, {2, 7, 64, 65}}, shape{6, 64, {64}},
-                           shape{7, 63, {34, 30}}, shape{5, 17, {3}}, shape{2, 2, {2, 2, 2}},
-                           shape{100, 1024, {128, 128, 128}}, shape{12, 1000, {63, 64}});
+  std::vector<shape> shapes{{1024, 1024, std::vector<std::size_t>(16, 64)},
+                            {13, 145, {2, 7, 64, 65}},
+                            {6, 64, {64}},
+                            {7, 63, {34, 30}},
+                            {5, 17, {3}},
+                            {2, 2, {2, 2, 2}},
+                            {100, 1024, {128, 128, 128}},
+                            {12, 1000, {63, 64}}};
+  // Every one of the kernel's tiles for C's edges (1 to 6 rows x 1 to 4 vectors of 16 columns,
+  // whole and masked), below whole tiles or alone, over one strip of 64 columns or two (16
+  // columns or fewer on 12 rows or more: on fewer, libxsmm sums them in another order).
+  for (std::size_t m = 2; m <= 17; ++m)
+    for (std::size_t n : {2, 9, 16, 41, 48, 57, 64, 97, 112, 128})
+      if (n > 16 || m >= 12) shapes.push_back({m, n, {3, 5}});
+  const shape s = GENERATE_COPY(from_range(shapes));
   const std::size_t pad = GENERATE(0, 5);
   const float beta = GENERATE(0.0f, 1.0f);  // 1: C + the first segment's sum from zero
   CAPTURE(s.m, s.n, s.ks.size(), s.ks.front(), pad, beta);
@@ -335,6 +346,7 @@ TEST_CASE("sgemm_tn_segments has the bits of one libxsmm product per segment, ad
   // Columns 1 to 16 past a multiple of 64: libxsmm's last columns sum in another order.
   CHECK(tmlp::blas::tn_segments_run(13, 65) == false);
   CHECK(tmlp::blas::tn_segments_run(13, 1040) == false);
+  CHECK(tmlp::blas::tn_segments_run(11, 16) == false);  // and 16 columns or fewer on 11 rows
   if (!tmlp::blas::tn_segments_run(s.m, s.n)) {
     WARN("libxsmm generates no AVX-512 code of its own choice here: sgemm_tn_segments not run");
     return;

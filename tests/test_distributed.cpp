@@ -192,6 +192,22 @@ TEST_CASE("R ranks train wide layers as one process does, bit for bit",
   check_ranks(p, base);
 }
 
+TEST_CASE("R ranks train as one process where a shard's weight gradient is past libxsmm's sizes",
+          "[train][distributed][determinism]") {
+  // One shard of 480 rows through a 1024 -> 4096 layer: its own product (2^31 multiply-adds,
+  // which ranks run) goes to OpenBLAS, which sums in another order than the pass over every
+  // shard, so one process must multiply it per shard too.
+  const tmlp::blas::backend_scope gemm(tmlp::blas::backend::libxsmm);
+  problem p = make_problem();
+  p.spec.layers = {{.units = 1024, .act = activation::relu},
+                   {.units = 4096, .act = activation::relu},
+                   {.units = 1, .act = activation::identity}};
+  tmlp::train_config base = config_for(0);
+  base.shard_rows = 480;
+  base.epochs = 1;
+  check_ranks(p, base);
+}
+
 TEST_CASE("a stop requested on one rank stops every rank at the same step",
           "[train][distributed]") {
   const problem p = make_problem();

@@ -18,6 +18,9 @@ void openblas_sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, st
 
 // libxsmm (libxsmm.cpp): runs the product and returns true when it has a kernel for it (alpha
 // 1, beta 0 or 1, !trans_b, m, n, k > 1, a shape its JIT generates); false leaves C alone.
+// xsmm_sgemm_takes: whether its shape is one it takes (m, n, k > 1 and within the sizes its
+// kernels run well: larger products go to OpenBLAS, which sums in another order).
+bool xsmm_sgemm_takes(std::size_t m, std::size_t n, std::size_t k) noexcept;
 bool xsmm_sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k,
                 float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
                 float beta, float* c, std::size_t ldc) noexcept;

@@ -105,8 +105,9 @@ struct bf16_segment {
 };
 // Whether bgemm_segments runs an m x n product here: bgemm runs on libxsmm's vdpbf16ps kernels
 // or tmlp's (own_bf16_kernel(), libxsmm generating bf16 code), m and n > 1, and n is not 1 to
-// 16 columns past a multiple of 64 (n > 64), whose last columns libxsmm sums in another order.
-// The caller checks that bgemm_runs for each segment's product.
+// 16 columns past a multiple of 64 (n > 64), whose last columns libxsmm sums in another order,
+// and n > 16 or m >= 12 (as tn_segments_run). The caller checks that bgemm_runs for each
+// segment's product.
 bool bgemm_segments_run(std::size_t m, std::size_t n) noexcept;
 // C (m x n) = the sum over segs, in order, of each segment's A·B, each summed from zero in the
 // order of its pairs and then added to the sum of those before it: the bits of bgemm(m, n, k,
@@ -149,10 +150,14 @@ struct tn_segment {
 };
 // Whether sgemm_tn_segments runs an m x n product here: the active backend is libxsmm generating
 // its own choice of AVX-512 code (LIBXSMM_TARGET unset), whose weight-gradient kernels sum as it
-// does, m and n > 1, and n is not 1 to 16 columns past a multiple of 64 (n > 64): libxsmm sums
-// those last columns in another order (65 to 80, 144 and 1040 did, 17, 81 to 100, 145, 300 and
-// 1000 did not, for m from 2 to 70 and k from 2 to 100).
+// does, m and n > 1, n is not 1 to 16 columns past a multiple of 64 (n > 64), and n > 16 or m
+// >= 12: libxsmm sums those columns in another order (65 to 80, 144 and 1040 did, 17, 81 to
+// 100, 145, 300 and 1000 did not; 2 to 16 did on 2 to 11 rows, not on 12 to 32768).
 bool tn_segments_run(std::size_t m, std::size_t n) noexcept;
+// And whether it gives the bits of a segment of k rows: sgemm runs that segment's own product
+// (m x n over k) on libxsmm's kernels, not, past their sizes, on OpenBLAS's, which sum in
+// another order. The caller checks it for each segment's k.
+bool tn_segment_runs(std::size_t m, std::size_t n, std::size_t k) noexcept;
 // C (m x n, row stride ldc) = the sum over segs, in order, of each segment's dZᵀ·X, each summed
 // from zero in the order of its k rows and then added to the sum of those before it: the bits
 // of sgemm(true, false, m, n, k, 1, dz, lda, x, ldb, 0, g_s, n) per segment (every k > 1)

@@ -174,15 +174,18 @@ bool small_enough(std::size_t m, std::size_t n, std::size_t k, bool avx512) noex
 
 }  // namespace
 
+bool xsmm_sgemm_takes(std::size_t m, std::size_t n, std::size_t k) noexcept {
+  // A dimension of 1 (a one-output layer, one row) is a matrix-vector product or a rank-1
+  // update: OpenBLAS's sgemv and sger, while libxsmm's kernels vectorize along n, here 1.
+  if (m == 1 || n == 1 || k == 1) return false;
+  return small_enough(m, n, k, avx512_code()) && fits(m) && fits(n) && fits(k);
+}
+
 bool xsmm_sgemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k,
                 float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
                 float beta, float* c, std::size_t ldc) noexcept {
   if (trans_b || alpha != 1.0f || (beta != 0.0f && beta != 1.0f)) return false;
-  // A dimension of 1 (a one-output layer, one row) is a matrix-vector product or a rank-1
-  // update: OpenBLAS's sgemv and sger, while libxsmm's kernels vectorize along n, here 1.
-  if (m == 1 || n == 1 || k == 1) return false;
-  if (!small_enough(m, n, k, avx512_code())) return false;
-  if (!fits(m) || !fits(n) || !fits(k) || !fits(lda) || !fits(ldb) || !fits(ldc)) return false;
+  if (!xsmm_sgemm_takes(m, n, k) || !fits(lda) || !fits(ldb) || !fits(ldc)) return false;
   const auto i = [](std::size_t v) { return static_cast<std::int32_t>(v); };
   const shape s{
       i(n),

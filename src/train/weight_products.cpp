@@ -105,14 +105,16 @@ void gradient_engine::plan_weight_products(gemm_precision precision) {
 
 bool gradient_engine::defers(const shard_plan& plan) const noexcept {
   if (deferred_.empty() || comm_ != nullptr || plan.size(0) < 2) return false;
-  if (!defer_bf16_) return true;
-  // Each shard's product must be one bgemm runs on a bf16 kernel (shards have one or two
-  // sizes: the first and the last).
+  // Each shard's own product (which ranks run) must sum as the pass does: one bgemm runs on a
+  // bf16 kernel, or one sgemm runs on libxsmm's kernels rather than, past their sizes,
+  // OpenBLAS's (shards have one or two sizes: the first and the last).
   for (const std::size_t i : deferred_) {
     const core::dense_layer& l = net_.layers[i];
     for (const std::size_t rows : {plan.size(0), plan.size(plan.n_shards - 1)}) {
       const std::size_t k = core::even(rows);
-      if (!blas::bgemm_runs(l.n_out, l.n_in, k, k, core::bf16_ld(l.n_in), 0.0f, l.n_in))
+      if (defer_bf16_
+              ? !blas::bgemm_runs(l.n_out, l.n_in, k, k, core::bf16_ld(l.n_in), 0.0f, l.n_in)
+              : !blas::tn_segment_runs(l.n_out, l.n_in, rows))
         return false;
     }
   }
