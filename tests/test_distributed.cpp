@@ -194,10 +194,14 @@ TEST_CASE("R ranks train wide layers as one process does, bit for bit",
 
 TEST_CASE("R ranks train as one process where a shard's weight gradient is past libxsmm's sizes",
           "[train][distributed][determinism]") {
-  // One shard of 480 rows through a 1024 -> 4096 layer: its own product (2^31 multiply-adds,
-  // which ranks run) goes to OpenBLAS, which sums in another order than the pass over every
-  // shard, so one process must multiply it per shard too.
+  // One shard of 480 rows through a 1024 -> 4096 layer: its own product (2 x 10^9
+  // multiply-adds, past libxsmm's 2^30), which ranks run, goes to OpenBLAS, which sums in another
+  // order than the pass over every shard, so one process must multiply it per shard too.
   const tmlp::blas::backend_scope gemm(tmlp::blas::backend::libxsmm);
+  if (!tmlp::blas::tn_segments_run(4096, 1024))
+    WARN("no kernel here sums the weight gradients over the shards: one product per shard");
+  CHECK_FALSE(tmlp::blas::tn_segment_runs(4096, 1024, 480));
+  CHECK(tmlp::blas::tn_segment_runs(4096, 1024, 240) == tmlp::blas::tn_segments_run(4096, 1024));
   problem p = make_problem();
   p.spec.layers = {{.units = 1024, .act = activation::relu},
                    {.units = 4096, .act = activation::relu},
