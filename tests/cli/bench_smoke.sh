@@ -165,6 +165,9 @@ bench_error "zero thread count" "--threads: '0,2'" --threads 0,2
 bench_error "bad --mode" "--mode" C --mode fast
 bench_error "bad --precision" "--precision: unknown 'fp16'" C --precision fp16
 bench_error "zero --shard-rows" "--shard-rows: 0; expected >= 1" C --shard-rows 0
+bench_error "zero --min-time" "--min-time: 0; expected seconds in (0, 60]" C --min-time 0
+bench_error "--rows past 2^32 - 1" "--rows: 5000000000 exceeds the limit" C --rows 5000000000
+bench_error "bad --loss" "--loss: unknown 'hinge'" --inputs 4 --layers 8 --loss hinge
 bench_error "--csv into a missing folder" "--csv: the folder" C --csv "$work/missing/b.csv"
 
 finish

@@ -161,7 +161,8 @@ check "the last checkpoint resumes to the uninterrupted run's bytes" $?
 # tmlp bench under mpirun: a row per rank with its phases, bytes and overlap. A chain rank
 # sends at least the gradient each step (4 x 385 parameters).
 "${mpi[@]}" -np 2 "$tmlp" bench --inputs 10 --layers 32 --outputs 1 --loss mse --optimizer sgd \
-  --lr 0.01 --batch-size 256 --rows 4000 --threads 1 --min-time 0.05 --quiet --json "$work/b.json"
+  --lr 0.01 --batch-size 256 --rows 4000 --threads 1 --min-time 0.05 --json "$work/b.json" \
+  >"$work/b.txt"
 /usr/bin/python3 - "$work/b.json" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))
@@ -174,6 +175,10 @@ assert j["per_rank"][0]["bytes_sent_per_step"] >= 4 * 385, j
 assert j["samples_per_s"] > 0 and j["link_bandwidth_bytes_per_s"] > 0, j
 PY
 check "tmlp bench under mpirun: each rank's phases, bytes sent and overlap (JSON)" $?
+# The same as text on rank 0's stdout: the run's line, the link's, a header and a row per rank.
+grep -q "on 2 ranks x 1 threads: batch 256" "$work/b.txt" && grep -q "^link rank 0 - rank 1: " \
+  "$work/b.txt" && [[ $(grep -cE '^ +[01] +[0-9.]+ ' "$work/b.txt") == 2 ]]
+check "tmlp bench under mpirun: the same as a table" $?
 
 # A rank that hangs (SIGSTOP) instead of dying: the others stop after --comm-timeout with one
 # line naming the rank they waited for (or "the other ranks" in a collective), and the run
