@@ -175,7 +175,7 @@ assert j["per_rank"][0]["bytes_sent_per_step"] >= 4 * 385, j
 assert j["samples_per_s"] > 0 and j["link_bandwidth_bytes_per_s"] > 0, j
 PY
 check "tmlp bench under mpirun: each rank's phases, bytes sent and overlap (JSON)" $?
-# The same as text on rank 0's stdout: the run's line, the link's, a header and a row per rank.
+# The same as a table on rank 0's stdout: the run's line, the link's and a row per rank.
 grep -q "on 2 ranks x 1 threads: batch 256" "$work/b.txt" && grep -q "^link rank 0 - rank 1: " \
   "$work/b.txt" && [[ $(grep -cE '^ +[01] +[0-9.]+ ' "$work/b.txt") == 2 ]]
 check "tmlp bench under mpirun: the same as a table" $?
