@@ -152,7 +152,8 @@ struct tn_segment {
 // its own choice of AVX-512 code (LIBXSMM_TARGET unset), whose weight-gradient kernels sum as it
 // does, m and n > 1, n is not 1 to 16 columns past a multiple of 64 (n > 64), and n > 16 or m
 // >= 12: libxsmm sums those columns in another order (65 to 80, 144 and 1040 did, 17, 81 to
-// 100, 145, 300 and 1000 did not; 2 to 16 did on 2 to 11 rows, not on 12 to 32768).
+// 100, 145, 300 and 1000 did not; of 2 to 16 columns, some did on 2 to 11 rows, depending on k,
+// and none on 12 to 32768).
 bool tn_segments_run(std::size_t m, std::size_t n) noexcept;
 // And whether it gives the bits of a segment of k rows: sgemm runs that segment's own product
 // (m x n over k) on libxsmm's kernels, not, past their sizes, on OpenBLAS's, which sum in
