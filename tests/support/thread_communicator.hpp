@@ -81,7 +81,8 @@ class thread_communicator final : public communicator {
     bcasts_.clear();
   }
   void broadcast(int root, std::span<std::byte> data) override {
-    if (!bcasts_.empty()) throw std::logic_error("thread_communicator: broadcast while one is posted");
+    if (!bcasts_.empty())
+      throw std::logic_error("thread_communicator: broadcast while one is posted");
     if (rank_ == root) {
       for (int r = 0; r < size(); ++r)
         if (r != root) hub_.put(root, r, 1, data);
@@ -95,7 +96,8 @@ class thread_communicator final : public communicator {
       if (r != rank_) hub_.put(rank_, r, 1, mine);
     bytes_ += mine.size() * static_cast<std::size_t>(size() - 1);
     for (int r = 0; r < size(); ++r) {
-      std::span<std::byte> slot = all.subspan(static_cast<std::size_t>(r) * mine.size(), mine.size());
+      std::span<std::byte> slot =
+          all.subspan(static_cast<std::size_t>(r) * mine.size(), mine.size());
       if (r == rank_) {
 #if defined(__GNUC__) && !defined(__clang__)
 // GCC 12 at -O3 reads some inlinings of this copy as one of SIZE_MAX bytes (a false positive
