@@ -139,9 +139,9 @@ void gradient_engine::in_room(std::size_t s, F&& f) {
   // thread while it holds the room. The thread takes its own room, the one numbered as its slot
   // in the arena, whenever that is free (it always is where the arena has no more threads than
   // rooms), so a room's activations stay in one core's caches from step to step. Taken from the
-  // top of the free list instead, a room went to whichever thread asked next, and every first
-  // touch of its lines fetched them from the other core; at 2 threads with the two CPUs on
-  // different dies that cost A 7% (fp32) and 12% (bf16) of its samples/s (README, Performance).
+  // top of the free list instead, a room went to whichever thread asked next, and its lines
+  // came from the other core's caches: at 2 threads with the CPUs on different dies, A trained
+  // 3% (fp32) and 7% (bf16) fewer samples/s that way (medians of 8 pairs; README, Performance).
   tbb::this_task_arena::isolate([&] {
     std::size_t i = 0;
     {
