@@ -95,6 +95,13 @@ struct kernel_table {
   // y = (((y + x[0]) + x[1]) + ...) + x[m - 1]: the same additions, in the same order, as m
   // calls of axpy with a = 1, but reading the m arrays side by side in one pass over y.
   void (*add_arrays)(std::size_t n, const float* const* x, std::size_t m, float* y) noexcept;
+  // The reduction of a block in one pass, m >= 1: y = (((x[0] + x[1]) + ...) + x[m - 1]) * a
+  // (y is written, not read), and returned, the sum of y's squares in double: eight partial sums,
+  // value i adding double(y[i])^2 to sum i % 8 in the order of i, then ((s0 + s1) + (s2 + s3)) +
+  // ((s4 + s5) + (s6 + s7)). The same bits as copying x[0] to y, add_arrays of the others,
+  // scale by a and that sum of squares, each a pass of its own.
+  double (*sum_scale_squares)(std::size_t n, const float* const* x, std::size_t m, float a,
+                              float* y) noexcept;
 
   // --- optimizer updates over a flat parameter vector w (n values) with gradient g -----------
   // sgd:      w -= lr * g'

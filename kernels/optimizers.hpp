@@ -45,6 +45,7 @@
 #include <cstddef>
 #include <type_traits>
 
+#include <immintrin.h>
 #include <xsimd/xsimd.hpp>
 
 #include "kernels.hpp"
@@ -235,6 +236,50 @@ void add_arrays(std::size_t n, const float* const* x, std::size_t m, float* y) n
   }
 }
 
+// One vector of values at a time: their sum over the m arrays, scaled, stored; then its squares
+// into the eight partial sums. On AVX-512 those eight are one register of doubles (16 floats
+// from a multiple of 16: values i..i+7 and i+8..i+15 each fill lanes 0..7 in order), so the
+// pass costs no more than the additions; elsewhere the values just stored are squared from L1,
+// one at a time. The last values (fewer than a vector) one at a time.
+template <class Arch>
+double sum_scale_squares(std::size_t n, const float* const* x, std::size_t m, float a,
+                         float* y) noexcept {
+  using vec = fvec<Arch>;
+  constexpr std::size_t lanes = vec::size;
+  constexpr bool avx512 = std::is_same_v<Arch, xsimd::avx512f>;
+  const vec va(a);
+  double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::size_t i = 0;
+  if constexpr (avx512) {
+    __m512d acc = _mm512_setzero_pd();
+    for (; i + lanes <= n; i += lanes) {
+      vec v = vec::load_unaligned(x[0] + i);
+      for (std::size_t s = 1; s < m; ++s) v = v + vec::load_unaligned(x[s] + i);
+      (v * va).store_unaligned(y + i);
+      const __m512d lo = _mm512_cvtps_pd(_mm256_loadu_ps(y + i));
+      const __m512d hi = _mm512_cvtps_pd(_mm256_loadu_ps(y + i + 8));
+      acc = _mm512_add_pd(acc, _mm512_mul_pd(lo, lo));
+      acc = _mm512_add_pd(acc, _mm512_mul_pd(hi, hi));
+    }
+    _mm512_storeu_pd(part, acc);
+  } else {
+    for (; i + lanes <= n; i += lanes) {
+      vec v = vec::load_unaligned(x[0] + i);
+      for (std::size_t s = 1; s < m; ++s) v = v + vec::load_unaligned(x[s] + i);
+      (v * va).store_unaligned(y + i);
+      for (std::size_t j = i; j < i + lanes; ++j)
+        part[j % 8] += static_cast<double>(y[j]) * static_cast<double>(y[j]);
+    }
+  }
+  for (; i < n; ++i) {
+    float v = x[0][i];
+    for (std::size_t s = 1; s < m; ++s) v = v + x[s][i];
+    y[i] = v * a;
+    part[i % 8] += static_cast<double>(y[i]) * static_cast<double>(y[i]);
+  }
+  return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
+
 template <class Arch>
 void scale(std::size_t n, float a, float* x) noexcept {
   const fvec<Arch> va(a);
@@ -347,6 +392,7 @@ void fill_optimizer_kernels(kernel_table& t) noexcept {
   t.axpy = &detail::axpy<Arch>;
   t.scale = &detail::scale<Arch>;
   t.add_arrays = &detail::add_arrays<Arch>;
+  t.sum_scale_squares = &detail::sum_scale_squares<Arch>;
   t.sgd = &detail::sgd<Arch>;
   t.momentum = &detail::momentum_plain<Arch>;
   t.nesterov = &detail::nesterov<Arch>;

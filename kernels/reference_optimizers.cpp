@@ -38,6 +38,18 @@ void scale(std::size_t n, float a, float* x) noexcept {
   for (std::size_t i = 0; i < n; ++i) x[i] = x[i] * a;
 }
 
+double sum_scale_squares(std::size_t n, const float* const* x, std::size_t m, float a,
+                         float* y) noexcept {
+  double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (std::size_t i = 0; i < n; ++i) {
+    float v = x[0][i];
+    for (std::size_t s = 1; s < m; ++s) v = v + x[s][i];
+    y[i] = v * a;
+    part[i % 8] += static_cast<double>(y[i]) * static_cast<double>(y[i]);
+  }
+  return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
+
 void sgd(std::size_t n, const update_args& a, const float* g, float* w) noexcept {
   for (std::size_t i = 0; i < n; ++i) {
     const float w0 = w[i];
@@ -108,6 +120,7 @@ void fill_reference_optimizer_kernels(kernel_table& t) noexcept {
   t.axpy = &axpy;
   t.scale = &scale;
   t.add_arrays = &add_arrays;
+  t.sum_scale_squares = &sum_scale_squares;
   t.sgd = &sgd;
   t.momentum = &momentum;
   t.nesterov = &nesterov;

@@ -209,6 +209,7 @@ TEST_CASE("optimizer kernels fill every entry of every table", "[kernels][optimi
     CHECK(t->axpy != nullptr);
     CHECK(t->scale != nullptr);
     CHECK(t->add_arrays != nullptr);
+    CHECK(t->sum_scale_squares != nullptr);
     CHECK(t->sgd != nullptr);
     CHECK(t->momentum != nullptr);
     CHECK(t->nesterov != nullptr);
@@ -578,5 +579,67 @@ TEST_CASE("rmsprop and adagrad closed forms", "[kernels][optimizers]") {
     b = steps(*t, kern::adagrad, a, {static_cast<float>(w0)}, {gs[0]});
     CHECK(b.s1[0] == Approx(6.25).epsilon(rel));
     CHECK(b.w[0] == Approx(1.0 - 0.01 * 2.5 / 3.0 - 0.01 * 0.2).epsilon(rel));
+  }
+}
+
+TEST_CASE(
+    "sum_scale_squares gives the bits of the copy, additions, scaling and sum of squares "
+    "done apart, on every architecture",
+    "[kernels][optimizers]") {
+  // What gradient_engine::reduce computes in four passes (reduce.cpp): y = x[0], add_arrays of
+  // the rest, scale, and eight double sums of squares over i % 8 added pairwise.
+  auto apart = [](const kernel_table& t, std::size_t n, const std::vector<const float*>& x, float a,
+                  std::vector<float>& y) {
+    std::copy(x[0], x[0] + n, y.begin());
+    t.add_arrays(n, x.data() + 1, x.size() - 1, y.data());
+    t.scale(n, a, y.data());
+    double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (std::size_t i = 0; i < n; ++i) part[i % 8] += static_cast<double>(y[i]) * y[i];
+    return ((part[0] + part[1]) + (part[2] + part[3])) +
+           ((part[4] + part[5]) + (part[6] + part[7]));
+  };
+  auto same = [](double p, double q) {  // bit for bit; any NaN matches any NaN
+    if (std::isnan(p) || std::isnan(q)) return std::isnan(p) && std::isnan(q);
+    std::uint64_t a = 0, b = 0;
+    std::memcpy(&a, &p, sizeof a);
+    std::memcpy(&b, &q, sizeof b);
+    return a == b;
+  };
+  std::mt19937 rng(777);
+  const kernel_table& ref = tmlp::kernels::reference();
+  for (const kernel_table* t : tables()) {
+    const std::size_t l = t->lanes;
+    for (std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{7}, std::size_t{9}, l - 1, l,
+                          l + 1, 2 * l + 5, 4 * l + 3, std::size_t{16384}, std::size_t{10007}})
+      for (std::size_t m : {1, 2, 3, 16}) {
+        for (const bool specials : {false, true}) {
+          std::vector<std::vector<float>> x(m, std::vector<float>(n));
+          std::vector<const float*> xp;
+          std::uniform_real_distribution<float> u(-3.0f, 3.0f);
+          for (auto& v : x) {
+            for (float& f : v) f = specials ? random_value(rng) : u(rng);
+            xp.push_back(v.data());
+          }
+          const float a = 1.0f / 1024.0f * 3.0f;
+          std::vector<float> want(n, 7.0f), got(n, 7.0f), by_ref(n, 7.0f);
+          const double sq_want = apart(*t, n, xp, a, want);
+          const double sq_got = t->sum_scale_squares(n, xp.data(), m, a, got.data());
+          const double sq_ref = ref.sum_scale_squares(n, xp.data(), m, a, by_ref.data());
+          INFO("arch " << t->name << ", n " << n << ", m " << m << ", specials " << specials);
+          REQUIRE(mismatch("y", want, got) == "");
+          REQUIRE(mismatch("y of the reference", want, by_ref) == "");
+          REQUIRE(same(sq_want, sq_got));
+          REQUIRE(same(sq_want, sq_ref));
+          if (!specials && n > 0) REQUIRE(std::isfinite(sq_got));
+        }
+      }
+  }
+  // Closed form: y = (1 + 2) * 0.5 = 1.5 and (-4 + 0) * 0.5 = -2, squares 2.25 + 4.
+  const std::vector<float> p = {1.0f, -4.0f}, q = {2.0f, 0.0f};
+  const std::array<const float*, 2> xs = {p.data(), q.data()};
+  for (const kernel_table* t : tables()) {
+    std::vector<float> y(2);
+    CHECK(t->sum_scale_squares(2, xs.data(), 2, 0.5f, y.data()) == 6.25);
+    CHECK(y == std::vector<float>{1.5f, -2.0f});
   }
 }

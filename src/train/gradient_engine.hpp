@@ -204,6 +204,9 @@ class gradient_engine {
   // distribution.
   void add_shards(const kernels::kernel_table& k, std::size_t s_begin, std::size_t s_end,
                   std::size_t lo, std::size_t len, float* acc) noexcept;
+  // Shards s_begin..s_end-1's zeroed_ ranges within [lo, lo + len) set to zero.
+  void zero_added(std::size_t s_begin, std::size_t s_end, std::size_t lo, std::size_t len) noexcept;
+  static constexpr std::size_t add_group = 16;  // shards add_arrays reads in one pass
   // Clamps g[0..len) to [-clip_value, clip_value] (if on); returns the sum of the squares.
   double clip_square(float* g, std::size_t len) const noexcept;
 
