@@ -248,14 +248,17 @@ double sum_scale_squares(std::size_t n, const float* const* x, std::size_t m, fl
   constexpr std::size_t lanes = vec::size;
   constexpr bool avx512 = std::is_same_v<Arch, xsimd::avx512f>;
   const vec va(a);
+  auto sum_scale_store = [&](std::size_t i) {
+    vec v = vec::load_unaligned(x[0] + i);
+    for (std::size_t s = 1; s < m; ++s) v = v + vec::load_unaligned(x[s] + i);
+    (v * va).store_unaligned(y + i);
+  };
   double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   std::size_t i = 0;
   if constexpr (avx512) {
     __m512d acc = _mm512_setzero_pd();
     for (; i + lanes <= n; i += lanes) {
-      vec v = vec::load_unaligned(x[0] + i);
-      for (std::size_t s = 1; s < m; ++s) v = v + vec::load_unaligned(x[s] + i);
-      (v * va).store_unaligned(y + i);
+      sum_scale_store(i);
       const __m512d lo = _mm512_cvtps_pd(_mm256_loadu_ps(y + i));
       const __m512d hi = _mm512_cvtps_pd(_mm256_loadu_ps(y + i + 8));
       acc = _mm512_add_pd(acc, _mm512_mul_pd(lo, lo));
@@ -264,9 +267,7 @@ double sum_scale_squares(std::size_t n, const float* const* x, std::size_t m, fl
     _mm512_storeu_pd(part, acc);
   } else {
     for (; i + lanes <= n; i += lanes) {
-      vec v = vec::load_unaligned(x[0] + i);
-      for (std::size_t s = 1; s < m; ++s) v = v + vec::load_unaligned(x[s] + i);
-      (v * va).store_unaligned(y + i);
+      sum_scale_store(i);
       for (std::size_t j = i; j < i + lanes; ++j)
         part[j % 8] += static_cast<double>(y[j]) * static_cast<double>(y[j]);
     }
