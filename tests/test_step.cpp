@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <numeric>
 #include <optional>
@@ -13,11 +14,16 @@
 #include <tbb/task_arena.h>
 
 #include "blas/blas.hpp"
+#include "core/aligned.hpp"
+#include "core/bf16_operands.hpp"
 #include "core/linear.hpp"
+#include "core/model_impl.hpp"
 #include "core/network.hpp"
 #include "core/random.hpp"
+#include "core/workspace.hpp"
 #include "support/alloc_counter.hpp"
 #include "support/engine_pass.hpp"
+#include "tmlp/model.hpp"
 #include "tmlp/trainer.hpp"
 #include "train/gradient_engine.hpp"
 
@@ -492,5 +498,41 @@ TEST_CASE("bf16 kernels: each step prepares the fp32 roundings of every layer it
     CHECK_FALSE(tmlp::core::bf16_kernels_cover(l, 1));
     CHECK(tmlp::core::bf16_kernels_cover(l, 16) ==
           (l.n_out > 1 && l.proj_offset == tmlp::core::no_offset));
+  }
+}
+
+TEST_CASE("the step's buffers and the parts inside them start on cache lines", "[train][step]") {
+  // The kernels load 64-byte vectors; from a buffer that starts 16 bytes past a line (where
+  // malloc puts large blocks), each load spans two lines (core/aligned.hpp).
+  auto on_line = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 64 == 0; };
+  tmlp::model_spec spec{
+      .n_inputs = 13,
+      .layers = {{.units = 131}, {.units = 1024}, {.units = 70, .residual = true}, {.units = 1}},
+      .loss = tmlp::loss_kind::mse};
+  const auto net = tmlp::core::network::from_spec(spec);
+  for (const auto& l : net.layers) {  // the transposed and padded copies' matrices
+    CAPTURE(l.n_in, l.n_out);
+    CHECK(l.t_offset % 16 == 0);
+    if (l.t_proj_offset != tmlp::core::no_offset) CHECK(l.t_proj_offset % 16 == 0);
+    if (l.pad_offset != tmlp::core::no_offset) CHECK(l.pad_offset % 16 == 0);
+  }
+  CHECK(net.layers[2].t_proj_offset != tmlp::core::no_offset);
+  CHECK(net.layers[2].pad_offset != tmlp::core::no_offset);  // 1024 inputs
+  const tmlp::core::bf16_weights w(net);
+  for (const auto& l : net.layers) {
+    CHECK(on_line(w.forward(l.w_offset)));
+    CHECK(on_line(w.backward(l.w_offset)));
+  }
+  // Every op's output in a workspace of an odd number of rows.
+  const tmlp::model m = tmlp::model::create(spec);
+  const float* params = tmlp::core::model_impl(m).params.data();
+  CHECK(on_line(params));
+  const std::size_t rows = 37;
+  tmlp::core::aligned_vector<float> x(rows * 13, 0.5f);
+  tmlp::core::workspace ws(net, rows);
+  (void)tmlp::core::forward(tmlp::kernels::active(), net, params, rows, x.data(), ws);
+  for (std::size_t i = 0; i < net.ops.size(); ++i) {
+    CAPTURE(i);
+    CHECK(on_line(ws.op_out(i)));
   }
 }

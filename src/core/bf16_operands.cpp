@@ -81,9 +81,10 @@ void bf16_transposed(const kernels::kernel_table& k, std::size_t rows, std::size
 bf16_weights::bf16_weights(const network& net) {
   std::size_t at = 0;
   for (const dense_layer& l : net.layers) {
-    const std::size_t forward = even(l.n_in) * bf16_ld(l.n_out);
+    // Each copy on a new cache line.
+    const std::size_t forward = line_multiple<bf16>(even(l.n_in) * bf16_ld(l.n_out));
     matrices_.push_back({l.w_offset, l.n_out, l.n_in, at, at + forward});
-    at += forward + even(l.n_out) * bf16_ld(l.n_in);
+    at += forward + line_multiple<bf16>(even(l.n_out) * bf16_ld(l.n_in));
   }
   data_.resize(at);
 }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "blas/blas.hpp"
+#include "core/aligned.hpp"
 #include "kernels.hpp"
 
 namespace tmlp::core {
@@ -66,7 +67,7 @@ class bf16_weights {
     std::size_t w_offset, n_out, n_in;
     std::size_t forward, backward;  // where its two copies start in data_
   };
-  std::vector<bf16> data_;
+  aligned_vector<bf16> data_;
   std::vector<matrix> matrices_;
   const matrix& at(std::size_t w_offset) const noexcept;
 };
@@ -74,7 +75,7 @@ class bf16_weights {
 // One shard's room for the converted operands of one product: two buffers of even(max_rows)
 // rows of even(max_width) + 16 values (bf16_ld's longest rows).
 struct bf16_scratch {
-  std::vector<bf16> left, right;
+  aligned_vector<bf16> left, right;
   bf16_scratch(std::size_t max_rows, std::size_t max_width)
       : left(even(max_rows) * (even(max_width) + 16)), right(left.size()) {}
 };

@@ -90,7 +90,7 @@ void model::predict(matrix_view x, matrix_span out, const predict_options& optio
   // Batch norm at predict time is an affine map per unit after the layer's affine map: folded
   // into W and b of a copy, it costs nothing per row.
   std::optional<core::network> folded;
-  std::vector<float> folded_params;
+  core::aligned_vector<float> folded_params;
   if (!net.bn_layers.empty()) {
     folded = net;
     folded_params = impl_->params;
@@ -100,7 +100,7 @@ void model::predict(matrix_view x, matrix_span out, const predict_options& optio
   const core::network& run_net = folded ? *folded : net;
   // Several rows: the weights transposed once for every chunk, if the GEMM backend wants them
   // (one row goes through matrix-vector products, which need no copy).
-  std::vector<float> transposed;
+  core::aligned_vector<float> transposed;
   const bool one_row = x.rows == 1;
   if (!one_row && blas::wants_transposed_weights()) transposed.resize(run_net.n_transposed);
   core::per_thread<core::workspace> workspaces(

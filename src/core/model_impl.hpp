@@ -7,6 +7,7 @@
 
 #include <vector>
 
+#include "core/aligned.hpp"
 #include "core/network.hpp"
 #include "tmlp/model.hpp"
 
@@ -15,7 +16,7 @@ namespace tmlp {
 struct model::impl {
   model_spec spec;
   core::network net;
-  std::vector<float> params;  // net.n_params values
+  core::aligned_vector<float> params;  // net.n_params values
 };
 
 namespace core {

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "blas/blas.hpp"
+#include "core/aligned.hpp"
 #include "core/enum_table.hpp"
 #include "core/network.hpp"
 #include "tmlp/error.hpp"
@@ -219,19 +220,19 @@ namespace core {
 
 namespace {
 // Where layer l's matrices go in the copies the GEMM backend may read: the transposed weights
-// (dense_layer::t_offset) and the padded ones (pad_offset).
+// (dense_layer::t_offset) and the padded ones (pad_offset), each matrix on a new cache line.
 void place_copies(network& net, dense_layer& l) {
   l.t_ld = blas::transposed_stride(l.n_out);
   l.t_offset = net.n_transposed;
-  net.n_transposed += l.n_in * l.t_ld;
+  net.n_transposed += line_multiple<float>(l.n_in * l.t_ld);
   if (l.proj_offset != no_offset) {
     l.t_proj_offset = net.n_transposed;
-    net.n_transposed += l.n_in * l.t_ld;
+    net.n_transposed += line_multiple<float>(l.n_in * l.t_ld);
   }
   if (!net.layers.empty() && l.n_out > 1 && blas::padded_stride(l.n_in) != l.n_in) {
     l.pad_ld = blas::padded_stride(l.n_in);
     l.pad_offset = net.n_padded;
-    net.n_padded += l.n_out * l.pad_ld;
+    net.n_padded += line_multiple<float>(l.n_out * l.pad_ld);
   }
 }
 }  // namespace

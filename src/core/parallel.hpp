@@ -23,6 +23,8 @@
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
+#include "core/aligned.hpp"
+
 #if defined(__SANITIZE_THREAD__)
 #define TMLP_TSAN 1
 #elif defined(__has_feature)
@@ -66,19 +68,7 @@ void parallel_for_index(std::size_t n, Body&& body) {
 // ThreadSanitizer does not see its frees: a block one thread's scratch had used, handed to
 // another thread's scratch table (whose slots oneTBB zeroes with memset), read as a race.
 template <class T>
-struct per_thread_allocator {
-  using value_type = T;
-  static constexpr std::align_val_t alignment{128};
-  per_thread_allocator() noexcept = default;
-  template <class U>
-  per_thread_allocator(const per_thread_allocator<U>& /*other*/) noexcept {}
-  T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), alignment)); }
-  void deallocate(T* p, std::size_t /*n*/) noexcept { ::operator delete(p, alignment); }
-  template <class U>
-  bool operator==(const per_thread_allocator<U>& /*other*/) const noexcept {
-    return true;
-  }
-};
+using per_thread_allocator = aligned_allocator<T, 2 * cache_line>;
 
 // Scratch of each thread that runs tasks, made on its first use (workspaces of a pass).
 template <class T>

@@ -20,7 +20,8 @@ workspace::workspace(const network& net, std::size_t max_rows)
   for (const workspace_plan::entry& e : net.plan.entries_) {
     std::size_t& n = e.is_double ? n_doubles : n_floats;
     off_.push_back(n);
-    n += e.per_row * max_rows + e.fixed;
+    n += e.is_double ? line_multiple<double>(e.per_row * max_rows + e.fixed)
+                     : line_multiple<float>(e.per_row * max_rows + e.fixed);  // each on a line
   }
   buf_.assign(n_floats, 0.0f);
   dbuf_.assign(n_doubles, 0.0);

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "core/aligned.hpp"
 #include "core/op.hpp"
 
 namespace tmlp::core {
@@ -39,8 +40,8 @@ class workspace {
 
  private:
   std::size_t max_rows_;
-  std::vector<float> buf_;
-  std::vector<double> dbuf_;
+  aligned_vector<float> buf_;
+  aligned_vector<double> dbuf_;
   std::vector<std::size_t> off_;  // per slot, into buf_ or dbuf_
   std::vector<const float*> in_, out_;
 };

@@ -64,7 +64,8 @@ onnx::ModelProto new_model(const onnx_options& o, bool ml) {
 // The network and its parameters as predict runs them: batch norm folded into the weights.
 std::pair<core::network, std::vector<float>> folded(const model& m) {
   core::network net = core::model_impl(m).net;
-  std::vector<float> params = core::model_impl(m).params;
+  const core::aligned_vector<float>& own = core::model_impl(m).params;
+  std::vector<float> params(own.begin(), own.end());
   if (!net.bn_layers.empty()) core::fold_batch_norm(net, params.data());
   return {std::move(net), std::move(params)};
 }

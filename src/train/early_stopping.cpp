@@ -66,8 +66,8 @@ void checkpoint_policy::save(std::size_t epochs_done, std::size_t n_steps, const
   s.epochs_done = epochs_done;
   s.n_steps = n_steps;
   s.optimizer_kind = step.optimizer().kind();
-  s.moments1 = step.optimizer().moments1();
-  s.moments2 = step.optimizer().moments2();
+  s.moments1.assign(step.optimizer().moments1().begin(), step.optimizer().moments1().end());
+  s.moments2.assign(step.optimizer().moments2().begin(), step.optimizer().moments2().end());
   const lr_schedule::plateau_state p = step.schedule().plateau();
   s.plateau_lr = p.lr;
   s.plateau_best = p.best;

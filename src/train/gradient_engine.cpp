@@ -49,9 +49,10 @@ gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch
   max_rows_ = max_rows;
   shards_.reserve(n_shards);
   for (std::size_t s = 0; s < n_shards; ++s) {
-    shards_.push_back(shard{
-        std::vector<float>(max_rows * net.n_inputs), std::vector<float>(max_rows * target_width_),
-        std::vector<float>(max_rows), std::vector<float>(net.n_dense_params), 0.0});
+    shards_.push_back(shard{core::aligned_vector<float>(max_rows * net.n_inputs),
+                            core::aligned_vector<float>(max_rows * target_width_),
+                            core::aligned_vector<float>(max_rows),
+                            core::aligned_vector<float>(net.n_dense_params), 0.0});
   }
   // Each shard's gradient starts at zero; reduce() zeroes again what the backward adds to.
   std::vector<std::pair<std::size_t, std::size_t>> written;
@@ -99,7 +100,8 @@ std::size_t gradient_engine::arena_rooms() const noexcept {
 void gradient_engine::add_rooms(std::size_t n) {
   if (rooms_.size() >= n) return;
   while (rooms_.size() < n) {
-    shard_room r{core::workspace(net_, max_rows_), std::vector<float>(pad_floats_), {}, {}, {}};
+    shard_room r{
+        core::workspace(net_, max_rows_), core::aligned_vector<float>(pad_floats_), {}, {}, {}};
     if (!bf16_params_.empty()) {  // precision bf16
       r.bf16_x.resize(max_rows_ * net_.max_width);
       r.bf16_d.resize(max_rows_ * net_.max_width);

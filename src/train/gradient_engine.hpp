@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/aligned.hpp"
 #include "core/bf16_operands.hpp"
 #include "core/linear.hpp"
 #include "core/network.hpp"
@@ -157,20 +158,20 @@ class gradient_engine {
 
  private:
   struct shard {
-    std::vector<float> x, y, w, grad;
+    core::aligned_vector<float> x, y, w, grad;
     double loss = 0.0;
     double t_gather = 0.0, t_forward = 0.0, t_backward = 0.0;
-    std::vector<core::kept_operands> kept;  // per layer: pass::kept, where deferred_
-    std::vector<float> kept_room;           // their rooms: fp32
-    std::vector<core::bf16> kept_room16;    // or bf16
+    std::vector<core::kept_operands> kept;         // per layer: pass::kept, where deferred_
+    core::aligned_vector<float> kept_room;         // their rooms: fp32
+    core::aligned_vector<core::bf16> kept_room16;  // or bf16
   };
   // What a shard's forward and backward work in: one per shard, or (pooled_) one per task
   // running at once, taken from free_rooms_ for the task (in_room).
   struct shard_room {
     core::workspace ws;
-    std::vector<float> pad_scratch;            // pass::pad_scratch
-    std::vector<float> bf16_x, bf16_d;         // precision bf16: pass::bf16_x, bf16_d
-    std::optional<core::bf16_scratch> bf16_s;  // and on bf16 kernels: pass::bf16_s
+    core::aligned_vector<float> pad_scratch;     // pass::pad_scratch
+    core::aligned_vector<float> bf16_x, bf16_d;  // precision bf16: pass::bf16_x, bf16_d
+    std::optional<core::bf16_scratch> bf16_s;    // and on bf16 kernels: pass::bf16_s
   };
   std::size_t max_rows_ = 0;    // rows of the largest shard
   std::size_t pad_floats_ = 0;  // a room's pad_scratch
@@ -227,12 +228,12 @@ class gradient_engine {
   double t_reduce_ = 0.0, t_prepare_ = 0.0;
   // The step's weight matrices transposed (core::transpose_weights), read by every shard;
   // empty when the GEMM backend does not want them.
-  std::vector<float> transposed_;
+  core::aligned_vector<float> transposed_;
   // And the weight matrices with padded rows (core::pad_weights), read by the input gradients.
-  std::vector<float> padded_;
+  core::aligned_vector<float> padded_;
   // precision bf16: the dense parameters with the weight matrices rounded, once per step; on
   // bf16 kernels (blas::bf16_kernels), the linear layers' weights as they read them, too.
-  std::vector<float> bf16_params_;
+  core::aligned_vector<float> bf16_params_;
   std::optional<core::bf16_weights> bf16_weights_;
   // On bf16 kernels, per layer: whether this step's bf16_params_ and transposed_ hold its
   // matrices (core::bf16_kernels_cover is false for one of its shard sizes).

@@ -73,8 +73,8 @@ void optimizer_state::restore(int kind, std::size_t n_steps, const std::vector<f
                             "needs {} + {}",
                             m1.size(), m2.size(), s1_.size(), s2_.size()));
   t_ = n_steps;
-  s1_ = m1;
-  s2_ = m2;
+  s1_.assign(m1.begin(), m1.end());
+  s2_.assign(m2.begin(), m2.end());
 }
 
 void optimizer_state::begin_step(float lr) noexcept {

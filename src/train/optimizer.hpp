@@ -3,9 +3,11 @@
 
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
+#include "core/aligned.hpp"
 #include "kernels.hpp"
 #include "tmlp/trainer.hpp"
 
@@ -35,8 +37,8 @@ class optimizer_state {
   int kind() const noexcept { return kind_; }
 
   // The state vectors (empty where the optimizer keeps none), for checkpoints.
-  const std::vector<float>& moments1() const noexcept { return s1_; }
-  const std::vector<float>& moments2() const noexcept { return s2_; }
+  std::span<const float> moments1() const noexcept { return s1_; }
+  std::span<const float> moments2() const noexcept { return s2_; }
   // Puts a checkpoint's state back; throws tmlp::error if it belongs to another optimizer or
   // parameter count.
   void restore(int kind, std::size_t n_steps, const std::vector<float>& m1,
@@ -47,7 +49,7 @@ class optimizer_state {
   kernels::update_args args_;
   float base_lr_;
   std::size_t t_ = 0;
-  std::vector<float> s1_, s2_;  // momentum / first moment / squared sums; second moment
+  core::aligned_vector<float> s1_, s2_;  // momentum / first moment / squared sums; second moment
 };
 
 }  // namespace tmlp::train

@@ -15,6 +15,7 @@
 
 #include <tbb/task_arena.h>
 
+#include "core/aligned.hpp"
 #include "core/network.hpp"
 #include "core/parallel.hpp"
 #include "kernels.hpp"
@@ -49,7 +50,7 @@ class validation_policy {
   std::size_t chunk_;
   std::vector<totals> totals_;
   core::per_thread<scratch> scratch_;
-  std::vector<float> transposed_;  // pass::transposed, when the GEMM backend wants it
+  core::aligned_vector<float> transposed_;  // pass::transposed, when the GEMM backend wants it
 };
 
 class health_policy final : public train_step::observer {

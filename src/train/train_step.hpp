@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/aligned.hpp"
 #include "core/network.hpp"
 #include "kernels.hpp"
 #include "tmlp/trainer.hpp"
@@ -93,8 +94,8 @@ class train_step {
   gradient_engine engine_;
   optimizer_state opt_;
   lr_schedule sched_;
-  std::vector<float> grad_;
-  std::vector<float> backup_;                // parameters before the update, per block
+  core::aligned_vector<float> grad_;
+  core::aligned_vector<float> backup_;       // parameters before the update, per block
   std::vector<unsigned char> block_finite_;  // after the update
   double t_update_ = 0.0;
 };

@@ -50,13 +50,15 @@ void gradient_engine::plan_weight_products(gemm_precision precision) {
   }
   if (deferred_.empty()) return;
   const std::size_t max_rows = max_rows_;
-  // Each layer's room in a shard: fp32 packed dZ and X, or bf16 dZᵀ and X's pairs of rows.
+  // Each layer's room in a shard: fp32 packed dZ and X, or bf16 dZᵀ and X's pairs of rows,
+  // each on a new cache line.
   auto room_a = [&](const core::dense_layer& l) {
-    return bf16 ? l.n_out * core::even(max_rows) : blas::tn_packed_a(max_rows, l.n_out);
+    return bf16 ? core::line_multiple<core::bf16>(l.n_out * core::even(max_rows))
+                : core::line_multiple<float>(blas::tn_packed_a(max_rows, l.n_out));
   };
   auto room_b = [&](const core::dense_layer& l) {
-    return bf16 ? core::even(max_rows) * core::bf16_ld(l.n_in)
-                : blas::tn_packed_b(max_rows, l.n_in);
+    return bf16 ? core::line_multiple<core::bf16>(core::even(max_rows) * core::bf16_ld(l.n_in))
+                : core::line_multiple<float>(blas::tn_packed_b(max_rows, l.n_in));
   };
   std::size_t room = 0;
   for (const std::size_t i : deferred_) {
