@@ -266,7 +266,7 @@ class gradient_engine {
   std::vector<double> records_, gathered_;  // per-rank records of the exchanges
   std::vector<std::uint64_t> chain_meta_;   // embedding rows in the chain: offset, dim
   std::vector<float> chain_values_, chain_out_;
-  std::vector<float> chain_dense_;  // a rank before the last: its partial sums, sent on
+  core::aligned_vector<float> chain_dense_;  // a rank before the last: its partial sums, sent on
   static constexpr std::size_t bcast_blocks = 4;  // blocks per broadcast of the result
   std::vector<std::uint64_t> chain_out_meta_;
   double t_wait_ = 0.0;
