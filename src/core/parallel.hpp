@@ -14,7 +14,6 @@
 #pragma once
 
 #include <cstddef>
-#include <new>
 #include <utility>
 
 #include <tbb/blocked_range.h>
