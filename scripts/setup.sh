@@ -21,8 +21,9 @@ packages=(
   # ONNX export (tmlp export) and its checks: ONNX's schema and checker, protobuf; ONNX
   # Runtime comes from npm (tests/onnx/package-lock.json) when the tests run
   libonnx-dev libprotobuf-dev protobuf-compiler python3-onnx
-  # the program-level test scripts (timings with bc, finding a rank's process with pgrep)
-  bc procps
+  # the program-level test scripts (timings with bc, finding a rank's process with pgrep;
+  # scripts/sweep.sh's bundles with xz)
+  bc procps xz-utils
   # the Python package and its tests (Debian's /usr/bin/python3)
   python3-dev pybind11-dev python3-numpy python3-pandas python3-sklearn python3-pytest
   python3-tqdm
