@@ -5,7 +5,7 @@
 # (plot them with scripts/plot_scaling.py).
 #
 #   scripts/sweep.sh [--out DIR] [--threads LIST] [--configs "A B H"] [--tmlp BIN]
-#                    [--precision fp32|bf16] [--repeats N] [--rows N]
+#                    [--precision fp32|bf16] [--repeats N] [--rows N] [--ranks LIST]
 #   scripts/sweep.sh --bundle FILE.tar.xz [--tmlp BIN]
 #
 #   --out DIR        where the reports go (default sweep-results/<date-time>)
@@ -16,6 +16,11 @@
 #   --repeats N      measured epochs and inference rounds per thread count (default 3)
 #   --rows N         synthetic training rows of every config (default: B 50,000, one thread
 #                    about 4 s an epoch on a 2-core Zen 5; the others bench's 200,000)
+#   --ranks LIST     also ranks x threads: for each rank count R of LIST (comma-separated,
+#                    from 2) and each thread count T with R x T within the CPUs, training under
+#                    `mpirun -np R --bind-to none` at T threads a rank (tmlp bench's rank table:
+#                    samples/s, each rank's compute, reduction and waiting time per step);
+#                    <config>-<R>x<T>.txt and .json. Needs Open MPI's mpirun (not in a bundle)
 #   --bundle FILE    measure nothing: pack the program, every shared library it loads (the
 #                    dynamic loader included) and this script into FILE, for a machine that
 #                    has none of the dependencies installed. There:
@@ -33,6 +38,7 @@ tmlp=""
 precision=fp32
 repeats=3
 rows=""
+ranks=""
 bundle=""
 die() { echo "sweep.sh: $*" >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
@@ -45,6 +51,7 @@ while [[ $# -gt 0 ]]; do
     --precision) precision=$2 ;;
     --repeats) repeats=$2 ;;
     --rows) rows=$2 ;;
+    --ranks) ranks=$2 ;;
     --bundle) bundle=$2 ;;
     *) die "unknown option '$1' (see the top of scripts/sweep.sh)" ;;
   esac
@@ -53,6 +60,8 @@ done
 [[ $threads =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || die "--threads '$threads' is not a list like 1,2,4"
 [[ $repeats =~ ^[1-9][0-9]*$ ]] || die "--repeats '$repeats' is not a positive count"
 [[ -z $rows || $rows =~ ^[1-9][0-9]*$ ]] || die "--rows '$rows' is not a positive count"
+[[ -z $ranks || $ranks =~ ^([2-9]|[1-9][0-9]+)(,([2-9]|[1-9][0-9]+))*$ ]] ||
+  die "--ranks '$ranks' is not a list of rank counts from 2 like 2,4"
 [[ $precision == fp32 || $precision == bf16 ]] || die "--precision '$precision': expected fp32 or bf16"
 for c in $configs; do
   [[ $c == A || $c == B || $c == C || $c == H ]] || die "--configs: unknown config '$c' (A, B, C or H)"
@@ -100,6 +109,24 @@ for t in ${threads//,/ }; do
 done
 [[ -n $list ]] || die "--threads '$threads': none fits the $cpus CPU(s) here"
 
+mpirun=()
+if [[ -n $ranks ]]; then
+  [[ ${run[0]} != */ld-linux-x86-64.so.2 ]] || die "--ranks runs an installed tmlp, not a bundle's"
+  command -v mpirun >/dev/null || die "--ranks needs Open MPI's mpirun, which is not on PATH here"
+  # R x T is within the CPUs already; Open MPI counts cores, not CPUs, as its slots.
+  mpirun=(mpirun --bind-to none --oversubscribe)
+  # Open MPI refuses to start as root unless asked; a measurement machine often runs as root.
+  [[ $(id -u) -ne 0 ]] || mpirun+=(--allow-run-as-root)
+fi
+
+# size: the --rows flag for config $1 (B: 50,000 unless --rows says otherwise).
+size_of() {
+  local n=$rows
+  [[ -n $n || $1 != B ]] || n=50000
+  size=()
+  [[ -z $n ]] || size=(--rows "$n")
+}
+
 mkdir -p "$out"
 {
   echo "date: $(date -u +%FT%TZ)"
@@ -110,12 +137,20 @@ mkdir -p "$out"
   "${run[@]}" system || true
 } >"$out/environment.txt" 2>&1
 for c in $configs; do
-  n=$rows
-  [[ -z $n && $c == B ]] && n=50000
-  size=()
-  [[ -z $n ]] || size=(--rows "$n")
+  size_of "$c"
   echo "sweep.sh: config $c at $list thread(s)"
   "${run[@]}" bench "$c" --threads "$list" --mode both --precision "$precision" \
     --repeats "$repeats" "${size[@]}" --json "$out/$c.json" | tee "$out/$c.txt"
+done
+for c in $configs; do
+  size_of "$c"
+  for r in ${ranks//,/ }; do
+    for t in ${list//,/ }; do
+      ((r * t <= cpus)) || continue
+      echo "sweep.sh: config $c on $r ranks x $t thread(s)"
+      "${mpirun[@]}" -np "$r" "${run[@]}" bench "$c" --threads "$t" --precision "$precision" \
+        "${size[@]}" --json "$out/$c-${r}x$t.json" | tee "$out/$c-${r}x$t.txt"
+    done
+  done
 done
 echo "sweep.sh: reports in $out"

@@ -3,10 +3,12 @@
 # every shared object it loads, runs from a folder of its own with nothing but its own files
 # (the dynamic loader's list of what it initialized), and writes a report per config whose JSON
 # holds each thread count asked for. Timings are not asserted. About ten seconds.
-# Usage: sweep.sh SWEEP_SCRIPT TMLP_BINARY
+# With MPI, --ranks: a config at 2 ranks x 1 thread under mpirun, its rank table in the JSON.
+# Usage: sweep.sh SWEEP_SCRIPT TMLP_BINARY WITH_MPI(ON|OFF)
 set -u
 sweep=$1
 tmlp=$2
+with_mpi=${3:-OFF}
 python=$(command -v /usr/bin/python3 || command -v python3) || {
   echo "FAIL python3 is needed to check the JSON"
   exit 1
@@ -23,6 +25,8 @@ one_line_error "missing program" "no program at '$work/none'" bash "$sweep" --tm
 one_line_error "bundle name" "expected a name ending in .tar.xz" \
   bash "$sweep" --tmlp "$tmlp" --bundle "$work/b.zip"
 one_line_error "no thread count fits" "none fits" bash "$sweep" --tmlp "$tmlp" --threads 4096
+one_line_error "one rank is not a rank sweep" "--ranks '1'" bash "$sweep" --tmlp "$tmlp" --ranks 1
+one_line_error "bad rank list" "--ranks '2,x'" bash "$sweep" --tmlp "$tmlp" --ranks 2,x
 [[ ! -e $work/b.zip ]]
 check "a refused bundle writes nothing" $?
 
@@ -69,4 +73,21 @@ assert t["inference"]["samples_per_s"]["median"] > 0
 EOF
   check "config $c: one thread count measured, training and inference" $?
 done
+one_line_error "no ranks from a bundle" "not a bundle's" \
+  bash "$b/sweep.sh" --out "$work/r2" --configs A --ranks 2
+
+if [[ $with_mpi == ON ]]; then
+  bash "$sweep" --tmlp "$tmlp" --out "$work/m" --configs A --threads 1 --rows 3000 --repeats 1 \
+    --ranks 2,64 >"$work/mpi.txt" 2>&1
+  check "the sweep runs 2 ranks under mpirun" $?
+  [[ -f $work/m/A-2x1.json && ! -e $work/m/A-64x1.json ]]
+  check "one report per ranks x threads within the CPUs (64 ranks left out)" $?
+  "$python" - "$work/m/A-2x1.json" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["ranks"] == 2 and r["threads_per_rank"] == 1, r
+assert r["samples_per_s"] > 0 and len(r["per_rank"]) == 2
+EOF
+  check "its JSON has both ranks' figures" $?
+fi
 finish
