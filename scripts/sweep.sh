@@ -80,8 +80,9 @@ fi
 
 if [[ -n $bundle ]]; then
   [[ $bundle == *.tar.xz ]] || die "--bundle '$bundle': expected a name ending in .tar.xz"
+  [[ ${run[0]} != */ld-linux-x86-64.so.2 ]] || die "--bundle packs an installed tmlp, not a bundle's"
   stage=$(mktemp -d)
-  trap 'rm -rf "$stage"' EXIT
+  trap 'rm -rf "$stage" "$bundle.partial"' EXIT
   mkdir -p "$stage/sweep/lib"
   cp "${run[0]}" "$stage/sweep/tmlp"
   cp "$0" "$stage/sweep/sweep.sh"

@@ -75,6 +75,7 @@ EOF
 done
 one_line_error "no ranks from a bundle" "not a bundle's" \
   bash "$b/sweep.sh" --out "$work/r2" --configs A --ranks 2
+one_line_error "no bundle from a bundle" "not a bundle's" bash "$b/sweep.sh" --bundle "$work/c.tar.xz"
 
 if [[ $with_mpi == ON ]]; then
   bash "$sweep" --tmlp "$tmlp" --out "$work/m" --configs A --threads 1 --rows 3000 --repeats 1 \
