@@ -70,7 +70,9 @@ done
 # Inside a bundle the program runs through its own loader: --library-path puts the bundle's
 # libraries before the system's, and the loader is the one they were linked against.
 run=()
+bundled=0
 if [[ -z $tmlp && -x $here/tmlp && -e $here/lib/ld-linux-x86-64.so.2 ]]; then
+  bundled=1
   run=("$here/lib/ld-linux-x86-64.so.2" --library-path "$here/lib" "$here/tmlp")
 else
   [[ -n $tmlp ]] || tmlp="$here/../build/release/src/cli/tmlp"
@@ -80,7 +82,7 @@ fi
 
 if [[ -n $bundle ]]; then
   [[ $bundle == *.tar.xz ]] || die "--bundle '$bundle': expected a name ending in .tar.xz"
-  [[ ${run[0]} != */ld-linux-x86-64.so.2 ]] || die "--bundle packs an installed tmlp, not a bundle's"
+  ((!bundled)) || die "--bundle packs an installed tmlp, not a bundle's"
   stage=$(mktemp -d)
   trap 'rm -rf "$stage" "$bundle.partial"' EXIT
   mkdir -p "$stage/sweep/lib"
@@ -112,7 +114,7 @@ done
 
 mpirun=()
 if [[ -n $ranks ]]; then
-  [[ ${run[0]} != */ld-linux-x86-64.so.2 ]] || die "--ranks runs an installed tmlp, not a bundle's"
+  ((!bundled)) || die "--ranks runs an installed tmlp, not a bundle's"
   command -v mpirun >/dev/null || die "--ranks needs Open MPI's mpirun, which is not on PATH here"
   # R x T is within the CPUs already; Open MPI counts cores, not CPUs, as its slots.
   mpirun=(mpirun --bind-to none --oversubscribe)
