@@ -932,6 +932,60 @@ TEST_CASE("health: dead ReLU units are counted per layer", "[train][health]") {
   CHECK(h[2].dead_fraction == -1);
 }
 
+TEST_CASE(
+    "health: a unit alive in one row of a late chunk of the sample is alive, for any thread "
+    "count",
+    "[train][health]") {
+  // 4 -> 4 relu -> 1 with W0 = I and b0 = -10: unit j is alive only where x_j > 10. In 1100
+  // rows of N(0, 1), row 900 has x_0 = 20 and row 130 x_1 = 20 (both in the health sample, the
+  // first 1024 training rows, 16 chunks of 64), row 1050 x_2 = 20 (outside it); x_3 never.
+  const tmlp::model_spec spec{
+      .n_inputs = 4,
+      .layers = {{.units = 4, .act = activation::relu}, {.units = 1, .act = activation::identity}},
+      .loss = loss_kind::mse,
+      .seed = 5};
+  std::vector<float> x = normal_matrix(44, 1100, 4);
+  x[900 * 4 + 0] = 20.0f;
+  x[130 * 4 + 1] = 20.0f;
+  x[1050 * 4 + 2] = 20.0f;
+  const std::vector<float> y(1100, 0.0f);
+  // With a validation set the report reads the weights validation transposed (where the
+  // backend wants them); without one it makes its own.
+  const bool valid = GENERATE(false, true);
+  CAPTURE(valid);
+  const std::vector<float> x_valid = normal_matrix(45, 50, 4), y_valid(50, 0.0f);
+  std::vector<tmlp::layer_health> first;
+  for (const int n_threads : {1, 2, 3}) {
+    CAPTURE(n_threads);
+    tmlp::model m = tmlp::model::create(spec);
+    auto p = m.parameters();
+    std::fill(p.begin(), p.begin() + 16, 0.0f);
+    for (std::size_t j = 0; j < 4; ++j) {
+      p[j * 4 + j] = 1.0f;
+      p[16 + j] = -10.0f;
+    }
+    tmlp::trainer t(
+        {.opt = tmlp::sgd{.lr = 1e-6f}, .batch_size = 100, .epochs = 1, .n_threads = n_threads});
+    const auto r = valid ? t.fit(m, {x.data(), 1100, 4}, {y.data(), 1100, 1},
+                                 {x_valid.data(), 50, 4}, {y_valid.data(), 50, 1})
+                         : t.fit(m, {x.data(), 1100, 4}, {y.data(), 1100, 1});
+    REQUIRE(r.epochs.size() == 1);
+    CHECK(r.epochs[0].valid_loss.has_value() == valid);
+    const auto& h = r.epochs[0].layers;
+    REQUIRE(h.size() == 2);
+    CHECK(h[0].dead_fraction == 0.5);  // units 2 and 3
+    if (first.empty()) {
+      first = h;
+      continue;
+    }
+    for (std::size_t i = 0; i < h.size(); ++i) {
+      CHECK(h[i].dead_fraction == first[i].dead_fraction);
+      CHECK(h[i].grad_norm == first[i].grad_norm);
+      CHECK(h[i].weight_norm == first[i].weight_norm);
+    }
+  }
+}
+
 // ------------------------------------------------------------------------------------------------
 TEST_CASE("a student learns a teacher MLP of its own shape", "[train][teacher]") {
   const tmlp::model_spec teacher_spec{

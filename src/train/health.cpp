@@ -2,18 +2,22 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/parallel.hpp"
 #include "train/policies.hpp"
 
 namespace tmlp::train {
 namespace {
 
-constexpr std::size_t sample_rows = 1024, chunk_rows = 256;
+// The sample's chunks run as tasks: 16 of them for a full sample. The chunks are fixed, so the
+// report is the same for any thread count.
+constexpr std::size_t sample_rows = 1024, chunk_rows = 64;
 
-// Gradient and weight norms per layer, with the vanishing and exploding flags.
+// Gradient and weight norms per layer, with the vanishing and exploding flags. Each layer's
+// sums are a task of the caller's arena, each summed in order.
 std::vector<layer_health> layer_norms(const core::network& net, const float* params,
                                       const float* grad) {
   std::vector<layer_health> out(net.layers.size());
-  for (std::size_t i = 0; i < net.layers.size(); ++i) {
+  core::parallel_for_index(net.layers.size(), [&](std::size_t i) {
     const core::dense_layer& l = net.layers[i];
     double g2 = 0.0, w2 = 0.0;
     for (std::size_t j = 0; j < l.n_in * l.n_out; ++j) {
@@ -25,7 +29,7 @@ std::vector<layer_health> layer_norms(const core::network& net, const float* par
     out[i].vanishing = out[i].grad_norm < 1e-7 * out[i].weight_norm;
     out[i].exploding = !std::isfinite(out[i].grad_norm) ||
                        out[i].grad_norm > 1e3 * std::max(out[i].weight_norm, 1.0);
-  }
+  });
   // Relative to the output layer: a layer whose gradient is 1e-4 times smaller, for its weights,
   // than the output layer's learns that much slower (the classic deep sigmoid net).
   const layer_health& last = out.back();
@@ -50,35 +54,37 @@ health_policy::health_policy(const core::network& net, const fit_plan& plan)
       sample_(plan.train_rows.begin(),
               plan.train_rows.begin() +
                   static_cast<std::ptrdiff_t>(std::min(sample_rows, plan.n_train))),
-      ws_(net, chunk_rows),
-      x_(chunk_rows * net.n_inputs),
-      alive_(n_units(net)) {}
+      forward_(net, chunk_rows) {}
 
 void health_policy::inspect(const float* params, const float* grad) {
   layers_ = layer_norms(net_, params, grad);
 }
 
-void health_policy::report(const kernels::kernel_table& k, const float* params, epoch_report& rep) {
+void health_policy::report(tbb::task_arena& arena, const kernels::kernel_table& k,
+                           const float* params, const float* transposed, epoch_report& rep) {
   if (layers_.empty()) return;
-  // The fraction of each ReLU layer's units that output 0 for every row of the sample.
+  // The fraction of each ReLU layer's units that output 0 for every row of the sample. Each
+  // chunk marks the units it sees alive in its own row of alive_; a unit is dead if no row marks
+  // it.
   bool any_relu = false;
   for (const auto& l : net_.layers) any_relu |= l.act == kernels::act::relu;
   if (any_relu && !sample_.empty()) {
-    std::fill(alive_.begin(), alive_.end(), 0);
-    for (std::size_t r0 = 0; r0 < sample_.size(); r0 += chunk_rows) {
-      const std::size_t n = std::min(chunk_rows, sample_.size() - r0);
-      plan_.x->gather(sample_.data() + r0, n, x_.data());
-      core::forward(k, net_, params, n, x_.data(), ws_);
-      std::uint8_t* unit = alive_.data();
-      for (std::size_t li = 0; li < net_.layers.size(); unit += net_.layers[li++].n_out) {
-        if (net_.layers[li].act != kernels::act::relu) continue;
-        const std::size_t w = net_.layers[li].n_out;
-        const float* a = ws_.op_out(net_.act_op[li]);
-        for (std::size_t r = 0; r < n; ++r)
-          for (std::size_t j = 0; j < w; ++j)
-            unit[j] |= static_cast<std::uint8_t>(a[r * w + j] > 0.0f);
-      }
-    }
+    const std::size_t units = n_units(net_), n_chunks = forward_.chunks(sample_.size());
+    alive_.assign(n_chunks * units, 0);
+    forward_.run(
+        arena, k, params, transposed, *plan_.x, sample_, [&](const chunked_forward::chunk& c) {
+          std::uint8_t* unit = alive_.data() + c.index * units;
+          for (std::size_t li = 0; li < net_.layers.size(); unit += net_.layers[li++].n_out) {
+            if (net_.layers[li].act != kernels::act::relu) continue;
+            const std::size_t w = net_.layers[li].n_out;
+            const float* a = c.ws.op_out(net_.act_op[li]);
+            for (std::size_t r = 0; r < c.rows; ++r)
+              for (std::size_t j = 0; j < w; ++j)
+                unit[j] |= static_cast<std::uint8_t>(a[r * w + j] > 0.0f);
+          }
+        });
+    for (std::size_t c = 1; c < n_chunks; ++c)
+      for (std::size_t j = 0; j < units; ++j) alive_[j] |= alive_[c * units + j];
     const std::uint8_t* unit = alive_.data();
     for (std::size_t li = 0; li < net_.layers.size(); unit += net_.layers[li++].n_out) {
       if (net_.layers[li].act != kernels::act::relu) continue;

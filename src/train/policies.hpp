@@ -15,6 +15,7 @@
 
 #include <tbb/task_arena.h>
 
+#include "blas/blas.hpp"
 #include "core/aligned.hpp"
 #include "core/network.hpp"
 #include "core/parallel.hpp"
@@ -26,6 +27,73 @@
 
 namespace tmlp::train {
 
+// Inference forward passes over a list of rows in fixed chunks, each chunk a task in the
+// caller's arena (the same chunks for any thread count), at parameters whose weights are
+// transposed once per run where the GEMM backend wants them. The per-thread scratch and the
+// copy live as long as the object.
+class chunked_forward {
+ public:
+  // y_cols: floats per row of the scratch a chunk's body may use (its targets).
+  chunked_forward(const core::network& net, std::size_t chunk_rows, std::size_t y_cols = 0)
+      : net_(net), chunk_rows_(chunk_rows), y_cols_(y_cols) {}
+  std::size_t chunks(std::size_t n_rows) const noexcept {
+    return (n_rows + chunk_rows_ - 1) / chunk_rows_;
+  }
+  struct chunk {
+    std::size_t index, first, rows;  // chunk index; its rows: rows[first .. first + rows)
+    const float* out;                // rows x n_outputs
+    const core::workspace& ws;       // the activations of every op
+    float* y;                        // chunk_rows x y_cols of scratch
+  };
+  // body(const chunk&) for every chunk of rows, after its rows of x went through the forward.
+  // transposed: params' weights transposed already (see transposed()), or nullptr: made here
+  // if the backend wants them.
+  template <class Body>
+  void run(tbb::task_arena& arena, const kernels::kernel_table& k, const float* params,
+           const float* transposed, const row_source& x, const std::vector<std::uint32_t>& rows,
+           Body&& body);
+  // The copy made by the last run, or nullptr.
+  const float* transposed() const noexcept { return made_ ? transposed_.data() : nullptr; }
+
+ private:
+  struct scratch {
+    std::unique_ptr<core::workspace> ws;
+    std::vector<float> x, y;
+  };
+  const core::network& net_;
+  std::size_t chunk_rows_, y_cols_;
+  core::per_thread<scratch> scratch_;
+  core::aligned_vector<float> transposed_;  // pass::transposed
+  bool made_ = false;                       // by the last run
+};
+
+template <class Body>
+void chunked_forward::run(tbb::task_arena& arena, const kernels::kernel_table& k,
+                          const float* params, const float* transposed, const row_source& x,
+                          const std::vector<std::uint32_t>& rows, Body&& body) {
+  made_ = transposed == nullptr && blas::wants_transposed_weights();
+  if (made_) {
+    transposed_.resize(net_.n_transposed);
+    arena.execute([&] { core::transpose_weights(k, net_, params, transposed_.data()); });
+    transposed = transposed_.data();
+  }
+  arena.execute([&] {
+    core::parallel_for_index(chunks(rows.size()), [&](std::size_t c) {
+      scratch& s = scratch_.local();
+      if (!s.ws) {
+        s.ws = std::make_unique<core::workspace>(net_, chunk_rows_);
+        s.x.resize(chunk_rows_ * net_.n_inputs);
+        s.y.resize(chunk_rows_ * y_cols_);
+      }
+      const std::size_t r0 = c * chunk_rows_, n = std::min(chunk_rows_, rows.size() - r0);
+      x.gather(rows.data() + r0, n, s.x.data());
+      const float* out =
+          core::forward(k, net_, params, n, s.x.data(), *s.ws, nullptr, false, transposed);
+      body(chunk{c, r0, n, out, *s.ws, s.y.data()});
+    });
+  });
+}
+
 class validation_policy {
  public:
   validation_policy(const core::network& net, const fit_plan& plan, std::size_t chunk = 256);
@@ -34,12 +102,11 @@ class validation_policy {
            epoch_report& rep);
   // "accuracy" for bce and ce, "rmse" for the regression losses.
   const char* metric_name() const noexcept;
+  // The weights transposed for the products at the parameters of the last run (where the
+  // backend wants them and the plan has validation rows), or nullptr.
+  const float* transposed() const noexcept { return forward_.transposed(); }
 
  private:
-  struct scratch {
-    std::unique_ptr<core::workspace> ws;
-    std::vector<float> x, y;
-  };
   struct totals {
     double loss = 0.0;
     double metric = 0.0;  // correct predictions (classification) or squared errors (regression)
@@ -47,10 +114,8 @@ class validation_policy {
   double metric_sum(std::size_t n, const float* out, const float* y) const noexcept;
   const core::network& net_;
   const fit_plan& plan_;
-  std::size_t chunk_;
+  chunked_forward forward_;
   std::vector<totals> totals_;
-  core::per_thread<scratch> scratch_;
-  core::aligned_vector<float> transposed_;  // pass::transposed, when the GEMM backend wants it
 };
 
 class health_policy final : public train_step::observer {
@@ -62,17 +127,19 @@ class health_policy final : public train_step::observer {
   }
   void begin_epoch() noexcept { layers_.clear(); }
   void inspect(const float* params, const float* grad) override;
-  // Dead units at the epoch's final parameters (a forward pass over the health sample), then
-  // the layers' health into rep.
-  void report(const kernels::kernel_table& k, const float* params, epoch_report& rep);
+  // Dead units at the epoch's final parameters (a forward pass over the health sample, its
+  // chunks as tasks in arena), then the layers' health into rep. transposed: those parameters'
+  // weights transposed for the products (validation_policy::transposed), or nullptr: made here
+  // if the backend wants them.
+  void report(tbb::task_arena& arena, const kernels::kernel_table& k, const float* params,
+              const float* transposed, epoch_report& rep);
 
  private:
   const core::network& net_;
   const fit_plan& plan_;
   std::vector<std::uint32_t> sample_;  // up to 1024 training rows
-  core::workspace ws_;
-  std::vector<float> x_;
-  std::vector<std::uint8_t> alive_;  // per unit of the network
+  chunked_forward forward_;
+  std::vector<std::uint8_t> alive_;  // per chunk of the sample, per unit of the network
   std::vector<layer_health> layers_;
 };
 

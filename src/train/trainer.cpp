@@ -187,7 +187,7 @@ fit_result trainer::run(model& m, const row_source& x, matrix_view y, const row_
                      .lr = e.lr};
     const kernels::kernel_table& k = kernels::active();
     validation.run(arena, k, params, rep);
-    health.report(k, params, rep);
+    health.report(arena, k, params, validation.transposed(), rep);
     const double monitored = rep.valid_loss.value_or(rep.train_loss);
     step.end_epoch(monitored);
     rep.seconds = train::seconds_since(t0);

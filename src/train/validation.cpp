@@ -3,15 +3,13 @@
 #include <cmath>
 #include <cstring>
 
-#include "blas/blas.hpp"
-#include "core/parallel.hpp"
 #include "train/policies.hpp"
 
 namespace tmlp::train {
 
 validation_policy::validation_policy(const core::network& net, const fit_plan& plan,
                                      std::size_t chunk)
-    : net_(net), plan_(plan), chunk_(chunk) {}
+    : net_(net), plan_(plan), forward_(net, chunk, plan.has_valid() ? plan.valid_y.cols : 0) {}
 
 const char* validation_policy::metric_name() const noexcept {
   return net_.loss.kind == loss_kind::ce || net_.loss.kind == loss_kind::bce ? "accuracy" : "rmse";
@@ -22,36 +20,18 @@ void validation_policy::run(tbb::task_arena& arena, const kernels::kernel_table&
   if (!plan_.has_valid()) return;
   // Deterministic: chunk results are kept apart and added in chunk order.
   const std::vector<std::uint32_t>& rows = plan_.valid_rows;
-  const row_source& x = *plan_.valid_x;
   const matrix_view y = plan_.valid_y;
-  const std::size_t n_chunks = (rows.size() + chunk_ - 1) / chunk_;
-  totals_.assign(n_chunks, {});
-  const std::size_t n_in = net_.n_inputs, tw = y.cols, k_out = net_.n_outputs;
-  const float* transposed = nullptr;
-  if (blas::wants_transposed_weights()) {
-    transposed_.resize(net_.n_transposed);
-    arena.execute([&] { core::transpose_weights(k, net_, params, transposed_.data()); });
-    transposed = transposed_.data();
-  }
-  arena.execute([&] {
-    core::parallel_for_index(n_chunks, [&](std::size_t c) {
-      scratch& s = scratch_.local();
-      if (s.x.empty()) {
-        s.ws = std::make_unique<core::workspace>(net_, chunk_);
-        s.x.resize(chunk_ * n_in);
-        s.y.resize(chunk_ * tw);
-      }
-      const std::size_t r0 = c * chunk_, n = std::min(chunk_, rows.size() - r0);
-      x.gather(rows.data() + r0, n, s.x.data());
-      for (std::size_t i = 0; i < n; ++i)
-        std::memcpy(s.y.data() + i * tw, y.row(rows[r0 + i]), tw * sizeof(float));
-      const float* out =
-          core::forward(k, net_, params, n, s.x.data(), *s.ws, nullptr, false, transposed);
-      totals& t = totals_[c];
-      t.loss = core::loss_forward_backward(net_.loss, n, k_out, out, s.y.data(), nullptr, nullptr);
-      t.metric = metric_sum(n, out, s.y.data());
-    });
-  });
+  totals_.assign(forward_.chunks(rows.size()), {});
+  const std::size_t tw = y.cols, k_out = net_.n_outputs;
+  forward_.run(
+      arena, k, params, nullptr, *plan_.valid_x, rows, [&](const chunked_forward::chunk& c) {
+        for (std::size_t i = 0; i < c.rows; ++i)
+          std::memcpy(c.y + i * tw, y.row(rows[c.first + i]), tw * sizeof(float));
+        totals& t = totals_[c.index];
+        t.loss =
+            core::loss_forward_backward(net_.loss, c.rows, k_out, c.out, c.y, nullptr, nullptr);
+        t.metric = metric_sum(c.rows, c.out, c.y);
+      });
   totals sum;
   for (const totals& t : totals_) {
     sum.loss += t.loss;
