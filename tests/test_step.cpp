@@ -10,6 +10,9 @@
 #include <optional>
 #include <vector>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
 
@@ -535,4 +538,46 @@ TEST_CASE("the step's buffers and the parts inside them start on cache lines", "
     CAPTURE(i);
     CHECK(on_line(ws.op_out(i)));
   }
+}
+
+TEST_CASE("zeroed arrays: zeros on cache lines; a large one takes memory only where written",
+          "[train][step]") {
+  const long page = ::sysconf(_SC_PAGESIZE);
+  REQUIRE(page > 0);
+  auto on_line = [](const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 64 == 0; };
+  tmlp::core::zeroed_array<float> small(1000);
+  CHECK(on_line(small.data()));
+  CHECK(std::all_of(small.begin(), small.end(), [](float v) { return v == 0.0f; }));
+
+  // 16 MB: nothing resident until written, then the written page (or, where transparent huge
+  // pages are on, the 2 MB around it) only.
+  const std::size_t n = std::size_t{4} << 20, bytes = n * sizeof(float);
+  const std::size_t pages = bytes / static_cast<std::size_t>(page);
+  tmlp::core::zeroed_array<float> large(n);
+  REQUIRE(large.size() == n);
+  CHECK(on_line(large.data()));
+  std::vector<unsigned char> resident(pages);
+  auto count_resident = [&] {
+    REQUIRE(::mincore(large.data(), bytes, resident.data()) == 0);
+    return std::count_if(resident.begin(), resident.end(), [](unsigned char r) { return r & 1; });
+  };
+  CHECK(count_resident() == 0);
+  const std::size_t at = 100 * static_cast<std::size_t>(page) / sizeof(float) + 7;
+  large[at] = 3.0f;
+  const auto written = count_resident();
+  CHECK(written >= 1);
+  CHECK(written <= (std::ptrdiff_t{2} << 20) / page);
+  CHECK((resident[100] & 1) == 1);
+  CHECK((resident[pages - 1] & 1) == 0);
+  double sum = 0.0;
+  for (const float v : large) sum += v;
+  CHECK(sum == 3.0);
+
+  tmlp::core::zeroed_array<float> moved(std::move(large));
+  CHECK(large.data() == nullptr);
+  CHECK(large.size() == 0);
+  CHECK(moved[at] == 3.0f);
+  small = std::move(moved);
+  CHECK(small.size() == n);
+  CHECK(small[at] == 3.0f);
 }

@@ -52,7 +52,7 @@ gradient_engine::gradient_engine(const core::network& net, std::size_t max_batch
     shards_.push_back(shard{core::aligned_vector<float>(max_rows * net.n_inputs),
                             core::aligned_vector<float>(max_rows * target_width_),
                             core::aligned_vector<float>(max_rows),
-                            core::aligned_vector<float>(net.n_dense_params), 0.0});
+                            core::zeroed_array<float>(net.n_dense_params), 0.0});
   }
   // Each shard's gradient starts at zero; reduce() zeroes again what the backward adds to.
   std::vector<std::pair<std::size_t, std::size_t>> written;

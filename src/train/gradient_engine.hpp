@@ -158,7 +158,8 @@ class gradient_engine {
 
  private:
   struct shard {
-    core::aligned_vector<float> x, y, w, grad;
+    core::aligned_vector<float> x, y, w;
+    core::zeroed_array<float> grad;  // pages never written take no memory
     double loss = 0.0;
     double t_gather = 0.0, t_forward = 0.0, t_backward = 0.0;
     std::vector<core::kept_operands> kept;         // per layer: pass::kept, where deferred_
