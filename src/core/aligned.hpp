@@ -56,8 +56,8 @@ constexpr std::size_t line_multiple(std::size_t n) noexcept {
 // n values of T set to zero, fixed in size. From a megabyte on, the block is pages of its own
 // from the OS, which come zeroed and take memory only once written: a shard's gradient, whose
 // parts for the layers the step multiplies over every shard at once (train/weight_products.cpp)
-// are never written, costs only what its shard writes (B: 16 shards x 8.4 MB, of which 0.4 MB
-// is written). Smaller blocks are cache-line aligned from the heap, zeroed here.
+// are never written, costs only what its shard writes (B: 16 shards x 8.9 MB, of which about
+// 0.5 MB is written). Smaller blocks are cache-line aligned from the heap, zeroed here.
 template <class T>
 class zeroed_array {
   static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>);
