@@ -581,3 +581,58 @@ TEST_CASE("zeroed arrays: zeros on cache lines; a large one takes memory only wh
   CHECK(small.size() == n);
   CHECK(small[at] == 3.0f);
 }
+
+TEST_CASE("a weight matrix multiplied over every shard at once takes no memory in the shards",
+          "[train][step]") {
+  // 32 -> 1024 -> 2048 -> 1: the second layer's W (2048 x 1024, 8 MB) is multiplied over all 16
+  // shards at once where sgemm_tn_segments runs (train/weight_products.cpp), so no shard's
+  // backward writes its part of the shard's gradient buffer, whose pages then stay unmapped.
+  if (!tmlp::blas::tn_segments_run(2048, 1024)) {
+    WARN("sgemm_tn_segments does not run with this GEMM backend: nothing to check");
+    return;
+  }
+  const tmlp::model_spec spec{.n_inputs = 32,
+                              .layers = {{.units = 1024, .act = activation::relu},
+                                         {.units = 2048, .act = activation::relu},
+                                         {.units = 1, .act = activation::identity}},
+                              .loss = tmlp::loss_kind::mse,
+                              .seed = 6};
+  const auto net = tmlp::core::network::from_spec(spec);
+  const tmlp::model m = tmlp::model::create(spec);
+  const float* params = tmlp::core::model_impl(m).params.data();
+  const std::size_t rows = 1024;
+  std::vector<float> x(rows * 32), y(rows);
+  for (std::size_t j = 0; j < x.size(); ++j) x[j] = float(tmlp::core::normal(9, j));
+  for (std::size_t j = 0; j < y.size(); ++j) y[j] = float(tmlp::core::normal(10, j));
+  std::vector<std::uint32_t> idx(rows);
+  std::iota(idx.begin(), idx.end(), 0u);
+  tmlp::train::gradient_engine engine(net, rows, 64, 16);
+  REQUIRE(engine.max_shards() == 16);
+  std::vector<float> grad(net.n_params);
+  tbb::task_arena arena(2);
+  arena.execute([&] {
+    engine.compute(tmlp::kernels::active(), params, tmlp::matrix_view{x.data(), rows, 32}, y.data(),
+                   nullptr, idx.data(), rows, grad.data());
+  });
+  const tmlp::core::dense_layer& l = net.layers[1];
+  REQUIRE(l.n_out * l.n_in == 2048 * 1024);
+  CHECK(std::any_of(grad.begin() + static_cast<std::ptrdiff_t>(l.w_offset),
+                    grad.begin() + static_cast<std::ptrdiff_t>(l.w_offset + l.n_out * l.n_in),
+                    [](float g) { return g != 0.0f; }));
+  // Pages 2 MB or more inside W's part (a transparent huge page around a written neighbour
+  // reaches at most 2 MB into it).
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const std::uintptr_t huge = std::uintptr_t{2} << 20;
+  for (std::size_t s = 0; s < engine.max_shards(); ++s) {
+    CAPTURE(s);
+    const float* g = engine.shard_gradient(s);
+    const auto begin = reinterpret_cast<std::uintptr_t>(g + l.w_offset) + huge;
+    const auto end = reinterpret_cast<std::uintptr_t>(g + l.w_offset + l.n_out * l.n_in) - huge;
+    const std::uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;
+    REQUIRE(last > first);
+    std::vector<unsigned char> resident((last - first) / page);
+    REQUIRE(::mincore(reinterpret_cast<void*>(first), last - first, resident.data()) == 0);
+    CHECK(std::count_if(resident.begin(), resident.end(),
+                        [](unsigned char v) { return (v & 1) != 0; }) == 0);
+  }
+}

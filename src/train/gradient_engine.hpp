@@ -140,6 +140,9 @@ class gradient_engine {
   phase_times phases() const noexcept;
   void reset_phases() noexcept;
   std::size_t max_shards() const noexcept { return shards_.size(); }
+  // Shard s's gradient buffer (n_dense_params values): what its backward wrote, or zeros where
+  // nothing did (pages of its own where it is large, so those parts take no memory).
+  const float* shard_gradient(std::size_t s) const noexcept { return shards_[s].grad.data(); }
   // Workspaces (and scratch) the shards run in: one per shard where a barrier's merges or the
   // embedding tables' gradients read them after the shard's task; else one per task that can
   // run at once (the arena's threads, at most the shards), taken in turn.
