@@ -21,6 +21,7 @@ kernel_table make_reference_table() noexcept {
   fill_reference_bf16_kernels(t);
   fill_reference_fma_kernels(t);
   fill_reference_transpose_kernels(t);
+  fill_reference_product_kernels(t);
   return t;
 }
 

@@ -6,11 +6,11 @@
 //     k.act_forward[int(act::relu)](rows, cols, z, {}, y);
 //
 // Every kernel is written once as a template over an xsimd architecture (vector_math.hpp,
-// activation_ops.hpp, activation_loops.hpp, optimizers.hpp, fma_peak.hpp), instantiated once per
-// architecture in its own translation unit (arch_sse2.cpp, arch_avx2.cpp, arch_avx512.cpp), and
-// reached through a table of function pointers. reference.cpp holds the scalar reference of every
-// kernel: plain loops over <cmath>; it doubles as the "scalar" architecture and is the oracle the
-// tests compare against.
+// activation_ops.hpp, activation_loops.hpp, optimizers.hpp, fma_peak.hpp, transpose.hpp,
+// dot_products.hpp), instantiated once per architecture in its own translation unit
+// (arch_sse2.cpp, arch_avx2.cpp, arch_avx512.cpp), and reached through a table of function
+// pointers. reference.cpp holds the scalar reference of every kernel: plain loops over <cmath>;
+// it doubles as the "scalar" architecture and is the oracle the tests compare against.
 //
 // Conventions: matrices are row-major float32, `rows x cols`, contiguous (leading dimension
 // = cols). Sizes come before the pointers they describe, inputs before outputs. Kernels never
@@ -140,6 +140,17 @@ struct kernel_table {
   // holds the transpose of x (rows x cols, row stride ldx). y must not overlap x.
   void (*transpose)(std::size_t rows, std::size_t cols, const float* x, std::size_t ldx, float* y,
                     std::size_t ldy) noexcept;
+
+  // --- Z += X·Wᵀ by dot products of rows (dot_products.hpp) ----------------------------------
+  // z[r * ldz + j] += the sum over i < k of x[r * ldx + i] * w[j * ldw + i], for r < rows,
+  // j < n: X (rows x k) times W (n x k, as a layer stores it) transposed, no copy of W. Each sum
+  // is computed alone and then added to z: lanes partial sums in the order of i (lane l takes
+  // i = l, l + lanes, ...; the last partial vector padded with zeros; FMA, sse2 multiply then
+  // add), their lanes added by one fixed tree (xsimd::haddp). Its bits depend on the two rows
+  // and k alone: not on rows, n or where the pair sits, so a row's result is the same in any
+  // batch. The scalar reference sums in the order of i. z must not overlap x or w.
+  void (*add_xwt)(std::size_t rows, std::size_t n, std::size_t k, const float* x, std::size_t ldx,
+                  const float* w, std::size_t ldw, float* z, std::size_t ldz) noexcept;
 
   // --- the machine's FMA peak (fma_peak.hpp) -------------------------------------------------
   // A register-only loop: each lane of acc (fma_accumulators x lanes floats, read as the starting

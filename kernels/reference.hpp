@@ -11,5 +11,6 @@ void fill_reference_optimizer_kernels(kernel_table& t) noexcept;   // reference_
 void fill_reference_bf16_kernels(kernel_table& t) noexcept;        // reference_bf16.cpp
 void fill_reference_fma_kernels(kernel_table& t) noexcept;         // reference_fma.cpp
 void fill_reference_transpose_kernels(kernel_table& t) noexcept;   // reference_transpose.cpp
+void fill_reference_product_kernels(kernel_table& t) noexcept;     // reference_products.cpp
 
 }  // namespace tmlp::kernels

@@ -4,6 +4,7 @@
 
 #include "activation_loops.hpp"
 #include "bf16.hpp"
+#include "dot_products.hpp"
 #include "fma_peak.hpp"
 #include "kernels.hpp"
 #include "optimizers.hpp"
@@ -21,6 +22,7 @@ kernel_table make_table(const char* name) noexcept {
   fill_bf16_kernels<Arch>(t);
   fill_fma_kernels<Arch>(t);
   fill_transpose_kernels<Arch>(t);
+  fill_product_kernels<Arch>(t);
   return t;
 }
 

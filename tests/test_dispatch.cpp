@@ -42,6 +42,7 @@ TEST_CASE("every table is completely filled", "[kernels][dispatch]") {
     CHECK(t.adagrad != nullptr);
     CHECK(t.fma_loop != nullptr);
     CHECK(t.transpose != nullptr);
+    CHECK(t.add_xwt != nullptr);
   }
 }
 

@@ -1108,6 +1108,59 @@ TEST_CASE("fit checks the number of sample weights before reading them", "[train
 }
 
 // ------------------------------------------------------------------------------------------------
+TEST_CASE("predict of one chunk: dot products, a row's bits whatever rows share the call",
+          "[train][predict]") {
+  // A call of up to chunk_rows rows reads W as stored (kernel_table::add_xwt), its large layers
+  // split over the threads: a periodic embedding, a residual layer with a projection (512 ->
+  // 256), a layer of 20 x 256 x 512 multiply-adds (split into 4 blocks), on any backend.
+  tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 8);
+  const auto on = GENERATE(tmlp::blas::backend::openblas, tmlp::blas::backend::libxsmm);
+  const tmlp::blas::backend_scope gemm(on);
+  CAPTURE(tmlp::blas::name(on));
+  const std::size_t n = 20, d = 24;
+  const std::vector<float> x = normal_matrix(71, n, d);
+  const tmlp::model_spec spec{
+      .n_inputs = d,
+      .layers = {{.units = 512, .act = activation::relu},
+                 {.units = 256, .act = activation::tanh, .residual = true},
+                 {.units = 3, .act = activation::identity}},
+      .periodic_embeddings = {{.column = 2, .n_frequencies = 8, .dim = 8, .sigma = 0.3f}},
+      .loss = loss_kind::ce,
+      .seed = 5};
+  const tmlp::model m = tmlp::model::create(spec);
+  const tmlp::matrix all = m.predict({x.data(), n, d}, {.n_threads = 1, .raw = true});
+  // The naive MLP, in double.
+  const tmlp::test::naive_mlp naive{spec};
+  const std::vector<double> pd = to_double(params_of(m));
+  for (std::size_t r = 0; r < n; ++r) {
+    const std::vector<double> xr(x.begin() + static_cast<std::ptrdiff_t>(r * d),
+                                 x.begin() + static_cast<std::ptrdiff_t>((r + 1) * d));
+    const auto want = naive.forward(pd, xr.data());
+    for (std::size_t j = 0; j < 3; ++j) REQUIRE(all(r, j) == Approx(want[j]).margin(1e-4));
+  }
+  // Any thread count: the same bits.
+  for (int threads : {2, 3, 8}) {
+    const tmlp::matrix t = m.predict({x.data(), n, d}, {.n_threads = threads, .raw = true});
+    CAPTURE(threads);
+    CHECK(std::memcmp(t.data(), all.data(), all.size() * sizeof(float)) == 0);
+  }
+  // Each pair of rows, and the last rows from any start, alone: their rows' bits.
+  for (std::size_t r0 = 0; r0 + 2 <= n; r0 += 3) {
+    const tmlp::matrix pair = m.predict({x.data() + r0 * d, 2, d}, {.n_threads = 2, .raw = true});
+    CAPTURE(r0);
+    CHECK(std::memcmp(pair.data(), all.row(r0), 2 * 3 * sizeof(float)) == 0);
+    const tmlp::matrix tail =
+        m.predict({x.data() + r0 * d, n - r0, d}, {.n_threads = 3, .raw = true});
+    CHECK(std::memcmp(tail.data(), all.row(r0), (n - r0) * 3 * sizeof(float)) == 0);
+  }
+  // Several chunks run the GEMM backend instead: close to the one-chunk outputs.
+  const tmlp::matrix chunked =
+      m.predict({x.data(), n, d}, {.n_threads = 2, .raw = true, .chunk_rows = 8});
+  for (std::size_t e = 0; e < all.size(); ++e)
+    REQUIRE(chunked.data()[e] == Approx(all.data()[e]).margin(1e-4));
+}
+
+// ------------------------------------------------------------------------------------------------
 TEST_CASE("predict gives probabilities, raw logits, and the same bits for any thread count",
           "[train][predict]") {
   tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 8);

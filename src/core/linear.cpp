@@ -13,17 +13,25 @@
 namespace tmlp::core {
 
 void linear_forward(const dense_layer& l, const float* params, std::size_t rows, const float* x,
-                    float* z, bool split_outputs, const float* transposed) noexcept {
+                    float* z, const kernels::kernel_table* dots, const float* transposed) noexcept {
   // Z = b broadcast, then Z += X·Wᵀ: (rows x n_in)·(n_in x n_out)
   const float* b = params + l.b_offset;
-  if (split_outputs && rows == 1 && l.n_out * l.n_in >= split_min_weights) {
+  if (dots != nullptr) {
     const float* w = params + l.w_offset;
-    parallel_for_index((l.n_out + split_block - 1) / split_block, [&](std::size_t i) {
-      const std::size_t o = i * split_block, n = std::min(split_block, l.n_out - o);
-      std::copy(b + o, b + o + n, z + o);
-      blas::sgemm(false, true, 1, n, l.n_in, 1.0f, x, l.n_in, w + o * l.n_in, l.n_in, 1.0f, z + o,
-                  n);
-    });
+    auto block = [&](std::size_t o, std::size_t n) {
+      for (std::size_t r = 0; r < rows; ++r) std::copy(b + o, b + o + n, z + r * l.n_out + o);
+      if (rows == 1)  // a matrix-vector product (OpenBLAS's sgemv), as fast
+        blas::sgemm(false, true, 1, n, l.n_in, 1.0f, x, l.n_in, w + o * l.n_in, l.n_in, 1.0f, z + o,
+                    n);
+      else
+        dots->add_xwt(rows, n, l.n_in, x, l.n_in, w + o * l.n_in, l.n_in, z + o, l.n_out);
+    };
+    if (l.n_out > split_block && rows * l.n_out * l.n_in >= split_min_work)
+      parallel_for_index((l.n_out + split_block - 1) / split_block, [&](std::size_t i) {
+        block(i * split_block, std::min(split_block, l.n_out - i * split_block));
+      });
+    else
+      block(0, l.n_out);
     return;
   }
   for (std::size_t r = 0; r < rows; ++r) std::copy(b, b + l.n_out, z + r * l.n_out);
@@ -164,8 +172,8 @@ class linear_op final : public op {
   const float* forward(const pass& p, const float* in) const noexcept override {
     float* z = p.ws.floats(z_);
     if (p.bf16_w != nullptr && forward_bf16(p, in, z)) return z;
-    linear_forward(l_, p.product_weights(), p.rows, rounded_input(p, in), z, p.split_outputs,
-                   p.transposed);
+    linear_forward(l_, p.product_weights(), p.rows, rounded_input(p, in), z,
+                   p.dot_products ? &p.k : nullptr, p.transposed);
     return z;
   }
 

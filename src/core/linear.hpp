@@ -5,21 +5,24 @@
 #include <cstdint>
 
 #include "core/layer.hpp"
+#include "kernels.hpp"
 
 namespace tmlp::core {
 
 struct network;
 
 // x: rows x n_in; z: rows x n_out, out. The bias is written into Z first and the GEMM adds
-// X·Wᵀ to it (beta 1), which spares OpenBLAS its pass zeroing Z. With split_outputs (inference
-// on one row), a layer of at least split_min_weights weights computes its outputs in fixed
-// blocks of split_block units, one matrix-vector product each, as tasks in the caller's arena:
-// the blocks depend on the layer alone, so the result is the same for any thread count.
+// X·Wᵀ to it (beta 1), which spares OpenBLAS its pass zeroing Z. With dots (inference on one
+// chunk, pass::dot_products) the products are dot products of X's rows with W's rows instead
+// (kernel_table::add_xwt, no copy of W; one row: matrix-vector products), and a layer of at
+// least split_min_work multiply-adds computes its outputs in blocks of split_block units as
+// tasks in the caller's arena: each output's bits depend on its row of X and of W alone, so on
+// neither the thread count nor the other rows of a chunk of two or more.
 inline constexpr std::size_t split_block = 64;
-inline constexpr std::size_t split_min_weights = std::size_t{1} << 18;
+inline constexpr std::size_t split_min_work = std::size_t{1} << 18;
 // transposed: the copy with Wᵀ at the layer's t_offset (pass::transposed), or nullptr.
 void linear_forward(const dense_layer& l, const float* params, std::size_t rows, const float* x,
-                    float* z, bool split_outputs = false,
+                    float* z, const kernels::kernel_table* dots = nullptr,
                     const float* transposed = nullptr) noexcept;
 
 // Training where the gradient engine multiplies a layer's weight gradient over every shard at

@@ -50,11 +50,11 @@ matrix model::predict(matrix_view x, const predict_options& options) const {
 
 namespace {
 
-// The calling thread's arena of n threads for one-row predictions, kept between its calls:
-// a serving thread's next row finds the arena's workers still there instead of waking new ones
-// (an arena made per call costs more than the row). One per calling thread, so concurrent
+// The calling thread's arena of n threads for predictions of one chunk, kept between its calls:
+// a serving thread's next request finds the arena's workers still there instead of waking new
+// ones (an arena made per call costs more than a row). One per calling thread, so concurrent
 // callers never queue behind each other.
-tbb::task_arena& one_row_arena(int n) {
+tbb::task_arena& one_chunk_arena(int n) {
   thread_local std::vector<std::unique_ptr<tbb::task_arena>> arenas;
   const auto i = static_cast<std::size_t>(n);
   if (arenas.size() <= i) arenas.resize(i + 1);
@@ -98,22 +98,24 @@ void model::predict(matrix_view x, matrix_span out, const predict_options& optio
     params = folded_params.data();
   }
   const core::network& run_net = folded ? *folded : net;
-  // Several rows: the weights transposed once for every chunk, if the GEMM backend wants them
-  // (one row goes through matrix-vector products, which need no copy).
+  // One chunk (up to chunk_rows rows: a serving request): the products read W as it is stored,
+  // by dot products of rows (one row: matrix-vector products), and large layers split their
+  // outputs over the threads (core::linear_forward), so the outputs are the same bits for any
+  // thread count, and a row's the same whatever other rows share a call of 2 to chunk_rows
+  // rows. Several chunks run on the GEMM backend, each on its own thread, from the weights
+  // transposed once for them all if the backend wants that.
+  const bool one_chunk = n_chunks == 1;
   core::aligned_vector<float> transposed;
-  const bool one_row = x.rows == 1;
-  if (!one_row && blas::wants_transposed_weights()) transposed.resize(run_net.n_transposed);
+  if (!one_chunk && blas::wants_transposed_weights()) transposed.resize(run_net.n_transposed);
   core::per_thread<core::workspace> workspaces(
       [&] { return core::workspace(run_net, std::min(chunk, x.rows)); });
 
-  // One row: the chunk is the row, and large layers split their outputs over the threads
-  // instead (in fixed blocks, so the result is the same for any thread count).
   auto run = [&] {
     if (!transposed.empty()) core::transpose_weights(k, run_net, params, transposed.data());
     core::parallel_for_index(n_chunks, [&](std::size_t c) {
       core::workspace& ws = workspaces.local();
       const std::size_t r0 = c * chunk, rows = std::min(chunk, x.rows - r0);
-      const float* y = core::forward(k, run_net, params, rows, x.row(r0), ws, nullptr, one_row,
+      const float* y = core::forward(k, run_net, params, rows, x.row(r0), ws, nullptr, one_chunk,
                                      transposed.empty() ? nullptr : transposed.data());
       float* o = out.row(r0);
       std::memcpy(o, y, rows * k_out * sizeof(float));
@@ -124,10 +126,8 @@ void model::predict(matrix_view x, matrix_span out, const predict_options& optio
         k.softmax_rows(rows, k_out, o, o);
     });
   };
-  if (one_row) {
-    one_row_arena(core::arena_threads(options.n_threads)).execute(run);
-  } else if (n_chunks == 1) {
-    run();
+  if (one_chunk) {
+    one_chunk_arena(core::arena_threads(options.n_threads)).execute(run);
   } else {
     tbb::task_arena arena(core::arena_threads(options.n_threads));
     arena.execute(run);

@@ -70,10 +70,10 @@ const float* run_forward(const pass& p, const network& net, std::size_t first, s
 
 const float* forward(const kernels::kernel_table& k, const network& net, const float* params,
                      std::size_t rows, const float* x, workspace& ws, const dropout_context* drop,
-                     bool split_outputs, const float* transposed) noexcept {
+                     bool dot_products, const float* transposed) noexcept {
   ws.pass_rows = rows;
   pass p{k, params, rows, ws, drop};
-  p.split_outputs = split_outputs;
+  p.dot_products = dot_products;
   p.transposed = transposed;
   return run_forward(p, net, 0, net.ops.size(), x);
 }

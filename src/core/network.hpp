@@ -80,12 +80,11 @@ struct network {
 
 // Inference forward of rows <= ws.max_rows() rows of x (rows x n_inputs), batch norm with its
 // running statistics. Returns the outputs (rows x n_outputs), which live in ws. With drop,
-// layers with dropout mask their outputs (as in training). With split_outputs and one row,
-// large linear layers run their outputs as tasks in the caller's arena (linear_forward).
-// transposed: see pass::transposed.
+// layers with dropout mask their outputs (as in training). dot_products: see
+// pass::dot_products; transposed: see pass::transposed.
 const float* forward(const kernels::kernel_table& k, const network& net, const float* params,
                      std::size_t rows, const float* x, workspace& ws,
-                     const dropout_context* drop = nullptr, bool split_outputs = false,
+                     const dropout_context* drop = nullptr, bool dot_products = false,
                      const float* transposed = nullptr) noexcept;
 
 // The weight matrices of params (each linear layer's W, each residual projection), transposed

@@ -10,13 +10,18 @@
 namespace tmlp::core {
 
 void residual_forward(const dense_layer& l, const float* params, std::size_t rows, const float* x,
-                      const float* branch, float* sum, const float* transposed) noexcept {
+                      const float* branch, float* sum, const float* transposed,
+                      const kernels::kernel_table* dots) noexcept {
   const std::size_t n = rows * l.n_out;
   if (l.proj_offset == no_offset) {
     for (std::size_t e = 0; e < n; ++e) sum[e] = branch[e] + x[e];
     return;
   }
   std::copy(branch, branch + n, sum);
+  if (dots != nullptr && rows > 1) {
+    dots->add_xwt(rows, l.n_out, l.n_in, x, l.n_in, params + l.proj_offset, l.n_in, sum, l.n_out);
+    return;
+  }
   if (transposed != nullptr) {  // Pᵀ: n_in x n_out, rows t_ld apart
     blas::sgemm(false, false, rows, l.n_out, l.n_in, 1.0f, x, l.n_in, transposed + l.t_proj_offset,
                 l.t_ld, 1.0f, sum, l.n_out);
@@ -50,7 +55,8 @@ class residual_op final : public op {
   const float* forward(const pass& p, const float* in) const noexcept override {
     float* sum = p.ws.floats(sum_);
     residual_forward(l_, p.product_weights(), p.rows,
-                     rounded(p, p.ws.op_in(first_op_), l_.n_in, p.bf16_x), in, sum, p.transposed);
+                     rounded(p, p.ws.op_in(first_op_), l_.n_in, p.bf16_x), in, sum, p.transposed,
+                     p.dot_products ? &p.k : nullptr);
     return sum;
   }
 

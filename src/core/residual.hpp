@@ -5,13 +5,16 @@
 #include <cstddef>
 
 #include "core/layer.hpp"
+#include "kernels.hpp"
 
 namespace tmlp::core {
 
 // x: rows x n_in, the layer's input; branch, sum: rows x n_out. transposed: the copy with Pᵀ
-// at the layer's t_proj_offset (pass::transposed), or nullptr.
+// at the layer's t_proj_offset (pass::transposed), or nullptr. dots: X·Pᵀ by dot products of
+// rows instead where rows > 1 (pass::dot_products, as linear_forward), or nullptr.
 void residual_forward(const dense_layer& l, const float* params, std::size_t rows, const float* x,
-                      const float* branch, float* sum, const float* transposed = nullptr) noexcept;
+                      const float* branch, float* sum, const float* transposed = nullptr,
+                      const kernels::kernel_table* dots = nullptr) noexcept;
 
 // The skip's share of the backward pass, from d = dL/dsum (rows x n_out, not changed: it is
 // also the branch's gradient): adds dP = dᵀ·x to grads (kept zeroed between passes by the
