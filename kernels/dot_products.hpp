@@ -3,18 +3,18 @@
 // is reference_products.cpp.
 //
 // It reads W as a layer stores it (n_out x n_in), so inference on a few rows needs no transposed
-// copy of the weights. A tile of J rows of W and R rows of X (J x R = the lanes of a vector)
-// keeps one vector of partial sums per pair: lane l sums the products of i = l, l + lanes, ...
-// in the order of i (the last, partial vector read from a copy padded with zeros), then
-// lane_sums adds the lanes of all J x R vectors at once, each by the same tree, into one vector
-// of the tile's sums. So a pair's sum is the same bits whatever tile, rows and n it is
-// computed in. Tiles: 4 rows of W x lanes / 4 rows of X (avx512 4 x 4, avx2 4 x 2, sse2 4 x
-// 1), then lanes x 1 for the rows left; W's rows past n repeat its last row, whose sums are
-// dropped.
+// copy of the weights. A tile of J rows of W and R rows of X keeps one vector of partial sums
+// per pair: lane l sums the products of i = l, l + lanes, ... in the order of i (the last,
+// partial vector loaded with zeros past k: masked loads on avx512 and avx2, a padded copy on
+// sse2), then lane_sums adds the lanes of each lanes vectors at once, each by the same tree,
+// into one vector of sums. So a pair's sum is the same bits whatever tile, rows and n it is
+// computed in. Tiles (W x X): avx512 4 x 6, then 4 x 4; avx2 4 x 2; sse2 4 x 1; then lanes x 1
+// for the rows left. W's rows past n repeat its last row, whose sums are dropped.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <type_traits>
 
 #include <immintrin.h>
@@ -63,14 +63,15 @@ xsimd::batch<float, Arch> lane_sums(const xsimd::batch<float, Arch>* v) noexcept
   }
 }
 
-// sums[r * J + j] = the dot product of x_rows[r] and w_rows[j] over k values.
+// sums[r * J + j] = the dot product of x_rows[r] and w_rows[j] over k values (sums: J x R
+// rounded up to whole vectors).
 template <class Arch, std::size_t J, std::size_t R>
 void xwt_tile(std::size_t k, const float* const* x_rows, const float* const* w_rows,
               float* sums) noexcept {
   using B = xsimd::batch<float, Arch>;
   constexpr std::size_t L = B::size;
-  static_assert(J * R == L);
-  B acc[J * R];
+  constexpr std::size_t padded = (J * R + L - 1) / L * L;  // whole vectors of sums
+  B acc[padded];
   for (B& a : acc) a = B(0.0f);
   auto step = [&acc](const float* const* x, const float* const* w, std::size_t i) {
     B wv[J];
@@ -83,7 +84,33 @@ void xwt_tile(std::size_t k, const float* const* x_rows, const float* const* w_r
   };
   const std::size_t whole = k / L * L;
   for (std::size_t i = 0; i < whole; i += L) step(x_rows, w_rows, i);
-  if (whole < k) {
+  if (whole == k) {
+    // nothing left
+  } else if constexpr (std::is_base_of_v<xsimd::avx512f, Arch> ||
+                       std::is_base_of_v<xsimd::avx2, Arch>) {
+    // The last k - whole values, zeros past them: masked loads.
+    B wv[J];
+    if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
+      const auto m = static_cast<__mmask16>((1u << (k - whole)) - 1);
+      for (std::size_t j = 0; j < J; ++j) wv[j] = _mm512_maskz_loadu_ps(m, w_rows[j] + whole);
+      for (std::size_t r = 0; r < R; ++r) {
+        const B xv = _mm512_maskz_loadu_ps(m, x_rows[r] + whole);
+        for (std::size_t j = 0; j < J; ++j)
+          acc[r * J + j] = fma_detail::fused(xv, wv[j], acc[r * J + j]);
+      }
+    } else {
+      alignas(32) std::int32_t bits[8];
+      for (std::size_t l = 0; l < 8; ++l) bits[l] = l < k - whole ? -1 : 0;
+      const __m256i m = _mm256_load_si256(reinterpret_cast<const __m256i*>(bits));
+      for (std::size_t j = 0; j < J; ++j) wv[j] = _mm256_maskload_ps(w_rows[j] + whole, m);
+      for (std::size_t r = 0; r < R; ++r) {
+        const B xv = _mm256_maskload_ps(x_rows[r] + whole, m);
+        for (std::size_t j = 0; j < J; ++j)
+          acc[r * J + j] = fma_detail::fused(xv, wv[j], acc[r * J + j]);
+      }
+    }
+  } else {
+    // A copy padded with zeros.
     alignas(64) float tail[(J + R) * L] = {};
     const float* x_tail[R];
     const float* w_tail[J];
@@ -97,14 +124,14 @@ void xwt_tile(std::size_t k, const float* const* x_rows, const float* const* w_r
     }
     step(x_tail, w_tail, 0);
   }
-  lane_sums<Arch>(acc).store_unaligned(sums);
+  for (std::size_t g = 0; g < padded; g += L) lane_sums<Arch>(acc + g).store_unaligned(sums + g);
 }
 
 // Rows r0.. of X (groups of R) against every tile of J rows of W.
 template <class Arch, std::size_t J, std::size_t R>
 void xwt_rows(std::size_t r0, std::size_t n, std::size_t k, const float* x, std::size_t ldx,
               const float* w, std::size_t ldw, float* z, std::size_t ldz) noexcept {
-  float sums[J * R];
+  float sums[(J * R + 15) / 16 * 16];
   const float* x_rows[R];
   const float* w_rows[J];
   for (std::size_t r = 0; r < R; ++r) x_rows[r] = x + (r0 + r) * ldx;
@@ -121,21 +148,26 @@ template <class Arch>
 void add_xwt(std::size_t rows, std::size_t n, std::size_t k, const float* x, std::size_t ldx,
              const float* w, std::size_t ldw, float* z, std::size_t ldz) noexcept {
   constexpr std::size_t L = xsimd::batch<float, Arch>::size;
-  // Groups of R rows of X against fours of W's rows (each vector of W feeds R FMAs, each of X
-  // four), then the rows left one by one against L rows of W. (Groups of L / 2 rows against
-  // pairs ran 256 x 1024 x 1024 at 133 GFLOP/s against 166 on one core of a Zen 5: their 32 KB
-  // of X and the stream of W did not stay in L1 together.)
-  constexpr std::size_t R = L / 4;
+  // Groups of R6 rows of X against fours of W's rows (on avx512, 6: each vector of W feeds 6
+  // FMAs, each of X 4; 24 vectors of sums, 29 registers in all), then groups of L / 4 rows
+  // against fours, then the rows left one by one against L rows of W. 256 x 1024 x 1024 on one
+  // core of a Zen 5: 177 GFLOP/s; with groups of 4 only, 166; of 8 against pairs, 133 (their 32
+  // KB of X and the stream of W did not stay in L1 together).
+  constexpr std::size_t R6 = L == 16 ? 6 : 0, R = L / 4;
   // Blocks of 64 rows of W (256 KB at 1,024 inputs: in L2), each against every row of X: a
   // group of X's rows stays in L1 while the block passes.
   constexpr std::size_t w_block = 64;
-  const std::size_t grouped = R > 1 ? rows / R * R : 0;
+  const std::size_t in_six = R6 > 0 ? rows / R6 * R6 : 0;
+  const std::size_t grouped = R > 1 ? in_six + (rows - in_six) / R * R : in_six;
   for (std::size_t j0 = 0; j0 < n; j0 += w_block) {
     const std::size_t nb = std::min(w_block, n - j0);
     const float* wb = w + j0 * ldw;
     float* zb = z + j0;
+    if constexpr (R6 > 0)
+      for (std::size_t r0 = 0; r0 < in_six; r0 += R6)
+        xwt_rows<Arch, 4, R6>(r0, nb, k, x, ldx, wb, ldw, zb, ldz);
     if constexpr (R > 1)
-      for (std::size_t r0 = 0; r0 < grouped; r0 += R)
+      for (std::size_t r0 = in_six; r0 < grouped; r0 += R)
         xwt_rows<Arch, 4, R>(r0, nb, k, x, ldx, wb, ldw, zb, ldz);
     for (std::size_t r = grouped; r < rows; ++r)
       xwt_rows<Arch, L, 1>(r, nb, k, x, ldx, wb, ldw, zb, ldz);
