@@ -70,45 +70,34 @@ void xwt_tile(std::size_t k, const float* const* x_rows, const float* const* w_r
               float* sums) noexcept {
   using B = xsimd::batch<float, Arch>;
   constexpr std::size_t L = B::size;
-  constexpr std::size_t padded = (J * R + L - 1) / L * L;  // whole vectors of sums
-  B acc[padded];
+  B acc[J * R];
   for (B& a : acc) a = B(0.0f);
-  auto step = [&acc](const float* const* x, const float* const* w, std::size_t i) {
+  // One vector of k from each row, as load reads it.
+  auto step = [&acc](const float* const* x, const float* const* w, auto load) {
     B wv[J];
-    for (std::size_t j = 0; j < J; ++j) wv[j] = B::load_unaligned(w[j] + i);
+    for (std::size_t j = 0; j < J; ++j) wv[j] = load(w[j]);
     for (std::size_t r = 0; r < R; ++r) {
-      const B xv = B::load_unaligned(x[r] + i);
+      const B xv = load(x[r]);
       for (std::size_t j = 0; j < J; ++j)
         acc[r * J + j] = fma_detail::fused(xv, wv[j], acc[r * J + j]);
     }
   };
   const std::size_t whole = k / L * L;
-  for (std::size_t i = 0; i < whole; i += L) step(x_rows, w_rows, i);
+  for (std::size_t i = 0; i < whole; i += L)
+    step(x_rows, w_rows, [i](const float* p) { return B::load_unaligned(p + i); });
   if (whole == k) {
     // nothing left
-  } else if constexpr (std::is_base_of_v<xsimd::avx512f, Arch> ||
-                       std::is_base_of_v<xsimd::avx2, Arch>) {
+  } else if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
     // The last k - whole values, zeros past them: masked loads.
-    B wv[J];
-    if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
-      const auto m = static_cast<__mmask16>((1u << (k - whole)) - 1);
-      for (std::size_t j = 0; j < J; ++j) wv[j] = _mm512_maskz_loadu_ps(m, w_rows[j] + whole);
-      for (std::size_t r = 0; r < R; ++r) {
-        const B xv = _mm512_maskz_loadu_ps(m, x_rows[r] + whole);
-        for (std::size_t j = 0; j < J; ++j)
-          acc[r * J + j] = fma_detail::fused(xv, wv[j], acc[r * J + j]);
-      }
-    } else {
-      alignas(32) std::int32_t bits[8];
-      for (std::size_t l = 0; l < 8; ++l) bits[l] = l < k - whole ? -1 : 0;
-      const __m256i m = _mm256_load_si256(reinterpret_cast<const __m256i*>(bits));
-      for (std::size_t j = 0; j < J; ++j) wv[j] = _mm256_maskload_ps(w_rows[j] + whole, m);
-      for (std::size_t r = 0; r < R; ++r) {
-        const B xv = _mm256_maskload_ps(x_rows[r] + whole, m);
-        for (std::size_t j = 0; j < J; ++j)
-          acc[r * J + j] = fma_detail::fused(xv, wv[j], acc[r * J + j]);
-      }
-    }
+    const auto m = static_cast<__mmask16>((1u << (k - whole)) - 1);
+    step(x_rows, w_rows,
+         [m, whole](const float* p) { return B(_mm512_maskz_loadu_ps(m, p + whole)); });
+  } else if constexpr (std::is_base_of_v<xsimd::avx2, Arch>) {
+    alignas(32) std::int32_t bits[8];
+    for (std::size_t l = 0; l < 8; ++l) bits[l] = l < k - whole ? -1 : 0;
+    const __m256i m = _mm256_load_si256(reinterpret_cast<const __m256i*>(bits));
+    step(x_rows, w_rows,
+         [m, whole](const float* p) { return B(_mm256_maskload_ps(p + whole, m)); });
   } else {
     // A copy padded with zeros.
     alignas(64) float tail[(J + R) * L] = {};
@@ -122,9 +111,18 @@ void xwt_tile(std::size_t k, const float* const* x_rows, const float* const* w_r
       std::copy(w_rows[j] + whole, w_rows[j] + k, tail + (R + j) * L);
       w_tail[j] = tail + (R + j) * L;
     }
-    step(x_tail, w_tail, 0);
+    step(x_tail, w_tail, [](const float* p) { return B::load_unaligned(p); });
   }
-  for (std::size_t g = 0; g < padded; g += L) lane_sums<Arch>(acc + g).store_unaligned(sums + g);
+  // L vectors at a time; the last group of fewer padded with zero vectors.
+  for (std::size_t g = 0; g < J * R; g += L) {
+    if (g + L <= J * R) {
+      lane_sums<Arch>(acc + g).store_unaligned(sums + g);
+    } else {
+      B last[L];
+      for (std::size_t v = 0; v < L; ++v) last[v] = g + v < J * R ? acc[g + v] : B(0.0f);
+      lane_sums<Arch>(last).store_unaligned(sums + g);
+    }
+  }
 }
 
 // Rows r0.. of X (groups of R) against every tile of J rows of W.
