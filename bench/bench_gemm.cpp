@@ -8,6 +8,8 @@
 // of a single worker. items/s of that benchmark is samples/s.
 // weight_batch/1024x1024/16x64/<segments|per_shard>: a batch's weight gradient of B's wide layer
 // over 16 shards, as one pass (blas::sgemm_tn_segments) or one product per shard.
+// dots/<config>/<layer>/<16|256>rows: a layer's forward product as a predict call of one chunk
+// runs it (kernel_table::add_xwt on the active kernels, W as stored, one thread).
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "blas/gemm_step.hpp"
+#include "core/aligned.hpp"
 #include "kernels.hpp"
 #include "tmlp/bench.hpp"
 
@@ -131,6 +134,18 @@ void bm_weight_batch(benchmark::State& state, std::size_t n_in, std::size_t n_ou
       benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+void bm_dots(benchmark::State& state, std::size_t rows, std::size_t n_in, std::size_t n_out) {
+  const tmlp::kernels::kernel_table& k = tmlp::kernels::active();
+  tmlp::core::aligned_vector<float> x(rows * n_in, 0.5f), w(n_out * n_in, 0.01f), z(rows * n_out);
+  for (auto _ : state) {
+    k.add_xwt(rows, n_out, n_in, x.data(), n_in, w.data(), n_in, z.data(), n_out);
+    benchmark::ClobberMemory();
+  }
+  const double flops = 2.0 * double(rows) * double(n_in) * double(n_out);
+  state.counters["GFLOP"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
 const int registered = [] {
   benchmark::RegisterBenchmark("weight_batch/1024x1024/16x64/segments", bm_weight_batch, 1024, 1024,
                                16, 64, true, 258, 256);
@@ -138,6 +153,18 @@ const int registered = [] {
                                1024, 16, 64, false, 0, 0);
   const char* kinds[] = {"fwd", "dw", "dx"};
   using tmlp::blas::backend;
+  for (const tmlp::bench_config& c : tmlp::bench_configs()) {
+    const std::vector<std::size_t> w = c.widths();
+    for (std::size_t i = 0; i + 1 < w.size(); ++i) {
+      if (i >= 2 && w[i] == w[i - 1] && w[i + 1] == w[i]) continue;  // same shape
+      for (std::size_t rows : {16, 256})
+        benchmark::RegisterBenchmark(
+            ("dots/" + c.name + "/" + std::to_string(w[i]) + "x" + std::to_string(w[i + 1]) + "/" +
+             std::to_string(rows) + "rows")
+                .c_str(),
+            bm_dots, rows, w[i], w[i + 1]);
+    }
+  }
   for (const tmlp::bench_config& c : tmlp::bench_configs())
     for (backend on : {backend::openblas, backend::libxsmm}) {
       const std::string b(tmlp::blas::name(on));

@@ -19,10 +19,14 @@
 #include <vector>
 
 #include <tbb/global_control.h>
+#include <tbb/task_arena.h>
 
 #include "blas/blas.hpp"
+#include "core/linear.hpp"
 #include "core/model_impl.hpp"
+#include "core/network.hpp"
 #include "core/random.hpp"
+#include "kernels.hpp"
 #include "support/common.hpp"
 #include "support/naive_mlp.hpp"
 #include "support/naive_trainer.hpp"
@@ -1108,11 +1112,13 @@ TEST_CASE("fit checks the number of sample weights before reading them", "[train
 }
 
 // ------------------------------------------------------------------------------------------------
-TEST_CASE("predict of one chunk: dot products, a row's bits whatever rows share the call",
-          "[train][predict]") {
-  // A call of up to chunk_rows rows reads W as stored (kernel_table::add_xwt), its large layers
-  // split over the threads: a periodic embedding, a residual layer with a projection (512 ->
-  // 256), a layer of 20 x 256 x 512 multiply-adds (split into 4 blocks), on any backend.
+TEST_CASE(
+    "predict of one chunk: large matrices by dot products, the same bits for any thread count",
+    "[train][predict]") {
+  // A call of up to chunk_rows rows multiplies by its matrices of 2^18 weights or more through
+  // kernel_table::add_xwt (W as stored, a layer's outputs split over the threads), the others
+  // on the GEMM backend: here 24 -> 512 (GEMM), a residual 512 -> 1024 with its projection (both
+  // dots), 1024 -> 512 (dots), 512 -> 3 (GEMM), and a periodic embedding.
   tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 8);
   const auto on = GENERATE(tmlp::blas::backend::openblas, tmlp::blas::backend::libxsmm);
   const tmlp::blas::backend_scope gemm(on);
@@ -1122,14 +1128,14 @@ TEST_CASE("predict of one chunk: dot products, a row's bits whatever rows share 
   const tmlp::model_spec spec{
       .n_inputs = d,
       .layers = {{.units = 512, .act = activation::relu},
-                 {.units = 256, .act = activation::tanh, .residual = true},
+                 {.units = 1024, .act = activation::tanh, .residual = true},
+                 {.units = 512, .act = activation::relu},
                  {.units = 3, .act = activation::identity}},
       .periodic_embeddings = {{.column = 2, .n_frequencies = 8, .dim = 8, .sigma = 0.3f}},
       .loss = loss_kind::ce,
       .seed = 5};
   const tmlp::model m = tmlp::model::create(spec);
   const tmlp::matrix all = m.predict({x.data(), n, d}, {.n_threads = 1, .raw = true});
-  // The naive MLP, in double.
   const tmlp::test::naive_mlp naive{spec};
   const std::vector<double> pd = to_double(params_of(m));
   for (std::size_t r = 0; r < n; ++r) {
@@ -1138,26 +1144,62 @@ TEST_CASE("predict of one chunk: dot products, a row's bits whatever rows share 
     const auto want = naive.forward(pd, xr.data());
     for (std::size_t j = 0; j < 3; ++j) REQUIRE(all(r, j) == Approx(want[j]).margin(1e-4));
   }
-  // Any thread count: the same bits.
   for (int threads : {2, 3, 8}) {
-    const tmlp::matrix t = m.predict({x.data(), n, d}, {.n_threads = threads, .raw = true});
     CAPTURE(threads);
+    const tmlp::matrix t = m.predict({x.data(), n, d}, {.n_threads = threads, .raw = true});
     CHECK(std::memcmp(t.data(), all.data(), all.size() * sizeof(float)) == 0);
+    const tmlp::matrix one = m.predict({x.data() + 7 * d, 1, d}, {.n_threads = threads});
+    const tmlp::matrix one1 = m.predict({x.data() + 7 * d, 1, d}, {.n_threads = 1});
+    CHECK(std::memcmp(one.data(), one1.data(), 3 * sizeof(float)) == 0);
   }
-  // Each pair of rows, and the last rows from any start, alone: their rows' bits.
-  for (std::size_t r0 = 0; r0 + 2 <= n; r0 += 3) {
-    const tmlp::matrix pair = m.predict({x.data() + r0 * d, 2, d}, {.n_threads = 2, .raw = true});
-    CAPTURE(r0);
-    CHECK(std::memcmp(pair.data(), all.row(r0), 2 * 3 * sizeof(float)) == 0);
-    const tmlp::matrix tail =
-        m.predict({x.data() + r0 * d, n - r0, d}, {.n_threads = 3, .raw = true});
-    CHECK(std::memcmp(tail.data(), all.row(r0), (n - r0) * 3 * sizeof(float)) == 0);
-  }
-  // Several chunks run the GEMM backend instead: close to the one-chunk outputs.
+  // Several chunks run every product on the GEMM backend: close to the one-chunk outputs.
   const tmlp::matrix chunked =
       m.predict({x.data(), n, d}, {.n_threads = 2, .raw = true, .chunk_rows = 8});
   for (std::size_t e = 0; e < all.size(); ++e)
     REQUIRE(chunked.data()[e] == Approx(all.data()[e]).margin(1e-4));
+}
+
+TEST_CASE("linear_forward with dots: a large layer is its bias plus add_xwt's sums, in blocks",
+          "[train][predict]") {
+  // The wiring under predict's one-chunk calls: a large layer's outputs are b + add_xwt over the
+  // whole of W (the same bits as its blocks of 64 outputs, for any thread count); a small layer
+  // is what the GEMM path gives; one row, matrix-vector products.
+  tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 8);
+  const tmlp::model_spec spec{.n_inputs = 300,
+                              .layers = {{.units = 1000, .act = activation::relu},
+                                         {.units = 7, .act = activation::identity}},
+                              .seed = 3};
+  const tmlp::model m = tmlp::model::create(spec);
+  const tmlp::core::network net = tmlp::core::network::from_spec(spec);
+  const float* p = m.parameters().data();
+  const tmlp::kernels::kernel_table& k = tmlp::kernels::active();
+  const std::size_t rows = 13;
+  const std::vector<float> x = normal_matrix(5, rows, 1000);  // rows of 300 or 1000 inputs
+  const tmlp::core::dense_layer& big = net.layers[0];
+  const tmlp::core::dense_layer& small = net.layers[1];
+  REQUIRE(tmlp::core::dot_product_matrix(big.n_out, big.n_in));
+  REQUIRE_FALSE(tmlp::core::dot_product_matrix(small.n_out, small.n_in));
+  std::vector<float> want(rows * big.n_out);
+  for (std::size_t r = 0; r < rows; ++r)
+    std::copy_n(p + big.b_offset, big.n_out,
+                want.begin() + static_cast<std::ptrdiff_t>(r * big.n_out));
+  k.add_xwt(rows, big.n_out, big.n_in, x.data(), big.n_in, p + big.w_offset, big.n_in, want.data(),
+            big.n_out);
+  for (int threads : {1, 3}) {
+    CAPTURE(threads);
+    tbb::task_arena arena(threads);
+    std::vector<float> z(rows * big.n_out), zs(rows * small.n_out), zs_gemm(rows * small.n_out);
+    std::vector<float> z1(big.n_out);
+    arena.execute([&] {
+      tmlp::core::linear_forward(big, p, rows, x.data(), z.data(), &k);
+      tmlp::core::linear_forward(small, p, rows, x.data(), zs.data(), &k);
+      tmlp::core::linear_forward(small, p, rows, x.data(), zs_gemm.data());
+      tmlp::core::linear_forward(big, p, 1, x.data(), z1.data(), &k);  // sgemv in blocks
+    });
+    CHECK(z == want);
+    CHECK(zs == zs_gemm);
+    for (std::size_t j = 0; j < big.n_out; ++j) REQUIRE(z1[j] == Approx(want[j]).margin(1e-5));
+  }
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <new>
 #include <type_traits>
 #include <utility>
@@ -45,6 +46,21 @@ struct aligned_allocator {
 
 template <class T>
 using aligned_vector = std::vector<T, aligned_allocator<T>>;
+
+// n values of T on a cache line from the heap, not initialized: scratch a pass writes before it
+// reads it (predict's transposed weights), where a vector's zeroing would be a pass of its own.
+struct aligned_delete {
+  void operator()(void* p) const noexcept { ::operator delete (p, std::align_val_t{cache_line}); }
+};
+template <class T>
+using aligned_buffer = std::unique_ptr<T[], aligned_delete>;
+template <class T>
+aligned_buffer<T> make_aligned_buffer(std::size_t n) {
+  static_assert(std::is_trivially_default_constructible_v<T> &&
+                std::is_trivially_destructible_v<T>);
+  return aligned_buffer<T>(
+      static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{cache_line})));
+}
 
 // n rounded up to whole cache lines of T: where a buffer's parts start inside it.
 template <class T>

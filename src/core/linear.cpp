@@ -16,7 +16,7 @@ void linear_forward(const dense_layer& l, const float* params, std::size_t rows,
                     float* z, const kernels::kernel_table* dots, const float* transposed) noexcept {
   // Z = b broadcast, then Z += X·Wᵀ: (rows x n_in)·(n_in x n_out)
   const float* b = params + l.b_offset;
-  if (dots != nullptr) {
+  if (dots != nullptr && dot_product_matrix(l.n_out, l.n_in)) {
     const float* w = params + l.w_offset;
     auto block = [&](std::size_t o, std::size_t n) {
       for (std::size_t r = 0; r < rows; ++r) std::copy(b + o, b + o + n, z + r * l.n_out + o);
@@ -26,12 +26,9 @@ void linear_forward(const dense_layer& l, const float* params, std::size_t rows,
       else
         dots->add_xwt(rows, n, l.n_in, x, l.n_in, w + o * l.n_in, l.n_in, z + o, l.n_out);
     };
-    if (l.n_out > split_block && rows * l.n_out * l.n_in >= split_min_work)
-      parallel_for_index((l.n_out + split_block - 1) / split_block, [&](std::size_t i) {
-        block(i * split_block, std::min(split_block, l.n_out - i * split_block));
-      });
-    else
-      block(0, l.n_out);
+    parallel_for_index((l.n_out + split_block - 1) / split_block, [&](std::size_t i) {
+      block(i * split_block, std::min(split_block, l.n_out - i * split_block));
+    });
     return;
   }
   for (std::size_t r = 0; r < rows; ++r) std::copy(b, b + l.n_out, z + r * l.n_out);

@@ -13,13 +13,19 @@ struct network;
 
 // x: rows x n_in; z: rows x n_out, out. The bias is written into Z first and the GEMM adds
 // X·Wᵀ to it (beta 1), which spares OpenBLAS its pass zeroing Z. With dots (inference on one
-// chunk, pass::dot_products) the products are dot products of X's rows with W's rows instead
-// (kernel_table::add_xwt, no copy of W; one row: matrix-vector products), and a layer of at
-// least split_min_work multiply-adds computes its outputs in blocks of split_block units as
-// tasks in the caller's arena: each output's bits depend on its row of X and of W alone, so on
-// neither the thread count nor the other rows of a chunk of two or more.
+// chunk, pass::dot_products), a large layer (dot_product_matrix) computes its outputs in blocks
+// of split_block units as tasks in the caller's arena, each by dot products of X's rows with
+// W's rows (kernel_table::add_xwt: W as stored, no copy; one row: matrix-vector products).
+// Each output's bits depend on its row of X and of W alone, so not on the thread count. Other
+// layers run the GEMM as without dots.
 inline constexpr std::size_t split_block = 64;
-inline constexpr std::size_t split_min_work = std::size_t{1} << 18;
+inline constexpr std::size_t split_min_weights = std::size_t{1} << 18;
+// Whether a predict call of one chunk multiplies by a matrix of n_out x n_in weights through
+// dot products (2^18 weights or more: 1 MB, whose transposed copy would cost a small call more
+// than its products; and enough work to split) rather than the GEMM backend.
+constexpr bool dot_product_matrix(std::size_t n_out, std::size_t n_in) noexcept {
+  return n_out * n_in >= split_min_weights;
+}
 // transposed: the copy with Wᵀ at the layer's t_offset (pass::transposed), or nullptr.
 void linear_forward(const dense_layer& l, const float* params, std::size_t rows, const float* x,
                     float* z, const kernels::kernel_table* dots = nullptr,

@@ -9,6 +9,8 @@
 #include <tbb/task_arena.h>
 
 #include "blas/blas.hpp"
+#include "core/aligned.hpp"
+#include "core/linear.hpp"
 #include "core/model_impl.hpp"
 #include "core/parallel.hpp"
 #include "kernels.hpp"
@@ -98,25 +100,34 @@ void model::predict(matrix_view x, matrix_span out, const predict_options& optio
     params = folded_params.data();
   }
   const core::network& run_net = folded ? *folded : net;
-  // One chunk (up to chunk_rows rows: a serving request): the products read W as it is stored,
-  // by dot products of rows (one row: matrix-vector products), and large layers split their
-  // outputs over the threads (core::linear_forward), so the outputs are the same bits for any
-  // thread count, and a row's the same whatever other rows share a call of 2 to chunk_rows
-  // rows. Several chunks run on the GEMM backend, each on its own thread, from the weights
-  // transposed once for them all if the backend wants that.
+  // One chunk (up to chunk_rows rows: a serving request): its large weight matrices
+  // (core::dot_product_matrix) multiply by dot products of rows on W as stored, their layers'
+  // outputs split over the threads (core::linear_forward): no copy of them, and every thread at
+  // work on a small batch. The other matrices, and every product of several chunks (a chunk per
+  // thread), run on the GEMM backend, from a copy transposed once per call if the backend wants
+  // one (not for one row: matrix-vector products). The same bits for any thread count.
   const bool one_chunk = n_chunks == 1;
-  core::aligned_vector<float> transposed;
-  if (!one_chunk && blas::wants_transposed_weights()) transposed.resize(run_net.n_transposed);
+  std::vector<char> only;  // one chunk: the layers whose matrices the copy holds
+  bool copy = x.rows > 1 && blas::wants_transposed_weights();
+  if (copy && one_chunk) {
+    for (const core::dense_layer& l : run_net.layers)
+      only.push_back(core::dot_product_matrix(l.n_out, l.n_in) ? 0 : 1);
+    copy = std::find(only.begin(), only.end(), 1) != only.end();
+  }
+  core::aligned_buffer<float> transposed;  // the parts the products read are written first
+  if (copy) transposed = core::make_aligned_buffer<float>(run_net.n_transposed);
   core::per_thread<core::workspace> workspaces(
       [&] { return core::workspace(run_net, std::min(chunk, x.rows)); });
 
   auto run = [&] {
-    if (!transposed.empty()) core::transpose_weights(k, run_net, params, transposed.data());
+    if (copy)
+      core::transpose_weights(k, run_net, params, transposed.get(),
+                              only.empty() ? nullptr : only.data());
     core::parallel_for_index(n_chunks, [&](std::size_t c) {
       core::workspace& ws = workspaces.local();
       const std::size_t r0 = c * chunk, rows = std::min(chunk, x.rows - r0);
       const float* y = core::forward(k, run_net, params, rows, x.row(r0), ws, nullptr, one_chunk,
-                                     transposed.empty() ? nullptr : transposed.data());
+                                     transposed.get());
       float* o = out.row(r0);
       std::memcpy(o, y, rows * k_out * sizeof(float));
       if (options.raw) return;

@@ -69,8 +69,9 @@ struct pass {
   // keeps those blocks zeroed between passes (the linear layers' products write theirs, with
   // beta 0, which libxsmm's kernels do without reading or zeroing them first).
   float* grads = nullptr;
-  // Inference on one chunk (model::predict): the products read W as stored, by dot products of
-  // rows (kernel_table::add_xwt), large linear layers as tasks (linear_forward).
+  // Inference on one chunk (model::predict): the large weight matrices (core::dot_product_matrix)
+  // multiply by dot products of rows on W as stored (kernel_table::add_xwt), a linear layer's
+  // outputs in blocks as tasks (linear_forward); the others through transposed, if set.
   bool dot_products = false;
   // The weight matrices (linear layers' W, residual projections) transposed, each at its
   // dense_layer::t_offset or t_proj_offset (n_transposed values), made once per step or predict

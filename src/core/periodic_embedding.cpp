@@ -25,8 +25,7 @@ std::size_t periodic_layout::n_sincos() const noexcept {
 }
 
 void periodic_forward(const periodic_layout& e, const float* params, std::size_t rows,
-                      const float* x, float* v, float* out,
-                      const kernels::kernel_table* dots) noexcept {
+                      const float* x, float* v, float* out) noexcept {
   const std::size_t width = e.width();
   for (std::size_t r = 0; r < rows; ++r)
     std::copy(x + r * e.n_inputs, x + (r + 1) * e.n_inputs, out + r * width);
@@ -48,11 +47,8 @@ void periodic_forward(const periodic_layout& e, const float* params, std::size_t
     const float* b = params + t.b_offset();
     float* h = out + o_off;
     for (std::size_t r = 0; r < rows; ++r) std::copy(b, b + t.dim, h + r * width);
-    if (dots != nullptr && rows > 1)
-      dots->add_xwt(rows, t.dim, k2, vt, k2, params + t.w_offset(), k2, h, width);
-    else
-      blas::sgemm(false, true, rows, t.dim, k2, 1.0f, vt, k2, params + t.w_offset(), k2, 1.0f, h,
-                  width);
+    blas::sgemm(false, true, rows, t.dim, k2, 1.0f, vt, k2, params + t.w_offset(), k2, 1.0f, h,
+                width);
     for (std::size_t r = 0; r < rows; ++r)
       for (std::size_t q = 0; q < t.dim; ++q) h[r * width + q] = std::max(h[r * width + q], 0.0f);
     v_off += k2;
@@ -119,8 +115,7 @@ class periodic_op final : public op {
 
   const float* forward(const pass& p, const float* in) const noexcept override {
     float* out = p.ws.floats(out_);
-    periodic_forward(e_, p.params, p.rows, in, p.ws.floats(v_), out,
-                     p.dot_products ? &p.k : nullptr);
+    periodic_forward(e_, p.params, p.rows, in, p.ws.floats(v_), out);
     return out;
   }
 

@@ -5,8 +5,6 @@
 #include <cstddef>
 #include <vector>
 
-#include "kernels.hpp"
-
 namespace tmlp::core {
 
 // One embedded column: c (k values) at offset, then W (dim x 2k, row-major), then b (dim).
@@ -32,11 +30,9 @@ inline constexpr float two_pi = 6.28318530717958647692f;
 
 // x: rows x n_inputs; out: rows x width(); v: rows x n_sincos() floats of scratch that keeps
 // the sines and cosines for the backward pass (table t's block of rows x 2k at
-// rows x (2k of the tables before t)). dots: each table's V·Wᵀ by dot products of rows where
-// rows > 1 (pass::dot_products, as linear_forward), or nullptr: a GEMM.
+// rows x (2k of the tables before t)).
 void periodic_forward(const periodic_layout& e, const float* params, std::size_t rows,
-                      const float* x, float* v, float* out,
-                      const kernels::kernel_table* dots = nullptr) noexcept;
+                      const float* x, float* v, float* out) noexcept;
 
 // d_out: rows x width(), dL/d(out) (overwritten: the ReLU's mask applied); x, v, out: as forward
 // left them; d_v: rows x max 2k floats of scratch. Writes each table's gradient (c, W, b) into
