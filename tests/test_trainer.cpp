@@ -1157,6 +1157,19 @@ TEST_CASE(
       m.predict({x.data(), n, d}, {.n_threads = 2, .raw = true, .chunk_rows = 8});
   for (std::size_t e = 0; e < all.size(); ++e)
     REQUIRE(chunked.data()[e] == Approx(all.data()[e]).margin(1e-4));
+  // One chunk of more than core::dot_rows_max rows: the large layers' GEMMs in strips of
+  // outputs over the threads.
+  const std::size_t big = tmlp::core::dot_rows_max + 22;
+  const std::vector<float> xb = normal_matrix(72, big, d);
+  const tmlp::matrix b1 = m.predict({xb.data(), big, d}, {.n_threads = 1, .raw = true});
+  const tmlp::matrix b3 = m.predict({xb.data(), big, d}, {.n_threads = 3, .raw = true});
+  CHECK(std::memcmp(b1.data(), b3.data(), b1.size() * sizeof(float)) == 0);
+  for (std::size_t r = 0; r < big; r += 37) {
+    const std::vector<double> xr(xb.begin() + static_cast<std::ptrdiff_t>(r * d),
+                                 xb.begin() + static_cast<std::ptrdiff_t>((r + 1) * d));
+    const auto want = naive.forward(pd, xr.data());
+    for (std::size_t j = 0; j < 3; ++j) REQUIRE(b1(r, j) == Approx(want[j]).margin(1e-4));
+  }
 }
 
 TEST_CASE("linear_forward with dots: a large layer is its bias plus add_xwt's sums, in blocks",

@@ -23,8 +23,14 @@ void linear_forward(const dense_layer& l, const float* params, std::size_t rows,
       if (rows == 1)  // a matrix-vector product (OpenBLAS's sgemv), as fast
         blas::sgemm(false, true, 1, n, l.n_in, 1.0f, x, l.n_in, w + o * l.n_in, l.n_in, 1.0f, z + o,
                     n);
-      else
+      else if (rows <= dot_rows_max)
         dots->add_xwt(rows, n, l.n_in, x, l.n_in, w + o * l.n_in, l.n_in, z + o, l.n_out);
+      else if (transposed != nullptr)  // a strip of Wᵀ's columns
+        blas::sgemm(false, false, rows, n, l.n_in, 1.0f, x, l.n_in, transposed + l.t_offset + o,
+                    l.t_ld, 1.0f, z + o, l.n_out);
+      else
+        blas::sgemm(false, true, rows, n, l.n_in, 1.0f, x, l.n_in, w + o * l.n_in, l.n_in, 1.0f,
+                    z + o, l.n_out);
     };
     parallel_for_index((l.n_out + split_block - 1) / split_block, [&](std::size_t i) {
       block(i * split_block, std::min(split_block, l.n_out - i * split_block));

@@ -14,12 +14,16 @@ struct network;
 // x: rows x n_in; z: rows x n_out, out. The bias is written into Z first and the GEMM adds
 // X·Wᵀ to it (beta 1), which spares OpenBLAS its pass zeroing Z. With dots (inference on one
 // chunk, pass::dot_products), a large layer (dot_product_matrix) computes its outputs in blocks
-// of split_block units as tasks in the caller's arena, each by dot products of X's rows with
-// W's rows (kernel_table::add_xwt: W as stored, no copy; one row: matrix-vector products).
-// Each output's bits depend on its row of X and of W alone, so not on the thread count. Other
-// layers run the GEMM as without dots.
+// of split_block units as tasks in the caller's arena: one row by matrix-vector products; up to
+// dot_rows_max rows by dot products of X's rows with W's rows (kernel_table::add_xwt: W as
+// stored, no copy); more rows by the GEMM on a strip of transposed's columns (or of W's rows
+// without one). Blocks fixed by the layer: the same bits for any thread count. Other layers run
+// the GEMM as without dots.
+// (B's 1024 x 1024 layers on a Zen 5: up to about 128 rows, the dot products cost less than
+// libxsmm's products with their share of the transposed copy; past that, more.)
 inline constexpr std::size_t split_block = 64;
 inline constexpr std::size_t split_min_weights = std::size_t{1} << 18;
+inline constexpr std::size_t dot_rows_max = 128;
 // Whether a predict call of one chunk multiplies by a matrix of n_out x n_in weights through
 // dot products (2^18 weights or more: 1 MB, whose transposed copy would cost a small call more
 // than its products; and enough work to split) rather than the GEMM backend.

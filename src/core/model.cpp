@@ -101,15 +101,16 @@ void model::predict(matrix_view x, matrix_span out, const predict_options& optio
   }
   const core::network& run_net = folded ? *folded : net;
   // One chunk (up to chunk_rows rows: a serving request): its large weight matrices
-  // (core::dot_product_matrix) multiply by dot products of rows on W as stored, their layers'
-  // outputs split over the threads (core::linear_forward): no copy of them, and every thread at
-  // work on a small batch. The other matrices, and every product of several chunks (a chunk per
-  // thread), run on the GEMM backend, from a copy transposed once per call if the backend wants
-  // one (not for one row: matrix-vector products). The same bits for any thread count.
+  // (core::dot_product_matrix) split their layers' outputs over the threads, so that every
+  // thread works on a small batch (core::linear_forward); up to core::dot_rows_max rows they
+  // multiply by dot products of rows on W as stored, with no copy. The other matrices, and
+  // every product of several chunks (a chunk per thread), run on the GEMM backend, from a copy
+  // transposed once per call if the backend wants one (not for one row: matrix-vector
+  // products). The same bits for any thread count.
   const bool one_chunk = n_chunks == 1;
   std::vector<char> only;  // one chunk: the layers whose matrices the copy holds
   bool copy = x.rows > 1 && blas::wants_transposed_weights();
-  if (copy && one_chunk) {
+  if (copy && one_chunk && x.rows <= core::dot_rows_max) {
     for (const core::dense_layer& l : run_net.layers)
       only.push_back(core::dot_product_matrix(l.n_out, l.n_in) ? 0 : 1);
     copy = std::find(only.begin(), only.end(), 1) != only.end();
