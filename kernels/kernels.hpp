@@ -146,7 +146,7 @@ struct kernel_table {
   // j < n: X (rows x k) times W (n x k, as a layer stores it) transposed, no copy of W. Each sum
   // is computed alone and then added to z: lanes partial sums in the order of i (lane l takes
   // i = l, l + lanes, ...; the last partial vector padded with zeros; FMA, sse2 multiply then
-  // add), their lanes added by one fixed tree (xsimd::haddp). Its bits depend on the two rows
+  // add), their lanes added by one fixed tree (lane_sums). Its bits depend on the two rows
   // and k alone: not on rows, n or where the pair sits, so a row's result is the same in any
   // batch. The scalar reference sums in the order of i. z must not overlap x or w.
   void (*add_xwt)(std::size_t rows, std::size_t n, std::size_t k, const float* x, std::size_t ldx,

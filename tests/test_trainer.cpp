@@ -1115,10 +1115,11 @@ TEST_CASE("fit checks the number of sample weights before reading them", "[train
 TEST_CASE(
     "predict of one chunk: large matrices by dot products, the same bits for any thread count",
     "[train][predict]") {
-  // A call of up to chunk_rows rows multiplies by its matrices of 2^18 weights or more through
-  // kernel_table::add_xwt (W as stored, a layer's outputs split over the threads), the others
-  // on the GEMM backend: here 24 -> 512 (GEMM), a residual 512 -> 1024 with its projection (both
-  // dots), 1024 -> 512 (dots), 512 -> 3 (GEMM), and a periodic embedding.
+  // A call of up to chunk_rows rows splits the outputs of its matrices of 2^18 weights or more
+  // over the threads, through kernel_table::add_xwt up to core::dot_rows_max rows (W as stored)
+  // and GEMMs on strips past that; the other matrices run on the GEMM backend: here 24 -> 512
+  // (GEMM), a residual 512 -> 1024 with its projection (both large), 1024 -> 512 (large), 512 ->
+  // 3 (GEMM), and a periodic embedding.
   tbb::global_control allow(tbb::global_control::max_allowed_parallelism, 8);
   const auto on = GENERATE(tmlp::blas::backend::openblas, tmlp::blas::backend::libxsmm);
   const tmlp::blas::backend_scope gemm(on);

@@ -70,8 +70,9 @@ struct pass {
   // beta 0, which libxsmm's kernels do without reading or zeroing them first).
   float* grads = nullptr;
   // Inference on one chunk (model::predict): the large weight matrices (core::dot_product_matrix)
-  // multiply by dot products of rows on W as stored (kernel_table::add_xwt), a linear layer's
-  // outputs in blocks as tasks (linear_forward); the others through transposed, if set.
+  // split a linear layer's outputs into blocks run as tasks, up to core::dot_rows_max rows by
+  // dot products of rows on W as stored (kernel_table::add_xwt; core::linear_forward says
+  // which product runs when); the others multiply as without it.
   bool dot_products = false;
   // The weight matrices (linear layers' W, residual projections) transposed, each at its
   // dense_layer::t_offset or t_proj_offset (n_transposed values), made once per step or predict

@@ -19,7 +19,7 @@ void residual_forward(const dense_layer& l, const float* params, std::size_t row
     return;
   }
   std::copy(branch, branch + n, sum);
-  if (dots != nullptr && rows > 1 && dot_product_matrix(l.n_out, l.n_in)) {
+  if (dots != nullptr && rows > 1 && rows <= dot_rows_max && dot_product_matrix(l.n_out, l.n_in)) {
     dots->add_xwt(rows, l.n_out, l.n_in, x, l.n_in, params + l.proj_offset, l.n_in, sum, l.n_out);
     return;
   }

@@ -11,8 +11,8 @@ namespace tmlp::core {
 
 // x: rows x n_in, the layer's input; branch, sum: rows x n_out. transposed: the copy with Pᵀ
 // at the layer's t_proj_offset (pass::transposed), or nullptr. dots (pass::dot_products): a
-// large P (core::dot_product_matrix) multiplies two or more rows by dot products instead, as
-// linear_forward; nullptr: the GEMM.
+// large P (core::dot_product_matrix) multiplies 2 to dot_rows_max rows by dot products instead,
+// as linear_forward (on one thread); nullptr: the GEMM.
 void residual_forward(const dense_layer& l, const float* params, std::size_t rows, const float* x,
                       const float* branch, float* sum, const float* transposed = nullptr,
                       const kernels::kernel_table* dots = nullptr) noexcept;
